@@ -1,0 +1,31 @@
+/** A DICOM tag as one 32-bit number: group << 16 | element. */
+export type Tag = number;
+
+export const tag = (group: number, element: number): Tag => ((group << 16) | element) >>> 0;
+export const groupOf = (t: Tag): number => t >>> 16;
+export const elementOf = (t: Tag): number => t & 0xffff;
+
+/** "0010,0010"-free form used by DICOM JSON: 8 upper-case hex digits. */
+export const tagToHex = (t: Tag): string => t.toString(16).toUpperCase().padStart(8, '0');
+
+export const parseHexTag = (text: string): Tag | undefined =>
+  /^[0-9A-Fa-f]{8}$/.test(text) ? Number.parseInt(text, 16) >>> 0 : undefined;
+
+export const isPrivateTag = (t: Tag): boolean => (groupOf(t) & 1) === 1;
+
+/** Tags the code refers to by name. */
+export const Tags = {
+  SpecificCharacterSet: tag(0x0008, 0x0005),
+  SOPClassUID: tag(0x0008, 0x0016),
+  SOPInstanceUID: tag(0x0008, 0x0018),
+  QueryRetrieveLevel: tag(0x0008, 0x0052),
+  RetrieveURL: tag(0x0008, 0x1190),
+  PatientName: tag(0x0010, 0x0010),
+  PatientID: tag(0x0010, 0x0020),
+  StudyInstanceUID: tag(0x0020, 0x000d),
+  SeriesInstanceUID: tag(0x0020, 0x000e),
+  PixelData: tag(0x7fe0, 0x0010),
+  Item: tag(0xfffe, 0xe000),
+  ItemDelimitation: tag(0xfffe, 0xe00d),
+  SequenceDelimitation: tag(0xfffe, 0xe0dd),
+} as const;
