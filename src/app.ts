@@ -1,0 +1,61 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { GatewayError, toGatewayError, Errors } from './errors.js';
+import { registerQidoRoutes } from './routes/qido.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { publicUrlResolver } from './routes/public-url.js';
+import { QidoService } from './services/qido-service.js';
+import type { PacsBackend } from './services/backend.js';
+import type { GatewayConfig } from './config/schema.js';
+
+export interface AppDependencies {
+  config: GatewayConfig;
+  backend: PacsBackend;
+  logger?: FastifyServerOptions['logger'];
+  loggerInstance?: FastifyServerOptions['loggerInstance'];
+}
+
+/**
+ * The HTTP side: routes under `http.basePath`, health endpoints at the root, and the one error handler that
+ * turns every GatewayError (and anything else) into a JSON body with the right status.
+ */
+export function buildApp(deps: AppDependencies): FastifyInstance {
+  const { config } = deps;
+  const app = Fastify({
+    ...(deps.loggerInstance ? { loggerInstance: deps.loggerInstance } : { logger: deps.logger ?? { level: config.log.level } }),
+    trustProxy: false,
+    maxParamLength: 200,
+    requestTimeout: 0,
+    bodyLimit: 1024 * 1024,
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const fastifyStatus = (error as { statusCode?: number }).statusCode;
+    const gatewayError = error instanceof GatewayError || fastifyStatus === undefined || fastifyStatus >= 500
+      ? toGatewayError(error)
+      : new GatewayError((error as { code?: string }).code ?? 'DWG_BAD_REQUEST', fastifyStatus, (error as Error).message);
+    if (gatewayError.statusCode >= 500) request.log.error({ err: error, code: gatewayError.code }, gatewayError.message);
+    else request.log.info({ code: gatewayError.code }, gatewayError.message);
+    if (reply.sent || reply.raw.headersSent) return;
+    void reply.status(gatewayError.statusCode).headers(gatewayError.headers).type('application/json; charset=utf-8').send(gatewayError.toBody());
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const e = Errors.notFound(`no resource at ${request.method} ${request.url.split('?')[0] ?? ''}`);
+    void reply.status(404).type('application/json; charset=utf-8').send(e.toBody());
+  });
+
+  registerHealthRoutes(app, deps.backend, Math.min(config.pacs.connectTimeoutMs + config.pacs.artimTimeoutMs, 10_000));
+
+  const qido = new QidoService(deps.backend, { maxFanOutStudies: config.qido.maxFanOutStudies });
+  const publicUrl = publicUrlResolver(config.http.publicUrl, config.http.basePath);
+  void app.register(async (scoped) => {
+    registerQidoRoutes(scoped, {
+      service: qido,
+      limits: { defaultLimit: config.qido.defaultLimit, maxLimit: config.qido.maxLimit },
+      headerHoldMs: config.qido.headerHoldMs,
+      publicUrl,
+    });
+  }, { prefix: config.http.basePath });
+
+  return app;
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { loadConfig, ConfigError } from './config/load.js';
+import type { GatewayConfig } from './config/schema.js';
+import { startGateway } from './gateway.js';
+import { Association } from './dimse-bridge/association.js';
+import { DimseClient } from './dimse-bridge/dimse-client.js';
+import { SopClass } from './dimse-bridge/sop-classes.js';
+import { DimseNetworkError } from './dimse-bridge/errors.js';
+import { statusHex } from './dimse-bridge/command.js';
+import { IMPLEMENTATION } from './dicom/uid.js';
+import { UNCOMPRESSED_TRANSFER_SYNTAXES } from './dicom/transfer-syntax.js';
+
+const USAGE = `usage: dicomweb-gateway [serve] [--config FILE]
+       dicomweb-gateway echo [--config FILE]
+
+  serve   start the DICOMweb server (default)
+  echo    C-ECHO the configured PACS and print the status and round-trip time
+
+Every configuration key can also be set with an environment variable, e.g. DICOMWEB_PACS_HOST.
+Exit codes: 0 success, 1 runtime failure (e.g. PACS unreachable), 2 invalid usage or configuration.`;
+
+function fail(code: number, message: string): never {
+  process.stderr.write(`dicomweb-gateway: ${message}\n`);
+  process.exit(code);
+}
+
+async function serve(config: GatewayConfig): Promise<void> {
+  const gateway = await startGateway(config);
+  gateway.app.log.info({ url: `${gateway.httpUrl}${config.http.basePath}`, pacs: `${config.pacs.aeTitle}@${config.pacs.host}:${config.pacs.port}` }, 'dicomweb-gateway ready');
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    gateway.app.log.info({ signal }, 'shutting down');
+    gateway.close().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+async function echo(config: GatewayConfig): Promise<void> {
+  const target = `${config.pacs.aeTitle}@${config.pacs.host}:${config.pacs.port}`;
+  const start = performance.now();
+  try {
+    const association = await Association.request({
+      host: config.pacs.host,
+      port: config.pacs.port,
+      calledAeTitle: config.pacs.aeTitle,
+      callingAeTitle: config.dimse.aeTitle,
+      presentationContexts: [{ abstractSyntax: SopClass.Verification, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] }],
+      implementation: IMPLEMENTATION,
+      maxPduLength: config.pacs.maxPduLength,
+      timeouts: { connectMs: config.pacs.connectTimeoutMs, artimMs: config.pacs.artimTimeoutMs },
+    });
+    const client = new DimseClient(association, { responseTimeoutMs: config.pacs.responseTimeoutMs });
+    const echoStart = performance.now();
+    const status = await client.echo();
+    const rtt = performance.now() - echoStart;
+    await association.release();
+    process.stdout.write(`C-ECHO ${target}: status ${statusHex(status)}${status === 0 ? ' (Success)' : ''}, round trip ${rtt.toFixed(2)} ms (association ${(echoStart - start).toFixed(1)} ms)\n`);
+    process.exit(status === 0 ? 0 : 1);
+  } catch (err) {
+    const message = err instanceof DimseNetworkError ? err.message : String(err);
+    fail(1, `C-ECHO ${target} failed: ${message}`);
+  }
+}
+
+async function main(): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({ allowPositionals: true, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (err) {
+    fail(2, `${(err as Error).message}\n${USAGE}`);
+  }
+  if (parsed.values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const command = parsed.positionals[0] ?? 'serve';
+  if (parsed.positionals.length > 1 || !['serve', 'echo'].includes(command)) fail(2, `unknown command "${parsed.positionals.join(' ')}"\n${USAGE}`);
+  let config: GatewayConfig;
+  try {
+    config = loadConfig({ ...(parsed.values.config ? { file: parsed.values.config } : {}) });
+  } catch (err) {
+    if (err instanceof ConfigError) fail(2, err.message);
+    throw err;
+  }
+  if (command === 'echo') await echo(config);
+  else await serve(config);
+}
+
+main().catch((err: unknown) => fail(1, err instanceof Error ? err.stack ?? err.message : String(err)));

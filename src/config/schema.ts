@@ -1,0 +1,107 @@
+import { z } from 'zod';
+
+/** "10GiB", "512 MB", "1048576" → bytes. */
+export function parseByteSize(input: string | number): number {
+  if (typeof input === 'number') return input;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*$/i.exec(input);
+  if (!m?.[1]) throw new Error(`"${input}" is not a size (examples: 512MiB, 10GiB, 1048576)`);
+  const unit = (m[2] ?? 'B').toUpperCase();
+  const powers: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KIB: 2 ** 10, MIB: 2 ** 20, GIB: 2 ** 30, TIB: 2 ** 40 };
+  const factor = powers[unit];
+  if (factor === undefined) throw new Error(`unknown unit in "${input}"`);
+  return Math.floor(Number(m[1]) * factor);
+}
+
+const byteSize = z.union([z.number().int().nonnegative(), z.string()]).transform((v, ctx) => {
+  try {
+    return parseByteSize(v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
+/** AE titles: 1–16 characters of the default repertoire, no backslash or control characters (PS3.5 §6.2). */
+const aeTitle = z.string().min(1).max(16).regex(/^[\x20-\x5b\x5d-\x7e]+$/, 'only printable ASCII without backslash').refine((v) => v.trim().length > 0, 'must not be only spaces');
+const port = z.number().int().min(0).max(65535);
+const host = z.string().min(1);
+const ms = z.number().int().positive();
+
+const tlsFiles = z.object({
+  cert: z.string().min(1),
+  key: z.string().min(1),
+  ca: z.string().min(1).optional(),
+  /** Ask the peer for a certificate and reject peers without a valid one (mutual TLS). */
+  requireClientCert: z.boolean().default(false),
+}).strict();
+
+export const configSchema = z.object({
+  http: z.object({
+    host: host.default('0.0.0.0'),
+    port: port.default(8080),
+    basePath: z.string().regex(/^(\/[A-Za-z0-9._~-]+)*$/, 'a path like /dicomweb, or empty').default('/dicomweb'),
+    /** Public origin used in RetrieveURL and BulkDataURI, e.g. https://pacs.example.org. Default: the request's Host. */
+    publicUrl: z.string().url().optional(),
+  }).strict().default({ host: '0.0.0.0', port: 8080, basePath: '/dicomweb' }),
+
+  dimse: z.object({
+    aeTitle: aeTitle.default('DICOMWEB'),
+    host: host.default('0.0.0.0'),
+    port: port.default(11112),
+    /** Accept associations only from these calling AE titles (empty: any). */
+    allowedCallingAeTitles: z.array(aeTitle).default([]),
+    /** Maximum PDU length we announce (PS3.8 §D.1). */
+    maxPduLength: z.number().int().min(4096).max(16 * 1024 * 1024).default(256 * 1024),
+    maxAssociations: z.number().int().positive().default(32),
+    artimTimeoutMs: ms.default(30_000),
+    tls: tlsFiles.optional(),
+  }).strict().default({ aeTitle: 'DICOMWEB', host: '0.0.0.0', port: 11112, allowedCallingAeTitles: [], maxPduLength: 256 * 1024, maxAssociations: 32, artimTimeoutMs: 30_000 }),
+
+  pacs: z.object({
+    aeTitle: aeTitle.default('ORTHANC'),
+    host: host.default('127.0.0.1'),
+    port: port.default(4242),
+    retrieve: z.enum(['move', 'get']).default('move'),
+    maxAssociations: z.number().int().positive().max(64).default(8),
+    /** Callers waiting for a free association beyond this get 503 at once. */
+    queueLimit: z.number().int().nonnegative().default(64),
+    /** How long a caller waits for a free association before 503. */
+    queueTimeoutMs: ms.default(10_000),
+    /** Idle associations are released after this long. */
+    idleTimeoutMs: ms.default(30_000),
+    connectTimeoutMs: ms.default(5_000),
+    artimTimeoutMs: ms.default(10_000),
+    /** Longest wait for each DIMSE response (a C-FIND that sends nothing for this long fails with 504). */
+    responseTimeoutMs: ms.default(30_000),
+    maxPduLength: z.number().int().min(4096).max(16 * 1024 * 1024).default(256 * 1024),
+    /** Local address for outgoing associations. */
+    localAddress: z.string().optional(),
+    tls: z.object({ ca: z.string().optional(), cert: z.string().optional(), key: z.string().optional(), servername: z.string().optional() }).strict().optional(),
+  }).strict().default({ aeTitle: 'ORTHANC', host: '127.0.0.1', port: 4242, retrieve: 'move', maxAssociations: 8, queueLimit: 64, queueTimeoutMs: 10_000, idleTimeoutMs: 30_000, connectTimeoutMs: 5_000, artimTimeoutMs: 10_000, responseTimeoutMs: 30_000, maxPduLength: 256 * 1024 }),
+
+  cache: z.object({
+    dir: z.string().min(1).default('./data/cache'),
+    maxBytes: byteSize.default(10 * 2 ** 30),
+  }).strict().default({ dir: './data/cache', maxBytes: 10 * 2 ** 30 }),
+
+  qido: z.object({
+    /** Matches returned when the request has no `limit`. */
+    defaultLimit: z.number().int().positive().default(1000),
+    /** Largest `limit` accepted; larger values are clamped with a 299 Warning. */
+    maxLimit: z.number().int().positive().default(5000),
+    /**
+     * Response headers are held until offset+limit+1 matches are read or the C-FIND ends, so that a truncation
+     * Warning can be sent; after this long the response starts streaming regardless.
+     */
+    headerHoldMs: z.number().int().nonnegative().default(1000),
+    /** Studies searched at most when /series or /instances without a study fan out over studies. */
+    maxFanOutStudies: z.number().int().positive().default(1000),
+  }).strict().default({ defaultLimit: 1000, maxLimit: 5000, headerHoldMs: 1000, maxFanOutStudies: 1000 }),
+
+  log: z.object({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  }).strict().default({ level: 'info' }),
+}).strict();
+
+export type GatewayConfig = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

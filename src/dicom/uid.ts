@@ -1,0 +1,31 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Our UID root: a UUID-derived root under 2.25 (PS3.5 §B.2), fixed once for this product so that the
+ * Implementation Class UID is stable across releases.
+ */
+export const GATEWAY_UID_ROOT = '2.25.196183937294541817064245839128330458327';
+
+/** Implementation Class UID and Version Name (PS3.7 Annex D.3.3.2; the name is at most 16 characters). */
+export const IMPLEMENTATION = {
+  classUid: `${GATEWAY_UID_ROOT}.1`,
+  versionName: 'DWGW_0.1.0',
+} as const;
+
+const UID_PATTERN = /^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$/;
+
+/** Why a string is not a valid UID (PS3.5 §9.1), or undefined when it is. */
+export function uidProblem(value: string): string | undefined {
+  if (value.length === 0) return 'is empty';
+  if (value.length > 64) return `is ${value.length} characters long (at most 64)`;
+  if (!UID_PATTERN.test(value)) return 'may hold only digits and dots, with no leading zeros in a component';
+  return undefined;
+}
+
+export const isValidUid = (value: string): boolean => uidProblem(value) === undefined;
+
+/** A deterministic UID under 2.25 from a label (fixtures and tests). */
+export function uidFromLabel(label: string): string {
+  const digest = createHash('sha256').update(label).digest();
+  return `2.25.${BigInt(`0x${digest.subarray(0, 16).toString('hex')}`).toString()}`;
+}

@@ -1,0 +1,269 @@
+import type tls from 'node:tls';
+import { Association, type Implementation } from './association.js';
+import { DimseClient } from './dimse-client.js';
+import { PoolExhaustedError } from './errors.js';
+import { SopClass } from './sop-classes.js';
+import type { ExtendedNegotiation } from './pdu.js';
+import { UNCOMPRESSED_TRANSFER_SYNTAXES } from '../dicom/transfer-syntax.js';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+
+/**
+ * Which extended negotiation an association carries. Fuzzy semantic matching of person names is negotiated
+ * per association (PS3.4 §C.5.1.1, Table C.5-1, byte 3), so fuzzy and plain queries use separate associations.
+ */
+export type AssociationProfile = 'plain' | 'fuzzy';
+
+export interface PeerAddress {
+  host: string;
+  port: number;
+  aeTitle: string;
+}
+
+export interface PoolOptions {
+  peer: PeerAddress;
+  callingAeTitle: string;
+  maxAssociations: number;
+  queueLimit: number;
+  queueTimeoutMs: number;
+  idleTimeoutMs: number;
+  connectTimeoutMs: number;
+  artimTimeoutMs: number;
+  responseTimeoutMs: number;
+  maxPduLength: number;
+  implementation: Implementation;
+  localAddress?: string;
+  tls?: tls.ConnectionOptions;
+  logger?: Logger;
+}
+
+/** A borrowed association. Call `release()` exactly once; pass false when the association must not be reused. */
+export interface Lease {
+  readonly client: DimseClient;
+  readonly fuzzyMatchingGranted: boolean;
+  release(reusable?: boolean): void;
+}
+
+interface Idle {
+  client: DimseClient;
+  profile: AssociationProfile;
+  timer: NodeJS.Timeout;
+}
+
+interface Waiter {
+  profile: AssociationProfile;
+  resolve: (lease: Lease) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** Study Root C-FIND extended negotiation (PS3.4 §C.5.1.1): bytes relational, date-time, fuzzy PN; we ask only for fuzzy. */
+const FUZZY_NEGOTIATION: ExtendedNegotiation = { sopClassUid: SopClass.StudyRootFind, applicationInfo: Buffer.from([0, 0, 1]) };
+
+/** Abstract syntaxes of the query/retrieve associations. */
+const QUERY_CONTEXTS = [SopClass.Verification, SopClass.StudyRootFind, SopClass.StudyRootMove];
+
+export interface PoolStats {
+  open: number;
+  idle: number;
+  busy: number;
+  waiting: number;
+  max: number;
+}
+
+/**
+ * Associations to one PACS, reused for consecutive operations, at most `maxAssociations` at once; callers
+ * beyond that wait in a bounded FIFO queue and get PoolExhaustedError (→ 503 + Retry-After) when it is full
+ * or their wait times out.
+ */
+export class AssociationPool {
+  private readonly idle: Idle[] = [];
+  private readonly waiters: Waiter[] = [];
+  private open = 0;
+  private closed = false;
+  private readonly log: Logger;
+
+  constructor(private readonly options: PoolOptions) {
+    this.log = (options.logger ?? silentLogger).child({ pacs: `${options.peer.aeTitle}@${options.peer.host}:${options.peer.port}` });
+  }
+
+  stats(): PoolStats {
+    return { open: this.open, idle: this.idle.length, busy: this.open - this.idle.length, waiting: this.waiters.length, max: this.options.maxAssociations };
+  }
+
+  async acquire(profile: AssociationProfile = 'plain'): Promise<Lease> {
+    if (this.closed) throw new PoolExhaustedError('the association pool is shut down', 1);
+    const reused = this.takeIdle(profile);
+    if (reused) return this.lease(reused, profile);
+    if (this.open < this.options.maxAssociations || this.evictIdleOfOtherProfile(profile)) return this.openNew(profile);
+    if (this.waiters.length >= this.options.queueLimit) {
+      throw new PoolExhaustedError(`${this.options.maxAssociations} associations in use and ${this.waiters.length} requests already waiting`, this.retryAfterSeconds());
+    }
+    return new Promise<Lease>((resolve, reject) => {
+      const waiter: Waiter = {
+        profile,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          const i = this.waiters.indexOf(waiter);
+          if (i >= 0) this.waiters.splice(i, 1);
+          reject(new PoolExhaustedError(`no association became free within ${this.options.queueTimeoutMs} ms`, this.retryAfterSeconds()));
+        }, this.options.queueTimeoutMs),
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Runs `fn` with a leased client; the lease is released afterwards, reusable unless `fn` threw a network error. */
+  async with<T>(profile: AssociationProfile, fn: (lease: Lease) => Promise<T>): Promise<T> {
+    const lease = await this.acquire(profile);
+    try {
+      const result = await fn(lease);
+      lease.release(true);
+      return result;
+    } catch (err) {
+      lease.release(lease.client.association.isOpen);
+      throw err;
+    }
+  }
+
+  /** Releases idle associations and refuses new work. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of this.waiters.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(new PoolExhaustedError('the association pool is shut down', 1));
+    }
+    await Promise.allSettled(this.idle.splice(0).map((i) => { clearTimeout(i.timer); this.open--; return i.client.association.release(); }));
+  }
+
+  private retryAfterSeconds(): number {
+    return Math.max(1, Math.ceil(this.options.queueTimeoutMs / 2000));
+  }
+
+  private takeIdle(profile: AssociationProfile): DimseClient | undefined {
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const entry = this.idle[i] as Idle;
+      if (entry.profile !== profile) continue;
+      this.idle.splice(i, 1);
+      clearTimeout(entry.timer);
+      if (entry.client.isUsable) return entry.client;
+      this.open--;
+      entry.client.association.abort();
+    }
+    return undefined;
+  }
+
+  private evictIdleOfOtherProfile(profile: AssociationProfile): boolean {
+    const i = this.idle.findIndex((e) => e.profile !== profile);
+    if (i < 0) return false;
+    const [entry] = this.idle.splice(i, 1) as [Idle];
+    clearTimeout(entry.timer);
+    this.open--;
+    void entry.client.association.release().catch(() => {});
+    return true;
+  }
+
+  private async openNew(profile: AssociationProfile): Promise<Lease> {
+    this.open++;
+    try {
+      const client = await this.connect(profile);
+      return this.lease(client, profile);
+    } catch (err) {
+      this.open--;
+      this.serveWaiters();
+      throw err;
+    }
+  }
+
+  private async connect(profile: AssociationProfile): Promise<DimseClient> {
+    const o = this.options;
+    const association = await Association.request({
+      host: o.peer.host,
+      port: o.peer.port,
+      calledAeTitle: o.peer.aeTitle,
+      callingAeTitle: o.callingAeTitle,
+      presentationContexts: QUERY_CONTEXTS.map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] })),
+      extendedNegotiations: profile === 'fuzzy' ? [FUZZY_NEGOTIATION] : [],
+      implementation: o.implementation,
+      maxPduLength: o.maxPduLength,
+      timeouts: { connectMs: o.connectTimeoutMs, artimMs: o.artimTimeoutMs },
+      ...(o.tls ? { tls: o.tls } : {}),
+      ...(o.localAddress ? { localAddress: o.localAddress } : {}),
+      logger: this.log,
+    });
+    const client = new DimseClient(association, { responseTimeoutMs: o.responseTimeoutMs, logger: this.log });
+    void association.closed.then(() => this.forget(client));
+    return client;
+  }
+
+  private lease(client: DimseClient, profile: AssociationProfile): Lease {
+    let released = false;
+    const fuzzyMatchingGranted = profile === 'fuzzy' && client.association.peerExtendedNegotiations.some(
+      (n) => n.sopClassUid === SopClass.StudyRootFind && n.applicationInfo.length >= 3 && n.applicationInfo[2] === 1,
+    );
+    return {
+      client,
+      fuzzyMatchingGranted,
+      release: (reusable = true) => {
+        if (released) return;
+        released = true;
+        void client.whenIdle().then(() => this.giveBack(client, profile, reusable));
+      },
+    };
+  }
+
+  private giveBack(client: DimseClient, profile: AssociationProfile, reusable: boolean): void {
+    if (!reusable || !client.isUsable || this.closed) {
+      this.open--;
+      if (client.association.isOpen) void client.association.release().catch(() => client.association.abort());
+      this.serveWaiters();
+      return;
+    }
+    const i = this.waiters.findIndex((w) => w.profile === profile);
+    if (i >= 0) {
+      const [w] = this.waiters.splice(i, 1) as [Waiter];
+      clearTimeout(w.timer);
+      w.resolve(this.lease(client, profile));
+      return;
+    }
+    if (this.waiters.length > 0) {
+      // Someone waits for the other profile: make room for them.
+      this.open--;
+      void client.association.release().catch(() => {});
+      this.serveWaiters();
+      return;
+    }
+    const entry: Idle = {
+      client,
+      profile,
+      timer: setTimeout(() => {
+        const j = this.idle.indexOf(entry);
+        if (j < 0) return;
+        this.idle.splice(j, 1);
+        this.open--;
+        void client.association.release().catch(() => {});
+      }, this.options.idleTimeoutMs),
+    };
+    entry.timer.unref();
+    this.idle.push(entry);
+  }
+
+  /** An association closed by the peer while idle leaves the pool. */
+  private forget(client: DimseClient): void {
+    const i = this.idle.findIndex((e) => e.client === client);
+    if (i < 0) return;
+    const [entry] = this.idle.splice(i, 1) as [Idle];
+    clearTimeout(entry.timer);
+    this.open--;
+    this.serveWaiters();
+  }
+
+  private serveWaiters(): void {
+    while (this.waiters.length > 0 && this.open < this.options.maxAssociations && !this.closed) {
+      const w = this.waiters.shift() as Waiter;
+      clearTimeout(w.timer);
+      this.openNew(w.profile).then(w.resolve, w.reject);
+    }
+  }
+}

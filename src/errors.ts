@@ -1,0 +1,99 @@
+import { format } from 'node:util';
+import {
+  DimseNetworkError, AssociationRejectedError, DimseStatusError, DimseTimeoutError, PoolExhaustedError,
+} from './dimse-bridge/errors.js';
+import { statusHex } from './dimse-bridge/command.js';
+
+/**
+ * Every error the HTTP layer can answer with, in one registry (Fastify's `@fastify/error` style: a code,
+ * an HTTP status and a message template). The error handler in app.ts is the only place that turns them
+ * into responses: `{ "error": CODE, "status": N, "message": "...", ...details }`.
+ */
+export class GatewayError extends Error {
+  constructor(
+    readonly code: string,
+    readonly statusCode: number,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'GatewayError';
+  }
+
+  toBody(): Record<string, unknown> {
+    return { error: this.code, status: this.statusCode, message: this.message, ...this.details };
+  }
+}
+
+interface ErrorDefinition {
+  code: string;
+  statusCode: number;
+  template: string;
+}
+
+type ErrorFactory = ((...args: (string | number)[]) => GatewayError) & ErrorDefinition;
+
+function defineError(code: string, statusCode: number, template: string): ErrorFactory {
+  const factory = (...args: (string | number)[]): GatewayError => new GatewayError(code, statusCode, format(template, ...args));
+  return Object.assign(factory, { code, statusCode, template });
+}
+
+export const Errors = {
+  badParameter: defineError('DWG_BAD_PARAMETER', 400, 'query parameter "%s": %s'),
+  unknownAttribute: defineError('DWG_UNKNOWN_ATTRIBUTE', 400, '"%s" is not a DICOM keyword or tag known to this gateway'),
+  badMatchValue: defineError('DWG_BAD_MATCH_VALUE', 400, '%s: "%s" %s'),
+  badUid: defineError('DWG_BAD_UID', 400, '%s "%s" is not a valid UID: it %s'),
+  notAcceptable: defineError('DWG_NOT_ACCEPTABLE', 406, 'none of the requested media types can be served (asked: %s; available: %s)'),
+  notFound: defineError('DWG_NOT_FOUND', 404, '%s'),
+  pacsUnreachable: defineError('DWG_PACS_UNREACHABLE', 502, 'the PACS cannot be reached: %s'),
+  pacsRejected: defineError('DWG_PACS_REJECTED', 502, 'the PACS rejected the association: %s'),
+  pacsAborted: defineError('DWG_PACS_ABORTED', 502, 'the association with the PACS was aborted: %s'),
+  pacsFailed: defineError('DWG_PACS_FAILURE', 502, 'the PACS answered with a failure: %s'),
+  pacsNegotiation: defineError('DWG_PACS_NEGOTIATION', 502, 'the PACS does not support what this request needs: %s'),
+  pacsProtocol: defineError('DWG_PACS_PROTOCOL', 502, 'the PACS broke the DICOM protocol: %s'),
+  pacsBusy: defineError('DWG_PACS_BUSY', 503, 'all associations to the PACS are busy: %s'),
+  pacsTimeout: defineError('DWG_PACS_TIMEOUT', 504, 'the PACS did not answer in time: %s'),
+  notReady: defineError('DWG_NOT_READY', 503, 'not ready: %s'),
+  internal: defineError('DWG_INTERNAL', 500, 'internal error: %s'),
+} as const;
+
+/** The DIMSE → HTTP mapping (documented as a table in docs/conformance.md). */
+export function fromDimseError(err: DimseNetworkError): GatewayError {
+  switch (err.kind) {
+    case 'unreachable':
+      return withDetails(Errors.pacsUnreachable(err.message), { reason: 'unreachable' });
+    case 'rejected': {
+      const rj = err as AssociationRejectedError;
+      return withDetails(Errors.pacsRejected(err.message), { reject: { result: rj.result, source: rj.source, reason: rj.reason } });
+    }
+    case 'aborted':
+      return Errors.pacsAborted(err.message);
+    case 'timeout':
+      return withDetails(Errors.pacsTimeout(err.message), { phase: (err as DimseTimeoutError).phase });
+    case 'status': {
+      const se = err as DimseStatusError;
+      return withDetails(Errors.pacsFailed(err.message), { dimseStatus: statusHex(se.status), ...(se.errorComment ? { errorComment: se.errorComment } : {}) });
+    }
+    case 'negotiation':
+      return Errors.pacsNegotiation(err.message);
+    case 'capacity': {
+      const pe = err as PoolExhaustedError;
+      const e = Errors.pacsBusy(err.message);
+      return new GatewayError(e.code, e.statusCode, e.message, {}, { 'retry-after': String(pe.retryAfterSeconds) });
+    }
+    case 'protocol':
+      return Errors.pacsProtocol(err.message);
+  }
+}
+
+export function withDetails(err: GatewayError, details: Record<string, unknown>): GatewayError {
+  return new GatewayError(err.code, err.statusCode, err.message, { ...err.details, ...details }, err.headers);
+}
+
+/** Any error to a GatewayError; unknown errors become 500 without leaking internals beyond the message. */
+export function toGatewayError(err: unknown): GatewayError {
+  if (err instanceof GatewayError) return err;
+  if (err instanceof DimseNetworkError) return fromDimseError(err);
+  return Errors.internal(err instanceof Error ? err.message : String(err));
+}
