@@ -1,0 +1,110 @@
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, waitForPort } from './ports.js';
+import { startProcess, run, type Started } from './processes.js';
+import { fixtureFiles } from './fixtures.js';
+
+/** A real PACS started for a test file on loopback. */
+export interface TestPacs {
+  name: 'dcmqrscp' | 'orthanc';
+  aeTitle: string;
+  host: string;
+  port: number;
+  /** Orthanc only: its HTTP port (REST API and its own DICOMweb plugin under /dicom-web). */
+  httpPort?: number;
+  stop(): Promise<void>;
+}
+
+export interface PacsOptions {
+  /** Storage SCP the PACS may send C-MOVE sub-operations to. */
+  moveDestination?: { aeTitle: string; host: string; port: number };
+  /** Load the generated fixtures (default true). */
+  loadFixtures?: boolean;
+}
+
+/** DCMTK's query/retrieve SCP with the fixtures indexed by dcmqridx (no network load needed). */
+export async function startDcmqrscp(options: PacsOptions = {}): Promise<TestPacs> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-dcmqrscp-'));
+  const db = path.join(dir, 'db');
+  mkdirSync(db);
+  const port = await freePort();
+  const aeTitle = 'QRSCP';
+  const hosts = options.moveDestination ? `dest = (${options.moveDestination.aeTitle}, ${options.moveDestination.host}, ${options.moveDestination.port})\n` : '';
+  writeFileSync(path.join(dir, 'dcmqrscp.cfg'), `NetworkTCPPort = ${port}
+MaxPDUSize = 65536
+MaxAssociations = 32
+HostTable BEGIN
+${hosts}HostTable END
+VendorTable BEGIN
+VendorTable END
+AETable BEGIN
+${aeTitle} ${db} RW (500, 1024mb) ANY
+AETable END
+`);
+  if (options.loadFixtures !== false) await run('dcmqridx', [db, ...fixtureFiles().files]);
+  const proc = startProcess('dcmqrscp', ['-c', path.join(dir, 'dcmqrscp.cfg'), String(port)]);
+  await waitForPeer(proc, port, 'dcmqrscp');
+  return {
+    name: 'dcmqrscp', aeTitle, host: '127.0.0.1', port,
+    async stop() { await proc.stop(); rmSync(dir, { recursive: true, force: true }); },
+  };
+}
+
+/** Orthanc with its DICOMweb plugin, UTF-8 default encoding, fixtures uploaded over its REST API. */
+export async function startOrthanc(options: PacsOptions = {}): Promise<TestPacs> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-orthanc-'));
+  const port = await freePort();
+  const httpPort = await freePort();
+  const aeTitle = 'ORTHANC';
+  const modalities: Record<string, [string, string, number]> = {};
+  if (options.moveDestination) modalities.gateway = [options.moveDestination.aeTitle, options.moveDestination.host, options.moveDestination.port];
+  writeFileSync(path.join(dir, 'orthanc.json'), JSON.stringify({
+    Name: 'dwg-test',
+    StorageDirectory: path.join(dir, 'storage'),
+    IndexDirectory: path.join(dir, 'index'),
+    HttpPort: httpPort,
+    DicomPort: port,
+    DicomAet: aeTitle,
+    RemoteAccessAllowed: false,
+    AuthenticationEnabled: false,
+    DefaultEncoding: 'Utf8',
+    DicomCheckCalledAet: true,
+    // Orthanc 1.9+ refuses C-FIND/C-GET/C-MOVE from AE titles it does not know unless told otherwise.
+    DicomAlwaysAllowFind: true,
+    DicomAlwaysAllowGet: true,
+    DicomAlwaysAllowMove: true,
+    DicomModalities: modalities,
+    Plugins: ['/usr/share/orthanc/plugins/libOrthancDicomWeb.so'],
+    DicomWeb: { Enable: true, Root: '/dicom-web/', EnableWado: true, StudiesMetadata: 'Full' },
+    ConcurrentJobs: 2,
+    HttpThreadsCount: 8,
+  }));
+  const proc = startProcess('Orthanc', [path.join(dir, 'orthanc.json')], { env: process.env });
+  await waitForPeer(proc, port, 'Orthanc');
+  await waitForPort(httpPort);
+  if (options.loadFixtures !== false) {
+    for (const file of fixtureFiles().files) {
+      const res = await fetch(`http://127.0.0.1:${httpPort}/instances`, { method: 'POST', body: readFileSync(file) });
+      if (!res.ok) throw new Error(`Orthanc refused ${file}: ${res.status} ${await res.text()}`);
+    }
+  }
+  return {
+    name: 'orthanc', aeTitle, host: '127.0.0.1', port, httpPort,
+    async stop() { await proc.stop(); rmSync(dir, { recursive: true, force: true }); },
+  };
+}
+
+async function waitForPeer(proc: Started, port: number, what: string): Promise<void> {
+  try {
+    await Promise.race([
+      waitForPort(port, 20_000),
+      new Promise((_, reject) => proc.process.once('exit', (code) => reject(new Error(`${what} exited with ${code}`)))),
+    ]);
+  } catch (err) {
+    await proc.stop();
+    throw new Error(`${what} did not start: ${(err as Error).message}\n${proc.output()}`);
+  }
+}
+
+export const PACS_KINDS = { dcmqrscp: startDcmqrscp, orthanc: startOrthanc } as const;

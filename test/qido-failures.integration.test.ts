@@ -1,0 +1,117 @@
+/**
+ * What QIDO-RS answers when the PACS is down, refuses, hangs, fails or is saturated: 502/503/504 with a JSON
+ * reason, never a hang and never a 200 with an empty body. Peers: dcmqrscp (real rejection), a closed port,
+ * a TCP black hole, and scripted SCPs built on our own acceptor.
+ */
+import { describe, it, expect, afterEach } from 'vitest';
+import { startTestGateway } from './harness/gateway.js';
+import { startDcmqrscp } from './harness/pacs.js';
+import { startFakeScp, startBlackHole, isFind, isEcho } from './harness/fake-scp.js';
+import { freePort } from './harness/ports.js';
+import { Status } from '../src/dimse-bridge/command.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function gatewayFor(port: number, overrides: Parameters<typeof startTestGateway>[1] = {}, aeTitle = 'FAKE') {
+  const gw = await startTestGateway({ aeTitle, host: '127.0.0.1', port }, overrides);
+  cleanups.push(() => gw.close());
+  return gw;
+}
+
+async function getJson(url: string): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
+  const res = await fetch(url);
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
+}
+
+describe('QIDO-RS failure mapping', () => {
+  it('answers 502 when nothing listens at the PACS address, and /readyz says not ready', async () => {
+    const gw = await gatewayFor(await freePort());
+    const r = await getJson(`${gw.base}/studies`);
+    expect(r.status).toBe(502);
+    expect(r.body.error).toBe('DWG_PACS_UNREACHABLE');
+    expect(String(r.body.message)).toMatch(/ECONNREFUSED/);
+    const ready = await getJson(`${gw.httpUrl}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(ready.body.error).toBe('DWG_NOT_READY');
+  });
+
+  it('answers 502 with the reject reason when the PACS rejects the association (dcmqrscp, wrong called AE)', async () => {
+    const pacs = await startDcmqrscp({ loadFixtures: false });
+    cleanups.push(() => pacs.stop());
+    const gw = await gatewayFor(pacs.port, {}, 'NOT-ITS-AE');
+    const r = await getJson(`${gw.base}/studies`);
+    expect(r.status).toBe(502);
+    expect(r.body.error).toBe('DWG_PACS_REJECTED');
+    expect(r.body.reject).toEqual({ result: 1, source: 1, reason: 7 });
+  });
+
+  it('answers 504 when the PACS accepts TCP but never answers the association request', async () => {
+    const hole = await startBlackHole();
+    cleanups.push(() => hole.close());
+    const gw = await gatewayFor(hole.port, { pacs: { artimTimeoutMs: 300 } });
+    const r = await getJson(`${gw.base}/studies`);
+    expect(r.status).toBe(504);
+    expect(r.body.error).toBe('DWG_PACS_TIMEOUT');
+    expect(r.body.phase).toBe('association');
+  });
+
+  it('answers 504 when the PACS never answers the C-FIND', async () => {
+    const scp = await startFakeScp(() => { /* silent */ });
+    cleanups.push(() => scp.close());
+    const gw = await gatewayFor(scp.port, { pacs: { responseTimeoutMs: 300 } });
+    const r = await getJson(`${gw.base}/studies`);
+    expect(r.status).toBe(504);
+    expect(r.body.phase).toBe('response');
+  });
+
+  it.each([[Status.OutOfResources, '0xA700'], [Status.IdentifierDoesNotMatchSOPClass, '0xA900'], [0xc001, '0xC001']])(
+    'answers 502 with the DIMSE status when the C-FIND fails with %s',
+    async (status, hex) => {
+      const scp = await startFakeScp((cmd, reply) => { if (isFind(cmd)) reply(status, { errorComment: 'scripted failure' }); });
+      cleanups.push(() => scp.close());
+      const gw = await gatewayFor(scp.port);
+      const r = await getJson(`${gw.base}/studies?PatientID=X`);
+      expect(r.status).toBe(502);
+      expect(r.body.error).toBe('DWG_PACS_FAILURE');
+      expect(r.body.dimseStatus).toBe(hex);
+      expect(r.body.errorComment).toBe('scripted failure');
+    },
+  );
+
+  it('answers 503 with Retry-After when every association is busy and the queue is full', async () => {
+    // The first search holds the only association (the SCP never answers it); the second finds no room.
+    const scp = await startFakeScp(() => { /* silent */ });
+    cleanups.push(() => scp.close());
+    const gw = await gatewayFor(scp.port, { pacs: { maxAssociations: 1, queueLimit: 0, responseTimeoutMs: 2000 } });
+    const first = fetch(`${gw.base}/studies`);
+    await new Promise((r) => setTimeout(r, 200));
+    const second = await getJson(`${gw.base}/studies`);
+    expect(second.status).toBe(503);
+    expect(second.body.error).toBe('DWG_PACS_BUSY');
+    expect(Number(second.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await first).status).toBe(504);
+  });
+
+  it('answers 503 when a queued request waits longer than the queue timeout', async () => {
+    const scp = await startFakeScp(() => { /* silent */ });
+    cleanups.push(() => scp.close());
+    const gw = await gatewayFor(scp.port, { pacs: { maxAssociations: 1, queueLimit: 4, queueTimeoutMs: 200, responseTimeoutMs: 1500 } });
+    const first = fetch(`${gw.base}/studies`);
+    await new Promise((r) => setTimeout(r, 100));
+    const second = await getJson(`${gw.base}/studies`);
+    expect(second.status).toBe(503);
+    expect(String(second.body.message)).toMatch(/within 200 ms/);
+    await first;
+  });
+
+  it('reuses one association for consecutive searches', async () => {
+    const scp = await startFakeScp((cmd, reply) => { if (isFind(cmd) || isEcho(cmd)) reply(Status.Success); });
+    cleanups.push(() => scp.close());
+    const gw = await gatewayFor(scp.port);
+    for (let i = 0; i < 5; i++) expect((await fetch(`${gw.base}/studies`)).status).toBe(200);
+    expect(scp.associations).toBe(1);
+  });
+});

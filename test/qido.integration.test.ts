@@ -1,0 +1,217 @@
+/**
+ * QIDO-RS through the real gateway against real PACSes (DCMTK dcmqrscp and Orthanc), loaded with the
+ * fixtures. The same suite runs against both; expectations come from fixtures/catalog.ts.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { PACS_KINDS, type TestPacs } from './harness/pacs.js';
+import { startTestGateway } from './harness/gateway.js';
+import { PATIENTS, allStudies, allInstances } from '../fixtures/catalog.js';
+import type { DicomJsonObject, PersonNameJson } from '../src/dicom/json-model.js';
+
+type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
+
+const str = (obj: DicomJsonObject, tag: string): string | undefined => {
+  const v = obj[tag]?.Value?.[0];
+  return typeof v === 'string' ? v : undefined;
+};
+
+function expectedPersonName(name: string): PersonNameJson {
+  const [a, i, p] = name.split('=');
+  return { ...(a ? { Alphabetic: a } : {}), ...(i ? { Ideographic: i } : {}), ...(p ? { Phonetic: p } : {}) };
+}
+
+for (const kind of ['dcmqrscp', 'orthanc'] as const) {
+  describe(`QIDO-RS against ${kind}`, () => {
+    let pacs: TestPacs;
+    let gw: Gateway;
+
+    async function search(path: string, init?: RequestInit): Promise<{ status: number; headers: Headers; body: DicomJsonObject[] }> {
+      const res = await fetch(`${gw.base}${path}`, init);
+      const text = await res.text();
+      return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as DicomJsonObject[]) : [] };
+    }
+
+    beforeAll(async () => {
+      pacs = await PACS_KINDS[kind]();
+      gw = await startTestGateway(pacs);
+    });
+    afterAll(async () => {
+      await gw?.close();
+      await pacs?.stop();
+    });
+
+    it('finds every study, each with a RetrieveURL pointing back at the gateway', async () => {
+      const { status, headers, body } = await search('/studies');
+      expect(status).toBe(200);
+      expect(headers.get('content-type')).toBe('application/dicom+json');
+      const expected = allStudies().map((s) => s.study.uid).sort();
+      expect(body.map((s) => str(s, '0020000D')).sort()).toEqual(expected);
+      for (const s of body) expect(str(s, '00081190')).toBe(`${gw.base}/studies/${str(s, '0020000D')}`);
+      expect(headers.get('warning')).toBeNull();
+    });
+
+    it('matches PatientName with a wildcard, by keyword and by tag', async () => {
+      const byKeyword = await search('/studies?PatientName=Doe*');
+      const byTag = await search('/studies?00100010=Doe*');
+      const doe = PATIENTS[0]?.studies.map((s) => s.uid).sort();
+      expect(byKeyword.body.map((s) => str(s, '0020000D')).sort()).toEqual(doe);
+      expect(byTag.body.map((s) => str(s, '0020000D')).sort()).toEqual(doe);
+    });
+
+    it.each([
+      ['20220101-20221231', ['mueller/mr-knee', 'yamada/mr-spine']],
+      ['-20191231', ['ivanov/ct-head']],
+      ['20240101-', ['papadopoulos/us-abd', 'wang/us-thyroid', 'gomez/mr-brain']],
+      ['20200115', ['doe/ct-chest']],
+    ])('matches StudyDate range %s', async (range, labels) => {
+      const { status, body } = await search(`/studies?StudyDate=${range}`);
+      expect(status).toBe(200);
+      const expected = allStudies().filter((s) => labels.includes(s.study.label)).map((s) => s.study.uid).sort();
+      expect(body.map((s) => str(s, '0020000D')).sort()).toEqual(expected);
+    });
+
+    it('matches a comma-separated UID list', async () => {
+      const [a, b] = allStudies();
+      const { body } = await search(`/studies?StudyInstanceUID=${a?.study.uid},${b?.study.uid}`);
+      expect(body.map((s) => str(s, '0020000D')).sort()).toEqual([a?.study.uid, b?.study.uid].sort());
+    });
+
+    it.each(PATIENTS.map((p) => [p.charset || 'default repertoire', p] as const))('decodes a %s patient name into Unicode', async (_charset, patient) => {
+      const { status, body } = await search(`/studies?PatientID=${encodeURIComponent(patient.id)}`);
+      expect(status).toBe(200);
+      expect(body.length).toBe(patient.studies.length);
+      for (const s of body) {
+        expect(s['00100010']?.Value?.[0]).toEqual(expectedPersonName(patient.name));
+        if (s['00080005']) expect(s['00080005'].Value).toEqual(['ISO_IR 192']);
+      }
+    });
+
+    it("lists a study's series with the default series attributes", async () => {
+      const study = PATIENTS[0]?.studies[0];
+      const { status, body } = await search(`/studies/${study?.uid}/series`);
+      expect(status).toBe(200);
+      expect(body.map((s) => str(s, '0020000E')).sort()).toEqual(study?.series.map((s) => s.uid).sort());
+      for (const s of body) {
+        expect(str(s, '00080060')).toBe('CT');
+        expect(str(s, '00081190')).toBe(`${gw.base}/studies/${study?.uid}/series/${str(s, '0020000E')}`);
+        expect(typeof s['00200011']?.Value?.[0]).toBe('number');
+      }
+    });
+
+    it('searches all series by modality across studies, with the study attributes', async () => {
+      const { status, body } = await search('/series?Modality=CT');
+      expect(status).toBe(200);
+      const expected = PATIENTS.flatMap((p) => p.studies.flatMap((st) => st.series.filter((se) => se.modality === 'CT').map((se) => se.uid))).sort();
+      expect(body.map((s) => str(s, '0020000E')).sort()).toEqual(expected);
+      for (const s of body) {
+        expect(str(s, '00100020')).toMatch(/^PAT-/);
+        expect(str(s, '0020000D')).toBeDefined();
+      }
+    });
+
+    it("lists a series' instances and a study's instances (with series attributes)", async () => {
+      const study = PATIENTS[0]?.studies[0];
+      const series = study?.series[0];
+      const inSeries = await search(`/studies/${study?.uid}/series/${series?.uid}/instances`);
+      expect(inSeries.status).toBe(200);
+      const expected = [...allInstances()].filter((i) => i.series.uid === series?.uid).map((i) => i.uid).sort();
+      expect(inSeries.body.map((i) => str(i, '00080018')).sort()).toEqual(expected);
+      for (const i of inSeries.body) {
+        // dcmqrscp's index does not keep SOP Class UID at image level; Orthanc does.
+        if (kind === 'orthanc') expect(str(i, '00080016')).toBe('1.2.840.10008.5.1.4.1.1.2');
+        expect(str(i, '00081190')).toBe(`${gw.base}/studies/${study?.uid}/series/${series?.uid}/instances/${str(i, '00080018')}`);
+      }
+      const inStudy = await search(`/studies/${study?.uid}/instances`);
+      expect(inStudy.body.length).toBe([...allInstances()].filter((i) => i.study.uid === study?.uid).length);
+      for (const i of inStudy.body) expect(str(i, '00080060')).toBe('CT');
+    });
+
+    it('searches all instances of a patient, with study and series attributes', async () => {
+      const { body } = await search('/instances?PatientID=PAT-KOREAN');
+      const expected = [...allInstances()].filter((i) => i.patient.id === 'PAT-KOREAN').map((i) => i.uid).sort();
+      expect(body.map((i) => str(i, '00080018')).sort()).toEqual(expected);
+      for (const i of body) {
+        expect(str(i, '00100020')).toBe('PAT-KOREAN');
+        expect(str(i, '00080060')).toBe('CT');
+      }
+    });
+
+    it('pages with limit and offset, warns when a page is cut short, and answers [] past the end', async () => {
+      const total = allStudies().length;
+      const seen = new Set<string>();
+      for (let offset = 0; ; offset += 4) {
+        const page = await search(`/studies?limit=4&offset=${offset}`);
+        expect(page.status).toBe(200);
+        if (page.body.length === 0) break;
+        expect(page.body.length).toBeLessThanOrEqual(4);
+        const more = offset + page.body.length < total;
+        expect(page.headers.get('warning') !== null).toBe(more);
+        if (more) expect(page.headers.get('warning')).toMatch(/^299 /);
+        for (const s of page.body) seen.add(str(s, '0020000D') ?? '');
+      }
+      expect(seen.size).toBe(total);
+      const past = await search('/studies?offset=1000');
+      expect(past.status).toBe(200);
+      expect(past.body).toEqual([]);
+    });
+
+    it('answers 200 [] when nothing matches', async () => {
+      const { status, body } = await search('/studies?PatientID=NOBODY');
+      expect(status).toBe(200);
+      expect(body).toEqual([]);
+    });
+
+    it('returns includefield attributes', async () => {
+      const { body } = await search(`/studies?PatientID=PAT-ASCII-1&includefield=StudyDescription`);
+      const descriptions = body.map((s) => str(s, '00081030')).sort();
+      expect(descriptions).toEqual(['CT CHEST', 'MR HEAD']);
+    });
+
+    it('answers multipart/related; type="application/dicom+xml" with one Native DICOM Model part per match', async () => {
+      const res = await fetch(`${gw.base}/studies?PatientID=PAT-JAPANESE`, { headers: { accept: 'multipart/related; type=application/dicom+xml' } });
+      expect(res.status).toBe(200);
+      const contentType = res.headers.get('content-type') ?? '';
+      expect(contentType).toMatch(/^multipart\/related; type="application\/dicom\+xml"; boundary=/);
+      const boundary = /boundary=([^;]+)/.exec(contentType)?.[1];
+      const text = await res.text();
+      const parts = text.split(`--${boundary}`).filter((p) => p.includes('<NativeDicomModel'));
+      expect(parts.length).toBe(1);
+      expect(parts[0]).toContain('<Ideographic><FamilyName>山田</FamilyName><GivenName>太郎</GivenName></Ideographic>');
+      expect(text.trimEnd().endsWith(`--${boundary}--`)).toBe(true);
+    });
+
+    it('answers fuzzymatching=true with an honest 299 Warning when the PACS does not grant it', async () => {
+      const { status, headers, body } = await search('/studies?PatientName=doe*&fuzzymatching=true');
+      expect(status).toBe(200);
+      expect(headers.get('warning')).toMatch(/fuzzymatching/);
+      expect(Array.isArray(body)).toBe(true);
+    });
+
+    it.each([
+      ['/studies?StudyDate=2020-01-01', 'DWG_BAD_MATCH_VALUE'],
+      ['/studies?limit=ten', 'DWG_BAD_PARAMETER'],
+      ['/studies?NoSuchKeyword=1', 'DWG_UNKNOWN_ATTRIBUTE'],
+      ['/studies?StudyInstanceUID=1.2.abc', 'DWG_BAD_UID'],
+      [`/studies/${'1.2'.repeat(30)}/series`, 'DWG_BAD_UID'],
+      ['/studies?StudyDate=20201231-20200101', 'DWG_BAD_MATCH_VALUE'],
+    ])('rejects %s with 400 %s', async (path, code) => {
+      const res = await fetch(`${gw.base}${path}`);
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as { error: string; message: string };
+      expect(body.error).toBe(code);
+      expect(body.message.length).toBeGreaterThan(10);
+    });
+
+    it('answers 406 when no acceptable media type is asked for', async () => {
+      const res = await fetch(`${gw.base}/studies`, { headers: { accept: 'image/jpeg' } });
+      expect(res.status).toBe(406);
+      expect(((await res.json()) as { error: string }).error).toBe('DWG_NOT_ACCEPTABLE');
+    });
+
+    it('is ready when the PACS answers C-ECHO', async () => {
+      const res = await fetch(`${gw.httpUrl}/readyz`);
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { status: string }).status).toBe('ready');
+    });
+  });
+}
