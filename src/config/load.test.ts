@@ -1,0 +1,52 @@
+import { describe, it, expect } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig, ConfigError, configLeaves } from './load.js';
+
+function file(text: string, name = 'c.yaml'): string {
+  const p = path.join(mkdtempSync(path.join(os.tmpdir(), 'dwg-cfg-')), name);
+  writeFileSync(p, text);
+  return p;
+}
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const c = loadConfig({ env: {} });
+    expect(c.http).toMatchObject({ host: '0.0.0.0', port: 8080, basePath: '/dicomweb' });
+    expect(c.dimse).toMatchObject({ aeTitle: 'DICOMWEB', port: 11112 });
+    expect(c.pacs).toMatchObject({ aeTitle: 'ORTHANC', host: '127.0.0.1', port: 4242, retrieve: 'move', maxAssociations: 8 });
+    expect(c.cache.maxBytes).toBe(10 * 2 ** 30);
+  });
+
+  it('reads YAML and JSON files, and environment variables override them', () => {
+    const yaml = file('pacs: { aeTitle: PACS1, port: 104 }\ncache: { maxBytes: 512MiB }\n');
+    expect(loadConfig({ file: yaml, env: { DICOMWEB_PACS_PORT: '11112', DICOMWEB_PACS_MAX_ASSOCIATIONS: '2' } }).pacs).toMatchObject({ aeTitle: 'PACS1', port: 11112, maxAssociations: 2 });
+    expect(loadConfig({ file: yaml, env: {} }).cache.maxBytes).toBe(512 * 2 ** 20);
+    const json = file('{"http": {"port": 9000}}', 'c.json');
+    expect(loadConfig({ file: json, env: { DICOMWEB_DIMSE_ALLOWED_CALLING_AE_TITLES: 'A, B' } })).toMatchObject({ http: { port: 9000 }, dimse: { allowedCallingAeTitles: ['A', 'B'] } });
+  });
+
+  it.each([
+    [{ DICOMWEB_PACS_PORT: 'abc' }, /DICOMWEB_PACS_PORT=abc: pacs.port must be a number/],
+    [{ DICOMWEB_PACS_PORT: '70000' }, /pacs\.port/],
+    [{ DICOMWEB_PACS_AE_TITLE: 'WAY-TOO-LONG-AE-TITLE' }, /pacs\.aeTitle/],
+    [{ DICOMWEB_PACS_RETRIEVE: 'fetch' }, /pacs\.retrieve/],
+    [{ DICOMWEB_CACHE_MAX_BYTES: '10 parsecs' }, /cache\.maxBytes/],
+    [{ DICOMWEB_PACS_PROT: '1' }, /DICOMWEB_PACS_PROT: no such configuration key/],
+  ])('names the bad key: %o', (env, message) => {
+    expect(() => loadConfig({ env })).toThrow(ConfigError);
+    expect(() => loadConfig({ env })).toThrow(message);
+  });
+
+  it('rejects unknown keys in the file', () => {
+    expect(() => loadConfig({ file: file('pacs: { aetitle: X }\n'), env: {} })).toThrow(/pacs/);
+  });
+
+  it('maps every key to an environment variable', () => {
+    const envs = configLeaves().map((l) => l.env);
+    expect(envs).toContain('DICOMWEB_HTTP_BASE_PATH');
+    expect(envs).toContain('DICOMWEB_DIMSE_TLS_CERT');
+    expect(new Set(envs).size).toBe(envs.length);
+  });
+});
