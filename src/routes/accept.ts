@@ -85,7 +85,7 @@ export function negotiate<T>(ranges: readonly MediaRange[], offers: readonly Off
 
 /** Offer for a plain media type such as application/dicom+json; `aliases` also count as exact. */
 export function simpleOffer<T>(value: T, mediaType: string, aliases: string[] = []): Offer<T> {
-  const [type, subtype] = mediaType.split('/') as [string, string];
+  const [type] = mediaType.split('/') as [string];
   const exact = new Set([mediaType, ...aliases]);
   return {
     value,
