@@ -5,10 +5,14 @@ import { AssociationPool } from './dimse-bridge/association-pool.js';
 import { DimseBackend } from './services/dimse-backend.js';
 import { IMPLEMENTATION } from './dicom/uid.js';
 import { pino } from 'pino';
+import { readFileSync } from 'node:fs';
+import { StorageScp } from './dimse-bridge/storage-scp.js';
+import { InstanceStore } from './cache/instance-store.js';
 
-/** The whole gateway: PACS connection pool, DICOMweb HTTP server (and, from issue 3 §2, the Storage SCP). */
+/** The whole gateway: PACS connection pool, DICOMweb HTTP server and the embedded Storage SCP. */
 export interface Gateway {
   app: FastifyInstance;
+  storageScp: StorageScp;
   /** HTTP address actually bound (port 0 resolves to a free port). */
   httpUrl: string;
   close(): Promise<void>;
@@ -33,12 +37,42 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   });
   const backend = new DimseBackend(pool);
   const app = buildApp({ config, backend, loggerInstance: log });
-  const address = await app.listen({ host: config.http.host, port: config.http.port });
+  const storageScp = new StorageScp({
+    aeTitle: config.dimse.aeTitle,
+    host: config.dimse.host,
+    port: config.dimse.port,
+    allowedCallingAeTitles: config.dimse.allowedCallingAeTitles,
+    maxAssociations: config.dimse.maxAssociations,
+    maxPduLength: config.dimse.maxPduLength,
+    artimTimeoutMs: config.dimse.artimTimeoutMs,
+    implementation: IMPLEMENTATION,
+    store: new InstanceStore(config.cache.dir),
+    ...(config.dimse.tls ? {
+      tls: {
+        cert: readFileSync(config.dimse.tls.cert),
+        key: readFileSync(config.dimse.tls.key),
+        ...(config.dimse.tls.ca ? { ca: readFileSync(config.dimse.tls.ca) } : {}),
+        requestCert: config.dimse.tls.requireClientCert,
+        rejectUnauthorized: config.dimse.tls.requireClientCert,
+      },
+    } : {}),
+    logger: log,
+  });
+  await storageScp.listen();
+  let address: string;
+  try {
+    address = await app.listen({ host: config.http.host, port: config.http.port });
+  } catch (err) {
+    await storageScp.close();
+    throw err;
+  }
   return {
     app,
+    storageScp,
     httpUrl: address,
     async close() {
       await app.close();
+      await storageScp.close();
       await pool.close();
     },
   };

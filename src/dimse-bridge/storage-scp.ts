@@ -1,0 +1,185 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { EventEmitter } from 'node:events';
+import { Association, type AcceptDecision, type DatasetSink, type Implementation } from './association.js';
+import { CommandField, Status, type DimseCommand } from './command.js';
+import { PresentationContextResult, RejectReasonUser, RejectResult, RejectSource, type AssociateRQ, type PresentationContextAnswer } from './pdu.js';
+import { SopClass, STORAGE_SOP_CLASSES } from './sop-classes.js';
+import { STORABLE_TRANSFER_SYNTAXES, UNCOMPRESSED_TRANSFER_SYNTAXES } from '../dicom/transfer-syntax.js';
+import { isValidUid } from '../dicom/uid.js';
+import type { InstanceStore, StoredInstance, InstanceWriter } from '../cache/instance-store.js';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+
+export interface StorageScpOptions {
+  aeTitle: string;
+  host: string;
+  port: number;
+  /** Empty: any calling AE title. */
+  allowedCallingAeTitles: readonly string[];
+  maxAssociations: number;
+  maxPduLength: number;
+  artimTimeoutMs: number;
+  implementation: Implementation;
+  store: InstanceStore;
+  tls?: tls.TlsOptions;
+  logger?: Logger;
+}
+
+/** What the mediator learns of each instance that is safely on disk. */
+export interface StoredEvent extends StoredInstance {
+  callingAeTitle: string;
+  /** Present when the C-STORE is a C-MOVE sub-operation and the PACS says so (PS3.7 §9.3.1.1). */
+  moveOriginator?: { aeTitle: string; messageId: number };
+}
+
+const acceptedSyntaxes = new Set(STORABLE_TRANSFER_SYNTAXES);
+const uncompressed = new Set(UNCOMPRESSED_TRANSFER_SYNTAXES.concat('1.2.840.10008.1.2.2'));
+
+/**
+ * Decides an A-ASSOCIATE-RQ (PS3.8 §7.1.1): the called AE title must be ours (else reject, reason 7), the
+ * calling AE title on the allow-list when there is one (else reason 3). Storage SOP classes are accepted
+ * with the first proposed transfer syntax we store as received; Verification with an uncompressed one.
+ */
+export function decideAssociation(rq: AssociateRQ, aeTitle: string, allowed: readonly string[], atCapacity: boolean): AcceptDecision {
+  if (rq.calledAeTitle !== aeTitle) return { accept: false, result: RejectResult.Permanent, source: RejectSource.ServiceUser, reason: RejectReasonUser.CalledAeNotRecognized };
+  if (allowed.length > 0 && !allowed.includes(rq.callingAeTitle)) return { accept: false, result: RejectResult.Permanent, source: RejectSource.ServiceUser, reason: RejectReasonUser.CallingAeNotRecognized };
+  // PS3.8 Table 9-21: source 3 (presentation), reason 2 "local limit exceeded", transient.
+  if (atCapacity) return { accept: false, result: RejectResult.Transient, source: RejectSource.ServiceProviderPresentation, reason: 2 };
+  const answers: PresentationContextAnswer[] = rq.presentationContexts.map((pc) => {
+    const isVerification = pc.abstractSyntax === SopClass.Verification;
+    if (!isVerification && !STORAGE_SOP_CLASSES.has(pc.abstractSyntax)) return { id: pc.id, result: PresentationContextResult.AbstractSyntaxNotSupported, transferSyntax: pc.transferSyntaxes[0] ?? '' };
+    const ts = pc.transferSyntaxes.find((t) => (isVerification ? uncompressed.has(t) : acceptedSyntaxes.has(t)));
+    return ts
+      ? { id: pc.id, result: PresentationContextResult.Acceptance, transferSyntax: ts }
+      : { id: pc.id, result: PresentationContextResult.TransferSyntaxesNotSupported, transferSyntax: pc.transferSyntaxes[0] ?? '' };
+  });
+  return { accept: true, presentationContexts: answers };
+}
+
+/**
+ * The gateway's own Storage SCP (and Verification SCP). Each C-STORE dataset streams to disk as it arrives;
+ * the Success response goes out only after the file is fsynced and renamed into place. Emits 'stored'.
+ */
+export class StorageScp extends EventEmitter<{ stored: [StoredEvent] }> {
+  private server: net.Server | undefined;
+  private readonly sockets = new Set<net.Socket>();
+  private open = 0;
+  private readonly log: Logger;
+
+  constructor(private readonly options: StorageScpOptions) {
+    super();
+    this.log = (options.logger ?? silentLogger).child({ component: 'storage-scp' });
+  }
+
+  get port(): number {
+    const address = this.server?.address();
+    return address && typeof address === 'object' ? address.port : this.options.port;
+  }
+
+  async listen(): Promise<void> {
+    await this.options.store.init();
+    const onConnection = (socket: net.Socket): void => this.handle(socket);
+    this.server = this.options.tls ? tls.createServer(this.options.tls, onConnection) : net.createServer(onConnection);
+    await new Promise<void>((resolve, reject) => {
+      this.server?.once('error', reject);
+      this.server?.listen(this.options.port, this.options.host, () => resolve());
+    });
+    this.log.info({ aeTitle: this.options.aeTitle, host: this.options.host, port: this.port }, 'Storage SCP listening');
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  private handle(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.on('error', (err) => this.log.debug({ err: err.message }, 'storage connection error'));
+    socket.once('close', () => this.sockets.delete(socket));
+    const atCapacity = this.open >= this.options.maxAssociations;
+    void Association.accept(socket, {
+      implementation: this.options.implementation,
+      maxPduLength: this.options.maxPduLength,
+      timeouts: { artimMs: this.options.artimTimeoutMs },
+      decide: (rq) => decideAssociation(rq, this.options.aeTitle, this.options.allowedCallingAeTitles, atCapacity),
+      logger: this.log,
+    }).then((association) => {
+      if (!association) return;
+      this.open++;
+      void association.closed.then(() => { this.open--; });
+      association.setHandler({ onCommand: (pcId, command) => this.onCommand(association, pcId, command) });
+      association.startReading();
+    });
+  }
+
+  private onCommand(association: Association, pcId: number, command: DimseCommand): DatasetSink | undefined {
+    const respond = (commandField: number, status: number, extra: Partial<DimseCommand> = {}): void => {
+      void association.send(pcId, {
+        commandField, hasDataset: false, messageIdBeingRespondedTo: command.messageId ?? 0,
+        affectedSopClassUid: command.affectedSopClassUid ?? '', status, ...extra,
+      }).catch((err: Error) => this.log.debug({ err: err.message }, 'could not send a response'));
+    };
+    switch (command.commandField) {
+      case CommandField.CEchoRQ:
+        respond(CommandField.CEchoRSP, Status.Success);
+        return undefined;
+      case CommandField.CStoreRQ:
+        return this.storeSink(association, pcId, command, (status, comment) =>
+          respond(CommandField.CStoreRSP, status, { affectedSopInstanceUid: command.affectedSopInstanceUid ?? '', ...(comment ? { errorComment: comment } : {}) }));
+      default:
+        this.log.warn({ commandField: command.commandField }, 'unsupported DIMSE command');
+        if ((command.commandField & 0x8000) === 0) respond(command.commandField | 0x8000, Status.UnrecognizedOperation);
+        return undefined;
+    }
+  }
+
+  /** Streams one C-STORE dataset to disk (PS3.4 B.2.3 statuses: A700 out of resources, A900 mismatch, C000 cannot understand). */
+  private storeSink(association: Association, pcId: number, command: DimseCommand, reply: (status: number, comment?: string) => void): DatasetSink {
+    const context = association.acceptedContexts.get(pcId);
+    const sopInstanceUid = command.affectedSopInstanceUid ?? '';
+    const sopClassUid = command.affectedSopClassUid ?? '';
+    let refusal: { status: number; comment: string } | undefined;
+    if (!context) refusal = { status: Status.UnableToProcess, comment: 'no presentation context' };
+    else if (!isValidUid(sopInstanceUid)) refusal = { status: Status.UnableToProcess, comment: 'invalid Affected SOP Instance UID' };
+    else if (sopClassUid !== context.abstractSyntax) refusal = { status: Status.IdentifierDoesNotMatchSOPClass, comment: 'SOP Class UID does not match the presentation context' };
+
+    let writer: Promise<InstanceWriter> | undefined;
+    let openFailure: Error | undefined;
+    if (!refusal && context) {
+      writer = this.options.store.begin({ sopClassUid, sopInstanceUid, transferSyntaxUid: context.transferSyntax, sourceAeTitle: association.remoteAeTitle });
+      writer.catch((err: Error) => { openFailure = err; });
+    }
+    return {
+      write: async (chunk) => {
+        if (!writer || openFailure) return; // keep reading the peer's bytes; the status says what happened
+        const w = await writer.catch(() => undefined);
+        if (w) await w.write(chunk);
+      },
+      end: async () => {
+        if (refusal || !writer) {
+          reply(refusal?.status ?? Status.UnableToProcess, refusal?.comment);
+          return;
+        }
+        try {
+          const stored = await (await writer).commit();
+          reply(Status.Success);
+          this.log.debug({ sop: sopInstanceUid, bytes: stored.bytes, from: association.remoteAeTitle }, 'instance stored');
+          this.emit('stored', {
+            ...stored,
+            callingAeTitle: association.remoteAeTitle,
+            ...(command.moveOriginatorAeTitle !== undefined && command.moveOriginatorMessageId !== undefined
+              ? { moveOriginator: { aeTitle: command.moveOriginatorAeTitle, messageId: command.moveOriginatorMessageId } } : {}),
+          });
+        } catch (err) {
+          this.log.error({ err, sop: sopInstanceUid }, 'could not store instance');
+          reply(Status.OutOfResources, `could not write the instance: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        }
+      },
+      abort: (reason) => {
+        this.log.info({ sop: sopInstanceUid, reason: reason.message }, 'association ended mid-dataset; partial instance dropped');
+        void writer?.then((w) => w.abort(), () => {});
+      },
+    };
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * The embedded Storage SCP against DCMTK's storescu/echoscu, and our SCU (C-STORE, C-FIND cancel, C-MOVE)
+ * against DCMTK's storescp and dcmqrscp.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { readFileSync, readdirSync, existsSync, mkdtempSync, createReadStream } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startTestGateway } from './harness/gateway.js';
+import { startDcmqrscp, type TestPacs } from './harness/pacs.js';
+import { run, startProcess } from './harness/processes.js';
+import { freePort, waitForPort } from './harness/ports.js';
+import { makeTransferSyntaxVariants, storescuProfile, metaEnd, metaOf, type Variant } from './harness/variants.js';
+import { fixtureFiles } from './harness/fixtures.js';
+import { allInstances, PATIENTS } from '../fixtures/catalog.js';
+import type { StoredEvent } from '../src/dimse-bridge/storage-scp.js';
+import { Association } from '../src/dimse-bridge/association.js';
+import { DimseClient } from '../src/dimse-bridge/dimse-client.js';
+import { SopClass } from '../src/dimse-bridge/sop-classes.js';
+import { InstanceStore } from '../src/cache/instance-store.js';
+import { Dataset } from '../src/dicom/dataset.js';
+import { Tags } from '../src/dicom/tag.js';
+import { IMPLEMENTATION } from '../src/dicom/uid.js';
+import { TransferSyntax, UNCOMPRESSED_TRANSFER_SYNTAXES } from '../src/dicom/transfer-syntax.js';
+
+type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
+
+describe('Storage SCP', () => {
+  let gw: Gateway;
+  let variants: Variant[];
+  let store: InstanceStore;
+  const stored: StoredEvent[] = [];
+  const work = mkdtempSync(path.join(os.tmpdir(), 'dwg-scp-test-'));
+
+  beforeAll(async () => {
+    gw = await startTestGateway({ aeTitle: 'UNUSED', host: '127.0.0.1', port: 1 }, { dimse: { allowedCallingAeTitles: ['STORESCU', 'DWGTEST', 'QRSCP'] } });
+    gw.storageScp.on('stored', (e) => stored.push(e));
+    store = new InstanceStore(gw.config.cache.dir);
+    variants = await makeTransferSyntaxVariants();
+  });
+  afterAll(async () => { await gw?.close(); });
+
+  const scpPort = (): string => String(gw.storageScp.port);
+
+  it('answers C-ECHO from echoscu', async () => {
+    const r = await run('echoscu', ['-aet', 'STORESCU', '-aec', 'DICOMWEB', '127.0.0.1', scpPort()]);
+    expect(r.code).toBe(0);
+  });
+
+  it('rejects an association called with another AE title (PS3.8 reason 7)', async () => {
+    await expect(run('echoscu', ['-v', '-aet', 'STORESCU', '-aec', 'SOMEONE', '127.0.0.1', scpPort()])).rejects.toThrow(/Called AE Title Not Recognized/i);
+  });
+
+  it('rejects a calling AE title outside the allow-list (PS3.8 reason 3)', async () => {
+    await expect(run('echoscu', ['-v', '-aet', 'STRANGER', '-aec', 'DICOMWEB', '127.0.0.1', scpPort()])).rejects.toThrow(/Calling AE Title Not Recognized/i);
+  });
+
+  /** DCMTK 3.6.7 predates HTJ2K: its DIMSE layer refuses those UIDs, so our own SCU sends them. */
+  const DCMTK_UNKNOWN = new Set<string>([TransferSyntax.HTJ2KLossless, TransferSyntax.HTJ2KLosslessRPCL, TransferSyntax.HTJ2K]);
+
+  async function sendWithOurScu(v: Variant): Promise<number> {
+    const bytes = readFileSync(v.file);
+    const association = await Association.request({
+      host: '127.0.0.1', port: gw.storageScp.port, calledAeTitle: 'DICOMWEB', callingAeTitle: 'STORESCU',
+      presentationContexts: [{ abstractSyntax: v.sopClassUid, transferSyntaxes: [v.transferSyntax] }],
+      implementation: IMPLEMENTATION, maxPduLength: 16384, timeouts: { connectMs: 2000, artimMs: 2000 },
+    });
+    const status = await new DimseClient(association, { responseTimeoutMs: 5000 }).store(v.sopClassUid, v.sopInstanceUid, v.transferSyntax, bytes.subarray(metaEnd(bytes)));
+    await association.release();
+    return status;
+  }
+
+  it('stores every transfer syntax it is sent (storescu where DCMTK knows the syntax), the dataset on disk byte-identical to the source file', async () => {
+    expect(variants.length).toBeGreaterThanOrEqual(17);
+    for (const v of variants) {
+      if (DCMTK_UNKNOWN.has(v.transferSyntax)) {
+        expect(await sendWithOurScu(v), v.transferSyntax).toBe(0);
+      } else {
+        const profile = storescuProfile(work, v.sopClassUid, v.transferSyntax);
+        const r = await run('storescu', ['-aet', 'STORESCU', '-aec', 'DICOMWEB', '-xf', profile, 'Send', '127.0.0.1', scpPort(), v.file]);
+        expect(`${r.stdout}${r.stderr}`, v.transferSyntax).not.toMatch(/Store Failed/i);
+      }
+      const onDisk = readFileSync(store.pathOf(v.sopInstanceUid));
+      const source = readFileSync(v.file);
+      expect(metaOf(onDisk), v.transferSyntax).toEqual({ transferSyntax: v.transferSyntax, sopInstanceUid: v.sopInstanceUid, sopClassUid: v.sopClassUid });
+      expect(onDisk.subarray(metaEnd(onDisk)).equals(source.subarray(metaEnd(source))), `dataset bytes for ${v.transferSyntax}`).toBe(true);
+      expect(stored.some((e) => e.sopInstanceUid === v.sopInstanceUid && e.transferSyntaxUid === v.transferSyntax && e.callingAeTitle === 'STORESCU')).toBe(true);
+    }
+    expect(readdirSync(path.join(gw.config.cache.dir, 'incoming'))).toEqual([]);
+  });
+
+  it('keeps nothing and answers nothing when the peer aborts in the middle of a dataset', async () => {
+    const association = await Association.request({
+      host: '127.0.0.1', port: gw.storageScp.port, calledAeTitle: 'DICOMWEB', callingAeTitle: 'DWGTEST',
+      presentationContexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.2', transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] }],
+      implementation: IMPLEMENTATION, maxPduLength: 16384, timeouts: { connectMs: 2000, artimMs: 2000 },
+    });
+    const responses: unknown[] = [];
+    association.setHandler({ onCommand: (_pc, cmd) => { responses.push(cmd); return undefined; } });
+    const uid = '1.2.826.0.1.3680043.99.1';
+    async function* partial(): AsyncGenerator<Buffer> {
+      yield Buffer.alloc(200_000, 1);
+      await new Promise((r) => setTimeout(r, 50));
+      association.abort();
+      yield Buffer.alloc(200_000, 2);
+    }
+    const pc = association.findContext('1.2.840.10008.5.1.4.1.1.2');
+    await association.send(pc?.id ?? 1, { commandField: 0x0001, hasDataset: true, messageId: 1, affectedSopClassUid: '1.2.840.10008.5.1.4.1.1.2', affectedSopInstanceUid: uid, priority: 0 }, partial()).catch(() => {});
+    await new Promise((r) => setTimeout(r, 300));
+    expect(responses).toEqual([]);
+    expect(existsSync(store.pathOf(uid))).toBe(false);
+    expect(readdirSync(path.join(gw.config.cache.dir, 'incoming'))).toEqual([]);
+    expect(stored.some((e) => e.sopInstanceUid === uid)).toBe(false);
+  });
+
+  it('streams a large dataset (32 MB, in chunks) to disk intact', async () => {
+    const association = await Association.request({
+      host: '127.0.0.1', port: gw.storageScp.port, calledAeTitle: 'DICOMWEB', callingAeTitle: 'DWGTEST',
+      presentationContexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.7', transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] }],
+      implementation: IMPLEMENTATION, maxPduLength: 65536, timeouts: { connectMs: 2000, artimMs: 2000 },
+    });
+    const client = new DimseClient(association, { responseTimeoutMs: 10_000 });
+    const uid = '1.2.826.0.1.3680043.99.2';
+    let produced = 0;
+    async function* big(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < 512; i++) { const b = Buffer.alloc(65536, i & 0xff); produced += b.length; yield b; }
+    }
+    const status = await client.store('1.2.840.10008.5.1.4.1.1.7', uid, TransferSyntax.ExplicitVRLittleEndian, big());
+    await association.release();
+    expect(status).toBe(0);
+    const onDisk = readFileSync(store.pathOf(uid));
+    const body = onDisk.subarray(metaEnd(onDisk));
+    expect(body.length).toBe(produced);
+    for (let i = 0; i < 512; i += 97) expect(body[i * 65536 + 100]).toBe(i & 0xff);
+  });
+
+  it('receives the sub-operations of a C-MOVE that our SCU sends to dcmqrscp', async () => {
+    const pacs: TestPacs = await startDcmqrscp({ moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: gw.storageScp.port } });
+    try {
+      const association = await Association.request({
+        host: pacs.host, port: pacs.port, calledAeTitle: pacs.aeTitle, callingAeTitle: 'DWGTEST',
+        presentationContexts: [{ abstractSyntax: SopClass.StudyRootMove, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] }],
+        implementation: IMPLEMENTATION, maxPduLength: 65536, timeouts: { connectMs: 2000, artimMs: 2000 },
+      });
+      const client = new DimseClient(association, { responseTimeoutMs: 10_000 });
+      const study = PATIENTS[0]?.studies[0];
+      const expected = [...allInstances()].filter((i) => i.study.uid === study?.uid).map((i) => i.uid).sort();
+      const before = stored.length;
+      const identifier = new Dataset().setText(Tags.QueryRetrieveLevel, 'STUDY').setText(Tags.StudyInstanceUID, study?.uid ?? '');
+      const progress: number[] = [];
+      const result = await client.move(SopClass.StudyRootMove, 'DICOMWEB', identifier, (p) => progress.push(p.completed ?? 0));
+      await association.release();
+      expect(result.status).toBe(0);
+      expect(result.completed).toBe(expected.length);
+      expect(result.failed ?? 0).toBe(0);
+      const received = stored.slice(before).map((e) => e.sopInstanceUid).sort();
+      expect(received).toEqual(expected);
+      for (const e of stored.slice(before)) expect(e.callingAeTitle).toBe('QRSCP');
+    } finally {
+      await pacs.stop();
+    }
+  });
+});
+
+describe('our SCU against DCMTK', () => {
+  it('sends a C-STORE from a file stream that storescp writes byte-identical', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-storescp-'));
+    const port = await freePort();
+    const scp = startProcess('storescp', ['+B', '-od', dir, '-aet', 'STORESCP', String(port)]) // +B: write the dataset exactly as received;
+    try {
+      await waitForPort(port);
+      const file = fixtureFiles().files[0] as string;
+      const bytes = readFileSync(file);
+      const meta = metaOf(bytes);
+      const association = await Association.request({
+        host: '127.0.0.1', port, calledAeTitle: 'STORESCP', callingAeTitle: 'DWGTEST',
+        presentationContexts: [{ abstractSyntax: meta.sopClassUid, transferSyntaxes: [meta.transferSyntax] }],
+        implementation: IMPLEMENTATION, maxPduLength: 16384, timeouts: { connectMs: 2000, artimMs: 2000 },
+      });
+      const client = new DimseClient(association, { responseTimeoutMs: 5000 });
+      const status = await client.store(meta.sopClassUid, meta.sopInstanceUid, meta.transferSyntax, createReadStream(file, { start: metaEnd(bytes), highWaterMark: 4096 }));
+      await association.release();
+      expect(status).toBe(0);
+      const [written] = readdirSync(dir);
+      const out = readFileSync(path.join(dir, written ?? ''));
+      expect(out.subarray(metaEnd(out)).equals(bytes.subarray(metaEnd(bytes)))).toBe(true);
+    } finally {
+      await scp.stop();
+    }
+  });
+
+  it('cancels a C-FIND part-way against dcmqrscp (which keeps sending) and reuses the association', async () => {
+    const pacs = await startDcmqrscp();
+    try {
+      const association = await Association.request({
+        host: pacs.host, port: pacs.port, calledAeTitle: pacs.aeTitle, callingAeTitle: 'DWGTEST',
+        presentationContexts: [{ abstractSyntax: SopClass.StudyRootFind, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] }],
+        implementation: IMPLEMENTATION, maxPduLength: 65536, timeouts: { connectMs: 2000, artimMs: 2000 },
+      });
+      const client = new DimseClient(association, { responseTimeoutMs: 5000 });
+      const query = (): Dataset => new Dataset().setText(Tags.QueryRetrieveLevel, 'STUDY').setEmpty(Tags.StudyInstanceUID);
+      let first = 0;
+      for await (const _ of client.find(SopClass.StudyRootFind, query())) {
+        if (++first === 2) break;
+      }
+      await client.whenIdle();
+      expect(association.isOpen).toBe(true);
+      let all = 0;
+      for await (const _ of client.find(SopClass.StudyRootFind, query())) all++;
+      expect(first).toBe(2);
+      expect(all).toBe(PATIENTS.flatMap((p) => p.studies).length);
+      await association.release();
+    } finally {
+      await pacs.stop();
+    }
+  });
+});
