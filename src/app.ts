@@ -23,7 +23,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   const app = Fastify({
     ...(deps.loggerInstance ? { loggerInstance: deps.loggerInstance } : { logger: deps.logger ?? { level: config.log.level } }),
     trustProxy: false,
-    maxParamLength: 200,
+    routerOptions: { maxParamLength: 200 },
     requestTimeout: 0,
     bodyLimit: 1024 * 1024,
   });

@@ -80,7 +80,7 @@ export async function startOrthanc(options: PacsOptions = {}): Promise<TestPacs>
     ConcurrentJobs: 2,
     HttpThreadsCount: 8,
   }));
-  const proc = startProcess('Orthanc', [path.join(dir, 'orthanc.json')], { env: process.env });
+  const proc = startProcess('Orthanc', [path.join(dir, 'orthanc.json')]); // DCMTK inside: TCP_NODELAY=1 too
   await waitForPeer(proc, port, 'Orthanc');
   await waitForPort(httpPort);
   if (options.loadFixtures !== false) {
