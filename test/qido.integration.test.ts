@@ -155,6 +155,21 @@ for (const kind of ['dcmqrscp', 'orthanc'] as const) {
       expect(past.body).toEqual([]);
     });
 
+    it('applies sequence matching the PACS ignores, and warns where it cannot check it', async () => {
+      const study = PATIENTS[0]?.studies[0];
+      const withProcedure = study?.series.find((se) => se.requestedProcedureId)?.uid;
+      const hit = await search(`/studies/${study?.uid}/series?00400275.00401001=RP-1001`);
+      expect(hit.status).toBe(200);
+      expect(hit.body.map((s) => str(s, '0020000E'))).toContain(withProcedure);
+      const miss = await search(`/studies/${study?.uid}/series?RequestAttributesSequence.RequestedProcedureID=NOPE`);
+      expect(miss.status).toBe(200);
+      // A series whose returned sequence says RP-1001 must never match NOPE; series without the sequence in the
+      // answer cannot be checked, and the Warning says so.
+      for (const s of miss.body) expect(s['00400275']).toBeUndefined();
+      expect(miss.headers.get('warning')).toMatch(/sequence matching keys could not be verified/);
+      if (kind === 'orthanc') expect(miss.body.map((s) => str(s, '0020000E'))).not.toContain(withProcedure);
+    });
+
     it('answers 200 [] when nothing matches', async () => {
       const { status, body } = await search('/studies?PatientID=NOBODY');
       expect(status).toBe(200);

@@ -5,6 +5,7 @@ import { vrOf } from '../dicom/dictionary.js';
 import { toDicomJson, type DicomJsonObject } from '../dicom/json-model.js';
 import { DEFAULT_RETURN_KEYS, ALL_RETURN_KEYS, LEVEL_RANK, levelOf, type QueryLevel } from '../dicom/query-attributes.js';
 import type { PacsBackend } from './backend.js';
+import { checkSequenceKeys } from './sequence-match.js';
 
 /** One matching key: a tag path (sequence parents first), its VR and the DIMSE-ready value. */
 export interface MatchKey {
@@ -72,6 +73,17 @@ export class QidoService {
     const backend = this.backend;
     const maxStudies = this.options.maxFanOutStudies;
     let fuzzyWarned = false;
+    let sequenceWarned = false;
+
+    /** Re-applies sequence matching keys the PACS may have ignored; warns once when it cannot check them. */
+    const passesSequenceKeys = (json: DicomJsonObject, keys: StageKeys): boolean => {
+      const verdict = checkSequenceKeys(json, keys.matches);
+      if (verdict === 'unverifiable' && !sequenceWarned) {
+        sequenceWarned = true;
+        warnings.push('sequence matching keys could not be verified because the PACS did not return the sequence; results may include non-matching entries');
+      }
+      return verdict !== 'no-match';
+    };
 
     const runFind = async (level: QueryLevel, keys: StageKeys, parents: { study?: string; series?: string }) => {
       const session = await backend.find(buildIdentifier(level, keys, parents), { fuzzyMatching: request.fuzzyMatching });
@@ -90,11 +102,13 @@ export class QidoService {
         for await (const ds of it) {
           const uid = ds.getString(UNIQUE_KEY[level]);
           if (!uid) continue;
+          const json = cleaned(toDicomJson(ds));
+          if (!passesSequenceKeys(json, keys)) continue;
           if (out.length >= cap) {
             warnings.push(`the search was limited to the first ${cap} ${what}; narrow it with more matching keys`);
             break;
           }
-          out.push({ json: cleaned(toDicomJson(ds)), uid });
+          out.push({ json, uid });
         }
       } finally {
         await it.return();
@@ -111,13 +125,15 @@ export class QidoService {
           const it = await runFind(stage.level, stage.keys, parents);
           try {
             for await (const ds of it) {
+              const converted = cleaned(toDicomJson(ds));
+              if (!passesSequenceKeys(converted, stage.keys)) continue;
               seen++;
               if (seen > wanted) {
                 state.truncated = true;
                 return false;
               }
               if (seen <= request.offset) continue;
-              const json: DicomJsonObject = { ...inherited, ...cleaned(toDicomJson(ds)) };
+              const json: DicomJsonObject = { ...inherited, ...converted };
               json[RETRIEVE_URL] = { vr: 'UR', Value: [urlFor(request.level, json, parents, retrieveUrl)] };
               yield sortedByTag(json);
             }
