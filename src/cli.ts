@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError } from './config/load.js';
 import type { GatewayConfig } from './config/schema.js';
 import { startGateway } from './gateway.js';
+import { pacsTlsOptions } from './config/tls.js';
 import { Association } from './dimse-bridge/association.js';
 import { DimseClient } from './dimse-bridge/dimse-client.js';
 import { SopClass } from './dimse-bridge/sop-classes.js';
@@ -42,6 +43,7 @@ async function serve(config: GatewayConfig): Promise<void> {
 async function echo(config: GatewayConfig): Promise<void> {
   const target = `${config.pacs.aeTitle}@${config.pacs.host}:${config.pacs.port}`;
   const start = performance.now();
+  const tlsOptions = pacsTlsOptions(config);
   try {
     const association = await Association.request({
       host: config.pacs.host,
@@ -52,6 +54,7 @@ async function echo(config: GatewayConfig): Promise<void> {
       implementation: IMPLEMENTATION,
       maxPduLength: config.pacs.maxPduLength,
       timeouts: { connectMs: config.pacs.connectTimeoutMs, artimMs: config.pacs.artimTimeoutMs },
+      ...(tlsOptions ? { tls: tlsOptions } : {}),
     });
     const client = new DimseClient(association, { responseTimeoutMs: config.pacs.responseTimeoutMs });
     const echoStart = performance.now();

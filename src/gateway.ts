@@ -5,7 +5,7 @@ import { AssociationPool } from './dimse-bridge/association-pool.js';
 import { DimseBackend } from './services/dimse-backend.js';
 import { IMPLEMENTATION } from './dicom/uid.js';
 import { pino } from 'pino';
-import { readFileSync } from 'node:fs';
+import { pacsTlsOptions, scpTlsOptions } from './config/tls.js';
 import { StorageScp } from './dimse-bridge/storage-scp.js';
 import { InstanceStore } from './cache/instance-store.js';
 
@@ -20,6 +20,8 @@ export interface Gateway {
 
 export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   const log = pino({ level: config.log.level });
+  const pacsTls = pacsTlsOptions(config);
+  const scpTls = scpTlsOptions(config);
   const pool = new AssociationPool({
     peer: { host: config.pacs.host, port: config.pacs.port, aeTitle: config.pacs.aeTitle },
     callingAeTitle: config.dimse.aeTitle,
@@ -33,6 +35,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     maxPduLength: config.pacs.maxPduLength,
     implementation: IMPLEMENTATION,
     ...(config.pacs.localAddress ? { localAddress: config.pacs.localAddress } : {}),
+    ...(pacsTls ? { tls: pacsTls } : {}),
     logger: log,
   });
   const backend = new DimseBackend(pool);
@@ -47,15 +50,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     artimTimeoutMs: config.dimse.artimTimeoutMs,
     implementation: IMPLEMENTATION,
     store: new InstanceStore(config.cache.dir),
-    ...(config.dimse.tls ? {
-      tls: {
-        cert: readFileSync(config.dimse.tls.cert),
-        key: readFileSync(config.dimse.tls.key),
-        ...(config.dimse.tls.ca ? { ca: readFileSync(config.dimse.tls.ca) } : {}),
-        requestCert: config.dimse.tls.requireClientCert,
-        rejectUnauthorized: config.dimse.tls.requireClientCert,
-      },
-    } : {}),
+    ...(scpTls ? { tls: scpTls } : {}),
     logger: log,
   });
   await storageScp.listen();

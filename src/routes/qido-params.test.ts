@@ -49,9 +49,9 @@ describe('QIDO-RS query parameters (PS3.18 §8.3.4)', () => {
   });
 
   it('reads includefield lists and all; warns about parameters it does not apply', () => {
-    const r = parse({ includefield: ['00081030,00080060', 'StudyDescription'], emptyvaluematching: 'true', charset: 'iso-8859-1' });
+    const r = parse({ includefield: ['00081030,00080060', 'StudyDescription'], emptyvaluematching: 'true', charset: 'iso-8859-1', removefield: 'PatientBirthDate' });
     expect(r.includes).toEqual([[0x00081030], [0x00080060], [0x00081030]]);
-    expect(r.warnings.join(' ')).toMatch(/emptyvaluematching.*charset/);
+    expect(r.warnings.join(' ')).toMatch(/emptyvaluematching.*removefield.*charset/);
     expect(parse({ includefield: 'all' }).includeAll).toBe(true);
     expect(parse({ fuzzymatching: 'true' }).fuzzyMatching).toBe(true);
     expect(code(() => parse({ fuzzymatching: 'yes' }))).toBe('DWG_BAD_PARAMETER');

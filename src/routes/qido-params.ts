@@ -7,7 +7,7 @@ import { Errors } from '../errors.js';
 import type { QidoRequest, MatchKey } from '../services/qido-service.js';
 
 /** Query parameters with a meaning of their own (PS3.18 §8.3.4, §8.3.3.1); every other key is an attribute. */
-const RESERVED = new Set(['includefield', 'limit', 'offset', 'fuzzymatching', 'emptyvaluematching', 'multiplevaluematching', 'accept', 'charset']);
+const RESERVED = new Set(['includefield', 'limit', 'offset', 'fuzzymatching', 'emptyvaluematching', 'multiplevaluematching', 'accept', 'charset', 'removefield']);
 
 export type RawQuery = Record<string, string | string[] | undefined>;
 
@@ -204,6 +204,7 @@ export function parseQidoQuery(scope: QidoScope, query: RawQuery, limits: QidoLi
   const fuzzy = booleanParam('fuzzymatching', single(query, 'fuzzymatching'));
   if (booleanParam('emptyvaluematching', single(query, 'emptyvaluematching'))) warnings.push('emptyvaluematching is not supported and was not applied');
   if (booleanParam('multiplevaluematching', single(query, 'multiplevaluematching'))) warnings.push('multiplevaluematching is not supported and was not applied');
+  if (query.removefield !== undefined) warnings.push('removefield is not supported and was not applied');
   const charset = single(query, 'charset');
   if (charset !== undefined && !/^utf-?8$/i.test(charset.trim())) warnings.push(`charset ${charset} is not available; the response is UTF-8`);
 
