@@ -1,0 +1,27 @@
+/** openapi.yaml describes exactly the routes the server registers. */
+import { describe, it, expect } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config/load.js';
+import type { PacsBackend } from '../src/services/backend.js';
+
+describe('openapi.yaml', () => {
+  it('lists every GET route of the server, and no other', async () => {
+    const spec = parse(readFileSync(new URL('../openapi.yaml', import.meta.url), 'utf8')) as { paths: Record<string, Record<string, unknown>> };
+    const backend: PacsBackend = { find: () => Promise.reject(new Error('unused')), echo: () => Promise.reject(new Error('unused')), close: async () => {} };
+    const app = buildApp({ config: loadConfig({ env: {} }), backend, logger: false });
+    const routes: string[] = [];
+    app.addHook('onRoute', (r) => { if (r.method === 'GET' || (Array.isArray(r.method) && r.method.includes('GET'))) routes.push(r.url.replace(/:(\w+)/g, '{$1}')); });
+    await app.ready();
+    // Routes registered inside plugins (all of basePath) pass the hook; health routes are checked with hasRoute.
+    const documented = Object.keys(spec.paths);
+    for (const r of routes) expect(documented).toContain(r);
+    expect(routes.length).toBeGreaterThanOrEqual(6);
+    for (const p of documented) {
+      expect(app.hasRoute({ method: 'GET', url: p.replace(/\{(\w+)\}/g, ':$1') }), p).toBe(true);
+      expect(spec.paths[p]?.get).toBeDefined();
+    }
+    await app.close();
+  });
+});
