@@ -78,6 +78,8 @@ export async function startOrthanc(options: PacsOptions = {}): Promise<TestPacs>
     Plugins: ['/usr/share/orthanc/plugins/libOrthancDicomWeb.so'],
     DicomWeb: { Enable: true, Root: '/dicom-web/', EnableWado: true, StudiesMetadata: 'Full' },
     ConcurrentJobs: 2,
+    // Orthanc serves at most this many associations at once; more wait ~1 s each (its workers poll). Match pacs.maxAssociations.
+    DicomThreadsCount: 8,
     HttpThreadsCount: 8,
   }));
   const proc = startProcess('Orthanc', [path.join(dir, 'orthanc.json')]); // DCMTK inside: TCP_NODELAY=1 too

@@ -1,0 +1,15 @@
+/** `npm run bench -- <name>`: runs one benchmark (default: all). */
+const benches: Record<string, () => Promise<void>> = {
+  qido: async () => (await import('./qido.js')).runQidoBench(),
+};
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const names = wanted.length ? wanted : Object.keys(benches);
+for (const name of names) {
+  const bench = benches[name];
+  if (!bench) {
+    console.error(`unknown benchmark "${name}"; known: ${Object.keys(benches).join(', ')}`);
+    process.exit(2);
+  }
+  await bench();
+}
+process.exit(0);
