@@ -7,12 +7,15 @@ import { readFileSync, readdirSync, existsSync, mkdtempSync, createReadStream } 
 import os from 'node:os';
 import path from 'node:path';
 import { startTestGateway } from './harness/gateway.js';
-import { startDcmqrscp, type TestPacs } from './harness/pacs.js';
+import { startDcmqrscp, PACS_KINDS, type TestPacs } from './harness/pacs.js';
 import { run, startProcess } from './harness/processes.js';
 import { freePort, waitForPort } from './harness/ports.js';
 import { makeTransferSyntaxVariants, storescuProfile, metaEnd, metaOf, type Variant } from './harness/variants.js';
 import { fixtureFiles } from './harness/fixtures.js';
-import { allInstances, PATIENTS } from '../fixtures/catalog.js';
+import { allInstances, PATIENTS, SOP_CLASS_BY_MODALITY } from '../fixtures/catalog.js';
+import { receiveInstance } from '../src/cache/instance-receiver.js';
+import { readDataset } from '../src/dicom/dataset-codec.js';
+import { toDicomJson } from '../src/dicom/json-model.js';
 import type { StoredEvent } from '../src/dimse-bridge/storage-scp.js';
 import { Association } from '../src/dimse-bridge/association.js';
 import { DimseClient } from '../src/dimse-bridge/dimse-client.js';
@@ -21,7 +24,7 @@ import { InstanceStore } from '../src/cache/instance-store.js';
 import { Dataset } from '../src/dicom/dataset.js';
 import { Tags } from '../src/dicom/tag.js';
 import { IMPLEMENTATION } from '../src/dicom/uid.js';
-import { TransferSyntax, UNCOMPRESSED_TRANSFER_SYNTAXES } from '../src/dicom/transfer-syntax.js';
+import { TransferSyntax, UNCOMPRESSED_TRANSFER_SYNTAXES, encodingOf } from '../src/dicom/transfer-syntax.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 
@@ -160,6 +163,52 @@ describe('Storage SCP', () => {
       await pacs.stop();
     }
   });
+});
+
+describe('C-GET SCU (sub-operations on our own association, into the instance store)', () => {
+  for (const kind of ['dcmqrscp', 'orthanc'] as const) {
+    it(`retrieves a study from ${kind}, each instance equal to its fixture`, async () => {
+      const pacs = await PACS_KINDS[kind]();
+      const store = new InstanceStore(mkdtempSync(path.join(os.tmpdir(), 'dwg-cget-')));
+      await store.init();
+      try {
+        const storageClasses = Object.values(SOP_CLASS_BY_MODALITY);
+        const association = await Association.request({
+          host: pacs.host, port: pacs.port, calledAeTitle: pacs.aeTitle, callingAeTitle: 'DWGTEST',
+          presentationContexts: [
+            { abstractSyntax: SopClass.StudyRootGet, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] },
+            ...storageClasses.map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] })),
+          ],
+          // PS3.4 §C.4.3.1: we take the SCP role for the storage sub-operations.
+          roleSelections: storageClasses.map((sopClassUid) => ({ sopClassUid, scuRole: false, scpRole: true })),
+          implementation: IMPLEMENTATION, maxPduLength: 65536, timeouts: { connectMs: 2000, artimMs: 2000 },
+        });
+        const client = new DimseClient(association, { responseTimeoutMs: 10_000 });
+        const study = PATIENTS[0]?.studies[0];
+        const expected = [...allInstances()].filter((i) => i.study.uid === study?.uid);
+        const identifier = new Dataset().setText(Tags.QueryRetrieveLevel, 'STUDY').setText(Tags.StudyInstanceUID, study?.uid ?? '');
+        const received: string[] = [];
+        const result = await client.get(SopClass.StudyRootGet, identifier, (info) => {
+          received.push(info.sopInstanceUid);
+          return receiveInstance(store, { ...info, sourceAeTitle: info.callingAeTitle });
+        });
+        await association.release();
+        expect(result.status).toBe(0);
+        expect(result.completed).toBe(expected.length);
+        expect(received.sort()).toEqual(expected.map((i) => i.uid).sort());
+        const files = fixtureFiles().files;
+        const instances = [...allInstances()];
+        for (const inst of expected) {
+          const got = readFileSync(store.pathOf(inst.uid));
+          const source = readFileSync(files[instances.findIndex((i) => i.uid === inst.uid)] as string);
+          const decode = (b: Buffer): unknown => toDicomJson(readDataset(b.subarray(metaEnd(b)), encodingOf(metaOf(b).transferSyntax)));
+          expect(decode(got)).toEqual(decode(source));
+        }
+      } finally {
+        await pacs.stop();
+      }
+    });
+  }
 });
 
 describe('our SCU against DCMTK', () => {

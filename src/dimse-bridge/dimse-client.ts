@@ -263,13 +263,49 @@ export class DimseClient implements MessageHandler {
    * pending response's sub-operation counts. Failure statuses throw; Warning (B000) resolves with the counts.
    */
   async move(sopClassUid: string, destination: string, identifier: Dataset, onProgress?: (p: MoveProgress) => void): Promise<MoveResult> {
+    return this.retrieve('C-MOVE', CommandField.CMoveRQ, sopClassUid, identifier, { moveDestination: destination }, onProgress);
+  }
+
+  /**
+   * C-GET (PS3.7 §9.1.3, PS3.4 §C.4.3): the peer sends the matches as C-STORE sub-operations on this same
+   * association (it must have been negotiated with SCP role selection for their storage SOP classes). Each
+   * dataset streams into what `onStore` returns; its C-STORE-RSP goes out once that has finished.
+   */
+  async get(sopClassUid: string, identifier: Dataset, onStore: StoreRequestHandler, onProgress?: (p: MoveProgress) => void): Promise<MoveResult> {
+    return this.retrieve('C-GET', CommandField.CGetRQ, sopClassUid, identifier, {}, onProgress, (pcId, command) => {
+      const pc = this.association.acceptedContexts.get(pcId);
+      const incoming = onStore({
+        sopClassUid: command.affectedSopClassUid ?? '',
+        sopInstanceUid: command.affectedSopInstanceUid ?? '',
+        transferSyntaxUid: pc?.transferSyntax ?? '',
+        callingAeTitle: this.association.remoteAeTitle,
+      });
+      return {
+        write: (chunk) => incoming.write(chunk),
+        end: async () => {
+          const outcome = await incoming.finish();
+          await this.association.send(pcId, {
+            commandField: CommandField.CStoreRSP, hasDataset: false, messageIdBeingRespondedTo: command.messageId ?? 0,
+            affectedSopClassUid: command.affectedSopClassUid ?? '', affectedSopInstanceUid: command.affectedSopInstanceUid ?? '',
+            status: outcome.status, ...(outcome.comment ? { errorComment: outcome.comment } : {}),
+          }).catch(() => {});
+        },
+        abort: (reason) => incoming.abort(reason),
+      };
+    });
+  }
+
+  private async retrieve(
+    name: 'C-MOVE' | 'C-GET', commandField: number, sopClassUid: string, identifier: Dataset, extra: Partial<DimseCommand>,
+    onProgress?: (p: MoveProgress) => void, onStoreRequest?: Operation['onStoreRequest'],
+  ): Promise<MoveResult> {
     const pc = this.context(sopClassUid);
     const op = this.begin();
+    if (onStoreRequest) op.onStoreRequest = onStoreRequest;
     let complete = false;
     try {
       await this.association.send(pc.id, {
-        commandField: CommandField.CMoveRQ, hasDataset: true, messageId: op.messageId,
-        affectedSopClassUid: sopClassUid, priority: Priority.Medium, moveDestination: destination,
+        ...extra, commandField, hasDataset: true, messageId: op.messageId, affectedSopClassUid: sopClassUid, priority: Priority.Medium,
       }, writeDataset(identifier, encodingOf(pc.transferSyntax)));
       for (;;) {
         const { command } = await op.queue.next();
@@ -277,7 +313,7 @@ export class DimseClient implements MessageHandler {
         const counts = subOperationCounts(command);
         if (isPending(status)) { onProgress?.(counts); continue; }
         complete = true;
-        if (isFailureStatus(status)) throw new DimseStatusError('C-MOVE', status, command.errorComment);
+        if (isFailureStatus(status)) throw new DimseStatusError(name, status, command.errorComment);
         return { status, ...counts };
       }
     } finally {
@@ -286,6 +322,16 @@ export class DimseClient implements MessageHandler {
     }
   }
 }
+
+/** What a C-GET caller provides for each incoming C-STORE sub-operation. */
+export interface IncomingStore {
+  write(chunk: Buffer): void | Promise<void>;
+  /** Resolves with the C-STORE status to answer, once the dataset is dealt with (e.g. durable on disk). */
+  finish(): Promise<{ status: number; comment?: string }>;
+  abort(reason: Error): void;
+}
+
+export type StoreRequestHandler = (info: { sopClassUid: string; sopInstanceUid: string; transferSyntaxUid: string; callingAeTitle: string }) => IncomingStore;
 
 function subOperationCounts(command: DimseCommand): MoveProgress {
   const counts: MoveProgress = {};

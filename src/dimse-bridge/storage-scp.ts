@@ -6,8 +6,8 @@ import { CommandField, Status, type DimseCommand } from './command.js';
 import { PresentationContextResult, RejectReasonUser, RejectResult, RejectSource, type AssociateRQ, type PresentationContextAnswer } from './pdu.js';
 import { SopClass, STORAGE_SOP_CLASSES } from './sop-classes.js';
 import { STORABLE_TRANSFER_SYNTAXES, UNCOMPRESSED_TRANSFER_SYNTAXES } from '../dicom/transfer-syntax.js';
-import { isValidUid } from '../dicom/uid.js';
-import type { InstanceStore, StoredInstance, InstanceWriter } from '../cache/instance-store.js';
+import type { InstanceStore, StoredInstance } from '../cache/instance-store.js';
+import { receiveInstance } from '../cache/instance-receiver.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 
@@ -134,51 +134,40 @@ export class StorageScp extends EventEmitter<{ stored: [StoredEvent] }> {
     }
   }
 
-  /** Streams one C-STORE dataset to disk (PS3.4 B.2.3 statuses: A700 out of resources, A900 mismatch, C000 cannot understand). */
+  /** Streams one C-STORE dataset to disk; answers after it is durable (PS3.4 §B.2.3 statuses). */
   private storeSink(association: Association, pcId: number, command: DimseCommand, reply: (status: number, comment?: string) => void): DatasetSink {
     const context = association.acceptedContexts.get(pcId);
     const sopInstanceUid = command.affectedSopInstanceUid ?? '';
     const sopClassUid = command.affectedSopClassUid ?? '';
-    let refusal: { status: number; comment: string } | undefined;
-    if (!context) refusal = { status: Status.UnableToProcess, comment: 'no presentation context' };
-    else if (!isValidUid(sopInstanceUid)) refusal = { status: Status.UnableToProcess, comment: 'invalid Affected SOP Instance UID' };
-    else if (sopClassUid !== context.abstractSyntax) refusal = { status: Status.IdentifierDoesNotMatchSOPClass, comment: 'SOP Class UID does not match the presentation context' };
-
-    let writer: Promise<InstanceWriter> | undefined;
-    let openFailure: Error | undefined;
-    if (!refusal && context) {
-      writer = this.options.store.begin({ sopClassUid, sopInstanceUid, transferSyntaxUid: context.transferSyntax, sourceAeTitle: association.remoteAeTitle });
-      writer.catch((err: Error) => { openFailure = err; });
-    }
+    const refusal = !context
+      ? { status: Status.UnableToProcess, comment: 'no presentation context' }
+      : sopClassUid !== context.abstractSyntax
+        ? { status: Status.IdentifierDoesNotMatchSOPClass, comment: 'SOP Class UID does not match the presentation context' }
+        : undefined;
+    const receiver = receiveInstance(this.options.store, {
+      sopClassUid, sopInstanceUid, transferSyntaxUid: context?.transferSyntax ?? '', sourceAeTitle: association.remoteAeTitle,
+    }, refusal);
     return {
-      write: async (chunk) => {
-        if (!writer || openFailure) return; // keep reading the peer's bytes; the status says what happened
-        const w = await writer.catch(() => undefined);
-        if (w) await w.write(chunk);
-      },
+      write: (chunk) => receiver.write(chunk),
       end: async () => {
-        if (refusal || !writer) {
-          reply(refusal?.status ?? Status.UnableToProcess, refusal?.comment);
+        const outcome = await receiver.finish();
+        if (!('stored' in outcome)) {
+          if (outcome.status === Status.OutOfResources) this.log.error({ sop: sopInstanceUid, reason: outcome.comment }, 'could not store instance');
+          reply(outcome.status, outcome.comment);
           return;
         }
-        try {
-          const stored = await (await writer).commit();
-          reply(Status.Success);
-          this.log.debug({ sop: sopInstanceUid, bytes: stored.bytes, from: association.remoteAeTitle }, 'instance stored');
-          this.emit('stored', {
-            ...stored,
-            callingAeTitle: association.remoteAeTitle,
-            ...(command.moveOriginatorAeTitle !== undefined && command.moveOriginatorMessageId !== undefined
-              ? { moveOriginator: { aeTitle: command.moveOriginatorAeTitle, messageId: command.moveOriginatorMessageId } } : {}),
-          });
-        } catch (err) {
-          this.log.error({ err, sop: sopInstanceUid }, 'could not store instance');
-          reply(Status.OutOfResources, `could not write the instance: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-        }
+        reply(Status.Success);
+        this.log.debug({ sop: sopInstanceUid, bytes: outcome.stored.bytes, from: association.remoteAeTitle }, 'instance stored');
+        this.emit('stored', {
+          ...outcome.stored,
+          callingAeTitle: association.remoteAeTitle,
+          ...(command.moveOriginatorAeTitle !== undefined && command.moveOriginatorMessageId !== undefined
+            ? { moveOriginator: { aeTitle: command.moveOriginatorAeTitle, messageId: command.moveOriginatorMessageId } } : {}),
+        });
       },
       abort: (reason) => {
         this.log.info({ sop: sopInstanceUid, reason: reason.message }, 'association ended mid-dataset; partial instance dropped');
-        void writer?.then((w) => w.abort(), () => {});
+        receiver.abort(reason);
       },
     };
   }
