@@ -45,6 +45,22 @@ describe('character sets (PS3.5 §6.1, Annexes H, I, K)', () => {
     expect(decodeText(encodeText(patient.name, patient.charset), patient.charset || undefined, 'PN')).toBe(patient.name);
   });
 
+  /** The remaining character sets of the source statements (sources.md §2.7), beyond the fixture patients. */
+  it.each([
+    ['ISO_IR 109', 'Borġ^Ġużeppi'],
+    ['ISO_IR 110', 'Ķēniņš^Jānis'],
+    ['ISO_IR 127', 'قباني^نزار'],
+    ['ISO_IR 138', 'שרון^דבורה'],
+    ['ISO_IR 148', 'Öztürk^Şükrü'],
+    ['ISO_IR 166', 'ใจดี^สมชาย'],
+    ['ISO_IR 13', 'ﾔﾏﾀﾞ^ﾀﾛｳ'],
+    ['GBK', 'Wang^XiaoDong=王^小东='],
+    ['\\ISO 2022 IR 58', 'Zhang^SanFeng=张^三丰='],
+    ['\\ISO 2022 IR 159', 'Yamada^Tarou=丂^丄='],
+  ])('decodes %s', (charset, name) => {
+    expect(decodeText(encodeText(name, charset), charset, 'PN')).toBe(name);
+  });
+
   it('decodes the PS3.5 H.3.1 Japanese example byte for byte', () => {
     const hex = '59 61 6d 61 64 61 5e 54 61 72 6f 75 3d 1b 24 42 3b 33 45 44 1b 28 42 5e 1b 24 42 42 40 4f 3a 1b 28 42 3d 1b 24 42 24 64 24 5e 24 40 1b 28 42 5e 1b 24 42 24 3f 24 6d 24 26 1b 28 42';
     const bytes = Uint8Array.from(hex.split(' ').map((h) => Number.parseInt(h, 16)));
