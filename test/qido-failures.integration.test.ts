@@ -9,6 +9,9 @@ import { startDcmqrscp } from './harness/pacs.js';
 import { startFakeScp, startBlackHole, isFind, isEcho } from './harness/fake-scp.js';
 import { freePort } from './harness/ports.js';
 import { Status } from '../src/dimse-bridge/command.js';
+import { Dataset } from '../src/dicom/dataset.js';
+import { Tags } from '../src/dicom/tag.js';
+import { writeDataset } from '../src/dicom/dataset-codec.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -25,6 +28,63 @@ async function getJson(url: string): Promise<{ status: number; headers: Headers;
   const res = await fetch(url);
   return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
 }
+
+const match = (uid: string): Buffer =>
+  writeDataset(new Dataset().setText(Tags.QueryRetrieveLevel, 'STUDY').setText(Tags.StudyInstanceUID, uid).setText(Tags.PatientID, 'SLOW'), { explicitVR: true, littleEndian: true });
+
+describe('QIDO-RS streaming', () => {
+  it('sends the first match to the client before a slow PACS has finished the C-FIND', async () => {
+    const events: string[] = [];
+    let release: () => void = () => {};
+    const finalMayGo = new Promise<void>((r) => { release = r; });
+    const scp = await startFakeScp((cmd, reply) => {
+      if (!isFind(cmd)) return;
+      void (async () => {
+        await reply(Status.Pending, {}, match('1.2.3.1'));
+        await reply(Status.Pending, {}, match('1.2.3.2'));
+        await finalMayGo; // the PACS keeps the search open until the client has seen data
+        events.push('pacs: final response');
+        await reply(Status.Success);
+      })();
+    });
+    cleanups.push(() => scp.close());
+    const gw = await gatewayFor(scp.port, { qido: { headerHoldMs: 50 } });
+    const res = await fetch(`${gw.base}/studies`);
+    expect(res.status).toBe(200);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    while (!text.includes('1.2.3.1')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    events.push('client: first match');
+    release();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    expect(events).toEqual(['client: first match', 'pacs: final response']);
+    expect((JSON.parse(text) as unknown[]).length).toBe(2);
+  });
+
+  it('cuts the connection (no valid short JSON) when the PACS fails after the response started', async () => {
+    const scp = await startFakeScp((cmd, reply, association) => {
+      if (!isFind(cmd)) return;
+      void (async () => {
+        await reply(Status.Pending, {}, match('1.2.3.1'));
+        await new Promise((r) => setTimeout(r, 300));
+        association.abort();
+      })();
+    });
+    cleanups.push(() => scp.close());
+    const gw = await gatewayFor(scp.port, { qido: { headerHoldMs: 50 } });
+    const res = await fetch(`${gw.base}/studies`);
+    expect(res.status).toBe(200);
+    await expect(res.text()).rejects.toThrow();
+  });
+});
 
 describe('QIDO-RS failure mapping', () => {
   it('answers 502 when nothing listens at the PACS address, and /readyz says not ready', async () => {
@@ -70,7 +130,7 @@ describe('QIDO-RS failure mapping', () => {
   it.each([[Status.OutOfResources, '0xA700'], [Status.IdentifierDoesNotMatchSOPClass, '0xA900'], [0xc001, '0xC001']])(
     'answers 502 with the DIMSE status when the C-FIND fails with %s',
     async (status, hex) => {
-      const scp = await startFakeScp((cmd, reply) => { if (isFind(cmd)) reply(status, { errorComment: 'scripted failure' }); });
+      const scp = await startFakeScp((cmd, reply) => { if (isFind(cmd)) void reply(status, { errorComment: 'scripted failure' }); });
       cleanups.push(() => scp.close());
       const gw = await gatewayFor(scp.port);
       const r = await getJson(`${gw.base}/studies?PatientID=X`);
@@ -108,7 +168,7 @@ describe('QIDO-RS failure mapping', () => {
   });
 
   it('reuses one association for consecutive searches', async () => {
-    const scp = await startFakeScp((cmd, reply) => { if (isFind(cmd) || isEcho(cmd)) reply(Status.Success); });
+    const scp = await startFakeScp((cmd, reply) => { if (isFind(cmd) || isEcho(cmd)) void reply(Status.Success); });
     cleanups.push(() => scp.close());
     const gw = await gatewayFor(scp.port);
     for (let i = 0; i < 5; i++) expect((await fetch(`${gw.base}/studies`)).status).toBe(200);

@@ -14,7 +14,7 @@ export interface FakeScp {
   close(): Promise<void>;
 }
 
-export type CommandBehaviour = (command: DimseCommand, reply: (status: number, extra?: Partial<DimseCommand>) => void, association: Association) => void;
+export type CommandBehaviour = (command: DimseCommand, reply: (status: number, extra?: Partial<DimseCommand>, dataset?: Buffer) => Promise<void>, association: Association) => void;
 
 export async function startFakeScp(onCommand: CommandBehaviour, options: { reject?: AcceptDecision } = {}): Promise<FakeScp> {
   const sockets = new Set<net.Socket>();
@@ -37,9 +37,9 @@ export async function startFakeScp(onCommand: CommandBehaviour, options: { rejec
       association.setHandler({
         onCommand(pcId, command) {
           const responseField = command.commandField | 0x8000;
-          onCommand(command, (status, extra = {}) => {
-            void association.send(pcId, { commandField: responseField, hasDataset: false, messageIdBeingRespondedTo: command.messageId ?? 0, affectedSopClassUid: command.affectedSopClassUid ?? '', status, ...extra }).catch(() => {});
-          }, association);
+          onCommand(command, (status, extra = {}, dataset) =>
+            association.send(pcId, { commandField: responseField, hasDataset: dataset !== undefined, messageIdBeingRespondedTo: command.messageId ?? 0, affectedSopClassUid: command.affectedSopClassUid ?? '', status, ...extra }, dataset).catch(() => {}),
+          association);
           return undefined;
         },
       });
