@@ -17,13 +17,12 @@ import { receiveInstance } from '../src/cache/instance-receiver.js';
 import { readDataset } from '../src/dicom/dataset-codec.js';
 import { toDicomJson } from '../src/dicom/json-model.js';
 import type { StoredEvent } from '../src/dimse-bridge/storage-scp.js';
-import { Association } from '../src/dimse-bridge/association.js';
+import { testAssociation } from './harness/associate.js';
 import { DimseClient } from '../src/dimse-bridge/dimse-client.js';
 import { SopClass } from '../src/dimse-bridge/sop-classes.js';
 import { InstanceStore } from '../src/cache/instance-store.js';
 import { Dataset } from '../src/dicom/dataset.js';
 import { Tags } from '../src/dicom/tag.js';
-import { IMPLEMENTATION } from '../src/dicom/uid.js';
 import { TransferSyntax, UNCOMPRESSED_TRANSFER_SYNTAXES, encodingOf } from '../src/dicom/transfer-syntax.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
@@ -63,10 +62,10 @@ describe('Storage SCP', () => {
 
   async function sendWithOurScu(v: Variant): Promise<number> {
     const bytes = readFileSync(v.file);
-    const association = await Association.request({
-      host: '127.0.0.1', port: gw.storageScp.port, calledAeTitle: 'DICOMWEB', callingAeTitle: 'STORESCU',
+    const association = await testAssociation({
+      port: gw.storageScp.port, calledAeTitle: 'DICOMWEB', callingAeTitle: 'STORESCU',
       presentationContexts: [{ abstractSyntax: v.sopClassUid, transferSyntaxes: [v.transferSyntax] }],
-      implementation: IMPLEMENTATION, maxPduLength: 16384, timeouts: { connectMs: 2000, artimMs: 2000 },
+      maxPduLength: 16384,
     });
     const status = await new DimseClient(association, { responseTimeoutMs: 5000 }).store(v.sopClassUid, v.sopInstanceUid, v.transferSyntax, bytes.subarray(metaEnd(bytes)));
     await association.release();
@@ -93,10 +92,10 @@ describe('Storage SCP', () => {
   });
 
   it('keeps nothing and answers nothing when the peer aborts in the middle of a dataset', async () => {
-    const association = await Association.request({
-      host: '127.0.0.1', port: gw.storageScp.port, calledAeTitle: 'DICOMWEB', callingAeTitle: 'DWGTEST',
+    const association = await testAssociation({
+      port: gw.storageScp.port, calledAeTitle: 'DICOMWEB', 
       presentationContexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.2', transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] }],
-      implementation: IMPLEMENTATION, maxPduLength: 16384, timeouts: { connectMs: 2000, artimMs: 2000 },
+      maxPduLength: 16384,
     });
     const responses: unknown[] = [];
     association.setHandler({ onCommand: (_pc, cmd) => { responses.push(cmd); return undefined; } });
@@ -117,10 +116,9 @@ describe('Storage SCP', () => {
   });
 
   it('streams a large dataset (32 MB, in chunks) to disk intact', async () => {
-    const association = await Association.request({
-      host: '127.0.0.1', port: gw.storageScp.port, calledAeTitle: 'DICOMWEB', callingAeTitle: 'DWGTEST',
+    const association = await testAssociation({
+      port: gw.storageScp.port, calledAeTitle: 'DICOMWEB', 
       presentationContexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.7', transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] }],
-      implementation: IMPLEMENTATION, maxPduLength: 65536, timeouts: { connectMs: 2000, artimMs: 2000 },
     });
     const client = new DimseClient(association, { responseTimeoutMs: 10_000 });
     const uid = '1.2.826.0.1.3680043.99.2';
@@ -140,10 +138,9 @@ describe('Storage SCP', () => {
   it('receives the sub-operations of a C-MOVE that our SCU sends to dcmqrscp', async () => {
     const pacs: TestPacs = await startDcmqrscp({ moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: gw.storageScp.port } });
     try {
-      const association = await Association.request({
-        host: pacs.host, port: pacs.port, calledAeTitle: pacs.aeTitle, callingAeTitle: 'DWGTEST',
+      const association = await testAssociation({
+        host: pacs.host, port: pacs.port, calledAeTitle: pacs.aeTitle,
         presentationContexts: [{ abstractSyntax: SopClass.StudyRootMove, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] }],
-        implementation: IMPLEMENTATION, maxPduLength: 65536, timeouts: { connectMs: 2000, artimMs: 2000 },
       });
       const client = new DimseClient(association, { responseTimeoutMs: 10_000 });
       const study = PATIENTS[0]?.studies[0];
@@ -173,15 +170,14 @@ describe('C-GET SCU (sub-operations on our own association, into the instance st
       await store.init();
       try {
         const storageClasses = Object.values(SOP_CLASS_BY_MODALITY);
-        const association = await Association.request({
-          host: pacs.host, port: pacs.port, calledAeTitle: pacs.aeTitle, callingAeTitle: 'DWGTEST',
+        const association = await testAssociation({
+          host: pacs.host, port: pacs.port, calledAeTitle: pacs.aeTitle,
           presentationContexts: [
             { abstractSyntax: SopClass.StudyRootGet, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] },
             ...storageClasses.map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] })),
           ],
           // PS3.4 §C.4.3.1: we take the SCP role for the storage sub-operations.
           roleSelections: storageClasses.map((sopClassUid) => ({ sopClassUid, scuRole: false, scpRole: true })),
-          implementation: IMPLEMENTATION, maxPduLength: 65536, timeouts: { connectMs: 2000, artimMs: 2000 },
         });
         const client = new DimseClient(association, { responseTimeoutMs: 10_000 });
         const study = PATIENTS[0]?.studies[0];
@@ -221,10 +217,10 @@ describe('our SCU against DCMTK', () => {
       const file = fixtureFiles().files[0] as string;
       const bytes = readFileSync(file);
       const meta = metaOf(bytes);
-      const association = await Association.request({
-        host: '127.0.0.1', port, calledAeTitle: 'STORESCP', callingAeTitle: 'DWGTEST',
+      const association = await testAssociation({
+        host: '127.0.0.1', port, calledAeTitle: 'STORESCP', 
         presentationContexts: [{ abstractSyntax: meta.sopClassUid, transferSyntaxes: [meta.transferSyntax] }],
-        implementation: IMPLEMENTATION, maxPduLength: 16384, timeouts: { connectMs: 2000, artimMs: 2000 },
+        maxPduLength: 16384,
       });
       const client = new DimseClient(association, { responseTimeoutMs: 5000 });
       const status = await client.store(meta.sopClassUid, meta.sopInstanceUid, meta.transferSyntax, createReadStream(file, { start: metaEnd(bytes), highWaterMark: 4096 }));
@@ -241,10 +237,9 @@ describe('our SCU against DCMTK', () => {
   it('cancels a C-FIND part-way against dcmqrscp (which keeps sending) and reuses the association', async () => {
     const pacs = await startDcmqrscp();
     try {
-      const association = await Association.request({
-        host: pacs.host, port: pacs.port, calledAeTitle: pacs.aeTitle, callingAeTitle: 'DWGTEST',
+      const association = await testAssociation({
+        host: pacs.host, port: pacs.port, calledAeTitle: pacs.aeTitle,
         presentationContexts: [{ abstractSyntax: SopClass.StudyRootFind, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] }],
-        implementation: IMPLEMENTATION, maxPduLength: 65536, timeouts: { connectMs: 2000, artimMs: 2000 },
       });
       const client = new DimseClient(association, { responseTimeoutMs: 5000 });
       const query = (): Dataset => new Dataset().setText(Tags.QueryRetrieveLevel, 'STUDY').setEmpty(Tags.StudyInstanceUID);
