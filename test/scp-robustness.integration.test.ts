@@ -1,0 +1,90 @@
+/**
+ * The Storage SCP under hostile or slow conditions: malformed and oversized PDUs are answered with A-ABORT and
+ * the SCP keeps serving; a disk that lags pauses the peer instead of filling memory.
+ */
+import { describe, it, expect, afterEach } from 'vitest';
+import net from 'node:net';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { StorageScp } from '../src/dimse-bridge/storage-scp.js';
+import { InstanceStore, type IncomingInstance, type InstanceWriter } from '../src/cache/instance-store.js';
+import { DimseClient } from '../src/dimse-bridge/dimse-client.js';
+import { IMPLEMENTATION } from '../src/dicom/uid.js';
+import { TransferSyntax } from '../src/dicom/transfer-syntax.js';
+import { run } from './harness/processes.js';
+import { testAssociation } from './harness/associate.js';
+import { metaEnd } from './harness/variants.js';
+
+const scps: StorageScp[] = [];
+afterEach(async () => { for (const s of scps.splice(0)) await s.close(); });
+
+async function startScp(store: InstanceStore): Promise<StorageScp> {
+  const scp = new StorageScp({ aeTitle: 'DICOMWEB', host: '127.0.0.1', port: 0, allowedCallingAeTitles: [], maxAssociations: 4, maxPduLength: 65536, artimTimeoutMs: 2000, implementation: IMPLEMENTATION, store });
+  await scp.listen();
+  scps.push(scp);
+  return scp;
+}
+
+/** Sends raw bytes and returns what comes back before the SCP closes the connection. */
+function exchange(port: number, bytes: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = net.connect({ host: '127.0.0.1', port }, () => socket.write(bytes));
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('close', () => resolve(Buffer.concat(chunks)));
+    socket.on('error', reject);
+    setTimeout(() => { socket.destroy(); reject(new Error('the SCP did not close the connection')); }, 5000).unref();
+  });
+}
+
+describe('Storage SCP robustness', () => {
+  it.each([
+    ['an unknown PDU type', Buffer.from([0x09, 0, 0, 0, 0, 4, 1, 2, 3, 4])],
+    ['an A-ASSOCIATE-RQ claiming 100 MB', Buffer.from([0x01, 0, 0x06, 0x40, 0, 0])],
+    ['an A-ASSOCIATE-RQ with a truncated item', Buffer.concat([Buffer.from([0x01, 0, 0, 0, 0, 76, 0, 1, 0, 0]), Buffer.alloc(64, 0x20), Buffer.from([0, 0, 0, 0, 0x10, 0, 0, 40])])],
+  ])('answers %s with A-ABORT, then keeps serving', async (_what, bytes) => {
+    const scp = await startScp(new InstanceStore(mkdtempSync(path.join(os.tmpdir(), 'dwg-robust-'))));
+    const answer = await exchange(scp.port, bytes);
+    expect(answer[0]).toBe(0x07); // A-ABORT
+    expect(answer[8]).toBe(2); // source: service provider
+    const echo = await run('echoscu', ['-aec', 'DICOMWEB', '127.0.0.1', String(scp.port)]);
+    expect(echo.code).toBe(0);
+  });
+
+  it('pauses the sender while the disk lags: at most one chunk waits in the SCP, and every byte lands', async () => {
+    let outstanding = 0;
+    let maxOutstanding = 0;
+    class SlowDiskStore extends InstanceStore {
+      override async begin(instance: IncomingInstance): Promise<InstanceWriter> {
+        const real = await super.begin(instance);
+        return {
+          write: async (chunk) => {
+            outstanding++;
+            maxOutstanding = Math.max(maxOutstanding, outstanding);
+            await new Promise((r) => setTimeout(r, 2)); // a slow disk
+            await real.write(chunk);
+            outstanding--;
+          },
+          commit: () => real.commit(),
+          abort: () => real.abort(),
+        };
+      }
+    }
+    const store = new SlowDiskStore(mkdtempSync(path.join(os.tmpdir(), 'dwg-slow-')));
+    const scp = await startScp(store);
+    const association = await testAssociation({
+      port: scp.port, calledAeTitle: 'DICOMWEB',
+      presentationContexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.7', transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] }],
+    });
+    const uid = '1.2.826.0.1.3680043.99.3';
+    const size = 8 * 1024 * 1024;
+    async function* data(): AsyncGenerator<Buffer> { for (let i = 0; i < size / 65536; i++) yield Buffer.alloc(65536, i & 0xff); }
+    const status = await new DimseClient(association, { responseTimeoutMs: 30_000 }).store('1.2.840.10008.5.1.4.1.1.7', uid, TransferSyntax.ExplicitVRLittleEndian, data());
+    await association.release();
+    expect(status).toBe(0);
+    expect(maxOutstanding).toBe(1);
+    const onDisk = readFileSync(store.pathOf(uid));
+    expect(onDisk.length - metaEnd(onDisk)).toBe(size);
+  });
+});
