@@ -9,7 +9,23 @@ import { vrOf } from './dictionary.js';
  */
 export type DataElement =
   | { readonly tag: Tag; readonly vr: Exclude<VR, 'SQ'>; readonly bytes: Buffer }
+  | { readonly tag: Tag; readonly vr: Exclude<VR, 'SQ'>; readonly bulk: BulkRef }
   | { readonly tag: Tag; readonly vr: 'SQ'; readonly items: Dataset[] };
+
+/**
+ * A value left where it is (in a stored file) because it is large: its byte range, and for encapsulated pixel
+ * data (undefined length, PS3.5 §A.4) the fragments. `littleEndian` says how multi-byte words are stored.
+ */
+export interface BulkRef {
+  readonly offset: number;
+  readonly length: number;
+  readonly littleEndian: boolean;
+  readonly fragments?: readonly { offset: number; length: number }[];
+}
+
+/** An element whose value bytes are at hand. */
+export type InlineElement = Extract<DataElement, { bytes: Buffer }>;
+export const isInline = (el: DataElement | undefined): el is InlineElement => el !== undefined && 'bytes' in el;
 
 /** An ordered collection of data elements (a dataset or a sequence item). */
 export class Dataset {
@@ -66,18 +82,26 @@ export class Dataset {
   /** The value of a text element as an ASCII string with padding removed (for UIDs, CS, etc.). */
   getString(t: Tag): string | undefined {
     const el = this.elements.get(t);
-    if (!el || el.vr === 'SQ') return undefined;
+    if (!isInline(el)) return undefined;
     return trimPadding(el.bytes.toString('latin1'));
   }
 
   getUint16(t: Tag): number | undefined {
     const el = this.elements.get(t);
-    return el && el.vr !== 'SQ' && el.bytes.length >= 2 ? el.bytes.readUInt16LE(0) : undefined;
+    return isInline(el) && el.bytes.length >= 2 ? el.bytes.readUInt16LE(0) : undefined;
   }
 
   getUint32(t: Tag): number | undefined {
     const el = this.elements.get(t);
-    return el && el.vr !== 'SQ' && el.bytes.length >= 4 ? el.bytes.readUInt32LE(0) : undefined;
+    return isInline(el) && el.bytes.length >= 4 ? el.bytes.readUInt32LE(0) : undefined;
+  }
+
+  /** A numeric-string (IS/DS) value as a number. */
+  getNumber(t: Tag): number | undefined {
+    const text = this.getString(t);
+    if (text === undefined || text === '') return undefined;
+    const n = Number(text.split('\\')[0]);
+    return Number.isFinite(n) ? n : undefined;
   }
 
   /** The Specific Character Set of this dataset (PS3.3 C.12.1.1.2), raw, backslash-separated. */

@@ -41,6 +41,11 @@ function elementToJson(el: DataElement, charset: string | undefined, options: Js
       ? { vr: 'SQ' }
       : { vr: 'SQ', Value: el.items.map((item) => toDicomJson(item, options, charset, path)) };
   }
+  if ('bulk' in el) {
+    // A value left in the stored file: only a BulkDataURI can stand for it.
+    const uri = options.bulkDataUri?.(path);
+    return uri ? { vr: el.vr, BulkDataURI: uri } : { vr: el.vr };
+  }
   const { vr, bytes } = el;
   if (bytes.length === 0) return { vr };
   if (isBinaryVR(vr)) {

@@ -3,7 +3,7 @@ import { Association, type Implementation } from './association.js';
 import { DimseClient } from './dimse-client.js';
 import { PoolExhaustedError } from './errors.js';
 import { SopClass } from './sop-classes.js';
-import type { ExtendedNegotiation } from './pdu.js';
+import type { ExtendedNegotiation, RoleSelection } from './pdu.js';
 import { UNCOMPRESSED_TRANSFER_SYNTAXES } from '../dicom/transfer-syntax.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
@@ -13,6 +13,14 @@ import { silentLogger } from '../logger.js';
  * per association (PS3.4 §C.5.1.1, Table C.5-1, byte 3), so fuzzy and plain queries use separate associations.
  */
 export type AssociationProfile = 'plain' | 'fuzzy';
+
+/** An association opened for one operation with its own presentation contexts (e.g. C-GET), never reused. */
+export interface DedicatedAssociation {
+  presentationContexts: { abstractSyntax: string; transferSyntaxes: string[] }[];
+  roleSelections?: RoleSelection[];
+}
+
+type Want = AssociationProfile | DedicatedAssociation;
 
 export interface PeerAddress {
   host: string;
@@ -51,7 +59,7 @@ interface Idle {
 }
 
 interface Waiter {
-  profile: AssociationProfile;
+  profile: Want;
   resolve: (lease: Lease) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
@@ -91,9 +99,9 @@ export class AssociationPool {
     return { open: this.open, idle: this.idle.length, busy: this.open - this.idle.length, waiting: this.waiters.length, max: this.options.maxAssociations };
   }
 
-  async acquire(profile: AssociationProfile = 'plain'): Promise<Lease> {
+  async acquire(profile: Want = 'plain'): Promise<Lease> {
     if (this.closed) throw new PoolExhaustedError('the association pool is shut down', 1);
-    const reused = this.takeIdle(profile);
+    const reused = typeof profile === 'string' ? this.takeIdle(profile) : undefined;
     if (reused) return this.lease(reused, profile);
     if (this.open < this.options.maxAssociations || this.evictIdleOfOtherProfile(profile)) return this.openNew(profile);
     if (this.waiters.length >= this.options.queueLimit) {
@@ -115,7 +123,7 @@ export class AssociationPool {
   }
 
   /** Runs `fn` with a leased client; the lease is released afterwards, reusable unless `fn` threw a network error. */
-  async with<T>(profile: AssociationProfile, fn: (lease: Lease) => Promise<T>): Promise<T> {
+  async with<T>(profile: Want, fn: (lease: Lease) => Promise<T>): Promise<T> {
     const lease = await this.acquire(profile);
     try {
       const result = await fn(lease);
@@ -154,7 +162,7 @@ export class AssociationPool {
     return undefined;
   }
 
-  private evictIdleOfOtherProfile(profile: AssociationProfile): boolean {
+  private evictIdleOfOtherProfile(profile: Want): boolean {
     const i = this.idle.findIndex((e) => e.profile !== profile);
     if (i < 0) return false;
     const [entry] = this.idle.splice(i, 1) as [Idle];
@@ -164,7 +172,7 @@ export class AssociationPool {
     return true;
   }
 
-  private async openNew(profile: AssociationProfile): Promise<Lease> {
+  private async openNew(profile: Want): Promise<Lease> {
     this.open++;
     try {
       const client = await this.connect(profile);
@@ -176,14 +184,16 @@ export class AssociationPool {
     }
   }
 
-  private async connect(profile: AssociationProfile): Promise<DimseClient> {
+  private async connect(profile: Want): Promise<DimseClient> {
     const o = this.options;
+    const dedicated = typeof profile === 'string' ? undefined : profile;
     const association = await Association.request({
       host: o.peer.host,
       port: o.peer.port,
       calledAeTitle: o.peer.aeTitle,
       callingAeTitle: o.callingAeTitle,
-      presentationContexts: QUERY_CONTEXTS.map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] })),
+      presentationContexts: dedicated?.presentationContexts ?? QUERY_CONTEXTS.map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] })),
+      ...(dedicated?.roleSelections ? { roleSelections: dedicated.roleSelections } : {}),
       extendedNegotiations: profile === 'fuzzy' ? [FUZZY_NEGOTIATION] : [],
       implementation: o.implementation,
       maxPduLength: o.maxPduLength,
@@ -197,7 +207,7 @@ export class AssociationPool {
     return client;
   }
 
-  private lease(client: DimseClient, profile: AssociationProfile): Lease {
+  private lease(client: DimseClient, profile: Want): Lease {
     let released = false;
     const fuzzyMatchingGranted = profile === 'fuzzy' && client.association.peerExtendedNegotiations.some(
       (n) => n.sopClassUid === SopClass.StudyRootFind && n.applicationInfo.length >= 3 && n.applicationInfo[2] === 1,
@@ -213,8 +223,8 @@ export class AssociationPool {
     };
   }
 
-  private giveBack(client: DimseClient, profile: AssociationProfile, reusable: boolean): void {
-    if (!reusable || !client.isUsable || this.closed) {
+  private giveBack(client: DimseClient, profile: Want, reusable: boolean): void {
+    if (!reusable || !client.isUsable || this.closed || typeof profile !== 'string') {
       this.open--;
       if (client.association.isOpen) void client.association.release().catch(() => client.association.abort());
       this.serveWaiters();

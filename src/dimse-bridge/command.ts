@@ -137,7 +137,7 @@ export function decodeCommand(bytes: Buffer): DimseCommand {
   if (commandField === undefined) throw new Error('command set without Command Field (0000,0100)');
   const offending = ds.get(C.OffendingElement);
   const offendingElements: number[] = [];
-  if (offending && offending.vr !== 'SQ') {
+  if (offending && 'bytes' in offending) {
     for (let i = 0; i + 4 <= offending.bytes.length; i += 4) {
       offendingElements.push(((offending.bytes.readUInt16LE(i) << 16) | offending.bytes.readUInt16LE(i + 2)) >>> 0);
     }

@@ -47,6 +47,18 @@ class ResponseQueue {
     if (this.items.length >= QUEUE_HIGH_WATER) return new Promise((resolve) => this.spaceWaiters.push(resolve));
   }
 
+  /** Restarts the response timer of a waiting consumer (progress that is not a response, e.g. a C-GET sub-operation). */
+  touch(): void {
+    const w = this.waiter;
+    if (!w) return;
+    clearTimeout(w.timer);
+    w.timer = setTimeout(() => {
+      this.waiter = undefined;
+      this.onTimeout();
+      w.reject(new DimseTimeoutError('response', this.timeoutMs));
+    }, this.timeoutMs);
+  }
+
   fail(error: Error): void {
     this.failed ??= error;
     this.push(error);
@@ -71,6 +83,7 @@ class ResponseQueue {
 
 interface Operation {
   messageId: number;
+  pcId?: number;
   queue: ResponseQueue;
   /** C-STORE sub-operations of a C-GET arrive on the same association (PS3.4 C.4.3). */
   onStoreRequest?: (pcId: number, command: DimseCommand) => DatasetSink;
@@ -95,8 +108,18 @@ export interface MoveResult extends MoveProgress {
  * DIMSE service user over one association: one outstanding operation at a time (we never negotiate
  * asynchronous operations), responses matched by Message ID Being Responded To.
  */
+/**
+ * Message IDs are unique across the gateway's associations (not only within one), so that Move Originator
+ * Message IDs in C-STORE sub-operations identify one C-MOVE (PS3.7 §9.3.1.1).
+ */
+let nextMessageId = 1;
+function allocateMessageId(): number {
+  const id = nextMessageId;
+  nextMessageId = (nextMessageId % 0xffff) + 1;
+  return id;
+}
+
 export class DimseClient implements MessageHandler {
-  private nextMessageId = 1;
   private operation: Operation | undefined;
   private settling: Promise<void> = Promise.resolve();
   private readonly log: Logger;
@@ -154,8 +177,7 @@ export class DimseClient implements MessageHandler {
   private begin(): Operation {
     if (this.operation) throw new ProtocolError('an operation is already outstanding on this association');
     if (!this.association.isOpen) throw new AssociationAbortedError('association is not open');
-    const messageId = this.nextMessageId;
-    this.nextMessageId = (this.nextMessageId % 0xffff) + 1;
+    const messageId = allocateMessageId();
     const op: Operation = {
       messageId,
       queue: new ResponseQueue(this.options.responseTimeoutMs, () => this.association.abort()),
@@ -262,8 +284,21 @@ export class DimseClient implements MessageHandler {
    * C-MOVE (PS3.7 §9.1.4): asks the peer to send the matches to `destination`. `onProgress` sees each
    * pending response's sub-operation counts. Failure statuses throw; Warning (B000) resolves with the counts.
    */
-  async move(sopClassUid: string, destination: string, identifier: Dataset, onProgress?: (p: MoveProgress) => void): Promise<MoveResult> {
-    return this.retrieve('C-MOVE', CommandField.CMoveRQ, sopClassUid, identifier, { moveDestination: destination }, onProgress);
+  async move(sopClassUid: string, destination: string, identifier: Dataset, onProgress?: (p: MoveProgress) => void, onStarted?: (messageId: number) => void): Promise<MoveResult> {
+    return this.retrieve('C-MOVE', CommandField.CMoveRQ, sopClassUid, identifier, { moveDestination: destination }, onProgress, undefined, onStarted);
+  }
+
+  /** Sends C-CANCEL for the outstanding operation (PS3.7 §9.3.2.3); its final response still ends it. */
+  cancel(): void {
+    const op = this.operation;
+    if (!op || !this.association.isOpen) return;
+    const pc = [...this.association.acceptedContexts.values()][0];
+    void this.association.send(op.pcId ?? pc?.id ?? 1, { commandField: CommandField.CCancelRQ, hasDataset: false, messageIdBeingRespondedTo: op.messageId }).catch(() => {});
+  }
+
+  /** Counts as progress of the outstanding operation: restarts its response timer. */
+  private touch(): void {
+    this.operation?.queue.touch();
   }
 
   /**
@@ -273,6 +308,7 @@ export class DimseClient implements MessageHandler {
    */
   async get(sopClassUid: string, identifier: Dataset, onStore: StoreRequestHandler, onProgress?: (p: MoveProgress) => void): Promise<MoveResult> {
     return this.retrieve('C-GET', CommandField.CGetRQ, sopClassUid, identifier, {}, onProgress, (pcId, command) => {
+      this.touch();
       const pc = this.association.acceptedContexts.get(pcId);
       const incoming = onStore({
         sopClassUid: command.affectedSopClassUid ?? '',
@@ -281,9 +317,10 @@ export class DimseClient implements MessageHandler {
         callingAeTitle: this.association.remoteAeTitle,
       });
       return {
-        write: (chunk) => incoming.write(chunk),
+        write: (chunk) => { this.touch(); return incoming.write(chunk); },
         end: async () => {
           const outcome = await incoming.finish();
+          this.touch();
           await this.association.send(pcId, {
             commandField: CommandField.CStoreRSP, hasDataset: false, messageIdBeingRespondedTo: command.messageId ?? 0,
             affectedSopClassUid: command.affectedSopClassUid ?? '', affectedSopInstanceUid: command.affectedSopInstanceUid ?? '',
@@ -297,11 +334,13 @@ export class DimseClient implements MessageHandler {
 
   private async retrieve(
     name: 'C-MOVE' | 'C-GET', commandField: number, sopClassUid: string, identifier: Dataset, extra: Partial<DimseCommand>,
-    onProgress?: (p: MoveProgress) => void, onStoreRequest?: Operation['onStoreRequest'],
+    onProgress?: (p: MoveProgress) => void, onStoreRequest?: Operation['onStoreRequest'], onStarted?: (messageId: number) => void,
   ): Promise<MoveResult> {
     const pc = this.context(sopClassUid);
     const op = this.begin();
+    op.pcId = pc.id;
     if (onStoreRequest) op.onStoreRequest = onStoreRequest;
+    onStarted?.(op.messageId);
     let complete = false;
     try {
       await this.association.send(pc.id, {

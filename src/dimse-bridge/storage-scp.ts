@@ -5,7 +5,7 @@ import { Association, type AcceptDecision, type DatasetSink, type Implementation
 import { CommandField, Status, type DimseCommand } from './command.js';
 import { PresentationContextResult, RejectReasonUser, RejectResult, RejectSource, type AssociateRQ, type PresentationContextAnswer } from './pdu.js';
 import { SopClass, STORAGE_SOP_CLASSES } from './sop-classes.js';
-import { STORABLE_TRANSFER_SYNTAXES, UNCOMPRESSED_TRANSFER_SYNTAXES } from '../dicom/transfer-syntax.js';
+import { STORABLE_TRANSFER_SYNTAXES, UNCOMPRESSED_TRANSFER_SYNTAXES, TransferSyntax } from '../dicom/transfer-syntax.js';
 import type { InstanceStore, StoredInstance } from '../cache/instance-store.js';
 import { receiveInstance } from '../cache/instance-receiver.js';
 import type { Logger } from '../logger.js';
@@ -49,7 +49,10 @@ export function decideAssociation(rq: AssociateRQ, aeTitle: string, allowed: rea
   const answers: PresentationContextAnswer[] = rq.presentationContexts.map((pc) => {
     const isVerification = pc.abstractSyntax === SopClass.Verification;
     if (!isVerification && !STORAGE_SOP_CLASSES.has(pc.abstractSyntax)) return { id: pc.id, result: PresentationContextResult.AbstractSyntaxNotSupported, transferSyntax: pc.transferSyntaxes[0] ?? '' };
-    const ts = pc.transferSyntaxes.find((t) => (isVerification ? uncompressed.has(t) : acceptedSyntaxes.has(t)));
+    const usable = pc.transferSyntaxes.filter((t) => (isVerification ? uncompressed.has(t) : acceptedSyntaxes.has(t)));
+    // As proposed (a compressed file stays compressed), except that Explicit beats Implicit VR Little Endian:
+    // it keeps private VRs and is what WADO-RS serves by default (PS3.18 §8.7.3).
+    const ts = usable[0] === TransferSyntax.ImplicitVRLittleEndian && usable.includes(TransferSyntax.ExplicitVRLittleEndian) ? TransferSyntax.ExplicitVRLittleEndian : usable[0];
     return ts
       ? { id: pc.id, result: PresentationContextResult.Acceptance, transferSyntax: ts }
       : { id: pc.id, result: PresentationContextResult.TransferSyntaxesNotSupported, transferSyntax: pc.transferSyntaxes[0] ?? '' };
