@@ -2,6 +2,8 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { GatewayError, toGatewayError, Errors } from './errors.js';
 import { registerQidoRoutes } from './routes/qido.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerWadoRoutes } from './routes/wado.js';
+import type { RetrieveService } from './services/retrieve-service.js';
 import { publicUrlResolver } from './routes/public-url.js';
 import { QidoService } from './services/qido-service.js';
 import type { PacsBackend } from './services/backend.js';
@@ -10,6 +12,7 @@ import type { GatewayConfig } from './config/schema.js';
 export interface AppDependencies {
   config: GatewayConfig;
   backend: PacsBackend;
+  retrieve: RetrieveService;
   logger?: FastifyServerOptions['logger'];
   loggerInstance?: FastifyServerOptions['loggerInstance'];
 }
@@ -55,6 +58,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       headerHoldMs: config.qido.headerHoldMs,
       publicUrl,
     });
+    registerWadoRoutes(scoped, { service: deps.retrieve, publicUrl, bulkDataThreshold: config.wado.bulkDataThreshold });
   }, { prefix: config.http.basePath });
 
   return app;

@@ -8,11 +8,15 @@ import { pino } from 'pino';
 import { pacsTlsOptions, scpTlsOptions } from './config/tls.js';
 import { StorageScp } from './dimse-bridge/storage-scp.js';
 import { InstanceStore } from './cache/instance-store.js';
+import { InstanceCache } from './cache/instance-cache.js';
+import { RetrieveService } from './services/retrieve-service.js';
 
 /** The whole gateway: PACS connection pool, DICOMweb HTTP server and the embedded Storage SCP. */
 export interface Gateway {
   app: FastifyInstance;
   storageScp: StorageScp;
+  retrieve: RetrieveService;
+  cache: InstanceCache;
   /** HTTP address actually bound (port 0 resolves to a free port). */
   httpUrl: string;
   close(): Promise<void>;
@@ -38,8 +42,10 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     ...(pacsTls ? { tls: pacsTls } : {}),
     logger: log,
   });
-  const backend = new DimseBackend(pool);
-  const app = buildApp({ config, backend, loggerInstance: log });
+  const backend = new DimseBackend(pool, { retrieve: config.pacs.retrieve, moveDestination: config.dimse.aeTitle });
+  const store = new InstanceStore(config.cache.dir);
+  const cache = new InstanceCache(store, config.cache.maxBytes, log);
+  await cache.open();
   const storageScp = new StorageScp({
     aeTitle: config.dimse.aeTitle,
     host: config.dimse.host,
@@ -49,11 +55,19 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     maxPduLength: config.dimse.maxPduLength,
     artimTimeoutMs: config.dimse.artimTimeoutMs,
     implementation: IMPLEMENTATION,
-    store: new InstanceStore(config.cache.dir),
+    store,
     ...(scpTls ? { tls: scpTls } : {}),
     logger: log,
   });
   await storageScp.listen();
+  const retrieve = new RetrieveService(backend, cache, store, {
+    idleTimeoutMs: config.pacs.retrieveTimeoutMs,
+    storageScp: { aeTitle: config.dimse.aeTitle, host: config.dimse.host, port: storageScp.port },
+    logger: log,
+  });
+  // The mediator: every instance the Storage SCP has made durable goes to the requests waiting for it.
+  storageScp.on('stored', (event) => retrieve.onStored(event));
+  const app = buildApp({ config, backend, retrieve, loggerInstance: log });
   let address: string;
   try {
     address = await app.listen({ host: config.http.host, port: config.http.port });
@@ -64,6 +78,8 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   return {
     app,
     storageScp,
+    retrieve,
+    cache,
     httpUrl: address,
     async close() {
       await app.close();

@@ -5,12 +5,20 @@ import { parse } from 'yaml';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config/load.js';
 import type { PacsBackend } from '../src/services/backend.js';
+import { RetrieveService } from '../src/services/retrieve-service.js';
+import { InstanceStore } from '../src/cache/instance-store.js';
+import { InstanceCache } from '../src/cache/instance-cache.js';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 describe('openapi.yaml', () => {
   it('lists every GET route of the server, and no other', async () => {
     const spec = parse(readFileSync(new URL('../openapi.yaml', import.meta.url), 'utf8')) as { paths: Record<string, Record<string, unknown>> };
-    const backend: PacsBackend = { find: () => Promise.reject(new Error('unused')), echo: () => Promise.reject(new Error('unused')), close: async () => {} };
-    const app = buildApp({ config: loadConfig({ env: {} }), backend, logger: false });
+    const backend: PacsBackend = { find: () => Promise.reject(new Error('unused')), retrieve: () => Promise.reject(new Error('unused')), echo: () => Promise.reject(new Error('unused')), close: async () => {} };
+    const store = new InstanceStore(mkdtempSync(path.join(os.tmpdir(), 'dwg-openapi-')));
+    const retrieve = new RetrieveService(backend, new InstanceCache(store, 1 << 20), store, { idleTimeoutMs: 1000, storageScp: { aeTitle: 'X', host: '127.0.0.1', port: 1 } });
+    const app = buildApp({ config: loadConfig({ env: {} }), backend, retrieve, logger: false });
     const routes: string[] = [];
     app.addHook('onRoute', (r) => { if (r.method === 'GET' || (Array.isArray(r.method) && r.method.includes('GET'))) routes.push(r.url.replace(/:(\w+)/g, '{$1}')); });
     await app.ready();

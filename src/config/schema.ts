@@ -73,11 +73,13 @@ export const configSchema = z.object({
     artimTimeoutMs: ms.default(10_000),
     /** Longest wait for each DIMSE response (a C-FIND that sends nothing for this long fails with 504). */
     responseTimeoutMs: ms.default(30_000),
+    /** A retrieval (C-MOVE/C-GET) with no arriving instance and no response for this long is cancelled (504). */
+    retrieveTimeoutMs: ms.default(60_000),
     maxPduLength: z.number().int().min(4096).max(16 * 1024 * 1024).default(256 * 1024),
     /** Local address for outgoing associations. */
     localAddress: z.string().optional(),
     tls: z.object({ ca: z.string().optional(), cert: z.string().optional(), key: z.string().optional(), servername: z.string().optional() }).strict().optional(),
-  }).strict().default({ aeTitle: 'ORTHANC', host: '127.0.0.1', port: 4242, retrieve: 'move', maxAssociations: 8, queueLimit: 64, queueTimeoutMs: 10_000, idleTimeoutMs: 30_000, connectTimeoutMs: 5_000, artimTimeoutMs: 10_000, responseTimeoutMs: 30_000, maxPduLength: 256 * 1024 }),
+  }).strict().default({ aeTitle: 'ORTHANC', host: '127.0.0.1', port: 4242, retrieve: 'move', maxAssociations: 8, queueLimit: 64, queueTimeoutMs: 10_000, idleTimeoutMs: 30_000, connectTimeoutMs: 5_000, artimTimeoutMs: 10_000, responseTimeoutMs: 30_000, retrieveTimeoutMs: 60_000, maxPduLength: 256 * 1024 }),
 
   cache: z.object({
     dir: z.string().min(1).default('./data/cache'),
@@ -97,6 +99,11 @@ export const configSchema = z.object({
     /** Studies searched at most when /series or /instances without a study fan out over studies. */
     maxFanOutStudies: z.number().int().positive().default(1000),
   }).strict().default({ defaultLimit: 1000, maxLimit: 5000, headerHoldMs: 1000, maxFanOutStudies: 1000 }),
+
+  wado: z.object({
+    /** Binary values longer than this are BulkDataURIs in metadata (Pixel Data always is). */
+    bulkDataThreshold: z.number().int().nonnegative().default(1024),
+  }).strict().default({ bulkDataThreshold: 1024 }),
 
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -29,8 +29,10 @@ describe('DICOM JSON model (PS3.18 Annex F)', () => {
   });
 
   it('turns large binary values into BulkDataURI when asked', () => {
-    const json = toDicomJson(ds, { inlineBinaryMaxBytes: 2, bulkDataUri: (p) => `http://x/bulk/${p.map((t) => t.toString(16)).join('.')}` });
-    expect(json['00091001']).toEqual({ vr: 'OB', BulkDataURI: 'http://x/bulk/91001' });
+    const json = toDicomJson(ds, { inlineBinaryMaxBytes: 2, bulkDataUri: (p) => `http://x/bulk/${p}` });
+    expect(json['00091001']).toEqual({ vr: 'OB', BulkDataURI: 'http://x/bulk/00091001' });
+    const nested = new Dataset().setSequence(tag(0x0054, 0x0016), [new Dataset(), new Dataset().set({ tag: tag(0x0018, 0x1072), vr: 'OB', bytes: Buffer.alloc(8) })]);
+    expect(toDicomJson(nested, { bulkDataUri: (p) => p })['00540016']?.Value?.[1]).toEqual({ '00181072': { vr: 'OB', BulkDataURI: '00540016/1/00181072' } });
   });
 
   it('renders the same content as PS3.19 Native DICOM Model XML', () => {

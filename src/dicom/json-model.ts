@@ -21,25 +21,31 @@ export type DicomJsonObject = Record<string, DicomJsonAttribute>;
 export interface JsonOptions {
   /** Binary values longer than this become a BulkDataURI (when `bulkDataUri` is given); shorter ones InlineBinary. */
   inlineBinaryMaxBytes?: number;
-  /** Makes the URI of a binary attribute, given its tag path from the top-level dataset. */
-  bulkDataUri?: (path: readonly Tag[]) => string | undefined;
+  /**
+   * Makes the URI of a binary attribute from its path in the top-level dataset: tags as 8 hex digits and
+   * sequence item indices (0-based), joined by "/" (e.g. "7FE00010", "00540016/0/00181072").
+   */
+  bulkDataUri?: (path: string) => string | undefined;
+  /** Attributes that always become BulkDataURI when a builder is given, whatever their size (Pixel Data). */
+  alwaysBulk?: ReadonlySet<Tag>;
 }
 
 /** Converts a dataset to a DICOM JSON object. Text is decoded with the dataset's Specific Character Set. */
-export function toDicomJson(ds: Dataset, options: JsonOptions = {}, inheritedCharset?: string, path: readonly Tag[] = []): DicomJsonObject {
+export function toDicomJson(ds: Dataset, options: JsonOptions = {}, inheritedCharset?: string, path = ''): DicomJsonObject {
   const charset = ds.specificCharacterSet ?? inheritedCharset;
   const out: DicomJsonObject = {};
   for (const el of ds.sorted()) {
-    out[tagToHex(el.tag)] = elementToJson(el, charset, options, [...path, el.tag]);
+    const hex = tagToHex(el.tag);
+    out[hex] = elementToJson(el, charset, options, path ? `${path}/${hex}` : hex);
   }
   return out;
 }
 
-function elementToJson(el: DataElement, charset: string | undefined, options: JsonOptions, path: readonly Tag[]): DicomJsonAttribute {
+function elementToJson(el: DataElement, charset: string | undefined, options: JsonOptions, path: string): DicomJsonAttribute {
   if (el.vr === 'SQ') {
     return el.items.length === 0
       ? { vr: 'SQ' }
-      : { vr: 'SQ', Value: el.items.map((item) => toDicomJson(item, options, charset, path)) };
+      : { vr: 'SQ', Value: el.items.map((item, i) => toDicomJson(item, options, charset, `${path}/${i}`)) };
   }
   if ('bulk' in el) {
     // A value left in the stored file: only a BulkDataURI can stand for it.
@@ -48,8 +54,9 @@ function elementToJson(el: DataElement, charset: string | undefined, options: Js
   }
   const { vr, bytes } = el;
   if (bytes.length === 0) return { vr };
-  if (isBinaryVR(vr)) {
-    const uri = options.bulkDataUri && bytes.length > (options.inlineBinaryMaxBytes ?? 0) ? options.bulkDataUri(path) : undefined;
+  if (isBinaryVR(vr) || options.alwaysBulk?.has(el.tag)) {
+    const large = bytes.length > (options.inlineBinaryMaxBytes ?? 0) || options.alwaysBulk?.has(el.tag) === true;
+    const uri = options.bulkDataUri && large ? options.bulkDataUri(path) : undefined;
     return uri ? { vr, BulkDataURI: uri } : { vr, InlineBinary: bytes.toString('base64') };
   }
   const values = numericValues(vr, bytes) ?? textValues(el.tag, vr, bytes, charset);

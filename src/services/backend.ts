@@ -1,4 +1,5 @@
 import type { Dataset } from '../dicom/dataset.js';
+import type { MoveProgress, MoveResult, StoreRequestHandler } from '../dimse-bridge/dimse-client.js';
 
 /**
  * An open C-FIND whose first response has arrived: its matches in arrival order. Consumers either iterate to
@@ -15,6 +16,26 @@ export interface EchoResult {
   roundTripMs: number;
 }
 
+/** What to retrieve: one study, series or instance (PS3.4 §C.4.2/§C.4.3, Study Root). */
+export interface RetrieveRequest {
+  level: 'STUDY' | 'SERIES' | 'IMAGE';
+  studyUid: string;
+  seriesUid?: string;
+  sopInstanceUid?: string;
+  /** The SOP classes the PACS will send (for C-GET storage contexts); empty: a default set. */
+  sopClassUids: readonly string[];
+}
+
+export interface RetrieveHooks {
+  /** C-MOVE: the Message ID that arriving sub-operations may carry as Move Originator Message ID. */
+  onStarted?(messageId: number): void;
+  onProgress?(progress: MoveProgress): void;
+  /** C-GET: where each sub-operation's dataset goes (C-MOVE sub-operations reach the Storage SCP instead). */
+  receive: StoreRequestHandler;
+  /** Aborting sends C-CANCEL; the retrieval then ends with status FE00. */
+  signal?: AbortSignal;
+}
+
 /**
  * What the services need from the archive behind the gateway. DIMSE is the implementation today
  * (dimse-backend.ts); another archive protocol can implement the same interface.
@@ -22,6 +43,8 @@ export interface EchoResult {
 export interface PacsBackend {
   /** A Study Root C-FIND with the given identifier (its Query/Retrieve Level set). Rejects if the query fails before its first response. */
   find(identifier: Dataset, options: { fuzzyMatching: boolean }): Promise<FindSession>;
+  /** Has the PACS send the instances (C-MOVE to our Storage SCP, or C-GET); resolves with the final counts. */
+  retrieve(request: RetrieveRequest, hooks: RetrieveHooks): Promise<MoveResult>;
   echo(): Promise<EchoResult>;
   close(): Promise<void>;
 }

@@ -1,11 +1,73 @@
-import type { PacsBackend, FindSession, EchoResult } from './backend.js';
-import type { AssociationPool } from '../dimse-bridge/association-pool.js';
+import type { PacsBackend, FindSession, EchoResult, RetrieveRequest, RetrieveHooks } from './backend.js';
+import type { AssociationPool, DedicatedAssociation } from '../dimse-bridge/association-pool.js';
+import type { MoveResult, DimseClient } from '../dimse-bridge/dimse-client.js';
 import { SopClass } from '../dimse-bridge/sop-classes.js';
-import type { Dataset } from '../dicom/dataset.js';
+import { Dataset } from '../dicom/dataset.js';
+import { Tags } from '../dicom/tag.js';
+import { STORABLE_TRANSFER_SYNTAXES, UNCOMPRESSED_TRANSFER_SYNTAXES } from '../dicom/transfer-syntax.js';
+
+export interface DimseBackendOptions {
+  retrieve: 'move' | 'get';
+  /** Our Storage SCP's AE title: the C-MOVE destination. */
+  moveDestination: string;
+}
+
+/** Storage SOP classes proposed for C-GET when the C-FIND did not name them (PS3.4 Annex B, the common ones). */
+const DEFAULT_GET_SOP_CLASSES = [
+  '1.2.840.10008.5.1.4.1.1.1', '1.2.840.10008.5.1.4.1.1.1.1', '1.2.840.10008.5.1.4.1.1.1.2', '1.2.840.10008.5.1.4.1.1.1.3',
+  '1.2.840.10008.5.1.4.1.1.2', '1.2.840.10008.5.1.4.1.1.2.1', '1.2.840.10008.5.1.4.1.1.4', '1.2.840.10008.5.1.4.1.1.4.1',
+  '1.2.840.10008.5.1.4.1.1.6.1', '1.2.840.10008.5.1.4.1.1.3.1', '1.2.840.10008.5.1.4.1.1.7', '1.2.840.10008.5.1.4.1.1.7.1',
+  '1.2.840.10008.5.1.4.1.1.7.2', '1.2.840.10008.5.1.4.1.1.7.3', '1.2.840.10008.5.1.4.1.1.7.4', '1.2.840.10008.5.1.4.1.1.12.1',
+  '1.2.840.10008.5.1.4.1.1.12.2', '1.2.840.10008.5.1.4.1.1.20', '1.2.840.10008.5.1.4.1.1.128', '1.2.840.10008.5.1.4.1.1.130',
+  '1.2.840.10008.5.1.4.1.1.481.1', '1.2.840.10008.5.1.4.1.1.481.2', '1.2.840.10008.5.1.4.1.1.481.3', '1.2.840.10008.5.1.4.1.1.481.5',
+  '1.2.840.10008.5.1.4.1.1.88.11', '1.2.840.10008.5.1.4.1.1.88.22', '1.2.840.10008.5.1.4.1.1.88.33', '1.2.840.10008.5.1.4.1.1.88.59',
+  '1.2.840.10008.5.1.4.1.1.88.67', '1.2.840.10008.5.1.4.1.1.104.1', '1.2.840.10008.5.1.4.1.1.11.1', '1.2.840.10008.5.1.4.1.1.66.4',
+  '1.2.840.10008.5.1.4.1.1.13.1.3', '1.2.840.10008.5.1.4.1.1.77.1.4', '1.2.840.10008.5.1.4.1.1.77.1.6',
+];
+
+const COMPRESSED = STORABLE_TRANSFER_SYNTAXES.filter((t) => !UNCOMPRESSED_TRANSFER_SYNTAXES.includes(t));
+
+/**
+ * C-GET storage contexts (PS3.4 §C.4.3.1): for each SOP class one uncompressed and one compressed context, so
+ * the PACS sends each instance as it holds it, or uncompressed if it will not send compressed; SCP role for us.
+ * 127 contexts at most beside the GET one (PS3.8 §9.3.2.2): 63 SOP classes.
+ */
+export function getAssociationContexts(sopClassUids: readonly string[]): DedicatedAssociation {
+  const classes = [...new Set(sopClassUids.length ? sopClassUids : DEFAULT_GET_SOP_CLASSES)].slice(0, 63);
+  return {
+    presentationContexts: [
+      { abstractSyntax: SopClass.StudyRootGet, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] },
+      ...classes.flatMap((abstractSyntax) => [
+        { abstractSyntax, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] },
+        { abstractSyntax, transferSyntaxes: COMPRESSED },
+      ]),
+    ],
+    roleSelections: classes.map((sopClassUid) => ({ sopClassUid, scuRole: false, scpRole: true })),
+  };
+}
 
 /** The PACS reached over DIMSE through an association pool. */
 export class DimseBackend implements PacsBackend {
-  constructor(private readonly pool: AssociationPool) {}
+  constructor(private readonly pool: AssociationPool, private readonly options: DimseBackendOptions) {}
+
+  async retrieve(request: RetrieveRequest, hooks: RetrieveHooks): Promise<MoveResult> {
+    const identifier = new Dataset().setText(Tags.QueryRetrieveLevel, request.level, 'CS').setText(Tags.StudyInstanceUID, request.studyUid, 'UI');
+    if (request.seriesUid) identifier.setText(Tags.SeriesInstanceUID, request.seriesUid, 'UI');
+    if (request.sopInstanceUid) identifier.setText(Tags.SOPInstanceUID, request.sopInstanceUid, 'UI');
+    const run = async (client: DimseClient): Promise<MoveResult> => {
+      const onAbort = (): void => client.cancel();
+      hooks.signal?.addEventListener('abort', onAbort);
+      try {
+        return this.options.retrieve === 'get'
+          ? await client.get(SopClass.StudyRootGet, identifier, hooks.receive, hooks.onProgress)
+          : await client.move(SopClass.StudyRootMove, this.options.moveDestination, identifier, hooks.onProgress, hooks.onStarted);
+      } finally {
+        hooks.signal?.removeEventListener('abort', onAbort);
+      }
+    };
+    const profile = this.options.retrieve === 'get' ? getAssociationContexts(request.sopClassUids) : 'plain';
+    return this.pool.with(profile, (lease) => run(lease.client));
+  }
 
   async find(identifier: Dataset, options: { fuzzyMatching: boolean }): Promise<FindSession> {
     const lease = await this.pool.acquire(options.fuzzyMatching ? 'fuzzy' : 'plain');

@@ -1,0 +1,92 @@
+import { randomBytes } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import type { FastifyReply } from 'fastify';
+import { warningHeader } from './search-response.js';
+
+/** One part of a multipart/related response (PS3.18 §8.7.1, RFC 2387). */
+export interface Part {
+  headers: Record<string, string>;
+  body: Buffer | AsyncIterable<Buffer>;
+  /** Called once the part has been written or abandoned (e.g. unpins a cached file). */
+  done?: () => void;
+}
+
+export interface StreamOptions {
+  contentType: string;
+  /** Known before the first byte: sent as Warning headers. */
+  warnings: readonly string[];
+  /** Asked after the body: a Warning sent as an HTTP trailer (e.g. instances that never arrived). */
+  lateWarning?: () => string | undefined;
+}
+
+function write(res: ServerResponse, chunk: Buffer | string): Promise<void> {
+  if (res.destroyed) return Promise.reject(new Error('client connection closed'));
+  if (res.write(chunk)) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onDrain = (): void => { cleanup(); resolve(); };
+    const onClose = (): void => { cleanup(); reject(new Error('client connection closed')); };
+    const cleanup = (): void => { res.off('drain', onDrain); res.off('close', onClose); };
+    res.once('drain', onDrain);
+    res.once('close', onClose);
+  });
+}
+
+/**
+ * Streams a response body with backpressure once the caller knows the status (the first item is in hand).
+ * A failure after the headers cuts the connection — the client sees an incomplete body, never a short one that
+ * looks complete — and is logged.
+ */
+export async function streamResponse(reply: FastifyReply, options: StreamOptions, body: AsyncIterable<Buffer | string>): Promise<void> {
+  reply.hijack();
+  const res = reply.raw;
+  const headers: Record<string, string | string[]> = { 'content-type': options.contentType };
+  if (options.lateWarning) headers.trailer = 'Warning';
+  if (options.warnings.length) headers.warning = options.warnings.map((w) => warningHeader('dicomweb-gateway', w));
+  res.writeHead(200, headers);
+  const iterator = body[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) break;
+      await write(res, next.value);
+    }
+    const late = options.lateWarning?.();
+    if (late) res.addTrailers({ warning: warningHeader('dicomweb-gateway', late) });
+    res.end();
+  } catch (err) {
+    reply.log.error({ err }, 'response failed after it started; connection cut');
+    await iterator.return?.();
+    res.destroy(err as Error);
+  }
+}
+
+export const newBoundary = (): string => `dicomweb-${randomBytes(12).toString('hex')}`;
+
+/** The bytes of a multipart/related body: each part framed by the boundary, then the closing delimiter. */
+export async function* multipartBody(boundary: string, parts: AsyncIterable<Part>): AsyncGenerator<Buffer | string> {
+  for await (const part of parts) {
+    try {
+      yield `--${boundary}\r\n${Object.entries(part.headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`;
+      if (Buffer.isBuffer(part.body)) yield part.body;
+      else yield* part.body;
+      yield '\r\n';
+    } finally {
+      part.done?.();
+    }
+  }
+  yield `--${boundary}--\r\n`;
+}
+
+/** Puts an already-read first item back in front of the rest of an iterator. */
+export async function* prepend<T>(first: T, rest: AsyncIterator<T>): AsyncGenerator<T> {
+  try {
+    yield first;
+    for (;;) {
+      const next = await rest.next();
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    await rest.return?.();
+  }
+}
