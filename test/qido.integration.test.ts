@@ -58,15 +58,13 @@ for (const kind of ['dcmqrscp', 'orthanc'] as const) {
       expect(byTag.body.map((s) => str(s, '0020000D')).sort()).toEqual(doe);
     });
 
-    it.each([
-      ['20220101-20221231', ['mueller/mr-knee', 'yamada/mr-spine']],
-      ['-20191231', ['ivanov/ct-head']],
-      ['20240101-', ['papadopoulos/us-abd', 'wang/us-thyroid', 'gomez/mr-brain']],
-      ['20200115', ['doe/ct-chest']],
-    ])('matches StudyDate range %s', async (range, labels) => {
+    it.each(['20220101-20221231', '-20191231', '20240101-', '20200115'])('matches StudyDate range %s', async (range) => {
+      const [from, to] = range.includes('-') ? range.split('-') : [range, range];
+      const inRange = (d: string): boolean => (!from || d >= from) && (!to || d <= to);
       const { status, body } = await search(`/studies?StudyDate=${range}`);
       expect(status).toBe(200);
-      const expected = allStudies().filter((s) => labels.includes(s.study.label)).map((s) => s.study.uid).sort();
+      const expected = allStudies().filter((s) => inRange(s.study.date)).map((s) => s.study.uid).sort();
+      expect(expected.length).toBeGreaterThan(0);
       expect(body.map((s) => str(s, '0020000D')).sort()).toEqual(expected);
     });
 

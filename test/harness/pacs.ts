@@ -13,6 +13,8 @@ export interface TestPacs {
   port: number;
   /** Orthanc only: its HTTP port (REST API and its own DICOMweb plugin under /dicom-web). */
   httpPort?: number;
+  /** What the PACS process printed so far (dcmqrscp with `verbose` logs every request). */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -21,6 +23,8 @@ export interface PacsOptions {
   moveDestination?: { aeTitle: string; host: string; port: number };
   /** Load the generated fixtures (default true). */
   loadFixtures?: boolean;
+  /** dcmqrscp: log every request (to count C-MOVE/C-GET requests). */
+  verbose?: boolean;
 }
 
 /** DCMTK's query/retrieve SCP with the fixtures indexed by dcmqridx (no network load needed). */
@@ -43,10 +47,10 @@ ${aeTitle} ${db} RW (500, 1024mb) ANY
 AETable END
 `);
   if (options.loadFixtures !== false) await run('dcmqridx', [db, ...fixtureFiles().files]);
-  const proc = startProcess('dcmqrscp', ['-c', path.join(dir, 'dcmqrscp.cfg'), String(port)]);
+  const proc = startProcess('dcmqrscp', [...(options.verbose ? ['-v'] : []), '-c', path.join(dir, 'dcmqrscp.cfg'), String(port)]);
   await waitForPeer(proc, port, 'dcmqrscp');
   return {
-    name: 'dcmqrscp', aeTitle, host: '127.0.0.1', port,
+    name: 'dcmqrscp', aeTitle, host: '127.0.0.1', port, output: proc.output,
     async stop() { await proc.stop(); rmSync(dir, { recursive: true, force: true }); },
   };
 }
@@ -92,7 +96,7 @@ export async function startOrthanc(options: PacsOptions = {}): Promise<TestPacs>
     }
   }
   return {
-    name: 'orthanc', aeTitle, host: '127.0.0.1', port, httpPort,
+    name: 'orthanc', aeTitle, host: '127.0.0.1', port, httpPort, output: proc.output,
     async stop() { await proc.stop(); rmSync(dir, { recursive: true, force: true }); },
   };
 }

@@ -13,7 +13,7 @@ export interface Started {
 export function startProcess(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Started {
   const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? DCMTK_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  const keep = (chunk: Buffer): void => { out = (out + chunk.toString('utf8')).slice(-20_000); };
+  const keep = (chunk: Buffer): void => { out = (out + chunk.toString('utf8')).slice(-200_000); };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   return {
