@@ -42,7 +42,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     ...(pacsTls ? { tls: pacsTls } : {}),
     logger: log,
   });
-  const backend = new DimseBackend(pool, { retrieve: config.pacs.retrieve, moveDestination: config.dimse.aeTitle });
+  const backend = new DimseBackend(pool, { retrieve: config.pacs.retrieve, moveDestination: config.dimse.aeTitle, cancelGraceMs: Math.min(config.pacs.retrieveTimeoutMs, 5000) });
   const store = new InstanceStore(config.cache.dir);
   const cache = new InstanceCache(store, config.cache.maxBytes, log);
   await cache.open();

@@ -34,8 +34,8 @@ export class AssociationAbortedError extends DimseNetworkError {
 
 export class DimseTimeoutError extends DimseNetworkError {
   readonly kind = 'timeout';
-  constructor(readonly phase: 'connect' | 'association' | 'response' | 'release', readonly timeoutMs: number) {
-    super(`no ${phase === 'response' ? 'DIMSE response' : phase} within ${timeoutMs} ms`);
+  constructor(readonly phase: 'connect' | 'association' | 'response' | 'release' | 'retrieve', readonly timeoutMs: number) {
+    super(phase === 'retrieve' ? `the retrieval made no progress for ${timeoutMs} ms and was cancelled` : `no ${phase === 'response' ? 'DIMSE response' : phase} within ${timeoutMs} ms`);
     this.name = 'DimseTimeoutError';
   }
 }

@@ -10,6 +10,8 @@ export interface DimseBackendOptions {
   retrieve: 'move' | 'get';
   /** Our Storage SCP's AE title: the C-MOVE destination. */
   moveDestination: string;
+  /** After C-CANCEL, how long the PACS has to end the retrieval before the association is aborted. */
+  cancelGraceMs?: number;
 }
 
 /** Storage SOP classes proposed for C-GET when the C-FIND did not name them (PS3.4 Annex B, the common ones). */
@@ -55,13 +57,19 @@ export class DimseBackend implements PacsBackend {
     if (request.seriesUid) identifier.setText(Tags.SeriesInstanceUID, request.seriesUid, 'UI');
     if (request.sopInstanceUid) identifier.setText(Tags.SOPInstanceUID, request.sopInstanceUid, 'UI');
     const run = async (client: DimseClient): Promise<MoveResult> => {
-      const onAbort = (): void => client.cancel();
+      let hardStop: NodeJS.Timeout | undefined;
+      // C-CANCEL first (PS3.7 §9.3.2.3); a PACS that ignores it loses the association after a grace period.
+      const onAbort = (): void => {
+        client.cancel();
+        hardStop = setTimeout(() => client.association.abort(), this.options.cancelGraceMs ?? 5000);
+      };
       hooks.signal?.addEventListener('abort', onAbort);
       try {
         return this.options.retrieve === 'get'
           ? await client.get(SopClass.StudyRootGet, identifier, hooks.receive, hooks.onProgress)
           : await client.move(SopClass.StudyRootMove, this.options.moveDestination, identifier, hooks.onProgress, hooks.onStarted);
       } finally {
+        clearTimeout(hardStop);
         hooks.signal?.removeEventListener('abort', onAbort);
       }
     };

@@ -309,9 +309,10 @@ export class RetrieveService {
         receive,
         signal: controller.signal,
       });
-      if (timedOut || r.result.status === Status.Cancel) throw new DimseTimeoutError('response', this.options.idleTimeoutMs);
+      if (timedOut || r.result.status === Status.Cancel) throw new DimseTimeoutError('retrieve', this.options.idleTimeoutMs);
     } catch (err) {
-      r.error = this.explain(err);
+      // Our own deadline ends the retrieval however the PACS reacts to the cancel (or to the abort after it).
+      r.error = timedOut ? new DimseTimeoutError('retrieve', this.options.idleTimeoutMs) : this.explain(err);
     } finally {
       clearTimeout(watchdog);
       r.onArrival = undefined;

@@ -3,6 +3,9 @@ import { Association, type AcceptDecision } from '../../src/dimse-bridge/associa
 import { CommandField, type DimseCommand } from '../../src/dimse-bridge/command.js';
 import { PresentationContextResult } from '../../src/dimse-bridge/pdu.js';
 import { IMPLEMENTATION } from '../../src/dicom/uid.js';
+import type { Dataset } from '../../src/dicom/dataset.js';
+import { readDataset } from '../../src/dicom/dataset-codec.js';
+import { encodingOf } from '../../src/dicom/transfer-syntax.js';
 
 /**
  * A scripted DICOM peer built on our own acceptor: accepts every presentation context, then lets the test
@@ -14,7 +17,7 @@ export interface FakeScp {
   close(): Promise<void>;
 }
 
-export type CommandBehaviour = (command: DimseCommand, reply: (status: number, extra?: Partial<DimseCommand>, dataset?: Buffer) => Promise<void>, association: Association) => void;
+export type CommandBehaviour = (command: DimseCommand, reply: (status: number, extra?: Partial<DimseCommand>, dataset?: Buffer) => Promise<void>, association: Association, identifier?: Dataset, presentationContextId?: number) => void;
 
 export async function startFakeScp(onCommand: CommandBehaviour, options: { reject?: AcceptDecision } = {}): Promise<FakeScp> {
   const sockets = new Set<net.Socket>();
@@ -37,10 +40,19 @@ export async function startFakeScp(onCommand: CommandBehaviour, options: { rejec
       association.setHandler({
         onCommand(pcId, command) {
           const responseField = command.commandField | 0x8000;
-          onCommand(command, (status, extra = {}, dataset) =>
-            association.send(pcId, { commandField: responseField, hasDataset: dataset !== undefined, messageIdBeingRespondedTo: command.messageId ?? 0, affectedSopClassUid: command.affectedSopClassUid ?? '', status, ...extra }, dataset).catch(() => {}),
-          association);
-          return undefined;
+          const reply = (status: number, extra: Partial<DimseCommand> = {}, dataset?: Buffer): Promise<void> =>
+            association.send(pcId, { commandField: responseField, hasDataset: dataset !== undefined, messageIdBeingRespondedTo: command.messageId ?? 0, affectedSopClassUid: command.affectedSopClassUid ?? '', status, ...extra }, dataset).catch(() => {});
+          if (!command.hasDataset) {
+            onCommand(command, reply, association, undefined, pcId);
+            return undefined;
+          }
+          const chunks: Buffer[] = [];
+          const ts = association.acceptedContexts.get(pcId)?.transferSyntax ?? '1.2.840.10008.1.2';
+          return {
+            write: (c: Buffer) => { chunks.push(c); },
+            end: () => onCommand(command, reply, association, readDataset(Buffer.concat(chunks), encodingOf(ts)), pcId),
+            abort: () => {},
+          };
         },
       });
       association.startReading();
