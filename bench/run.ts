@@ -1,6 +1,7 @@
 /** `npm run bench -- <name>`: runs one benchmark (default: all). */
 const benches: Record<string, () => Promise<void>> = {
   qido: async () => (await import('./qido.js')).runQidoBench(),
+  wado: async () => (await import('./wado.js')).runWadoBench(),
 };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const names = wanted.length ? wanted : Object.keys(benches);

@@ -21,6 +21,8 @@ export interface TestPacs {
 export interface PacsOptions {
   /** Storage SCP the PACS may send C-MOVE sub-operations to. */
   moveDestination?: { aeTitle: string; host: string; port: number };
+  /** More C-MOVE destinations (e.g. a DCMTK storescp baseline in benchmarks). */
+  moreDestinations?: { aeTitle: string; host: string; port: number }[];
   /** Load the generated fixtures (default true). */
   loadFixtures?: boolean;
   /** dcmqrscp: log every request (to count C-MOVE/C-GET requests). */
@@ -34,7 +36,8 @@ export async function startDcmqrscp(options: PacsOptions = {}): Promise<TestPacs
   mkdirSync(db);
   const port = await freePort();
   const aeTitle = 'QRSCP';
-  const hosts = options.moveDestination ? `dest = (${options.moveDestination.aeTitle}, ${options.moveDestination.host}, ${options.moveDestination.port})\n` : '';
+  const destinations = [...(options.moveDestination ? [options.moveDestination] : []), ...(options.moreDestinations ?? [])];
+  const hosts = destinations.map((d, i) => `dest${i} = (${d.aeTitle}, ${d.host}, ${d.port})\n`).join('');
   writeFileSync(path.join(dir, 'dcmqrscp.cfg'), `NetworkTCPPort = ${port}
 MaxPDUSize = 65536
 MaxAssociations = 32
@@ -62,7 +65,7 @@ export async function startOrthanc(options: PacsOptions = {}): Promise<TestPacs>
   const httpPort = await freePort();
   const aeTitle = 'ORTHANC';
   const modalities: Record<string, [string, string, number]> = {};
-  if (options.moveDestination) modalities.gateway = [options.moveDestination.aeTitle, options.moveDestination.host, options.moveDestination.port];
+  for (const [i, d] of [...(options.moveDestination ? [options.moveDestination] : []), ...(options.moreDestinations ?? [])].entries()) modalities[`dest${i}`] = [d.aeTitle, d.host, d.port];
   writeFileSync(path.join(dir, 'orthanc.json'), JSON.stringify({
     Name: 'dwg-test',
     StorageDirectory: path.join(dir, 'storage'),

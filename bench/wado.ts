@@ -1,0 +1,158 @@
+/**
+ * WADO benchmark (issue 4): a study of 500 CT instances (512×512, 16-bit, ~260 MB) in Orthanc, and one
+ * 200-frame instance. Side by side in one run:
+ *   (a) cold retrieval through the gateway (C-MOVE, streamed),
+ *   (b) DCMTK movescu into storescp for the same study from the same Orthanc (the network baseline),
+ *   (c) Orthanc's own DICOMweb WADO-RS for the same study,
+ *   (d) the gateway warm from its cache;
+ * time to first byte, total time, MB/s, and the gateway's peak RSS; then single frames of the cached
+ * 200-frame instance.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { startOrthanc } from '../test/harness/pacs.js';
+import { freePort, waitForPort } from '../test/harness/ports.js';
+import { run, startProcess, DCMTK_ENV } from '../test/harness/processes.js';
+import { Dataset } from '../src/dicom/dataset.js';
+import { writeDataset } from '../src/dicom/dataset-codec.js';
+import { encodeFileMetaHeader } from '../src/dicom/part10.js';
+import { tag, Tags } from '../src/dicom/tag.js';
+import { IMPLEMENTATION, uidFromLabel } from '../src/dicom/uid.js';
+import { TransferSyntax } from '../src/dicom/transfer-syntax.js';
+import { summarise, fmt } from './stats.js';
+
+const INSTANCES = Number(process.env.DWG_BENCH_INSTANCES ?? 500);
+const FRAMES = 200;
+const CT = '1.2.840.10008.5.1.4.1.1.2';
+
+/** Writes the benchmark study (and the multi-frame instance) as Part 10 files. */
+function writeStudy(dir: string): { studyUid: string; seriesUid: string; multiFrame: { series: string; sop: string }; bytes: number } {
+  const studyUid = uidFromLabel('bench/study');
+  const seriesUid = uidFromLabel('bench/series1');
+  const mfSeries = uidFromLabel('bench/series2');
+  const mfSop = uidFromLabel('bench/multiframe');
+  let bytes = 0;
+  const base = (sop: string, series: string, number: number): Dataset => new Dataset()
+    .setText(Tags.SOPClassUID, CT, 'UI').setText(Tags.SOPInstanceUID, sop, 'UI')
+    .setText(tag(0x0008, 0x0060), 'CT', 'CS').setText(Tags.PatientName, 'Bench^Mark').setText(Tags.PatientID, 'BENCH')
+    .setText(Tags.StudyInstanceUID, studyUid, 'UI').setText(Tags.SeriesInstanceUID, series, 'UI')
+    .setText(tag(0x0020, 0x0013), String(number), 'IS').setText(tag(0x0008, 0x0020), '20260101', 'DA')
+    .setUint16(tag(0x0028, 0x0002), 1).setText(tag(0x0028, 0x0004), 'MONOCHROME2', 'CS')
+    .setUint16(tag(0x0028, 0x0010), 512).setUint16(tag(0x0028, 0x0011), 512)
+    .setUint16(tag(0x0028, 0x0100), 16).setUint16(tag(0x0028, 0x0101), 12).setUint16(tag(0x0028, 0x0102), 11).setUint16(tag(0x0028, 0x0103), 0);
+  const write = (name: string, ds: Dataset, sop: string): void => {
+    const file = Buffer.concat([encodeFileMetaHeader({ mediaStorageSopClassUid: CT, mediaStorageSopInstanceUid: sop, transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian, implementationClassUid: IMPLEMENTATION.classUid, implementationVersionName: IMPLEMENTATION.versionName }), writeDataset(ds, { explicitVR: true, littleEndian: true })]);
+    writeFileSync(path.join(dir, name), file);
+    bytes += file.length;
+  };
+  const frame = Buffer.alloc(512 * 512 * 2);
+  for (let i = 0; i < INSTANCES; i++) {
+    for (let p = 0; p < 512 * 512; p++) frame.writeUInt16LE((p + i * 7) & 0x0fff, p * 2);
+    const sop = uidFromLabel(`bench/instance${i}`);
+    write(`ct${i}.dcm`, base(sop, seriesUid, i + 1).set({ tag: Tags.PixelData, vr: 'OW', bytes: Buffer.from(frame) }), sop);
+  }
+  const mf = Buffer.alloc(512 * 512 * 2 * FRAMES);
+  for (let f = 0; f < FRAMES; f++) for (let p = 0; p < 512 * 512; p += 64) mf.writeUInt16LE((p + f) & 0x0fff, (f * 512 * 512 + p) * 2);
+  write('multiframe.dcm', base(mfSop, mfSeries, 1).setText(tag(0x0028, 0x0008), String(FRAMES), 'IS').set({ tag: Tags.PixelData, vr: 'OW', bytes: mf }), mfSop);
+  return { studyUid, seriesUid, multiFrame: { series: mfSeries, sop: mfSop }, bytes };
+}
+
+interface Timing { ttfbMs: number; totalMs: number; bytes: number }
+
+/** GET and read the whole body, timing the first body byte and the end. */
+function timedGet(url: string, headers: Record<string, string> = {}): Promise<Timing> {
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    let ttfb = -1;
+    let bytes = 0;
+    http.get(url, { headers }, (res) => {
+      if (res.statusCode !== 200) reject(new Error(`${url}: HTTP ${res.statusCode}`));
+      res.on('data', (c: Buffer) => { if (ttfb < 0) ttfb = performance.now() - start; bytes += c.length; });
+      res.on('end', () => resolve({ ttfbMs: ttfb, totalMs: performance.now() - start, bytes }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
+function peakRssMb(pid: number): number {
+  return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 'NaN') / 1024;
+}
+
+export async function runWadoBench(): Promise<void> {
+  const work = mkdtempSync(path.join(os.tmpdir(), 'dwg-wadobench-'));
+  const filesDir = path.join(work, 'files');
+  mkdirSync(filesDir);
+  process.stdout.write(`writing ${INSTANCES} CT instances and a ${FRAMES}-frame instance...\n`);
+  const study = writeStudy(filesDir);
+  const gatewayDimse = await freePort();
+  const baselinePort = await freePort();
+  const pacs = await startOrthanc({ loadFixtures: false, moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: gatewayDimse }, moreDestinations: [{ aeTitle: 'BASELINE', host: '127.0.0.1', port: baselinePort }] });
+  const httpPort = await freePort();
+  let gateway: ReturnType<typeof spawn> | undefined;
+  try {
+    process.stdout.write(`loading ${(study.bytes / 1e6).toFixed(0)} MB into Orthanc with storescu...\n`);
+    await run('storescu', ['-aec', pacs.aeTitle, '+sd', '127.0.0.1', String(pacs.port), filesDir]);
+
+    // (b) the network baseline: movescu → storescp, same Orthanc, same study.
+    const baselineDir = path.join(work, 'baseline');
+    mkdirSync(baselineDir);
+    const storescp = startProcess('storescp', ['-aet', 'BASELINE', '-od', baselineDir, String(baselinePort)], { env: DCMTK_ENV });
+    await waitForPort(baselinePort);
+    const moveStart = performance.now();
+    let firstArrival = -1;
+    const poll = setInterval(() => { if (firstArrival < 0 && readdirSync(baselineDir).length > 0) firstArrival = performance.now() - moveStart; }, 2);
+    await run('movescu', ['-S', '-aem', 'BASELINE', '-aec', pacs.aeTitle, '127.0.0.1', String(pacs.port), '-k', 'QueryRetrieveLevel=SERIES', '-k', `StudyInstanceUID=${study.studyUid}`, '-k', `SeriesInstanceUID=${study.seriesUid}`]);
+    const baseline: Timing = { ttfbMs: firstArrival, totalMs: performance.now() - moveStart, bytes: readdirSync(baselineDir).length };
+    clearInterval(poll);
+    await storescp.stop();
+    rmSync(baselineDir, { recursive: true, force: true });
+
+    // The gateway, as its own process.
+    const configFile = path.join(work, 'gateway.yaml');
+    writeFileSync(configFile, `http: { host: 127.0.0.1, port: ${httpPort}, basePath: /dicomweb }
+dimse: { aeTitle: DICOMWEB, host: 127.0.0.1, port: ${gatewayDimse} }
+pacs: { aeTitle: ${pacs.aeTitle}, host: 127.0.0.1, port: ${pacs.port}, retrieve: move }
+cache: { dir: ${path.join(work, 'cache')}, maxBytes: 2GiB }
+log: { level: ${process.env.DWG_BENCH_LOG ?? 'warn'} }
+`);
+    gateway = spawn(process.execPath, ['dist/cli.js', 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'] });
+    await waitForPort(httpPort);
+    const seriesPath = `/studies/${study.studyUid}/series/${study.seriesUid}`;
+    const accept = { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' };
+    const cold = await timedGet(`http://127.0.0.1:${httpPort}/dicomweb${seriesPath}`, accept);
+    const orthanc = await timedGet(`http://127.0.0.1:${pacs.httpPort}/dicom-web${seriesPath}`, accept);
+    const warm = await timedGet(`http://127.0.0.1:${httpPort}/dicomweb${seriesPath}`, accept);
+
+    // Frames of the cached 200-frame instance.
+    const framesBase = `http://127.0.0.1:${httpPort}/dicomweb/studies/${study.studyUid}/series/${study.multiFrame.series}/instances/${study.multiFrame.sop}/frames`;
+    const firstFrame = await timedGet(`${framesBase}/1`);
+    const frameTimes: number[] = [];
+    for (let i = 0; i < 100; i++) frameTimes.push((await timedGet(`${framesBase}/${1 + ((i * 37) % FRAMES)}`)).totalMs);
+    const frames = summarise(frameTimes);
+    const rss = peakRssMb(gateway.pid as number);
+
+    const mb = (t: Timing, bytes = t.bytes): string => `${(bytes / 1e6 / (t.totalMs / 1000)).toFixed(0)} MB/s`;
+    const row = (name: string, t: Timing, bytes?: number): string => `  ${name.padEnd(44)} first byte ${fmt(t.ttfbMs).padStart(11)}   total ${fmt(t.totalMs).padStart(11)}   ${mb(t, bytes).padStart(9)}`;
+    const seriesBytes = study.bytes - readFileSync(path.join(filesDir, 'multiframe.dcm')).length;
+    console.log(`\nWADO benchmark — one series of ${INSTANCES} CT instances (512×512, 16-bit, ${(seriesBytes / 1e6).toFixed(0)} MB) in Orthanc 1.10, ${os.cpus().length} cores`);
+    console.log(row('(a) gateway, cold (C-MOVE, streamed)', cold));
+    console.log(row('(b) movescu → storescp (first file: "first byte")', baseline, seriesBytes));
+    console.log(row("(c) Orthanc's own WADO-RS", orthanc));
+    console.log(row('(d) gateway, warm (cache)', warm));
+    console.log(`  single frame of the cached ${FRAMES}-frame instance (100 requests): p50 ${fmt(frames.p50)}, p95 ${fmt(frames.p95)} (first, cold: ${fmt(firstFrame.totalMs)})`);
+    console.log('\nTargets:');
+    const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT met');
+    console.log(`  (a) total / (b) total = ${(cold.totalMs / baseline.totalMs).toFixed(2)}× (target ≤ 1.2×: ${verdict(cold.totalMs <= 1.2 * baseline.totalMs)})`);
+    console.log(`  (a) first byte − (b) first arrival = ${fmt(cold.ttfbMs - baseline.ttfbMs)} (target < 100 ms after the PACS sends the first instance: ${verdict(cold.ttfbMs - baseline.ttfbMs < 100)})`);
+    console.log(`  (c) total / (d) total = ${(orthanc.totalMs / warm.totalMs).toFixed(2)}× (target ≥ 2×: ${verdict(orthanc.totalMs >= 2 * warm.totalMs)})`);
+    console.log(`  gateway peak RSS = ${rss.toFixed(0)} MB (target < 200 MB: ${verdict(rss < 200)})`);
+    console.log(`  single cached frame p50 = ${fmt(frames.p50)} (target < 10 ms: ${verdict(frames.p50 < 10)})\n`);
+  } finally {
+    gateway?.kill('SIGTERM');
+    await pacs.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
