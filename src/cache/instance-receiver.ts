@@ -15,7 +15,8 @@ export interface InstanceReceiver {
   write(chunk: Buffer): void | Promise<void>;
   /** Resolves once the instance is durable (Success) or refused; the caller answers with `status`. */
   finish(): Promise<ReceiveOutcome>;
-  abort(reason: Error): void;
+  /** Drops the partial file; resolves once it is gone. */
+  abort(reason: Error): Promise<void>;
 }
 
 /**
@@ -48,8 +49,9 @@ export function receiveInstance(store: InstanceStore, instance: IncomingInstance
         return { status: OUT_OF_RESOURCES, comment: `could not write the instance: ${describe(err)}` };
       }
     },
-    abort: () => {
-      void writer.then((w) => w?.abort());
+    abort: async () => {
+      const w = await writer;
+      await w?.abort();
     },
   };
 }

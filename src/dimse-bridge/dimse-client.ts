@@ -327,7 +327,7 @@ export class DimseClient implements MessageHandler {
             status: outcome.status, ...(outcome.comment ? { errorComment: outcome.comment } : {}),
           }).catch(() => {});
         },
-        abort: (reason) => incoming.abort(reason),
+        abort: (reason) => { void incoming.abort(reason); },
       };
     });
   }
@@ -367,7 +367,7 @@ export interface IncomingStore {
   write(chunk: Buffer): void | Promise<void>;
   /** Resolves with the C-STORE status to answer, once the dataset is dealt with (e.g. durable on disk). */
   finish(): Promise<{ status: number; comment?: string }>;
-  abort(reason: Error): void;
+  abort(reason: Error): void | Promise<void>;
 }
 
 export type StoreRequestHandler = (info: { sopClassUid: string; sopInstanceUid: string; transferSyntaxUid: string; callingAeTitle: string }) => IncomingStore;

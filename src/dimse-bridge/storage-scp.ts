@@ -170,7 +170,7 @@ export class StorageScp extends EventEmitter<{ stored: [StoredEvent] }> {
       },
       abort: (reason) => {
         this.log.info({ sop: sopInstanceUid, reason: reason.message }, 'association ended mid-dataset; partial instance dropped');
-        receiver.abort(reason);
+        void receiver.abort(reason);
       },
     };
   }

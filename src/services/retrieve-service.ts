@@ -287,12 +287,17 @@ export class RetrieveService {
       ...(r.scope.instance ? { sopInstanceUid: r.scope.instance } : {}),
       sopClassUids: [...new Set(listing.map((l) => l.sopClassUid).filter((c): c is string => !!c))],
     };
+    const cleanups = new Set<Promise<void>>();
     const receive: StoreRequestHandler = (info) => {
       progress();
       const receiver = receiveInstance(this.store, { ...info, sourceAeTitle: info.callingAeTitle });
       return {
         write: (chunk) => receiver.write(chunk),
-        abort: (reason) => receiver.abort(reason),
+        abort: (reason) => {
+          const done = receiver.abort(reason);
+          cleanups.add(done);
+          return done;
+        },
         finish: async () => {
           const outcome = await receiver.finish();
           if ('stored' in outcome) this.onStored(outcome.stored);
@@ -317,6 +322,8 @@ export class RetrieveService {
       clearTimeout(watchdog);
       r.onArrival = undefined;
     }
+    // A partial instance of a failed C-GET is gone before anyone hears of the failure.
+    await Promise.allSettled(cleanups);
     const missing = [...r.expected.keys()].filter((sop) => !this.cache.get(sop)).length;
     this.log.info({ scope: r.scope, expected: r.expected.size, arrived: r.arrived.length, missing, failed: r.result?.failed ?? 0, status: r.result ? statusHex(r.result.status) : undefined, ms: Date.now() - started, error: r.error?.message }, 'retrieval finished');
     if (!r.error && missing === 0 && (r.result?.failed ?? 0) === 0 && !r.scope.instance) {
