@@ -19,9 +19,13 @@ export interface StreamOptions {
   lateWarning?: () => string | undefined;
 }
 
+/** Bytes the response may hold before we wait for 'drain' (measured best of 64 KiB, 2 MiB, 8 MiB). */
+const WRITE_WINDOW = 64 * 1024;
+
 function write(res: ServerResponse, chunk: Buffer | string): Promise<void> {
   if (res.destroyed) return Promise.reject(new Error('client connection closed'));
-  if (res.write(chunk)) return Promise.resolve();
+  res.write(chunk);
+  if (res.writableLength <= WRITE_WINDOW) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const onDrain = (): void => { cleanup(); resolve(); };
     const onClose = (): void => { cleanup(); reject(new Error('client connection closed')); };
@@ -64,17 +68,39 @@ export const newBoundary = (): string => `dicomweb-${randomBytes(12).toString('h
 
 /** The bytes of a multipart/related body: each part framed by the boundary, then the closing delimiter. */
 export async function* multipartBody(boundary: string, parts: AsyncIterable<Part>): AsyncGenerator<Buffer | string> {
+  let first = true;
   for await (const part of parts) {
     try {
-      yield `--${boundary}\r\n${Object.entries(part.headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`;
+      // The CRLF ending a part belongs to the next delimiter (RFC 2046 §5.1.1): one write per part boundary.
+      const head = `${first ? '' : '\r\n'}--${boundary}\r\n${Object.entries(part.headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`;
+      first = false;
+      yield head;
       if (Buffer.isBuffer(part.body)) yield part.body;
       else yield* part.body;
-      yield '\r\n';
     } finally {
       part.done?.();
     }
   }
-  yield `--${boundary}--\r\n`;
+  yield `${first ? '' : '\r\n'}--${boundary}--\r\n`;
+}
+
+/**
+ * Pulls up to `depth` items ahead of the consumer, so that work an item starts when it is created (e.g. reading
+ * a file) overlaps with writing the one before. Memory is bounded by `depth` items.
+ */
+export async function* readAhead<T>(source: AsyncIterable<T>, depth: number): AsyncGenerator<T> {
+  const it = source[Symbol.asyncIterator]();
+  const queue: Promise<IteratorResult<T>>[] = [];
+  try {
+    for (;;) {
+      while (queue.length < depth) queue.push(it.next());
+      const next = await (queue.shift() as Promise<IteratorResult<T>>);
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    await it.return?.();
+  }
 }
 
 /** Puts an already-read first item back in front of the rest of an iterator. */
