@@ -114,7 +114,7 @@ pacs: { aeTitle: ${pacs.aeTitle}, host: 127.0.0.1, port: ${pacs.port}, retrieve:
 cache: { dir: ${path.join(work, 'cache')}, maxBytes: 2GiB }
 log: { level: ${process.env.DWG_BENCH_LOG ?? 'warn'} }
 `);
-    gateway = spawn(process.execPath, ['dist/cli.js', 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'] });
+    gateway = spawn(process.execPath, ['dist/cli.js', 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...(process.env.DWG_UV ? { UV_THREADPOOL_SIZE: process.env.DWG_UV } : {}) } });
     await waitForPort(httpPort);
     const seriesPath = `/studies/${study.studyUid}/series/${study.seriesUid}`;
     const accept = { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' };

@@ -70,6 +70,9 @@ async function echo(config: GatewayConfig): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  // The gateway writes, fsyncs and reads many files at once; libuv's default of 4 threads queues C-STORE
+  // commits behind HTTP reads (measured: cold WADO 2.98 s → 2.51 s with 16). Must precede the first fs call.
+  process.env.UV_THREADPOOL_SIZE ??= '16';
   let parsed;
   try {
     parsed = parseArgs({ allowPositionals: true, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } });

@@ -28,8 +28,8 @@ export interface InstanceWriter {
 
 /** Bytes written ahead of the disk before the writer asks the caller to wait. */
 const MAX_IN_FLIGHT = 4 * 1024 * 1024;
-/** Chunks are gathered into writes of about this size: one system call instead of one per PDV. */
-const WRITE_BATCH = 64 * 1024;
+/** Largest single write; chunks that arrive while a write is in flight are gathered into the next one. */
+const WRITE_BATCH = 4 * 1024 * 1024;
 
 /**
  * Part 10 files on disk, one per SOP Instance UID: written under a temporary name, fsynced, then renamed, so
@@ -76,6 +76,7 @@ export class InstanceStore {
 
 class FileInstanceWriter implements InstanceWriter {
   private chain: Promise<void> = Promise.resolve();
+  private writing = false;
   private batch: Buffer[] = [];
   private batchBytes = 0;
   private inFlight = 0;
@@ -96,13 +97,15 @@ class FileInstanceWriter implements InstanceWriter {
     this.batch.push(chunk);
     this.batchBytes += chunk.length;
     this.bytes += chunk.length;
-    if (this.batchBytes >= WRITE_BATCH) this.flush();
-    if (this.inFlight > MAX_IN_FLIGHT) return new Promise((resolve) => this.waiters.push(resolve));
+    // Group writes: write at once when the disk is idle, else gather until the write in flight is done.
+    if (!this.writing || this.batchBytes >= WRITE_BATCH) this.flush();
+    if (this.inFlight + this.batchBytes > MAX_IN_FLIGHT) return new Promise((resolve) => this.waiters.push(resolve));
   }
 
   /** Queues the gathered chunks as one writev; writes stay in order on the chain. */
   private flush(): void {
     if (this.batchBytes === 0) return;
+    this.writing = true;
     const buffers = this.batch;
     const size = this.batchBytes;
     this.batch = [];
@@ -120,14 +123,18 @@ class FileInstanceWriter implements InstanceWriter {
         this.failure = err as Error;
       } finally {
         this.inFlight -= size;
-        if (this.inFlight <= MAX_IN_FLIGHT / 2) for (const w of this.waiters.splice(0)) w();
+        this.writing = this.inFlight > 0;
+        if (!this.writing && this.batchBytes > 0 && !this.closed) this.flush();
+        if (this.inFlight + this.batchBytes <= MAX_IN_FLIGHT / 2) for (const w of this.waiters.splice(0)) w();
       }
     });
   }
 
   async commit(): Promise<StoredInstance> {
-    this.flush();
-    await this.chain;
+    do {
+      this.flush();
+      await this.chain;
+    } while (this.batchBytes > 0 || this.inFlight > 0);
     this.closed = true;
     try {
       if (this.failure) throw this.failure;
