@@ -85,6 +85,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
       await app.close();
       await storageScp.close();
       await pool.close();
+      await store.close();
     },
   };
 }

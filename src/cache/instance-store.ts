@@ -38,8 +38,8 @@ const WRITE_BATCH = 4 * 1024 * 1024;
 export class InstanceStore {
   private readonly incomingDir: string;
   private readonly instancesDir: string;
-  /** Shard directories known to exist: no mkdir per instance. */
-  private readonly knownDirs = new Set<string>();
+  /** Shard directories, opened once: their handles make each rename durable without an open/close per instance. */
+  private readonly dirs = new Map<string, Promise<FileHandle>>();
 
   constructor(readonly root: string) {
     this.incomingDir = path.join(root, 'incoming');
@@ -70,7 +70,25 @@ export class InstanceStore {
       implementationVersionName: IMPLEMENTATION.versionName,
       sourceApplicationEntityTitle: instance.sourceAeTitle,
     });
-    return new FileInstanceWriter(fh, tmpPath, finalPath, header, instance, this.knownDirs);
+    return new FileInstanceWriter(fh, tmpPath, finalPath, header, instance, (dir) => this.directory(dir));
+  }
+
+  /** An open handle on a shard directory (created on first use), for fsync after renames into it. */
+  private directory(dir: string): Promise<FileHandle> {
+    let handle = this.dirs.get(dir);
+    if (!handle) {
+      handle = mkdir(dir, { recursive: true }).then(() => open(dir, 'r'));
+      handle.catch(() => this.dirs.delete(dir));
+      this.dirs.set(dir, handle);
+    }
+    return handle;
+  }
+
+  /** Closes the directory handles. */
+  async close(): Promise<void> {
+    const handles = [...this.dirs.values()];
+    this.dirs.clear();
+    await Promise.allSettled(handles.map(async (h) => (await h).close()));
   }
 }
 
@@ -87,7 +105,7 @@ class FileInstanceWriter implements InstanceWriter {
 
   constructor(
     private readonly fh: FileHandle, private readonly tmpPath: string, private readonly finalPath: string, header: Buffer,
-    private readonly instance: IncomingInstance, private readonly knownDirs: Set<string>,
+    private readonly instance: IncomingInstance, private readonly directory: (dir: string) => Promise<FileHandle>,
   ) {
     void this.write(header);
   }
@@ -138,15 +156,12 @@ class FileInstanceWriter implements InstanceWriter {
     this.closed = true;
     try {
       if (this.failure) throw this.failure;
+      // Durable = data synced, then renamed, then the directory entry synced. Closing is off that path.
+      const dir = this.directory(path.dirname(this.finalPath));
       await this.fh.datasync(); // data and the size needed to read it back (fdatasync(2))
-      await this.fh.close();
-      const dir = path.dirname(this.finalPath);
-      if (!this.knownDirs.has(dir)) {
-        await mkdir(dir, { recursive: true });
-        this.knownDirs.add(dir);
-      }
       await rename(this.tmpPath, this.finalPath);
-      await syncDirectory(dir);
+      await (await dir).sync();
+      void this.fh.close().catch(() => {});
       return { ...this.instance, path: this.finalPath, bytes: this.bytes };
     } catch (err) {
       await this.fh.close().catch(() => {});
@@ -177,12 +192,3 @@ function remainder(buffers: Buffer[], written: number): Buffer[] {
   return out;
 }
 
-/** A rename is durable only once its directory entry is (POSIX). */
-async function syncDirectory(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
