@@ -85,11 +85,12 @@ export class InstanceCache {
     this.evict();
   }
 
-  /** Indexes an instance that has just been written durably. */
+  /**
+   * Indexes an instance that has just been written durably. It does not evict: the caller first pins the new
+   * instance for whoever waits for it, then calls `evict()` — else a tiny budget could remove it unread.
+   */
   add(stored: StoredInstance): CachedInstance {
-    const entry = this.indexFile(stored.path);
-    this.evict();
-    return entry;
+    return this.indexFile(stored.path);
   }
 
   private indexFile(file: string): CachedInstance {
@@ -170,7 +171,7 @@ export class InstanceCache {
   }
 
   /** Removes least recently used, unpinned instances until the cache fits `maxBytes`. */
-  private evict(): void {
+  evict(): void {
     if (this.total <= this.maxBytes) return;
     let changed = false;
     for (const [sop, entry] of this.instances) {

@@ -52,6 +52,10 @@ export function getAssociationContexts(sopClassUids: readonly string[]): Dedicat
 export class DimseBackend implements PacsBackend {
   constructor(private readonly pool: AssociationPool, private readonly options: DimseBackendOptions) {}
 
+  get listsBeforeRetrieving(): boolean {
+    return this.options.retrieve === 'get';
+  }
+
   async retrieve(request: RetrieveRequest, hooks: RetrieveHooks): Promise<MoveResult> {
     const identifier = new Dataset().setText(Tags.QueryRetrieveLevel, request.level, 'CS').setText(Tags.StudyInstanceUID, request.studyUid, 'UI');
     if (request.seriesUid) identifier.setText(Tags.SeriesInstanceUID, request.seriesUid, 'UI');

@@ -52,22 +52,39 @@ export interface RetrieveServiceOptions {
 const scopeKey = (s: RetrieveScope): string => [s.study, s.series ?? '', s.instance ?? ''].join('/');
 
 function inScope(scope: RetrieveScope, item: { study?: string; series: string; sop: string }): boolean {
-  return (!scope.series || item.series === scope.series) && (!scope.instance || item.sop === scope.instance);
+  return (item.study === undefined || item.study === scope.study) && (!scope.series || item.series === scope.series) && (!scope.instance || item.sop === scope.instance);
 }
 
-/** A consumer of a retrieval: a queue of pinned arrivals it wants, and a way to wake it. */
+const asItem = (c: CachedInstance): { study: string; series: string; sop: string } => ({ study: c.studyInstanceUid, series: c.seriesInstanceUid, sop: c.sopInstanceUid });
+
+/**
+ * A consumer of a retrieval: a queue of pinned arrivals it wants, and a way to wake it. Until the listing is
+ * known it wants whatever arrives in its scope; then exactly the listed instances of its scope.
+ */
 class Consumer {
   readonly queue: HeldInstance[] = [];
   readonly taken = new Set<string>();
+  private wanted: Set<string> | undefined;
   private wake: (() => void) | undefined;
-  constructor(readonly scope: RetrieveScope, readonly wanted: ReadonlySet<string>) {}
+  constructor(readonly scope: RetrieveScope) {}
+
+  setListing(listed: Iterable<Listed>): void {
+    this.wanted = new Set([...listed].filter((l) => inScope(this.scope, l)).map((l) => l.sop));
+    this.signal();
+  }
+
+  get listed(): ReadonlySet<string> | undefined {
+    return this.wanted;
+  }
 
   offer(held: HeldInstance): void {
-    if (!this.wanted.has(held.instance.sopInstanceUid) || this.taken.has(held.instance.sopInstanceUid)) {
+    const sop = held.instance.sopInstanceUid;
+    const wants = this.wanted ? this.wanted.has(sop) : inScope(this.scope, asItem(held.instance));
+    if (!wants || this.taken.has(sop)) {
       held.release();
       return;
     }
-    this.taken.add(held.instance.sopInstanceUid);
+    this.taken.add(sop);
     this.queue.push(held);
     this.signal();
   }
@@ -87,7 +104,11 @@ class Consumer {
 class Retrieval {
   readonly arrived: CachedInstance[] = [];
   readonly consumers = new Set<Consumer>();
-  expected = new Map<string, Listed>();
+  /** Pins on arrivals that came before any consumer joined; released once the first one has them. */
+  readonly earlyPins: (() => void)[] = [];
+  /** The listing C-FIND's instances, once known. */
+  expected: Map<string, Listed> | undefined;
+  listingError: Error | undefined;
   moveMessageId: number | undefined;
   /** Called on every arrival: restarts the no-progress deadline. */
   onArrival: (() => void) | undefined;
@@ -96,22 +117,42 @@ class Retrieval {
   result: MoveResult | undefined;
   readonly listed: Promise<void>;
   private resolveListed!: () => void;
-  private rejectListed!: (e: Error) => void;
+  private arrivalWaiters: { scope: RetrieveScope; resolve: () => void }[] = [];
 
   constructor(readonly scope: RetrieveScope) {
-    this.listed = new Promise((resolve, reject) => { this.resolveListed = resolve; this.rejectListed = reject; });
-    this.listed.catch(() => {});
+    this.listed = new Promise((resolve) => { this.resolveListed = resolve; });
   }
 
   setListing(items: Listed[]): void {
-    for (const item of items) this.expected.set(item.sop, item);
+    this.expected = new Map(items.map((item) => [item.sop, item]));
+    for (const c of this.consumers) c.setListing(items);
     this.resolveListed();
   }
 
   failListing(err: Error): void {
-    this.error = err;
-    this.done = true;
-    this.rejectListed(err);
+    this.listingError = err;
+    this.resolveListed();
+  }
+
+  /** Whether an arrival belongs to this retrieval: listed, or (before the listing) inside the scope. */
+  expects(c: CachedInstance): boolean {
+    return this.expected ? this.expected.has(c.sopInstanceUid) : inScope(this.scope, asItem(c));
+  }
+
+  arrive(c: CachedInstance): void {
+    this.arrived.push(c);
+    this.onArrival?.();
+    this.arrivalWaiters = this.arrivalWaiters.filter((w) => {
+      if (!inScope(w.scope, asItem(c))) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  /** Resolves when an instance of `scope` has arrived (at once if one has). */
+  arrivalIn(scope: RetrieveScope): Promise<void> {
+    if (this.arrived.some((c) => inScope(scope, asItem(c)))) return Promise.resolve();
+    return new Promise((resolve) => this.arrivalWaiters.push({ scope, resolve }));
   }
 
   covers(scope: RetrieveScope): boolean {
@@ -123,15 +164,20 @@ class Retrieval {
 
   finish(): void {
     this.done = true;
+    for (const release of this.earlyPins.splice(0)) release();
+    this.resolveListed();
+    for (const w of this.arrivalWaiters.splice(0)) w.resolve();
     for (const c of this.consumers) c.signal();
   }
 }
 
 /**
- * WADO-RS retrieval over the PACS (PS3.18 §10.4): lists the scope with C-FIND (an empty scope is a 404 before
- * any byte), serves complete scopes from the cache, otherwise runs one C-MOVE (or C-GET) per scope that every
- * concurrent request covering it shares. Arriving instances — from the Storage SCP or the C-GET association —
- * are matched to waiting requests by Move Originator Message ID or by SOP Instance UID.
+ * WADO-RS retrieval over the PACS (PS3.18 §10.4). Complete scopes are served from the cache. Otherwise one
+ * C-MOVE (or C-GET) per scope runs, shared by every concurrent request it covers. A listing C-FIND says which
+ * instances to expect (and makes an unknown scope a 404 before any byte); for C-MOVE it runs alongside the
+ * move, so the first instance is not held up by it. Arriving instances — from the Storage SCP or the C-GET
+ * association — are matched to waiting requests by Move Originator Message ID, by SOP Instance UID, or, before
+ * the listing is in, by their study/series UIDs.
  */
 export class RetrieveService {
   private readonly active = new Map<string, Retrieval>();
@@ -166,16 +212,17 @@ export class RetrieveService {
     let matched = false;
     for (const r of this.active.values()) {
       const byOriginator = stored.moveOriginator !== undefined && r.moveMessageId === stored.moveOriginator.messageId && stored.moveOriginator.aeTitle === this.options.storageScp.aeTitle;
-      if (!byOriginator && !r.expected.has(cached.sopInstanceUid)) continue;
+      if (!byOriginator && !r.expects(cached)) continue;
       matched = true;
-      r.arrived.push(cached);
-      r.onArrival?.();
+      r.arrive(cached);
+      if (r.consumers.size === 0) r.earlyPins.push(this.cache.pin(cached.sopInstanceUid));
       for (const c of r.consumers) c.offer({ instance: cached, release: this.cache.pin(cached.sopInstanceUid) });
     }
     if (!matched) this.log.info({ sop: cached.sopInstanceUid }, 'instance arrived that no request waits for; cached');
+    this.cache.evict(); // after the pins: an instance someone waits for is never evicted unread
   }
 
-  /** The instances of a scope. Throws 404 when the PACS has none, 5xx when listing fails. */
+  /** The instances of a scope. Throws 404 when the PACS has none, 5xx when it cannot be asked. */
   async open(scope: RetrieveScope): Promise<InstanceStream> {
     if (scope.instance) {
       const cached = this.cache.get(scope.instance);
@@ -186,12 +233,15 @@ export class RetrieveService {
       const complete = this.cache.completeScope(scope);
       if (complete) return this.fromCache(complete);
     }
-    let retrieval = [...this.active.values()].find((r) => r.covers(scope));
-    if (!retrieval) retrieval = this.start(scope);
-    await retrieval.listed;
-    const wanted = new Set([...retrieval.expected.values()].filter((l) => inScope(scope, l)).map((l) => l.sop));
-    if (wanted.size === 0) throw Errors.notFound(`${describe(scope)} is not known to the PACS`);
-    return this.follow(retrieval, scope, wanted);
+    const r = [...this.active.values()].find((candidate) => candidate.covers(scope)) ?? this.start(scope);
+    // The status is known once the listing is in or an instance of the scope has arrived, whichever is first.
+    await Promise.race([r.listed, r.arrivalIn(scope)]);
+    const arrivedInScope = r.arrived.some((c) => inScope(scope, asItem(c)));
+    if (!arrivedInScope) {
+      if (r.expected && ![...r.expected.values()].some((l) => inScope(scope, l))) throw Errors.notFound(`${describe(scope)} is not known to the PACS`);
+      if (!r.expected && (r.listingError ?? r.error)) throw (r.listingError ?? r.error) as Error;
+    }
+    return this.follow(r, scope);
   }
 
   private fromCache(instances: CachedInstance[]): InstanceStream {
@@ -211,14 +261,17 @@ export class RetrieveService {
     };
   }
 
-  private follow(r: Retrieval, scope: RetrieveScope, wanted: Set<string>): InstanceStream {
-    const consumer = new Consumer(scope, wanted);
-    // What is cached already (from earlier requests, or arrived before this request joined) goes first.
-    for (const sop of wanted) {
+  private follow(r: Retrieval, scope: RetrieveScope): InstanceStream {
+    const consumer = new Consumer(scope);
+    if (r.expected) consumer.setListing(r.expected.values());
+    // What is here already — cached by earlier requests, or arrived before this request joined — goes first.
+    const here = new Set<string>([...r.arrived.map((c) => c.sopInstanceUid), ...(consumer.listed ?? [])]);
+    for (const sop of here) {
       const cached = this.cache.get(sop);
       if (cached) consumer.offer({ instance: cached, release: this.cache.pin(sop) });
     }
     r.consumers.add(consumer);
+    for (const release of r.earlyPins.splice(0)) release();
     const state = { missing: 0 };
     return {
       fromCache: false,
@@ -235,7 +288,8 @@ export class RetrieveService {
             if (r.done) break;
             await consumer.waitForChange();
           }
-          state.missing = [...wanted].filter((sop) => !consumer.taken.has(sop)).length;
+          const listed = consumer.listed;
+          state.missing = listed ? [...listed].filter((sop) => !consumer.taken.has(sop)).length : 0;
           if (r.error && (consumer.taken.size === 0 || state.missing > 0)) throw r.error;
         } finally {
           r.consumers.delete(consumer);
@@ -257,15 +311,17 @@ export class RetrieveService {
   }
 
   private async run(r: Retrieval): Promise<void> {
-    let listing: Listed[];
-    try {
-      listing = await this.list(r.scope);
-    } catch (err) {
-      r.failListing(err instanceof Error ? err : new Error(String(err)));
-      return;
+    const listing = this.list(r.scope).then(
+      (items) => { r.setListing(items); return items; },
+      (err: unknown) => { r.failListing(err instanceof Error ? err : new Error(String(err))); return undefined; },
+    );
+    let sopClassUids: string[] = [];
+    if (this.backend.listsBeforeRetrieving) {
+      // C-GET proposes storage contexts for the SOP classes the listing names.
+      const items = await listing;
+      if (!items || items.length === 0) return;
+      sopClassUids = [...new Set(items.map((l) => l.sopClassUid).filter((c): c is string => !!c))];
     }
-    r.setListing(listing);
-    if (listing.length === 0) return;
 
     const controller = new AbortController();
     let timedOut = false;
@@ -274,7 +330,7 @@ export class RetrieveService {
       clearTimeout(watchdog);
       watchdog = setTimeout(() => {
         timedOut = true;
-        this.log.warn({ scope: r.scope, arrived: r.arrived.length, expected: r.expected.size }, 'retrieval made no progress; cancelling');
+        this.log.warn({ scope: r.scope, arrived: r.arrived.length, expected: r.expected?.size }, 'retrieval made no progress; cancelling');
         controller.abort();
       }, this.options.idleTimeoutMs);
     };
@@ -285,7 +341,7 @@ export class RetrieveService {
       studyUid: r.scope.study,
       ...(r.scope.series ? { seriesUid: r.scope.series } : {}),
       ...(r.scope.instance ? { sopInstanceUid: r.scope.instance } : {}),
-      sopClassUids: [...new Set(listing.map((l) => l.sopClassUid).filter((c): c is string => !!c))],
+      sopClassUids,
     };
     const cleanups = new Set<Promise<void>>();
     const receive: StoreRequestHandler = (info) => {
@@ -324,11 +380,13 @@ export class RetrieveService {
     }
     // A partial instance of a failed C-GET is gone before anyone hears of the failure.
     await Promise.allSettled(cleanups);
-    const missing = [...r.expected.keys()].filter((sop) => !this.cache.get(sop)).length;
-    this.log.info({ scope: r.scope, expected: r.expected.size, arrived: r.arrived.length, missing, failed: r.result?.failed ?? 0, status: r.result ? statusHex(r.result.status) : undefined, ms: Date.now() - started, error: r.error?.message }, 'retrieval finished');
-    if (!r.error && missing === 0 && (r.result?.failed ?? 0) === 0 && !r.scope.instance) {
+    await listing;
+    const expected = r.expected;
+    const missing = expected ? [...expected.keys()].filter((sop) => !this.cache.get(sop)).length : undefined;
+    this.log.info({ scope: r.scope, expected: expected?.size, arrived: r.arrived.length, missing, failed: r.result?.failed ?? 0, status: r.result ? statusHex(r.result.status) : undefined, ms: Date.now() - started, error: r.error?.message }, 'retrieval finished');
+    if (expected && expected.size > 0 && !r.error && missing === 0 && (r.result?.failed ?? 0) === 0 && !r.scope.instance) {
       const bySeries: Record<string, string[]> = {};
-      for (const l of r.expected.values()) (bySeries[l.series] ??= []).push(l.sop);
+      for (const l of expected.values()) (bySeries[l.series] ??= []).push(l.sop);
       this.cache.markComplete(r.scope.study, bySeries, !r.scope.series);
     }
   }
@@ -378,4 +436,3 @@ function describe(scope: RetrieveScope): string {
   if (scope.series) return `series ${scope.series} of study ${scope.study}`;
   return `study ${scope.study}`;
 }
-
