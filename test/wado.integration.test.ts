@@ -68,8 +68,13 @@ for (const [kind, mode] of [['orthanc', 'move'], ['orthanc', 'get'], ['dcmqrscp'
         expect(part.headers['content-type']).toBe('application/dicom; transfer-syntax=1.2.840.10008.1.2.1');
         expect(part.headers['content-location']).toBe(`${gw.base}/studies/${study?.uid}/series/${inst?.series.uid}/instances/${sop}`);
         const source = readFileSync(fileOf(inst as FixtureInstance));
-        expect(datasetJson(part.body)).toEqual(datasetJson(source));
-        expect(pixelBytes(part.body).equals(pixelBytes(source))).toBe(true);
+        if (inst?.series.requestedProcedureId) {
+          // Both PACSes re-encode an undefined-length sequence with explicit lengths when they send it: equal content.
+          expect(datasetJson(part.body)).toEqual(datasetJson(source));
+          expect(pixelBytes(part.body).equals(pixelBytes(source))).toBe(true);
+        } else {
+          expect(part.body.subarray(metaEnd(part.body)).equals(source.subarray(metaEnd(source))), `dataset bytes of ${sop}`).toBe(true);
+        }
       }
     });
 
