@@ -32,22 +32,3 @@ function normaliseTerm(term: string | undefined): string | undefined {
   const cleaned = term.trim();
   return cleaned === '' ? undefined : cleaned;
 }
-
-/** IANA names for DICOM character set terms (PS3.18 Table 8.8-1 via sources.md §2.1.2). */
-export const IANA_CHARSET_BY_TERM: Readonly<Record<string, string>> = {
-  'ISO_IR 6': 'US-ASCII',
-  'ISO_IR 192': 'UTF-8',
-  'ISO_IR 100': 'ISO-8859-1',
-  'ISO_IR 101': 'ISO-8859-2',
-  'ISO_IR 109': 'ISO-8859-3',
-  'ISO_IR 110': 'ISO-8859-4',
-  'ISO_IR 144': 'ISO-8859-5',
-  'ISO_IR 127': 'ISO-8859-6',
-  'ISO_IR 126': 'ISO-8859-7',
-  'ISO_IR 138': 'ISO-8859-8',
-  'ISO_IR 148': 'ISO-8859-9',
-  'ISO_IR 166': 'TIS-620',
-  'ISO_IR 13': 'Shift_JIS',
-  GB18030: 'GB18030',
-  GBK: 'GBK',
-};

@@ -1,5 +1,5 @@
 import dcmjs from 'dcmjs';
-import { type Tag, tagToHex, groupOf, elementOf } from './tag.js';
+import { type Tag, groupOf, elementOf } from './tag.js';
 import { type VR, isVR } from './vr.js';
 
 /** One data-dictionary entry (PS3.6), as the gateway needs it. */
@@ -61,5 +61,3 @@ export function vrOf(t: Tag): VR {
   if ((groupOf(t) & 1) === 1 && elementOf(t) >= 0x0010 && elementOf(t) <= 0x00ff) return 'LO'; // private creator
   return attributeByTag(t)?.vr ?? 'UN';
 }
-
-export const describeTag = (t: Tag): string => attributeByTag(t)?.keyword ?? tagToHex(t);

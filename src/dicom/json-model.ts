@@ -131,5 +131,3 @@ function integerString(text: string): number | string {
   const n = Number(text);
   return Number.isSafeInteger(n) ? n : text;
 }
-
-export { Tags as JsonTags };

@@ -16,10 +16,6 @@ export const hasLongExplicitHeader = (vr: VR): boolean => LONG_HEADER.has(vr);
 const CHARSET_TEXT: ReadonlySet<VR> = new Set(['SH', 'LO', 'ST', 'LT', 'UT', 'UC', 'PN']);
 export const usesSpecificCharacterSet = (vr: VR): boolean => CHARSET_TEXT.has(vr);
 
-/** Text VRs in the default repertoire. */
-const ASCII_TEXT: ReadonlySet<VR> = new Set(['AE', 'AS', 'CS', 'DA', 'DS', 'DT', 'IS', 'TM', 'UI', 'UR']);
-export const isTextVR = (vr: VR): boolean => CHARSET_TEXT.has(vr) || ASCII_TEXT.has(vr);
-
 /** Multi-valued text VRs split on backslash; these do not (PS3.5 §6.4). */
 const SINGLE_VALUED_TEXT: ReadonlySet<VR> = new Set(['LT', 'ST', 'UT', 'UR']);
 export const isSingleValuedText = (vr: VR): boolean => SINGLE_VALUED_TEXT.has(vr);

@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
-import { warningHeader } from './search-response.js';
+
+/** A 299 Warning (RFC 9111 §5.5 form, as PS3.18 §8.3.4 uses it). */
+export function warningHeader(agent: string, text: string): string {
+  return `299 ${agent} "${text.replace(/["\\]/g, "'")}"`;
+}
 
 /** One part of a multipart/related response (PS3.18 §8.7.1, RFC 2387). */
 export interface Part {

@@ -61,7 +61,7 @@ export function registerQidoRoutes(app: FastifyInstance, options: QidoRouteOptio
       const base = options.publicUrl(request);
       const search = options.service.search(qido, ({ study, series, instance }) =>
         `${base}/studies/${study}${series ? `/series/${series}` : ''}${instance ? `/instances/${instance}` : ''}`);
-      await sendSearch(reply, search, format, options.headerHoldMs, 'dicomweb-gateway');
+      await sendSearch(reply, search, format, options.headerHoldMs);
       return reply;
     });
   }

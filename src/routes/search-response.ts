@@ -1,16 +1,10 @@
-import { Readable } from 'node:stream';
-import { randomBytes } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
+import { streamResponse, multipartBody, newBoundary, type Part } from './multipart-stream.js';
 import type { QidoSearch } from '../services/qido-service.js';
 import type { DicomJsonObject } from '../dicom/json-model.js';
 import { toNativeDicomXml } from '../dicom/xml-model.js';
 
 export type SearchFormat = 'json' | 'xml';
-
-/** A 299 Warning (RFC 9111 §5.5 form, as PS3.18 §8.3.4 uses it). */
-export function warningHeader(agent: string, text: string): string {
-  return `299 ${agent} "${text.replace(/["\\]/g, "'")}"`;
-}
 
 /**
  * Sends a QIDO-RS result. Headers wait until the search has shown how it ends — offset+limit+1 matches read
@@ -19,7 +13,7 @@ export function warningHeader(agent: string, text: string): string {
  * A failure before the headers is thrown (the error handler answers 502/503/504); after them the connection
  * is cut so the client cannot take a short answer for a complete one.
  */
-export async function sendSearch(reply: FastifyReply, search: QidoSearch, format: SearchFormat, holdMs: number, agent: string): Promise<void> {
+export async function sendSearch(reply: FastifyReply, search: QidoSearch, format: SearchFormat, holdMs: number): Promise<void> {
   const it = search.matches;
   const held: DicomJsonObject[] = [];
   let pending: Promise<IteratorResult<DicomJsonObject>> | undefined;
@@ -48,44 +42,47 @@ export async function sendSearch(reply: FastifyReply, search: QidoSearch, format
   }
 
   const warnings = [...search.warnings];
-  if (search.truncated) warnings.push('there are more matches than this page holds; request the next page with a larger offset');
-  if (warnings.length) void reply.header('warning', warnings.map((w) => warningHeader(agent, w)));
-
-  const boundary = `dicomweb-${randomBytes(12).toString('hex')}`;
-  void reply.header('content-type', format === 'json' ? 'application/dicom+json' : `multipart/related; type="application/dicom+xml"; boundary=${boundary}`);
-
+  if (search.truncated) warnings.push(TRUNCATED);
   const log = reply.log;
-  async function* body(): AsyncGenerator<string> {
-    let count = 0;
-    const item = (json: DicomJsonObject): string => {
-      count++;
-      if (format === 'json') return (count === 1 ? '[' : ',') + JSON.stringify(json);
-      return `--${boundary}\r\nContent-Type: application/dicom+xml; charset=utf-8\r\n\r\n${toNativeDicomXml(json)}\r\n`;
-    };
+  const remaining = async function* (): AsyncGenerator<DicomJsonObject> {
+    if (finished) return;
+    if (pending) {
+      const r = await pending;
+      if (r.done) return;
+      yield r.value;
+    }
+    yield* { [Symbol.asyncIterator]: () => it };
+  };
+  async function* matches(): AsyncGenerator<DicomJsonObject> {
     try {
-      for (const json of held.splice(0)) yield item(json);
-      if (!finished) {
-        if (pending) {
-          const r = await pending;
-          if (!r.done) {
-            yield item(r.value);
-            for await (const json of it) yield item(json);
-          }
-        } else {
-          for await (const json of it) yield item(json);
-        }
-      }
-    } catch (err) {
-      log.error({ err }, 'QIDO-RS search failed after the response started; cutting the connection');
-      throw err;
+      yield* held.splice(0);
+      yield* remaining();
     } finally {
       await it.return();
     }
-    if (search.truncated && !warnings.some((w) => w.startsWith('there are more'))) {
-      log.warn({ matches: count }, 'QIDO-RS result was truncated after the headers were sent; no Warning could be added');
+    if (search.truncated && !warnings.includes(TRUNCATED)) {
+      log.warn('QIDO-RS result was truncated after the headers were sent; no Warning could be added');
     }
-    if (format === 'json') yield count === 0 ? '[]' : ']';
-    else yield `--${boundary}--\r\n`;
   }
-  return reply.send(Readable.from(body(), { objectMode: false }));
+  if (format === 'json') {
+    await streamResponse(reply, { contentType: 'application/dicom+json', warnings }, jsonArray(matches()));
+    return;
+  }
+  const boundary = newBoundary();
+  const parts = (async function* (): AsyncGenerator<Part> {
+    for await (const json of matches()) yield { headers: { 'Content-Type': 'application/dicom+xml; charset=utf-8' }, body: Buffer.from(toNativeDicomXml(json)) };
+  })();
+  await streamResponse(reply, { contentType: `multipart/related; type="application/dicom+xml"; boundary=${boundary}`, warnings }, multipartBody(boundary, parts));
+}
+
+const TRUNCATED = 'there are more matches than this page holds; request the next page with a larger offset';
+
+/** A JSON array written element by element ("[]" when empty). */
+export async function* jsonArray(items: AsyncIterable<unknown>): AsyncGenerator<string> {
+  let first = true;
+  for await (const item of items) {
+    yield `${first ? '[' : ','}${JSON.stringify(item)}`;
+    first = false;
+  }
+  yield first ? '[]' : ']';
 }

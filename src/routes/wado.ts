@@ -11,6 +11,7 @@ import type { DataElement, Dataset } from '../dicom/dataset.js';
 import { Errors, GatewayError } from '../errors.js';
 import { parseAccept, describeRanges, type MediaRange } from './accept.js';
 import { pathUid } from './qido-params.js';
+import { jsonArray } from './search-response.js';
 import type { PublicUrl } from './public-url.js';
 import { streamResponse, multipartBody, newBoundary, prepend, readAhead, type Part } from './multipart-stream.js';
 
@@ -172,12 +173,7 @@ async function retrieveMetadata(options: WadoRouteOptions, request: FastifyReque
     await streamResponse(reply, { contentType: `multipart/related; type="application/dicom+xml"; boundary=${boundary}`, warnings: [], lateWarning: lateWarning(stream) }, multipartBody(boundary, parts));
     return;
   }
-  async function* array(): AsyncGenerator<string> {
-    yield `[${JSON.stringify(firstJson)}`;
-    for await (const json of others) yield `,${JSON.stringify(json)}`;
-    yield ']';
-  }
-  await streamResponse(reply, { contentType: 'application/dicom+json', warnings: [], lateWarning: lateWarning(stream) }, array());
+  await streamResponse(reply, { contentType: 'application/dicom+json', warnings: [], lateWarning: lateWarning(stream) }, jsonArray(prepend(firstJson, others[Symbol.asyncIterator]())));
 }
 
 /** Opens the one instance of an instance-level request and parses its header; the pin lasts while `use` runs. */
