@@ -28,7 +28,7 @@ const FRAMES = 200;
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 
 /** Writes the benchmark study (and the multi-frame instance) as Part 10 files. */
-function writeStudy(dir: string): { studyUid: string; seriesUid: string; multiFrame: { series: string; sop: string }; bytes: number } {
+export function writeStudy(dir: string): { studyUid: string; seriesUid: string; multiFrame: { series: string; sop: string }; bytes: number } {
   const studyUid = uidFromLabel('bench/study');
   const seriesUid = uidFromLabel('bench/series1');
   const mfSeries = uidFromLabel('bench/series2');

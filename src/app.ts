@@ -5,6 +5,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerWadoRoutes } from './routes/wado.js';
 import type { RetrieveService } from './services/retrieve-service.js';
 import { publicUrlResolver } from './routes/public-url.js';
+import { ReadBuffers } from './routes/file-body.js';
 import { QidoService } from './services/qido-service.js';
 import type { PacsBackend } from './services/backend.js';
 import type { GatewayConfig } from './config/schema.js';
@@ -58,7 +59,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       headerHoldMs: config.qido.headerHoldMs,
       publicUrl,
     });
-    registerWadoRoutes(scoped, { service: deps.retrieve, publicUrl, bulkDataThreshold: config.wado.bulkDataThreshold });
+    registerWadoRoutes(scoped, { service: deps.retrieve, publicUrl, bulkDataThreshold: config.wado.bulkDataThreshold, readBuffers: new ReadBuffers() });
   }, { prefix: config.http.basePath });
 
   return app;

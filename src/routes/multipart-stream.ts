@@ -21,14 +21,17 @@ export interface StreamOptions {
   warnings: readonly string[];
   /** Asked after the body: a Warning sent as an HTTP trailer (e.g. instances that never arrived). */
   lateWarning?: () => string | undefined;
+  /** Called for each buffer once the socket has taken it (or the response was destroyed): it may be reused. */
+  onWritten?: (chunk: Buffer) => void;
 }
 
 /** Bytes the response may hold before we wait for 'drain' (measured best of 64 KiB, 2 MiB, 8 MiB). */
 const WRITE_WINDOW = 64 * 1024;
 
-function write(res: ServerResponse, chunk: Buffer | string): Promise<void> {
+function write(res: ServerResponse, chunk: Buffer | string, onWritten?: (chunk: Buffer) => void): Promise<void> {
   if (res.destroyed) return Promise.reject(new Error('client connection closed'));
-  res.write(chunk);
+  if (onWritten && typeof chunk !== 'string') res.write(chunk, () => onWritten(chunk));
+  else res.write(chunk);
   if (res.writableLength <= WRITE_WINDOW) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const onDrain = (): void => { cleanup(); resolve(); };
@@ -56,7 +59,7 @@ export async function streamResponse(reply: FastifyReply, options: StreamOptions
     for (;;) {
       const next = await iterator.next();
       if (next.done) break;
-      await write(res, next.value);
+      await write(res, next.value, options.onWritten);
     }
     const late = options.lateWarning?.();
     if (late) res.addTrailers({ warning: warningHeader('dicomweb-gateway', late) });
@@ -90,9 +93,10 @@ export async function* multipartBody(boundary: string, parts: AsyncIterable<Part
 
 /**
  * Pulls up to `depth` items ahead of the consumer, so that work an item starts when it is created (e.g. reading
- * a file) overlaps with writing the one before. Memory is bounded by `depth` items.
+ * a file) overlaps with writing the one before. Memory is bounded by `depth` items. Items pulled but never
+ * handed on (the consumer stopped early) go to `discard`.
  */
-export async function* readAhead<T>(source: AsyncIterable<T>, depth: number): AsyncGenerator<T> {
+export async function* readAhead<T>(source: AsyncIterable<T>, depth: number, discard?: (item: T) => void): AsyncGenerator<T> {
   const it = source[Symbol.asyncIterator]();
   const queue: Promise<IteratorResult<T>>[] = [];
   try {
@@ -103,6 +107,10 @@ export async function* readAhead<T>(source: AsyncIterable<T>, depth: number): As
       yield next.value;
     }
   } finally {
+    for (const pending of queue.splice(0)) {
+      const r = await pending.catch(() => undefined);
+      if (r && !r.done) discard?.(r.value);
+    }
     await it.return?.();
   }
 }

@@ -1,5 +1,3 @@
-import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RetrieveService, RetrieveScope, HeldInstance, InstanceStream } from '../services/retrieve-service.js';
 import { locateFrames, FrameError, FRAME_MEDIA_TYPE } from '../services/frames.js';
@@ -13,6 +11,7 @@ import { parseAccept, describeRanges, type MediaRange } from './accept.js';
 import { pathUid } from './qido-params.js';
 import { jsonArray } from './search-response.js';
 import type { PublicUrl } from './public-url.js';
+import { fileBody, type ReadBuffers } from './file-body.js';
 import { streamResponse, multipartBody, newBoundary, prepend, readAhead, type Part } from './multipart-stream.js';
 
 export interface WadoRouteOptions {
@@ -20,6 +19,8 @@ export interface WadoRouteOptions {
   publicUrl: PublicUrl;
   /** Binary values longer than this become BulkDataURIs in metadata (Pixel Data always does). */
   bulkDataThreshold: number;
+  /** Read buffers shared by every response that streams stored files. */
+  readBuffers: ReadBuffers;
 }
 
 interface Params {
@@ -56,17 +57,8 @@ function lateWarning(stream: InstanceStream): () => string | undefined {
   return () => (stream.missing > 0 ? `${stream.missing} instance(s) of the request could not be retrieved from the PACS${stream.failedSubOperations ? ` (${stream.failedSubOperations} failed sub-operations)` : ''}` : undefined);
 }
 
-/** Files up to this size are read whole as soon as their part is created (read-ahead); larger ones stream. */
-const WHOLE_FILE_MAX = 8 * 1024 * 1024;
-/** Parts prepared ahead of the one being written: at most READ_AHEAD × WHOLE_FILE_MAX bytes in memory. */
+/** Parts prepared ahead of the one being written, each reading its first chunk (≤ 1 MiB) meanwhile. */
 const READ_AHEAD = 4;
-
-function fileBody(file: string, size: number): AsyncIterable<Buffer> {
-  if (size > WHOLE_FILE_MAX) return createReadStream(file, { highWaterMark: 1024 * 1024 });
-  const whole = readFile(file); // starts now, while earlier parts are still being written
-  whole.catch(() => {});
-  return (async function* () { yield await whole; })();
-}
 
 async function* mapIterator<T, U>(it: AsyncIterable<T>, fn: (t: T) => U | Promise<U>): AsyncGenerator<U> {
   for await (const t of it) yield await fn(t);
@@ -133,15 +125,16 @@ async function retrieveInstances(options: WadoRouteOptions, request: FastifyRequ
   const toPart = (held: HeldInstance): Part => {
     const ts = held.instance.transferSyntaxUid;
     if (transferSyntax && transferSyntax !== '*' && transferSyntax !== ts) request.log.warn({ asked: transferSyntax, stored: ts }, 'instance sent in its stored transfer syntax: transcoding is not available yet');
+    const body = fileBody(options.readBuffers, held.instance.path, 0, held.instance.bytes);
     return {
       headers: { 'Content-Type': `application/dicom; transfer-syntax=${ts}`, 'Content-Location': instanceUrl(base, held.instance) },
-      body: fileBody(held.instance.path, held.instance.bytes),
-      done: held.release,
+      body,
+      done: () => { body.dispose(); held.release(); },
     };
   };
   const boundary = newBoundary();
-  await streamResponse(reply, { contentType: `multipart/related; type="application/dicom"; boundary=${boundary}`, warnings, lateWarning: lateWarning(stream) },
-    multipartBody(boundary, readAhead(mapIterator(iterable(prepend(first, rest)), toPart), READ_AHEAD)));
+  await streamResponse(reply, { contentType: `multipart/related; type="application/dicom"; boundary=${boundary}`, warnings, lateWarning: lateWarning(stream), onWritten: (chunk) => options.readBuffers.release(chunk) },
+    multipartBody(boundary, readAhead(mapIterator(iterable(prepend(first, rest)), toPart), READ_AHEAD, (part) => part.done?.())));
 }
 
 /** Reads a held instance's header and makes its DICOM JSON with BulkDataURIs (PS3.18 §10.4.1.2.2, Annex F). */
