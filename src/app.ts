@@ -6,6 +6,7 @@ import { registerWadoRoutes } from './routes/wado.js';
 import type { RetrieveService } from './services/retrieve-service.js';
 import { publicUrlResolver } from './routes/public-url.js';
 import { ReadBuffers } from './routes/file-body.js';
+import type { CodecPool } from './codecs/codec-pool.js';
 import { QidoService } from './services/qido-service.js';
 import type { PacsBackend } from './services/backend.js';
 import type { GatewayConfig } from './config/schema.js';
@@ -14,6 +15,7 @@ export interface AppDependencies {
   config: GatewayConfig;
   backend: PacsBackend;
   retrieve: RetrieveService;
+  codecs: CodecPool;
   logger?: FastifyServerOptions['logger'];
   loggerInstance?: FastifyServerOptions['loggerInstance'];
 }
@@ -59,7 +61,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       headerHoldMs: config.qido.headerHoldMs,
       publicUrl,
     });
-    registerWadoRoutes(scoped, { service: deps.retrieve, publicUrl, bulkDataThreshold: config.wado.bulkDataThreshold, readBuffers: new ReadBuffers() });
+    registerWadoRoutes(scoped, { service: deps.retrieve, publicUrl, bulkDataThreshold: config.wado.bulkDataThreshold, readBuffers: new ReadBuffers(), codecs: deps.codecs });
   }, { prefix: config.http.basePath });
 
   return app;

@@ -3,6 +3,7 @@ import {
   DimseNetworkError, AssociationRejectedError, DimseStatusError, DimseTimeoutError, PoolExhaustedError,
 } from './dimse-bridge/errors.js';
 import { statusHex } from './dimse-bridge/command.js';
+import { CodecPoolBusyError } from './codecs/codec-pool.js';
 
 /**
  * Every error the HTTP layer can answer with, in one registry (Fastify's `@fastify/error` style: a code,
@@ -55,6 +56,7 @@ export const Errors = {
   pacsBusy: defineError('DWG_PACS_BUSY', 503, 'all associations to the PACS are busy: %s'),
   pacsTimeout: defineError('DWG_PACS_TIMEOUT', 504, 'the PACS did not answer in time: %s'),
   notReady: defineError('DWG_NOT_READY', 503, 'not ready: %s'),
+  codecsBusy: defineError('DWG_CODECS_BUSY', 503, 'the image decoders are busy: %s'),
   internal: defineError('DWG_INTERNAL', 500, 'internal error: %s'),
 } as const;
 
@@ -95,5 +97,9 @@ export function withDetails(err: GatewayError, details: Record<string, unknown>)
 export function toGatewayError(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;
   if (err instanceof DimseNetworkError) return fromDimseError(err);
+  if (err instanceof CodecPoolBusyError) {
+    const e = Errors.codecsBusy(err.message);
+    return new GatewayError(e.code, e.statusCode, e.message, {}, { 'retry-after': '1' });
+  }
   return Errors.internal(err instanceof Error ? err.message : String(err));
 }

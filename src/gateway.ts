@@ -10,6 +10,7 @@ import { StorageScp } from './dimse-bridge/storage-scp.js';
 import { InstanceStore } from './cache/instance-store.js';
 import { InstanceCache } from './cache/instance-cache.js';
 import { RetrieveService } from './services/retrieve-service.js';
+import { CodecPool } from './codecs/codec-pool.js';
 
 /** The whole gateway: PACS connection pool, DICOMweb HTTP server and the embedded Storage SCP. */
 export interface Gateway {
@@ -67,12 +68,14 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   });
   // The mediator: every instance the Storage SCP has made durable goes to the requests waiting for it.
   storageScp.on('stored', (event) => retrieve.onStored(event));
-  const app = buildApp({ config, backend, retrieve, loggerInstance: log });
+  const codecs = new CodecPool({ threads: config.codecs.threads, maxQueue: config.codecs.maxQueue });
+  const app = buildApp({ config, backend, retrieve, codecs, loggerInstance: log });
   let address: string;
   try {
     address = await app.listen({ host: config.http.host, port: config.http.port });
   } catch (err) {
     await storageScp.close();
+    await codecs.close();
     throw err;
   }
   return {
@@ -86,6 +89,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
       await storageScp.close();
       await pool.close();
       await store.close();
+      await codecs.close();
     },
   };
 }

@@ -8,6 +8,7 @@ import type { PacsBackend } from '../src/services/backend.js';
 import { RetrieveService } from '../src/services/retrieve-service.js';
 import { InstanceStore } from '../src/cache/instance-store.js';
 import { InstanceCache } from '../src/cache/instance-cache.js';
+import { CodecPool } from '../src/codecs/codec-pool.js';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,7 +19,7 @@ describe('openapi.yaml', () => {
     const backend: PacsBackend = { find: () => Promise.reject(new Error('unused')), listsBeforeRetrieving: false, retrieve: () => Promise.reject(new Error('unused')), echo: () => Promise.reject(new Error('unused')), close: async () => {} };
     const store = new InstanceStore(mkdtempSync(path.join(os.tmpdir(), 'dwg-openapi-')));
     const retrieve = new RetrieveService(backend, new InstanceCache(store, 1 << 20), store, { idleTimeoutMs: 1000, storageScp: { aeTitle: 'X', host: '127.0.0.1', port: 1 } });
-    const app = buildApp({ config: loadConfig({ env: {} }), backend, retrieve, logger: false });
+    const app = buildApp({ config: loadConfig({ env: {} }), backend, retrieve, codecs: new CodecPool({ threads: 1, maxQueue: 1 }), logger: false });
     const routes: string[] = [];
     app.addHook('onRoute', (r) => { if (r.method === 'GET' || (Array.isArray(r.method) && r.method.includes('GET'))) routes.push(r.url.replace(/:(\w+)/g, '{$1}')); });
     await app.ready();

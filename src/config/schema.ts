@@ -1,4 +1,8 @@
+import os from 'node:os';
 import { z } from 'zod';
+
+/** One codec worker per core. */
+const DEFAULT_CODEC_THREADS = Math.max(1, os.availableParallelism());
 
 /** "10GiB", "512 MB", "1048576" → bytes. */
 export function parseByteSize(input: string | number): number {
@@ -104,6 +108,13 @@ export const configSchema = z.object({
     /** Binary values longer than this are BulkDataURIs in metadata (Pixel Data always is). */
     bulkDataThreshold: z.number().int().nonnegative().default(1024),
   }).strict().default({ bulkDataThreshold: 1024 }),
+
+  codecs: z.object({
+    /** Worker threads that decode and encode frames (JPEG 2000, JPEG-LS, …) off the event loop. */
+    threads: z.number().int().positive().max(64).default(DEFAULT_CODEC_THREADS),
+    /** Frames that may wait for a worker; beyond it a request gets 503 with Retry-After. */
+    maxQueue: z.number().int().positive().default(256),
+  }).strict().default({ threads: DEFAULT_CODEC_THREADS, maxQueue: 256 }),
 
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

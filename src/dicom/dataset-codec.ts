@@ -37,6 +37,9 @@ export interface ReadOptions extends DatasetEncoding {
 /** VRs whose values are words to byte-swap when read from a big-endian dataset (PS3.5 §7.3). */
 const WORD_SIZE: Partial<Record<VR, number>> = { US: 2, SS: 2, OW: 2, AT: 2, UL: 4, SL: 4, FL: 4, OF: 4, OL: 4, FD: 8, OD: 8, UV: 8, SV: 8, OV: 8 };
 
+/** Size of the words of a VR's values (1 for bytes and text): what a big-endian value is swapped by. */
+export const wordSizeOf = (vr: VR): number => WORD_SIZE[vr] ?? 1;
+
 /** Reads a dataset (PS3.5 §7) from bytes (identifiers on the wire). */
 export function readDataset(bytes: Buffer, encoding: DatasetEncoding): Dataset {
   return readDatasetFrom(new BufferSource(bytes), encoding);
@@ -181,7 +184,13 @@ class Reader {
   }
 }
 
-function swapWords(bytes: Buffer, size: number): Buffer {
+/** Swaps the byte order of each word in place (big ↔ little endian); a trailing partial word is left as is. */
+export function swapWords(bytes: Buffer, size: number): Buffer {
+  if (size <= 1) return bytes;
+  if (bytes.length % size !== 0) {
+    swapWords(bytes.subarray(0, bytes.length - (bytes.length % size)), size);
+    return bytes;
+  }
   if (size === 2) return bytes.swap16();
   if (size === 4) return bytes.swap32();
   return bytes.swap64();

@@ -14,10 +14,16 @@ const { DicomMetaDictionary } = dcmjs.data;
 const dcmjsKey = (t: Tag): string =>
   `(${groupOf(t).toString(16).toUpperCase().padStart(4, '0')},${elementOf(t).toString(16).toUpperCase().padStart(4, '0')})`;
 
-/** dcmjs writes ambiguous VRs as "US or SS", "OB or OW", and some in lower case; pick the first. */
+/**
+ * dcmjs writes ambiguous VRs as "US or SS", "OB or OW", and some as lower-case codes; pick the one an implicit
+ * VR dataset means (PS3.5 §A.1): OB/OW data (Pixel Data, Overlay Data: "ox") is OW, US/SS ("xs") is US,
+ * LUT Data (US or OW: "lt") is OW.
+ */
+const AMBIGUOUS: Readonly<Record<string, VR>> = { ox: 'OW', xs: 'US', lt: 'OW' };
 function normaliseVR(raw: string): VR {
+  const resolved = AMBIGUOUS[raw];
+  if (resolved) return resolved;
   const first = raw.split(/\s+or\s+/i)[0]?.trim().toUpperCase() ?? '';
-  if (first === 'LT' && raw === 'lt') return 'OW'; // dcmjs marks LUT Data "lt": US or OW (PS3.6)
   return isVR(first) ? first : 'UN';
 }
 

@@ -1,7 +1,6 @@
 import { openSync, readSync, closeSync, fstatSync, createReadStream } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
-import { Readable } from 'node:stream';
-import { BufferSource, readDatasetFrom, type ByteSource } from './dataset-codec.js';
+import { BufferSource, readDatasetFrom, swapWords, type ByteSource } from './dataset-codec.js';
 import type { Dataset, BulkRef } from './dataset.js';
 import { tag } from './tag.js';
 import { encodingOf, TransferSyntax } from './transfer-syntax.js';
@@ -54,6 +53,8 @@ export interface StoredHeader {
   datasetOffset: number;
   /** For a deflated dataset the inflated bytes, which BulkRefs then point into; otherwise BulkRefs are file offsets. */
   inflated?: Buffer;
+  /** Explicit VR Big Endian: values left in the file have big-endian words. */
+  bigEndian: boolean;
 }
 
 export class Part10Error extends Error {
@@ -84,19 +85,45 @@ export function readPart10Header(path: string, bulkThreshold = 1024): StoredHead
     if (meta.transferSyntaxUid === TransferSyntax.DeflatedExplicitVRLittleEndian) {
       const inflated = inflateRawSync(source.bytes(datasetOffset, source.length - datasetOffset));
       const dataset = readDatasetFrom(new BufferSource(inflated), { ...encoding, bulkThreshold });
-      return { path, meta, dataset, datasetOffset, inflated };
+      return { path, meta, dataset, datasetOffset, inflated, bigEndian: false };
     }
     const dataset = readDatasetFrom(source, { ...encoding, bulkThreshold, start: datasetOffset });
-    return { path, meta, dataset, datasetOffset };
+    return { path, meta, dataset, datasetOffset, bigEndian: !encoding.littleEndian };
   } finally {
     closeSync(fd);
   }
 }
 
-/** Streams the bytes of a bulk value (or a byte range of it) from where it is stored. */
-export function bulkStream(header: StoredHeader, ref: Pick<BulkRef, 'offset' | 'length'>, range?: { start: number; end: number }): Readable {
-  const start = ref.offset + (range?.start ?? 0);
-  const endInclusive = ref.offset + (range ? range.end : ref.length - 1);
-  if (header.inflated) return Readable.from([header.inflated.subarray(start, endInclusive + 1)]);
-  return createReadStream(header.path, { start, end: endInclusive, highWaterMark: 256 * 1024 });
+/**
+ * Streams the bytes of a bulk value (or a byte range of it) from where it is stored, little endian: in a
+ * big-endian file each word of `wordSize` bytes is swapped (PS3.18 §8.7.2: bulk data is little endian).
+ */
+export async function* bulkStream(header: StoredHeader, ref: Pick<BulkRef, 'offset' | 'length'>, range: { start: number; end: number } | undefined, wordSize: number): AsyncGenerator<Buffer> {
+  const from = range?.start ?? 0;
+  const to = range ? range.end + 1 : ref.length;
+  const swap = header.bigEndian && wordSize > 1;
+  // Swapping needs whole words: read from the word holding `from`, then trim.
+  const alignedFrom = swap ? from - (from % wordSize) : from;
+  const alignedTo = swap ? Math.min(ref.length, Math.ceil(to / wordSize) * wordSize) : to;
+  const raw: AsyncIterable<Buffer> | Iterable<Buffer> = header.inflated
+    ? [header.inflated.subarray(ref.offset + alignedFrom, ref.offset + alignedTo)]
+    : alignedTo > alignedFrom ? createReadStream(header.path, { start: ref.offset + alignedFrom, end: ref.offset + alignedTo - 1, highWaterMark: 256 * 1024 }) : [];
+  if (!swap) {
+    yield* raw;
+    return;
+  }
+  let skip = from - alignedFrom;
+  let left = to - from;
+  let carry = Buffer.alloc(0);
+  for await (const chunk of raw) {
+    const joined = carry.length ? Buffer.concat([carry, chunk]) : Buffer.from(chunk);
+    const whole = joined.length - (joined.length % wordSize);
+    carry = joined.subarray(whole);
+    let out = swapWords(joined.subarray(0, whole), wordSize);
+    if (skip) { out = out.subarray(skip); skip = 0; }
+    if (out.length > left) out = out.subarray(0, left);
+    left -= out.length;
+    if (out.length) yield out;
+  }
+  if (carry.length && left > 0) yield carry.subarray(skip, skip + left); // a value of odd length ends in a partial word
 }

@@ -1,13 +1,20 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RetrieveService, RetrieveScope, HeldInstance, InstanceStream } from '../services/retrieve-service.js';
 import { locateFrames, FrameError, FRAME_MEDIA_TYPE } from '../services/frames.js';
+import { planFrames } from '../services/frame-delivery.js';
+import { conversionProblem, transcodedPart10 } from '../services/transcode.js';
+import { pixelFormatOf, PixelFormatError } from '../codecs/pixel-format.js';
+import { CONVERSION_TARGETS, LOSSLESS_ENCODERS } from '../codecs/transfer-syntaxes.js';
+import type { CodecPool } from '../codecs/codec-pool.js';
+import { instanceSyntaxes, frameOptions } from './wado-accept.js';
 import { readPart10Header, bulkStream, type StoredHeader } from '../dicom/part10-reader.js';
 import { toDicomJson, type DicomJsonObject } from '../dicom/json-model.js';
+import { wordSizeOf } from '../dicom/dataset-codec.js';
 import { toNativeDicomXml } from '../dicom/xml-model.js';
 import { parseHexTag, Tags, tag, type Tag } from '../dicom/tag.js';
 import type { DataElement, Dataset } from '../dicom/dataset.js';
 import { Errors, GatewayError } from '../errors.js';
-import { parseAccept, describeRanges, type MediaRange } from './accept.js';
+import { parseAccept, describeRanges } from './accept.js';
 import { pathUid } from './qido-params.js';
 import { jsonArray } from './search-response.js';
 import type { PublicUrl } from './public-url.js';
@@ -21,6 +28,8 @@ export interface WadoRouteOptions {
   bulkDataThreshold: number;
   /** Read buffers shared by every response that streams stored files. */
   readBuffers: ReadBuffers;
+  /** Decoding and encoding of frames, in worker threads. */
+  codecs: CodecPool;
 }
 
 interface Params {
@@ -72,69 +81,65 @@ function iterable<T>(it: AsyncIterator<T>): AsyncIterable<T> {
 // ---------------------------------------------------------------------------------------------------------
 // Media types
 
-/** `multipart/related; type="application/dicom"` with its transfer-syntax (PS3.18 §8.7.3.5): undefined = none asked. */
-function dicomTransferSyntax(request: FastifyRequest): { transferSyntax: string | undefined } {
-  const ranges = parseAccept(request.headers.accept);
-  if (ranges.length === 0) return { transferSyntax: undefined };
-  const ok = ranges.filter((r) => r.q > 0 && acceptsDicom(r)).sort((a, b) => b.q - a.q || a.index - b.index);
-  const best = ok[0];
-  if (!best) throw Errors.notAcceptable(describeRanges(ranges), 'multipart/related; type="application/dicom"[; transfer-syntax=*]');
-  return { transferSyntax: best.params['transfer-syntax'] };
-}
-
-function acceptsDicom(r: MediaRange): boolean {
-  if (r.type === '*' && r.subtype === '*') return true;
-  if (r.type === 'multipart' && (r.subtype === 'related' || r.subtype === '*')) return r.params.type === undefined || r.params.type === 'application/dicom';
-  return r.type === 'application' && r.subtype === 'dicom';
-}
-
-/** What a frames/bulk request accepts: native octet-stream, the stored bitstream (`*`), or named image types. */
-interface PixelAccept { storedBitstream: boolean; mediaTypes: Set<string>; native: boolean }
-function pixelAccept(request: FastifyRequest): PixelAccept {
-  const ranges = parseAccept(request.headers.accept).filter((r) => r.q > 0);
-  if (ranges.length === 0) return { storedBitstream: false, mediaTypes: new Set(), native: true };
-  const result: PixelAccept = { storedBitstream: false, mediaTypes: new Set(), native: false };
-  for (const r of ranges) {
-    const inner = r.type === 'multipart' ? r.params.type ?? 'application/octet-stream' : `${r.type}/${r.subtype}`;
-    const ts = r.params['transfer-syntax'];
-    if (inner === '*/*' || inner === 'application/octet-stream') {
-      if (ts === '*') result.storedBitstream = true;
-      else result.native = true;
-      if (inner === '*/*') result.storedBitstream = true;
-    } else {
-      result.mediaTypes.add(inner);
-      if (ts === '*') result.storedBitstream = true;
-    }
-  }
-  return result;
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // Handlers
 
-/** GET {s}/studies/{study}[/series/{series}[/instances/{instance}]] — Retrieve Instances (PS3.18 §10.4.1). */
+/**
+ * The part for one instance in the first acceptable transfer syntax it can be had in: as stored, or converted
+ * (transcode.ts). Undefined when none is possible.
+ */
+function instancePart(options: WadoRouteOptions, base: string, held: HeldInstance, syntaxes: readonly string[]): { part: Part; problem?: undefined } | { part?: undefined; problem: string } {
+  const stored = held.instance.transferSyntaxUid;
+  let header: StoredHeader | undefined;
+  const problems: string[] = [];
+  for (const wanted of syntaxes) {
+    if (wanted === '*' || wanted === stored) {
+      const body = fileBody(options.readBuffers, held.instance.path, 0, held.instance.bytes);
+      return { part: { headers: { 'Content-Type': `application/dicom; transfer-syntax=${stored}`, 'Content-Location': instanceUrl(base, held.instance) }, body, done: () => { body.dispose(); held.release(); } } };
+    }
+    header ??= readPart10Header(held.instance.path, 64 * 1024);
+    const problem = conversionProblem(header, wanted);
+    if (problem) { problems.push(problem); continue; }
+    return { part: { headers: { 'Content-Type': `application/dicom; transfer-syntax=${wanted}`, 'Content-Location': instanceUrl(base, held.instance) }, body: transcodedPart10(header, wanted, options.codecs), done: held.release } };
+  }
+  held.release();
+  return { problem: `instance ${held.instance.sopInstanceUid} is stored as ${stored}: ${problems.join('; ')}` };
+}
+
+/**
+ * GET {s}/studies/{study}[/series/{series}[/instances/{instance}]] — Retrieve Instances (PS3.18 §10.4.1).
+ * Each instance goes in the first transfer syntax of the Accept header it can be had in (PS3.18 §8.7.3.5); when
+ * the first instance cannot be had in any, 406; a later one that cannot is left out and counted in the trailer.
+ */
 async function retrieveInstances(options: WadoRouteOptions, request: FastifyRequest<{ Params: Params }>, reply: FastifyReply): Promise<void> {
   const scope = scopeOf(request.params);
-  const { transferSyntax } = dicomTransferSyntax(request);
-  if (transferSyntax !== undefined && transferSyntax !== '*' && !/^[0-9.]+$/.test(transferSyntax)) {
-    throw Errors.notAcceptable(`transfer-syntax=${transferSyntax}`, 'transfer-syntax=* or a transfer syntax UID');
-  }
+  const syntaxes = instanceSyntaxes(request.headers.accept);
   const base = options.publicUrl(request);
   const { stream, first, rest } = await firstAndRest(options.service, scope);
-  const warnings: string[] = [];
-  const toPart = (held: HeldInstance): Part => {
-    const ts = held.instance.transferSyntaxUid;
-    if (transferSyntax && transferSyntax !== '*' && transferSyntax !== ts) request.log.warn({ asked: transferSyntax, stored: ts }, 'instance sent in its stored transfer syntax: transcoding is not available yet');
-    const body = fileBody(options.readBuffers, held.instance.path, 0, held.instance.bytes);
-    return {
-      headers: { 'Content-Type': `application/dicom; transfer-syntax=${ts}`, 'Content-Location': instanceUrl(base, held.instance) },
-      body,
-      done: () => { body.dispose(); held.release(); },
-    };
-  };
+  const firstPart = instancePart(options, base, first, syntaxes);
+  if (!firstPart.part) {
+    await rest.return?.();
+    throw Errors.notAcceptable(`transfer-syntax ${syntaxes.join(', ')}`, `${firstPart.problem}; transfer-syntax=* serves every instance as stored, or one of ${[...CONVERSION_TARGETS].join(', ')}`);
+  }
+  let omitted = 0;
+  const others = (async function* (): AsyncGenerator<Part> {
+    for await (const held of iterable(rest)) {
+      const r = instancePart(options, base, held, syntaxes);
+      if (r.part) yield r.part;
+      else {
+        omitted++;
+        request.log.warn({ reason: r.problem }, 'instance left out: not available in an acceptable transfer syntax');
+      }
+    }
+  })();
+  const late = lateWarning(stream);
   const boundary = newBoundary();
-  await streamResponse(reply, { contentType: `multipart/related; type="application/dicom"; boundary=${boundary}`, warnings, lateWarning: lateWarning(stream), onWritten: (chunk) => options.readBuffers.release(chunk) },
-    multipartBody(boundary, readAhead(mapIterator(iterable(prepend(first, rest)), toPart), READ_AHEAD, (part) => part.done?.())));
+  await streamResponse(reply, {
+    contentType: `multipart/related; type="application/dicom"; boundary=${boundary}`,
+    warnings: [],
+    lateWarning: () => [late(), omitted ? `${omitted} instance(s) left out: not available in the requested transfer syntax` : undefined].filter(Boolean).join('; ') || undefined,
+    onWritten: (chunk) => options.readBuffers.release(chunk),
+  }, multipartBody(boundary, readAhead(prepend(firstPart.part, others[Symbol.asyncIterator]()), READ_AHEAD, (part) => part.done?.())));
 }
 
 /** Reads a held instance's header and makes its DICOM JSON with BulkDataURIs (PS3.18 §10.4.1.2.2, Annex F). */
@@ -225,6 +230,7 @@ async function retrieveBulkData(options: WadoRouteOptions, request: FastifyReque
       ? (el.bulk.fragments ? el.bulk.fragments.slice(1) : [{ offset: el.bulk.offset, length: el.bulk.length }])
       : undefined;
     const size = whole ? whole.reduce((a, f) => a + f.length, 0) : 'bytes' in el ? el.bytes.length : 0;
+    const wordSize = 'bulk' in el && !el.bulk.fragments ? wordSizeOf(el.vr) : 1;
     const range = byteRange(request.headers.range, size);
     const body = async function* (): AsyncGenerator<Buffer> {
       if (!whole) {
@@ -238,7 +244,7 @@ async function retrieveBulkData(options: WadoRouteOptions, request: FastifyReque
         if (left <= 0) break;
         if (skip >= f.length) { skip -= f.length; continue; }
         const take = Math.min(f.length - skip, left);
-        yield* bulkStream(header, f, { start: skip, end: skip + take - 1 }) as AsyncIterable<Buffer>;
+        yield* bulkStream(header, f, { start: skip, end: skip + take - 1 }, wordSize);
         left -= take;
         skip = 0;
       }
@@ -268,40 +274,46 @@ function frameNumbers(list: string): number[] {
   return numbers.map(Number);
 }
 
-/** GET .../instances/{instance}/frames/{list} and .../instances/{instance}/pixeldata (PS3.18 §10.4.1.1.4–5). */
+/** Frames produced ahead of the one being written (decoding runs in the codec workers meanwhile). */
+const FRAMES_AHEAD = 4;
+
+/**
+ * GET .../instances/{instance}/frames/{list} and .../instances/{instance}/pixeldata (PS3.18 §10.4.1.1.4–5).
+ * The first representation of the Accept header the gateway can make: the stored bitstream, native samples
+ * (decoded in the codec workers when stored compressed), or a lossless re-encoding (frame-delivery.ts).
+ */
 async function retrieveFrames(options: WadoRouteOptions, request: FastifyRequest<{ Params: Params }>, reply: FastifyReply, allFrames: boolean): Promise<void> {
   const wanted = allFrames ? undefined : frameNumbers(request.params.frames ?? '');
-  const accept = pixelAccept(request);
+  const accepted = frameOptions(request.headers.accept);
   const base = options.publicUrl(request);
   await withInstance(options, request.params, async (header, held) => {
     let locator;
+    let format;
     try {
       locator = locateFrames(header);
+      format = pixelFormatOf(header.dataset);
     } catch (err) {
       if (err instanceof FrameError) throw err.kind === 'no-pixels' ? Errors.notFound(err.message) : Errors.internal(err.message);
+      if (err instanceof PixelFormatError) throw Errors.internal(err.message);
       throw err;
     }
     const numbers = wanted ?? Array.from({ length: locator.numberOfFrames }, (_, i) => i + 1);
     const outOfRange = numbers.find((n) => n > locator.numberOfFrames);
     if (outOfRange !== undefined) throw Errors.notFound(`frame ${outOfRange} does not exist: the instance has ${locator.numberOfFrames} frame${locator.numberOfFrames === 1 ? '' : 's'}`);
-    const ts = locator.transferSyntaxUid;
-    const mediaType = locator.encapsulated ? FRAME_MEDIA_TYPE[ts] ?? 'application/octet-stream' : 'application/octet-stream';
-    let partType: string;
-    if (!locator.encapsulated && (accept.native || accept.storedBitstream)) partType = 'application/octet-stream';
-    else if (locator.encapsulated && (accept.storedBitstream || accept.mediaTypes.has(mediaType))) partType = accept.mediaTypes.has(mediaType) ? mediaType : 'application/octet-stream';
-    else if (locator.encapsulated) {
-      throw Errors.notAcceptable(`${describeRanges(parseAccept(request.headers.accept))} (frames stored as ${ts})`, `multipart/related; type="application/octet-stream"; transfer-syntax=*, or type="${mediaType}" (decompression to native frames is not available yet)`);
-    } else {
-      throw Errors.notAcceptable(describeRanges(parseAccept(request.headers.accept)), 'multipart/related; type="application/octet-stream"');
+    const plan = planFrames(locator, format, accepted, options.codecs);
+    if (!plan) {
+      throw Errors.notAcceptable(`${describeRanges(parseAccept(request.headers.accept))} (frames stored as ${locator.transferSyntaxUid})`, `multipart/related; type="application/octet-stream"[; transfer-syntax=*], or an image type of ${Object.keys(LOSSLESS_ENCODERS).map((ts) => FRAME_MEDIA_TYPE[ts]).filter((v, i, a) => a.indexOf(v) === i).join(', ')}`);
     }
     const url = `${instanceUrl(base, held.instance)}/frames`;
-    const parts = (async function* (): AsyncGenerator<Part> {
+    const parts = readAhead((async function* (): AsyncGenerator<Part> {
       for (const n of numbers) {
-        yield { headers: { 'Content-Type': `${partType}; transfer-syntax=${locator.encapsulated ? ts : '1.2.840.10008.1.2.1'}`, 'Content-Location': `${url}/${n}` }, body: locator.read(n) };
+        const frame = plan.produce(n);
+        frame.catch(() => {});
+        yield { headers: { 'Content-Type': `${plan.mediaType}; transfer-syntax=${plan.transferSyntaxUid}`, 'Content-Location': `${url}/${n}` }, body: (async function* () { const f = await frame; yield Buffer.from(f.buffer, f.byteOffset, f.byteLength); })() };
       }
-    })();
+    })(), FRAMES_AHEAD);
     const boundary = newBoundary();
-    await streamResponse(reply, { contentType: `multipart/related; type="${partType}"; boundary=${boundary}`, warnings: [] }, multipartBody(boundary, parts));
+    await streamResponse(reply, { contentType: `multipart/related; type="${plan.mediaType}"; boundary=${boundary}`, warnings: [] }, multipartBody(boundary, parts));
   });
 }
 

@@ -3,6 +3,7 @@ import type { StoredHeader } from '../dicom/part10-reader.js';
 import type { BulkRef } from '../dicom/dataset.js';
 import { tag, Tags } from '../dicom/tag.js';
 import { TransferSyntax } from '../dicom/transfer-syntax.js';
+import { swapWords, wordSizeOf } from '../dicom/dataset-codec.js';
 
 /** Media type of a stored bitstream per transfer syntax (PS3.18 Table 8.7.3-2/-3). */
 export const FRAME_MEDIA_TYPE: Readonly<Record<string, string>> = {
@@ -95,12 +96,15 @@ export function locateFrames(header: StoredHeader): FrameLocator {
       read(n) {
         check(n);
         const startBit = (n - 1) * frameBits;
+        // Big endian words become little endian (PS3.18 §8.7.3: native frames are little endian). The words are
+        // those of the VR (an 8-bit image in OW has its bytes swapped in pairs, PS3.5 §A.3), so read whole words.
+        const word = ref.littleEndian ? 1 : wordSizeOf(pixel.vr);
         const firstByte = Math.floor(startBit / 8);
-        const byteCount = Math.ceil((startBit + frameBits) / 8) - firstByte;
-        const raw = inline ? Buffer.from(inline.subarray(firstByte, firstByte + byteCount)) : readRanges(header, [{ offset: ref.offset + firstByte, length: byteCount }]);
-        // Big endian words become little endian (PS3.18 §8.7.3: native frames are little endian).
-        if (!ref.littleEndian && bitsAllocated === 16) raw.swap16();
-        if (!ref.littleEndian && bitsAllocated === 32) raw.swap32();
+        const alignedFirst = firstByte - (firstByte % word);
+        const endByte = Math.ceil((startBit + frameBits) / 8);
+        const alignedEnd = Math.min(Math.ceil(endByte / word) * word, Math.max(ref.length, endByte));
+        const wide = inline ? Buffer.from(inline.subarray(alignedFirst, alignedEnd)) : readRanges(header, [{ offset: ref.offset + alignedFirst, length: alignedEnd - alignedFirst }]);
+        const raw = swapWords(wide, word).subarray(firstByte - alignedFirst, endByte - alignedFirst);
         const shift = startBit % 8;
         if (shift === 0) return raw.subarray(0, Math.ceil(frameBits / 8));
         // 1-bit frames need not start on a byte (PS3.5 §8.1.1): realign so the frame starts at bit 0.

@@ -1,0 +1,200 @@
+import { Dataset } from '../dicom/dataset.js';
+import { delimiter } from '../dicom/dataset-codec.js';
+import { encodeFileMetaHeader } from '../dicom/part10.js';
+import type { StoredHeader } from '../dicom/part10-reader.js';
+import { writeStoredDataset, type ReplacementValue } from '../dicom/part10-writer.js';
+import { Tags } from '../dicom/tag.js';
+import { TransferSyntax, encodingOf } from '../dicom/transfer-syntax.js';
+import { IMPLEMENTATION } from '../dicom/uid.js';
+import type { CodecPool } from '../codecs/codec-pool.js';
+import { pixelFormatOf, isSubsampledYbr, type PixelFormat } from '../codecs/pixel-format.js';
+import { DECODERS, LOSSLESS_ENCODERS, LOSSY_SYNTAXES, NATIVE_SYNTAXES, NATIVE_TARGETS } from '../codecs/transfer-syntaxes.js';
+import { locateFrames, type FrameLocator } from './frames.js';
+
+/** Why an instance cannot be had in a transfer syntax, or undefined when it can. */
+export function conversionProblem(header: StoredHeader, target: string): string | undefined {
+  const stored = header.meta.transferSyntaxUid;
+  if (target === stored) return undefined;
+  if (!NATIVE_TARGETS.includes(target) && !(target in LOSSLESS_ENCODERS)) return `the gateway does not write ${target}`;
+  const pixel = header.dataset.get(Tags.PixelData);
+  if (!pixel) return undefined; // no frames: only the dataset encoding changes
+  const storedNative = NATIVE_SYNTAXES.has(stored);
+  if (!storedNative && !(stored in DECODERS)) return `frames stored as ${stored} cannot be decoded`;
+  if (storedNative && NATIVE_TARGETS.includes(target)) return undefined;
+  let format: PixelFormat;
+  try {
+    format = pixelFormatOf(header.dataset);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  if (!NATIVE_TARGETS.includes(target)) {
+    if (format.bitsAllocated !== 8 && format.bitsAllocated !== 16) return `${format.bitsAllocated}-bit samples cannot be compressed`;
+    if (storedNative && isSubsampledYbr(format.photometricInterpretation)) return `uncompressed ${format.photometricInterpretation} cannot be compressed`;
+  }
+  return undefined;
+}
+
+/** Frames of a scope converted at once (in worker threads), bounding memory to this many frames. */
+const FRAMES_IN_FLIGHT = 4;
+
+/** The frames of an instance as native samples (decoded when stored compressed), in order, a few at a time. */
+async function* nativeFrames(locator: FrameLocator, format: PixelFormat, codecs: CodecPool, onPhotometric: (p: string) => void): AsyncGenerator<Uint8Array> {
+  const work = (n: number): Promise<Uint8Array> => {
+    const bytes = locator.read(n);
+    if (!locator.encapsulated) return Promise.resolve(bytes);
+    return codecs.decode(locator.transferSyntaxUid, format, bytes).then((r) => { onPhotometric(r.photometricInterpretation); return r.data; });
+  };
+  yield* inOrder(locator.numberOfFrames, work);
+}
+
+/** Runs `work(1..count)` with at most FRAMES_IN_FLIGHT running, yielding results in order. */
+async function* inOrder<T>(count: number, work: (n: number) => Promise<T>): AsyncGenerator<T> {
+  const queue: Promise<T>[] = [];
+  let next = 1;
+  const fill = (): void => {
+    while (queue.length < FRAMES_IN_FLIGHT && next <= count) {
+      const p = work(next++);
+      p.catch(() => {});
+      queue.push(p);
+    }
+  };
+  fill();
+  while (queue.length) {
+    const result = await (queue.shift() as Promise<T>);
+    fill();
+    yield result;
+  }
+}
+
+/**
+ * An instance as a Part 10 file in another transfer syntax, streamed (PS3.18 §8.7.3: transcoding on retrieve).
+ * Only the pixel data is converted — frame by frame, in the codec workers, a few frames at a time — and the
+ * attributes that describe it: Photometric Interpretation (a decoder's output, e.g. RGB from JPEG YBR_FULL_422),
+ * Planar Configuration (colour-by-pixel), Lossy Image Compression (kept "01" once lossy, PS3.3 C.7.6.1.1.5).
+ * Encapsulated output has an empty Basic Offset Table and one fragment per frame (PS3.5 §A.4).
+ * Call only when `conversionProblem` found none.
+ */
+export function transcodedPart10(header: StoredHeader, target: string, codecs: CodecPool): AsyncIterable<Buffer> {
+  const stored = header.meta.transferSyntaxUid;
+  const targetEncoding = encodingOf(target);
+  const fileMeta = encodeFileMetaHeader({
+    mediaStorageSopClassUid: header.meta.sopClassUid,
+    mediaStorageSopInstanceUid: header.meta.sopInstanceUid,
+    transferSyntaxUid: target,
+    implementationClassUid: IMPLEMENTATION.classUid,
+    implementationVersionName: IMPLEMENTATION.versionName,
+  });
+  const ds = new Dataset();
+  for (const el of header.dataset.sorted()) ds.set(el);
+  const pixel = ds.get(Tags.PixelData);
+  const recodesPixels = pixel !== undefined && !(NATIVE_SYNTAXES.has(stored) && NATIVE_TARGETS.includes(target));
+  return {
+    async *[Symbol.asyncIterator]() {
+      yield fileMeta;
+      if (!recodesPixels) {
+        yield* writeStoredDataset(header, ds, { explicitVR: targetEncoding.explicitVR });
+        return;
+      }
+      const format = pixelFormatOf(header.dataset);
+      const locator = locateFrames(header);
+      // The attributes come before Pixel Data, but a decoder tells the photometric interpretation only once it has
+      // run: decode the first frame first.
+      let photometric = format.photometricInterpretation;
+      const frames = nativeFrames(locator, format, codecs, (p) => { photometric = p; })[Symbol.asyncIterator]();
+      const first = await frames.next();
+      const rest = async function* (): AsyncGenerator<Uint8Array> {
+        try {
+          if (!first.done) yield first.value;
+          for (;;) {
+            const r = await frames.next();
+            if (r.done) return;
+            yield r.value;
+          }
+        } finally {
+          await frames.return(undefined);
+        }
+      };
+      const decodedFormat: PixelFormat = { ...format, photometricInterpretation: photometric, planarConfiguration: 0 };
+      let replacement: ReplacementValue;
+      if (NATIVE_TARGETS.includes(target)) {
+        replacement = nativePixelData(decodedFormat, rest());
+      } else {
+        const encoded = encodeFrames(target, decodedFormat, rest(), codecs, (p) => { photometric = p; });
+        const firstEncoded = await encoded.next();
+        replacement = encapsulatedPixelData(firstEncoded, encoded);
+      }
+      describePixels(ds, header, photometric, format.samplesPerPixel);
+      yield* writeStoredDataset(header, ds, { explicitVR: targetEncoding.explicitVR, replace: new Map([[Tags.PixelData, replacement]]) });
+    },
+  };
+}
+
+/** Rewrites the attributes that describe converted pixel data. */
+function describePixels(ds: Dataset, header: StoredHeader, photometric: string, samplesPerPixel: number): void {
+  ds.setText(Tags.PhotometricInterpretation, photometric, 'CS');
+  if (samplesPerPixel > 1) ds.setUint16(Tags.PlanarConfiguration, 0);
+  ds.delete(Tags.ExtendedOffsetTable);
+  ds.delete(Tags.ExtendedOffsetTableLengths);
+  if (LOSSY_SYNTAXES.has(header.meta.transferSyntaxUid) && ds.getString(Tags.LossyImageCompression) !== '01') {
+    ds.setText(Tags.LossyImageCompression, '01', 'CS');
+  }
+}
+
+function nativePixelData(format: PixelFormat, frames: AsyncIterable<Uint8Array>): ReplacementValue {
+  const bytes = format.rows * format.columns * format.samplesPerPixel * (format.bitsAllocated / 8) * format.numberOfFrames;
+  const padded = bytes + (bytes % 2);
+  return {
+    vr: format.bitsAllocated > 8 ? 'OW' : 'OB',
+    length: padded,
+    body: (async function* () {
+      for await (const frame of frames) yield Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+      if (padded > bytes) yield Buffer.alloc(1); // values have even length (PS3.5 §7.1.1)
+    })(),
+  };
+}
+
+async function* encodeFrames(target: string, format: PixelFormat, frames: AsyncIterable<Uint8Array>, codecs: CodecPool, onPhotometric: (p: string) => void): AsyncGenerator<Uint8Array> {
+  const it = frames[Symbol.asyncIterator]();
+  const queue: Promise<Uint8Array>[] = [];
+  let exhausted = false;
+  const fill = async (): Promise<void> => {
+    while (!exhausted && queue.length < FRAMES_IN_FLIGHT) {
+      const r = await it.next();
+      if (r.done) { exhausted = true; break; }
+      const p = codecs.encode(target, format, r.value).then((e) => { onPhotometric(e.photometricInterpretation); return e.data; });
+      p.catch(() => {});
+      queue.push(p);
+    }
+  };
+  try {
+    await fill();
+    while (queue.length) {
+      const encoded = await (queue.shift() as Promise<Uint8Array>);
+      await fill();
+      yield encoded;
+    }
+  } finally {
+    await it.return?.();
+  }
+}
+
+/** Encapsulated Pixel Data (PS3.5 §A.4): an empty Basic Offset Table, one fragment per frame, the delimiter. */
+function encapsulatedPixelData(first: IteratorResult<Uint8Array>, rest: AsyncGenerator<Uint8Array>): ReplacementValue {
+  const fragment = (data: Uint8Array): Buffer[] => {
+    const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const pad = body.length % 2 ? [Buffer.alloc(1)] : []; // fragments have even length
+    return [delimiter(Tags.Item, body.length + pad.length), body, ...pad];
+  };
+  return {
+    vr: 'OB',
+    length: 'undefined',
+    body: (async function* () {
+      yield delimiter(Tags.Item, 0);
+      if (!first.done) yield* fragment(first.value);
+      for await (const frame of rest) yield* fragment(frame);
+      yield delimiter(Tags.SequenceDelimitation, 0);
+    })(),
+  };
+}
+
+export const DEFAULT_INSTANCE_SYNTAX = TransferSyntax.ExplicitVRLittleEndian;
