@@ -7,6 +7,8 @@ import type { RetrieveService } from './services/retrieve-service.js';
 import { publicUrlResolver } from './routes/public-url.js';
 import { ReadBuffers } from './routes/file-body.js';
 import type { CodecPool } from './codecs/codec-pool.js';
+import type { RenderService } from './services/render-service.js';
+import { registerRenderedRoutes } from './routes/rendered.js';
 import { QidoService } from './services/qido-service.js';
 import type { PacsBackend } from './services/backend.js';
 import type { GatewayConfig } from './config/schema.js';
@@ -16,6 +18,7 @@ export interface AppDependencies {
   backend: PacsBackend;
   retrieve: RetrieveService;
   codecs: CodecPool;
+  render: RenderService;
   logger?: FastifyServerOptions['logger'];
   loggerInstance?: FastifyServerOptions['loggerInstance'];
 }
@@ -62,6 +65,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       publicUrl,
     });
     registerWadoRoutes(scoped, { service: deps.retrieve, publicUrl, bulkDataThreshold: config.wado.bulkDataThreshold, readBuffers: new ReadBuffers(), codecs: deps.codecs });
+    registerRenderedRoutes(scoped, { service: deps.render, publicUrl, defaultQuality: config.render.defaultQuality });
   }, { prefix: config.http.basePath });
 
   return app;

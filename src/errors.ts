@@ -57,6 +57,8 @@ export const Errors = {
   pacsTimeout: defineError('DWG_PACS_TIMEOUT', 504, 'the PACS did not answer in time: %s'),
   notReady: defineError('DWG_NOT_READY', 503, 'not ready: %s'),
   codecsBusy: defineError('DWG_CODECS_BUSY', 503, 'the image decoders are busy: %s'),
+  unrenderable: defineError('DWG_UNRENDERABLE', 500, 'the image cannot be rendered: %s'),
+  decodeFailed: defineError('DWG_DECODE_FAILED', 500, 'frame %s of instance %s could not be decoded: %s'),
   internal: defineError('DWG_INTERNAL', 500, 'internal error: %s'),
 } as const;
 

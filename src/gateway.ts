@@ -11,12 +11,15 @@ import { InstanceStore } from './cache/instance-store.js';
 import { InstanceCache } from './cache/instance-cache.js';
 import { RetrieveService } from './services/retrieve-service.js';
 import { CodecPool } from './codecs/codec-pool.js';
+import { RenderService } from './services/render-service.js';
+import { StudyCatalog } from './services/study-catalog.js';
 
 /** The whole gateway: PACS connection pool, DICOMweb HTTP server and the embedded Storage SCP. */
 export interface Gateway {
   app: FastifyInstance;
   storageScp: StorageScp;
   retrieve: RetrieveService;
+  render: RenderService;
   cache: InstanceCache;
   /** HTTP address actually bound (port 0 resolves to a free port). */
   httpUrl: string;
@@ -69,7 +72,13 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   // The mediator: every instance the Storage SCP has made durable goes to the requests waiting for it.
   storageScp.on('stored', (event) => retrieve.onStored(event));
   const codecs = new CodecPool({ threads: config.codecs.threads, maxQueue: config.codecs.maxQueue });
-  const app = buildApp({ config, backend, retrieve, codecs, loggerInstance: log });
+  const render = new RenderService(retrieve, new StudyCatalog(backend), codecs, {
+    renderedCacheBytes: config.render.renderedCacheBytes,
+    frameCacheBytes: config.render.frameCacheBytes,
+    thumbnail: { size: config.render.thumbnailSize, choice: config.render.thumbnailChoice },
+    logger: log,
+  });
+  const app = buildApp({ config, backend, retrieve, codecs, render, loggerInstance: log });
   let address: string;
   try {
     address = await app.listen({ host: config.http.host, port: config.http.port });
@@ -82,6 +91,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     app,
     storageScp,
     retrieve,
+    render,
     cache,
     httpUrl: address,
     async close() {

@@ -109,6 +109,19 @@ export const configSchema = z.object({
     bulkDataThreshold: z.number().int().nonnegative().default(1024),
   }).strict().default({ bulkDataThreshold: 1024 }),
 
+  render: z.object({
+    /** JPEG quality when a request names none (PS3.18 §8.3.5.1.2 quality). */
+    defaultQuality: z.number().int().min(1).max(100).default(90),
+    /** Bytes of encoded rendered images and thumbnails kept in memory (LRU). */
+    renderedCacheBytes: byteSize.default(256 * 2 ** 20),
+    /** Bytes of decoded frames kept in memory (LRU), so that a new window or size does not decode again. */
+    frameCacheBytes: byteSize.default(512 * 2 ** 20),
+    /** Thumbnails fit in a square of this many pixels unless a viewport is given. */
+    thumbnailSize: z.number().int().min(16).max(1024).default(128),
+    /** Study/series thumbnails: the middle instance (and frame) of the first image series, or the first. */
+    thumbnailChoice: z.enum(['middle', 'first']).default('middle'),
+  }).strict().default({ defaultQuality: 90, renderedCacheBytes: 256 * 2 ** 20, frameCacheBytes: 512 * 2 ** 20, thumbnailSize: 128, thumbnailChoice: 'middle' }),
+
   codecs: z.object({
     /** Worker threads that decode and encode frames (JPEG 2000, JPEG-LS, …) off the event loop. */
     threads: z.number().int().positive().max(64).default(DEFAULT_CODEC_THREADS),

@@ -16,6 +16,8 @@ export interface Part {
 }
 
 export interface StreamOptions {
+  /** HTTP status (default 200; 206 when parts are left out, PS3.18 §10.4.3). */
+  status?: number;
   contentType: string;
   /** Known before the first byte: sent as Warning headers. */
   warnings: readonly string[];
@@ -53,7 +55,7 @@ export async function streamResponse(reply: FastifyReply, options: StreamOptions
   const headers: Record<string, string | string[]> = { 'content-type': options.contentType };
   if (options.lateWarning) headers.trailer = 'Warning';
   if (options.warnings.length) headers.warning = options.warnings.map((w) => warningHeader('dicomweb-gateway', w));
-  res.writeHead(200, headers);
+  res.writeHead(options.status ?? 200, headers);
   const iterator = body[Symbol.asyncIterator]();
   try {
     for (;;) {

@@ -192,6 +192,11 @@ export class RetrieveService {
     this.log = (options.logger ?? silentLogger).child({ component: 'retrieve' });
   }
 
+  /** Keeps a cached instance from eviction until the returned function is called. */
+  pin(sopInstanceUid: string): () => void {
+    return this.cache.pin(sopInstanceUid);
+  }
+
   /** Retrievals running now (for tests and metrics). */
   get activeCount(): number {
     return this.active.size;

@@ -1,0 +1,513 @@
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { RetrieveService, RetrieveScope, HeldInstance, InstanceStream } from './retrieve-service.js';
+import type { StudyCatalog, CatalogInstance } from './study-catalog.js';
+import { locateFrames, FrameError, type FrameLocator } from './frames.js';
+import type { CodecPool } from '../codecs/codec-pool.js';
+import { pixelFormatOf, PixelFormatError, type PixelFormat } from '../codecs/pixel-format.js';
+import { canDecode, isVideoSyntax } from '../codecs/transfer-syntaxes.js';
+import { readPart10Header, bulkStream, type StoredHeader } from '../dicom/part10-reader.js';
+import type { CachedInstance } from '../cache/instance-cache.js';
+import { tag, Tags } from '../dicom/tag.js';
+import { Errors, GatewayError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+import { describeFrame, numbers, RenderDescriptionError, type RenderDescription, type Window } from '../render/image-description.js';
+import { renderFrame, type DecodedFrame, type Pixels } from '../render/render-frame.js';
+import { encodeImage, encodeGif, outputSize, transformPixels, ViewportError, type ImageMediaType, type Viewport } from '../render/output.js';
+import { annotationLines, annotationOverlays, type AnnotationRequest } from '../render/annotate.js';
+import { sopKind, type SopKind } from '../render/sop-kind.js';
+import { iconImage, structuredReportHtml, structuredReportText } from '../render/non-image.js';
+
+/** Bumped when rendering changes, so that ETags issued before no longer match. */
+const RENDERER_VERSION = '1';
+/** Values up to this size are read with a header (LUTs, palettes); larger ones stay in the file. */
+const HEADER_BULK_THRESHOLD = 256 * 1024;
+/** An animated GIF holds its frames in memory while it is encoded: at most this many pixels in all. */
+const MAX_GIF_PIXELS = 64 * 1024 * 1024;
+
+/** Which representations the client takes (PS3.18 §8.7.4, negotiated by the route). */
+export interface RenderedMedia {
+  /** The image type of a single-part answer; undefined when only multipart is acceptable. */
+  single?: ImageMediaType;
+  /** The image type of multipart parts; undefined when multipart is not acceptable. */
+  multipart?: ImageMediaType;
+  /** Acceptable types for non-image instances (application/pdf, text/html, text/plain, video/…), preferred first. */
+  documents: (mediaType: string) => boolean;
+  /** Description of what was asked, for 406 messages. */
+  asked: string;
+}
+
+export interface RenderRequest {
+  media: RenderedMedia;
+  quality: number;
+  window?: Window;
+  viewport?: Viewport;
+  annotation: AnnotationRequest;
+  /** Locale for annotation dates (Accept-Language), or none. */
+  locale?: string;
+  srgbProfile: boolean;
+}
+
+export interface RenderedPart {
+  mediaType: string;
+  /** The frame a part shows (study and series answers), for its Content-Location. */
+  source?: { series: string; instance: string; frame: number };
+  body: Buffer;
+}
+
+/** What a rendered or thumbnail request answers, for the route to send. */
+export type RenderAnswer =
+  | { kind: 'single'; mediaType: string; body: Buffer; etag: string; warnings: string[] }
+  | { kind: 'stream'; mediaType: string; length: number; body: AsyncIterable<Buffer>; etag: string; warnings: string[] }
+  | { kind: 'multipart'; partType: string; status: 200 | 206; warnings: string[]; parts: AsyncIterable<RenderedPart>; lateWarning: () => string | undefined };
+
+export interface RenderServiceOptions {
+  /** Bytes of encoded images kept (rendered cache). */
+  renderedCacheBytes: number;
+  /** Bytes of decoded frames kept, so that another window or size does not decode again. */
+  frameCacheBytes: number;
+  thumbnail: {
+    /** Thumbnails fit in a square of this many pixels unless a viewport says otherwise. */
+    size: number;
+    /** Study/series thumbnails: the middle instance (and middle frame) of the first image series, or the first. */
+    choice: 'middle' | 'first';
+  };
+  logger?: Logger;
+}
+
+/** An instance opened for rendering: pinned in the cache while in use. */
+interface Loaded {
+  held: HeldInstance;
+  header: StoredHeader;
+  kind: SopKind;
+  /** Set for renderable images. */
+  image?: { format: PixelFormat; locator: FrameLocator };
+  /** Why an image cannot be rendered, if it cannot. */
+  problem?: string;
+}
+
+const VIDEO_MEDIA_TYPE: Record<string, string> = {
+  '1.2.840.10008.1.2.4.100': 'video/mpeg', '1.2.840.10008.1.2.4.100.1': 'video/mpeg', '1.2.840.10008.1.2.4.101': 'video/mpeg', '1.2.840.10008.1.2.4.101.1': 'video/mpeg',
+  '1.2.840.10008.1.2.4.107': 'video/H265', '1.2.840.10008.1.2.4.108': 'video/H265',
+};
+const videoMediaType = (ts: string): string => VIDEO_MEDIA_TYPE[ts] ?? 'video/mp4';
+
+export const etagOf = (key: string): string => `"${createHash('sha1').update(`${RENDERER_VERSION}|${key}`).digest('base64url')}"`;
+
+/**
+ * Rendered and thumbnail resources (PS3.18 §10.4.1.1.3, §8.3.5): instances come from the WADO-RS retrieval
+ * (cache or PACS), frames are decoded only when asked for (in the codec workers when compressed), run through the
+ * PS3.4 Annex N pipeline, and encoded as JPEG, PNG or GIF. Decoded frames and encoded images are kept in
+ * byte-bounded LRU caches; identical concurrent work is done once.
+ */
+export class RenderService {
+  private readonly headers = new WeakMap<CachedInstance, StoredHeader>();
+  private readonly descriptions = new WeakMap<StoredHeader, Map<number, RenderDescription>>();
+  private readonly frames: LRUCache<string, DecodedFrame>;
+  private readonly rendered: LRUCache<string, Buffer>;
+  private readonly inFlight = new Map<string, Promise<unknown>>();
+  private readonly log: Logger;
+
+  constructor(
+    private readonly retrieve: RetrieveService,
+    private readonly catalog: StudyCatalog,
+    private readonly codecs: CodecPool,
+    private readonly options: RenderServiceOptions,
+  ) {
+    this.log = (options.logger ?? silentLogger).child({ component: 'render' });
+    this.frames = new LRUCache({ maxSize: Math.max(1, options.frameCacheBytes), sizeCalculation: (f) => Math.max(1, f.samples.byteLength + (f.stored?.values.byteLength ?? 0)) });
+    this.rendered = new LRUCache({ maxSize: Math.max(1, options.renderedCacheBytes), sizeCalculation: (b) => Math.max(1, b.length) });
+  }
+
+  /** Bytes held by the two caches (metrics, tests). */
+  get cachedBytes(): { frames: number; rendered: number } {
+    return { frames: this.frames.calculatedSize, rendered: this.rendered.calculatedSize };
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Instances and frames
+
+  /**
+   * Rendered Instance and Rendered Frames. One frame → a single image when a single-part type is acceptable;
+   * several frames → multipart, or one animated GIF when GIF is the single-part type; a multi-frame instance asked
+   * as one JPEG/PNG → its first frame, said in a Warning.
+   */
+  async instance(scope: Required<RetrieveScope>, frameList: number[] | undefined, request: RenderRequest, requestKey: string): Promise<RenderAnswer> {
+    const loaded = await this.load(scope);
+    let handedOver = false;
+    try {
+      if (loaded.kind !== 'image' || !loaded.image) return await this.document(loaded, request, requestKey);
+      const total = loaded.image.format.numberOfFrames;
+      const wanted = frameList ?? Array.from({ length: total }, (_, i) => i + 1);
+      const outOfRange = wanted.find((n) => n > total);
+      if (outOfRange !== undefined) throw Errors.notFound(`frame ${outOfRange} does not exist: the instance has ${total} frame${total === 1 ? '' : 's'}`);
+      const { media } = request;
+      const etag = etagOf(requestKey);
+      if (wanted.length > 1) {
+        if (media.multipart) {
+          handedOver = true;
+          return { kind: 'multipart', partType: media.multipart, status: 200, warnings: [], parts: this.frameParts(loaded, wanted, request, media.multipart), lateWarning: () => undefined };
+        }
+        if (media.single === 'image/gif') return { kind: 'single', mediaType: 'image/gif', body: await this.animatedGif(loaded, wanted, request), etag, warnings: [] };
+        if (frameList || !media.single) throw Errors.notAcceptable(media.asked, 'multipart/related; type="image/jpeg" (or image/png, image/gif) for several frames, or image/gif for one animated image');
+      }
+      const n = wanted[0] as number;
+      const mediaType = media.single ?? media.multipart;
+      if (!mediaType) throw Errors.notAcceptable(media.asked, 'image/jpeg, image/png, image/gif');
+      const body = await this.image(loaded, n, request, mediaType);
+      // A whole multi-frame instance asked as one JPEG or PNG: its first frame, and a Warning saying so.
+      const warnings = wanted.length > 1 ? [`multi-frame instance: frame 1 of ${total} rendered; ask multipart/related or image/gif for every frame`] : [];
+      if (!media.single) {
+        handedOver = true;
+        loaded.held.release();
+        const parts = (async function* (): AsyncGenerator<RenderedPart> { yield { mediaType, body }; })();
+        return { kind: 'multipart', partType: mediaType, status: 200, warnings, parts, lateWarning: () => undefined };
+      }
+      return { kind: 'single', mediaType, body, etag, warnings };
+    } finally {
+      if (!handedOver) loaded.held.release();
+    }
+  }
+
+  /** Each frame as a part; the instance stays pinned until the last part is made. */
+  private async *frameParts(loaded: Loaded, frames: number[], request: RenderRequest, mediaType: ImageMediaType): AsyncGenerator<RenderedPart> {
+    try {
+      for (const n of frames) yield { mediaType, body: await this.image(loaded, n, request, mediaType) };
+    } finally {
+      loaded.held.release();
+    }
+  }
+
+  /** PDF, SR, video: their own media types when accepted (PS3.18 Table 8.7.4-1); otherwise 406 naming them. */
+  private async document(loaded: Loaded, request: RenderRequest, requestKey: string): Promise<RenderAnswer> {
+    const ds = loaded.header.dataset;
+    const etag = etagOf(requestKey);
+    const accepts = request.media.documents;
+    if (loaded.kind === 'pdf') {
+      const el = ds.get(tag(0x0042, 0x0011));
+      if (el && accepts('application/pdf')) {
+        const body = 'bytes' in el ? el.bytes : undefined;
+        if (body) return { kind: 'single', mediaType: 'application/pdf', body: trimPdf(body), etag, warnings: [] };
+        if ('bulk' in el && !el.bulk.fragments) {
+          const bytes = await collect(bulkStream(loaded.header, el.bulk, undefined, 1));
+          return { kind: 'single', mediaType: 'application/pdf', body: trimPdf(bytes), etag, warnings: [] };
+        }
+      }
+      throw Errors.notAcceptable(request.media.asked, 'application/pdf (the instance is an Encapsulated PDF)');
+    }
+    if (loaded.kind === 'sr') {
+      if (accepts('text/html')) return { kind: 'single', mediaType: 'text/html; charset=utf-8', body: Buffer.from(structuredReportHtml(ds)), etag, warnings: [] };
+      if (accepts('text/plain')) return { kind: 'single', mediaType: 'text/plain; charset=utf-8', body: Buffer.from(structuredReportText(ds)), etag, warnings: [] };
+      throw Errors.notAcceptable(request.media.asked, 'text/html, text/plain (the instance is a structured report)');
+    }
+    const ts = loaded.header.meta.transferSyntaxUid;
+    const pixel = ds.get(Tags.PixelData);
+    if (loaded.kind === 'video' || (isVideoSyntax(ts) && pixel)) {
+      const type = videoMediaType(ts);
+      if (pixel && 'bulk' in pixel && pixel.bulk.fragments && accepts(type)) {
+        const fragments = pixel.bulk.fragments.slice(1);
+        const length = fragments.reduce((a, f) => a + f.length, 0);
+        const header = loaded.header;
+        const held = loaded.held;
+        held.release(); // re-pinned below for the stream's lifetime
+        const release = this.retrieve.pin(held.instance.sopInstanceUid);
+        const body = (async function* () {
+          try {
+            for (const f of fragments) yield* bulkStream(header, f, undefined, 1);
+          } finally {
+            release();
+          }
+        })();
+        return { kind: 'stream', mediaType: type, length, body, etag, warnings: [] };
+      }
+      throw Errors.notAcceptable(request.media.asked, `${type} (the instance is a video)`);
+    }
+    throw Errors.notAcceptable(request.media.asked, `no rendered representation: ${loaded.problem ?? 'the instance is not an image'}`);
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Studies and series
+
+  /**
+   * Rendered Study / Rendered Series: one part per image frame, as instances arrive. Instances that are not
+   * images are left out with 206 and a Warning counting them (known from the C-FIND before anything is
+   * retrieved); nothing renderable → 404; images found unrenderable later are counted in the trailer.
+   */
+  async scope(scope: RetrieveScope, request: RenderRequest): Promise<RenderAnswer> {
+    const mediaType = request.media.multipart;
+    if (!mediaType) throw Errors.notAcceptable(request.media.asked, 'multipart/related; type="image/jpeg" (or image/png, image/gif): a study or series has several images');
+    const listed = await this.listScope(scope);
+    const images = listed.filter((i) => sopKind(i.sopClassUid) === 'image');
+    if (images.length === 0) throw Errors.notFound(listed.length ? `nothing in ${describe(scope)} can be rendered: its ${listed.length} instance(s) are not images` : `${describe(scope)} is not known to the PACS`);
+    const skipped = listed.length - images.length;
+    const warnings = skipped ? [`${skipped} instance(s) not rendered: not images (${[...new Set(listed.filter((i) => sopKind(i.sopClassUid) !== 'image').map((i) => i.sopClassUid))].join(', ')})`] : [];
+    const imageUids = new Set(images.map((i) => i.uid));
+    const stream = await this.retrieve.open(scope);
+    const failures = { count: 0 };
+    const lateWarning = (): string | undefined => {
+      const notes = [failures.count ? `${failures.count} image(s) could not be rendered` : '', stream.missing ? `${stream.missing} instance(s) could not be retrieved from the PACS` : ''].filter(Boolean);
+      return notes.length ? notes.join('; ') : undefined;
+    };
+    return { kind: 'multipart', partType: mediaType, status: skipped ? 206 : 200, warnings, parts: this.scopeParts(stream, imageUids, request, mediaType, failures), lateWarning };
+  }
+
+  /** The frames of each image of a scope as it arrives; images that fail are counted and left out. */
+  private async *scopeParts(stream: InstanceStream, imageUids: ReadonlySet<string>, request: RenderRequest, mediaType: ImageMediaType, failures: { count: number }): AsyncGenerator<RenderedPart> {
+    for await (const held of stream) {
+      const sop = held.instance.sopInstanceUid;
+      if (!imageUids.has(sop)) { held.release(); continue; }
+      try {
+        const loaded = this.loadHeld(held);
+        if (!loaded.image) throw new Error(loaded.problem ?? 'not an image');
+        for (let n = 1; n <= loaded.image.format.numberOfFrames; n++) {
+          let body: Buffer;
+          try {
+            body = await this.image(loaded, n, request, mediaType);
+          } catch (err) {
+            if (err instanceof GatewayError && err.statusCode < 500) throw err; // the request is wrong (viewport): fail
+            throw Object.assign(new Error((err as Error).message), { frame: n });
+          }
+          yield { mediaType, source: { series: held.instance.seriesInstanceUid, instance: sop, frame: n }, body };
+        }
+      } catch (err) {
+        if (err instanceof GatewayError) throw err;
+        failures.count++;
+        this.log.warn({ sop, err: (err as Error).message }, 'image left out of a rendered study or series');
+      } finally {
+        held.release();
+      }
+    }
+  }
+
+  private async listScope(scope: RetrieveScope): Promise<CatalogInstance[]> {
+    const series = scope.series ? [scope.series] : (await this.catalog.series(scope.study)).map((s) => s.uid);
+    const out: CatalogInstance[] = [];
+    for (const uid of series) out.push(...(await this.catalog.instances(scope.study, uid)));
+    return out;
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Thumbnails
+
+  /**
+   * Thumbnails (PS3.18 §10.4.1.1.3): small by default (fit in `thumbnail.size`, a viewport overrides), of a
+   * representative image — study: the first image series' middle instance; series: its middle instance;
+   * multi-frame: the middle frame (or the first of each with `thumbnail.choice: first`). Instances that are not
+   * images get an icon. Nothing at all → 404.
+   */
+  async thumbnail(scope: RetrieveScope, frameList: number[] | undefined, request: RenderRequest, requestKey: string): Promise<RenderAnswer> {
+    const mediaType = request.media.single ?? request.media.multipart;
+    if (!mediaType) throw Errors.notAcceptable(request.media.asked, 'image/jpeg, image/png, image/gif');
+    const instanceScope = scope.instance ? scope as Required<RetrieveScope> : await this.representative(scope);
+    const fit = request.viewport ? undefined : { width: this.options.thumbnail.size, height: this.options.thumbnail.size };
+    const loaded = await this.load(instanceScope);
+    try {
+      const etag = etagOf(`${requestKey}|${instanceScope.instance}`);
+      if (!loaded.image) {
+        const kind = loaded.kind === 'image' ? 'other' : loaded.kind;
+        const size = request.viewport ?? fit ?? { width: 128, height: 128 };
+        return { kind: 'single', mediaType, body: await iconImage(kind, size, mediaType, request.quality), etag, warnings: [] };
+      }
+      const total = loaded.image.format.numberOfFrames;
+      const n = frameList?.[0] ?? (this.options.thumbnail.choice === 'middle' ? Math.ceil(total / 2) : 1);
+      if (n > total) throw Errors.notFound(`frame ${n} does not exist: the instance has ${total} frame${total === 1 ? '' : 's'}`);
+      const body = await this.image(loaded, n, { ...request, annotation: { patient: false, technique: false } }, mediaType, fit, 'thumbnail');
+      return { kind: 'single', mediaType, body, etag, warnings: [] };
+    } finally {
+      loaded.held.release();
+    }
+  }
+
+  /** The instance a study or series thumbnail shows. */
+  private async representative(scope: RetrieveScope): Promise<Required<RetrieveScope>> {
+    const middle = this.options.thumbnail.choice === 'middle';
+    const pick = <T>(list: T[]): T => list[middle ? Math.floor((list.length - 1) / 2) : 0] as T;
+    const seriesList = scope.series ? [scope.series] : (await this.catalog.series(scope.study)).map((s) => s.uid);
+    let fallback: CatalogInstance | undefined;
+    for (const series of seriesList) {
+      const instances = await this.catalog.instances(scope.study, series);
+      const images = instances.filter((i) => sopKind(i.sopClassUid) === 'image');
+      if (images.length) {
+        const chosen = pick(images);
+        return { study: scope.study, series: chosen.seriesUid, instance: chosen.uid };
+      }
+      fallback ??= instances[0];
+    }
+    if (fallback) return { study: scope.study, series: fallback.seriesUid, instance: fallback.uid };
+    throw Errors.notFound(`${describe(scope)} has no instance to make a thumbnail of`);
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Rendering one frame
+
+  /** Retrieves (or finds cached) one instance and reads its header. */
+  private async load(scope: Required<RetrieveScope>): Promise<Loaded> {
+    const stream: InstanceStream = await this.retrieve.open(scope);
+    const it = stream[Symbol.asyncIterator]();
+    const first = await it.next();
+    await it.return?.(undefined);
+    if (first.done) throw Errors.pacsFailed(`the PACS listed the instance but did not send it (${stream.missing} missing)`);
+    try {
+      return this.loadHeld(first.value);
+    } catch (err) {
+      first.value.release();
+      throw err;
+    }
+  }
+
+  private loadHeld(held: HeldInstance): Loaded {
+    let header = this.headers.get(held.instance);
+    if (!header) {
+      header = readPart10Header(held.instance.path, HEADER_BULK_THRESHOLD);
+      this.headers.set(held.instance, header);
+    }
+    const kind = sopKind(header.meta.sopClassUid);
+    const loaded: Loaded = { held, header, kind };
+    if (!header.dataset.has(Tags.PixelData)) {
+      loaded.kind = kind === 'image' ? 'other' : kind;
+      loaded.problem = 'the instance has no Pixel Data';
+      return loaded;
+    }
+    if (kind !== 'image' && kind !== 'other') return loaded;
+    const ts = header.meta.transferSyntaxUid;
+    if (isVideoSyntax(ts)) { loaded.kind = 'video'; return loaded; }
+    if (!canDecode(ts)) { loaded.problem = `its transfer syntax ${ts} cannot be decoded`; return loaded; }
+    try {
+      loaded.image = { format: pixelFormatOf(header.dataset), locator: locateFrames(header) };
+      loaded.kind = 'image';
+    } catch (err) {
+      if (err instanceof PixelFormatError || err instanceof FrameError) loaded.problem = err.message;
+      else throw err;
+    }
+    return loaded;
+  }
+
+  private description(loaded: Loaded, n: number): RenderDescription {
+    let byFrame = this.descriptions.get(loaded.header);
+    if (!byFrame) {
+      byFrame = new Map();
+      this.descriptions.set(loaded.header, byFrame);
+    }
+    let d = byFrame.get(n);
+    if (!d) {
+      try {
+        d = describeFrame(loaded.header.dataset, (loaded.image as NonNullable<Loaded['image']>).format, n);
+      } catch (err) {
+        if (err instanceof RenderDescriptionError) throw Errors.unrenderable(err.message);
+        throw err;
+      }
+      byFrame.set(n, d);
+    }
+    return d;
+  }
+
+  /** Frame n as native samples, decoded at most once while it stays in the frame cache. */
+  private decoded(loaded: Loaded, n: number): Promise<DecodedFrame> {
+    const image = loaded.image as NonNullable<Loaded['image']>;
+    const key = `${loaded.held.instance.sopInstanceUid}#${n}`;
+    const hit = this.frames.get(key);
+    if (hit) return Promise.resolve(hit);
+    return this.once(key, async () => {
+      const bytes = image.locator.read(n);
+      let frame: DecodedFrame;
+      if (!image.locator.encapsulated) {
+        frame = { format: image.format, photometric: image.format.photometricInterpretation, samples: bytes };
+      } else {
+        try {
+          const r = await this.codecs.decode(image.locator.transferSyntaxUid, image.format, bytes);
+          frame = { format: image.format, photometric: r.photometricInterpretation, samples: r.data };
+        } catch (err) {
+          if ((err as Error).name === 'CodecPoolBusyError') throw err;
+          throw Errors.decodeFailed(n, loaded.held.instance.sopInstanceUid, (err as Error).message);
+        }
+      }
+      this.frames.set(key, frame);
+      return frame;
+    });
+  }
+
+  /** Frame n rendered and encoded, from the rendered cache when the same image was made before. */
+  private image(loaded: Loaded, n: number, request: RenderRequest, mediaType: ImageMediaType, fit?: { width: number; height: number }, purpose = 'rendered'): Promise<Buffer> {
+    const key = [purpose, loaded.held.instance.sopInstanceUid, n, mediaType, request.quality, windowKey(request.window), viewportKey(request.viewport), fit ? `${fit.width}x${fit.height}` : '',
+      request.annotation.patient ? 'p' : '', request.annotation.technique ? 't' : '', request.locale ?? '', request.srgbProfile ? 'srgb' : ''].join('|');
+    const hit = this.rendered.get(key);
+    if (hit) return Promise.resolve(hit);
+    return this.once(key, async () => {
+      const pixels = await this.pixels(loaded, n, request.window);
+      const overlays = await this.overlays(loaded, n, pixels, request, fit);
+      let body: Buffer;
+      try {
+        body = await encodeImage(pixels, { mediaType, quality: request.quality, ...(request.viewport ? { viewport: request.viewport } : {}), ...(fit ? { fit } : {}), overlays, srgbProfile: request.srgbProfile });
+      } catch (err) {
+        if (err instanceof ViewportError) throw Errors.badParameter('viewport', err.message);
+        throw err;
+      }
+      this.rendered.set(key, body);
+      return body;
+    });
+  }
+
+  private async pixels(loaded: Loaded, n: number, window: Window | undefined): Promise<Pixels & { window?: Window }> {
+    const frame = await this.decoded(loaded, n);
+    return renderFrame(frame, this.description(loaded, n), window);
+  }
+
+  private async overlays(loaded: Loaded, n: number, pixels: Pixels & { window?: Window }, request: RenderRequest, fit?: { width: number; height: number }): Promise<import('sharp').OverlayOptions[]> {
+    if (!request.annotation.patient && !request.annotation.technique) return [];
+    const lines = annotationLines({ dataset: loaded.header.dataset, frame: n, frames: loaded.image?.format.numberOfFrames ?? 1, ...(pixels.window ? { window: pixels.window } : {}), ...(request.locale ? { locale: request.locale } : {}) }, request.annotation);
+    return annotationOverlays(lines, outputSize(pixels, { ...(request.viewport ? { viewport: request.viewport } : {}), ...(fit ? { fit } : {}) }));
+  }
+
+  /** Frames as one animated GIF, timed by Frame Time or Frame Time Vector (PS3.3 C.7.6.5). */
+  private async animatedGif(loaded: Loaded, frames: number[], request: RenderRequest): Promise<Buffer> {
+    const format = (loaded.image as NonNullable<Loaded['image']>).format;
+    const size = outputSize({ width: format.columns, height: format.rows }, request.viewport ? { viewport: request.viewport } : {});
+    if (size.width * size.height * frames.length > MAX_GIF_PIXELS) throw Errors.badParameter('accept', `image/gif of ${frames.length} frames of ${size.width}×${size.height} is too large for one image; ask multipart/related`);
+    const ds = loaded.header.dataset;
+    const frameTime = numbers(ds, tag(0x0018, 0x1063))[0];
+    const vector = numbers(ds, tag(0x0018, 0x1065));
+    const delays = frames.map((n) => vector[n] ?? vector[n - 1] ?? frameTime ?? 100);
+    const rendered: Pixels[] = [];
+    for (const n of frames) {
+      const pixels = await this.pixels(loaded, n, request.window);
+      const overlays = await this.overlays(loaded, n, pixels, request);
+      try {
+        rendered.push(await transformPixels(pixels, { ...(request.viewport ? { viewport: request.viewport } : {}), overlays }));
+      } catch (err) {
+        if (err instanceof ViewportError) throw Errors.badParameter('viewport', err.message);
+        throw err;
+      }
+    }
+    return encodeGif(rendered, delays);
+  }
+
+  /** Single-flight: concurrent calls with one key share one computation. */
+  private once<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const running = this.inFlight.get(key);
+    if (running) return running as Promise<T>;
+    const p = work().finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, p);
+    return p;
+  }
+}
+
+const windowKey = (w: Window | undefined): string => (w ? `${w.center},${w.width},${w.fn}` : '');
+const viewportKey = (v: Viewport | undefined): string => (v ? `${v.width},${v.height},${v.region?.x ?? ''},${v.region?.y ?? ''},${v.region?.width ?? ''},${v.region?.height ?? ''}` : '');
+
+function describe(scope: RetrieveScope): string {
+  if (scope.instance) return `instance ${scope.instance}`;
+  if (scope.series) return `series ${scope.series} of study ${scope.study}`;
+  return `study ${scope.study}`;
+}
+
+async function collect(chunks: AsyncIterable<Buffer>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of chunks) parts.push(c);
+  return Buffer.concat(parts);
+}
+
+/** Encapsulated Document values are padded to even length with a NUL (PS3.3 C.24.2.1): drop it after %%EOF. */
+function trimPdf(bytes: Buffer): Buffer {
+  return bytes.length > 0 && bytes[bytes.length - 1] === 0 ? bytes.subarray(0, bytes.length - 1) : bytes;
+}

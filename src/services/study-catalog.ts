@@ -1,0 +1,61 @@
+import type { PacsBackend } from './backend.js';
+import { buildIdentifier } from './qido-service.js';
+import type { Dataset } from '../dicom/dataset.js';
+import { tag, Tags, type Tag } from '../dicom/tag.js';
+
+export interface CatalogSeries {
+  uid: string;
+  modality: string;
+  number: number | undefined;
+}
+
+export interface CatalogInstance {
+  uid: string;
+  seriesUid: string;
+  sopClassUid: string;
+  number: number | undefined;
+}
+
+const SeriesNumber = tag(0x0020, 0x0011);
+const Modality = tag(0x0008, 0x0060);
+const InstanceNumber = tag(0x0020, 0x0013);
+
+/** By number (those without one last), then by UID, so that "first" and "middle" are stable. */
+const byNumber = <T extends { number: number | undefined; uid: string }>(a: T, b: T): number =>
+  (a.number ?? Number.MAX_SAFE_INTEGER) - (b.number ?? Number.MAX_SAFE_INTEGER) || (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0);
+
+/**
+ * What a study holds, from the PACS's C-FIND (PS3.4 C.4.1, baseline hierarchical): series with modality and
+ * number, instances with SOP class and number. Rendering uses it to pick a thumbnail's instance and to know
+ * before retrieving anything which instances it cannot render.
+ */
+export class StudyCatalog {
+  constructor(private readonly backend: PacsBackend) {}
+
+  async series(study: string): Promise<CatalogSeries[]> {
+    const found = await this.find('SERIES', { study }, [[Tags.SeriesInstanceUID], [Modality], [SeriesNumber]]);
+    return found
+      .map((ds) => ({ uid: ds.getString(Tags.SeriesInstanceUID) ?? '', modality: ds.getString(Modality) ?? '', number: ds.getNumber(SeriesNumber) }))
+      .filter((s) => s.uid)
+      .sort(byNumber);
+  }
+
+  async instances(study: string, series: string): Promise<CatalogInstance[]> {
+    const found = await this.find('IMAGE', { study, series }, [[Tags.SOPInstanceUID], [Tags.SOPClassUID], [InstanceNumber]]);
+    return found
+      .map((ds) => ({ uid: ds.getString(Tags.SOPInstanceUID) ?? '', seriesUid: series, sopClassUid: ds.getString(Tags.SOPClassUID) ?? '', number: ds.getNumber(InstanceNumber) }))
+      .filter((i) => i.uid)
+      .sort(byNumber);
+  }
+
+  private async find(level: 'SERIES' | 'IMAGE', parents: { study: string; series?: string }, returns: Tag[][]): Promise<Dataset[]> {
+    const session = await this.backend.find(buildIdentifier(level, { matches: [], returns }, parents), { fuzzyMatching: false });
+    const out: Dataset[] = [];
+    try {
+      for await (const ds of session.matches) out.push(ds);
+    } finally {
+      await session.matches.return();
+    }
+    return out;
+  }
+}
