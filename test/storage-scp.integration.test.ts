@@ -17,7 +17,7 @@ import { receiveInstance } from '../src/cache/instance-receiver.js';
 import { readDataset } from '../src/dicom/dataset-codec.js';
 import { toDicomJson } from '../src/dicom/json-model.js';
 import type { StoredEvent } from '../src/dimse-bridge/storage-scp.js';
-import { testAssociation } from './harness/associate.js';
+import { testAssociation, storeWithOurScu } from './harness/associate.js';
 import { DimseClient } from '../src/dimse-bridge/dimse-client.js';
 import { SopClass } from '../src/dimse-bridge/sop-classes.js';
 import { InstanceStore } from '../src/cache/instance-store.js';
@@ -60,23 +60,12 @@ describe('Storage SCP', () => {
   /** DCMTK 3.6.7 predates HTJ2K: its DIMSE layer refuses those UIDs, so our own SCU sends them. */
   const DCMTK_UNKNOWN = new Set<string>([TransferSyntax.HTJ2KLossless, TransferSyntax.HTJ2KLosslessRPCL, TransferSyntax.HTJ2K]);
 
-  async function sendWithOurScu(v: Variant): Promise<number> {
-    const bytes = readFileSync(v.file);
-    const association = await testAssociation({
-      port: gw.storageScp.port, calledAeTitle: 'DICOMWEB', callingAeTitle: 'STORESCU',
-      presentationContexts: [{ abstractSyntax: v.sopClassUid, transferSyntaxes: [v.transferSyntax] }],
-      maxPduLength: 16384,
-    });
-    const status = await new DimseClient(association, { responseTimeoutMs: 5000 }).store(v.sopClassUid, v.sopInstanceUid, v.transferSyntax, bytes.subarray(metaEnd(bytes)));
-    await association.release();
-    return status;
-  }
 
   it('stores every transfer syntax it is sent (storescu where DCMTK knows the syntax), the dataset on disk byte-identical to the source file', async () => {
     expect(variants.length).toBeGreaterThanOrEqual(17);
     for (const v of variants) {
       if (DCMTK_UNKNOWN.has(v.transferSyntax)) {
-        expect(await sendWithOurScu(v), v.transferSyntax).toBe(0);
+        expect(await storeWithOurScu(gw.storageScp.port, 'DICOMWEB', v.file), v.transferSyntax).toBe(0);
       } else {
         const profile = storescuProfile(work, v.sopClassUid, v.transferSyntax);
         const r = await run('storescu', ['-aet', 'STORESCU', '-aec', 'DICOMWEB', '-xf', profile, 'Send', '127.0.0.1', scpPort(), v.file]);

@@ -2,6 +2,7 @@ import dcmjsCodecs from 'dcmjs-codecs';
 import type { PixelFormat } from './pixel-format.js';
 import { DECODERS, LOSSLESS_ENCODERS, type CodecFamily } from './transfer-syntaxes.js';
 import { TransferSyntax as TS } from '../dicom/transfer-syntax.js';
+import { interleave } from './planar.js';
 
 /**
  * Decoding and encoding of one frame, synchronously, with the WebAssembly codecs of dcmjs-codecs (IJG libjpeg
@@ -37,18 +38,6 @@ function contextFor(format: PixelFormat, buffers: { encodedBuffer?: Uint8Array; 
     photometricInterpretation: photometric,
     ...buffers,
   });
-}
-
-/** Colour-by-plane to colour-by-pixel (PS3.3 C.7.6.3.1.3). */
-export function interleave(planar: Uint8Array, pixels: number, bytesPerSample: number): Uint8Array {
-  const out = new Uint8Array(planar.length);
-  const plane = pixels * bytesPerSample;
-  for (let p = 0; p < pixels; p++) {
-    for (let s = 0; s < 3; s++) {
-      for (let b = 0; b < bytesPerSample; b++) out[(p * 3 + s) * bytesPerSample + b] = planar[s * plane + p * bytesPerSample + b] as number;
-    }
-  }
-  return out;
 }
 
 /**

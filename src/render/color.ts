@@ -1,5 +1,5 @@
 import type { PixelFormat } from '../codecs/pixel-format.js';
-import { interleave } from '../codecs/frame-codec.js';
+import { interleave } from '../codecs/planar.js';
 import { lookup, type Lut } from './lut.js';
 import { readStoredValues } from './grayscale.js';
 

@@ -1,6 +1,8 @@
 import type { CodecPool } from '../codecs/codec-pool.js';
 import { isSubsampledYbr, type PixelFormat } from '../codecs/pixel-format.js';
 import { DECODERS, LOSSLESS_ENCODERS } from '../codecs/transfer-syntaxes.js';
+import { deinterleave } from '../codecs/planar.js';
+import { colourByPixel } from './transcode.js';
 import { TransferSyntax } from '../dicom/transfer-syntax.js';
 import { FRAME_MEDIA_TYPE, type FrameLocator } from './frames.js';
 
@@ -49,7 +51,15 @@ export function planFrames(locator: FrameLocator, format: PixelFormat, options: 
   const native = (): FramePlan | undefined => {
     if (!locator.encapsulated) return asStored(NATIVE);
     if (!canDecode) return undefined;
-    return { mediaType: NATIVE, transferSyntaxUid: ELE, work: 'decoded', produce: async (n) => (await codecs.decode(stored, format, locator.read(n))).data };
+    // Native frames follow the instance's Planar Configuration; decoders give colour-by-pixel.
+    const planar = format.samplesPerPixel === 3 && format.planarConfiguration === 1;
+    return {
+      mediaType: NATIVE, transferSyntaxUid: ELE, work: 'decoded',
+      produce: async (n) => {
+        const { data } = await codecs.decode(stored, format, locator.read(n));
+        return planar ? deinterleave(data, format.rows * format.columns, format.bitsAllocated > 8 ? 2 : 1) : data;
+      },
+    };
   };
   const encoded = (target: string): FramePlan | undefined => {
     if (!(target in LOSSLESS_ENCODERS) || !canDecode) return undefined;
@@ -58,11 +68,11 @@ export function planFrames(locator: FrameLocator, format: PixelFormat, options: 
     return {
       mediaType: FRAME_MEDIA_TYPE[target] ?? NATIVE, transferSyntaxUid: target, work: 'encoded',
       produce: async (n) => {
-        let samples = locator.read(n);
+        let samples: Uint8Array = colourByPixel(locator.read(n), format);
         let photometric = format.photometricInterpretation;
         if (locator.encapsulated) {
           const decoded = await codecs.decode(stored, format, samples);
-          samples = Buffer.from(decoded.data.buffer, decoded.data.byteOffset, decoded.data.byteLength);
+          samples = decoded.data;
           photometric = decoded.photometricInterpretation;
         }
         return (await codecs.encode(target, { ...format, photometricInterpretation: photometric, planarConfiguration: 0 }, samples)).data;

@@ -416,7 +416,8 @@ export class RenderService {
       } else {
         try {
           const r = await this.codecs.decode(image.locator.transferSyntaxUid, image.format, bytes);
-          frame = { format: image.format, photometric: r.photometricInterpretation, samples: r.data };
+          // Decoders give colour-by-pixel whatever the Planar Configuration says.
+          frame = { format: { ...image.format, planarConfiguration: 0 }, photometric: r.photometricInterpretation, samples: r.data };
         } catch (err) {
           if ((err as Error).name === 'CodecPoolBusyError') throw err;
           throw Errors.decodeFailed(n, loaded.held.instance.sopInstanceUid, (err as Error).message);

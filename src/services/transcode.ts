@@ -10,6 +10,7 @@ import type { CodecPool } from '../codecs/codec-pool.js';
 import { pixelFormatOf, isSubsampledYbr, type PixelFormat } from '../codecs/pixel-format.js';
 import { DECODERS, LOSSLESS_ENCODERS, LOSSY_SYNTAXES, NATIVE_SYNTAXES, NATIVE_TARGETS } from '../codecs/transfer-syntaxes.js';
 import { locateFrames, type FrameLocator } from './frames.js';
+import { interleave } from '../codecs/planar.js';
 
 /** Why an instance cannot be had in a transfer syntax, or undefined when it can. */
 export function conversionProblem(header: StoredHeader, target: string): string | undefined {
@@ -37,14 +38,23 @@ export function conversionProblem(header: StoredHeader, target: string): string 
 /** Frames of a scope converted at once (in worker threads), bounding memory to this many frames. */
 const FRAMES_IN_FLIGHT = 4;
 
-/** The frames of an instance as native samples (decoded when stored compressed), in order, a few at a time. */
+/**
+ * The frames of an instance as native samples, colour-by-pixel (decoded when stored compressed), in order, a few
+ * at a time.
+ */
 async function* nativeFrames(locator: FrameLocator, format: PixelFormat, codecs: CodecPool, onPhotometric: (p: string) => void): AsyncGenerator<Uint8Array> {
   const work = (n: number): Promise<Uint8Array> => {
     const bytes = locator.read(n);
-    if (!locator.encapsulated) return Promise.resolve(bytes);
+    if (!locator.encapsulated) return Promise.resolve(colourByPixel(bytes, format));
     return codecs.decode(locator.transferSyntaxUid, format, bytes).then((r) => { onPhotometric(r.photometricInterpretation); return r.data; });
   };
   yield* inOrder(locator.numberOfFrames, work);
+}
+
+/** Native colour-by-plane samples reordered colour-by-pixel, which the encoders and the output expect. */
+export function colourByPixel(native: Uint8Array, format: PixelFormat): Uint8Array {
+  if (format.samplesPerPixel !== 3 || format.planarConfiguration !== 1) return native;
+  return interleave(native, format.rows * format.columns, format.bitsAllocated > 8 ? 2 : 1);
 }
 
 /** Runs `work(1..count)` with at most FRAMES_IN_FLIGHT running, yielding results in order. */

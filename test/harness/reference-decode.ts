@@ -50,6 +50,23 @@ async function photometricOf(file: string): Promise<string> {
   return /\[([^\]]*)\]/.exec(stdout)?.[1]?.trim() ?? '';
 }
 
+/** Writes `file` (not HTJ2K) as Explicit VR Little Endian with DCMTK, or GDCM for JPEG 2000. */
+async function decompress(file: string, ts: string, out: string): Promise<void> {
+  if (NATIVE.has(ts)) await run('dcmconv', ['+te', file, out]);
+  else if (JPEG.has(ts)) await run('dcmdjpeg', [file, out]);
+  else if (JLS.has(ts)) await run('dcmdjpls', [file, out]);
+  else if (ts === TS.RLELossless) await run('dcmdrle', [file, out]);
+  else if (J2K.has(ts)) await run('gdcmconv', ['--raw', file, out]);
+  else throw new Error(`no reference decoder for ${ts}`);
+}
+
+/** A decompressed copy of a file, made by DCMTK or GDCM (for renderers that read only some syntaxes). */
+export async function decompressedCopy(file: string): Promise<string> {
+  const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'dwg-decomp-')), 'native.dcm');
+  await decompress(file, metaOf(readFileSync(file)).transferSyntax, out);
+  return out;
+}
+
 /** Decodes a DICOM file to native pixels with DCMTK, GDCM or OpenJPEG, whichever reads its transfer syntax. */
 export async function referenceDecode(file: string): Promise<ReferencePixels> {
   const ts = metaOf(readFileSync(file)).transferSyntax;
@@ -67,12 +84,7 @@ export async function referenceDecode(file: string): Promise<ReferencePixels> {
     }
     return { pixels: Buffer.concat(frames), photometric: await photometricOf(file) };
   }
-  if (NATIVE.has(ts)) await run('dcmconv', ['+te', file, out]);
-  else if (JPEG.has(ts)) await run('dcmdjpeg', [file, out]);
-  else if (JLS.has(ts)) await run('dcmdjpls', [file, out]);
-  else if (ts === TS.RLELossless) await run('dcmdrle', [file, out]);
-  else if (J2K.has(ts)) await run('gdcmconv', ['--raw', file, out]);
-  else throw new Error(`no reference decoder for ${ts}`);
+  await decompress(file, ts, out);
   const [pixels] = await rawItems(out);
   if (!pixels) throw new Error(`${file}: no pixel data after decoding`);
   return { pixels, photometric: await photometricOf(out) };
