@@ -63,17 +63,69 @@ export function readStoredValues(frame: Uint8Array, format: PixelFormat, out: In
   return out;
 }
 
-/** Smallest and largest stored value that is not padding. */
-export function storedMinMax(values: Int32Array, padding?: { low: number; high: number }): { min: number; max: number } | undefined {
+/**
+ * Visits the stored value of every pixel of a native frame; 16-bit words without an intermediate array, other
+ * layouts through readStoredValues.
+ */
+function eachStored(frame: Uint8Array, format: PixelFormat, visit: (value: number, index: number) => void): void {
+  const n = format.rows * format.columns;
+  const bits = format.bitsStored;
+  const shift = format.highBit + 1 - bits;
+  const signed = format.pixelRepresentation === 1;
+  const signShift = 32 - bits;
+  const mask = bits >= 32 ? 0xffffffff : 2 ** bits - 1;
+  if (format.bitsAllocated === 16 && frame.byteOffset % 2 === 0 && bits === 16 && shift === 0) {
+    const words = signed ? new Int16Array(frame.buffer, frame.byteOffset, n) : new Uint16Array(frame.buffer, frame.byteOffset, n);
+    for (let i = 0; i < n; i++) visit(words[i] as number, i);
+    return;
+  }
+  if (format.bitsAllocated === 16 && frame.byteOffset % 2 === 0) {
+    const words = new Uint16Array(frame.buffer, frame.byteOffset, n);
+    if (signed) for (let i = 0; i < n; i++) visit(((((words[i] as number) >>> shift) & mask) << signShift) >> signShift, i);
+    else for (let i = 0; i < n; i++) visit(((words[i] as number) >>> shift) & mask, i);
+    return;
+  }
+  const values = readStoredValues(frame, format, new Int32Array(n));
+  for (let i = 0; i < n; i++) visit(values[i] as number, i);
+}
+
+/** Smallest and largest stored value of a frame, all of them and those that are not padding, in one pass. */
+export function frameRange(frame: Uint8Array, format: PixelFormat, padding?: { low: number; high: number }): { all: { min: number; max: number }; image?: { min: number; max: number } } {
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i] as number;
-    if (padding && v >= padding.low && v <= padding.high) continue;
+  let imin = Number.POSITIVE_INFINITY;
+  let imax = Number.NEGATIVE_INFINITY;
+  const low = padding?.low ?? 1;
+  const high = padding?.high ?? 0;
+  eachStored(frame, format, (v) => {
     if (v < min) min = v;
     if (v > max) max = v;
+    if (v >= low && v <= high) return;
+    if (v < imin) imin = v;
+    if (v > imax) imax = v;
+  });
+  const all = min <= max ? { min, max } : { min: 0, max: 0 };
+  return imin <= imax ? { all, image: { min: imin, max: imax } } : { all };
+}
+
+/** Maps every pixel through a display table (index = stored value − offset) into 8-bit output. */
+export function mapFrame(frame: Uint8Array, format: PixelFormat, table: Uint8Array, offset: number, out: Uint8Array): Uint8Array {
+  const n = format.rows * format.columns;
+  const bits = format.bitsStored;
+  if (format.bitsAllocated === 16 && frame.byteOffset % 2 === 0 && bits === 16 && format.highBit === 15) {
+    const words = format.pixelRepresentation === 1 ? new Int16Array(frame.buffer, frame.byteOffset, n) : new Uint16Array(frame.buffer, frame.byteOffset, n);
+    for (let i = 0; i < n; i++) out[i] = table[(words[i] as number) - offset] as number;
+    return out;
   }
-  return min <= max ? { min, max } : undefined;
+  if (format.bitsAllocated === 16 && frame.byteOffset % 2 === 0 && format.pixelRepresentation === 0) {
+    const words = new Uint16Array(frame.buffer, frame.byteOffset, n);
+    const shift = format.highBit + 1 - bits;
+    const mask = 2 ** bits - 1;
+    for (let i = 0; i < n; i++) out[i] = table[(((words[i] as number) >>> shift) & mask) - offset] as number;
+    return out;
+  }
+  eachStored(frame, format, (v, i) => { out[i] = table[v - offset] as number; });
+  return out;
 }
 
 const modalityValue = (d: GrayscaleDescription, stored: number): number => ('lut' in d.modality ? lookup(d.modality.lut, stored) : stored * d.modality.slope + d.modality.intercept);
@@ -141,10 +193,4 @@ export function displayTable(d: GrayscaleDescription, voi: VoiChoice, stored: { 
   const display = displayFunction(d, voi);
   for (let i = 0; i < size; i++) table[i] = display(stored.min + i);
   return table;
-}
-
-/** Maps stored values through a display table to 8-bit pixels. */
-export function applyTable(values: Int32Array, table: Uint8Array, offset: number, out: Uint8Array): Uint8Array {
-  for (let i = 0; i < values.length; i++) out[i] = table[(values[i] as number) - offset] as number;
-  return out;
 }

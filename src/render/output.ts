@@ -94,7 +94,8 @@ export async function encodeImage(pixels: Pixels, options: OutputOptions): Promi
   if (pixels.channels === 1) img = img.toColourspace('b-w'); // keep one channel: 1-channel input would become RGB
   if (options.srgbProfile) img = img.withIccProfile('srgb');
   switch (options.mediaType) {
-    case 'image/jpeg': return img.jpeg({ quality: options.quality, chromaSubsampling: '4:2:0' }).toBuffer();
+    // No Huffman optimisation: a second pass over the image for a file about 5 % smaller.
+    case 'image/jpeg': return img.jpeg({ quality: options.quality, chromaSubsampling: '4:2:0', optimiseCoding: false }).toBuffer();
     case 'image/png': return img.png({ compressionLevel: 4, adaptiveFiltering: false }).toBuffer();
     case 'image/gif': {
       const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });

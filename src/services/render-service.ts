@@ -116,7 +116,7 @@ export class RenderService {
     private readonly options: RenderServiceOptions,
   ) {
     this.log = (options.logger ?? silentLogger).child({ component: 'render' });
-    this.frames = new LRUCache({ maxSize: Math.max(1, options.frameCacheBytes), sizeCalculation: (f) => Math.max(1, f.samples.byteLength + (f.stored?.values.byteLength ?? 0)) });
+    this.frames = new LRUCache({ maxSize: Math.max(1, options.frameCacheBytes), sizeCalculation: (f) => Math.max(1, f.samples.byteLength) });
     this.rendered = new LRUCache({ maxSize: Math.max(1, options.renderedCacheBytes), sizeCalculation: (b) => Math.max(1, b.length) });
   }
 
