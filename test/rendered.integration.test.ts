@@ -4,7 +4,16 @@
  * frame with the same window; each parameter, media type and status.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { run } from './harness/processes.js';
+import { Dataset } from '../src/dicom/dataset.js';
+import { writeDataset } from '../src/dicom/dataset-codec.js';
+import { encodeFileMetaHeader } from '../src/dicom/part10.js';
+import { tag, Tags } from '../src/dicom/tag.js';
+import { IMPLEMENTATION, uidFromLabel } from '../src/dicom/uid.js';
+import { TransferSyntax } from '../src/dicom/transfer-syntax.js';
 import { startOrthanc, type TestPacs } from './harness/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
 import { freePort } from './harness/ports.js';
@@ -267,5 +276,104 @@ describe('rendered resources (through Orthanc)', () => {
       expect((await get(url(fixture('ct-signed'), '/frames/1,a/rendered'))).status).toBe(400);
       expect((await get(`${gw.base}/studies/${IMAGING_STUDY.uid}/series/1.2.3/instances/1.2.3.4/rendered`)).status).toBe(404);
     });
+  });
+});
+
+describe('rendering: corrupt data, coalescing, frame cache, video (through Orthanc)', () => {
+  let pacs: TestPacs;
+  let gw: Gateway;
+  const study = uidFromLabel('render-extra/study');
+  const series = uidFromLabel('render-extra/series');
+  const files = imagingFixtureFiles();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-render-extra-'));
+  /** A fixture copied into this describe's study under a new SOP Instance UID, in a transfer syntax made by `convert`. */
+  const variant = async (key: string, sop: string, convert?: (from: string, to: string) => Promise<unknown>): Promise<string> => {
+    const ds = fixture(key).build();
+    ds.setText(Tags.SOPInstanceUID, sop, 'UI').setText(Tags.StudyInstanceUID, study, 'UI').setText(Tags.SeriesInstanceUID, series, 'UI');
+    const source = path.join(dir, `${sop}-source.dcm`);
+    writeFileSync(source, Buffer.concat([encodeFileMetaHeader({ mediaStorageSopClassUid: fixture(key).sopClassUid, mediaStorageSopInstanceUid: sop, transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian, implementationClassUid: IMPLEMENTATION.classUid, implementationVersionName: IMPLEMENTATION.versionName }), writeDataset(ds, { explicitVR: true, littleEndian: true })]));
+    if (!convert) return source;
+    const out = path.join(dir, `${sop}.dcm`);
+    await convert(source, out);
+    return out;
+  };
+  const j2kSop = uidFromLabel('render-extra/j2k');
+  const corruptSop = uidFromLabel('render-extra/corrupt');
+  const videoSop = uidFromLabel('render-extra/video');
+  const videoStream = Buffer.from(Array.from({ length: 4099 }, (_, i) => (i * 31) & 0xff));
+  const url = (sop: string): string => `${gw.base}/studies/${study}/series/${series}/instances/${sop}`;
+
+  beforeAll(async () => {
+    const j2k = await variant('mr-12bit', j2kSop, (a, b) => run('gdcmconv', ['-K', a, b]));
+    // The same JPEG 2000 file with its image header (SIZ) overwritten: the DICOM file parses, the codestream does not.
+    const corrupt = await variant('mr-12bit', corruptSop, (a, b) => run('gdcmconv', ['-K', a, b]));
+    const bytes = readFileSync(corrupt);
+    const codestream = bytes.indexOf(Buffer.from([0xff, 0x4f, 0xff, 0x51]));
+    bytes.fill(0xff, codestream + 4, codestream + 44);
+    writeFileSync(corrupt, bytes);
+    // An encapsulated H.264 stream: the gateway never decodes video, it hands the stream on (PS3.18 §8.7.4).
+    const video = new Dataset().setText(Tags.SOPClassUID, '1.2.840.10008.5.1.4.1.1.77.1.1.1', 'UI').setText(Tags.SOPInstanceUID, videoSop, 'UI')
+      .setText(Tags.StudyInstanceUID, study, 'UI').setText(Tags.SeriesInstanceUID, series, 'UI').setText(tag(0x0008, 0x0060), 'ES', 'CS')
+      .setUint16(Tags.SamplesPerPixel, 3).setText(Tags.PhotometricInterpretation, 'YBR_PARTIAL_420', 'CS').setUint16(Tags.PlanarConfiguration, 0)
+      .setText(Tags.NumberOfFrames, '30', 'IS').setUint16(Tags.Rows, 720).setUint16(Tags.Columns, 1280)
+      .setUint16(Tags.BitsAllocated, 8).setUint16(Tags.BitsStored, 8).setUint16(Tags.HighBit, 7).setUint16(Tags.PixelRepresentation, 0);
+    const item = (b: Buffer): Buffer => { const h = Buffer.alloc(8); h.writeUInt16LE(0xfffe, 0); h.writeUInt16LE(0xe000, 2); h.writeUInt32LE(b.length, 4); return Buffer.concat([h, b]); };
+    const pixelHeader = Buffer.from([0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x42, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+    const padded = Buffer.concat([videoStream, Buffer.alloc(videoStream.length % 2)]);
+    const end = Buffer.from([0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]);
+    const videoFile = path.join(dir, 'video.dcm');
+    writeFileSync(videoFile, Buffer.concat([encodeFileMetaHeader({ mediaStorageSopClassUid: '1.2.840.10008.5.1.4.1.1.77.1.1.1', mediaStorageSopInstanceUid: videoSop, transferSyntaxUid: '1.2.840.10008.1.2.4.102', implementationClassUid: IMPLEMENTATION.classUid, implementationVersionName: IMPLEMENTATION.versionName }), writeDataset(video, { explicitVR: true, littleEndian: true }), pixelHeader, item(Buffer.alloc(0)), item(padded), end]));
+    const dimsePort = await freePort();
+    pacs = await startOrthanc({ loadFixtures: false, moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: dimsePort } });
+    for (const file of [j2k, corrupt, videoFile, files.get(fixture('multiframe')) as string]) {
+      const r = await fetch(`http://127.0.0.1:${pacs.httpPort}/instances`, { method: 'POST', body: readFileSync(file) });
+      expect(r.ok).toBe(true);
+    }
+    gw = await startTestGateway(pacs, { dimse: { port: dimsePort }, render: { thumbnailChoice: 'first' } });
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await pacs?.stop();
+  });
+
+  it('answers 500 with the decoder\'s reason for corrupt pixel data, and keeps serving', async () => {
+    const r = await fetch(`${url(corruptSop)}/rendered`);
+    expect(r.status).toBe(500);
+    expect(await r.json()).toMatchObject({ error: 'DWG_DECODE_FAILED', message: expect.stringMatching(/frame 1 of instance .* could not be decoded/) });
+    const ok = await fetch(`${url(j2kSop)}/rendered`);
+    expect(ok.status).toBe(200);
+    expect((await fetch(`${gw.base.replace('/dicomweb', '')}/healthz`)).status).toBe(200);
+  });
+
+  it('decodes a frame once for ten identical concurrent requests, and not again for another window', async () => {
+    const before = { ...gw.render.counters };
+    const answers = await Promise.all(Array.from({ length: 10 }, () => fetch(`${url(j2kSop)}/frames/1/rendered?accept=image/png&window=2000,1500`)));
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    const bodies = await Promise.all(answers.map(async (a) => Buffer.from(await a.arrayBuffer())));
+    expect(bodies.every((b) => b.equals(bodies[0] as Buffer))).toBe(true);
+    const afterTen = { ...gw.render.counters };
+    expect(afterTen.imagesEncoded - before.imagesEncoded).toBe(1);
+    expect(afterTen.framesDecoded - before.framesDecoded).toBeLessThanOrEqual(1); // 0 if an earlier test decoded it
+    const other = await fetch(`${url(j2kSop)}/frames/1/rendered?accept=image/png&window=1000,500`);
+    expect(other.status).toBe(200);
+    expect(gw.render.counters.framesDecoded).toBe(afterTen.framesDecoded);
+    expect(gw.render.counters.imagesEncoded).toBe(afterTen.imagesEncoded + 1);
+  });
+
+  it('hands a video stream on with its media type when accepted, and 406 otherwise', async () => {
+    const r = await fetch(`${url(videoSop)}/rendered`, { headers: { accept: 'video/mp4' } });
+    expect(r.status, await r.clone().text()).toBe(200);
+    expect(r.headers.get('content-type')).toBe('video/mp4');
+    expect(Buffer.from(await r.arrayBuffer()).equals(Buffer.concat([videoStream, Buffer.alloc(videoStream.length % 2)]))).toBe(true);
+    expect((await fetch(`${url(videoSop)}/rendered`, { headers: { accept: 'image/jpeg' } })).status).toBe(406);
+    const icon = await fetch(`${url(videoSop)}/thumbnail`);
+    expect(icon.status).toBe(200);
+    expect(icon.headers.get('content-type')).toBe('image/jpeg');
+  });
+
+  it('makes thumbnails of the first frame with thumbnailChoice: first', async () => {
+    const mf = fixture('multiframe');
+    const thumb = await decodeImage(Buffer.from(await (await fetch(`${gw.base}/studies/${IMAGING_STUDY.uid}/series/${mf.seriesUid}/instances/${mf.uid}/thumbnail?accept=image/png`)).arrayBuffer()));
+    expect(psnr(thumb, await referenceRender(mf, files.get(mf) as string, 1))).toBeGreaterThanOrEqual(LOSSLESS_PSNR);
   });
 });

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Errors } from '../errors.js';
 import { pathUid } from './qido-params.js';
@@ -73,7 +74,7 @@ async function send(request: FastifyRequest, reply: FastifyReply, answer: Render
   if (allWarnings.length) void reply.header('warning', allWarnings);
   if (answer.kind === 'stream') {
     void reply.type(answer.mediaType).header('content-length', String(answer.length));
-    await reply.send(answer.body);
+    await reply.send(Readable.from(answer.body));
     return;
   }
   await reply.type(answer.mediaType).send(answer.body);

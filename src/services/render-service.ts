@@ -120,6 +120,9 @@ export class RenderService {
     this.rendered = new LRUCache({ maxSize: Math.max(1, options.renderedCacheBytes), sizeCalculation: (b) => Math.max(1, b.length) });
   }
 
+  /** Work done since start: frames decoded (compressed) or read (native), images encoded. */
+  readonly counters = { framesDecoded: 0, imagesEncoded: 0 };
+
   /** Bytes held by the two caches (metrics, tests). */
   get cachedBytes(): { frames: number; rendered: number } {
     return { frames: this.frames.calculatedSize, rendered: this.rendered.calculatedSize };
@@ -410,6 +413,7 @@ export class RenderService {
     if (hit) return Promise.resolve(hit);
     return this.once(key, async () => {
       const bytes = image.locator.read(n);
+      this.counters.framesDecoded++;
       let frame: DecodedFrame;
       if (!image.locator.encapsulated) {
         frame = { format: image.format, photometric: image.format.photometricInterpretation, samples: bytes };
@@ -437,6 +441,7 @@ export class RenderService {
     return this.once(key, async () => {
       const pixels = await this.pixels(loaded, n, request.window);
       const overlays = await this.overlays(loaded, n, pixels, request, fit);
+      this.counters.imagesEncoded++;
       let body: Buffer;
       try {
         body = await encodeImage(pixels, { mediaType, quality: request.quality, ...(request.viewport ? { viewport: request.viewport } : {}), ...(fit ? { fit } : {}), overlays, srgbProfile: request.srgbProfile });
