@@ -17,11 +17,9 @@ import { startOrthanc, type TestPacs } from '../test/harness/pacs.js';
 import { freePort, waitForPort } from '../test/harness/ports.js';
 import { run } from '../test/harness/processes.js';
 import { Dataset } from '../src/dicom/dataset.js';
-import { writeDataset } from '../src/dicom/dataset-codec.js';
-import { encodeFileMetaHeader } from '../src/dicom/part10.js';
+import { encodePart10File } from '../src/dicom/part10.js';
 import { tag, Tags } from '../src/dicom/tag.js';
-import { IMPLEMENTATION, uidFromLabel } from '../src/dicom/uid.js';
-import { TransferSyntax } from '../src/dicom/transfer-syntax.js';
+import { uidFromLabel } from '../src/dicom/uid.js';
 import { get, sequential, parallel, summarise, fmt, type Summary } from './stats.js';
 
 const SEQUENTIAL = 300;
@@ -54,7 +52,7 @@ function ctFile(sop: string): Buffer {
     .setUint16(Tags.BitsAllocated, 16).setUint16(Tags.BitsStored, 16).setUint16(Tags.HighBit, 15).setUint16(Tags.PixelRepresentation, 1)
     .setText(tag(0x0028, 0x1050), '40', 'DS').setText(tag(0x0028, 0x1051), '400', 'DS').setText(tag(0x0028, 0x1052), '-1024', 'DS').setText(tag(0x0028, 0x1053), '1', 'DS')
     .set({ tag: Tags.PixelData, vr: 'OW', bytes: px });
-  return Buffer.concat([encodeFileMetaHeader({ mediaStorageSopClassUid: CT, mediaStorageSopInstanceUid: sop, transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian, implementationClassUid: IMPLEMENTATION.classUid, implementationVersionName: IMPLEMENTATION.versionName }), writeDataset(ds, { explicitVR: true, littleEndian: true })]);
+  return encodePart10File(ds, { sopClassUid: CT, sopInstanceUid: sop });
 }
 
 interface Figures { single: Summary; parallel: Summary & { rps: number } }

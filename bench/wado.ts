@@ -16,11 +16,9 @@ import { startOrthanc } from '../test/harness/pacs.js';
 import { freePort, waitForPort } from '../test/harness/ports.js';
 import { run, startProcess, DCMTK_ENV } from '../test/harness/processes.js';
 import { Dataset } from '../src/dicom/dataset.js';
-import { writeDataset } from '../src/dicom/dataset-codec.js';
-import { encodeFileMetaHeader } from '../src/dicom/part10.js';
+import { encodePart10File } from '../src/dicom/part10.js';
 import { tag, Tags } from '../src/dicom/tag.js';
-import { IMPLEMENTATION, uidFromLabel } from '../src/dicom/uid.js';
-import { TransferSyntax } from '../src/dicom/transfer-syntax.js';
+import { uidFromLabel } from '../src/dicom/uid.js';
 import { summarise, fmt } from './stats.js';
 
 const INSTANCES = Number(process.env.DWG_BENCH_INSTANCES ?? 500);
@@ -43,7 +41,7 @@ export function writeStudy(dir: string): { studyUid: string; seriesUid: string; 
     .setUint16(tag(0x0028, 0x0010), 512).setUint16(tag(0x0028, 0x0011), 512)
     .setUint16(tag(0x0028, 0x0100), 16).setUint16(tag(0x0028, 0x0101), 12).setUint16(tag(0x0028, 0x0102), 11).setUint16(tag(0x0028, 0x0103), 0);
   const write = (name: string, ds: Dataset, sop: string): void => {
-    const file = Buffer.concat([encodeFileMetaHeader({ mediaStorageSopClassUid: CT, mediaStorageSopInstanceUid: sop, transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian, implementationClassUid: IMPLEMENTATION.classUid, implementationVersionName: IMPLEMENTATION.versionName }), writeDataset(ds, { explicitVR: true, littleEndian: true })]);
+    const file = encodePart10File(ds, { sopClassUid: CT, sopInstanceUid: sop });
     writeFileSync(path.join(dir, name), file);
     bytes += file.length;
   };

@@ -1,6 +1,8 @@
 import { Dataset } from './dataset.js';
 import { writeDataset } from './dataset-codec.js';
 import { tag } from './tag.js';
+import { IMPLEMENTATION } from './uid.js';
+import { TransferSyntax } from './transfer-syntax.js';
 
 export interface FileMetaInformation {
   mediaStorageSopClassUid: string;
@@ -32,4 +34,16 @@ export function encodeFileMetaHeader(meta: FileMetaInformation): Buffer {
   lengthElement.writeUInt16LE(4, 6);
   lengthElement.writeUInt32LE(body.length, 8);
   return Buffer.concat([Buffer.alloc(128), Buffer.from('DICM', 'latin1'), lengthElement, body]);
+}
+
+/** A whole Part 10 file of a dataset (fixtures, benchmarks, tests): File Meta Information, then Explicit VR Little Endian. */
+export function encodePart10File(ds: Dataset, ids: { sopClassUid: string; sopInstanceUid: string }): Buffer {
+  const meta = encodeFileMetaHeader({
+    mediaStorageSopClassUid: ids.sopClassUid,
+    mediaStorageSopInstanceUid: ids.sopInstanceUid,
+    transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian,
+    implementationClassUid: IMPLEMENTATION.classUid,
+    implementationVersionName: IMPLEMENTATION.versionName,
+  });
+  return Buffer.concat([meta, writeDataset(ds, { explicitVR: true, littleEndian: true })]);
 }

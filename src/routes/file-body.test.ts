@@ -1,5 +1,5 @@
 import { describe, it, expect, afterAll } from 'vitest';
-import { mkdtempSync, writeFileSync, rmSync, readdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, readdirSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ReadBuffers, fileBody } from './file-body.js';
@@ -8,8 +8,8 @@ import { readAhead } from './multipart-stream.js';
 const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-filebody-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Open descriptors of this process (Linux). */
-const openFds = (): number => readdirSync('/proc/self/fd').length;
+/** Descriptors of this process open on `file` (Linux): other tests' files do not count. */
+const openOn = (file: string): number => readdirSync('/proc/self/fd').filter((fd) => { try { return readlinkSync(`/proc/self/fd/${fd}`) === file; } catch { return false; } }).length;
 
 async function collect(body: AsyncIterable<Buffer>, buffers: ReadBuffers): Promise<Buffer> {
   const out: Buffer[] = [];
@@ -48,13 +48,12 @@ describe('fileBody', () => {
   });
 
   it('closes the file when a body is disposed without being read', async () => {
-    const before = openFds();
     const bodies = Array.from({ length: 20 }, () => fileBody(new ReadBuffers(), file, 0, 4096));
     await new Promise((r) => setTimeout(r, 50));
-    expect(openFds()).toBeGreaterThanOrEqual(before + 20);
+    expect(openOn(file)).toBe(20);
     for (const b of bodies) b.dispose();
     await new Promise((r) => setTimeout(r, 50));
-    expect(openFds()).toBe(before);
+    expect(openOn(file)).toBe(0);
   });
 });
 

@@ -1,13 +1,11 @@
 import type { PacsBackend, RetrieveRequest } from './backend.js';
-import { buildIdentifier, type MatchKey } from './qido-service.js';
-import type { Dataset } from '../dicom/dataset.js';
+import { StudyCatalog } from './study-catalog.js';
 import type { InstanceCache, CachedInstance } from '../cache/instance-cache.js';
 import type { InstanceStore, StoredInstance } from '../cache/instance-store.js';
 import { receiveInstance } from '../cache/instance-receiver.js';
 import type { MoveResult, StoreRequestHandler } from '../dimse-bridge/dimse-client.js';
 import { Status, statusHex } from '../dimse-bridge/command.js';
 import { DimseStatusError, DimseTimeoutError } from '../dimse-bridge/errors.js';
-import { Tags } from '../dicom/tag.js';
 import { Errors, withDetails } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
@@ -181,6 +179,7 @@ class Retrieval {
  */
 export class RetrieveService {
   private readonly active = new Map<string, Retrieval>();
+  private readonly catalog: StudyCatalog;
   private readonly log: Logger;
 
   constructor(
@@ -190,6 +189,7 @@ export class RetrieveService {
     private readonly options: RetrieveServiceOptions,
   ) {
     this.log = (options.logger ?? silentLogger).child({ component: 'retrieve' });
+    this.catalog = new StudyCatalog(backend);
   }
 
   /** Keeps a cached instance from eviction until the returned function is called. */
@@ -407,30 +407,10 @@ export class RetrieveService {
 
   /** C-FIND the instances of a scope (baseline hierarchical: series first for a study). */
   private async list(scope: RetrieveScope): Promise<Listed[]> {
-    const seriesList = scope.series
-      ? [scope.series]
-      : (await this.find('SERIES', { study: scope.study }, [])).map((ds) => ds.getString(Tags.SeriesInstanceUID)).filter((uid): uid is string => !!uid);
+    const seriesList = scope.series ? [scope.series] : (await this.catalog.series(scope.study)).map((s) => s.uid);
     const out: Listed[] = [];
     for (const series of seriesList) {
-      const matches: MatchKey[] = scope.instance ? [{ path: [Tags.SOPInstanceUID], vr: 'UI', value: scope.instance }] : [];
-      for (const ds of await this.find('IMAGE', { study: scope.study, series }, matches)) {
-        const sop = ds.getString(Tags.SOPInstanceUID);
-        const sopClassUid = ds.getString(Tags.SOPClassUID);
-        if (sop) out.push({ sop, series, ...(sopClassUid ? { sopClassUid } : {}) });
-      }
-    }
-    return out;
-  }
-
-  /** One C-FIND's identifiers (small: UIDs only), collected. */
-  private async find(level: 'SERIES' | 'IMAGE', parents: { study: string; series?: string }, matches: MatchKey[]): Promise<Dataset[]> {
-    const returns = level === 'SERIES' ? [[Tags.SeriesInstanceUID]] : [[Tags.SOPInstanceUID], [Tags.SOPClassUID]];
-    const session = await this.backend.find(buildIdentifier(level, { matches, returns }, parents), { fuzzyMatching: false });
-    const out: Dataset[] = [];
-    try {
-      for await (const ds of session.matches) out.push(ds);
-    } finally {
-      await session.matches.return();
+      for (const i of await this.catalog.instances(scope.study, series, scope.instance)) out.push({ sop: i.uid, series, ...(i.sopClassUid ? { sopClassUid: i.sopClassUid } : {}) });
     }
     return out;
   }

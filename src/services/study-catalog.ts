@@ -1,5 +1,5 @@
 import type { PacsBackend } from './backend.js';
-import { buildIdentifier } from './qido-service.js';
+import { buildIdentifier, type MatchKey } from './qido-service.js';
 import type { Dataset } from '../dicom/dataset.js';
 import { tag, Tags, type Tag } from '../dicom/tag.js';
 
@@ -40,16 +40,18 @@ export class StudyCatalog {
       .sort(byNumber);
   }
 
-  async instances(study: string, series: string): Promise<CatalogInstance[]> {
-    const found = await this.find('IMAGE', { study, series }, [[Tags.SOPInstanceUID], [Tags.SOPClassUID], [InstanceNumber]]);
+  /** The instances of a series (or the one with SOP Instance UID `sop`), by Instance Number. */
+  async instances(study: string, series: string, sop?: string): Promise<CatalogInstance[]> {
+    const matches: MatchKey[] = sop ? [{ path: [Tags.SOPInstanceUID], vr: 'UI', value: sop }] : [];
+    const found = await this.find('IMAGE', { study, series }, [[Tags.SOPInstanceUID], [Tags.SOPClassUID], [InstanceNumber]], matches);
     return found
       .map((ds) => ({ uid: ds.getString(Tags.SOPInstanceUID) ?? '', seriesUid: series, sopClassUid: ds.getString(Tags.SOPClassUID) ?? '', number: ds.getNumber(InstanceNumber) }))
       .filter((i) => i.uid)
       .sort(byNumber);
   }
 
-  private async find(level: 'SERIES' | 'IMAGE', parents: { study: string; series?: string }, returns: Tag[][]): Promise<Dataset[]> {
-    const session = await this.backend.find(buildIdentifier(level, { matches: [], returns }, parents), { fuzzyMatching: false });
+  private async find(level: 'SERIES' | 'IMAGE', parents: { study: string; series?: string }, returns: Tag[][], matches: MatchKey[] = []): Promise<Dataset[]> {
+    const session = await this.backend.find(buildIdentifier(level, { matches, returns }, parents), { fuzzyMatching: false });
     const out: Dataset[] = [];
     try {
       for await (const ds of session.matches) out.push(ds);

@@ -10,11 +10,8 @@ import { run } from './processes.js';
 import { parsePnm, type Bitmap } from './pnm.js';
 import { IMAGING_FIXTURES, enhancedFrameWindow, expandedSegments, generateImagingFixtures, type ImagingFixture } from '../../fixtures/imaging.js';
 import { Dataset } from '../../src/dicom/dataset.js';
-import { writeDataset } from '../../src/dicom/dataset-codec.js';
-import { encodeFileMetaHeader } from '../../src/dicom/part10.js';
+import { encodePart10File } from '../../src/dicom/part10.js';
 import { tag, Tags } from '../../src/dicom/tag.js';
-import { IMPLEMENTATION } from '../../src/dicom/uid.js';
-import { TransferSyntax } from '../../src/dicom/transfer-syntax.js';
 
 let cached: { dir: string; files: Map<ImagingFixture, string> } | undefined;
 
@@ -33,8 +30,7 @@ export const fixture = (key: string): ImagingFixture => {
 };
 
 function writeFile(ds: Dataset, f: ImagingFixture, file: string): string {
-  const meta = encodeFileMetaHeader({ mediaStorageSopClassUid: f.sopClassUid, mediaStorageSopInstanceUid: f.uid, transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian, implementationClassUid: IMPLEMENTATION.classUid, implementationVersionName: IMPLEMENTATION.versionName });
-  writeFileSync(file, Buffer.concat([meta, writeDataset(ds, { explicitVR: true, littleEndian: true })]));
+  writeFileSync(file, encodePart10File(ds, { sopClassUid: f.sopClassUid, sopInstanceUid: f.uid }));
   return file;
 }
 

@@ -10,11 +10,10 @@ import path from 'node:path';
 import { run } from './processes.js';
 import { metaOf } from './variants.js';
 import { IMAGING_FIXTURES, type ImagingFixture } from '../../fixtures/imaging.js';
-import { writeDataset } from '../../src/dicom/dataset-codec.js';
-import { encodeFileMetaHeader } from '../../src/dicom/part10.js';
+import { encodePart10File } from '../../src/dicom/part10.js';
 import { readPart10Header } from '../../src/dicom/part10-reader.js';
 import { Tags } from '../../src/dicom/tag.js';
-import { IMPLEMENTATION, uidFromLabel } from '../../src/dicom/uid.js';
+import { uidFromLabel } from '../../src/dicom/uid.js';
 import { TransferSyntax as TS } from '../../src/dicom/transfer-syntax.js';
 import { transcodedPart10 } from '../../src/services/transcode.js';
 import { CodecPool } from '../../src/codecs/codec-pool.js';
@@ -79,7 +78,7 @@ export async function makeSyntaxVariants(sources: Map<ImagingFixture, string>): 
         const ds = f.build();
         ds.setText(Tags.SOPInstanceUID, sop, 'UI').setText(Tags.SeriesInstanceUID, series, 'UI').setText(Tags.StudyInstanceUID, VARIANT_STUDY, 'UI');
         const base = path.join(dir, `${f.key}-${w.ts}-source.dcm`);
-        writeFileSync(base, Buffer.concat([encodeFileMetaHeader({ mediaStorageSopClassUid: f.sopClassUid, mediaStorageSopInstanceUid: sop, transferSyntaxUid: TS.ExplicitVRLittleEndian, implementationClassUid: IMPLEMENTATION.classUid, implementationVersionName: IMPLEMENTATION.versionName }), writeDataset(ds, { explicitVR: true, littleEndian: true })]));
+        writeFileSync(base, encodePart10File(ds, { sopClassUid: f.sopClassUid, sopInstanceUid: sop }));
         const file = path.join(dir, `${f.key}-${w.ts}.dcm`);
         // GDCM 3.0 asserts on palettes whose first mapped value is not 0 and on segmented palettes.
         const tool = w.tool === 'gdcmconv' && (f.key === 'palette-16' || f.key === 'palette-segmented') ? 'gateway' : w.tool;
