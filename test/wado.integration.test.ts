@@ -140,6 +140,22 @@ for (const [kind, mode] of [['orthanc', 'move'], ['orthanc', 'get'], ['dcmqrscp'
       expect((await fetch(`${base}/frames/0`)).status).toBe(400);
     });
 
+    it('returns every frame of every instance of a series and a study for …/pixeldata, equal to DCMTK\'s extraction', async () => {
+      const study = PATIENTS.find((p) => p.id === 'PAT-ASCII-1')?.studies[0];
+      const series = study?.series[0];
+      const inSeries = instances.filter((i) => i.series.uid === series?.uid);
+      const r = await fetchMultipart(`${gw.base}/studies/${study?.uid}/series/${series?.uid}/pixeldata`);
+      expect(r.status).toBe(200);
+      expect(r.parts).toHaveLength(inSeries.length);
+      for (const inst of inSeries) {
+        const part = r.parts.find((p) => p.headers['content-location']?.endsWith(`/instances/${inst.uid}/frames/1`));
+        expect(part?.body.equals(await dcmtkPixelData(fileOf(inst)))).toBe(true);
+      }
+      const whole = await fetchMultipart(`${gw.base}/studies/${study?.uid}/pixeldata`);
+      expect(whole.parts).toHaveLength(instances.filter((i) => i.study.uid === study?.uid).length);
+      expect((await fetch(`${gw.base}/studies/1.2.3.4.5/pixeldata`)).status).toBe(404);
+    });
+
     if (kind === 'orthanc') {
       it("gives the same instance metadata as Orthanc's own DICOMweb (BulkDataURI values aside)", async () => {
         for (const inst of instances.filter((i) => ['PAT-ASCII-1', 'PAT-LATIN1', 'PAT-MULTIFRAME'].includes(i.patient.id)).slice(0, 4)) {

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RetrieveService, RetrieveScope, HeldInstance, InstanceStream } from '../services/retrieve-service.js';
-import { locateFrames, FrameError, FRAME_MEDIA_TYPE } from '../services/frames.js';
-import { planFrames } from '../services/frame-delivery.js';
+import { locateFrames, FrameError, FRAME_MEDIA_TYPE, type FrameLocator } from '../services/frames.js';
+import { planFrames, type FrameOption, type FramePlan } from '../services/frame-delivery.js';
 import { conversionProblem, transcodedPart10 } from '../services/transcode.js';
 import { pixelFormatOf, PixelFormatError } from '../codecs/pixel-format.js';
 import { CONVERSION_TARGETS, LOSSLESS_ENCODERS } from '../codecs/transfer-syntaxes.js';
@@ -277,6 +277,38 @@ function frameNumbers(list: string): number[] {
 /** Frames produced ahead of the one being written (decoding runs in the codec workers meanwhile). */
 const FRAMES_AHEAD = 4;
 
+/** An instance's frames located, and how they will be sent (or why they cannot be). */
+type PixelSource =
+  | { ok: true; locator: FrameLocator; plan: FramePlan }
+  | { ok: false; status: 404 | 406 | 500; message: string };
+
+function pixelSource(header: StoredHeader, accepted: FrameOption[], codecs: CodecPool): PixelSource {
+  let locator: FrameLocator;
+  let format;
+  try {
+    locator = locateFrames(header);
+    format = pixelFormatOf(header.dataset);
+  } catch (err) {
+    if (err instanceof FrameError) return { ok: false, status: err.kind === 'no-pixels' ? 404 : 500, message: err.message };
+    if (err instanceof PixelFormatError) return { ok: false, status: 500, message: err.message };
+    throw err;
+  }
+  const plan = planFrames(locator, format, accepted, codecs);
+  if (!plan) return { ok: false, status: 406, message: `frames stored as ${locator.transferSyntaxUid}` };
+  return { ok: true, locator, plan };
+}
+
+const notAcceptableFrames = (request: FastifyRequest, why: string): GatewayError => Errors.notAcceptable(`${describeRanges(parseAccept(request.headers.accept))} (${why})`, `multipart/related; type="application/octet-stream"[; transfer-syntax=*], or an image type of ${Object.keys(LOSSLESS_ENCODERS).map((ts) => FRAME_MEDIA_TYPE[ts]).filter((v, i, a) => a.indexOf(v) === i).join(', ')}`);
+
+/** One part per frame of one instance, each produced a few frames ahead (decoded or re-encoded meanwhile). */
+function* frameParts(source: Extract<PixelSource, { ok: true }>, numbers: number[], url: string): Generator<Part> {
+  for (const n of numbers) {
+    const frame = source.plan.produce(n);
+    frame.catch(() => {});
+    yield { headers: { 'Content-Type': `${source.plan.mediaType}; transfer-syntax=${source.plan.transferSyntaxUid}`, 'Content-Location': `${url}/${n}` }, body: (async function* () { const f = await frame; yield Buffer.from(f.buffer, f.byteOffset, f.byteLength); })() };
+  }
+}
+
 /**
  * GET .../instances/{instance}/frames/{list} and .../instances/{instance}/pixeldata (PS3.18 §10.4.1.1.4–5).
  * The first representation of the Accept header the gateway can make: the stored bitstream, native samples
@@ -287,34 +319,72 @@ async function retrieveFrames(options: WadoRouteOptions, request: FastifyRequest
   const accepted = frameOptions(request.headers.accept);
   const base = options.publicUrl(request);
   await withInstance(options, request.params, async (header, held) => {
-    let locator;
-    let format;
-    try {
-      locator = locateFrames(header);
-      format = pixelFormatOf(header.dataset);
-    } catch (err) {
-      if (err instanceof FrameError) throw err.kind === 'no-pixels' ? Errors.notFound(err.message) : Errors.internal(err.message);
-      if (err instanceof PixelFormatError) throw Errors.internal(err.message);
-      throw err;
-    }
-    const numbers = wanted ?? Array.from({ length: locator.numberOfFrames }, (_, i) => i + 1);
-    const outOfRange = numbers.find((n) => n > locator.numberOfFrames);
-    if (outOfRange !== undefined) throw Errors.notFound(`frame ${outOfRange} does not exist: the instance has ${locator.numberOfFrames} frame${locator.numberOfFrames === 1 ? '' : 's'}`);
-    const plan = planFrames(locator, format, accepted, options.codecs);
-    if (!plan) {
-      throw Errors.notAcceptable(`${describeRanges(parseAccept(request.headers.accept))} (frames stored as ${locator.transferSyntaxUid})`, `multipart/related; type="application/octet-stream"[; transfer-syntax=*], or an image type of ${Object.keys(LOSSLESS_ENCODERS).map((ts) => FRAME_MEDIA_TYPE[ts]).filter((v, i, a) => a.indexOf(v) === i).join(', ')}`);
-    }
-    const url = `${instanceUrl(base, held.instance)}/frames`;
-    const parts = readAhead((async function* (): AsyncGenerator<Part> {
-      for (const n of numbers) {
-        const frame = plan.produce(n);
-        frame.catch(() => {});
-        yield { headers: { 'Content-Type': `${plan.mediaType}; transfer-syntax=${plan.transferSyntaxUid}`, 'Content-Location': `${url}/${n}` }, body: (async function* () { const f = await frame; yield Buffer.from(f.buffer, f.byteOffset, f.byteLength); })() };
-      }
-    })(), FRAMES_AHEAD);
+    const source = pixelSource(header, accepted, options.codecs);
+    if (!source.ok) throw source.status === 404 ? Errors.notFound(source.message) : source.status === 406 ? notAcceptableFrames(request, source.message) : Errors.internal(source.message);
+    const total = source.locator.numberOfFrames;
+    const numbers = wanted ?? Array.from({ length: total }, (_, i) => i + 1);
+    const outOfRange = numbers.find((n) => n > total);
+    if (outOfRange !== undefined) throw Errors.notFound(`frame ${outOfRange} does not exist: the instance has ${total} frame${total === 1 ? '' : 's'}`);
+    const parts = readAhead((async function* () { yield* frameParts(source, numbers, `${instanceUrl(base, held.instance)}/frames`); })(), FRAMES_AHEAD);
     const boundary = newBoundary();
-    await streamResponse(reply, { contentType: `multipart/related; type="${plan.mediaType}"; boundary=${boundary}`, warnings: [] }, multipartBody(boundary, parts));
+    await streamResponse(reply, { contentType: `multipart/related; type="${source.plan.mediaType}"; boundary=${boundary}`, warnings: [] }, multipartBody(boundary, parts));
   });
+}
+
+/**
+ * GET {s}/studies/{study}[/series/{series}]/pixeldata (PS3.18 §10.4.1.1.5): every frame of every instance with
+ * pixel data, instance by instance as they arrive. Instances without pixel data, or that cannot be had in an
+ * acceptable representation, are left out and counted in the trailer; none at all → 404 (or 406).
+ */
+async function retrieveScopePixelData(options: WadoRouteOptions, request: FastifyRequest<{ Params: Params }>, reply: FastifyReply): Promise<void> {
+  const accepted = frameOptions(request.headers.accept);
+  const base = options.publicUrl(request);
+  const stream = await options.service.open(scopeOf(request.params));
+  const instances = stream[Symbol.asyncIterator]();
+  let skipped = 0;
+  let refused: string | undefined;
+  /** The next instance whose frames can be sent, with its source; the others are released and counted. */
+  const nextUsable = async (): Promise<{ held: HeldInstance; source: Extract<PixelSource, { ok: true }> } | undefined> => {
+    for (;;) {
+      const r = await instances.next();
+      if (r.done) return undefined;
+      const held = r.value;
+      const source = pixelSource(readPart10Header(held.instance.path, options.bulkDataThreshold), accepted, options.codecs);
+      if (source.ok) return { held, source };
+      if (source.status === 406) refused ??= source.message;
+      skipped++;
+      held.release();
+    }
+  };
+  const first = await nextUsable();
+  if (!first) {
+    await instances.return?.(undefined);
+    throw refused ? notAcceptableFrames(request, refused) : Errors.notFound('no instance of the request has pixel data');
+  }
+  const parts = (async function* (): AsyncGenerator<Part> {
+    let current: typeof first | undefined = first;
+    try {
+      while (current) {
+        const { held, source } = current;
+        try {
+          const numbers = Array.from({ length: source.locator.numberOfFrames }, (_, i) => i + 1);
+          yield* readAhead((async function* () { yield* frameParts(source, numbers, `${instanceUrl(base, held.instance)}/frames`); })(), FRAMES_AHEAD);
+        } finally {
+          held.release();
+        }
+        current = await nextUsable();
+      }
+    } finally {
+      await instances.return?.(undefined);
+    }
+  })();
+  const late = lateWarning(stream);
+  const boundary = newBoundary();
+  await streamResponse(reply, {
+    contentType: `multipart/related; type="${first.source.plan.mediaType}"; boundary=${boundary}`,
+    warnings: [],
+    lateWarning: () => [late(), skipped ? `${skipped} instance(s) left out: no pixel data, or none in an acceptable representation` : undefined].filter(Boolean).join('; ') || undefined,
+  }, multipartBody(boundary, parts));
 }
 
 /** WADO-RS (PS3.18 §10.4). */
@@ -328,4 +398,7 @@ export function registerWadoRoutes(app: FastifyInstance, options: WadoRouteOptio
   app.get<{ Params: Params }>(`${instance}/bulkdata/*`, (request, reply) => retrieveBulkData(options, request, reply));
   app.get<{ Params: Params }>(`${instance}/frames/:frames`, (request, reply) => retrieveFrames(options, request, reply, false));
   app.get<{ Params: Params }>(`${instance}/pixeldata`, (request, reply) => retrieveFrames(options, request, reply, true));
+  for (const scope of ['/studies/:study', '/studies/:study/series/:series']) {
+    app.get<{ Params: Params }>(`${scope}/pixeldata`, (request, reply) => retrieveScopePixelData(options, request, reply));
+  }
 }
