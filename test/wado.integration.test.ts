@@ -172,6 +172,7 @@ for (const [kind, mode] of [['orthanc', 'move'], ['orthanc', 'get'], ['dcmqrscp'
       it('shares one retrieval between 10 concurrent requests for the same study (counted in the PACS log)', async () => {
         const target = PATIENTS.find((p) => p.id === 'PAT-LATIN2')?.studies[0];
         const count = (): number => (pacs.output().match(/Message Type\s*: C-(MOVE|GET) RQ/g) ?? []).length;
+        await new Promise((r) => setTimeout(r, 200)); // dcmqrscp's forked children log late: let earlier tests' lines in first
         const before = count();
         const results = await Promise.all(Array.from({ length: 10 }, () => fetchMultipart(`${gw.base}/studies/${target?.uid}`)));
         for (const r of results) expect(r.parts.length).toBe(instances.filter((i) => i.study.uid === target?.uid).length);
