@@ -41,6 +41,7 @@ export async function runQidoBench(): Promise<void> {
 dimse: { aeTitle: DICOMWEB, host: 127.0.0.1, port: ${await freePort()} }
 pacs: { aeTitle: ${pacs.aeTitle}, host: 127.0.0.1, port: ${pacs.port}, maxAssociations: 8 }
 cache: { dir: ${path.join(dir, 'cache')} }
+auth: { mode: none }
 log: { level: warn }
 `);
   const gateway = spawn(process.execPath, ['dist/cli.js', 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'] });

@@ -73,6 +73,7 @@ dimse: { aeTitle: ${name === 'cold' ? 'DWCOLD' : 'DWWARM'}, host: 127.0.0.1, por
 pacs: { aeTitle: ${pacs.aeTitle}, host: 127.0.0.1, port: ${pacs.port}, retrieve: move }
 cache: { dir: ${path.join(work, `${name}-cache`)}, maxBytes: 1GiB }
 render: ${render}
+auth: { mode: none }
 log: { level: warn }
 `);
   const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'] });

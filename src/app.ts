@@ -8,6 +8,8 @@ import { publicUrlResolver } from './routes/public-url.js';
 import { ReadBuffers } from './routes/file-body.js';
 import type { CodecPool } from './codecs/codec-pool.js';
 import type { RenderService } from './services/render-service.js';
+import { authHook, type AuthPolicy } from './auth/policy.js';
+import { registerSignedUrlRoutes } from './routes/signed-urls.js';
 import { registerRenderedRoutes } from './routes/rendered.js';
 import { QidoService } from './services/qido-service.js';
 import type { PacsBackend } from './services/backend.js';
@@ -19,6 +21,7 @@ export interface AppDependencies {
   retrieve: RetrieveService;
   codecs: CodecPool;
   render: RenderService;
+  auth: AuthPolicy;
   logger?: FastifyServerOptions['logger'];
   loggerInstance?: FastifyServerOptions['loggerInstance'];
 }
@@ -58,6 +61,8 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   const qido = new QidoService(deps.backend, { maxFanOutStudies: config.qido.maxFanOutStudies });
   const publicUrl = publicUrlResolver(config.http.publicUrl, config.http.basePath);
   void app.register(async (scoped) => {
+    // Before any route: a refused request never reaches the PACS, the cache or a decoder.
+    scoped.addHook('onRequest', authHook(deps.auth));
     registerQidoRoutes(scoped, {
       service: qido,
       limits: { defaultLimit: config.qido.defaultLimit, maxLimit: config.qido.maxLimit },
@@ -66,6 +71,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     });
     registerWadoRoutes(scoped, { service: deps.retrieve, publicUrl, bulkDataThreshold: config.wado.bulkDataThreshold, readBuffers: new ReadBuffers(), codecs: deps.codecs });
     registerRenderedRoutes(scoped, { service: deps.render, publicUrl, defaultQuality: config.render.defaultQuality });
+    registerSignedUrlRoutes(scoped, { auth: config.auth, basePath: config.http.basePath, publicUrl });
   }, { prefix: config.http.basePath });
 
   return app;

@@ -5,6 +5,8 @@ import { AssociationPool } from './dimse-bridge/association-pool.js';
 import { DimseBackend } from './services/dimse-backend.js';
 import { IMPLEMENTATION } from './dicom/uid.js';
 import { pino } from 'pino';
+import { ConfigError } from './config/load.js';
+import { authConfigProblem, authPolicy } from './auth/from-config.js';
 import { pacsTlsOptions, scpTlsOptions } from './config/tls.js';
 import { StorageScp } from './dimse-bridge/storage-scp.js';
 import { InstanceStore } from './cache/instance-store.js';
@@ -26,8 +28,21 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(config: GatewayConfig): Promise<Gateway> {
+export interface StartOptions {
+  /** Serve without credentials on a non-loopback address (`serve --insecure`). */
+  allowInsecure?: boolean;
+}
+
+const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\./.test(host);
+
+export async function startGateway(config: GatewayConfig, start: StartOptions = {}): Promise<Gateway> {
+  const problem = authConfigProblem(config.auth);
+  if (problem) throw new ConfigError(problem);
+  if (config.auth.mode === 'none' && !isLoopback(config.http.host) && !start.allowInsecure) {
+    throw new ConfigError(`auth.mode is "none" but HTTP listens on ${config.http.host}: anyone who can reach it would read the archive. Configure auth, listen on 127.0.0.1, or start with --insecure`);
+  }
   const log = pino({ level: config.log.level });
+  if (config.auth.mode === 'none') log.warn({ host: config.http.host }, 'auth.mode is "none": every DICOMweb request is served without credentials');
   const pacsTls = pacsTlsOptions(config);
   const scpTls = scpTlsOptions(config);
   const pool = new AssociationPool({
@@ -78,7 +93,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     thumbnail: { size: config.render.thumbnailSize, choice: config.render.thumbnailChoice },
     logger: log,
   });
-  const app = buildApp({ config, backend, retrieve, codecs, render, loggerInstance: log });
+  const app = buildApp({ config, backend, retrieve, codecs, render, auth: authPolicy(config.auth), loggerInstance: log });
   let address: string;
   try {
     address = await app.listen({ host: config.http.host, port: config.http.port });

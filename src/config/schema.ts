@@ -39,6 +39,36 @@ const tlsFiles = z.object({
   requireClientCert: z.boolean().default(false),
 }).strict();
 
+/** A signing key for signed URLs and capabilities: an id, and a secret of at least 32 bytes, base64-encoded. */
+const signingKey = z.object({
+  kid: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -, at most 64'),
+  secret: z.string().refine((v) => Buffer.from(v, 'base64').length >= 32, 'must be at least 32 bytes, base64-encoded (openssl rand -base64 32)'),
+}).strict();
+
+const oauth = z.object({
+  /** Expected `iss` of tokens. */
+  issuer: z.string().min(1),
+  /** Expected `aud` of tokens. */
+  audience: z.string().min(1),
+  /** The issuer's JWKS URL; or `keys`. */
+  jwksUrl: z.string().url().optional(),
+  /** Static public keys (PEM SPKI or JWK JSON) by kid. */
+  keys: z.array(z.object({ kid: z.string().min(1), key: z.string().min(1) }).strict()).optional(),
+  clockSkewSeconds: z.number().int().nonnegative().max(600).default(60),
+  /** Token scopes that grant read (QIDO, WADO, rendered), write (STOW) and sign (minting signed URLs). */
+  scopes: z.object({ read: z.string().default('dicomweb.read'), write: z.string().default('dicomweb.write'), sign: z.string().default('dicomweb.sign') }).strict().default({ read: 'dicomweb.read', write: 'dicomweb.write', sign: 'dicomweb.sign' }),
+}).strict().refine((o) => !!o.jwksUrl !== !!o.keys?.length, { message: 'give exactly one of jwksUrl and keys' });
+
+export const authSchema = z.object({
+  /** `required` (default): credentials on every DICOMweb request; `none`: open, for local use on loopback only. */
+  mode: z.enum(['required', 'none']).default('required'),
+  /** Keys for signed URLs and capabilities; several at once while keys rotate. */
+  signingKeys: z.array(signingKey).default([]),
+  /** Longest life of a signed URL or capability, whatever `expires` it carries (seconds). */
+  maxSignedTtlSeconds: z.number().int().positive().default(7 * 24 * 3600),
+  oauth: oauth.optional(),
+}).strict();
+
 export const configSchema = z.object({
   http: z.object({
     host: host.default('0.0.0.0'),
@@ -121,6 +151,8 @@ export const configSchema = z.object({
     /** Study/series thumbnails: the middle instance (and frame) of the first image series, or the first. */
     thumbnailChoice: z.enum(['middle', 'first']).default('middle'),
   }).strict().default({ defaultQuality: 90, renderedCacheBytes: 256 * 2 ** 20, frameCacheBytes: 512 * 2 ** 20, thumbnailSize: 128, thumbnailChoice: 'middle' }),
+
+  auth: authSchema.default({ mode: 'required', signingKeys: [], maxSignedTtlSeconds: 7 * 24 * 3600 }),
 
   codecs: z.object({
     /** Worker threads that decode and encode frames (JPEG 2000, JPEG-LS, …) off the event loop. */

@@ -18,6 +18,7 @@ export async function startTestGateway(pacs: Pick<TestPacs, 'aeTitle' | 'host' |
     pacs: { ...defaults.pacs, aeTitle: pacs.aeTitle, host: pacs.host, port: pacs.port, ...overrides.pacs },
     qido: { ...defaults.qido, ...overrides.qido },
     cache: { ...defaults.cache, dir: mkdtempSync(path.join(os.tmpdir(), 'dwg-cache-')), ...overrides.cache },
+    auth: { mode: 'none', ...overrides.auth },
     log: { level: process.env.DWG_TEST_LOG ?? 'silent' },
   });
   const gateway = await startGateway(config);

@@ -1,0 +1,24 @@
+import type { z } from 'zod';
+import type { authSchema } from '../config/schema.js';
+import { BearerVerifier } from './bearer.js';
+import type { AuthPolicy } from './policy.js';
+
+export type AuthConfig = z.infer<typeof authSchema>;
+
+/** A configuration that cannot protect anything: `required` without any way to present credentials. */
+export function authConfigProblem(auth: AuthConfig): string | undefined {
+  if (auth.mode === 'required' && auth.signingKeys.length === 0 && !auth.oauth) {
+    return 'auth.mode is "required" but neither auth.signingKeys nor auth.oauth is configured: nobody could get in (auth.mode: none serves without credentials, on loopback only)';
+  }
+  return undefined;
+}
+
+/** The policy a tenant's auth configuration describes. */
+export function authPolicy(auth: AuthConfig): AuthPolicy {
+  return {
+    mode: auth.mode,
+    signingKeys: new Map(auth.signingKeys.map((k) => [k.kid, Buffer.from(k.secret, 'base64')])),
+    maxSignedTtlSeconds: auth.maxSignedTtlSeconds,
+    ...(auth.oauth ? { bearer: new BearerVerifier({ ...auth.oauth }) } : {}),
+  };
+}

@@ -1,0 +1,112 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { GatewayError } from '../errors.js';
+import { BearerVerifier, type Right } from './bearer.js';
+import { CAPABILITY_PREFIX, verifyCapability } from './capability.js';
+import { splitTarget } from './canonical.js';
+import { AUTH_PARAMETERS, verifySignedUrl, type KeyRing } from './signed-url.js';
+
+/**
+ * Who may do what (docs/security.md), checked in an onRequest hook before any route runs — so that a refused
+ * request causes no PACS traffic, no cache read and no decoding:
+ *
+ *   rendered, thumbnail   a valid signed URL, a capability covering the path, or a bearer token with `read`
+ *   QIDO-RS, WADO-RS      a bearer token with `read`, or a capability covering the path
+ *   POST …/signed-urls    a bearer token with `sign`
+ *
+ * Signed URLs and capabilities that fail → 403 with the reason; no credentials for QIDO/WADO, or a bearer
+ * token that fails → 401 with `WWW-Authenticate: Bearer` (RFC 6750 §3); a valid token without the scope → 403.
+ */
+
+export interface AuthPolicy {
+  /** `none`: everything is allowed (local use only, see startGateway). */
+  mode: 'none' | 'required';
+  signingKeys: KeyRing;
+  maxSignedTtlSeconds: number;
+  bearer?: BearerVerifier;
+}
+
+/** Who a request was let in as, for logs and audit records. */
+export interface Principal {
+  via: 'none' | 'signed-url' | 'capability' | 'bearer';
+  subject: string;
+  rights: ReadonlySet<Right>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+/** What a request wants, by its path under the tenant's base and its method. */
+export type Action = 'render' | 'read' | 'sign';
+
+export function actionOf(method: string, path: string): Action {
+  if (method === 'POST' && /\/signed-urls$/.test(path)) return 'sign';
+  if (/\/(rendered|thumbnail)$/.test(path)) return 'render';
+  return 'read';
+}
+
+/** The outcome of a check: who, or the error to answer (with the security event it is, for the audit trail). */
+export type Decision = { ok: true; principal: Principal } | { ok: false; error: GatewayError };
+
+const REALM = 'dicomweb-gateway';
+
+function refuse(status: 401 | 403, code: string, reason: string, bearerError?: { error: string; scope?: string }): Decision {
+  const headers: Record<string, string> = {};
+  if (status === 401 || bearerError) {
+    headers['www-authenticate'] = `Bearer realm="${REALM}"${bearerError ? `, error="${bearerError.error}", error_description="${reason.replace(/"/g, "'")}"${bearerError.scope ? `, scope="${bearerError.scope}"` : ''}` : ''}`;
+  }
+  return { ok: false, error: new GatewayError(code, status, reason, {}, headers) };
+}
+
+const bearerOf = (request: FastifyRequest): string | undefined => {
+  const header = request.headers.authorization;
+  const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  return m?.[1];
+};
+
+/** Decides one request (pure: no side effects), `now` in Unix seconds. */
+export async function decide(policy: AuthPolicy, request: { method: string; url: string; headers: FastifyRequest['headers'] }, action: Action, now: number): Promise<Decision> {
+  if (policy.mode === 'none') return { ok: true, principal: { via: 'none', subject: 'anonymous', rights: new Set(['read', 'write', 'sign']) } };
+  const { path, query } = splitTarget(request.url);
+  const params = new URLSearchParams(query);
+  const bearer = bearerOf(request as FastifyRequest);
+  const capability = params.get('capability') ?? (bearer?.startsWith(CAPABILITY_PREFIX) ? bearer : undefined);
+
+  if (action === 'render' && params.has('signature')) {
+    const check = verifySignedUrl(request.method, request.url, policy.signingKeys, now, policy.maxSignedTtlSeconds);
+    if (!check.ok) return refuse(403, 'DWG_BAD_SIGNATURE', `signed URL refused: ${check.reason}`);
+    return { ok: true, principal: { via: 'signed-url', subject: `key:${check.kid}`, rights: new Set(['read']) } };
+  }
+  if (capability && action !== 'sign') {
+    const check = verifyCapability(capability, request.method, path, policy.signingKeys, now, policy.maxSignedTtlSeconds);
+    if (!check.ok) return refuse(403, 'DWG_BAD_CAPABILITY', `capability refused: ${check.reason}`);
+    return { ok: true, principal: { via: 'capability', subject: `capability:${check.capability?.prefix}`, rights: new Set(['read']) } };
+  }
+  if (bearer && !bearer.startsWith(CAPABILITY_PREFIX)) {
+    if (!policy.bearer) return refuse(401, 'DWG_UNAUTHORIZED', 'bearer tokens are not accepted here (no issuer configured)', { error: 'invalid_token' });
+    const check = await policy.bearer.verify(bearer);
+    if (!check.ok) return refuse(401, 'DWG_UNAUTHORIZED', `bearer token refused: ${check.reason}`, { error: 'invalid_token' });
+    const needed: Right = action === 'sign' ? 'sign' : 'read';
+    if (!check.rights.has(needed)) return refuse(403, 'DWG_FORBIDDEN', `the token lacks the scope ${policy.bearer.scopeFor(needed)} (${needed})`, { error: 'insufficient_scope', scope: policy.bearer.scopeFor(needed) });
+    return { ok: true, principal: { via: 'bearer', subject: check.subject, rights: check.rights } };
+  }
+  if (action === 'render') return refuse(403, 'DWG_BAD_SIGNATURE', 'signed URL refused: the URL carries no signature (or send a capability or a bearer token)');
+  return refuse(401, 'DWG_UNAUTHORIZED', action === 'sign' ? 'a bearer token with the sign scope is required' : 'a bearer token or a capability is required');
+}
+
+/** The hook: decides, records who got in, and takes the credentials out of the query before routes read it. */
+export function authHook(policy: AuthPolicy, onRefused?: (request: FastifyRequest, error: GatewayError) => void): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
+  return async (request) => {
+    const path = splitTarget(request.url).path;
+    const decision = await decide(policy, request, actionOf(request.method, path), Math.floor(Date.now() / 1000));
+    if (!decision.ok) {
+      onRefused?.(request, decision.error);
+      throw decision.error;
+    }
+    request.principal = decision.principal;
+    const query = request.query as Record<string, unknown> | undefined;
+    if (query && typeof query === 'object') for (const name of AUTH_PARAMETERS) delete query[name];
+  };
+}
