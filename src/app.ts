@@ -1,4 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import cors from '@fastify/cors';
+import { httpTlsOptions } from './config/tls.js';
 import { GatewayError, toGatewayError, Errors } from './errors.js';
 import { registerQidoRoutes } from './routes/qido.js';
 import { registerHealthRoutes } from './routes/health.js';
@@ -32,13 +34,30 @@ export interface AppDependencies {
  */
 export function buildApp(deps: AppDependencies): FastifyInstance {
   const { config } = deps;
+  const tls = httpTlsOptions(config);
+  // Node answers 431 beyond this many header bytes (the URL counts): a bound on query strings too.
+  const server = { maxHeaderSize: config.http.maxHeaderBytes };
   const app = Fastify({
     ...(deps.loggerInstance ? { loggerInstance: deps.loggerInstance } : { logger: deps.logger ?? { level: config.log.level } }),
-    trustProxy: false,
+    ...(tls ? { https: { ...tls, ...server } } : { http: server }),
+    // X-Forwarded-Proto/Host/For only from the configured proxies: request.protocol/host/ip, and so every URL the
+    // gateway writes (RetrieveURL, BulkDataURI, signed URLs), follow what the client saw.
+    trustProxy: config.http.trustedProxies.length ? config.http.trustedProxies : false,
     routerOptions: { maxParamLength: 200 },
     requestTimeout: 0,
     bodyLimit: 1024 * 1024,
-  });
+  }) as unknown as FastifyInstance;
+
+  if (config.http.corsOrigins.length) {
+    // Browser viewers on these origins only (nothing is open by default); preflights answered before auth.
+    void app.register(cors, {
+      origin: config.http.corsOrigins,
+      methods: ['GET', 'HEAD', 'POST', 'OPTIONS'],
+      allowedHeaders: ['Authorization', 'Accept', 'Accept-Language', 'Content-Type', 'If-None-Match', 'Range'],
+      exposedHeaders: ['ETag', 'Warning', 'Content-Location', 'Content-Range', 'WWW-Authenticate', 'Retry-After'],
+      maxAge: 600,
+    });
+  }
 
   app.setErrorHandler((error, request, reply) => {
     const fastifyStatus = (error as { statusCode?: number }).statusCode;

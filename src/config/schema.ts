@@ -76,7 +76,18 @@ export const configSchema = z.object({
     basePath: z.string().regex(/^(\/[A-Za-z0-9._~-]+)*$/, 'a path like /dicomweb, or empty').default('/dicomweb'),
     /** Public origin used in RetrieveURL and BulkDataURI, e.g. https://pacs.example.org. Default: the request's Host. */
     publicUrl: z.string().url().optional(),
-  }).strict().default({ host: '0.0.0.0', port: 8080, basePath: '/dicomweb' }),
+    /** HTTPS: certificate and key files; with `requireClientCert`, clients must present one signed by `ca`. */
+    tls: tlsFiles.optional(),
+    /**
+     * Addresses (or CIDR ranges) of TLS-terminating proxies whose X-Forwarded-Proto/Host/For are believed; from
+     * anywhere else those headers are ignored.
+     */
+    trustedProxies: z.array(z.string().min(1)).default([]),
+    /** Origins (scheme://host[:port]) browser viewers may call from (CORS); none by default. */
+    corsOrigins: z.array(z.string().url()).default([]),
+    /** Longest request header section, URL included, in bytes; beyond: 431. */
+    maxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
+  }).strict().default({ host: '0.0.0.0', port: 8080, basePath: '/dicomweb', trustedProxies: [], corsOrigins: [], maxHeaderBytes: 16 * 1024 }),
 
   dimse: z.object({
     aeTitle: aeTitle.default('DICOMWEB'),

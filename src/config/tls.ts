@@ -27,3 +27,17 @@ export function scpTlsOptions(config: GatewayConfig): tls.TlsOptions | undefined
     rejectUnauthorized: t.requireClientCert,
   };
 }
+
+/** HTTPS options for the HTTP listener (http.tls); client certificates required when `requireClientCert`. */
+export function httpTlsOptions(config: GatewayConfig): tls.TlsOptions | undefined {
+  const t = config.http.tls;
+  if (!t) return undefined;
+  return {
+    cert: readFileSync(t.cert),
+    key: readFileSync(t.key),
+    ...(t.ca ? { ca: readFileSync(t.ca) } : {}),
+    requestCert: t.requireClientCert,
+    rejectUnauthorized: t.requireClientCert,
+    minVersion: 'TLSv1.2',
+  };
+}

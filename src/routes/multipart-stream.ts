@@ -50,9 +50,10 @@ function write(res: ServerResponse, chunk: Buffer | string, onWritten?: (chunk: 
  * looks complete — and is logged.
  */
 export async function streamResponse(reply: FastifyReply, options: StreamOptions, body: AsyncIterable<Buffer | string>): Promise<void> {
+  // Headers hooks already set on the reply (CORS, say) go out too: hijacking bypasses Fastify's own sending.
+  const headers: Record<string, string | string[]> = { ...pendingHeaders(reply), 'content-type': options.contentType };
   reply.hijack();
   const res = reply.raw;
-  const headers: Record<string, string | string[]> = { 'content-type': options.contentType };
   if (options.lateWarning) headers.trailer = 'Warning';
   if (options.warnings.length) headers.warning = options.warnings.map((w) => warningHeader('dicomweb-gateway', w));
   res.writeHead(options.status ?? 200, headers);
@@ -71,6 +72,15 @@ export async function streamResponse(reply: FastifyReply, options: StreamOptions
     await iterator.return?.();
     res.destroy(err as Error);
   }
+}
+
+/** The headers set on a Fastify reply so far, for a response written to the raw socket. */
+export function pendingHeaders(reply: FastifyReply): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.map(String) : String(value);
+  }
+  return out;
 }
 
 export const newBoundary = (): string => `dicomweb-${randomBytes(12).toString('hex')}`;

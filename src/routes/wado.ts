@@ -19,7 +19,7 @@ import { pathUid } from './qido-params.js';
 import { jsonArray } from './search-response.js';
 import type { PublicUrl } from './public-url.js';
 import { fileBody, type ReadBuffers } from './file-body.js';
-import { streamResponse, multipartBody, newBoundary, prepend, readAhead, type Part } from './multipart-stream.js';
+import { streamResponse, multipartBody, newBoundary, pendingHeaders, prepend, readAhead, type Part } from './multipart-stream.js';
 
 export interface WadoRouteOptions {
   service: RetrieveService;
@@ -250,8 +250,10 @@ async function retrieveBulkData(options: WadoRouteOptions, request: FastifyReque
       }
     };
     if (range || parseAccept(request.headers.accept).some((r) => r.type === 'application' && r.subtype === 'octet-stream')) {
+      const headers = pendingHeaders(reply);
       reply.hijack();
       reply.raw.writeHead(range ? 206 : 200, {
+        ...headers,
         'content-type': 'application/octet-stream',
         'content-length': String(range ? range.end - range.start + 1 : size),
         'accept-ranges': 'bytes',

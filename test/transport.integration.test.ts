@@ -1,0 +1,105 @@
+/**
+ * The HTTP listener: HTTPS with optional client certificates, X-Forwarded-* believed only from trusted proxies,
+ * CORS for configured origins only, header size limits, and paths that try to climb out of the cache.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import https from 'node:https';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startDcmqrscp, type TestPacs } from './harness/pacs.js';
+import { startTestGateway } from './harness/gateway.js';
+import { run } from './harness/processes.js';
+import { PATIENTS } from '../fixtures/catalog.js';
+
+type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
+
+/** A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
+async function certificates(): Promise<Record<'ca' | 'caKey' | 'cert' | 'key' | 'clientCert' | 'clientKey', string>> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-certs-'));
+  const f = (n: string): string => path.join(dir, n);
+  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=dwg-test-ca', '-keyout', f('ca.key'), '-out', f('ca.pem')]);
+  const leaf = async (name: string, cn: string, ext: string): Promise<void> => {
+    await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`)]);
+    await run('bash', ['-c', `printf '%s\\n' '${ext}' > ${f(`${name}.ext`)}`]);
+    await run('openssl', ['x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', f(`${name}.ext`), '-out', f(`${name}.pem`)]);
+  };
+  await leaf('server', '127.0.0.1', 'subjectAltName=IP:127.0.0.1');
+  await leaf('client', 'viewer', 'extendedKeyUsage=clientAuth');
+  return { ca: f('ca.pem'), caKey: f('ca.key'), cert: f('server.pem'), key: f('server.key'), clientCert: f('client.pem'), clientKey: f('client.key') };
+}
+
+function httpsGet(url: string, options: https.RequestOptions): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    https.get(url, options, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => { body += c.toString(); });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on('error', reject);
+  });
+}
+
+describe('HTTP transport', () => {
+  let pacs: TestPacs;
+  const gateways: Gateway[] = [];
+  beforeAll(async () => { pacs = await startDcmqrscp(); });
+  afterAll(async () => {
+    for (const g of gateways) await g.close();
+    await pacs?.stop();
+  });
+  const start = async (overrides: Parameters<typeof startTestGateway>[1]): Promise<Gateway> => {
+    const gw = await startTestGateway(pacs, overrides);
+    gateways.push(gw);
+    return gw;
+  };
+
+  it('serves HTTPS, and with requireClientCert only to clients with a certificate from the CA', async () => {
+    const c = await certificates();
+    const gw = await start({ http: { tls: { cert: c.cert, key: c.key, ca: c.ca, requireClientCert: true } } });
+    expect(gw.base.startsWith('https://127.0.0.1:')).toBe(true);
+    const ca = readFileSync(c.ca);
+    await expect(httpsGet(`${gw.base}/studies?PatientID=PAT-ASCII-1`, { ca })).rejects.toThrow();
+    const ok = await httpsGet(`${gw.base}/studies?PatientID=PAT-ASCII-1`, { ca, cert: readFileSync(c.clientCert), key: readFileSync(c.clientKey) });
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.body)).toHaveLength(PATIENTS[0]?.studies.length ?? 0);
+  });
+
+  it('writes URLs with the X-Forwarded origin from a trusted proxy only', async () => {
+    const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'pacs.example.org' };
+    const retrieveUrl = async (gw: Gateway): Promise<string> => {
+      const r = await fetch(`${gw.base}/studies?PatientID=PAT-ASCII-1`, { headers: forwarded });
+      return ((await r.json()) as Record<string, { Value?: string[] }>[])[0]?.['00081190']?.Value?.[0] ?? '';
+    };
+    const trusted = await start({ http: { trustedProxies: ['127.0.0.1'] } });
+    expect(await retrieveUrl(trusted)).toMatch(/^https:\/\/pacs\.example\.org\/dicomweb\/studies\//);
+    const untrusted = await start({ http: { trustedProxies: ['10.1.2.3'] } });
+    expect(await retrieveUrl(untrusted)).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/dicomweb\/studies\//);
+  });
+
+  it('answers CORS preflights for configured origins only', async () => {
+    const gw = await start({ http: { corsOrigins: ['https://viewer.example.org'] } });
+    const preflight = (origin: string): Promise<Response> => fetch(`${gw.base}/studies`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' } });
+    const allowed = await preflight('https://viewer.example.org');
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://viewer.example.org');
+    expect(allowed.headers.get('access-control-allow-headers')).toMatch(/Authorization/i);
+    const other = await preflight('https://evil.example.com');
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    const get = await fetch(`${gw.base}/studies?PatientID=PAT-ASCII-1`, { headers: { origin: 'https://viewer.example.org' } });
+    expect(get.headers.get('access-control-allow-origin')).toBe('https://viewer.example.org');
+    const closed = await start({});
+    const none = await fetch(`${closed.base}/studies?PatientID=PAT-ASCII-1`, { headers: { origin: 'https://viewer.example.org' } });
+    expect(none.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('answers 431 for oversized headers and keeps paths inside the DICOMweb resources', async () => {
+    const gw = await start({ http: { maxHeaderBytes: 8192 } });
+    const long = await fetch(`${gw.base}/studies?PatientName=${'A'.repeat(10_000)}`);
+    expect(long.status).toBe(431);
+    for (const p of ['/studies/..%2F..%2F..%2Fetc%2Fpasswd/metadata', '/studies/1.2.3/series/%2e%2e/instances/1', `/studies/${'9'.repeat(65)}`, '/studies/1.2.3/series/1.2/instances/1.2%00/frames/1', '/studies/1.2.3/series/1.2/instances/1.2/bulkdata/..%2F..%2Fcompleteness.json']) {
+      const r = await fetch(`${gw.base}${p}`);
+      expect([400, 404], p).toContain(r.status);
+      expect((await r.json()) as object, p).toHaveProperty('error');
+    }
+  });
+});
