@@ -11,6 +11,7 @@ import { ReadBuffers } from './routes/file-body.js';
 import type { CodecPool } from './codecs/codec-pool.js';
 import type { RenderService } from './services/render-service.js';
 import { authHook, type AuthPolicy } from './auth/policy.js';
+import { rateLimitHook } from './auth/rate-limit.js';
 import { registerSignedUrlRoutes } from './routes/signed-urls.js';
 import { registerRenderedRoutes } from './routes/rendered.js';
 import { QidoService } from './services/qido-service.js';
@@ -82,6 +83,12 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   void app.register(async (scoped) => {
     // Before any route: a refused request never reaches the PACS, the cache or a decoder.
     scoped.addHook('onRequest', authHook(deps.auth));
+    // After authentication, so that a client is counted by its token's subject.
+    scoped.addHook('preHandler', rateLimitHook(
+      { requests: config.limits.clientRequests, windowSeconds: config.limits.windowSeconds },
+      { requests: config.limits.tenantRequests, windowSeconds: config.limits.windowSeconds },
+      'default',
+    ));
     registerQidoRoutes(scoped, {
       service: qido,
       limits: { defaultLimit: config.qido.defaultLimit, maxLimit: config.qido.maxLimit },

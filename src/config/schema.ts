@@ -163,6 +163,14 @@ export const configSchema = z.object({
     thumbnailChoice: z.enum(['middle', 'first']).default('middle'),
   }).strict().default({ defaultQuality: 90, renderedCacheBytes: 256 * 2 ** 20, frameCacheBytes: 512 * 2 ** 20, thumbnailSize: 128, thumbnailChoice: 'middle' }),
 
+  limits: z.object({
+    /** Requests per client (token subject, else address) per window; 0: no limit. Beyond: 429 + Retry-After. */
+    clientRequests: z.number().int().nonnegative().default(1200),
+    /** Requests per tenant per window, all clients together; 0: no limit. */
+    tenantRequests: z.number().int().nonnegative().default(12000),
+    windowSeconds: z.number().int().positive().default(60),
+  }).strict().default({ clientRequests: 1200, tenantRequests: 12000, windowSeconds: 60 }),
+
   auth: authSchema.default({ mode: 'required', signingKeys: [], maxSignedTtlSeconds: 7 * 24 * 3600 }),
 
   codecs: z.object({

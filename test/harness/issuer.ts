@@ -49,7 +49,7 @@ export async function startIssuer(audience = 'dicomweb-gateway'): Promise<TestIs
       const key = keys.get(kid);
       if (!key) throw new Error(`no key ${kid}`);
       let jwt = new SignJWT({ scope: 'dicomweb.read', ...claims }).setProtectedHeader({ alg: 'RS256', kid }).setIssuer(options.issuer ?? issuer)
-        .setAudience(options.audience ?? audience).setSubject('test-client').setIssuedAt().setExpirationTime(options.expiresIn ?? '5m');
+        .setAudience(options.audience ?? audience).setSubject(typeof claims.sub === 'string' ? claims.sub : 'test-client').setIssuedAt().setExpirationTime(options.expiresIn ?? '5m');
       if (options.notBefore !== undefined) jwt = jwt.setNotBefore(options.notBefore);
       return jwt.sign(key.privateKey);
     },

@@ -1,0 +1,64 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { GatewayError } from '../errors.js';
+
+/**
+ * Admission control: requests per client (a bearer token's subject, else the client address) and per tenant,
+ * in fixed windows. Over either limit → 429 with Retry-After (RFC 6585 §4). Counts live in memory, bounded:
+ * at most `maxKeys` clients are tracked per window (beyond, the oldest windows are dropped first).
+ */
+
+export interface Limit {
+  /** Requests allowed per window; 0 disables the limit. */
+  requests: number;
+  windowSeconds: number;
+}
+
+export class FixedWindowLimiter {
+  private readonly counts = new Map<string, { window: number; count: number }>();
+
+  constructor(private readonly limit: Limit, private readonly maxKeys = 100_000) {}
+
+  /** Counts one request for `key`; undefined when allowed, else the seconds until the window ends. */
+  take(key: string, nowMs: number): number | undefined {
+    if (this.limit.requests <= 0) return undefined;
+    const windowMs = this.limit.windowSeconds * 1000;
+    const window = Math.floor(nowMs / windowMs);
+    let entry = this.counts.get(key);
+    if (!entry || entry.window !== window) {
+      if (!entry && this.counts.size >= this.maxKeys) this.prune(window);
+      entry = { window, count: 0 };
+      this.counts.delete(key);
+      this.counts.set(key, entry);
+    }
+    entry.count++;
+    if (entry.count <= this.limit.requests) return undefined;
+    return Math.max(1, Math.ceil(((window + 1) * windowMs - nowMs) / 1000));
+  }
+
+  private prune(current: number): void {
+    for (const [key, entry] of this.counts) {
+      if (entry.window !== current || this.counts.size >= this.maxKeys) this.counts.delete(key);
+      if (this.counts.size < this.maxKeys / 2) break;
+    }
+  }
+}
+
+/** Who a request counts against: its token's subject, else its address (request.ip honours trusted proxies). */
+export const clientKey = (request: FastifyRequest): string =>
+  request.principal?.via === 'bearer' ? `sub:${request.principal.subject}` : `ip:${request.ip}`;
+
+/** A preHandler (after authentication, so the subject is known) enforcing both limits. */
+export function rateLimitHook(perClient: Limit, perTenant: Limit, tenant: string): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
+  const clients = new FixedWindowLimiter(perClient);
+  const tenants = new FixedWindowLimiter(perTenant, 1024);
+  return async (request) => {
+    const now = Date.now();
+    const client = clients.take(clientKey(request), now);
+    const whole = client === undefined ? tenants.take(tenant, now) : undefined;
+    const wait = client ?? whole;
+    if (wait === undefined) return;
+    const who = client !== undefined ? 'this client' : `tenant "${tenant}"`;
+    const limit = client !== undefined ? perClient : perTenant;
+    throw new GatewayError('DWG_RATE_LIMITED', 429, `${who} sent more than ${limit.requests} requests in ${limit.windowSeconds} s; retry after ${wait} s`, { retryAfterSeconds: wait }, { 'retry-after': String(wait) });
+  };
+}
