@@ -12,6 +12,8 @@ import type { CodecPool } from './codecs/codec-pool.js';
 import type { RenderService } from './services/render-service.js';
 import { authHook, type AuthPolicy } from './auth/policy.js';
 import { rateLimitHook } from './auth/rate-limit.js';
+import { registerAuditHooks } from './audit/audit-hook.js';
+import type { Audit } from './audit/audit.js';
 import { registerSignedUrlRoutes } from './routes/signed-urls.js';
 import { registerRenderedRoutes } from './routes/rendered.js';
 import { QidoService } from './services/qido-service.js';
@@ -25,6 +27,7 @@ export interface AppDependencies {
   codecs: CodecPool;
   render: RenderService;
   auth: AuthPolicy;
+  audit: Audit;
   logger?: FastifyServerOptions['logger'];
   loggerInstance?: FastifyServerOptions['loggerInstance'];
 }
@@ -82,6 +85,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   const publicUrl = publicUrlResolver(config.http.publicUrl, config.http.basePath);
   void app.register(async (scoped) => {
     // Before any route: a refused request never reaches the PACS, the cache or a decoder.
+    registerAuditHooks(scoped, deps.audit, { basePath: config.http.basePath, tenant: 'default' });
     scoped.addHook('onRequest', authHook(deps.auth));
     // After authentication, so that a client is counted by its token's subject.
     scoped.addHook('preHandler', rateLimitHook(

@@ -15,6 +15,7 @@ import { RetrieveService } from './services/retrieve-service.js';
 import { CodecPool } from './codecs/codec-pool.js';
 import { RenderService } from './services/render-service.js';
 import { StudyCatalog } from './services/study-catalog.js';
+import { auditFromConfig } from './audit/audit.js';
 
 /** The whole gateway: PACS connection pool, DICOMweb HTTP server and the embedded Storage SCP. */
 export interface Gateway {
@@ -93,7 +94,8 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
     thumbnail: { size: config.render.thumbnailSize, choice: config.render.thumbnailChoice },
     logger: log,
   });
-  const app = buildApp({ config, backend, retrieve, codecs, render, auth: authPolicy(config.auth), loggerInstance: log });
+  const audit = auditFromConfig(config.audit);
+  const app = buildApp({ config, backend, retrieve, codecs, render, auth: authPolicy(config.auth), audit, loggerInstance: log });
   let address: string;
   try {
     address = await app.listen({ host: config.http.host, port: config.http.port });
@@ -115,6 +117,7 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
       await pool.close();
       await store.close();
       await codecs.close();
+      await audit.close();
     },
   };
 }

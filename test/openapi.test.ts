@@ -11,6 +11,7 @@ import { InstanceCache } from '../src/cache/instance-cache.js';
 import { CodecPool } from '../src/codecs/codec-pool.js';
 import { RenderService } from '../src/services/render-service.js';
 import { StudyCatalog } from '../src/services/study-catalog.js';
+import { Audit } from '../src/audit/audit.js';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,7 +24,7 @@ describe('openapi.yaml', () => {
     const retrieve = new RetrieveService(backend, new InstanceCache(store, 1 << 20), store, { idleTimeoutMs: 1000, storageScp: { aeTitle: 'X', host: '127.0.0.1', port: 1 } });
     const codecs = new CodecPool({ threads: 1, maxQueue: 1 });
     const render = new RenderService(retrieve, new StudyCatalog(backend), codecs, { renderedCacheBytes: 1 << 20, frameCacheBytes: 1 << 20, thumbnail: { size: 128, choice: 'middle' } });
-    const app = buildApp({ config: loadConfig({ env: {} }), backend, retrieve, codecs, render, auth: { mode: 'none', signingKeys: new Map(), maxSignedTtlSeconds: 1 }, logger: false });
+    const app = buildApp({ config: loadConfig({ env: {} }), backend, retrieve, codecs, render, auth: { mode: 'none', signingKeys: new Map(), maxSignedTtlSeconds: 1 }, audit: new Audit([]), logger: false });
     const routes: string[] = [];
     app.addHook('onRoute', (r) => { if (r.method === 'GET' || (Array.isArray(r.method) && r.method.includes('GET'))) routes.push(r.url.replace(/:(\w+)/g, '{$1}')); });
     await app.ready();

@@ -163,6 +163,20 @@ export const configSchema = z.object({
     thumbnailChoice: z.enum(['middle', 'first']).default('middle'),
   }).strict().default({ defaultQuality: 90, renderedCacheBytes: 256 * 2 ** 20, frameCacheBytes: 512 * 2 ** 20, thumbnailSize: 128, thumbnailChoice: 'middle' }),
 
+  audit: z.object({
+    /** JSON lines of audit records: a file path (appended, mode 600) or "stdout"; none by default. */
+    file: z.string().min(1).optional(),
+    /** A syslog collector (RFC 5424 over TCP, or TLS when `tls`). */
+    syslog: z.object({
+      host: host,
+      port: port,
+      tls: z.boolean().default(false),
+      /** CA certificate file of the collector. */
+      ca: z.string().min(1).optional(),
+      appName: z.string().min(1).max(48).default('dicomweb-gateway'),
+    }).strict().optional(),
+  }).strict().default({}),
+
   limits: z.object({
     /** Requests per client (token subject, else address) per window; 0: no limit. Beyond: 429 + Retry-After. */
     clientRequests: z.number().int().nonnegative().default(1200),
