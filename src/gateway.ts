@@ -74,6 +74,7 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
     maxAssociations: config.dimse.maxAssociations,
     maxPduLength: config.dimse.maxPduLength,
     artimTimeoutMs: config.dimse.artimTimeoutMs,
+    idleTimeoutMs: config.dimse.idleTimeoutMs,
     implementation: IMPLEMENTATION,
     store,
     ...(scpTls ? { tls: scpTls } : {}),

@@ -19,8 +19,8 @@ import { metaEnd } from './harness/variants.js';
 const scps: StorageScp[] = [];
 afterEach(async () => { for (const s of scps.splice(0)) await s.close(); });
 
-async function startScp(store: InstanceStore): Promise<StorageScp> {
-  const scp = new StorageScp({ aeTitle: 'DICOMWEB', host: '127.0.0.1', port: 0, allowedCallingAeTitles: [], maxAssociations: 4, maxPduLength: 65536, artimTimeoutMs: 2000, implementation: IMPLEMENTATION, store });
+async function startScp(store: InstanceStore, idleTimeoutMs = 0): Promise<StorageScp> {
+  const scp = new StorageScp({ aeTitle: 'DICOMWEB', host: '127.0.0.1', port: 0, allowedCallingAeTitles: [], maxAssociations: 4, maxPduLength: 65536, artimTimeoutMs: 2000, idleTimeoutMs, implementation: IMPLEMENTATION, store });
   await scp.listen();
   scps.push(scp);
   return scp;
@@ -86,5 +86,32 @@ describe('Storage SCP robustness', () => {
     expect(maxOutstanding).toBe(1);
     const onDisk = readFileSync(store.pathOf(uid));
     expect(onDisk.length - metaEnd(onDisk)).toBe(size);
+  });
+
+  it('aborts an association whose peer falls silent, but not while our own disk is the one that is slow', async () => {
+    class StallingStore extends InstanceStore {
+      override async begin(instance: IncomingInstance): Promise<InstanceWriter> {
+        const real = await super.begin(instance);
+        return {
+          write: (chunk) => real.write(chunk),
+          // The disk takes three idle periods to commit: the peer is waiting on us, not idle.
+          commit: async () => { await new Promise((r) => setTimeout(r, 900)); return real.commit(); },
+          abort: () => real.abort(),
+        };
+      }
+    }
+    const store = new StallingStore(mkdtempSync(path.join(os.tmpdir(), 'dwg-idle-')));
+    const scp = await startScp(store, 300);
+    const association = await testAssociation({
+      port: scp.port, calledAeTitle: 'DICOMWEB',
+      presentationContexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.7', transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] }],
+    });
+    const uid = '1.2.826.0.1.3680043.99.4';
+    const status = await new DimseClient(association, { responseTimeoutMs: 10_000 }).store('1.2.840.10008.5.1.4.1.1.7', uid, TransferSyntax.ExplicitVRLittleEndian, Buffer.alloc(1024));
+    expect(status).toBe(0);
+    // Now we say nothing: the SCP aborts within its idle period (with slack for a loaded machine).
+    const closedBy = await Promise.race([association.closed, new Promise<string>((r) => setTimeout(() => r('still open'), 5000))]);
+    expect(closedBy).toBeInstanceOf(Error);
+    expect((closedBy as Error).message).toMatch(/aborted/);
   });
 });

@@ -99,8 +99,10 @@ export const configSchema = z.object({
     maxPduLength: z.number().int().min(4096).max(16 * 1024 * 1024).default(256 * 1024),
     maxAssociations: z.number().int().positive().default(32),
     artimTimeoutMs: ms.default(30_000),
+    /** An open association on which the peer sends nothing for this long is aborted; it holds a slot. 0 = never. */
+    idleTimeoutMs: z.number().int().min(0).default(60_000),
     tls: tlsFiles.optional(),
-  }).strict().default({ aeTitle: 'DICOMWEB', host: '0.0.0.0', port: 11112, allowedCallingAeTitles: [], maxPduLength: 256 * 1024, maxAssociations: 32, artimTimeoutMs: 30_000 }),
+  }).strict().default({ aeTitle: 'DICOMWEB', host: '0.0.0.0', port: 11112, allowedCallingAeTitles: [], maxPduLength: 256 * 1024, maxAssociations: 32, artimTimeoutMs: 30_000, idleTimeoutMs: 60_000 }),
 
   pacs: z.object({
     aeTitle: aeTitle.default('ORTHANC'),

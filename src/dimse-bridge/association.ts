@@ -74,7 +74,10 @@ export type AcceptDecision =
 export interface AcceptOptions {
   implementation: Implementation;
   maxPduLength: number;
-  timeouts: Pick<AssociationTimeouts, 'artimMs'>;
+  timeouts: Pick<AssociationTimeouts, 'artimMs'> & {
+    /** An established association on which the peer sends nothing for this long is aborted (0 = never). */
+    idleMs?: number;
+  };
   decide: (request: AssociateRQ) => AcceptDecision;
   logger?: Logger;
 }
@@ -109,6 +112,7 @@ export class Association {
   private resolveClosed!: (e: Error | undefined) => void;
   private closeError: Error | undefined;
   private readonly log: Logger;
+  private idleMs = 0;
 
   private constructor(
     private readonly socket: net.Socket,
@@ -272,6 +276,7 @@ export class Association {
       roleSelections: request.userInformation.roleSelections,
       extendedNegotiations: request.userInformation.extendedNegotiations,
     }, log.child({ calling: request.callingAeTitle }), leftover);
+    association.idleMs = options.timeouts.idleMs ?? 0;
     log.debug({ calling: request.callingAeTitle, accepted: contexts.size }, 'association accepted');
     return association;
   }
@@ -415,15 +420,28 @@ export class Association {
   // Receiving
 
   private async readLoop(): Promise<void> {
+    // The idle clock runs only while we wait for the peer, not while a sink (the disk) holds the loop.
+    let idleTimer: NodeJS.Timeout | undefined;
+    const waitForPeer = (): void => {
+      if (this.idleMs <= 0 || this.state === 'closed') return;
+      idleTimer = setTimeout(() => {
+        this.log.warn({ idleMs: this.idleMs }, 'peer idle on an open association; aborting');
+        this.abort(AbortReason.NotSpecified, AbortSource.ServiceProvider);
+      }, this.idleMs);
+      idleTimer.unref();
+    };
     try {
       for (const pdu of this.pending.splice(0)) await this.handlePdu(pdu);
+      waitForPeer();
       for await (const chunk of this.socket as AsyncIterable<Buffer>) {
+        clearTimeout(idleTimer);
         for (const pdu of this.parser.push(chunk)) {
           const r = this.handlePdu(pdu);
           if (r) await r;
           if (this.state === 'closed') break;
         }
         if (this.state === 'closed') break;
+        waitForPeer();
       }
       if (this.state !== 'closed') this.finish(new AssociationAbortedError('the peer closed the connection without releasing'));
     } catch (err) {
@@ -437,6 +455,8 @@ export class Association {
         this.socket.destroy();
         this.finish(new AssociationAbortedError(`connection lost: ${(err as Error).message}`));
       }
+    } finally {
+      clearTimeout(idleTimer);
     }
   }
 

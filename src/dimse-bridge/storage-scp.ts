@@ -20,6 +20,8 @@ export interface StorageScpOptions {
   maxAssociations: number;
   maxPduLength: number;
   artimTimeoutMs: number;
+  /** Abort an association whose peer sends nothing for this long (0 or absent: never). */
+  idleTimeoutMs?: number;
   implementation: Implementation;
   store: InstanceStore;
   tls?: tls.TlsOptions;
@@ -104,7 +106,7 @@ export class StorageScp extends EventEmitter<{ stored: [StoredEvent] }> {
     void Association.accept(socket, {
       implementation: this.options.implementation,
       maxPduLength: this.options.maxPduLength,
-      timeouts: { artimMs: this.options.artimTimeoutMs },
+      timeouts: { artimMs: this.options.artimTimeoutMs, idleMs: this.options.idleTimeoutMs ?? 0 },
       decide: (rq) => decideAssociation(rq, this.options.aeTitle, this.options.allowedCallingAeTitles, atCapacity),
       logger: this.log,
     }).then((association) => {
