@@ -5,32 +5,32 @@ import { GatewayError, toGatewayError, Errors } from './errors.js';
 import { registerQidoRoutes } from './routes/qido.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerWadoRoutes } from './routes/wado.js';
-import type { RetrieveService } from './services/retrieve-service.js';
 import { publicUrlResolver } from './routes/public-url.js';
 import { ReadBuffers } from './routes/file-body.js';
 import type { CodecPool } from './codecs/codec-pool.js';
-import type { RenderService } from './services/render-service.js';
-import { authHook, type AuthPolicy } from './auth/policy.js';
+import { authHook } from './auth/policy.js';
 import { rateLimitHook } from './auth/rate-limit.js';
 import { registerAuditHooks } from './audit/audit-hook.js';
 import type { Audit } from './audit/audit.js';
 import { registerSignedUrlRoutes } from './routes/signed-urls.js';
 import { registerRenderedRoutes } from './routes/rendered.js';
 import { QidoService } from './services/qido-service.js';
+import type { Tenant } from './tenant.js';
 import type { PacsBackend } from './services/backend.js';
 import type { GatewayConfig } from './config/schema.js';
 
 export interface AppDependencies {
   config: GatewayConfig;
-  backend: PacsBackend;
-  retrieve: RetrieveService;
+  /** The default tenant first (served at http.basePath), then the others (at {basePath}/tenants/{id}). */
+  tenants: readonly AppTenant[];
   codecs: CodecPool;
-  render: RenderService;
-  auth: AuthPolicy;
   audit: Audit;
   logger?: FastifyServerOptions['logger'];
   loggerInstance?: FastifyServerOptions['loggerInstance'];
 }
+
+/** What the HTTP side needs of a tenant (any back-end behind the PacsBackend interface). */
+export type AppTenant = Pick<Tenant, 'settings' | 'retrieve' | 'render' | 'auth'> & { backend: PacsBackend };
 
 /**
  * The HTTP side: routes under `http.basePath`, health endpoints at the root, and the one error handler that
@@ -79,30 +79,43 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     void reply.status(404).type('application/json; charset=utf-8').send(e.toBody());
   });
 
-  registerHealthRoutes(app, deps.backend, Math.min(config.pacs.connectTimeoutMs + config.pacs.artimTimeoutMs, 10_000));
+  const [defaultTenant] = deps.tenants;
+  if (!defaultTenant) throw new Error('no tenant to serve');
+  const echoTimeout = (t: AppTenant): number => Math.min(t.settings.pacs.connectTimeoutMs + t.settings.pacs.artimTimeoutMs, 10_000);
+  registerHealthRoutes(app, deps.tenants.map((t) => ({ id: t.settings.id, backend: t.backend, timeoutMs: echoTimeout(t) })));
 
-  const qido = new QidoService(deps.backend, { maxFanOutStudies: config.qido.maxFanOutStudies });
-  const publicUrl = publicUrlResolver(config.http.publicUrl, config.http.basePath);
-  void app.register(async (scoped) => {
-    // Before any route: a refused request never reaches the PACS, the cache or a decoder.
-    registerAuditHooks(scoped, deps.audit, { basePath: config.http.basePath, tenant: 'default' });
-    scoped.addHook('onRequest', authHook(deps.auth));
-    // After authentication, so that a client is counted by its token's subject.
-    scoped.addHook('preHandler', rateLimitHook(
-      { requests: config.limits.clientRequests, windowSeconds: config.limits.windowSeconds },
-      { requests: config.limits.tenantRequests, windowSeconds: config.limits.windowSeconds },
-      'default',
-    ));
-    registerQidoRoutes(scoped, {
-      service: qido,
-      limits: { defaultLimit: config.qido.defaultLimit, maxLimit: config.qido.maxLimit },
-      headerHoldMs: config.qido.headerHoldMs,
-      publicUrl,
-    });
-    registerWadoRoutes(scoped, { service: deps.retrieve, publicUrl, bulkDataThreshold: config.wado.bulkDataThreshold, readBuffers: new ReadBuffers(), codecs: deps.codecs });
-    registerRenderedRoutes(scoped, { service: deps.render, publicUrl, defaultQuality: config.render.defaultQuality });
-    registerSignedUrlRoutes(scoped, { auth: config.auth, basePath: config.http.basePath, publicUrl });
-  }, { prefix: config.http.basePath });
-
+  const readBuffers = new ReadBuffers();
+  for (const tenant of deps.tenants) {
+    void app.register(async (scoped) => registerTenantRoutes(scoped, tenant, { config, codecs: deps.codecs, audit: deps.audit, readBuffers }), { prefix: tenant.settings.basePath });
+  }
   return app;
 }
+
+/**
+ * One tenant's DICOMweb service under its base path. Hooks are scoped to it (Fastify encapsulation): its own
+ * credentials, its own rate-limit counters and its own services — so nothing of one tenant answers for another.
+ */
+function registerTenantRoutes(scoped: FastifyInstance, tenant: AppTenant, shared: { config: GatewayConfig; codecs: CodecPool; audit: Audit; readBuffers: ReadBuffers }): void {
+  const { config } = shared;
+  const { id, basePath } = tenant.settings;
+  const publicUrl = publicUrlResolver(config.http.publicUrl, basePath);
+  // Before any route: a refused request never reaches the PACS, the cache or a decoder.
+  registerAuditHooks(scoped, shared.audit, { basePath, tenant: id });
+  scoped.addHook('onRequest', authHook(tenant.auth));
+  // After authentication, so that a client is counted by its token's subject.
+  scoped.addHook('preHandler', rateLimitHook(
+    { requests: config.limits.clientRequests, windowSeconds: config.limits.windowSeconds },
+    { requests: config.limits.tenantRequests, windowSeconds: config.limits.windowSeconds },
+    id,
+  ));
+  registerQidoRoutes(scoped, {
+    service: new QidoService(tenant.backend, { maxFanOutStudies: config.qido.maxFanOutStudies }),
+    limits: { defaultLimit: config.qido.defaultLimit, maxLimit: config.qido.maxLimit },
+    headerHoldMs: config.qido.headerHoldMs,
+    publicUrl,
+  });
+  registerWadoRoutes(scoped, { service: tenant.retrieve, publicUrl, bulkDataThreshold: config.wado.bulkDataThreshold, readBuffers: shared.readBuffers, codecs: shared.codecs });
+  registerRenderedRoutes(scoped, { service: tenant.render, publicUrl, defaultQuality: config.render.defaultQuality });
+  registerSignedUrlRoutes(scoped, { auth: tenant.settings.auth, basePath, scope: tenant.auth.scope, publicUrl });
+}
+

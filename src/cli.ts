@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError } from './config/load.js';
 import type { GatewayConfig } from './config/schema.js';
 import { startGateway } from './gateway.js';
-import { mint, MintError, parseTtl, underBase } from './auth/mint.js';
+import { mint, mintTarget, MintError, parseTtl } from './auth/mint.js';
+import { scopeOf, tenantSettings } from './tenant.js';
 import { pacsTlsOptions } from './config/tls.js';
 import { Association } from './dimse-bridge/association.js';
 import { DimseClient } from './dimse-bridge/dimse-client.js';
@@ -15,12 +16,13 @@ import { UNCOMPRESSED_TRANSFER_SYNTAXES } from './dicom/transfer-syntax.js';
 
 const USAGE = `usage: dicomweb-gateway [serve] [--config FILE] [--insecure]
        dicomweb-gateway echo [--config FILE]
-       dicomweb-gateway sign PATH[?QUERY] [--ttl 1h] [--capability] [--config FILE]
+       dicomweb-gateway sign PATH[?QUERY] [--ttl 1h] [--capability] [--tenant ID] [--config FILE]
 
   serve   start the DICOMweb server (default); --insecure allows auth.mode none on a non-loopback address
   echo    C-ECHO the configured PACS and print the status and round-trip time
   sign    print a signed URL for PATH (relative to http.basePath, or absolute), valid for --ttl (s, m, h, d);
-          with --capability, a capability token for everything under PATH instead
+          with --capability, a capability token for everything under PATH instead; --tenant signs with that
+          tenant's key, PATH relative to its base ({basePath}/tenants/ID)
 
 Every configuration key can also be set with an environment variable, e.g. DICOMWEB_PACS_HOST.
 Exit codes: 0 success, 1 runtime failure (e.g. PACS unreachable), 2 invalid usage or configuration.`;
@@ -79,12 +81,15 @@ async function echo(config: GatewayConfig): Promise<void> {
   }
 }
 
-function sign(config: GatewayConfig, target: string | undefined, ttlText: string, capability: boolean): void {
+function sign(config: GatewayConfig, target: string | undefined, options: { ttl: string; capability: boolean; tenant: string }): void {
   if (!target) fail(2, `sign needs a path\n${USAGE}`);
-  const ttl = parseTtl(ttlText);
-  if (ttl === undefined) fail(2, `--ttl ${ttlText}: give seconds or a number with s, m, h or d`);
+  const ttl = parseTtl(options.ttl);
+  if (ttl === undefined) fail(2, `--ttl ${options.ttl}: give seconds or a number with s, m, h or d`);
+  const tenant = tenantSettings(config).find((t) => t.id === options.tenant);
+  if (!tenant) fail(2, `--tenant ${options.tenant}: no such tenant (configured: ${tenantSettings(config).map((t) => t.id).join(', ')})`);
+  const capability = options.capability;
   try {
-    const { value, expires } = mint(config.auth, capability ? 'capability' : 'url', underBase(target, config.http.basePath), ttl);
+    const { value, expires } = mint(tenant.auth, capability ? 'capability' : 'url', mintTarget(target, scopeOf(tenant)), ttl);
     const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
     const origin = config.http.publicUrl?.replace(/\/+$/, '') ?? `http://${host}:${config.http.port}`;
     process.stdout.write(`${capability ? value : `${origin}${value}`}\n`);
@@ -103,7 +108,7 @@ async function main(): Promise<void> {
   try {
     parsed = parseArgs({ allowPositionals: true, options: {
       config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, insecure: { type: 'boolean' },
-      ttl: { type: 'string', default: '1h' }, capability: { type: 'boolean' },
+      ttl: { type: 'string', default: '1h' }, capability: { type: 'boolean' }, tenant: { type: 'string', default: 'default' },
     } });
   } catch (err) {
     fail(2, `${(err as Error).message}\n${USAGE}`);
@@ -123,7 +128,7 @@ async function main(): Promise<void> {
     throw err;
   }
   if (command === 'echo') await echo(config);
-  else if (command === 'sign') sign(config, parsed.positionals[1], parsed.values.ttl ?? '1h', parsed.values.capability === true);
+  else if (command === 'sign') sign(config, parsed.positionals[1], { ttl: parsed.values.ttl ?? '1h', capability: parsed.values.capability === true, tenant: parsed.values.tenant ?? 'default' });
   else await serve(config, parsed.values.insecure === true);
 }
 

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { authSchema } from '../config/schema.js';
 import { BearerVerifier } from './bearer.js';
 import type { AuthPolicy } from './policy.js';
+import type { TenantScope } from './tenant-scope.js';
 
 export type AuthConfig = z.infer<typeof authSchema>;
 
@@ -14,9 +15,10 @@ export function authConfigProblem(auth: AuthConfig): string | undefined {
 }
 
 /** The policy a tenant's auth configuration describes. */
-export function authPolicy(auth: AuthConfig): AuthPolicy {
+export function authPolicy(auth: AuthConfig, scope: TenantScope): AuthPolicy {
   return {
     mode: auth.mode,
+    scope,
     signingKeys: new Map(auth.signingKeys.map((k) => [k.kid, Buffer.from(k.secret, 'base64')])),
     maxSignedTtlSeconds: auth.maxSignedTtlSeconds,
     ...(auth.oauth ? { bearer: new BearerVerifier({ ...auth.oauth }) } : {}),

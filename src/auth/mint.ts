@@ -1,6 +1,7 @@
 import { signUrl } from './signed-url.js';
 import { mintCapability } from './capability.js';
 import type { AuthConfig } from './from-config.js';
+import { tenantOwns, type TenantScope } from './tenant-scope.js';
 
 /** "90", "90s", "15m", "1h", "7d" → seconds. */
 export function parseTtl(text: string): number | undefined {
@@ -22,6 +23,13 @@ export class MintError extends Error {
 export function underBase(target: string, base: string): string {
   const withSlash = target.startsWith('/') ? target : `/${target}`;
   return withSlash === base || withSlash.startsWith(`${base}/`) || withSlash.startsWith(`${base}?`) ? withSlash : `${base}${withSlash}`;
+}
+
+/** The absolute path to sign for a target, which must be the tenant's own (a tenant never mints for another). */
+export function mintTarget(target: string, scope: TenantScope): string {
+  const p = underBase(target, scope.base);
+  if (!tenantOwns(scope, p)) throw new MintError(`${target} is not under this tenant's base ${scope.base}${scope.excluded ? ` (${scope.excluded}/… belongs to other tenants)` : ''}`);
+  return p;
 }
 
 /**

@@ -4,6 +4,7 @@ import { BearerVerifier, type Right } from './bearer.js';
 import { CAPABILITY_PREFIX, verifyCapability } from './capability.js';
 import { splitTarget } from './canonical.js';
 import { AUTH_PARAMETERS, verifySignedUrl, type KeyRing } from './signed-url.js';
+import { tenantOwns, type TenantScope } from './tenant-scope.js';
 
 /**
  * Who may do what (docs/security.md), checked in an onRequest hook before any route runs — so that a refused
@@ -20,6 +21,8 @@ import { AUTH_PARAMETERS, verifySignedUrl, type KeyRing } from './signed-url.js'
 export interface AuthPolicy {
   /** `none`: everything is allowed (local use only, see startGateway). */
   mode: 'none' | 'required';
+  /** The tenant's paths: a capability for a prefix outside them opens nothing here. */
+  scope: TenantScope;
   signingKeys: KeyRing;
   maxSignedTtlSeconds: number;
   bearer?: BearerVerifier;
@@ -82,6 +85,7 @@ export async function decide(policy: AuthPolicy, request: { method: string; url:
   if (capability && action !== 'sign') {
     const check = verifyCapability(capability, request.method, path, policy.signingKeys, now, policy.maxSignedTtlSeconds);
     if (!check.ok) return refuse(403, 'DWG_BAD_CAPABILITY', `capability refused: ${check.reason}`);
+    if (!tenantOwns(policy.scope, check.capability?.prefix ?? '')) return refuse(403, 'DWG_BAD_CAPABILITY', 'capability refused: it was issued for another tenant');
     return { ok: true, principal: { via: 'capability', subject: `capability:${check.capability?.prefix}`, rights: new Set(['read']) } };
   }
   if (bearer && !bearer.startsWith(CAPABILITY_PREFIX)) {

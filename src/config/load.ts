@@ -21,7 +21,7 @@ const snake = (key: string): string => key.replace(/([a-z0-9])([A-Z])/g, '$1_$2'
 function unwrap(schema: z.ZodType): z.ZodType {
   let s: z.ZodType = schema;
   for (;;) {
-    if (s instanceof z.ZodDefault || s instanceof z.ZodOptional) s = s.unwrap() as z.ZodType;
+    if (s instanceof z.ZodDefault || s instanceof z.ZodPrefault || s instanceof z.ZodOptional) s = s.unwrap() as z.ZodType;
     else if (s instanceof z.ZodPipe) s = s.in as z.ZodType;
     else return s;
   }
@@ -39,6 +39,8 @@ function leafKind(schema: z.ZodType): LeafKind {
 /** Every configuration key with its environment variable: `pacs.maxAssociations` ↔ DICOMWEB_PACS_MAX_ASSOCIATIONS. */
 export function configLeaves(schema: z.ZodType = configSchema, path: string[] = []): Leaf[] {
   const s = unwrap(schema);
+  // Maps keyed by name (tenants) are configured in the file only.
+  if (s instanceof z.ZodRecord) return [];
   if (s instanceof z.ZodObject) {
     return Object.entries(s.shape as Record<string, z.ZodType>).flatMap(([key, child]) => configLeaves(child, [...path, key]));
   }

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { z } from 'zod';
+import { tenantConflicts } from './tenant-conflicts.js';
 
 /** One codec worker per core. */
 const DEFAULT_CODEC_THREADS = Math.max(1, os.availableParallelism());
@@ -69,6 +70,64 @@ export const authSchema = z.object({
   oauth: oauth.optional(),
 }).strict();
 
+/** Our DICOM side: the Storage SCP that receives C-MOVE sub-operations, and the AE title we call from. */
+const dimseSchema = z.object({
+  aeTitle: aeTitle.default('DICOMWEB'),
+  host: host.default('0.0.0.0'),
+  port: port.default(11112),
+  /** Accept associations only from these calling AE titles (empty: any). */
+  allowedCallingAeTitles: z.array(aeTitle).default([]),
+  /** Maximum PDU length we announce (PS3.8 §D.1). */
+  maxPduLength: z.number().int().min(4096).max(16 * 1024 * 1024).default(256 * 1024),
+  maxAssociations: z.number().int().positive().default(32),
+  artimTimeoutMs: ms.default(30_000),
+  /** An open association on which the peer sends nothing for this long is aborted; it holds a slot. 0 = never. */
+  idleTimeoutMs: z.number().int().min(0).default(60_000),
+  tls: tlsFiles.optional(),
+}).strict();
+
+/** The PACS behind a tenant. */
+const pacsSchema = z.object({
+  aeTitle: aeTitle.default('ORTHANC'),
+  host: host.default('127.0.0.1'),
+  port: port.default(4242),
+  retrieve: z.enum(['move', 'get']).default('move'),
+  maxAssociations: z.number().int().positive().max(64).default(8),
+  /** Callers waiting for a free association beyond this get 503 at once. */
+  queueLimit: z.number().int().nonnegative().default(64),
+  /** How long a caller waits for a free association before 503. */
+  queueTimeoutMs: ms.default(10_000),
+  /** Idle associations are released after this long. */
+  idleTimeoutMs: ms.default(30_000),
+  connectTimeoutMs: ms.default(5_000),
+  artimTimeoutMs: ms.default(10_000),
+  /** Longest wait for each DIMSE response (a C-FIND that sends nothing for this long fails with 504). */
+  responseTimeoutMs: ms.default(30_000),
+  /** A retrieval (C-MOVE/C-GET) with no arriving instance and no response for this long is cancelled (504). */
+  retrieveTimeoutMs: ms.default(60_000),
+  maxPduLength: z.number().int().min(4096).max(16 * 1024 * 1024).default(256 * 1024),
+  /** Local address for outgoing associations. */
+  localAddress: z.string().optional(),
+  tls: z.object({ ca: z.string().optional(), cert: z.string().optional(), key: z.string().optional(), servername: z.string().optional() }).strict().optional(),
+}).strict();
+
+/** The on-disk instance cache of a tenant. */
+const cacheSchema = z.object({
+  dir: z.string().min(1).default('./data/cache'),
+  maxBytes: byteSize.default(10 * 2 ** 30),
+}).strict();
+
+/**
+ * Another tenant: its own PACS, its own Storage SCP (AE title and port the PACS sends C-MOVE sub-operations to),
+ * its own credentials and its own cache directory, served under {basePath}/tenants/{id}.
+ */
+const tenantSchema = z.object({
+  pacs: pacsSchema,
+  dimse: dimseSchema.extend({ port }),
+  auth: authSchema.prefault({}),
+  cache: cacheSchema.extend({ dir: z.string().min(1) }),
+}).strict();
+
 export const configSchema = z.object({
   http: z.object({
     host: host.default('0.0.0.0'),
@@ -89,49 +148,11 @@ export const configSchema = z.object({
     maxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
   }).strict().default({ host: '0.0.0.0', port: 8080, basePath: '/dicomweb', trustedProxies: [], corsOrigins: [], maxHeaderBytes: 16 * 1024 }),
 
-  dimse: z.object({
-    aeTitle: aeTitle.default('DICOMWEB'),
-    host: host.default('0.0.0.0'),
-    port: port.default(11112),
-    /** Accept associations only from these calling AE titles (empty: any). */
-    allowedCallingAeTitles: z.array(aeTitle).default([]),
-    /** Maximum PDU length we announce (PS3.8 §D.1). */
-    maxPduLength: z.number().int().min(4096).max(16 * 1024 * 1024).default(256 * 1024),
-    maxAssociations: z.number().int().positive().default(32),
-    artimTimeoutMs: ms.default(30_000),
-    /** An open association on which the peer sends nothing for this long is aborted; it holds a slot. 0 = never. */
-    idleTimeoutMs: z.number().int().min(0).default(60_000),
-    tls: tlsFiles.optional(),
-  }).strict().default({ aeTitle: 'DICOMWEB', host: '0.0.0.0', port: 11112, allowedCallingAeTitles: [], maxPduLength: 256 * 1024, maxAssociations: 32, artimTimeoutMs: 30_000, idleTimeoutMs: 60_000 }),
+  dimse: dimseSchema.prefault({}),
 
-  pacs: z.object({
-    aeTitle: aeTitle.default('ORTHANC'),
-    host: host.default('127.0.0.1'),
-    port: port.default(4242),
-    retrieve: z.enum(['move', 'get']).default('move'),
-    maxAssociations: z.number().int().positive().max(64).default(8),
-    /** Callers waiting for a free association beyond this get 503 at once. */
-    queueLimit: z.number().int().nonnegative().default(64),
-    /** How long a caller waits for a free association before 503. */
-    queueTimeoutMs: ms.default(10_000),
-    /** Idle associations are released after this long. */
-    idleTimeoutMs: ms.default(30_000),
-    connectTimeoutMs: ms.default(5_000),
-    artimTimeoutMs: ms.default(10_000),
-    /** Longest wait for each DIMSE response (a C-FIND that sends nothing for this long fails with 504). */
-    responseTimeoutMs: ms.default(30_000),
-    /** A retrieval (C-MOVE/C-GET) with no arriving instance and no response for this long is cancelled (504). */
-    retrieveTimeoutMs: ms.default(60_000),
-    maxPduLength: z.number().int().min(4096).max(16 * 1024 * 1024).default(256 * 1024),
-    /** Local address for outgoing associations. */
-    localAddress: z.string().optional(),
-    tls: z.object({ ca: z.string().optional(), cert: z.string().optional(), key: z.string().optional(), servername: z.string().optional() }).strict().optional(),
-  }).strict().default({ aeTitle: 'ORTHANC', host: '127.0.0.1', port: 4242, retrieve: 'move', maxAssociations: 8, queueLimit: 64, queueTimeoutMs: 10_000, idleTimeoutMs: 30_000, connectTimeoutMs: 5_000, artimTimeoutMs: 10_000, responseTimeoutMs: 30_000, retrieveTimeoutMs: 60_000, maxPduLength: 256 * 1024 }),
+  pacs: pacsSchema.prefault({}),
 
-  cache: z.object({
-    dir: z.string().min(1).default('./data/cache'),
-    maxBytes: byteSize.default(10 * 2 ** 30),
-  }).strict().default({ dir: './data/cache', maxBytes: 10 * 2 ** 30 }),
+  cache: cacheSchema.prefault({}),
 
   qido: z.object({
     /** Matches returned when the request has no `limit`. */
@@ -189,6 +210,9 @@ export const configSchema = z.object({
 
   auth: authSchema.default({ mode: 'required', signingKeys: [], maxSignedTtlSeconds: 7 * 24 * 3600 }),
 
+  /** Further tenants by id; the top-level pacs, dimse, auth and cache are the default tenant at {basePath}. */
+  tenants: z.record(z.string(), tenantSchema).default({}),
+
   codecs: z.object({
     /** Worker threads that decode and encode frames (JPEG 2000, JPEG-LS, …) off the event loop. */
     threads: z.number().int().positive().max(64).default(DEFAULT_CODEC_THREADS),
@@ -199,7 +223,9 @@ export const configSchema = z.object({
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).strict().default({ level: 'info' }),
-}).strict();
+}).strict().superRefine((config, ctx) => {
+  for (const problem of tenantConflicts(config)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+});
 
 export type GatewayConfig = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

@@ -3,7 +3,7 @@ import type tls from 'node:tls';
 import type { GatewayConfig } from './schema.js';
 
 /** TLS options for associations to the PACS (PS3.15 Annex B), read once at start-up. */
-export function pacsTlsOptions(config: GatewayConfig): tls.ConnectionOptions | undefined {
+export function pacsTlsOptions(config: Pick<GatewayConfig, 'pacs'>): tls.ConnectionOptions | undefined {
   const t = config.pacs.tls;
   if (!t) return undefined;
   return {
@@ -16,7 +16,7 @@ export function pacsTlsOptions(config: GatewayConfig): tls.ConnectionOptions | u
 }
 
 /** TLS options for the Storage SCP; mutual authentication when `requireClientCert`. */
-export function scpTlsOptions(config: GatewayConfig): tls.TlsOptions | undefined {
+export function scpTlsOptions(config: Pick<GatewayConfig, 'dimse'>): tls.TlsOptions | undefined {
   const t = config.dimse.tls;
   if (!t) return undefined;
   return {

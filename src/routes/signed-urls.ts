@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { Errors } from '../errors.js';
-import { mint, MintError, parseTtl, underBase } from '../auth/mint.js';
+import { mint, mintTarget, MintError, parseTtl } from '../auth/mint.js';
+import type { TenantScope } from '../auth/tenant-scope.js';
 import type { AuthConfig } from '../auth/from-config.js';
 import type { PublicUrl } from './public-url.js';
 
@@ -9,6 +10,7 @@ export interface SignedUrlRouteOptions {
   auth: AuthConfig;
   /** The service base path of this tenant (`/dicomweb`, `/dicomweb/tenants/T`). */
   basePath: string;
+  scope: TenantScope;
   publicUrl: PublicUrl;
 }
 
@@ -38,11 +40,11 @@ export function registerSignedUrlRoutes(app: FastifyInstance, options: SignedUrl
     try {
       return {
         urls: parsed.data.urls.map((target) => {
-          const { value, expires } = mint(options.auth, 'url', underBase(target, options.basePath), ttl);
+          const { value, expires } = mint(options.auth, 'url', mintTarget(target, options.scope), ttl);
           return { target, url: `${origin}${value}`, expires: new Date(expires * 1000).toISOString() };
         }),
         capabilities: parsed.data.capabilities.map((prefix) => {
-          const { value, expires } = mint(options.auth, 'capability', underBase(prefix, options.basePath), ttl);
+          const { value, expires } = mint(options.auth, 'capability', mintTarget(prefix, options.scope), ttl);
           return { prefix, token: value, expires: new Date(expires * 1000).toISOString() };
         }),
       };

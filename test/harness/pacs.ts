@@ -25,6 +25,8 @@ export interface PacsOptions {
   moreDestinations?: { aeTitle: string; host: string; port: number }[];
   /** Load the generated fixtures (default true). */
   loadFixtures?: boolean;
+  /** dcmqrscp: index these files instead of the generated fixtures. */
+  files?: string[];
   /** dcmqrscp: log every request (to count C-MOVE/C-GET requests). */
   verbose?: boolean;
 }
@@ -49,7 +51,8 @@ AETable BEGIN
 ${aeTitle} ${db} RW (500, 1024mb) ANY
 AETable END
 `);
-  if (options.loadFixtures !== false) await run('dcmqridx', [db, ...fixtureFiles().files]);
+  const files = options.files ?? (options.loadFixtures !== false ? fixtureFiles().files : []);
+  if (files.length) await run('dcmqridx', [db, ...files]);
   const proc = startProcess('dcmqrscp', [...(options.verbose ? ['-v'] : []), '-c', path.join(dir, 'dcmqrscp.cfg'), String(port)]);
   await waitForPeer(proc, port, 'dcmqrscp');
   return {
