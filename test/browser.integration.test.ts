@@ -14,6 +14,7 @@ import { allInstances, PATIENTS } from '../fixtures/catalog.js';
 import { signUrl } from '../src/auth/signed-url.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
+interface ImageState { complete: boolean; width: number; height: number }
 
 const SECRET = Buffer.alloc(32, 0x5e);
 const CHROMIUM = process.env.DWG_CHROMIUM ?? '/usr/bin/chromium';
@@ -67,14 +68,15 @@ describe('a signed thumbnail in an <img> (headless Chromium)', () => {
       tab.on('response', (r) => statuses.set(r.url(), r.status()));
       tab.on('requestfailed', (r) => failures.set(r.url(), r.failure()?.errorText ?? ''));
       await tab.goto(`${ehrOrigin}/patient-chart`, { waitUntil: 'load' });
-      const images = await tab.evaluate(async () => {
-        const state = (id: string): Promise<{ complete: boolean; width: number; height: number }> => {
-          const img = document.getElementById(id) as HTMLImageElement;
-          const done = img.complete ? Promise.resolve() : new Promise<void>((r) => { img.onload = () => r(); img.onerror = () => r(); });
+      // Run in the page (a string, so that this file needs no DOM types): wait for each image to load or fail.
+      const images = await tab.evaluate(`(async () => {
+        const state = (id) => {
+          const img = document.getElementById(id);
+          const done = img.complete ? Promise.resolve() : new Promise((r) => { img.onload = r; img.onerror = r; });
           return done.then(() => ({ complete: img.complete, width: img.naturalWidth, height: img.naturalHeight }));
         };
         return { good: await state('good'), bad: await state('bad') };
-      });
+      })()`) as { good: ImageState; bad: ImageState };
       // What the gateway serves for the same URL, measured by sharp: the browser decoded the same image.
       const served = await fetch(signed);
       expect(served.status).toBe(200);
