@@ -15,29 +15,25 @@ export function pacsTlsOptions(config: Pick<GatewayConfig, 'pacs'>): tls.Connect
   };
 }
 
-/** TLS options for the Storage SCP; mutual authentication when `requireClientCert`. */
-export function scpTlsOptions(config: Pick<GatewayConfig, 'dimse'>): tls.TlsOptions | undefined {
-  const t = config.dimse.tls;
-  if (!t) return undefined;
+/** Certificate, key and optional CA of a TLS listener; `requireClientCert` asks for and verifies client certificates. */
+function listenerTls(t: { cert: string; key: string; ca?: string | undefined; requireClientCert: boolean }): tls.TlsOptions {
   return {
     cert: readFileSync(t.cert),
     key: readFileSync(t.key),
     ...(t.ca ? { ca: readFileSync(t.ca) } : {}),
     requestCert: t.requireClientCert,
     rejectUnauthorized: t.requireClientCert,
+    // TLS 1.2 or later (BCP 195, as the PS3.15 Annex B secure transport profiles require).
+    minVersion: 'TLSv1.2',
   };
 }
 
+/** TLS options for the Storage SCP; mutual authentication when `requireClientCert`. */
+export function scpTlsOptions(config: Pick<GatewayConfig, 'dimse'>): tls.TlsOptions | undefined {
+  return config.dimse.tls ? listenerTls(config.dimse.tls) : undefined;
+}
+
 /** HTTPS options for the HTTP listener (http.tls); client certificates required when `requireClientCert`. */
-export function httpTlsOptions(config: GatewayConfig): tls.TlsOptions | undefined {
-  const t = config.http.tls;
-  if (!t) return undefined;
-  return {
-    cert: readFileSync(t.cert),
-    key: readFileSync(t.key),
-    ...(t.ca ? { ca: readFileSync(t.ca) } : {}),
-    requestCert: t.requireClientCert,
-    rejectUnauthorized: t.requireClientCert,
-    minVersion: 'TLSv1.2',
-  };
+export function httpTlsOptions(config: Pick<GatewayConfig, 'http'>): tls.TlsOptions | undefined {
+  return config.http.tls ? listenerTls(config.http.tls) : undefined;
 }
