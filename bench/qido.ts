@@ -42,6 +42,7 @@ dimse: { aeTitle: DICOMWEB, host: 127.0.0.1, port: ${await freePort()} }
 pacs: { aeTitle: ${pacs.aeTitle}, host: 127.0.0.1, port: ${pacs.port}, maxAssociations: 8 }
 cache: { dir: ${path.join(dir, 'cache')} }
 auth: { mode: none }
+limits: { clientRequests: 0, tenantRequests: 0 }   # measuring throughput, not admission control
 log: { level: warn }
 `);
   const gateway = spawn(process.execPath, ['dist/cli.js', 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'] });

@@ -74,6 +74,7 @@ pacs: { aeTitle: ${pacs.aeTitle}, host: 127.0.0.1, port: ${pacs.port}, retrieve:
 cache: { dir: ${path.join(work, `${name}-cache`)}, maxBytes: 1GiB }
 render: ${render}
 auth: { mode: none }
+limits: { clientRequests: 0, tenantRequests: 0 }   # measuring throughput, not admission control
 log: { level: warn }
 `);
   const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'] });

@@ -111,6 +111,7 @@ dimse: { aeTitle: DICOMWEB, host: 127.0.0.1, port: ${gatewayDimse} }
 pacs: { aeTitle: ${pacs.aeTitle}, host: 127.0.0.1, port: ${pacs.port}, retrieve: move }
 cache: { dir: ${path.join(work, 'cache')}, maxBytes: 2GiB }
 auth: { mode: none }
+limits: { clientRequests: 0, tenantRequests: 0 }   # measuring throughput, not admission control
 log: { level: ${process.env.DWG_BENCH_LOG ?? 'warn'} }
 `);
     gateway = spawn(process.execPath, ['dist/cli.js', 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...(process.env.DWG_UV ? { UV_THREADPOOL_SIZE: process.env.DWG_UV } : {}) } });
