@@ -116,6 +116,6 @@ function registerTenantRoutes(scoped: FastifyInstance, tenant: AppTenant, shared
   });
   registerWadoRoutes(scoped, { service: tenant.retrieve, publicUrl, bulkDataThreshold: config.wado.bulkDataThreshold, readBuffers: shared.readBuffers, codecs: shared.codecs });
   registerRenderedRoutes(scoped, { service: tenant.render, publicUrl, defaultQuality: config.render.defaultQuality });
-  registerSignedUrlRoutes(scoped, { auth: tenant.settings.auth, basePath, scope: tenant.auth.scope, publicUrl });
+  registerSignedUrlRoutes(scoped, { auth: tenant.settings.auth, scope: tenant.auth.scope, publicUrl });
 }
 

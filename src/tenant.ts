@@ -45,7 +45,6 @@ export const scopeOf = (t: TenantSettings): TenantScope =>
 /** A running tenant: its PACS connections, Storage SCP, cache and services. Tenants share nothing but codecs. */
 export interface Tenant {
   settings: TenantSettings;
-  scope: TenantScope;
   backend: DimseBackend;
   storageScp: StorageScp;
   cache: InstanceCache;
@@ -117,7 +116,6 @@ export async function startTenant(settings: TenantSettings, shared: { config: Ga
   });
   return {
     settings,
-    scope: scopeOf(settings),
     backend,
     storageScp,
     cache,

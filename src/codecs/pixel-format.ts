@@ -54,3 +54,13 @@ export function nativeFrameBytes(f: PixelFormat): number {
 
 /** YBR_FULL_422 and YBR_PARTIAL_422/420 store chroma at half horizontal resolution when uncompressed. */
 export const isSubsampledYbr = (photometric: string): boolean => /^YBR_(FULL|PARTIAL)_42[02]$/.test(photometric);
+
+/**
+ * Why frames of this format cannot go to a lossless encoder, or undefined when they can: the encoders take 8- or
+ * 16-bit samples at full resolution (`storedNative`: the samples are the stored, uncompressed ones).
+ */
+export function encodeProblem(format: PixelFormat, storedNative: boolean): string | undefined {
+  if (format.bitsAllocated !== 8 && format.bitsAllocated !== 16) return `${format.bitsAllocated}-bit samples cannot be compressed`;
+  if (storedNative && isSubsampledYbr(format.photometricInterpretation)) return `uncompressed ${format.photometricInterpretation} cannot be compressed`;
+  return undefined;
+}

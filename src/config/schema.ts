@@ -57,7 +57,7 @@ const oauth = z.object({
   keys: z.array(z.object({ kid: z.string().min(1), key: z.string().min(1) }).strict()).optional(),
   clockSkewSeconds: z.number().int().nonnegative().max(600).default(60),
   /** Token scopes that grant read (QIDO, WADO, rendered), write (STOW) and sign (minting signed URLs). */
-  scopes: z.object({ read: z.string().default('dicomweb.read'), write: z.string().default('dicomweb.write'), sign: z.string().default('dicomweb.sign') }).strict().default({ read: 'dicomweb.read', write: 'dicomweb.write', sign: 'dicomweb.sign' }),
+  scopes: z.object({ read: z.string().default('dicomweb.read'), write: z.string().default('dicomweb.write'), sign: z.string().default('dicomweb.sign') }).strict().prefault({}),
 }).strict().refine((o) => !!o.jwksUrl !== !!o.keys?.length, { message: 'give exactly one of jwksUrl and keys' });
 
 export const authSchema = z.object({
@@ -146,7 +146,7 @@ export const configSchema = z.object({
     corsOrigins: z.array(z.string().url()).default([]),
     /** Longest request header section, URL included, in bytes; beyond: 431. */
     maxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
-  }).strict().default({ host: '0.0.0.0', port: 8080, basePath: '/dicomweb', trustedProxies: [], corsOrigins: [], maxHeaderBytes: 16 * 1024 }),
+  }).strict().prefault({}),
 
   dimse: dimseSchema.prefault({}),
 
@@ -166,12 +166,12 @@ export const configSchema = z.object({
     headerHoldMs: z.number().int().nonnegative().default(1000),
     /** Studies searched at most when /series or /instances without a study fan out over studies. */
     maxFanOutStudies: z.number().int().positive().default(1000),
-  }).strict().default({ defaultLimit: 1000, maxLimit: 5000, headerHoldMs: 1000, maxFanOutStudies: 1000 }),
+  }).strict().prefault({}),
 
   wado: z.object({
     /** Binary values longer than this are BulkDataURIs in metadata (Pixel Data always is). */
     bulkDataThreshold: z.number().int().nonnegative().default(1024),
-  }).strict().default({ bulkDataThreshold: 1024 }),
+  }).strict().prefault({}),
 
   render: z.object({
     /** JPEG quality when a request names none (PS3.18 §8.3.5.1.2 quality). */
@@ -184,7 +184,7 @@ export const configSchema = z.object({
     thumbnailSize: z.number().int().min(16).max(1024).default(128),
     /** Study/series thumbnails: the middle instance (and frame) of the first image series, or the first. */
     thumbnailChoice: z.enum(['middle', 'first']).default('middle'),
-  }).strict().default({ defaultQuality: 90, renderedCacheBytes: 256 * 2 ** 20, frameCacheBytes: 512 * 2 ** 20, thumbnailSize: 128, thumbnailChoice: 'middle' }),
+  }).strict().prefault({}),
 
   audit: z.object({
     /** JSON lines of audit records: a file path (appended, mode 600) or "stdout"; none by default. */
@@ -198,7 +198,7 @@ export const configSchema = z.object({
       ca: z.string().min(1).optional(),
       appName: z.string().min(1).max(48).default('dicomweb-gateway'),
     }).strict().optional(),
-  }).strict().default({}),
+  }).strict().prefault({}),
 
   limits: z.object({
     /** Requests per client (token subject, else address) per window; 0: no limit. Beyond: 429 + Retry-After. */
@@ -206,9 +206,9 @@ export const configSchema = z.object({
     /** Requests per tenant per window, all clients together; 0: no limit. */
     tenantRequests: z.number().int().nonnegative().default(12000),
     windowSeconds: z.number().int().positive().default(60),
-  }).strict().default({ clientRequests: 1200, tenantRequests: 12000, windowSeconds: 60 }),
+  }).strict().prefault({}),
 
-  auth: authSchema.default({ mode: 'required', signingKeys: [], maxSignedTtlSeconds: 7 * 24 * 3600 }),
+  auth: authSchema.prefault({}),
 
   /** Further tenants by id; the top-level pacs, dimse, auth and cache are the default tenant at {basePath}. */
   tenants: z.record(z.string(), tenantSchema).default({}),
@@ -218,11 +218,11 @@ export const configSchema = z.object({
     threads: z.number().int().positive().max(64).default(DEFAULT_CODEC_THREADS),
     /** Frames that may wait for a worker; beyond it a request gets 503 with Retry-After. */
     maxQueue: z.number().int().positive().default(256),
-  }).strict().default({ threads: DEFAULT_CODEC_THREADS, maxQueue: 256 }),
+  }).strict().prefault({}),
 
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  }).strict().default({ level: 'info' }),
+  }).strict().prefault({}),
 }).strict().superRefine((config, ctx) => {
   for (const problem of tenantConflicts(config)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
 });

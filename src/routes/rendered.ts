@@ -1,7 +1,6 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Errors } from '../errors.js';
-import { pathUid } from './qido-params.js';
+import { frameNumbers, retrieveScope } from './path-params.js';
 import { parseRenderRequest, type RawQuery } from './rendered-params.js';
 import { streamResponse, multipartBody, newBoundary, warningHeader, type Part } from './multipart-stream.js';
 import { etagOf, type RenderAnswer, type RenderService } from '../services/render-service.js';
@@ -27,20 +26,9 @@ type Kind = 'rendered' | 'thumbnail';
 /** Rendered images describe one SOP instance, whose content never changes; they hold patient data, so private. */
 const CACHE_CONTROL = 'private, max-age=86400';
 
-function scopeOf(params: Params): RetrieveScope {
-  return {
-    study: pathUid('StudyInstanceUID', params.study),
-    ...(params.series !== undefined ? { series: pathUid('SeriesInstanceUID', params.series) } : {}),
-    ...(params.instance !== undefined ? { instance: pathUid('SOPInstanceUID', params.instance) } : {}),
-  };
-}
 
-/** A frame list (PS3.18 §8.3.5.1.2: 1-based), sorted ascending without repeats, as the source statement does. */
-function frameList(text: string): number[] {
-  const parts = text.split(',').map((s) => s.trim());
-  if (parts.some((n) => !/^[1-9]\d{0,8}$/.test(n))) throw Errors.badParameter('frames', `"${text}" is not a comma-separated list of frame numbers (1-based)`);
-  return [...new Set(parts.map(Number))].sort((a, b) => a - b);
-}
+/** A frame list (PS3.18 §8.3.5.1.2), sorted ascending without repeats, as the source statement does. */
+const frameList = (text: string): number[] => [...new Set(frameNumbers(text))].sort((a, b) => a - b);
 
 function ifNoneMatch(request: FastifyRequest, etag: string): boolean {
   const header = request.headers['if-none-match'];
@@ -86,12 +74,13 @@ async function send(request: FastifyRequest, reply: FastifyReply, answer: Render
  * ETag the client holds is answered 304 without touching the PACS or the cache.
  */
 async function handle(options: RenderedRouteOptions, kind: Kind, request: FastifyRequest<{ Params: Params; Querystring: RawQuery }>, reply: FastifyReply): Promise<void> {
-  const scope = scopeOf(request.params);
+  const scope = retrieveScope(request.params);
   const frames = request.params.frames !== undefined ? frameList(request.params.frames) : undefined;
   const parsed = parseRenderRequest(request.query, request.headers, { quality: options.defaultQuality }, kind);
   const requestKey = `${kind}|${scope.study}|${scope.series ?? ''}|${scope.instance ?? ''}|${frames?.join(',') ?? ''}|${parsed.key}`;
-  if (scope.instance && ifNoneMatch(request, etagOf(kind === 'thumbnail' ? `${requestKey}|${scope.instance}` : requestKey))) {
-    void reply.status(304).headers({ etag: etagOf(kind === 'thumbnail' ? `${requestKey}|${scope.instance}` : requestKey), 'cache-control': CACHE_CONTROL }).send();
+  const instanceEtag = scope.instance ? etagOf(kind === 'thumbnail' ? `${requestKey}|${scope.instance}` : requestKey) : undefined;
+  if (instanceEtag && ifNoneMatch(request, instanceEtag)) {
+    void reply.status(304).headers({ etag: instanceEtag, 'cache-control': CACHE_CONTROL }).send();
     return;
   }
   let answer: RenderAnswer;

@@ -8,8 +8,7 @@ import type { PublicUrl } from './public-url.js';
 
 export interface SignedUrlRouteOptions {
   auth: AuthConfig;
-  /** The service base path of this tenant (`/dicomweb`, `/dicomweb/tenants/T`). */
-  basePath: string;
+  /** The tenant's paths; `scope.base` is its service base (`/dicomweb`, `/dicomweb/tenants/T`). */
   scope: TenantScope;
   publicUrl: PublicUrl;
 }
@@ -36,7 +35,7 @@ export function registerSignedUrlRoutes(app: FastifyInstance, options: SignedUrl
     }
     const ttl = typeof parsed.data.ttl === 'number' ? parsed.data.ttl : parseTtl(parsed.data.ttl);
     if (ttl === undefined) throw Errors.badParameter('ttl', `"${parsed.data.ttl}" is not seconds or a number with s, m, h or d`);
-    const origin = options.publicUrl(request).slice(0, -options.basePath.length || undefined);
+    const origin = options.publicUrl(request).slice(0, -options.scope.base.length || undefined);
     try {
       return {
         urls: parsed.data.urls.map((target) => {

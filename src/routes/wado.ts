@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RetrieveService, RetrieveScope, HeldInstance, InstanceStream } from '../services/retrieve-service.js';
-import { locateFrames, FrameError, FRAME_MEDIA_TYPE, type FrameLocator } from '../services/frames.js';
+import { locateFrames, requireFrames, FrameError, FRAME_MEDIA_TYPE, type FrameLocator } from '../services/frames.js';
 import { planFrames, type FrameOption, type FramePlan } from '../services/frame-delivery.js';
 import { conversionProblem, transcodedPart10 } from '../services/transcode.js';
 import { pixelFormatOf, PixelFormatError } from '../codecs/pixel-format.js';
@@ -15,7 +15,7 @@ import { parseHexTag, Tags, tag, type Tag } from '../dicom/tag.js';
 import type { DataElement, Dataset } from '../dicom/dataset.js';
 import { Errors, GatewayError } from '../errors.js';
 import { parseAccept, describeRanges } from './accept.js';
-import { pathUid } from './qido-params.js';
+import { frameNumbers, retrieveScope } from './path-params.js';
 import { jsonArray } from './search-response.js';
 import type { PublicUrl } from './public-url.js';
 import { fileBody, type ReadBuffers } from './file-body.js';
@@ -42,13 +42,6 @@ interface Params {
 
 const PIXEL_TAGS: ReadonlySet<Tag> = new Set([Tags.PixelData, tag(0x7fe0, 0x0008), tag(0x7fe0, 0x0009)]);
 
-function scopeOf(params: Params): RetrieveScope {
-  return {
-    study: pathUid('StudyInstanceUID', params.study),
-    ...(params.series !== undefined ? { series: pathUid('SeriesInstanceUID', params.series) } : {}),
-    ...(params.instance !== undefined ? { instance: pathUid('SOPInstanceUID', params.instance) } : {}),
-  };
-}
 
 const instanceUrl = (base: string, i: HeldInstance['instance']): string =>
   `${base}/studies/${i.studyInstanceUid}/series/${i.seriesInstanceUid}/instances/${i.sopInstanceUid}`;
@@ -112,7 +105,7 @@ function instancePart(options: WadoRouteOptions, base: string, held: HeldInstanc
  * the first instance cannot be had in any, 406; a later one that cannot is left out and counted in the trailer.
  */
 async function retrieveInstances(options: WadoRouteOptions, request: FastifyRequest<{ Params: Params }>, reply: FastifyReply): Promise<void> {
-  const scope = scopeOf(request.params);
+  const scope = retrieveScope(request.params);
   const syntaxes = instanceSyntaxes(request.headers.accept);
   const base = options.publicUrl(request);
   const { stream, first, rest } = await firstAndRest(options.service, scope);
@@ -155,7 +148,7 @@ function metadataOf(options: WadoRouteOptions, base: string, held: HeldInstance)
 
 /** GET {s}/studies/{study}[/series/{series}[/instances/{instance}]]/metadata (PS3.18 §10.4.1.1.2). */
 async function retrieveMetadata(options: WadoRouteOptions, request: FastifyRequest<{ Params: Params }>, reply: FastifyReply): Promise<void> {
-  const scope = scopeOf(request.params);
+  const scope = retrieveScope(request.params);
   const ranges = parseAccept(request.headers.accept);
   const wantsXml = ranges.length > 0 && !ranges.some((r) => r.q > 0 && ((r.type === 'application' && (r.subtype === 'dicom+json' || r.subtype === 'json' || r.subtype === '*')) || (r.type === '*' && r.subtype === '*')));
   if (wantsXml && !ranges.some((r) => r.q > 0 && r.type === 'multipart' && r.subtype === 'related' && (r.params.type ?? 'application/dicom+xml') === 'application/dicom+xml')) {
@@ -176,7 +169,7 @@ async function retrieveMetadata(options: WadoRouteOptions, request: FastifyReque
 
 /** Opens the one instance of an instance-level request and parses its header; the pin lasts while `use` runs. */
 async function withInstance<T>(options: WadoRouteOptions, params: Params, use: (header: StoredHeader, held: HeldInstance) => Promise<T>): Promise<T> {
-  const { first, rest } = await firstAndRest(options.service, scopeOf(params));
+  const { first, rest } = await firstAndRest(options.service, retrieveScope(params));
   await rest.return?.();
   try {
     return await use(readPart10Header(first.instance.path, options.bulkDataThreshold), first);
@@ -269,12 +262,6 @@ async function retrieveBulkData(options: WadoRouteOptions, request: FastifyReque
   });
 }
 
-/** Frame numbers of a request path (PS3.18 §10.4.1.1.4): 1-based, comma-separated. */
-function frameNumbers(list: string): number[] {
-  const numbers = list.split(',').map((s) => s.trim());
-  if (numbers.length === 0 || numbers.some((n) => !/^[1-9]\d{0,8}$/.test(n))) throw Errors.badParameter('frames', `"${list}" is not a comma-separated list of frame numbers (1-based)`);
-  return numbers.map(Number);
-}
 
 /** Frames produced ahead of the one being written (decoding runs in the codec workers meanwhile). */
 const FRAMES_AHEAD = 4;
@@ -325,8 +312,7 @@ async function retrieveFrames(options: WadoRouteOptions, request: FastifyRequest
     if (!source.ok) throw source.status === 404 ? Errors.notFound(source.message) : source.status === 406 ? notAcceptableFrames(request, source.message) : Errors.internal(source.message);
     const total = source.locator.numberOfFrames;
     const numbers = wanted ?? Array.from({ length: total }, (_, i) => i + 1);
-    const outOfRange = numbers.find((n) => n > total);
-    if (outOfRange !== undefined) throw Errors.notFound(`frame ${outOfRange} does not exist: the instance has ${total} frame${total === 1 ? '' : 's'}`);
+    requireFrames(numbers, total);
     const parts = readAhead((async function* () { yield* frameParts(source, numbers, `${instanceUrl(base, held.instance)}/frames`); })(), FRAMES_AHEAD);
     const boundary = newBoundary();
     await streamResponse(reply, { contentType: `multipart/related; type="${source.plan.mediaType}"; boundary=${boundary}`, warnings: [] }, multipartBody(boundary, parts));
@@ -341,7 +327,7 @@ async function retrieveFrames(options: WadoRouteOptions, request: FastifyRequest
 async function retrieveScopePixelData(options: WadoRouteOptions, request: FastifyRequest<{ Params: Params }>, reply: FastifyReply): Promise<void> {
   const accepted = frameOptions(request.headers.accept);
   const base = options.publicUrl(request);
-  const stream = await options.service.open(scopeOf(request.params));
+  const stream = await options.service.open(retrieveScope(request.params));
   const instances = stream[Symbol.asyncIterator]();
   let skipped = 0;
   let refused: string | undefined;

@@ -1,5 +1,5 @@
 import type { CodecPool } from '../codecs/codec-pool.js';
-import { isSubsampledYbr, type PixelFormat } from '../codecs/pixel-format.js';
+import { encodeProblem, type PixelFormat } from '../codecs/pixel-format.js';
 import { DECODERS, LOSSLESS_ENCODERS } from '../codecs/transfer-syntaxes.js';
 import { deinterleave } from '../codecs/planar.js';
 import { colourByPixel } from './transcode.js';
@@ -63,8 +63,7 @@ export function planFrames(locator: FrameLocator, format: PixelFormat, options: 
   };
   const encoded = (target: string): FramePlan | undefined => {
     if (!(target in LOSSLESS_ENCODERS) || !canDecode) return undefined;
-    if (format.bitsAllocated !== 8 && format.bitsAllocated !== 16) return undefined;
-    if (!locator.encapsulated && isSubsampledYbr(format.photometricInterpretation)) return undefined;
+    if (encodeProblem(format, !locator.encapsulated)) return undefined;
     return {
       mediaType: FRAME_MEDIA_TYPE[target] ?? NATIVE, transferSyntaxUid: target, work: 'encoded',
       produce: async (n) => {

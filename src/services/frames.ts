@@ -4,6 +4,7 @@ import type { BulkRef } from '../dicom/dataset.js';
 import { tag, Tags } from '../dicom/tag.js';
 import { TransferSyntax } from '../dicom/transfer-syntax.js';
 import { swapWords, wordSizeOf } from '../dicom/dataset-codec.js';
+import { Errors } from '../errors.js';
 
 /** Media type of a stored bitstream per transfer syntax (PS3.18 Table 8.7.3-2/-3). */
 export const FRAME_MEDIA_TYPE: Readonly<Record<string, string>> = {
@@ -73,6 +74,14 @@ function readRanges(header: StoredHeader, list: readonly { offset: number; lengt
   return out;
 }
 
+const missingFrameMessage = (n: number, total: number): string => `frame ${n} does not exist: the instance has ${total} frame${total === 1 ? '' : 's'}`;
+
+/** 404 naming the first of `wanted` beyond an instance's `total` frames (PS3.18 §10.4.1.1.4); nothing when all exist. */
+export function requireFrames(wanted: readonly number[], total: number): void {
+  const missing = wanted.find((n) => n > total);
+  if (missing !== undefined) throw Errors.notFound(missingFrameMessage(missing, total));
+}
+
 export function locateFrames(header: StoredHeader): FrameLocator {
   const ds = header.dataset;
   const pixel = ds.get(Tags.PixelData) ?? ds.get(tag(0x7fe0, 0x0008)) ?? ds.get(tag(0x7fe0, 0x0009));
@@ -82,7 +91,7 @@ export function locateFrames(header: StoredHeader): FrameLocator {
   const ref: BulkRef = 'bulk' in pixel ? pixel.bulk : { offset: -1, length: pixel.bytes.length, littleEndian: true };
   const inline = 'bytes' in pixel ? pixel.bytes : undefined;
   const check = (n: number): void => {
-    if (!Number.isInteger(n) || n < 1 || n > numberOfFrames) throw new FrameError(`frame ${n} does not exist: the instance has ${numberOfFrames} frame${numberOfFrames === 1 ? '' : 's'}`, 'out-of-range');
+    if (!Number.isInteger(n) || n < 1 || n > numberOfFrames) throw new FrameError(missingFrameMessage(n, numberOfFrames), 'out-of-range');
   };
 
   if (NATIVE.has(ts) && !ref.fragments) {

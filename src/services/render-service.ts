@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { RetrieveService, RetrieveScope, HeldInstance, InstanceStream } from './retrieve-service.js';
 import type { StudyCatalog, CatalogInstance } from './study-catalog.js';
-import { locateFrames, FrameError, type FrameLocator } from './frames.js';
-import type { CodecPool } from '../codecs/codec-pool.js';
+import { locateFrames, requireFrames, FrameError, type FrameLocator } from './frames.js';
+import { CodecPoolBusyError, type CodecPool } from '../codecs/codec-pool.js';
 import { pixelFormatOf, PixelFormatError, type PixelFormat } from '../codecs/pixel-format.js';
 import { canDecode, isVideoSyntax } from '../codecs/transfer-syntaxes.js';
 import { readPart10Header, bulkStream, type StoredHeader } from '../dicom/part10-reader.js';
@@ -143,8 +143,7 @@ export class RenderService {
       if (loaded.kind !== 'image' || !loaded.image) return await this.document(loaded, request, requestKey);
       const total = loaded.image.format.numberOfFrames;
       const wanted = frameList ?? Array.from({ length: total }, (_, i) => i + 1);
-      const outOfRange = wanted.find((n) => n > total);
-      if (outOfRange !== undefined) throw Errors.notFound(`frame ${outOfRange} does not exist: the instance has ${total} frame${total === 1 ? '' : 's'}`);
+      requireFrames(wanted, total);
       const { media } = request;
       const etag = etagOf(requestKey);
       if (wanted.length > 1) {
@@ -283,10 +282,14 @@ export class RenderService {
     }
   }
 
+  /** The series a scope covers: the one named, or every series of the study (C-FIND). */
+  private async seriesOf(scope: RetrieveScope): Promise<string[]> {
+    return scope.series ? [scope.series] : (await this.catalog.series(scope.study)).map((s) => s.uid);
+  }
+
   private async listScope(scope: RetrieveScope): Promise<CatalogInstance[]> {
-    const series = scope.series ? [scope.series] : (await this.catalog.series(scope.study)).map((s) => s.uid);
     const out: CatalogInstance[] = [];
-    for (const uid of series) out.push(...(await this.catalog.instances(scope.study, uid)));
+    for (const uid of await this.seriesOf(scope)) out.push(...(await this.catalog.instances(scope.study, uid)));
     return out;
   }
 
@@ -314,7 +317,7 @@ export class RenderService {
       }
       const total = loaded.image.format.numberOfFrames;
       const n = frameList?.[0] ?? (this.options.thumbnail.choice === 'middle' ? Math.ceil(total / 2) : 1);
-      if (n > total) throw Errors.notFound(`frame ${n} does not exist: the instance has ${total} frame${total === 1 ? '' : 's'}`);
+      requireFrames([n], total);
       const body = await this.image(loaded, n, { ...request, annotation: { patient: false, technique: false } }, mediaType, fit, 'thumbnail');
       return { kind: 'single', mediaType, body, etag, warnings: [] };
     } finally {
@@ -326,9 +329,8 @@ export class RenderService {
   private async representative(scope: RetrieveScope): Promise<Required<RetrieveScope>> {
     const middle = this.options.thumbnail.choice === 'middle';
     const pick = <T>(list: T[]): T => list[middle ? Math.floor((list.length - 1) / 2) : 0] as T;
-    const seriesList = scope.series ? [scope.series] : (await this.catalog.series(scope.study)).map((s) => s.uid);
     let fallback: CatalogInstance | undefined;
-    for (const series of seriesList) {
+    for (const series of await this.seriesOf(scope)) {
       const instances = await this.catalog.instances(scope.study, series);
       const images = instances.filter((i) => sopKind(i.sopClassUid) === 'image');
       if (images.length) {
@@ -423,7 +425,7 @@ export class RenderService {
           // Decoders give colour-by-pixel whatever the Planar Configuration says.
           frame = { format: { ...image.format, planarConfiguration: 0 }, photometric: r.photometricInterpretation, samples: r.data };
         } catch (err) {
-          if ((err as Error).name === 'CodecPoolBusyError') throw err;
+          if (err instanceof CodecPoolBusyError) throw err;
           throw Errors.decodeFailed(n, loaded.held.instance.sopInstanceUid, (err as Error).message);
         }
       }

@@ -7,8 +7,8 @@ import { Tags } from '../dicom/tag.js';
 import { TransferSyntax, encodingOf } from '../dicom/transfer-syntax.js';
 import { IMPLEMENTATION } from '../dicom/uid.js';
 import type { CodecPool } from '../codecs/codec-pool.js';
-import { pixelFormatOf, isSubsampledYbr, type PixelFormat } from '../codecs/pixel-format.js';
-import { DECODERS, LOSSLESS_ENCODERS, LOSSY_SYNTAXES, NATIVE_SYNTAXES, NATIVE_TARGETS } from '../codecs/transfer-syntaxes.js';
+import { pixelFormatOf, encodeProblem, type PixelFormat } from '../codecs/pixel-format.js';
+import { canDecode, LOSSLESS_ENCODERS, LOSSY_SYNTAXES, NATIVE_SYNTAXES, NATIVE_TARGETS } from '../codecs/transfer-syntaxes.js';
 import { locateFrames, type FrameLocator } from './frames.js';
 import { interleave } from '../codecs/planar.js';
 
@@ -20,7 +20,7 @@ export function conversionProblem(header: StoredHeader, target: string): string 
   const pixel = header.dataset.get(Tags.PixelData);
   if (!pixel) return undefined; // no frames: only the dataset encoding changes
   const storedNative = NATIVE_SYNTAXES.has(stored);
-  if (!storedNative && !(stored in DECODERS)) return `frames stored as ${stored} cannot be decoded`;
+  if (!canDecode(stored)) return `frames stored as ${stored} cannot be decoded`;
   if (storedNative && NATIVE_TARGETS.includes(target)) return undefined;
   let format: PixelFormat;
   try {
@@ -28,11 +28,7 @@ export function conversionProblem(header: StoredHeader, target: string): string 
   } catch (err) {
     return (err as Error).message;
   }
-  if (!NATIVE_TARGETS.includes(target)) {
-    if (format.bitsAllocated !== 8 && format.bitsAllocated !== 16) return `${format.bitsAllocated}-bit samples cannot be compressed`;
-    if (storedNative && isSubsampledYbr(format.photometricInterpretation)) return `uncompressed ${format.photometricInterpretation} cannot be compressed`;
-  }
-  return undefined;
+  return NATIVE_TARGETS.includes(target) ? undefined : encodeProblem(format, storedNative);
 }
 
 /** Frames of a scope converted at once (in worker threads), bounding memory to this many frames. */
@@ -42,13 +38,13 @@ const FRAMES_IN_FLIGHT = 4;
  * The frames of an instance as native samples, colour-by-pixel (decoded when stored compressed), in order, a few
  * at a time.
  */
-async function* nativeFrames(locator: FrameLocator, format: PixelFormat, codecs: CodecPool, onPhotometric: (p: string) => void): AsyncGenerator<Uint8Array> {
-  const work = (n: number): Promise<Uint8Array> => {
+function nativeFrames(locator: FrameLocator, format: PixelFormat, codecs: CodecPool, onPhotometric: (p: string) => void): AsyncGenerator<Uint8Array> {
+  const numbers = Array.from({ length: locator.numberOfFrames }, (_, i) => i + 1);
+  return mapInOrder(numbers, (n) => {
     const bytes = locator.read(n);
     if (!locator.encapsulated) return Promise.resolve(colourByPixel(bytes, format));
     return codecs.decode(locator.transferSyntaxUid, format, bytes).then((r) => { onPhotometric(r.photometricInterpretation); return r.data; });
-  };
-  yield* inOrder(locator.numberOfFrames, work);
+  });
 }
 
 /** Native colour-by-plane samples reordered colour-by-pixel, which the encoders and the output expect. */
@@ -57,22 +53,29 @@ export function colourByPixel(native: Uint8Array, format: PixelFormat): Uint8Arr
   return interleave(native, format.rows * format.columns, format.bitsAllocated > 8 ? 2 : 1);
 }
 
-/** Runs `work(1..count)` with at most FRAMES_IN_FLIGHT running, yielding results in order. */
-async function* inOrder<T>(count: number, work: (n: number) => Promise<T>): AsyncGenerator<T> {
-  const queue: Promise<T>[] = [];
-  let next = 1;
-  const fill = (): void => {
-    while (queue.length < FRAMES_IN_FLIGHT && next <= count) {
-      const p = work(next++);
-      p.catch(() => {});
+/** `work` applied to each item of `source` with at most FRAMES_IN_FLIGHT running, results yielded in order. */
+async function* mapInOrder<T, U>(source: Iterable<T> | AsyncIterable<T>, work: (item: T) => Promise<U>): AsyncGenerator<U> {
+  const it = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
+  const queue: Promise<U>[] = [];
+  let exhausted = false;
+  const fill = async (): Promise<void> => {
+    while (!exhausted && queue.length < FRAMES_IN_FLIGHT) {
+      const r = await it.next();
+      if (r.done) { exhausted = true; break; }
+      const p = work(r.value);
+      p.catch(() => {}); // awaited in turn below; not an unhandled rejection meanwhile
       queue.push(p);
     }
   };
-  fill();
-  while (queue.length) {
-    const result = await (queue.shift() as Promise<T>);
-    fill();
-    yield result;
+  try {
+    await fill();
+    while (queue.length) {
+      const result = await (queue.shift() as Promise<U>);
+      await fill();
+      yield result;
+    }
+  } finally {
+    await it.return?.();
   }
 }
 
@@ -163,29 +166,8 @@ function nativePixelData(format: PixelFormat, frames: AsyncIterable<Uint8Array>)
   };
 }
 
-async function* encodeFrames(target: string, format: PixelFormat, frames: AsyncIterable<Uint8Array>, codecs: CodecPool, onPhotometric: (p: string) => void): AsyncGenerator<Uint8Array> {
-  const it = frames[Symbol.asyncIterator]();
-  const queue: Promise<Uint8Array>[] = [];
-  let exhausted = false;
-  const fill = async (): Promise<void> => {
-    while (!exhausted && queue.length < FRAMES_IN_FLIGHT) {
-      const r = await it.next();
-      if (r.done) { exhausted = true; break; }
-      const p = codecs.encode(target, format, r.value).then((e) => { onPhotometric(e.photometricInterpretation); return e.data; });
-      p.catch(() => {});
-      queue.push(p);
-    }
-  };
-  try {
-    await fill();
-    while (queue.length) {
-      const encoded = await (queue.shift() as Promise<Uint8Array>);
-      await fill();
-      yield encoded;
-    }
-  } finally {
-    await it.return?.();
-  }
+function encodeFrames(target: string, format: PixelFormat, frames: AsyncIterable<Uint8Array>, codecs: CodecPool, onPhotometric: (p: string) => void): AsyncGenerator<Uint8Array> {
+  return mapInOrder(frames, (frame) => codecs.encode(target, format, frame).then((e) => { onPhotometric(e.photometricInterpretation); return e.data; }));
 }
 
 /** Encapsulated Pixel Data (PS3.5 §A.4): an empty Basic Offset Table, one fragment per frame, the delimiter. */

@@ -1,0 +1,26 @@
+import { Errors } from '../errors.js';
+import type { RetrieveScope } from '../services/retrieve-service.js';
+import { pathUid } from './qido-params.js';
+
+/** The UIDs of a WADO-RS or rendered resource path. */
+export interface UidParams {
+  study: string;
+  series?: string;
+  instance?: string;
+}
+
+/** The study, series and instance a path names, each UID validated (400 naming the bad one). */
+export function retrieveScope(params: UidParams): RetrieveScope {
+  return {
+    study: pathUid('StudyInstanceUID', params.study),
+    ...(params.series !== undefined ? { series: pathUid('SeriesInstanceUID', params.series) } : {}),
+    ...(params.instance !== undefined ? { instance: pathUid('SOPInstanceUID', params.instance) } : {}),
+  };
+}
+
+/** Frame numbers of a path (PS3.18 §10.4.1.1.4, §8.3.5.1.2): 1-based, comma-separated, in the order given. */
+export function frameNumbers(list: string): number[] {
+  const numbers = list.split(',').map((s) => s.trim());
+  if (numbers.some((n) => !/^[1-9]\d{0,8}$/.test(n))) throw Errors.badParameter('frames', `"${list}" is not a comma-separated list of frame numbers (1-based)`);
+  return numbers.map(Number);
+}
