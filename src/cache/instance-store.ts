@@ -157,10 +157,13 @@ class FileInstanceWriter implements InstanceWriter {
     try {
       if (this.failure) throw this.failure;
       // Durable = data synced, then renamed, then the directory entry synced. Closing is off that path.
-      const dir = this.directory(path.dirname(this.finalPath));
-      await this.fh.datasync(); // data and the size needed to read it back (fdatasync(2))
+      // The shard directory is created (once) while the data syncs; the rename waits for both.
+      const [dir] = await Promise.all([
+        this.directory(path.dirname(this.finalPath)),
+        this.fh.datasync(), // data and the size needed to read it back (fdatasync(2))
+      ]);
       await rename(this.tmpPath, this.finalPath);
-      await (await dir).sync();
+      await dir.sync();
       void this.fh.close().catch(() => {});
       return { ...this.instance, path: this.finalPath, bytes: this.bytes };
     } catch (err) {
