@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { buildApp } from './app.js';
-import type { GatewayConfig } from './config/schema.js';
+import { isLoopback, type GatewayConfig } from './config/schema.js';
 import { ConfigError } from './config/load.js';
 import { authConfigProblem } from './auth/from-config.js';
 import { CodecPool } from './codecs/codec-pool.js';
@@ -18,7 +18,7 @@ export interface Gateway {
   /** Every tenant by id, `default` included. */
   tenants: ReadonlyMap<string, Tenant>;
   /** The default tenant's parts. */
-  storageScp: StorageScp;
+  storageScp: StorageScp | undefined;
   retrieve: RetrieveService;
   render: RenderService;
   cache: InstanceCache;
@@ -31,8 +31,6 @@ export interface StartOptions {
   /** Serve without credentials on a non-loopback address (`serve --insecure`). */
   allowInsecure?: boolean;
 }
-
-const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\./.test(host);
 
 export async function startGateway(config: GatewayConfig, start: StartOptions = {}): Promise<Gateway> {
   const settings = tenantSettings(config);
@@ -59,7 +57,7 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
   let app: FastifyInstance;
   let address: string;
   try {
-    for (const s of settings) tenants.push(await startTenant(s, { config, codecs, logger: log }));
+    for (const s of settings) tenants.push(await startTenant(s, { config, codecs, audit, logger: log }));
     app = buildApp({ config, tenants, codecs, audit, loggerInstance: log });
     address = await app.listen({ host: config.http.host, port: config.http.port });
   } catch (err) {

@@ -15,6 +15,7 @@ import type { CodecPool } from './codecs/codec-pool.js';
 import { pacsTlsOptions, scpTlsOptions } from './config/tls.js';
 import { IMPLEMENTATION } from './dicom/uid.js';
 import type { Logger } from './logger.js';
+import { AuditEvents, type Audit } from './audit/audit.js';
 
 /** The id of the tenant the top-level pacs, dimse, auth and cache describe, served at {basePath}. */
 export const DEFAULT_TENANT = 'default';
@@ -46,7 +47,8 @@ export const scopeOf = (t: TenantSettings): TenantScope =>
 export interface Tenant {
   settings: TenantSettings;
   backend: DimseBackend;
-  storageScp: StorageScp;
+  /** Absent when `dimse.listen` is off (C-GET needs none). */
+  storageScp: StorageScp | undefined;
   cache: InstanceCache;
   retrieve: RetrieveService;
   render: RenderService;
@@ -54,7 +56,7 @@ export interface Tenant {
   close(): Promise<void>;
 }
 
-export async function startTenant(settings: TenantSettings, shared: { config: GatewayConfig; codecs: CodecPool; logger: Logger }): Promise<Tenant> {
+export async function startTenant(settings: TenantSettings, shared: { config: GatewayConfig; codecs: CodecPool; audit: Audit; logger: Logger }): Promise<Tenant> {
   const { pacs, dimse } = settings;
   const log = shared.logger.child({ tenant: settings.id });
   const pacsTls = pacsTlsOptions(settings);
@@ -79,34 +81,44 @@ export async function startTenant(settings: TenantSettings, shared: { config: Ga
   const store = new InstanceStore(settings.cache.dir);
   const cache = new InstanceCache(store, settings.cache.maxBytes, log);
   await cache.open();
-  const storageScp = new StorageScp({
-    aeTitle: dimse.aeTitle,
-    host: dimse.host,
-    port: dimse.port,
-    allowedCallingAeTitles: dimse.allowedCallingAeTitles,
-    maxAssociations: dimse.maxAssociations,
-    maxPduLength: dimse.maxPduLength,
-    artimTimeoutMs: dimse.artimTimeoutMs,
-    idleTimeoutMs: dimse.idleTimeoutMs,
-    implementation: IMPLEMENTATION,
-    store,
-    ...(scpTls ? { tls: scpTls } : {}),
-    logger: log,
-  });
-  try {
-    await storageScp.listen();
-  } catch (err) {
-    await pool.close();
-    await store.close();
-    throw err;
+  let storageScp: StorageScp | undefined;
+  const scpAddress = { aeTitle: dimse.aeTitle, host: dimse.host, get port(): number { return storageScp?.port ?? dimse.port; } };
+  const retrieve = new RetrieveService(backend, cache, store, { idleTimeoutMs: pacs.retrieveTimeoutMs, storageScp: scpAddress, logger: log });
+  if (dimse.listen) {
+    storageScp = new StorageScp({
+      aeTitle: dimse.aeTitle,
+      host: dimse.host,
+      port: dimse.port,
+      allowedCallingAeTitles: dimse.allowedCallingAeTitles,
+      allowedPeers: dimse.allowedPeers,
+      maxAssociations: dimse.maxAssociations,
+      maxPduLength: dimse.maxPduLength,
+      artimTimeoutMs: dimse.artimTimeoutMs,
+      idleTimeoutMs: dimse.idleTimeoutMs,
+      implementation: IMPLEMENTATION,
+      store,
+      // The mediator: only instances of retrievals this tenant started are stored, and reach the requests waiting.
+      destination: retrieve,
+      onRefused: (event) => shared.audit.record({
+        time: new Date().toISOString(),
+        event: AuditEvents.securityAlert,
+        outcome: 8,
+        who: { subject: event.callingAeTitle ?? 'unassociated', via: 'dicom', address: event.peerAddress, tenant: settings.id },
+        what: event.sopInstanceUid ? { instance: event.sopInstanceUid } : {},
+        request: { method: 'C-STORE', path: `${dimse.aeTitle}@${dimse.host}:${storageScp?.port ?? dimse.port}`, status: event.status ?? 0 },
+        reason: event.reason,
+      }),
+      ...(scpTls ? { tls: scpTls } : {}),
+      logger: log,
+    });
+    try {
+      await storageScp.listen();
+    } catch (err) {
+      await pool.close();
+      await store.close();
+      throw err;
+    }
   }
-  const retrieve = new RetrieveService(backend, cache, store, {
-    idleTimeoutMs: pacs.retrieveTimeoutMs,
-    storageScp: { aeTitle: dimse.aeTitle, host: dimse.host, port: storageScp.port },
-    logger: log,
-  });
-  // The mediator: every instance this tenant's Storage SCP has made durable goes to the requests waiting for it.
-  storageScp.on('stored', (event) => retrieve.onStored(event));
   const { render } = shared.config;
   const renderService = new RenderService(retrieve, new StudyCatalog(backend), shared.codecs, {
     renderedCacheBytes: render.renderedCacheBytes,
@@ -123,7 +135,7 @@ export async function startTenant(settings: TenantSettings, shared: { config: Ga
     render: renderService,
     auth: authPolicy(settings.auth, scopeOf(settings)),
     async close() {
-      await storageScp.close();
+      await storageScp?.close();
       await pool.close();
       await store.close();
     },

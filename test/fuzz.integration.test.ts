@@ -31,7 +31,7 @@ describe('fuzzing (seed DWG_FUZZ_SEED)', () => {
   let gw: Gateway;
   beforeAll(async () => {
     pacs = await startDcmqrscp();
-    gw = await startTestGateway(pacs, { pacs: { retrieve: 'get' }, dimse: { artimTimeoutMs: 400, idleTimeoutMs: 500 }, limits: { clientRequests: 0, tenantRequests: 0, windowSeconds: 60 } });
+    gw = await startTestGateway(pacs, { pacs: { retrieve: 'get' }, dimse: { listen: true, artimTimeoutMs: 400, idleTimeoutMs: 500 }, limits: { clientRequests: 0, tenantRequests: 0, windowSeconds: 60 } });
   });
   afterAll(async () => {
     await gw?.close();
@@ -55,7 +55,7 @@ describe('fuzzing (seed DWG_FUZZ_SEED)', () => {
       else if (kind === 2) { payload = Buffer.concat([valid, r.bytes(r.int(200))]); payload.writeUInt32BE(r.pick([0, 1, 0xffffffff, 0x7fffffff, r.int(2 ** 31)]), 2); }
       else payload = Buffer.concat([valid.subarray(0, r.int(valid.length)), Buffer.from([4, 0, 0xff, 0xff, 0xff, 0xff])]);
       await new Promise<void>((resolve) => {
-        const socket = net.connect({ host: '127.0.0.1', port: gw.storageScp.port }, () => socket.write(payload));
+        const socket = net.connect({ host: '127.0.0.1', port: gw.scpPort }, () => socket.write(payload));
         const done = (): void => { clearTimeout(timer); socket.destroy(); resolve(); };
         // The SCP must close by itself: an A-ABORT/RJ, its ARTIM timer (400 ms) or its idle timer (500 ms).
         const timer = setTimeout(() => { leftOpen.push(i); socket.destroy(); resolve(); }, 3000);
@@ -66,7 +66,7 @@ describe('fuzzing (seed DWG_FUZZ_SEED)', () => {
     }
     expect(leftOpen).toEqual([]);
     // Still a working SCP: C-ECHO from DCMTK.
-    await run('echoscu', ['-aec', 'DICOMWEB', '127.0.0.1', String(gw.storageScp.port)]);
+    await run('echoscu', ['-aec', 'DICOMWEB', '127.0.0.1', String(gw.scpPort)]);
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(200 * 1024 * 1024);
   });
 

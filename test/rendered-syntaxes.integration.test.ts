@@ -5,14 +5,16 @@
  * with DCMTK's rendering of the lossy file itself, decompressed by DCMTK (GDCM for JPEG 2000).
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { startOrthanc, type TestPacs } from './harness/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
 import { freePort } from './harness/ports.js';
 import { decompressedCopy, referenceDecode } from './harness/reference-decode.js';
 import { Tags } from '../src/dicom/tag.js';
 import { run } from './harness/processes.js';
-import { storeWithOurScu } from './harness/associate.js';
+import { seedCache } from './harness/storage.js';
 import { psnr } from './harness/pnm.js';
 import { imagingFixtureFiles, referenceRender, decodeImage } from './harness/imaging.js';
 import { makeSyntaxVariants, VARIANT_STUDY, WRITERS, type SyntaxVariant } from './harness/syntax-variants.js';
@@ -40,6 +42,7 @@ describe('rendering every transfer syntax (through Orthanc)', () => {
   let pacs: TestPacs;
   let gw: Gateway;
   let variants: SyntaxVariant[] = [];
+  let cacheDir: string | undefined;
 
   beforeAll(async () => {
     variants = await makeSyntaxVariants(imagingFixtureFiles());
@@ -49,14 +52,16 @@ describe('rendering every transfer syntax (through Orthanc)', () => {
       const r = await fetch(`http://127.0.0.1:${pacs.httpPort}/instances`, { method: 'POST', body: readFileSync(v.file) });
       expect(r.ok, `${v.fixture.key} in ${v.transferSyntax}`).toBe(true);
     }
-    gw = await startTestGateway(pacs, { dimse: { port: dimsePort } });
-    // Orthanc 1.10 and DCMTK 3.6.7 predate HTJ2K and cannot send it: those variants reach the gateway's Storage SCP
-    // from the gateway's own SCU, and are rendered from the cache.
-    for (const v of variants.filter((x) => HTJ2K.has(x.transferSyntax))) expect(await storeWithOurScu(gw.storageScp.port, 'DICOMWEB', v.file)).toBe(0);
+    // Orthanc 1.10 and DCMTK 3.6.7 predate HTJ2K and cannot send it (and the Storage SCP takes only what a retrieval
+    // brings): those variants are put in the gateway's cache before it starts, and rendered from there.
+    cacheDir = mkdtempSync(path.join(os.tmpdir(), 'dwg-cache-htj2k-'));
+    await seedCache(cacheDir, variants.filter((x) => HTJ2K.has(x.transferSyntax)).map((v) => v.file));
+    gw = await startTestGateway(pacs, { dimse: { port: dimsePort }, cache: { dir: cacheDir } });
   }, 240_000);
   afterAll(async () => {
     await gw?.close();
     await pacs?.stop();
+    if (cacheDir) rmSync(cacheDir, { recursive: true, force: true });
   });
 
   it('covers the 13 syntaxes of the source statement and HTJ2K, each with several fixtures', () => {

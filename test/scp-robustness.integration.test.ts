@@ -15,12 +15,13 @@ import { TransferSyntax } from '../src/dicom/transfer-syntax.js';
 import { run } from './harness/processes.js';
 import { testAssociation } from './harness/associate.js';
 import { metaEnd } from './harness/variants.js';
+import { admitAll } from './harness/storage.js';
 
 const scps: StorageScp[] = [];
 afterEach(async () => { for (const s of scps.splice(0)) await s.close(); });
 
 async function startScp(store: InstanceStore, idleTimeoutMs = 0): Promise<StorageScp> {
-  const scp = new StorageScp({ aeTitle: 'DICOMWEB', host: '127.0.0.1', port: 0, allowedCallingAeTitles: [], maxAssociations: 4, maxPduLength: 65536, artimTimeoutMs: 2000, idleTimeoutMs, implementation: IMPLEMENTATION, store });
+  const scp = new StorageScp({ aeTitle: 'DICOMWEB', host: '127.0.0.1', port: 0, allowedCallingAeTitles: [], maxAssociations: 4, maxPduLength: 65536, artimTimeoutMs: 2000, idleTimeoutMs, implementation: IMPLEMENTATION, store, destination: admitAll() });
   await scp.listen();
   scps.push(scp);
   return scp;

@@ -3,10 +3,11 @@
  * against DCMTK's storescp and dcmqrscp.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { readFileSync, readdirSync, existsSync, mkdtempSync, createReadStream } from 'node:fs';
+import { readFileSync, readdirSync, existsSync, mkdtempSync, createReadStream, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startTestGateway } from './harness/gateway.js';
+import { startStorageScp } from './harness/storage.js';
+import type { StorageScp } from '../src/dimse-bridge/storage-scp.js';
 import { startDcmqrscp, PACS_KINDS, type TestPacs } from './harness/pacs.js';
 import { run, startProcess } from './harness/processes.js';
 import { freePort, waitForPort } from './harness/ports.js';
@@ -25,24 +26,25 @@ import { Dataset } from '../src/dicom/dataset.js';
 import { Tags } from '../src/dicom/tag.js';
 import { TransferSyntax, UNCOMPRESSED_TRANSFER_SYNTAXES, encodingOf } from '../src/dicom/transfer-syntax.js';
 
-type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
-
-describe('Storage SCP', () => {
-  let gw: Gateway;
+describe('Storage SCP (as a storage component: its destination admits everything)', () => {
+  let scp: StorageScp;
   let variants: Variant[];
   let store: InstanceStore;
-  const stored: StoredEvent[] = [];
+  let stored: StoredEvent[];
   const work = mkdtempSync(path.join(os.tmpdir(), 'dwg-scp-test-'));
+  const cacheDir = path.join(work, 'cache');
 
   beforeAll(async () => {
-    gw = await startTestGateway({ aeTitle: 'UNUSED', host: '127.0.0.1', port: 1 }, { dimse: { allowedCallingAeTitles: ['STORESCU', 'DWGTEST', 'QRSCP'] } });
-    gw.storageScp.on('stored', (e) => stored.push(e));
-    store = new InstanceStore(gw.config.cache.dir);
+    ({ scp, store, stored } = await startStorageScp(cacheDir, { allowedCallingAeTitles: ['STORESCU', 'DWGTEST', 'QRSCP'] }));
     variants = await makeTransferSyntaxVariants();
   });
-  afterAll(async () => { await gw?.close(); });
+  afterAll(async () => {
+    await scp?.close();
+    await store?.close();
+    rmSync(work, { recursive: true, force: true });
+  });
 
-  const scpPort = (): string => String(gw.storageScp.port);
+  const scpPort = (): string => String(scp.port);
 
   it('answers C-ECHO from echoscu', async () => {
     const r = await run('echoscu', ['-aet', 'STORESCU', '-aec', 'DICOMWEB', '127.0.0.1', scpPort()]);
@@ -65,7 +67,7 @@ describe('Storage SCP', () => {
     expect(variants.length).toBeGreaterThanOrEqual(17);
     for (const v of variants) {
       if (DCMTK_UNKNOWN.has(v.transferSyntax)) {
-        expect(await storeWithOurScu(gw.storageScp.port, 'DICOMWEB', v.file), v.transferSyntax).toBe(0);
+        expect(await storeWithOurScu(scp.port, 'DICOMWEB', v.file), v.transferSyntax).toBe(0);
       } else {
         const profile = storescuProfile(work, v.sopClassUid, v.transferSyntax);
         const r = await run('storescu', ['-aet', 'STORESCU', '-aec', 'DICOMWEB', '-xf', profile, 'Send', '127.0.0.1', scpPort(), v.file]);
@@ -77,12 +79,12 @@ describe('Storage SCP', () => {
       expect(onDisk.subarray(metaEnd(onDisk)).equals(source.subarray(metaEnd(source))), `dataset bytes for ${v.transferSyntax}`).toBe(true);
       expect(stored.some((e) => e.sopInstanceUid === v.sopInstanceUid && e.transferSyntaxUid === v.transferSyntax && e.callingAeTitle === 'STORESCU')).toBe(true);
     }
-    expect(readdirSync(path.join(gw.config.cache.dir, 'incoming'))).toEqual([]);
+    expect(readdirSync(path.join(cacheDir, 'incoming'))).toEqual([]);
   });
 
   it('keeps nothing and answers nothing when the peer aborts in the middle of a dataset', async () => {
     const association = await testAssociation({
-      port: gw.storageScp.port, calledAeTitle: 'DICOMWEB', 
+      port: scp.port, calledAeTitle: 'DICOMWEB', 
       presentationContexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.2', transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] }],
       maxPduLength: 16384,
     });
@@ -100,13 +102,13 @@ describe('Storage SCP', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(responses).toEqual([]);
     expect(existsSync(store.pathOf(uid))).toBe(false);
-    expect(readdirSync(path.join(gw.config.cache.dir, 'incoming'))).toEqual([]);
+    expect(readdirSync(path.join(cacheDir, 'incoming'))).toEqual([]);
     expect(stored.some((e) => e.sopInstanceUid === uid)).toBe(false);
   });
 
   it('streams a large dataset (32 MB, in chunks) to disk intact', async () => {
     const association = await testAssociation({
-      port: gw.storageScp.port, calledAeTitle: 'DICOMWEB', 
+      port: scp.port, calledAeTitle: 'DICOMWEB', 
       presentationContexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.7', transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] }],
     });
     const client = new DimseClient(association, { responseTimeoutMs: 10_000 });
@@ -125,7 +127,7 @@ describe('Storage SCP', () => {
   });
 
   it('receives the sub-operations of a C-MOVE that our SCU sends to dcmqrscp', async () => {
-    const pacs: TestPacs = await startDcmqrscp({ moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: gw.storageScp.port } });
+    const pacs: TestPacs = await startDcmqrscp({ moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: scp.port } });
     try {
       const association = await testAssociation({
         host: pacs.host, port: pacs.port, calledAeTitle: pacs.aeTitle,

@@ -28,7 +28,7 @@ describe('DICOM TLS', () => {
   it('our Storage SCP answers echoscu over mutually authenticated TLS, and refuses a client without a certificate', async () => {
     const gw = await startTestGateway({ aeTitle: 'X', host: '127.0.0.1', port: 1 }, { dimse: { tls: { cert: f('server.pem'), key: f('server.key'), ca: f('ca.pem'), requireClientCert: true } } });
     try {
-      const port = String(gw.storageScp.port);
+      const port = String(gw.scpPort);
       const ok = await run('echoscu', ['+tls', f('client.key'), f('client.pem'), '+cf', f('ca.pem'), '-aet', 'ECHO', '-aec', 'DICOMWEB', '127.0.0.1', port]);
       expect(ok.code).toBe(0);
       await expect(run('echoscu', ['+tla', '+cf', f('ca.pem'), '-aet', 'ECHO', '-aec', 'DICOMWEB', '127.0.0.1', port])).rejects.toThrow();

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { startDcmqrscp, type TestPacs } from './harness/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
 import { freePort } from './harness/ports.js';
+import { run } from './harness/processes.js';
 import { fetchMultipart } from './harness/multipart.js';
 import { startFakeScp, isFind } from './harness/fake-scp.js';
 import { allInstances, PATIENTS } from '../fixtures/catalog.js';
@@ -87,12 +88,17 @@ describe('WADO-RS cache', () => {
 
 describe('WADO-RS failures', () => {
   it('answers 502 telling the operator to register the gateway when the PACS does not know the move destination (0xA801)', async () => {
-    const { gw } = await dcmqrscpWithGateway({}, false);
+    const { gw, pacs } = await dcmqrscpWithGateway({}, false);
     const r = await fetch(`${gw.base}/studies/${PATIENTS[0]?.studies[0]?.uid}`);
     expect(r.status).toBe(502);
     const body = (await r.json()) as { dimseStatus: string; message: string };
     expect(body.dimseStatus).toBe('0xA801');
     expect(body.message).toMatch(/register AE title DICOMWEB, host .*, port \d+/);
+    // dcmqrscp keeps its database locked after that C-MOVE while its association stays open, and a query on any
+    // other association waits for the lock (the listing C-FIND of the next retrieval timed out: 504 instead of 502).
+    // The gateway releases a failed retrieval's association instead of keeping it for reuse.
+    const find = await run('findscu', ['-S', '-k', 'QueryRetrieveLevel=STUDY', '-k', 'StudyInstanceUID', '-td', '5', '-aec', pacs.aeTitle, pacs.host, String(pacs.port)]);
+    expect(`${find.stdout}${find.stderr}`).not.toMatch(/timeout|failed/i);
   });
 
   /** A scripted PACS: answers the listing C-FINDs for one study of two CT instances; `onGet` plays the C-GET. */

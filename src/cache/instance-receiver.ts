@@ -1,14 +1,37 @@
 import type { InstanceStore, IncomingInstance, StoredInstance, InstanceWriter } from './instance-store.js';
 import { isValidUid } from '../dicom/uid.js';
+import { readPart10Header } from '../dicom/part10-reader.js';
+import { Tags } from '../dicom/tag.js';
 
 /** C-STORE statuses (PS3.4 §B.2.3). */
 const SUCCESS = 0x0000;
 const OUT_OF_RESOURCES = 0xa700;
 const CANNOT_UNDERSTAND = 0xc000;
 
+/** A C-STORE failure status and why (the Error Comment of the response). */
+export interface StoreRefusal {
+  status: number;
+  comment: string;
+}
+
 export type ReceiveOutcome =
   | { status: typeof SUCCESS; stored: StoredInstance }
-  | { status: number; comment: string };
+  | StoreRefusal;
+
+/** The UIDs a received dataset itself carries (not the command's), read before it is put in place. */
+export interface ArrivedUids {
+  sopClassUid: string;
+  sopInstanceUid: string;
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+}
+
+export interface ReceiveOptions {
+  /** Decided before any data: consume the dataset, store nothing, answer this. */
+  refusal?: StoreRefusal | undefined;
+  /** Decided once the whole dataset is on disk, before it replaces anything: a refusal drops it. */
+  verify?: ((arrived: ArrivedUids) => Promise<StoreRefusal | undefined>) | undefined;
+}
 
 /** One incoming C-STORE dataset on its way to disk, whoever sends it (a Storage SCP peer or a C-GET). */
 export interface InstanceReceiver {
@@ -19,12 +42,18 @@ export interface InstanceReceiver {
   abort(reason: Error): Promise<void>;
 }
 
+class Refused extends Error {
+  constructor(readonly refusal: StoreRefusal) {
+    super(refusal.comment);
+  }
+}
+
 /**
- * Streams a C-STORE dataset into the instance store. A refusal decided before the data (`refusal`) or a disk
- * error still consumes every byte the peer sends, and the outcome says what to answer.
+ * Streams a C-STORE dataset into the instance store. A refusal decided before the data, a failed verification
+ * or a disk error still consumes every byte the peer sends, and the outcome says what to answer.
  */
-export function receiveInstance(store: InstanceStore, instance: IncomingInstance, refusal?: { status: number; comment: string }): InstanceReceiver {
-  let problem = refusal;
+export function receiveInstance(store: InstanceStore, instance: IncomingInstance, options: ReceiveOptions = {}): InstanceReceiver {
+  let problem = options.refusal;
   if (!problem && !isValidUid(instance.sopInstanceUid)) problem = { status: CANNOT_UNDERSTAND, comment: 'invalid Affected SOP Instance UID' };
   let writer: Promise<InstanceWriter | undefined> = Promise.resolve(undefined);
   let openError: Error | undefined;
@@ -34,6 +63,11 @@ export function receiveInstance(store: InstanceStore, instance: IncomingInstance
       return undefined;
     });
   }
+  const { verify } = options;
+  const check = verify && (async (tmpPath: string): Promise<void> => {
+    const refusal = await verify(arrivedUids(tmpPath));
+    if (refusal) throw new Refused(refusal);
+  });
   return {
     write: async (chunk) => {
       const w = await writer;
@@ -44,8 +78,9 @@ export function receiveInstance(store: InstanceStore, instance: IncomingInstance
       const w = await writer;
       if (!w) return { status: OUT_OF_RESOURCES, comment: `could not write the instance: ${describe(openError)}` };
       try {
-        return { status: SUCCESS, stored: await w.commit() };
+        return { status: SUCCESS, stored: await w.commit(check) };
       } catch (err) {
+        if (err instanceof Refused) return err.refusal;
         return { status: OUT_OF_RESOURCES, comment: `could not write the instance: ${describe(err)}` };
       }
     },
@@ -54,6 +89,21 @@ export function receiveInstance(store: InstanceStore, instance: IncomingInstance
       await w?.abort();
     },
   };
+}
+
+/** The dataset's own UIDs; a dataset that does not parse cannot be understood (0xC000). */
+function arrivedUids(file: string): ArrivedUids {
+  try {
+    const { dataset } = readPart10Header(file, 64);
+    return {
+      sopClassUid: dataset.getString(Tags.SOPClassUID) ?? '',
+      sopInstanceUid: dataset.getString(Tags.SOPInstanceUID) ?? '',
+      studyInstanceUid: dataset.getString(Tags.StudyInstanceUID) ?? '',
+      seriesInstanceUid: dataset.getString(Tags.SeriesInstanceUID) ?? '',
+    };
+  } catch (err) {
+    throw new Refused({ status: CANNOT_UNDERSTAND, comment: `the dataset does not parse: ${(err as Error).message}` });
+  }
 }
 
 const describe = (err: unknown): string => (err as NodeJS.ErrnoException | undefined)?.code ?? (err as Error | undefined)?.message ?? 'unknown error';

@@ -20,8 +20,11 @@ export interface StoredInstance extends IncomingInstance {
 /** One instance being written. Writes may return a promise: the caller waits for it (backpressure). */
 export interface InstanceWriter {
   write(chunk: Buffer): void | Promise<void>;
-  /** Flushes, fsyncs and renames into place; resolves only when the file is durable. */
-  commit(): Promise<StoredInstance>;
+  /**
+   * Flushes, then `verify`s the complete file under its temporary name (a throw drops it, and nothing under the
+   * final name changes), then fsyncs and renames into place; resolves only when the file is durable.
+   */
+  commit(verify?: (tmpPath: string) => Promise<void>): Promise<StoredInstance>;
   /** Drops the partial file. */
   abort(): Promise<void>;
 }
@@ -148,7 +151,7 @@ class FileInstanceWriter implements InstanceWriter {
     });
   }
 
-  async commit(): Promise<StoredInstance> {
+  async commit(verify?: (tmpPath: string) => Promise<void>): Promise<StoredInstance> {
     do {
       this.flush();
       await this.chain;
@@ -156,6 +159,7 @@ class FileInstanceWriter implements InstanceWriter {
     this.closed = true;
     try {
       if (this.failure) throw this.failure;
+      await verify?.(this.tmpPath);
       // Durable = data synced, then renamed, then the directory entry synced. Closing is off that path.
       // The shard directory is created (once) while the data syncs; the rename waits for both.
       const [dir] = await Promise.all([

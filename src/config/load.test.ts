@@ -19,6 +19,16 @@ describe('configuration', () => {
     expect(c.cache.maxBytes).toBe(10 * 2 ** 30);
   });
 
+  it('opens the DICOM port no wider than HTTP, and runs the Storage SCP only when C-MOVE needs it', () => {
+    expect(loadConfig({ env: {} }).dimse).toMatchObject({ host: '0.0.0.0', listen: true, allowedPeers: [] });
+    expect(loadConfig({ env: { DICOMWEB_HTTP_HOST: '127.0.0.1' } }).dimse.host).toBe('127.0.0.1');
+    expect(loadConfig({ env: { DICOMWEB_HTTP_HOST: '127.0.0.1', DICOMWEB_DIMSE_HOST: '0.0.0.0' } }).dimse.host).toBe('0.0.0.0');
+    expect(loadConfig({ env: { DICOMWEB_PACS_RETRIEVE: 'get' } }).dimse.listen).toBe(false);
+    expect(loadConfig({ env: { DICOMWEB_PACS_RETRIEVE: 'get', DICOMWEB_DIMSE_LISTEN: 'true' } }).dimse.listen).toBe(true);
+    expect(loadConfig({ env: { DICOMWEB_DIMSE_ALLOWED_PEERS: '10.1.0.0/16, 192.0.2.7, fd00::/8' } }).dimse.allowedPeers).toEqual(['10.1.0.0/16', '192.0.2.7', 'fd00::/8']);
+    expect(() => loadConfig({ env: { DICOMWEB_DIMSE_ALLOWED_PEERS: '10.1.0.0/33' } })).toThrow(/allowedPeers.*CIDR/);
+  });
+
   it('reads YAML and JSON files, and environment variables override them', () => {
     const yaml = file('pacs: { aeTitle: PACS1, port: 104 }\ncache: { maxBytes: 512MiB }\n');
     expect(loadConfig({ file: yaml, env: { DICOMWEB_PACS_PORT: '11112', DICOMWEB_PACS_MAX_ASSOCIATIONS: '2' } }).pacs).toMatchObject({ aeTitle: 'PACS1', port: 11112, maxAssociations: 2 });

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import os from 'node:os';
 import { z } from 'zod';
 import { tenantConflicts } from './tenant-conflicts.js';
@@ -70,13 +71,26 @@ export const authSchema = z.object({
   oauth: oauth.optional(),
 }).strict();
 
+/** An IPv4/IPv6 address, or a CIDR range of them. */
+const peerAddress = z.string().refine((v) => {
+  const [address = '', prefix, extra] = v.split('/');
+  const family = net.isIP(address);
+  if (!family || extra !== undefined) return false;
+  return prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}, 'an IP address or a CIDR range such as 10.1.0.0/16');
+
 /** Our DICOM side: the Storage SCP that receives C-MOVE sub-operations, and the AE title we call from. */
 const dimseSchema = z.object({
   aeTitle: aeTitle.default('DICOMWEB'),
-  host: host.default('0.0.0.0'),
+  /** Default: 127.0.0.1 when HTTP listens on loopback, else 0.0.0.0. */
+  host: host.optional(),
   port: port.default(11112),
-  /** Accept associations only from these calling AE titles (empty: any). */
+  /** Run the Storage SCP. Default: only when the PACS retrieves by C-MOVE (with C-GET nothing is sent to it). */
+  listen: z.boolean().optional(),
+  /** Accept associations only from these calling AE titles (empty: any). A filter, not authentication. */
   allowedCallingAeTitles: z.array(aeTitle).default([]),
+  /** Accept connections only from these addresses or CIDR ranges (empty: any). */
+  allowedPeers: z.array(peerAddress).default([]),
   /** Maximum PDU length we announce (PS3.8 §D.1). */
   maxPduLength: z.number().int().min(4096).max(16 * 1024 * 1024).default(256 * 1024),
   maxAssociations: z.number().int().positive().default(32),
@@ -223,9 +237,21 @@ export const configSchema = z.object({
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).strict().prefault({}),
-}).strict().superRefine((config, ctx) => {
+}).strict().transform((config) => {
+  // Defaults that depend on other keys: a DICOM port no more open than the HTTP one; no SCP that nothing uses.
+  const dimseHost = isLoopback(config.http.host) ? '127.0.0.1' : '0.0.0.0';
+  const resolve = <T extends { dimse: z.infer<typeof dimseSchema>; pacs: z.infer<typeof pacsSchema> }>(t: T) =>
+    ({ ...t, dimse: { ...t.dimse, host: t.dimse.host ?? dimseHost, listen: t.dimse.listen ?? t.pacs.retrieve === 'move' } });
+  return {
+    ...resolve(config),
+    tenants: Object.fromEntries(Object.entries(config.tenants).map(([id, t]) => [id, resolve(t)])),
+  };
+}).superRefine((config, ctx) => {
   for (const problem of tenantConflicts(config)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
 });
+
+/** Loopback names and addresses: listening there reaches this machine only. */
+export const isLoopback = (hostName: string): boolean => hostName === 'localhost' || hostName === '::1' || /^127\./.test(hostName);
 
 export type GatewayConfig = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

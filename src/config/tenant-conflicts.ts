@@ -2,7 +2,7 @@ import path from 'node:path';
 
 /** The parts of a tenant's configuration that must not be shared with another tenant. */
 interface TenantParts {
-  dimse: { host: string; port: number };
+  dimse: { host: string; port: number; listen: boolean };
   cache: { dir: string };
   auth: { signingKeys: readonly { kid: string; secret: string }[]; oauth?: { issuer: string; audience: string } | undefined };
 }
@@ -34,7 +34,7 @@ export function tenantConflicts(config: TenantParts & { tenants: Record<string, 
     else if (!TENANT_ID.test(id)) problems.push({ path: ['tenants', id], message: 'tenant ids are 1–63 lower-case letters, digits, _ and -, starting with a letter or digit' });
   }
   for (const [id, at, t] of all) {
-    if (t.dimse.port !== 0) {
+    if (t.dimse.listen && t.dimse.port !== 0) {
       const other = ports.get(t.dimse.port);
       if (other) problems.push({ path: [...at, 'dimse', 'port'], message: `Storage SCP port ${t.dimse.port} is already tenant "${other}"'s` });
       else ports.set(t.dimse.port, id);

@@ -145,6 +145,11 @@ export class Association {
     return this.state === 'established';
   }
 
+  /** The peer's IP address (IPv4-mapped IPv6 addresses as plain IPv4). */
+  get remoteAddress(): string {
+    return plainAddress(this.socket.remoteAddress ?? '');
+  }
+
   setHandler(handler: MessageHandler): void {
     this.handler = handler;
   }
@@ -526,6 +531,9 @@ export class Association {
     return this.closeError;
   }
 }
+
+/** '::ffff:10.0.0.1' → '10.0.0.1': a dual-stack listener reports IPv4 peers in IPv6 form. */
+export const plainAddress = (address: string): string => address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
 
 const discardSink: DatasetSink = { write: () => {}, end: () => {}, abort: () => {} };
 

@@ -30,6 +30,8 @@ export const Status = {
   IdentifierDoesNotMatchSOPClass: 0xa900,
   UnableToProcess: 0xc000,
   ProcessingFailure: 0x0110,
+  /** Refused: Not Authorized (PS3.7 Annex C.5.x, 0124H). */
+  NotAuthorized: 0x0124,
   SOPClassNotSupported: 0x0122,
   DuplicateInvocation: 0x0210,
   UnrecognizedOperation: 0x0211,

@@ -1,13 +1,12 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { EventEmitter } from 'node:events';
-import { Association, type AcceptDecision, type DatasetSink, type Implementation } from './association.js';
-import { CommandField, Status, type DimseCommand } from './command.js';
+import { Association, plainAddress, type AcceptDecision, type DatasetSink, type Implementation } from './association.js';
+import { CommandField, Status, statusHex, type DimseCommand } from './command.js';
 import { PresentationContextResult, RejectReasonUser, RejectResult, RejectSource, type AssociateRQ, type PresentationContextAnswer } from './pdu.js';
 import { SopClass, STORAGE_SOP_CLASSES } from './sop-classes.js';
 import { STORABLE_TRANSFER_SYNTAXES, UNCOMPRESSED_TRANSFER_SYNTAXES, TransferSyntax } from '../dicom/transfer-syntax.js';
 import type { InstanceStore, StoredInstance } from '../cache/instance-store.js';
-import { receiveInstance } from '../cache/instance-receiver.js';
+import { receiveInstance, type ArrivedUids, type StoreRefusal } from '../cache/instance-receiver.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 
@@ -15,8 +14,10 @@ export interface StorageScpOptions {
   aeTitle: string;
   host: string;
   port: number;
-  /** Empty: any calling AE title. */
+  /** Empty: any calling AE title. A filter, not authentication: AE titles are trivially spoofed. */
   allowedCallingAeTitles: readonly string[];
+  /** Peer addresses allowed to connect (CIDRs or addresses); empty: any. Checked at TCP accept. */
+  allowedPeers?: readonly string[];
   maxAssociations: number;
   maxPduLength: number;
   artimTimeoutMs: number;
@@ -24,15 +25,50 @@ export interface StorageScpOptions {
   idleTimeoutMs?: number;
   implementation: Implementation;
   store: InstanceStore;
+  /** Decides every C-STORE: only what it admits is stored, and it hears of each stored instance. */
+  destination: StoreDestination;
+  /** A refused connection or C-STORE (for the audit trail's Security Alert). */
+  onRefused?: (event: RefusedEvent) => void;
   tls?: tls.TlsOptions;
   logger?: Logger;
 }
 
-/** What the mediator learns of each instance that is safely on disk. */
-export interface StoredEvent extends StoredInstance {
+/** One C-STORE-RQ as the Storage SCP sees it, before any data. */
+export interface StoreRequest {
+  sopClassUid: string;
+  sopInstanceUid: string;
   callingAeTitle: string;
+  peerAddress: string;
   /** Present when the C-STORE is a C-MOVE sub-operation and the PACS says so (PS3.7 §9.3.1.1). */
   moveOriginator?: { aeTitle: string; messageId: number };
+}
+
+/** What a store destination answers to a C-STORE-RQ: refuse at once, or check the data and hear of it once durable. */
+export type StoreAdmission =
+  | { refusal: StoreRefusal }
+  | {
+    /** Checks the whole dataset before it is put in place (absent: taken as it is). */
+    verify?: (arrived: ArrivedUids) => Promise<StoreRefusal | undefined>;
+    stored: (stored: StoredEvent) => void;
+  };
+
+/** Where the Storage SCP's instances go (in front of a PACS: the retrieval mediator). */
+export interface StoreDestination {
+  admitStore(request: StoreRequest): StoreAdmission;
+}
+
+/** What the destination learns of each instance that is safely on disk. */
+export interface StoredEvent extends StoredInstance {
+  callingAeTitle: string;
+  moveOriginator?: { aeTitle: string; messageId: number };
+}
+
+export interface RefusedEvent {
+  peerAddress: string;
+  callingAeTitle?: string;
+  sopInstanceUid?: string;
+  status?: number;
+  reason: string;
 }
 
 const acceptedSyntaxes = new Set(STORABLE_TRANSFER_SYNTAXES);
@@ -64,17 +100,19 @@ export function decideAssociation(rq: AssociateRQ, aeTitle: string, allowed: rea
 
 /**
  * The gateway's own Storage SCP (and Verification SCP). Each C-STORE dataset streams to disk as it arrives;
- * the Success response goes out only after the file is fsynced and renamed into place. Emits 'stored'.
+ * the Success response goes out only after the destination admitted it and the file is fsynced and renamed
+ * into place.
  */
-export class StorageScp extends EventEmitter<{ stored: [StoredEvent] }> {
+export class StorageScp {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
   private open = 0;
   private readonly log: Logger;
+  private readonly allowedPeers: net.BlockList | undefined;
 
   constructor(private readonly options: StorageScpOptions) {
-    super();
     this.log = (options.logger ?? silentLogger).child({ component: 'storage-scp' });
+    this.allowedPeers = options.allowedPeers?.length ? peerList(options.allowedPeers) : undefined;
   }
 
   get port(): number {
@@ -99,6 +137,13 @@ export class StorageScp extends EventEmitter<{ stored: [StoredEvent] }> {
   }
 
   private handle(socket: net.Socket): void {
+    const peerAddress = plainAddress(socket.remoteAddress ?? '');
+    if (this.allowedPeers && !this.allowedPeers.check(peerAddress, peerAddress.includes(':') ? 'ipv6' : 'ipv4')) {
+      this.log.warn({ peer: peerAddress }, 'connection from an address not in dimse.allowedPeers; closed');
+      this.options.onRefused?.({ peerAddress, reason: 'address not in dimse.allowedPeers' });
+      socket.destroy();
+      return;
+    }
     this.sockets.add(socket);
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'storage connection error'));
     socket.once('close', () => this.sockets.delete(socket));
@@ -139,36 +184,38 @@ export class StorageScp extends EventEmitter<{ stored: [StoredEvent] }> {
     }
   }
 
-  /** Streams one C-STORE dataset to disk; answers after it is durable (PS3.4 §B.2.3 statuses). */
+  /** Streams one C-STORE dataset to disk; answers after it is admitted and durable (PS3.4 §B.2.3 statuses). */
   private storeSink(association: Association, pcId: number, command: DimseCommand, reply: (status: number, comment?: string) => void): DatasetSink {
     const context = association.acceptedContexts.get(pcId);
     const sopInstanceUid = command.affectedSopInstanceUid ?? '';
     const sopClassUid = command.affectedSopClassUid ?? '';
-    const refusal = !context
-      ? { status: Status.UnableToProcess, comment: 'no presentation context' }
+    const peerAddress = association.remoteAddress;
+    const moveOriginator = command.moveOriginatorAeTitle !== undefined && command.moveOriginatorMessageId !== undefined
+      ? { aeTitle: command.moveOriginatorAeTitle, messageId: command.moveOriginatorMessageId } : undefined;
+    const admission: StoreAdmission = !context
+      ? { refusal: { status: Status.UnableToProcess, comment: 'no presentation context' } }
       : sopClassUid !== context.abstractSyntax
-        ? { status: Status.IdentifierDoesNotMatchSOPClass, comment: 'SOP Class UID does not match the presentation context' }
-        : undefined;
+        ? { refusal: { status: Status.IdentifierDoesNotMatchSOPClass, comment: 'SOP Class UID does not match the presentation context' } }
+        : this.options.destination.admitStore({ sopClassUid, sopInstanceUid, callingAeTitle: association.remoteAeTitle, peerAddress, ...(moveOriginator ? { moveOriginator } : {}) });
     const receiver = receiveInstance(this.options.store, {
       sopClassUid, sopInstanceUid, transferSyntaxUid: context?.transferSyntax ?? '', sourceAeTitle: association.remoteAeTitle,
-    }, refusal);
+    }, 'refusal' in admission ? { refusal: admission.refusal } : { verify: admission.verify });
     return {
       write: (chunk) => receiver.write(chunk),
       end: async () => {
         const outcome = await receiver.finish();
         if (!('stored' in outcome)) {
           if (outcome.status === Status.OutOfResources) this.log.error({ sop: sopInstanceUid, reason: outcome.comment }, 'could not store instance');
+          else if (outcome.status === Status.NotAuthorized || outcome.status === Status.UnableToProcess) {
+            this.log.warn({ sop: sopInstanceUid, from: association.remoteAeTitle, peer: peerAddress, status: statusHex(outcome.status), reason: outcome.comment }, 'C-STORE refused');
+            this.options.onRefused?.({ peerAddress, callingAeTitle: association.remoteAeTitle, sopInstanceUid, status: outcome.status, reason: outcome.comment });
+          }
           reply(outcome.status, outcome.comment);
           return;
         }
         reply(Status.Success);
         this.log.debug({ sop: sopInstanceUid, bytes: outcome.stored.bytes, from: association.remoteAeTitle }, 'instance stored');
-        this.emit('stored', {
-          ...outcome.stored,
-          callingAeTitle: association.remoteAeTitle,
-          ...(command.moveOriginatorAeTitle !== undefined && command.moveOriginatorMessageId !== undefined
-            ? { moveOriginator: { aeTitle: command.moveOriginatorAeTitle, messageId: command.moveOriginatorMessageId } } : {}),
-        });
+        if ('stored' in admission) admission.stored({ ...outcome.stored, callingAeTitle: association.remoteAeTitle, ...(moveOriginator ? { moveOriginator } : {}) });
       },
       abort: (reason) => {
         this.log.info({ sop: sopInstanceUid, reason: reason.message }, 'association ended mid-dataset; partial instance dropped');
@@ -176,4 +223,16 @@ export class StorageScp extends EventEmitter<{ stored: [StoredEvent] }> {
       },
     };
   }
+}
+
+/** net.BlockList of addresses and CIDR ranges (IPv4 and IPv6), used as an allow-list. */
+export function peerList(entries: readonly string[]): net.BlockList {
+  const list = new net.BlockList();
+  for (const entry of entries) {
+    const [address = '', prefix] = entry.split('/');
+    const type = address.includes(':') ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) list.addAddress(address, type);
+    else list.addSubnet(address, Number(prefix), type);
+  }
+  return list;
 }

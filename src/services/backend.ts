@@ -43,6 +43,8 @@ export interface RetrieveHooks {
 export interface PacsBackend {
   /** A Study Root C-FIND with the given identifier (its Query/Retrieve Level set). Rejects if the query fails before its first response. */
   find(identifier: Dataset, options: { fuzzyMatching: boolean }): Promise<FindSession>;
+  /** True when retrieved instances reach the gateway's Storage SCP (C-MOVE), false when they come back on the retrieval (C-GET). */
+  readonly deliversToStorageScp: boolean;
   /** True when `retrieve` needs the listing first (C-GET proposes contexts for the listed SOP classes). */
   readonly listsBeforeRetrieving: boolean;
   /** Has the PACS send the instances (C-MOVE to our Storage SCP, or C-GET); resolves with the final counts. */

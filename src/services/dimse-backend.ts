@@ -2,6 +2,7 @@ import type { PacsBackend, FindSession, EchoResult, RetrieveRequest, RetrieveHoo
 import type { AssociationPool, DedicatedAssociation } from '../dimse-bridge/association-pool.js';
 import type { MoveResult, DimseClient } from '../dimse-bridge/dimse-client.js';
 import { SopClass } from '../dimse-bridge/sop-classes.js';
+import { Status } from '../dimse-bridge/command.js';
 import { Dataset } from '../dicom/dataset.js';
 import { Tags } from '../dicom/tag.js';
 import { STORABLE_TRANSFER_SYNTAXES, UNCOMPRESSED_TRANSFER_SYNTAXES } from '../dicom/transfer-syntax.js';
@@ -52,6 +53,10 @@ export function getAssociationContexts(sopClassUids: readonly string[]): Dedicat
 export class DimseBackend implements PacsBackend {
   constructor(private readonly pool: AssociationPool, private readonly options: DimseBackendOptions) {}
 
+  get deliversToStorageScp(): boolean {
+    return this.options.retrieve === 'move';
+  }
+
   get listsBeforeRetrieving(): boolean {
     return this.options.retrieve === 'get';
   }
@@ -78,7 +83,16 @@ export class DimseBackend implements PacsBackend {
       }
     };
     const profile = this.options.retrieve === 'get' ? getAssociationContexts(request.sopClassUids) : 'plain';
-    return this.pool.with(profile, (lease) => run(lease.client));
+    const lease = await this.pool.acquire(profile);
+    let result: MoveResult | undefined;
+    try {
+      result = await run(lease.client);
+      return result;
+    } finally {
+      // After a failed retrieval the association is released, not reused: dcmqrscp keeps its database locked
+      // after a C-MOVE to an unknown destination until that association ends, and every other query waits.
+      lease.release(result !== undefined && result.status === Status.Success && (result.failed ?? 0) === 0);
+    }
   }
 
   async find(identifier: Dataset, options: { fuzzyMatching: boolean }): Promise<FindSession> {

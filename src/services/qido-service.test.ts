@@ -29,7 +29,7 @@ function fakeBackend(studyCount: number, seriesPerStudy: number) {
       };
       return { fuzzyMatchingApplied: false, matches };
     },
-    listsBeforeRetrieving: false,
+    deliversToStorageScp: true, listsBeforeRetrieving: false,
     retrieve: () => Promise.reject(new Error('not used by QIDO')),
     echo: async () => ({ status: 0, roundTripMs: 0 }),
     close: async () => {},

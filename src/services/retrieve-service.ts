@@ -2,8 +2,9 @@ import type { PacsBackend, RetrieveRequest } from './backend.js';
 import { StudyCatalog } from './study-catalog.js';
 import type { InstanceCache, CachedInstance } from '../cache/instance-cache.js';
 import type { InstanceStore, StoredInstance } from '../cache/instance-store.js';
-import { receiveInstance } from '../cache/instance-receiver.js';
+import { receiveInstance, type ArrivedUids, type StoreRefusal } from '../cache/instance-receiver.js';
 import type { MoveResult, StoreRequestHandler } from '../dimse-bridge/dimse-client.js';
+import type { StoreAdmission, StoreRequest } from '../dimse-bridge/storage-scp.js';
 import { Status, statusHex } from '../dimse-bridge/command.js';
 import { DimseStatusError, DimseTimeoutError } from '../dimse-bridge/errors.js';
 import { Errors, withDetails } from '../errors.js';
@@ -51,6 +52,15 @@ const scopeKey = (s: RetrieveScope): string => [s.study, s.series ?? '', s.insta
 
 function inScope(scope: RetrieveScope, item: { study?: string; series: string; sop: string }): boolean {
   return (item.study === undefined || item.study === scope.study) && (!scope.series || item.series === scope.series) && (!scope.instance || item.sop === scope.instance);
+}
+
+const asArrived = (a: ArrivedUids): { study: string; series: string; sop: string } => ({ study: a.studyInstanceUid, series: a.seriesInstanceUid, sop: a.sopInstanceUid });
+
+/** A dataset whose own SOP Class or Instance UID differs from its C-STORE command's (PS3.4 §B.2.3). */
+function commandMismatch(command: { sopClassUid: string; sopInstanceUid: string }, arrived: ArrivedUids): StoreRefusal | undefined {
+  if (arrived.sopInstanceUid !== command.sopInstanceUid) return { status: Status.UnableToProcess, comment: 'the dataset\'s SOP Instance UID differs from the Affected SOP Instance UID' };
+  if (arrived.sopClassUid !== command.sopClassUid) return { status: Status.IdentifierDoesNotMatchSOPClass, comment: 'the dataset\'s SOP Class UID differs from the Affected SOP Class UID' };
+  return undefined;
 }
 
 const asItem = (c: CachedInstance): { study: string; series: string; sop: string } => ({ study: c.studyInstanceUid, series: c.seriesInstanceUid, sop: c.sopInstanceUid });
@@ -117,7 +127,8 @@ class Retrieval {
   private resolveListed!: () => void;
   private arrivalWaiters: { scope: RetrieveScope; resolve: () => void }[] = [];
 
-  constructor(readonly scope: RetrieveScope) {
+  /** C-MOVE: its instances reach the Storage SCP (C-GET: its own association). */
+  constructor(readonly scope: RetrieveScope, readonly viaStorageScp: boolean) {
     this.listed = new Promise((resolve) => { this.resolveListed = resolve; });
   }
 
@@ -203,10 +214,33 @@ export class RetrieveService {
   }
 
   /**
-   * The mediator: an instance is durable on disk (from the Storage SCP or a C-GET). Index it and hand it to the
-   * retrievals that expect it.
+   * Admission at the Storage SCP (PS3.4 §B.2.3 statuses). In front of a PACS the cache takes only what a
+   * retrieval of ours brings: a C-STORE whose Move Originator (our AE title and a running C-MOVE's Message ID,
+   * PS3.7 §9.3.1.1) names it, or, when the PACS does not say, whose SOP Instance UID a running C-MOVE's listing
+   * expects. Its dataset must then carry the command's UIDs and lie in that retrieval's scope. Anything else is
+   * refused — a calling AE title authenticates nobody (docs/security.md).
    */
-  onStored(stored: StoredInstance & { moveOriginator?: { aeTitle: string; messageId: number } }): void {
+  admitStore(request: StoreRequest): StoreAdmission {
+    const moves = [...this.active.values()].filter((r) => r.viaStorageScp);
+    const originator = request.moveOriginator;
+    const named = originator && originator.aeTitle === this.options.storageScp.aeTitle ? moves.find((r) => r.moveMessageId === originator.messageId) : undefined;
+    const candidates = named ? [named] : moves.filter((r) => !r.expected || r.expected.has(request.sopInstanceUid));
+    if (candidates.length === 0) return { refusal: { status: Status.NotAuthorized, comment: 'no retrieval of this gateway expects this instance' } };
+    return {
+      verify: async (arrived) => {
+        const mismatch = commandMismatch(request, arrived);
+        if (mismatch) return mismatch;
+        // Without the originator, the UID must be listed: wait for listings still running (bounded by the retrieval).
+        if (!named) await Promise.all(candidates.map((r) => r.listed));
+        const belongs = candidates.some((r) => inScope(r.scope, asArrived(arrived)) && (named !== undefined || r.expected?.get(arrived.sopInstanceUid)?.series === arrived.seriesInstanceUid));
+        return belongs ? undefined : { status: Status.NotAuthorized, comment: 'the instance is not in the scope of any retrieval of this gateway' };
+      },
+      stored: (stored) => this.onStored(stored),
+    };
+  }
+
+  /** The mediator: an instance we admitted is durable on disk. Index it and hand it to the retrievals that expect it. */
+  private onStored(stored: StoredInstance & { moveOriginator?: { aeTitle: string; messageId: number } }): void {
     let cached: CachedInstance;
     try {
       cached = this.cache.add(stored);
@@ -214,16 +248,13 @@ export class RetrieveService {
       this.log.warn({ err: (err as Error).message, path: stored.path }, 'stored instance could not be indexed');
       return;
     }
-    let matched = false;
     for (const r of this.active.values()) {
       const byOriginator = stored.moveOriginator !== undefined && r.moveMessageId === stored.moveOriginator.messageId && stored.moveOriginator.aeTitle === this.options.storageScp.aeTitle;
       if (!byOriginator && !r.expects(cached)) continue;
-      matched = true;
       r.arrive(cached);
       if (r.consumers.size === 0) r.earlyPins.push(this.cache.pin(cached.sopInstanceUid));
       for (const c of r.consumers) c.offer({ instance: cached, release: this.cache.pin(cached.sopInstanceUid) });
     }
-    if (!matched) this.log.info({ sop: cached.sopInstanceUid }, 'instance arrived that no request waits for; cached');
     this.cache.evict(); // after the pins: an instance someone waits for is never evicted unread
   }
 
@@ -305,7 +336,7 @@ export class RetrieveService {
   }
 
   private start(scope: RetrieveScope): Retrieval {
-    const r = new Retrieval(scope);
+    const r = new Retrieval(scope, this.backend.deliversToStorageScp);
     const key = scopeKey(scope);
     this.active.set(key, r);
     void this.run(r).finally(() => {
@@ -349,9 +380,12 @@ export class RetrieveService {
       sopClassUids,
     };
     const cleanups = new Set<Promise<void>>();
+    // C-GET: what arrives on the retrieval's own association must still be what the command says, and in scope.
     const receive: StoreRequestHandler = (info) => {
       progress();
-      const receiver = receiveInstance(this.store, { ...info, sourceAeTitle: info.callingAeTitle });
+      const receiver = receiveInstance(this.store, { ...info, sourceAeTitle: info.callingAeTitle }, {
+        verify: async (arrived) => commandMismatch(info, arrived) ?? (inScope(r.scope, asArrived(arrived)) ? undefined : { status: Status.NotAuthorized, comment: 'the instance is not in the scope of the retrieval' }),
+      });
       return {
         write: (chunk) => receiver.write(chunk),
         abort: (reason) => {

@@ -39,7 +39,7 @@ export function run(command: string, args: string[], options: { env?: NodeJS.Pro
     child.once('error', reject);
     child.once('exit', (code) => {
       if (code === 0) resolve({ stdout, stderr, code });
-      else reject(new Error(`${command} ${args.join(' ')} exited with ${code}:\n${stderr || stdout}`));
+      else reject(new Error(`${command} ${args.join(' ')} exited with ${code}:\n${stderr}${stdout}`));
     });
   });
 }
