@@ -1,12 +1,13 @@
 /**
- * QIDO benchmark (issue 3 §5): against Orthanc loaded with the fixtures, the same study search
+ * QIDO benchmark (issue 3 §5, issue 10 item 9): against Orthanc loaded with the fixtures — first as shipped (Nagle
+ * on, as hospitals run it), then tuned with TCP_NODELAY=1 as a second figure — the same study search
  *   (a) through the gateway (a separate process, so its peak RSS can be read),
  *   (b) on Orthanc's own DICOMweb plugin,
  *   (c) as a raw C-FIND on an open association (our DIMSE client, same identifier the gateway sends).
  * 200 sequential requests each, then 8 parallel clients. Prints p50/p95, ratios, requests/s, gateway peak RSS.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startOrthanc } from '../test/harness/pacs.js';
@@ -33,7 +34,12 @@ function peakRssMb(pid: number): number {
 }
 
 export async function runQidoBench(): Promise<void> {
-  const pacs = await startOrthanc();
+  await measure(false);
+  await measure(true);
+}
+
+async function measure(tuned: boolean): Promise<void> {
+  const pacs = await startOrthanc({ tuned });
   const httpPort = await freePort();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-bench-'));
   const configFile = path.join(dir, 'gateway.yaml');
@@ -75,7 +81,7 @@ log: { level: warn }
     const p = summarise(parGateway.latencies);
     if (process.env.DWG_BENCH_DEBUG) console.log('slowest gateway requests (ms):', [...parGateway.latencies].sort((a, b) => b - a).slice(0, 12).map((x) => x.toFixed(0)).join(' '));
     const q = summarise(parOrthanc.latencies);
-    console.log(`\nQIDO benchmark — GET /studies?${QUERY} (2 matches), Orthanc ${pacs.aeTitle} with the fixtures, ${os.cpus().length} cores`);
+    console.log(`\nQIDO benchmark — GET /studies?${QUERY} (2 matches), Orthanc ${pacs.aeTitle} ${tuned ? 'tuned (TCP_NODELAY=1)' : 'as shipped (Nagle on)'} with the fixtures, ${os.cpus().length} cores`);
     console.log(`\n${SEQUENTIAL} sequential requests:`);
     console.log(line('raw C-FIND (open association)', seqRaw));
     console.log(line('gateway QIDO-RS', seqGateway));
@@ -92,5 +98,6 @@ log: { level: warn }
   } finally {
     gateway.kill('SIGTERM');
     await pacs.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -5,14 +5,14 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startDcmqrscp, type TestPacs } from './harness/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
 import { allInstances } from '../fixtures/catalog.js';
 import { signUrl } from '../src/auth/signed-url.js';
 import type { AuditRecord } from '../src/audit/audit.js';
+import { tempDir } from './harness/temp.js';
 
 describe('audit trail', () => {
   let pacs: TestPacs | undefined;
@@ -28,7 +28,7 @@ describe('audit trail', () => {
     const received: string[] = [];
     collector = net.createServer((socket) => socket.on('data', (c: Buffer) => received.push(c.toString('utf8'))));
     await new Promise<void>((r) => collector?.listen(0, '127.0.0.1', r));
-    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'dwg-audit-')), 'audit.jsonl');
+    const file = path.join(tempDir('audit'), 'audit.jsonl');
     const secret = Buffer.alloc(32, 5).toString('base64');
     pacs = await startDcmqrscp();
     gw = await startTestGateway(pacs, {

@@ -3,8 +3,7 @@
  * association, so "no PACS traffic" can be counted), with a real issuer serving its JWKS on loopback.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startDcmqrscp, type TestPacs } from './harness/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
@@ -15,6 +14,7 @@ import { signUrl } from '../src/auth/signed-url.js';
 import { loadConfig } from '../src/config/load.js';
 import { startGateway } from '../src/gateway.js';
 import { configSchema } from '../src/config/schema.js';
+import { tempDir } from './harness/temp.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 
@@ -143,7 +143,7 @@ describe('authentication and authorisation (auth.mode: required)', () => {
     });
 
     it('prints a working signed URL from the CLI (dicomweb-gateway sign)', async () => {
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-sign-'));
+      const dir = tempDir('sign');
       const file = path.join(dir, 'gateway.yaml');
       writeFileSync(file, `http: { publicUrl: "${origin()}" }\nauth: { signingKeys: [{ kid: current, secret: "${SECRET}" }] }\n`);
       const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'sign', `/studies/${study?.uid}/series/${inst?.series.uid}/instances/${inst?.uid}/thumbnail?accept=image/png`, '--ttl', '5m', '--config', file]);

@@ -13,15 +13,13 @@ import { RenderService } from '../src/services/render-service.js';
 import { StudyCatalog } from '../src/services/study-catalog.js';
 import { Audit } from '../src/audit/audit.js';
 import { tenantSettings } from '../src/tenant.js';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { tempDir } from './harness/temp.js';
 
 describe('openapi.yaml', () => {
   it('lists every GET route of the server and no route it does not have', async () => {
     const spec = parse(readFileSync(new URL('../openapi.yaml', import.meta.url), 'utf8')) as { paths: Record<string, Record<string, unknown>> };
     const backend: PacsBackend = { find: () => Promise.reject(new Error('unused')), deliversToStorageScp: true, listsBeforeRetrieving: false, retrieve: () => Promise.reject(new Error('unused')), echo: () => Promise.reject(new Error('unused')), close: async () => {} };
-    const store = new InstanceStore(mkdtempSync(path.join(os.tmpdir(), 'dwg-openapi-')));
+    const store = new InstanceStore(tempDir('openapi'));
     const retrieve = new RetrieveService(backend, new InstanceCache(store, 1 << 20), store, { idleTimeoutMs: 1000, storageScp: { aeTitle: 'X', host: '127.0.0.1', port: 1 } });
     const codecs = new CodecPool({ threads: 1, maxQueue: 1 });
     const render = new RenderService(retrieve, new StudyCatalog(backend), codecs, { renderedCacheBytes: 1 << 20, frameCacheBytes: 1 << 20, thumbnail: { size: 128, choice: 'middle' } });

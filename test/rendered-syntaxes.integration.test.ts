@@ -5,9 +5,7 @@
  * with DCMTK's rendering of the lossy file itself, decompressed by DCMTK (GDCM for JPEG 2000).
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
 import { startOrthanc, type TestPacs } from './harness/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
 import { freePort } from './harness/ports.js';
@@ -20,6 +18,7 @@ import { imagingFixtureFiles, referenceRender, decodeImage } from './harness/ima
 import { makeSyntaxVariants, VARIANT_STUDY, WRITERS, type SyntaxVariant } from './harness/syntax-variants.js';
 import { IMAGING_FIXTURES } from '../fixtures/imaging.js';
 import { TransferSyntax as TS } from '../src/dicom/transfer-syntax.js';
+import { tempDir } from './harness/temp.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 
@@ -54,7 +53,7 @@ describe('rendering every transfer syntax (through Orthanc)', () => {
     }
     // Orthanc 1.10 and DCMTK 3.6.7 predate HTJ2K and cannot send it (and the Storage SCP takes only what a retrieval
     // brings): those variants are put in the gateway's cache before it starts, and rendered from there.
-    cacheDir = mkdtempSync(path.join(os.tmpdir(), 'dwg-cache-htj2k-'));
+    cacheDir = tempDir('cache-htj2k');
     await seedCache(cacheDir, variants.filter((x) => HTJ2K.has(x.transferSyntax)).map((v) => v.file));
     gw = await startTestGateway(pacs, { dimse: { port: dimsePort }, cache: { dir: cacheDir } });
   }, 240_000);

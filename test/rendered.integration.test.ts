@@ -4,8 +4,7 @@
  * frame with the same window; each parameter, media type and status.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { run } from './harness/processes.js';
 import { Dataset } from '../src/dicom/dataset.js';
@@ -20,6 +19,7 @@ import { fetchMultipart } from './harness/multipart.js';
 import { psnr, maxDifference } from './harness/pnm.js';
 import { imagingFixtureFiles, fixture, referenceRender, decodeImage } from './harness/imaging.js';
 import { IMAGING_FIXTURES, IMAGING_STUDY, PDF_DOCUMENT, type ImagingFixture } from '../fixtures/imaging.js';
+import { tempDir } from './harness/temp.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 
@@ -284,7 +284,7 @@ describe('rendering: corrupt data, coalescing, frame cache, video (through Ortha
   const study = uidFromLabel('render-extra/study');
   const series = uidFromLabel('render-extra/series');
   const files = imagingFixtureFiles();
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-render-extra-'));
+  const dir = tempDir('render-extra');
   /** A fixture copied into this describe's study under a new SOP Instance UID, in a transfer syntax made by `convert`. */
   const variant = async (key: string, sop: string, convert?: (from: string, to: string) => Promise<unknown>): Promise<string> => {
     const ds = fixture(key).build();

@@ -4,8 +4,7 @@
  * refused with a C-STORE failure and audited as Security Alerts; the PACS's own instances keep being served.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { copyFileSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { startDcmqrscp, type TestPacs } from './harness/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
@@ -14,6 +13,7 @@ import { run } from './harness/processes.js';
 import { fixtureFiles } from './harness/fixtures.js';
 import { allInstances, type FixtureInstance } from '../fixtures/catalog.js';
 import type { DicomJsonObject } from '../src/dicom/json-model.js';
+import { tempDir } from './harness/temp.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 
@@ -23,7 +23,7 @@ const fileOf = (i: FixtureInstance): string => fixtureFiles().files[instances.in
 describe('Storage SCP admission in front of a PACS', () => {
   let pacs: TestPacs;
   let gw: Gateway;
-  const work = mkdtempSync(path.join(os.tmpdir(), 'dwg-admission-'));
+  const work = tempDir('admission');
   const auditFile = path.join(work, 'audit.jsonl');
 
   beforeAll(async () => {

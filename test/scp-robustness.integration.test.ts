@@ -4,9 +4,7 @@
  */
 import { describe, it, expect, afterEach } from 'vitest';
 import net from 'node:net';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { StorageScp } from '../src/dimse-bridge/storage-scp.js';
 import { InstanceStore, type IncomingInstance, type InstanceWriter } from '../src/cache/instance-store.js';
 import { DimseClient } from '../src/dimse-bridge/dimse-client.js';
@@ -16,6 +14,7 @@ import { run } from './harness/processes.js';
 import { testAssociation } from './harness/associate.js';
 import { metaEnd } from './harness/variants.js';
 import { admitAll } from './harness/storage.js';
+import { tempDir } from './harness/temp.js';
 
 const scps: StorageScp[] = [];
 afterEach(async () => { for (const s of scps.splice(0)) await s.close(); });
@@ -45,7 +44,7 @@ describe('Storage SCP robustness', () => {
     ['an A-ASSOCIATE-RQ claiming 100 MB', Buffer.from([0x01, 0, 0x06, 0x40, 0, 0])],
     ['an A-ASSOCIATE-RQ with a truncated item', Buffer.concat([Buffer.from([0x01, 0, 0, 0, 0, 76, 0, 1, 0, 0]), Buffer.alloc(64, 0x20), Buffer.from([0, 0, 0, 0, 0x10, 0, 0, 40])])],
   ])('answers %s with A-ABORT, then keeps serving', async (_what, bytes) => {
-    const scp = await startScp(new InstanceStore(mkdtempSync(path.join(os.tmpdir(), 'dwg-robust-'))));
+    const scp = await startScp(new InstanceStore(tempDir('robust')));
     const answer = await exchange(scp.port, bytes);
     expect(answer[0]).toBe(0x07); // A-ABORT
     expect(answer[8]).toBe(2); // source: service provider
@@ -72,7 +71,7 @@ describe('Storage SCP robustness', () => {
         };
       }
     }
-    const store = new SlowDiskStore(mkdtempSync(path.join(os.tmpdir(), 'dwg-slow-')));
+    const store = new SlowDiskStore(tempDir('slow'));
     const scp = await startScp(store);
     const association = await testAssociation({
       port: scp.port, calledAeTitle: 'DICOMWEB',
@@ -101,7 +100,7 @@ describe('Storage SCP robustness', () => {
         };
       }
     }
-    const store = new StallingStore(mkdtempSync(path.join(os.tmpdir(), 'dwg-idle-')));
+    const store = new StallingStore(tempDir('idle'));
     const scp = await startScp(store, 300);
     const association = await testAssociation({
       port: scp.port, calledAeTitle: 'DICOMWEB',

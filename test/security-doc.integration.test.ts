@@ -3,14 +3,14 @@
  * a gateway, and the thumbnail it fetches must come back.
  */
 import { describe, it, expect, afterAll } from 'vitest';
-import { readFileSync, mkdtempSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { startDcmqrscp, type TestPacs } from './harness/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
 import { run } from './harness/processes.js';
 import { allInstances } from '../fixtures/catalog.js';
+import { tempDir } from './harness/temp.js';
 
 describe('docs/security.md', () => {
   let pacs: TestPacs | undefined;
@@ -29,7 +29,7 @@ describe('docs/security.md', () => {
     gw = await startTestGateway(pacs, { pacs: { retrieve: 'get' }, auth: { mode: 'required', signingKeys: [{ kid: 'k1', secret }] } });
     const inst = [...allInstances()].find((i) => i.series.modality === 'MR');
     const thumb = `/dicomweb/studies/${inst?.study.uid}/series/${inst?.series.uid}/instances/${inst?.uid}/thumbnail`;
-    const cwd = mkdtempSync(path.join(os.tmpdir(), 'dwg-doc-'));
+    const cwd = tempDir('doc');
     const env = { ...process.env, ORIGIN: gw.base.replace(/\/dicomweb$/, ''), SECRET: secret, THUMB: thumb };
     const { stdout } = await run('bash', ['-eo', 'pipefail', '-c', block as string], { env, cwd });
     expect(stdout.trim()).toBe('200');

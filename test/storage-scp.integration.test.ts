@@ -3,8 +3,7 @@
  * against DCMTK's storescp and dcmqrscp.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { readFileSync, readdirSync, existsSync, mkdtempSync, createReadStream, rmSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, readdirSync, existsSync, createReadStream, rmSync } from 'node:fs';
 import path from 'node:path';
 import { startStorageScp } from './harness/storage.js';
 import type { StorageScp } from '../src/dimse-bridge/storage-scp.js';
@@ -25,13 +24,14 @@ import { InstanceStore } from '../src/cache/instance-store.js';
 import { Dataset } from '../src/dicom/dataset.js';
 import { Tags } from '../src/dicom/tag.js';
 import { TransferSyntax, UNCOMPRESSED_TRANSFER_SYNTAXES, encodingOf } from '../src/dicom/transfer-syntax.js';
+import { tempDir } from './harness/temp.js';
 
 describe('Storage SCP (as a storage component: its destination admits everything)', () => {
   let scp: StorageScp;
   let variants: Variant[];
   let store: InstanceStore;
   let stored: StoredEvent[];
-  const work = mkdtempSync(path.join(os.tmpdir(), 'dwg-scp-test-'));
+  const work = tempDir('scp-test');
   const cacheDir = path.join(work, 'cache');
 
   beforeAll(async () => {
@@ -157,7 +157,7 @@ describe('C-GET SCU (sub-operations on our own association, into the instance st
   for (const kind of ['dcmqrscp', 'orthanc'] as const) {
     it(`retrieves a study from ${kind}, each instance equal to its fixture`, async () => {
       const pacs = await PACS_KINDS[kind]();
-      const store = new InstanceStore(mkdtempSync(path.join(os.tmpdir(), 'dwg-cget-')));
+      const store = new InstanceStore(tempDir('cget'));
       await store.init();
       try {
         const storageClasses = Object.values(SOP_CLASS_BY_MODALITY);
@@ -200,7 +200,7 @@ describe('C-GET SCU (sub-operations on our own association, into the instance st
 
 describe('our SCU against DCMTK', () => {
   it('sends a C-STORE from a file stream that storescp writes byte-identical', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-storescp-'));
+    const dir = tempDir('storescp');
     const port = await freePort();
     const scp = startProcess('storescp', ['+B', '-od', dir, '-aet', 'STORESCP', String(port)]) // +B: write the dataset exactly as received;
     try {

@@ -3,8 +3,7 @@
  * signing key and token audience. Every credential of one tenant is tried on the other, in both directions.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startDcmqrscp, type TestPacs } from './harness/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
@@ -16,6 +15,7 @@ import { IMAGING_STUDY } from '../fixtures/imaging.js';
 import { allInstances, PATIENTS } from '../fixtures/catalog.js';
 import { signUrl } from '../src/auth/signed-url.js';
 import { mintCapability } from '../src/auth/capability.js';
+import { tempDir } from './harness/temp.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 
@@ -46,7 +46,7 @@ describe('tenants', () => {
     pacsA = await startDcmqrscp();
     const files = imagingFixtureFiles();
     pacsB = await startDcmqrscp({ files: [files.get(instB) as string, files.get(fixture('mr-12bit')) as string], moveDestination: { aeTitle: 'TENANTB', host: '127.0.0.1', port: scpPortB.value } });
-    auditFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'dwg-tenant-audit-')), 'audit.jsonl');
+    auditFile = path.join(tempDir('tenant-audit'), 'audit.jsonl');
     gw = await startTestGateway(pacsA, {
       pacs: { retrieve: 'get' },
       // Same kid in both tenants on purpose: only the secret tells them apart.
@@ -57,7 +57,7 @@ describe('tenants', () => {
           pacs: { aeTitle: pacsB.aeTitle, host: pacsB.host, port: pacsB.port, retrieve: 'move' },
           dimse: { aeTitle: 'TENANTB', host: '127.0.0.1', port: scpPortB.value },
           auth: { mode: 'required', signingKeys: [{ kid: 'k1', secret: SECRET_B }], oauth: { issuer: idp.issuer, audience: 'tenant-b', jwksUrl: idp.jwksUrl } },
-          cache: { dir: mkdtempSync(path.join(os.tmpdir(), 'dwg-cache-b-')) },
+          cache: { dir: tempDir('cache-b') },
         },
       },
     });
@@ -168,7 +168,7 @@ describe('tenants', () => {
   });
 
   it('mints a working signed URL for a tenant from the CLI (sign --tenant)', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-sign-tenant-'));
+    const dir = tempDir('sign-tenant');
     const file = path.join(dir, 'gateway.yaml');
     writeFileSync(file, [
       `http: { publicUrl: "${origin()}" }`,

@@ -3,14 +3,13 @@
  * authentication), and the gateway's C-ECHO (readyz) and C-FIND pool over TLS to DCMTK's storescp +tls.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { run, startProcess, type Started } from './harness/processes.js';
 import { freePort, waitForPort } from './harness/ports.js';
 import { startTestGateway } from './harness/gateway.js';
+import { tempDir } from './harness/temp.js';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-tls-'));
+const dir = tempDir('tls');
 const f = (name: string): string => path.join(dir, name);
 
 /** A throwaway CA with a server and a client certificate, made with openssl. */

@@ -4,19 +4,19 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import https from 'node:https';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startDcmqrscp, type TestPacs } from './harness/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
 import { run } from './harness/processes.js';
 import { PATIENTS } from '../fixtures/catalog.js';
+import { tempDir } from './harness/temp.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 
 /** A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
 async function certificates(): Promise<Record<'ca' | 'caKey' | 'cert' | 'key' | 'clientCert' | 'clientKey', string>> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-certs-'));
+  const dir = tempDir('certs');
   const f = (n: string): string => path.join(dir, n);
   await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=dwg-test-ca', '-keyout', f('ca.key'), '-out', f('ca.pem')]);
   const leaf = async (name: string, cn: string, ext: string): Promise<void> => {

@@ -3,8 +3,7 @@
  * instance request riding on a running study retrieval, 0xA801, a PACS that aborts mid-transfer or stalls.
  */
 import { describe, it, expect, afterEach } from 'vitest';
-import { readdirSync, mkdtempSync, existsSync } from 'node:fs';
-import os from 'node:os';
+import { readdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { startDcmqrscp, type TestPacs } from './harness/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
@@ -18,6 +17,7 @@ import { Dataset } from '../src/dicom/dataset.js';
 import { Tags } from '../src/dicom/tag.js';
 import { writeDataset } from '../src/dicom/dataset-codec.js';
 import { TransferSyntax } from '../src/dicom/transfer-syntax.js';
+import { tempDir } from './harness/temp.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
@@ -53,7 +53,7 @@ describe('WADO-RS cache', () => {
   });
 
   it('serves a complete study after a restart with the PACS gone', async () => {
-    const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'dwg-warm-'));
+    const cacheDir = tempDir('warm');
     const { gw, pacs } = await dcmqrscpWithGateway({ cache: { dir: cacheDir } });
     const s = PATIENTS[2]?.studies[0];
     const expected = instances.filter((i) => i.study.uid === s?.uid).length;

@@ -3,8 +3,7 @@
  * the Basic Offset Table, served for transfer-syntax=* and image/jls; a lossy type the gateway will not make is 406.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startOrthanc, type TestPacs } from './harness/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
@@ -13,13 +12,14 @@ import { run } from './harness/processes.js';
 import { fetchMultipart } from './harness/multipart.js';
 import { fixtureFiles } from './harness/fixtures.js';
 import { allInstances, type FixtureInstance } from '../fixtures/catalog.js';
+import { tempDir } from './harness/temp.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 
 describe('frames of a JPEG-LS multi-frame instance (through Orthanc)', () => {
   let pacs: TestPacs;
   let gw: Gateway;
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-jls-'));
+  const dir = tempDir('jls');
   const cine = [...allInstances()].find((i) => i.series.frames) as FixtureInstance;
   const base = (): string => `${gw.base}/studies/${cine.study.uid}/series/${cine.series.uid}/instances/${cine.uid}`;
 

@@ -5,8 +5,7 @@
  * the source file. Frames are checked the same way, and what cannot be produced gets 406.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startOrthanc, type TestPacs } from './harness/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
@@ -18,6 +17,7 @@ import { metaOf } from './harness/variants.js';
 import { referenceDecode, type ReferencePixels } from './harness/reference-decode.js';
 import { allInstances } from '../fixtures/catalog.js';
 import { TransferSyntax as TS } from '../src/dicom/transfer-syntax.js';
+import { tempDir } from './harness/temp.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 
@@ -54,7 +54,7 @@ const TARGETS = [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian, TS.RLELos
 describe('WADO-RS transcoding (through Orthanc)', () => {
   let pacs: TestPacs;
   let gw: Gateway;
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-transcode-'));
+  const dir = tempDir('transcode');
   const sources: Source[] = [];
 
   beforeAll(async () => {

@@ -3,8 +3,7 @@
  * metadata, bulk data, frames; expectations come from the fixtures and from DCMTK.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { readFileSync, readdirSync, mkdtempSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { PACS_KINDS, type TestPacs } from './harness/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
@@ -17,6 +16,7 @@ import { allInstances, PATIENTS, type FixtureInstance } from '../fixtures/catalo
 import { readDataset } from '../src/dicom/dataset-codec.js';
 import { toDicomJson, type DicomJsonObject } from '../src/dicom/json-model.js';
 import { encodingOf } from '../src/dicom/transfer-syntax.js';
+import { tempDir } from './harness/temp.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 
@@ -31,7 +31,7 @@ const pixelBytes = (part10: Buffer): Buffer => {
 
 /** Pixel data as DCMTK writes it out (dcmdump +W): the reference the frames are compared with. */
 async function dcmtkPixelData(file: string): Promise<Buffer> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-dcmdump-'));
+  const dir = tempDir('dcmdump');
   await run('dcmdump', ['+W', dir, file]);
   const [raw] = readdirSync(dir).filter((f) => f.endsWith('.raw'));
   return readFileSync(path.join(dir, raw ?? ''));

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
+import { tempDir } from '../../test/harness/temp.js';
 
 // A slow disk: creating a directory takes longer than writing and syncing a small file.
 vi.mock('node:fs/promises', async (importOriginal) => {
@@ -20,7 +19,7 @@ describe('InstanceStore on an empty cache and a slow disk', () => {
   afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
 
   it('commits the first instances of every shard: the rename waits for the shard directory', async () => {
-    const root = mkdtempSync(path.join(os.tmpdir(), 'dwg-store-'));
+    const root = tempDir('store');
     dirs.push(root);
     const store = new InstanceStore(root);
     await store.init();

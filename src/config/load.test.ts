@@ -1,11 +1,11 @@
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig, ConfigError, configLeaves } from './load.js';
+import { tempDir } from '../../test/harness/temp.js';
 
 function file(text: string, name = 'c.yaml'): string {
-  const p = path.join(mkdtempSync(path.join(os.tmpdir(), 'dwg-cfg-')), name);
+  const p = path.join(tempDir('cfg'), name);
   writeFileSync(p, text);
   return p;
 }

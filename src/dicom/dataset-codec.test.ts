@@ -1,12 +1,12 @@
 import { describe, it, expect } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Dataset } from './dataset.js';
 import { readDataset, writeDataset, DatasetParseError } from './dataset-codec.js';
 import { tag, Tags } from './tag.js';
 import { toDicomJson } from './json-model.js';
+import { tempDir } from '../../test/harness/temp.js';
 
 function sample(): Dataset {
   const item = new Dataset().setText(tag(0x0040, 0x1001), 'RP-1').setText(tag(0x0040, 0x0009), 'SPS-1');
@@ -29,7 +29,7 @@ describe('dataset codec (PS3.5 §7)', () => {
   });
 
   it('reads what DCMTK writes (dump2dcm dataset, defined-length sequences)', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-codec-'));
+    const dir = tempDir('codec');
     writeFileSync(path.join(dir, 'in.txt'), [
       '(0008,0005) CS [ISO_IR 100]', '(0010,0010) PN [M\\xfcller^J\\xfcrgen]', '(0020,000d) UI [1.2.3]',
       '(0040,0275) SQ (Sequence with explicit length)', '(fffe,e000) na (Item with explicit length)', '(0040,1001) SH [RP-7]', '(fffe,e00d) na', '(fffe,e0dd) na',

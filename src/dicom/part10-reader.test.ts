@@ -1,11 +1,11 @@
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { encodeFileMetaHeader } from './part10.js';
 import { readPart10Header, bulkStream } from './part10-reader.js';
 import { Tags } from './tag.js';
 import { TransferSyntax } from './transfer-syntax.js';
+import { tempDir } from '../../test/harness/temp.js';
 
 /** A big-endian file whose Pixel Data (OW) holds the words 0, 1, 2, … (mod 65536). */
 function bigEndianFile(words: number): string {
@@ -17,7 +17,7 @@ function bigEndianFile(words: number): string {
   header.writeUInt32BE(words * 2, 8);
   const value = Buffer.alloc(words * 2);
   for (let i = 0; i < words; i++) value.writeUInt16BE(i & 0xffff, i * 2);
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'dwg-be-')), 'be.dcm');
+  const file = path.join(tempDir('be'), 'be.dcm');
   writeFileSync(file, Buffer.concat([meta, header, value]));
   return file;
 }

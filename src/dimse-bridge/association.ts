@@ -7,6 +7,7 @@ import {
   type PresentationContextProposal, type PresentationContextAnswer, type RoleSelection, type ExtendedNegotiation,
 } from './pdu.js';
 import { PduParser, PduError } from './pdu-parser.js';
+import { quickAck } from './quick-ack.js';
 import { decodeCommand, encodeCommand, type DimseCommand } from './command.js';
 import {
   AssociationAbortedError, AssociationRejectedError, DimseTimeoutError, PeerUnreachableError, ProtocolError,
@@ -440,6 +441,7 @@ export class Association {
       waitForPeer();
       for await (const chunk of this.socket as AsyncIterable<Buffer>) {
         clearTimeout(idleTimer);
+        quickAck(this.socket);
         for (const pdu of this.parser.push(chunk)) {
           const r = this.handlePdu(pdu);
           if (r) await r;
@@ -586,6 +588,7 @@ async function awaitAssociatePdu(socket: net.Socket, parser: PduParser, artimMs:
     };
     const fail = (err: Error): void => { cleanup(); reject(err); };
     const onData = (chunk: Buffer): void => {
+      quickAck(socket);
       let pdus: Pdu[];
       try {
         pdus = parser.push(chunk);

@@ -1,11 +1,11 @@
 import { describe, it, expect, afterAll } from 'vitest';
-import { mkdtempSync, writeFileSync, rmSync, readdirSync, readlinkSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync, rmSync, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { ReadBuffers, fileBody } from './file-body.js';
 import { readAhead } from './multipart-stream.js';
+import { tempDir } from '../../test/harness/temp.js';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-filebody-'));
+const dir = tempDir('filebody');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Descriptors of this process open on `file` (Linux): other tests' files do not count. */

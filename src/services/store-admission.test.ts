@@ -1,7 +1,5 @@
 import { describe, it, expect, afterEach } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { rmSync } from 'node:fs';
 import { RetrieveService } from './retrieve-service.js';
 import type { PacsBackend, FindSession, RetrieveHooks } from './backend.js';
 import type { MoveResult } from '../dimse-bridge/dimse-client.js';
@@ -11,6 +9,7 @@ import { InstanceStore } from '../cache/instance-store.js';
 import { InstanceCache } from '../cache/instance-cache.js';
 import { Dataset } from '../dicom/dataset.js';
 import { Tags } from '../dicom/tag.js';
+import { tempDir } from '../../test/harness/temp.js';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 const STUDY = '1.2.3';
@@ -66,7 +65,7 @@ describe('Storage SCP admission (the retrieval mediator)', () => {
   afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
 
   async function service(listingDelayMs = 0) {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-admit-'));
+    const dir = tempDir('admit');
     dirs.push(dir);
     const store = new InstanceStore(dir);
     const cache = new InstanceCache(store, 1 << 20);

@@ -1,14 +1,13 @@
-import { mkdtempSync, existsSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { generateFixtures } from '../../fixtures/generate.js';
+import { tempDir } from './temp.js';
 
 let cached: { dir: string; files: string[] } | undefined;
 
 /** The fixture files, generated once per test process into a temporary directory. */
 export function fixtureFiles(): { dir: string; files: string[] } {
   if (cached && existsSync(cached.dir)) return cached;
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-fixtures-'));
+  const dir = tempDir('fixtures');
   cached = { dir, files: generateFixtures(dir) };
   return cached;
 }

@@ -2,9 +2,7 @@ import type { ConfigInput, GatewayConfig } from '../../src/config/schema.js';
 import { configSchema } from '../../src/config/schema.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import type { TestPacs } from './pacs.js';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { tempDir } from './temp.js';
 
 /** Starts the real gateway on a free HTTP port (0), pointed at `pacs`, with config overrides. */
 export async function startTestGateway(pacs: Pick<TestPacs, 'aeTitle' | 'host' | 'port'>, overrides: Partial<{ [K in keyof ConfigInput]: Partial<Exclude<ConfigInput[K], undefined>> }> = {}): Promise<Gateway & { base: string; config: GatewayConfig; scpPort: number }> {
@@ -14,7 +12,7 @@ export async function startTestGateway(pacs: Pick<TestPacs, 'aeTitle' | 'host' |
     http: { host: '127.0.0.1', port: 0, ...overrides.http },
     dimse: { port: 0, ...overrides.dimse },
     pacs: { aeTitle: pacs.aeTitle, host: pacs.host, port: pacs.port, ...overrides.pacs },
-    cache: { dir: mkdtempSync(path.join(os.tmpdir(), 'dwg-cache-')), ...overrides.cache },
+    cache: { dir: tempDir('cache'), ...overrides.cache },
     auth: { mode: 'none', ...overrides.auth },
     log: { level: process.env.DWG_TEST_LOG ?? 'silent' },
   });

@@ -2,8 +2,7 @@
  * Imaging fixtures for render tests (fixtures/imaging.ts), and what DCMTK's dcmj2pnm makes of them: the
  * reference every rendered pixel is compared with.
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { run } from './processes.js';
@@ -12,13 +11,14 @@ import { IMAGING_FIXTURES, enhancedFrameWindow, expandedSegments, generateImagin
 import { Dataset } from '../../src/dicom/dataset.js';
 import { encodePart10File } from '../../src/dicom/part10.js';
 import { tag, Tags } from '../../src/dicom/tag.js';
+import { tempDir } from './temp.js';
 
 let cached: { dir: string; files: Map<ImagingFixture, string> } | undefined;
 
 /** The imaging fixtures as files, written once per test process. */
 export function imagingFixtureFiles(): Map<ImagingFixture, string> {
   if (cached && existsSync(cached.dir)) return cached.files;
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-imaging-'));
+  const dir = tempDir('imaging');
   cached = { dir, files: generateImagingFixtures(dir) };
   return cached.files;
 }
@@ -40,7 +40,7 @@ function writeFile(ds: Dataset, f: ImagingFixture, file: string): string {
  * and a frame of the enhanced MR with its functional-group rescale and window moved to the top level.
  */
 export function referenceInput(f: ImagingFixture, file: string, frame: number): { file: string; args: string[] } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-refin-'));
+  const dir = tempDir('refin');
   if (f.key === 'palette-segmented') {
     const ds = f.build();
     const lut = expandedSegments();
@@ -72,7 +72,7 @@ export function referenceInput(f: ImagingFixture, file: string, frame: number): 
 /** DCMTK's rendering of frame n of a fixture file with the fixture's default VOI, or with `args` instead. */
 export async function referenceRender(f: ImagingFixture, file: string, frame: number, args?: string[]): Promise<Bitmap> {
   const input = referenceInput(f, file, frame);
-  const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'dwg-ref-')), 'out.pnm');
+  const out = path.join(tempDir('ref'), 'out.pnm');
   await run('dcmj2pnm', ['+op', ...(args ? [...args, '+F', String(frame)] : input.args), args ? file : input.file, out]);
   return parsePnm(readFileSync(out));
 }

@@ -1,9 +1,9 @@
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { freePort, waitForPort } from './ports.js';
-import { startProcess, run, type Started } from './processes.js';
+import { startProcess, run, DCMTK_ENV, SHIPPED_ENV, type Started } from './processes.js';
 import { fixtureFiles } from './fixtures.js';
+import { tempDir } from './temp.js';
 
 /** A real PACS started for a test file on loopback. */
 export interface TestPacs {
@@ -29,11 +29,18 @@ export interface PacsOptions {
   files?: string[];
   /** dcmqrscp: log every request (to count C-MOVE/C-GET requests). */
   verbose?: boolean;
+  /**
+   * Start the PACS with TCP_NODELAY=1 (Nagle off), a tuning hospitals do not apply. Default: as shipped, so that
+   * tests and benchmarks see the delayed-ACK stalls the gateway must avoid; benchmarks measure tuned as a second figure.
+   */
+  tuned?: boolean;
 }
+
+const peerEnv = (options: PacsOptions): NodeJS.ProcessEnv => (options.tuned ? DCMTK_ENV : SHIPPED_ENV);
 
 /** DCMTK's query/retrieve SCP with the fixtures indexed by dcmqridx (no network load needed). */
 export async function startDcmqrscp(options: PacsOptions = {}): Promise<TestPacs> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-dcmqrscp-'));
+  const dir = tempDir('dcmqrscp');
   const db = path.join(dir, 'db');
   mkdirSync(db);
   const port = await freePort();
@@ -53,7 +60,7 @@ AETable END
 `);
   const files = options.files ?? (options.loadFixtures !== false ? fixtureFiles().files : []);
   if (files.length) await run('dcmqridx', [db, ...files]);
-  const proc = startProcess('dcmqrscp', [...(options.verbose ? ['-v'] : []), '-c', path.join(dir, 'dcmqrscp.cfg'), String(port)]);
+  const proc = startProcess('dcmqrscp', [...(options.verbose ? ['-v'] : []), '-c', path.join(dir, 'dcmqrscp.cfg'), String(port)], { env: peerEnv(options) });
   await waitForPeer(proc, port, 'dcmqrscp');
   return {
     name: 'dcmqrscp', aeTitle, host: '127.0.0.1', port, output: proc.output,
@@ -63,7 +70,7 @@ AETable END
 
 /** Orthanc with its DICOMweb plugin, UTF-8 default encoding, fixtures uploaded over its REST API. */
 export async function startOrthanc(options: PacsOptions = {}): Promise<TestPacs> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-orthanc-'));
+  const dir = tempDir('orthanc');
   const port = await freePort();
   const httpPort = await freePort();
   const aeTitle = 'ORTHANC';
@@ -92,7 +99,7 @@ export async function startOrthanc(options: PacsOptions = {}): Promise<TestPacs>
     DicomThreadsCount: 8,
     HttpThreadsCount: 8,
   }));
-  const proc = startProcess('Orthanc', [path.join(dir, 'orthanc.json')]); // DCMTK inside: TCP_NODELAY=1 too
+  const proc = startProcess('Orthanc', [path.join(dir, 'orthanc.json')], { env: peerEnv(options) }); // DCMTK inside
   await waitForPeer(proc, port, 'Orthanc');
   await waitForPort(httpPort);
   if (options.loadFixtures !== false) {

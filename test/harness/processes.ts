@@ -1,7 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 
-/** DCMTK tools stall ~40 ms per exchange without this (dependencies.md). */
+/** DCMTK client tools (storescu, findscu, movescu…) stall ~40 ms per exchange without this (dependencies.md). */
 export const DCMTK_ENV = { ...process.env, TCP_NODELAY: '1' };
+
+/** A PACS as hospitals run it: DCMTK-based servers leave Nagle's algorithm on unless TCP_NODELAY=1 is set. */
+export const SHIPPED_ENV: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'TCP_NODELAY'));
 
 export interface Started {
   process: ChildProcess;

@@ -3,12 +3,12 @@
  * for JPEG 2000) and OpenJPEG's opj_decompress (HTJ2K codestreams, which neither DCMTK 3.6.7 nor GDCM 3.0 read).
  * Raw values are extracted with `dcmdump +W`, so no byte of the comparison passes through the gateway's code.
  */
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { run } from './processes.js';
 import { TransferSyntax as TS } from '../../src/dicom/transfer-syntax.js';
 import { metaOf } from './variants.js';
+import { tempDir } from './temp.js';
 
 export interface ReferencePixels {
   /** Native pixel data, little endian, all frames. */
@@ -25,7 +25,7 @@ const HTJ2K: ReadonlySet<string> = new Set([TS.HTJ2KLossless, TS.HTJ2KLosslessRP
 
 /** The raw files `dcmdump +W` writes for a file's pixel data, in item order (0: offset table or native data). */
 async function rawItems(file: string): Promise<Buffer[]> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-raw-'));
+  const dir = tempDir('raw');
   await run('dcmdump', ['+W', dir, file]);
   const names = readdirSync(dir).map((n) => ({ n, i: Number(/\.(\d+)\.raw$/.exec(n)?.[1]) })).sort((a, b) => a.i - b.i);
   return names.map(({ n }) => readFileSync(path.join(dir, n)));
@@ -62,7 +62,7 @@ async function decompress(file: string, ts: string, out: string): Promise<void> 
 
 /** A decompressed copy of a file, made by DCMTK or GDCM (for renderers that read only some syntaxes). */
 export async function decompressedCopy(file: string): Promise<string> {
-  const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'dwg-decomp-')), 'native.dcm');
+  const out = path.join(tempDir('decomp'), 'native.dcm');
   await decompress(file, metaOf(readFileSync(file)).transferSyntax, out);
   return out;
 }
@@ -70,7 +70,7 @@ export async function decompressedCopy(file: string): Promise<string> {
 /** Decodes a DICOM file to native pixels with DCMTK, GDCM or OpenJPEG, whichever reads its transfer syntax. */
 export async function referenceDecode(file: string): Promise<ReferencePixels> {
   const ts = metaOf(readFileSync(file)).transferSyntax;
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-ref-'));
+  const dir = tempDir('ref');
   const out = path.join(dir, 'native.dcm');
   if (HTJ2K.has(ts)) {
     const items = (await rawItems(file)).slice(1); // one fragment per frame (our encoder's layout)

@@ -4,8 +4,7 @@
  * HTJ2K, which neither writes, and JPEG 2000 of two palette fixtures GDCM cannot encode: the gateway's own encoder
  * makes those (it is checked against GDCM and OpenJPEG in wado-transcode.integration.test.ts).
  */
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { run } from './processes.js';
 import { metaOf } from './variants.js';
@@ -17,6 +16,7 @@ import { uidFromLabel } from '../../src/dicom/uid.js';
 import { TransferSyntax as TS } from '../../src/dicom/transfer-syntax.js';
 import { transcodedPart10 } from '../../src/services/transcode.js';
 import { CodecPool } from '../../src/codecs/codec-pool.js';
+import { tempDir } from './temp.js';
 
 export const VARIANT_STUDY = uidFromLabel('imaging/variants');
 
@@ -67,7 +67,7 @@ export const WRITERS: Writer[] = [
 
 /** Writes every variant; a writer that fails for a fixture it claims to accept fails the test run. */
 export async function makeSyntaxVariants(sources: Map<ImagingFixture, string>): Promise<SyntaxVariant[]> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-syntaxes-'));
+  const dir = tempDir('syntaxes');
   const codecs = new CodecPool({ threads: 2, maxQueue: 64 });
   const variants: SyntaxVariant[] = [];
   try {

@@ -1,5 +1,4 @@
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { run } from './processes.js';
 import { fixtureFiles } from './fixtures.js';
@@ -9,6 +8,7 @@ import { readDataset } from '../../src/dicom/dataset-codec.js';
 import { tag } from '../../src/dicom/tag.js';
 import { TransferSyntax } from '../../src/dicom/transfer-syntax.js';
 import { IMPLEMENTATION } from '../../src/dicom/uid.js';
+import { tempDir } from './temp.js';
 
 /** Where the File Meta Information ends (PS3.10 §7.1): after the group length element and its value. */
 export function metaEnd(file: Buffer): number {
@@ -38,7 +38,7 @@ export interface Variant {
  * JPEG-LS bit stream relabelled, which is enough for storage (the SCP stores, it does not decode).
  */
 export async function makeTransferSyntaxVariants(): Promise<Variant[]> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-variants-'));
+  const dir = tempDir('variants');
   const files = fixtureFiles().files;
   const instances = [...allInstances()];
   const pick = (modality: string, n: number): string => {

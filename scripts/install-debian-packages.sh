@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the demo (`demo`) or the whole test suite (`test`, the default) needs, when missing.
+# Works as root (apt-get directly) and as a user with sudo.
+set -euo pipefail
+set_name=${1:-test}
+
+need=()
+want() { # want PACKAGE CHECK...: queue PACKAGE when its check fails
+  local package=$1; shift
+  "$@" >/dev/null 2>&1 || need+=("$package")
+}
+has() { command -v "$1"; }
+
+want dcmtk has dcmqrscp
+want orthanc has Orthanc
+want orthanc-dicomweb test -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so
+# Fonts for burned-in annotation: Latin/Greek/Cyrillic, and Chinese/Japanese/Korean names.
+want fonts-dejavu-core test -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+want fonts-wqy-zenhei test -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+if [ "$set_name" = test ]; then
+  # Reference decoders for pixel tests: GDCM (JPEG 2000) and OpenJPEG (HTJ2K), beside DCMTK.
+  want libgdcm-tools has gdcmconv
+  want libopenjp2-tools has opj_decompress
+  # A real browser for the <img> signed-thumbnail test (driven by playwright-core; no browser download).
+  want chromium has chromium
+  # A network namespace of its own for the delayed-ACK test (unshare, ip).
+  want util-linux has unshare
+  want iproute2 has ip
+fi
+
+[ ${#need[@]} -eq 0 ] && exit 0
+echo "installing ${need[*]}"
+if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
