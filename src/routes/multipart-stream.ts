@@ -54,10 +54,22 @@ export async function streamResponse(reply: FastifyReply, options: StreamOptions
   const headers: Record<string, string | string[]> = { ...pendingHeaders(reply), 'content-type': options.contentType };
   reply.hijack();
   const res = reply.raw;
-  if (options.lateWarning) headers.trailer = 'Warning';
   if (options.warnings.length) headers.warning = options.warnings.map((w) => warningHeader('dicomweb-gateway', w));
-  res.writeHead(options.status ?? 200, headers);
   const iterator = body[Symbol.asyncIterator]();
+  if (reply.request.method === 'HEAD') {
+    // The headers GET would send, no body (RFC 9110 §9.3.2). The body is started and stopped at once, so that
+    // everything its generators hold (pinned instances, open files, the retrieval's consumer) is released.
+    res.writeHead(options.status ?? 200, headers);
+    res.end();
+    try {
+      await iterator.next();
+    } finally {
+      await iterator.return?.();
+    }
+    return;
+  }
+  if (options.lateWarning) headers.trailer = 'Warning';
+  res.writeHead(options.status ?? 200, headers);
   try {
     for (;;) {
       const next = await iterator.next();
