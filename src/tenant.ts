@@ -78,7 +78,7 @@ export async function startTenant(settings: TenantSettings, shared: { config: Ga
     logger: log,
   });
   const backend = new DimseBackend(pool, { retrieve: pacs.retrieve, moveDestination: dimse.aeTitle, cancelGraceMs: Math.min(pacs.retrieveTimeoutMs, 5000) });
-  const store = new InstanceStore(settings.cache.dir);
+  const store = new InstanceStore(settings.cache.dir, { minFreeBytes: dimse.minFreeBytes });
   const cache = new InstanceCache(store, settings.cache.maxBytes, log);
   await cache.open();
   let storageScp: StorageScp | undefined;
@@ -94,6 +94,8 @@ export async function startTenant(settings: TenantSettings, shared: { config: Ga
       maxAssociations: dimse.maxAssociations,
       maxPduLength: dimse.maxPduLength,
       artimTimeoutMs: dimse.artimTimeoutMs,
+      requestTimeoutMs: dimse.requestTimeoutMs,
+      maxDatasetBytes: dimse.maxDatasetBytes,
       idleTimeoutMs: dimse.idleTimeoutMs,
       implementation: IMPLEMENTATION,
       store,

@@ -4,8 +4,11 @@
  */
 import { describe, it, expect, afterEach } from 'vitest';
 import net from 'node:net';
-import { readFileSync } from 'node:fs';
-import { StorageScp } from '../src/dimse-bridge/storage-scp.js';
+import path from 'node:path';
+import { readFileSync, readdirSync } from 'node:fs';
+import { StorageScp, type StorageScpOptions } from '../src/dimse-bridge/storage-scp.js';
+import { encodePdu, PduType, DICOM_APPLICATION_CONTEXT } from '../src/dimse-bridge/pdu.js';
+import { SopClass } from '../src/dimse-bridge/sop-classes.js';
 import { InstanceStore, type IncomingInstance, type InstanceWriter } from '../src/cache/instance-store.js';
 import { DimseClient } from '../src/dimse-bridge/dimse-client.js';
 import { IMPLEMENTATION } from '../src/dicom/uid.js';
@@ -19,8 +22,8 @@ import { tempDir } from './harness/temp.js';
 const scps: StorageScp[] = [];
 afterEach(async () => { for (const s of scps.splice(0)) await s.close(); });
 
-async function startScp(store: InstanceStore, idleTimeoutMs = 0): Promise<StorageScp> {
-  const scp = new StorageScp({ aeTitle: 'DICOMWEB', host: '127.0.0.1', port: 0, allowedCallingAeTitles: [], maxAssociations: 4, maxPduLength: 65536, artimTimeoutMs: 2000, idleTimeoutMs, implementation: IMPLEMENTATION, store, destination: admitAll() });
+async function startScp(store: InstanceStore, idleTimeoutMs = 0, more: Partial<StorageScpOptions> = {}): Promise<StorageScp> {
+  const scp = new StorageScp({ aeTitle: 'DICOMWEB', host: '127.0.0.1', port: 0, allowedCallingAeTitles: [], maxAssociations: 4, maxPduLength: 65536, artimTimeoutMs: 2000, idleTimeoutMs, implementation: IMPLEMENTATION, store, destination: admitAll(), ...more });
   await scp.listen();
   scps.push(scp);
   return scp;
@@ -113,5 +116,63 @@ describe('Storage SCP robustness', () => {
     const closedBy = await Promise.race([association.closed, new Promise<string>((r) => setTimeout(() => r('still open'), 5000))]);
     expect(closedBy).toBeInstanceOf(Error);
     expect((closedBy as Error).message).toMatch(/aborted/);
+  });
+
+  it('aborts a C-STORE whose dataset outgrows dimse.maxDatasetBytes and deletes what was written', async () => {
+    const dir = tempDir('bigds');
+    const scp = await startScp(new InstanceStore(dir), 0, { maxDatasetBytes: 1024 * 1024 });
+    const association = await testAssociation({
+      port: scp.port, calledAeTitle: 'DICOMWEB',
+      presentationContexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.7', transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] }],
+    });
+    // Fragments without the last-fragment bit, for as long as the SCP reads them.
+    async function* endless(): AsyncGenerator<Buffer> { for (;;) yield Buffer.alloc(65536, 7); }
+    const sent = new DimseClient(association, { responseTimeoutMs: 30_000 }).store('1.2.840.10008.5.1.4.1.1.7', '1.2.826.0.1.3680043.99.5', TransferSyntax.ExplicitVRLittleEndian, endless());
+    await expect(sent).rejects.toThrow(/abort|closed/i);
+    expect((await association.closed)?.message).toMatch(/aborted/);
+    // The partial file goes once the abort has been handled; nothing ever reached instances/.
+    for (let i = 0; i < 100 && readdirSync(path.join(dir, 'incoming')).length; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(readdirSync(path.join(dir, 'incoming'))).toEqual([]);
+    expect(readdirSync(path.join(dir, 'instances')).flatMap((shard) => readdirSync(path.join(dir, 'instances', shard)))).toEqual([]);
+  });
+
+  it('refuses to start an instance (A700) while free disk space is below dimse.minFreeBytes', async () => {
+    const scp = await startScp(new InstanceStore(tempDir('full'), { minFreeBytes: 2 ** 60 }));
+    const association = await testAssociation({
+      port: scp.port, calledAeTitle: 'DICOMWEB',
+      presentationContexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.7', transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] }],
+    });
+    const status = await new DimseClient(association, { responseTimeoutMs: 10_000 }).store('1.2.840.10008.5.1.4.1.1.7', '1.2.826.0.1.3680043.99.6', TransferSyntax.ExplicitVRLittleEndian, Buffer.alloc(1024));
+    await association.release();
+    expect(status).toBe(0xa700);
+  });
+
+  it('counts connections that have not associated yet: beyond maxAssociations their A-ASSOCIATE-RQs are rejected (local limit exceeded)', async () => {
+    const scp = await startScp(new InstanceStore(tempDir('cap')), 0, { maxAssociations: 4, requestTimeoutMs: 5000 });
+    const connect = (): Promise<net.Socket> => new Promise((resolve, reject) => {
+      const socket = net.connect({ host: '127.0.0.1', port: scp.port }, () => resolve(socket));
+      socket.once('error', reject);
+    });
+    // Twice the cap may wait for their A-ASSOCIATE-RQ; the next connection is closed without a word.
+    const sockets = [];
+    for (let i = 0; i < 8; i++) sockets.push(await connect());
+    const ninth = await connect();
+    expect(await new Promise((resolve) => { ninth.once('data', () => resolve('data')); ninth.once('close', () => resolve('closed')); })).toBe('closed');
+    const rq = encodePdu({
+      type: PduType.AssociateRQ, protocolVersion: 1, calledAeTitle: 'DICOMWEB', callingAeTitle: 'FLOOD', applicationContext: DICOM_APPLICATION_CONTEXT,
+      presentationContexts: [{ id: 1, abstractSyntax: SopClass.Verification, transferSyntaxes: [TransferSyntax.ImplicitVRLittleEndian] }],
+      userInformation: { maxPduLength: 16384, implementationClassUid: IMPLEMENTATION.classUid, implementationVersionName: IMPLEMENTATION.versionName, roleSelections: [], extendedNegotiations: [], otherItems: [] },
+    });
+    const answers = await Promise.all(sockets.map((socket) => new Promise<Buffer>((resolve) => {
+      socket.once('data', (b: Buffer) => resolve(b));
+      socket.write(rq);
+    })));
+    const accepted = answers.filter((a) => a[0] === PduType.AssociateAC);
+    const rejected = answers.filter((a) => a[0] === PduType.AssociateRJ);
+    expect(accepted.length).toBe(4);
+    expect(rejected.length).toBe(4);
+    // A-ASSOCIATE-RJ: result 2 (transient), source 3 (presentation), reason 2 (local limit exceeded).
+    for (const rj of rejected) expect([rj[7], rj[8], rj[9]]).toEqual([2, 3, 2]);
+    for (const socket of sockets) socket.destroy();
   });
 });

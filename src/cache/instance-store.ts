@@ -1,4 +1,4 @@
-import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { encodeFileMetaHeader } from '../dicom/part10.js';
@@ -44,7 +44,8 @@ export class InstanceStore {
   /** Shard directories, opened once: their handles make each rename durable without an open/close per instance. */
   private readonly dirs = new Map<string, Promise<FileHandle>>();
 
-  constructor(readonly root: string) {
+  /** `minFreeBytes`: no new instance is started while the disk has less free space than this. */
+  constructor(readonly root: string, private readonly options: { minFreeBytes?: number } = {}) {
     this.incomingDir = path.join(root, 'incoming');
     this.instancesDir = path.join(root, 'instances');
   }
@@ -63,6 +64,12 @@ export class InstanceStore {
 
   async begin(instance: IncomingInstance): Promise<InstanceWriter> {
     const finalPath = this.pathOf(instance.sopInstanceUid);
+    const reserve = this.options.minFreeBytes ?? 0;
+    if (reserve > 0) {
+      const fs = await statfs(this.root);
+      const free = fs.bavail * fs.bsize;
+      if (free < reserve) throw new Error(`free disk space ${free} bytes is below the reserve of ${reserve} bytes (dimse.minFreeBytes)`);
+    }
     const tmpPath = path.join(this.incomingDir, `${instance.sopInstanceUid}.${randomBytes(6).toString('hex')}.part`);
     const fh = await open(tmpPath, 'wx');
     const header = encodeFileMetaHeader({

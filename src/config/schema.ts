@@ -95,6 +95,12 @@ const dimseSchema = z.object({
   maxPduLength: z.number().int().min(4096).max(16 * 1024 * 1024).default(256 * 1024),
   maxAssociations: z.number().int().positive().default(32),
   artimTimeoutMs: ms.default(30_000),
+  /** How long a new connection has to send its A-ASSOCIATE-RQ; it holds a slot meanwhile. */
+  requestTimeoutMs: ms.default(5_000),
+  /** Largest dataset of one C-STORE; beyond it the association is aborted and the partial file deleted. */
+  maxDatasetBytes: byteSize.default(4 * 2 ** 30),
+  /** No instance is started (A700 out of resources) while the cache's disk has less free space than this. */
+  minFreeBytes: byteSize.default(2 ** 30),
   /** An open association on which the peer sends nothing for this long is aborted; it holds a slot. 0 = never. */
   idleTimeoutMs: z.number().int().min(0).default(60_000),
   tls: tlsFiles.optional(),

@@ -76,6 +76,8 @@ export interface AcceptOptions {
   implementation: Implementation;
   maxPduLength: number;
   timeouts: Pick<AssociationTimeouts, 'artimMs'> & {
+    /** How long a new connection has to send its A-ASSOCIATE-RQ (default: artimMs). */
+    requestMs?: number;
     /** An established association on which the peer sends nothing for this long is aborted (0 = never). */
     idleMs?: number;
   };
@@ -236,7 +238,7 @@ export class Association {
     let request: AssociateRQ;
     let leftover: Pdu[];
     try {
-      ({ pdu: request, rest: leftover } = await awaitAssociatePdu(socket, parser, options.timeouts.artimMs, [PduType.AssociateRQ]) as { pdu: AssociateRQ; rest: Pdu[] });
+      ({ pdu: request, rest: leftover } = await awaitAssociatePdu(socket, parser, options.timeouts.requestMs ?? options.timeouts.artimMs, [PduType.AssociateRQ]) as { pdu: AssociateRQ; rest: Pdu[] });
     } catch (err) {
       log.warn({ err }, 'no valid A-ASSOCIATE-RQ; closing');
       if (err instanceof PduError && !socket.destroyed) socket.end(encodePdu({ type: PduType.Abort, source: AbortSource.ServiceProvider, reason: err.abortReason }));

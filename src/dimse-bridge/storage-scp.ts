@@ -2,7 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Association, plainAddress, type AcceptDecision, type DatasetSink, type Implementation } from './association.js';
 import { CommandField, Status, statusHex, type DimseCommand } from './command.js';
-import { PresentationContextResult, RejectReasonUser, RejectResult, RejectSource, type AssociateRQ, type PresentationContextAnswer } from './pdu.js';
+import { AbortReason, AbortSource, PresentationContextResult, RejectReasonUser, RejectResult, RejectSource, type AssociateRQ, type PresentationContextAnswer } from './pdu.js';
 import { SopClass, STORAGE_SOP_CLASSES } from './sop-classes.js';
 import { STORABLE_TRANSFER_SYNTAXES, UNCOMPRESSED_TRANSFER_SYNTAXES, TransferSyntax } from '../dicom/transfer-syntax.js';
 import type { InstanceStore, StoredInstance } from '../cache/instance-store.js';
@@ -18,9 +18,14 @@ export interface StorageScpOptions {
   allowedCallingAeTitles: readonly string[];
   /** Peer addresses allowed to connect (CIDRs or addresses); empty: any. Checked at TCP accept. */
   allowedPeers?: readonly string[];
+  /** Established associations at once; beyond, A-ASSOCIATE-RJ transient, local limit exceeded (PS3.8 §9.3.4). */
   maxAssociations: number;
   maxPduLength: number;
   artimTimeoutMs: number;
+  /** How long a new connection has to send its A-ASSOCIATE-RQ; it holds a slot meanwhile (default: artimTimeoutMs). */
+  requestTimeoutMs?: number;
+  /** Largest dataset of one C-STORE; beyond it the association is aborted and the partial file deleted. */
+  maxDatasetBytes?: number;
   /** Abort an association whose peer sends nothing for this long (0 or absent: never). */
   idleTimeoutMs?: number;
   implementation: Implementation;
@@ -106,7 +111,9 @@ export function decideAssociation(rq: AssociateRQ, aeTitle: string, allowed: rea
 export class StorageScp {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
-  private open = 0;
+  /** Connections that have not associated yet, and established associations. */
+  private unassociated = 0;
+  private established = 0;
   private readonly log: Logger;
   private readonly allowedPeers: net.BlockList | undefined;
 
@@ -144,20 +151,37 @@ export class StorageScp {
       socket.destroy();
       return;
     }
+    // Connections waiting for their A-ASSOCIATE-RQ hold a slot too: past twice the cap they are not even read.
+    if (this.unassociated >= 2 * this.options.maxAssociations) {
+      this.log.warn({ peer: peerAddress, waiting: this.unassociated }, 'too many connections without an association; closed');
+      socket.destroy();
+      return;
+    }
     this.sockets.add(socket);
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'storage connection error'));
     socket.once('close', () => this.sockets.delete(socket));
-    const atCapacity = this.open >= this.options.maxAssociations;
+    this.unassociated++;
+    let counted = true;
+    const leaveWaiting = (): void => {
+      if (counted) this.unassociated--;
+      counted = false;
+    };
+    socket.once('close', leaveWaiting);
     void Association.accept(socket, {
       implementation: this.options.implementation,
       maxPduLength: this.options.maxPduLength,
-      timeouts: { artimMs: this.options.artimTimeoutMs, idleMs: this.options.idleTimeoutMs ?? 0 },
-      decide: (rq) => decideAssociation(rq, this.options.aeTitle, this.options.allowedCallingAeTitles, atCapacity),
+      timeouts: { artimMs: this.options.artimTimeoutMs, requestMs: this.options.requestTimeoutMs ?? this.options.artimTimeoutMs, idleMs: this.options.idleTimeoutMs ?? 0 },
+      // Capacity is decided at the A-ASSOCIATE-RQ, against associations established by then (PS3.8 Table 9-21).
+      decide: (rq) => {
+        leaveWaiting();
+        const decision = decideAssociation(rq, this.options.aeTitle, this.options.allowedCallingAeTitles, this.established >= this.options.maxAssociations);
+        if (decision.accept) this.established++;
+        return decision;
+      },
       logger: this.log,
     }).then((association) => {
       if (!association) return;
-      this.open++;
-      void association.closed.then(() => { this.open--; });
+      void association.closed.then(() => { this.established--; });
       association.setHandler({ onCommand: (pcId, command) => this.onCommand(association, pcId, command) });
       association.startReading();
     });
@@ -200,9 +224,22 @@ export class StorageScp {
     const receiver = receiveInstance(this.options.store, {
       sopClassUid, sopInstanceUid, transferSyntaxUid: context?.transferSyntax ?? '', sourceAeTitle: association.remoteAeTitle,
     }, 'refusal' in admission ? { refusal: admission.refusal } : { verify: admission.verify });
+    const maxBytes = this.options.maxDatasetBytes ?? Number.POSITIVE_INFINITY;
+    let received = 0;
     return {
-      write: (chunk) => receiver.write(chunk),
+      write: (chunk) => {
+        received += chunk.length;
+        if (received > maxBytes) {
+          // No last fragment in sight: stop the peer rather than let one dataset fill the disk (or our time).
+          this.log.warn({ sop: sopInstanceUid, from: association.remoteAeTitle, peer: peerAddress, maxDatasetBytes: maxBytes }, 'dataset larger than dimse.maxDatasetBytes; aborting the association');
+          this.options.onRefused?.({ peerAddress, callingAeTitle: association.remoteAeTitle, sopInstanceUid, reason: `dataset larger than dimse.maxDatasetBytes (${maxBytes} bytes)` });
+          association.abort(AbortReason.NotSpecified, AbortSource.ServiceProvider); // the sink's abort drops the file
+          return;
+        }
+        return receiver.write(chunk);
+      },
       end: async () => {
+        if (received > maxBytes) return; // aborted above
         const outcome = await receiver.finish();
         if (!('stored' in outcome)) {
           if (outcome.status === Status.OutOfResources) this.log.error({ sop: sopInstanceUid, reason: outcome.comment }, 'could not store instance');
