@@ -87,6 +87,32 @@ describe('QIDO-RS streaming', () => {
 });
 
 describe('QIDO-RS failure mapping', () => {
+  /** A P-DATA-TF of one command PDV on presentation context `pcId`, carrying `data` as the command set. */
+  const commandPdu = (pcId: number, data: Buffer): Buffer => {
+    const item = Buffer.concat([Buffer.from([0, 0, 0, 0, pcId, 0x03]), data]);
+    item.writeUInt32BE(data.length + 2, 0);
+    const head = Buffer.from([0x04, 0, 0, 0, 0, 0]);
+    head.writeUInt32BE(item.length, 2);
+    return Buffer.concat([head, item]);
+  };
+  // (0000,0000) UL claiming far more bytes than follow: a command set that cannot be decoded.
+  const brokenCommand = Buffer.from([0, 0, 0, 0, 0xf0, 0xff, 0xff, 0x0f, 1, 2, 3, 4]);
+  it.each([
+    ['an unknown PDU type', (): Buffer => Buffer.from([0x09, 0, 0, 0, 0, 4, 1, 2, 3, 4]), /unrecognised PDU type 0x9/],
+    ['a command set that does not parse', (pcId: number): Buffer => commandPdu(pcId, brokenCommand), /undecodable command set/],
+    ['a P-DATA-TF claiming 64 MiB', (): Buffer => Buffer.from([0x04, 0, 0x04, 0, 0, 0]), /67108864 bytes, over the limit/],
+  ])('answers 502 DWG_PACS_PROTOCOL with the reason when the PACS sends %s', async (_what, bytes, reason) => {
+    const scp = await startFakeScp((cmd, _reply, _association, _identifier, pcId, writeRaw) => {
+      if (isFind(cmd)) writeRaw?.(bytes(pcId ?? 1));
+    });
+    cleanups.push(() => scp.close());
+    const gw = await gatewayFor(scp.port);
+    const r = await getJson(`${gw.base}/studies`);
+    expect(r.status).toBe(502);
+    expect(r.body.error).toBe('DWG_PACS_PROTOCOL');
+    expect(String(r.body.message)).toMatch(reason);
+  });
+
   it('answers 502 when nothing listens at the PACS address, and /readyz says not ready', async () => {
     const gw = await gatewayFor(await freePort());
     const r = await getJson(`${gw.base}/studies`);

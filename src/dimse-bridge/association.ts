@@ -403,12 +403,12 @@ export class Association {
     }
   }
 
-  /** A-ABORT (PS3.8 §7.3) and close the connection at once. */
-  abort(reason: number = AbortReason.NotSpecified, source: number = AbortSource.ServiceUser): void {
+  /** A-ABORT (PS3.8 §7.3) and close the connection at once; `cause` is why, for whoever waits on the association. */
+  abort(reason: number = AbortReason.NotSpecified, source: number = AbortSource.ServiceUser, cause?: Error): void {
     if (this.state === 'closed') return;
     if (!this.socket.destroyed) this.socket.end(encodePdu({ type: PduType.Abort, source, reason }));
     setTimeout(() => this.socket.destroy(), 1000).unref();
-    this.finish(new AssociationAbortedError('association aborted locally'));
+    this.finish(cause ?? new AssociationAbortedError('association aborted locally'));
   }
 
   private finish(error: Error | undefined): void {
@@ -454,12 +454,13 @@ export class Association {
       }
       if (this.state !== 'closed') this.finish(new AssociationAbortedError('the peer closed the connection without releasing'));
     } catch (err) {
+      // The peer broke the protocol: A-ABORT it, and keep the reason for the request and the log (DWG_PACS_PROTOCOL).
       if (err instanceof PduError) {
         this.log.warn({ err: err.message }, 'malformed PDU; aborting association');
-        this.abort(err.abortReason, AbortSource.ServiceProvider);
+        this.abort(err.abortReason, AbortSource.ServiceProvider, new ProtocolError(`malformed PDU: ${err.message}`));
       } else if (err instanceof ProtocolError) {
         this.log.warn({ err: err.message }, 'protocol violation; aborting association');
-        this.abort(AbortReason.UnexpectedPdu, AbortSource.ServiceProvider);
+        this.abort(AbortReason.UnexpectedPdu, AbortSource.ServiceProvider, err);
       } else if (this.state !== 'closed') {
         this.socket.destroy();
         this.finish(new AssociationAbortedError(`connection lost: ${(err as Error).message}`));

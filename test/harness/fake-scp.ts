@@ -17,7 +17,9 @@ export interface FakeScp {
   close(): Promise<void>;
 }
 
-export type CommandBehaviour = (command: DimseCommand, reply: (status: number, extra?: Partial<DimseCommand>, dataset?: Buffer) => Promise<void>, association: Association, identifier?: Dataset, presentationContextId?: number) => void;
+export type CommandBehaviour = (command: DimseCommand, reply: (status: number, extra?: Partial<DimseCommand>, dataset?: Buffer) => Promise<void>, association: Association, identifier?: Dataset, presentationContextId?: number,
+  /** Bytes straight onto the connection, bypassing our own encoder (to break the protocol on purpose). */
+  writeRaw?: (bytes: Buffer) => void) => void;
 
 export async function startFakeScp(onCommand: CommandBehaviour, options: { reject?: AcceptDecision } = {}): Promise<FakeScp> {
   const sockets = new Set<net.Socket>();
@@ -42,15 +44,16 @@ export async function startFakeScp(onCommand: CommandBehaviour, options: { rejec
           const responseField = command.commandField | 0x8000;
           const reply = (status: number, extra: Partial<DimseCommand> = {}, dataset?: Buffer): Promise<void> =>
             association.send(pcId, { commandField: responseField, hasDataset: dataset !== undefined, messageIdBeingRespondedTo: command.messageId ?? 0, affectedSopClassUid: command.affectedSopClassUid ?? '', status, ...extra }, dataset).catch(() => {});
+          const writeRaw = (bytes: Buffer): void => { socket.write(bytes); };
           if (!command.hasDataset) {
-            onCommand(command, reply, association, undefined, pcId);
+            onCommand(command, reply, association, undefined, pcId, writeRaw);
             return undefined;
           }
           const chunks: Buffer[] = [];
           const ts = association.acceptedContexts.get(pcId)?.transferSyntax ?? '1.2.840.10008.1.2';
           return {
             write: (c: Buffer) => { chunks.push(c); },
-            end: () => onCommand(command, reply, association, readDataset(Buffer.concat(chunks), encodingOf(ts)), pcId),
+            end: () => onCommand(command, reply, association, readDataset(Buffer.concat(chunks), encodingOf(ts)), pcId, writeRaw),
             abort: () => {},
           };
         },
