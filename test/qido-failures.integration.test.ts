@@ -87,6 +87,31 @@ describe('QIDO-RS streaming', () => {
 });
 
 describe('QIDO-RS failure mapping', () => {
+  it('says the answer is incomplete when the PACS ends a C-FIND with Cancel (FE00) it was not asked for: 299 with matches, 502 without', async () => {
+    let withMatches = true;
+    const scp = await startFakeScp((cmd, reply) => {
+      if (!isFind(cmd)) return;
+      void (async () => {
+        if (withMatches) {
+          await reply(Status.Pending, {}, match('1.2.3.1'));
+          await reply(Status.Pending, {}, match('1.2.3.2'));
+        }
+        await reply(Status.Cancel);
+      })();
+    });
+    cleanups.push(() => scp.close());
+    const gw = await gatewayFor(scp.port);
+    const partial = await fetch(`${gw.base}/studies`);
+    expect(partial.status).toBe(200);
+    expect(((await partial.json()) as unknown[]).length).toBe(2);
+    expect(partial.headers.get('warning')).toMatch(/^299 .*Cancel, FE00.*may be incomplete/);
+    withMatches = false;
+    const none = await getJson(`${gw.base}/studies`);
+    expect(none.status).toBe(502);
+    expect(none.body.error).toBe('DWG_PACS_FAILURE');
+    expect(none.body.dimseStatus).toBe('0xFE00');
+  });
+
   /** A P-DATA-TF of one command PDV on presentation context `pcId`, carrying `data` as the command set. */
   const commandPdu = (pcId: number, data: Buffer): Buffer => {
     const item = Buffer.concat([Buffer.from([0, 0, 0, 0, pcId, 0x03]), data]);

@@ -91,6 +91,8 @@ interface Operation {
 
 export interface FindOptions {
   priority?: number;
+  /** The final response was Cancel (FE00) though we sent no C-CANCEL: the PACS cut its answer short. */
+  onCancelledByPeer?: () => void;
 }
 
 export interface MoveProgress {
@@ -233,6 +235,7 @@ export class DimseClient implements MessageHandler {
         }
         complete = true;
         if (isFailureStatus(status)) throw new DimseStatusError('C-FIND', status, rsp.command.errorComment);
+        if (status === Status.Cancel) options.onCancelledByPeer?.();
         return;
       }
     } finally {

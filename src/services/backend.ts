@@ -8,6 +8,8 @@ import type { MoveProgress, MoveResult, StoreRequestHandler } from '../dimse-bri
 export interface FindSession {
   /** Whether fuzzy semantic matching of person names is in effect for this query. */
   readonly fuzzyMatchingApplied: boolean;
+  /** True once the PACS ended the query with Cancel (FE00) that we did not ask for: the matches are incomplete. */
+  readonly cancelledByPeer: boolean;
   readonly matches: AsyncIterableIterator<Dataset> & { return(): Promise<IteratorResult<Dataset>> };
 }
 

@@ -97,7 +97,8 @@ export class DimseBackend implements PacsBackend {
 
   async find(identifier: Dataset, options: { fuzzyMatching: boolean }): Promise<FindSession> {
     const lease = await this.pool.acquire(options.fuzzyMatching ? 'fuzzy' : 'plain');
-    const source = lease.client.find(SopClass.StudyRootFind, identifier);
+    const state = { cancelledByPeer: false };
+    const source = lease.client.find(SopClass.StudyRootFind, identifier, { onCancelledByPeer: () => { state.cancelledByPeer = true; } });
     let done = false;
     const finish = (): void => {
       if (done) return;
@@ -140,7 +141,7 @@ export class DimseBackend implements PacsBackend {
         return { done: true, value: undefined };
       },
     };
-    return { fuzzyMatchingApplied: lease.fuzzyMatchingGranted, matches };
+    return { fuzzyMatchingApplied: lease.fuzzyMatchingGranted, get cancelledByPeer() { return state.cancelledByPeer; }, matches };
   }
 
   async echo(): Promise<EchoResult> {

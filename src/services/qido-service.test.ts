@@ -27,7 +27,7 @@ function fakeBackend(studyCount: number, seriesPerStudy: number) {
         async next() { return i < rows.length ? { done: false, value: rows[i++] as Dataset } : { done: true, value: undefined }; },
         async return() { if (i < rows.length) cancelled++; i = rows.length; return { done: true, value: undefined }; },
       };
-      return { fuzzyMatchingApplied: false, matches };
+      return { fuzzyMatchingApplied: false, cancelledByPeer: false, matches };
     },
     deliversToStorageScp: true, listsBeforeRetrieving: false,
     retrieve: () => Promise.reject(new Error('not used by QIDO')),

@@ -4,7 +4,8 @@ import type { VR } from '../dicom/vr.js';
 import { vrOf } from '../dicom/dictionary.js';
 import { toDicomJson, type DicomJsonObject } from '../dicom/json-model.js';
 import { DEFAULT_RETURN_KEYS, ALL_RETURN_KEYS, LEVEL_RANK, levelOf, type QueryLevel } from '../dicom/query-attributes.js';
-import type { PacsBackend } from './backend.js';
+import type { PacsBackend, FindSession } from './backend.js';
+import { Errors, withDetails } from '../errors.js';
 import { checkSequenceKeys } from './sequence-match.js';
 
 /** One matching key: a tag path (sequence parents first), its VR and the DIMSE-ready value. */
@@ -57,6 +58,27 @@ interface StageKeys {
   returns: Tag[][];
 }
 
+const PEER_CANCELLED = 'the PACS ended the search early (C-FIND status Cancel, FE00, that the gateway did not request): the results may be incomplete';
+
+/**
+ * A C-FIND's matches, checked at the end: cut short by the PACS (Cancel we did not send) with nothing delivered is
+ * a failure (502); with some delivered, `onPartial` says so (a 299 Warning), never a silent short answer.
+ */
+export async function* untilComplete(session: FindSession, onPartial: () => void): AsyncGenerator<Dataset, void, undefined> {
+  let delivered = 0;
+  try {
+    for await (const ds of session.matches) {
+      delivered++;
+      yield ds;
+    }
+  } finally {
+    await session.matches.return();
+  }
+  if (!session.cancelledByPeer) return;
+  if (delivered === 0) throw withDetails(Errors.pacsFailed('the PACS cancelled the C-FIND (status FE00) without being asked to, before any match'), { dimseStatus: '0xFE00' });
+  onPartial();
+}
+
 /**
  * QIDO-RS over baseline (non-relational) Study Root C-FIND (PS3.4 §C.4.1.2.2, §C.6.2): one C-FIND per level,
  * each carrying the unique keys of the levels above. A search whose scope lacks a higher-level UID, or that
@@ -91,7 +113,7 @@ export class QidoService {
         fuzzyWarned = true;
         warnings.push('fuzzymatching was requested but the PACS did not accept fuzzy semantic matching; exact matching was applied');
       }
-      return session.matches;
+      return untilComplete(session, () => warnings.push(PEER_CANCELLED));
     };
 
     /** Collects the matches of a higher level (bounded) so that the next level can fan out over them. */

@@ -24,6 +24,7 @@ function fakePacs(listingDelayMs = 0) {
     let i = 0;
     return {
       fuzzyMatchingApplied: false,
+      cancelledByPeer: false,
       matches: {
         [Symbol.asyncIterator]() { return this; },
         async next() {

@@ -1,5 +1,6 @@
 import type { PacsBackend } from './backend.js';
-import { buildIdentifier, type MatchKey } from './qido-service.js';
+import { buildIdentifier, untilComplete, type MatchKey } from './qido-service.js';
+import { Errors, withDetails } from '../errors.js';
 import type { Dataset } from '../dicom/dataset.js';
 import { tag, Tags, type Tag } from '../dicom/tag.js';
 
@@ -53,11 +54,9 @@ export class StudyCatalog {
   private async find(level: 'SERIES' | 'IMAGE', parents: { study: string; series?: string }, returns: Tag[][], matches: MatchKey[] = []): Promise<Dataset[]> {
     const session = await this.backend.find(buildIdentifier(level, { matches, returns }, parents), { fuzzyMatching: false });
     const out: Dataset[] = [];
-    try {
-      for await (const ds of session.matches) out.push(ds);
-    } finally {
-      await session.matches.return();
-    }
+    // A listing the PACS cut short would make a partial retrieval look complete: that is a failure here.
+    const incomplete = (): never => { throw withDetails(Errors.pacsFailed('the PACS cancelled the listing C-FIND (status FE00) without being asked to'), { dimseStatus: '0xFE00' }); };
+    for await (const ds of untilComplete(session, incomplete)) out.push(ds);
     return out;
   }
 }
