@@ -5,7 +5,7 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { readdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { startDcmqrscp, type TestPacs } from './harness/pacs.js';
+import { startDcmqrscp, startOrthanc, type TestPacs } from './harness/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
 import { freePort } from './harness/ports.js';
 import { run } from './harness/processes.js';
@@ -99,6 +99,18 @@ describe('WADO-RS failures', () => {
     // The gateway releases a failed retrieval's association instead of keeping it for reuse.
     const find = await run('findscu', ['-S', '-k', 'QueryRetrieveLevel=STUDY', '-k', 'StudyInstanceUID', '-td', '5', '-aec', pacs.aeTitle, pacs.host, String(pacs.port)]);
     expect(`${find.stdout}${find.stderr}`).not.toMatch(/timeout|failed/i);
+  });
+
+  it('adds the registration hint when Orthanc, not knowing the move destination, answers 0xC000', async () => {
+    const pacs = await startOrthanc(); // no DicomModalities entry for the gateway
+    cleanups.push(() => pacs.stop());
+    const gw = await startTestGateway(pacs);
+    cleanups.push(() => gw.close());
+    const r = await fetch(`${gw.base}/studies/${PATIENTS[0]?.studies[0]?.uid}`);
+    expect(r.status).toBe(502);
+    const body = (await r.json()) as { dimseStatus: string; message: string };
+    expect(body.dimseStatus).toBe('0xC000');
+    expect(body.message).toMatch(/before any instance arrived.*register AE title DICOMWEB, host 127\.0\.0\.1, port \d+ as a DICOM node/);
   });
 
   /** A scripted PACS: answers the listing C-FINDs for one study of two CT instances; `onGet` plays the C-GET. */

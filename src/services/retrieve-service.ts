@@ -412,7 +412,7 @@ export class RetrieveService {
       if (timedOut || r.result.status === Status.Cancel) throw new DimseTimeoutError('retrieve', this.options.idleTimeoutMs);
     } catch (err) {
       // Our own deadline ends the retrieval however the PACS reacts to the cancel (or to the abort after it).
-      r.error = timedOut ? new DimseTimeoutError('retrieve', this.options.idleTimeoutMs) : this.explain(err);
+      r.error = timedOut ? new DimseTimeoutError('retrieve', this.options.idleTimeoutMs) : this.explain(err, r.arrived.length);
     } finally {
       clearTimeout(watchdog);
       r.onArrival = undefined;
@@ -430,11 +430,18 @@ export class RetrieveService {
     }
   }
 
-  /** 0xA801 gets a message that tells the operator what to do (issue 4 "Errors"). */
-  private explain(err: unknown): Error {
-    if (err instanceof DimseStatusError && err.status === Status.MoveDestinationUnknown) {
+  /**
+   * A move destination the PACS does not know gets a message that tells the operator what to do: 0xA801 says so;
+   * Orthanc answers 0xC000 instead, so any failure before a single instance arrived carries the hint too.
+   */
+  private explain(err: unknown, arrived: number): Error {
+    if (err instanceof DimseStatusError && this.backend.deliversToStorageScp && (err.status === Status.MoveDestinationUnknown || arrived === 0)) {
       const { aeTitle, host, port } = this.options.storageScp;
-      return withDetails(Errors.pacsFailed(`the PACS does not know the move destination ${aeTitle}: register AE title ${aeTitle}, host ${host === '0.0.0.0' ? "this gateway's address" : host}, port ${port} as a DICOM node in the PACS`), { dimseStatus: statusHex(err.status) });
+      const node = `AE title ${aeTitle}, host ${host === '0.0.0.0' ? "this gateway's address" : host}, port ${port}`;
+      const message = err.status === Status.MoveDestinationUnknown
+        ? `the PACS does not know the move destination ${aeTitle}: register ${node} as a DICOM node in the PACS`
+        : `the C-MOVE failed with status ${statusHex(err.status)} before any instance arrived${err.errorComment ? ` (${err.errorComment})` : ''}; if the PACS does not know the move destination, register ${node} as a DICOM node in the PACS`;
+      return withDetails(Errors.pacsFailed(message), { dimseStatus: statusHex(err.status), ...(err.errorComment ? { errorComment: err.errorComment } : {}) });
     }
     return err instanceof Error ? err : new Error(String(err));
   }
