@@ -46,6 +46,8 @@ async function serve(config: GatewayConfig, allowInsecure: boolean): Promise<voi
     if (stopping) return;
     stopping = true;
     gateway.app.log.info({ signal }, 'shutting down');
+    // Responses still streaming get 10 s; then the process ends regardless (a stalled client must not hold it).
+    setTimeout(() => { gateway.app.log.warn('shutdown took over 10 s; exiting'); process.exit(1); }, 10_000).unref();
     gateway.close().then(() => process.exit(0), () => process.exit(1));
   };
   process.once('SIGINT', () => stop('SIGINT'));

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { buildApp } from './app.js';
 import { isLoopback, type GatewayConfig } from './config/schema.js';
-import { ConfigError } from './config/load.js';
+import { ConfigError, listenProblem } from './config/load.js';
 import { authConfigProblem } from './auth/from-config.js';
 import { CodecPool } from './codecs/codec-pool.js';
 import { auditFromConfig } from './audit/audit.js';
@@ -59,7 +59,7 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
   try {
     for (const s of settings) tenants.push(await startTenant(s, { config, codecs, audit, logger: log }));
     app = buildApp({ config, tenants, codecs, audit, loggerInstance: log });
-    address = await app.listen({ host: config.http.host, port: config.http.port });
+    address = await app.listen({ host: config.http.host, port: config.http.port }).catch((err: unknown) => { throw listenProblem(err, 'http.port', config.http.host, config.http.port); });
   } catch (err) {
     await closeAll();
     throw err;

@@ -14,6 +14,7 @@ import { StudyCatalog } from './services/study-catalog.js';
 import type { CodecPool } from './codecs/codec-pool.js';
 import { pacsTlsOptions, scpTlsOptions } from './config/tls.js';
 import { IMPLEMENTATION } from './dicom/uid.js';
+import { listenProblem } from './config/load.js';
 import type { Logger } from './logger.js';
 import { AuditEvents, type Audit } from './audit/audit.js';
 
@@ -118,7 +119,7 @@ export async function startTenant(settings: TenantSettings, shared: { config: Ga
     } catch (err) {
       await pool.close();
       await store.close();
-      throw err;
+      throw listenProblem(err, settings.id === DEFAULT_TENANT ? 'dimse.port' : `tenants.${settings.id}.dimse.port`, dimse.host, dimse.port);
     }
   }
   const { render } = shared.config;

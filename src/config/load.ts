@@ -13,6 +13,21 @@ export class ConfigError extends Error {
 
 export const ENV_PREFIX = 'DICOMWEB_';
 
+/** The environment variable of a configuration key: `http.port` → DICOMWEB_HTTP_PORT. */
+export const envNameOf = (key: string): string => ENV_PREFIX + key.split('.').map(snake).join('_');
+
+/**
+ * A listen failure as the operator can act on it: EADDRINUSE/EACCES become a ConfigError naming the key (and its
+ * environment variable) to change; anything else is returned as it is.
+ */
+export function listenProblem(err: unknown, key: string, host: string, port: number): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EADDRINUSE') return new ConfigError(`${host}:${port} is already in use: set ${key} (${envNameOf(key)}) to a free port`);
+  if (code === 'EACCES') return new ConfigError(`${host}:${port} may not be bound by this user: set ${key} (${envNameOf(key)}) to a port above 1023`);
+  if (code === 'EADDRNOTAVAIL') return new ConfigError(`${host} is not an address of this machine: set ${key.replace(/port$/, 'host')} (${envNameOf(key.replace(/port$/, 'host'))})`);
+  return err;
+}
+
 type LeafKind = 'string' | 'number' | 'boolean' | 'array' | 'size';
 interface Leaf { path: string[]; env: string; kind: LeafKind }
 
@@ -44,7 +59,7 @@ export function configLeaves(schema: z.ZodType = configSchema, path: string[] = 
   if (s instanceof z.ZodObject) {
     return Object.entries(s.shape as Record<string, z.ZodType>).flatMap(([key, child]) => configLeaves(child, [...path, key]));
   }
-  return [{ path, env: ENV_PREFIX + path.map(snake).join('_'), kind: leafKind(s) }];
+  return [{ path, env: envNameOf(path.join('.')), kind: leafKind(s) }];
 }
 
 function coerce(leaf: Leaf, raw: string): unknown {
