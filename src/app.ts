@@ -15,6 +15,8 @@ import type { Audit } from './audit/audit.js';
 import { registerSignedUrlRoutes } from './routes/signed-urls.js';
 import { registerRenderedRoutes } from './routes/rendered.js';
 import { QidoService } from './services/qido-service.js';
+import type { RetrieveService } from './services/retrieve-service.js';
+import { retrieveScope, type UidParams } from './routes/path-params.js';
 import type { Tenant } from './tenant.js';
 import type { PacsBackend } from './services/backend.js';
 import type { GatewayConfig } from './config/schema.js';
@@ -91,6 +93,15 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   return app;
 }
 
+/** A retrieval route's request the cache answers alone; a path whose UIDs do not parse gets 400, not the PACS. */
+function servedFromCache(retrieve: RetrieveService, params: UidParams): boolean {
+  try {
+    return retrieve.servedFromCache(retrieveScope(params));
+  } catch {
+    return true;
+  }
+}
+
 /**
  * One tenant's DICOMweb service under its base path. Hooks are scoped to it (Fastify encapsulation): its own
  * credentials, its own rate-limit counters and its own services — so nothing of one tenant answers for another.
@@ -107,6 +118,7 @@ function registerTenantRoutes(scoped: FastifyInstance, tenant: AppTenant, shared
     { requests: config.limits.clientRequests, windowSeconds: config.limits.windowSeconds },
     { requests: config.limits.tenantRequests, windowSeconds: config.limits.windowSeconds },
     id,
+    (request) => servedFromCache(tenant.retrieve, request.params as UidParams),
   ));
   registerQidoRoutes(scoped, {
     service: new QidoService(tenant.backend, { maxFanOutStudies: config.qido.maxFanOutStudies }),

@@ -6,7 +6,8 @@ import { describe, it, expect, afterAll } from 'vitest';
 import { startDcmqrscp, type TestPacs } from './harness/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
 import { startIssuer, type TestIssuer } from './harness/issuer.js';
-import { PATIENTS } from '../fixtures/catalog.js';
+import { PATIENTS, allInstances } from '../fixtures/catalog.js';
+import { freePort } from './harness/ports.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 
@@ -43,6 +44,32 @@ describe('admission control', () => {
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++) statuses.push((await fetch(`${gw.base}/studies?PatientID=PAT-ASCII-1`)).status);
     expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
+  });
+
+  it('never throttles a viewer on what the cache serves: 300 frame and rendered requests of a cached series with a limit of 5', async () => {
+    const dimsePort = await freePort();
+    const pacs = await startDcmqrscp({ moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: dimsePort } });
+    cleanups.push(() => pacs.stop());
+    const gw = await gatewayFor(pacs, { dimse: { port: dimsePort }, limits: { clientRequests: 5, tenantRequests: 5, windowSeconds: 60 } });
+    const first = [...allInstances()].find((i) => i.series.modality === 'CT' && !i.series.frames);
+    const ct = [...allInstances()].filter((i) => i.series.uid === first?.series.uid);
+    const series = `${gw.base}/studies/${ct[0]?.study.uid}/series/${ct[0]?.series.uid}`;
+    const metadata = await fetch(`${series}/metadata`); // one retrieval: counted
+    expect(metadata.status).toBe(200);
+    expect(((await metadata.json()) as unknown[]).length).toBe(ct.length); // the whole series is cached now
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 300; i++) {
+      const inst = ct[i % ct.length];
+      const url = i % 3 === 2 ? `${series}/instances/${inst?.uid}/rendered` : `${series}/instances/${inst?.uid}/frames/1`;
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(statuses)).toEqual({ 200: 300 });
+    // What needs the PACS is still counted: 4 more searches use the window up, the next is refused.
+    const searches: number[] = [];
+    for (let i = 0; i < 5; i++) searches.push((await fetch(`${gw.base}/studies?PatientID=PAT-ASCII-1`)).status);
+    expect(searches).toEqual([200, 200, 200, 200, 429]);
   });
 
   it('keeps a storm of 60 concurrent searches to pacs.maxAssociations associations on the PACS', async () => {

@@ -2,10 +2,19 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors.js';
 
 /**
- * Admission control: requests per client (a bearer token's subject, else the client address) and per tenant,
- * in fixed windows. Over either limit → 429 with Retry-After (RFC 6585 §4). Counts live in memory, bounded:
- * at most `maxKeys` clients are tracked per window (beyond, the oldest windows are dropped first).
+ * Admission control: requests that cost the PACS (searches, and retrievals the cache cannot answer), per client
+ * (a bearer token's subject, else the client address) and per tenant, in fixed windows. Over either limit → 429
+ * with Retry-After (RFC 6585 §4). What the cache serves is never counted: limits protect the PACS, they do not
+ * ration a viewer scrolling a cached series. Counts live in memory, bounded: at most `maxKeys` clients are
+ * tracked per window (beyond, the oldest windows are dropped first).
  */
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** What a route asks of the PACS: a C-FIND always, a retrieval unless the cache holds the scope. Absent: nothing. */
+    pacsCost?: 'search' | 'retrieve';
+  }
+}
 
 export interface Limit {
   /** Requests allowed per window; 0 disables the limit. */
@@ -47,11 +56,16 @@ export class FixedWindowLimiter {
 export const clientKey = (request: FastifyRequest): string =>
   request.principal?.via === 'bearer' ? `sub:${request.principal.subject}` : `ip:${request.ip}`;
 
-/** A preHandler (after authentication, so the subject is known) enforcing both limits. */
-export function rateLimitHook(perClient: Limit, perTenant: Limit, tenant: string): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
+/**
+ * A preHandler (after authentication, so the subject is known) enforcing both limits on requests that cost the
+ * PACS; `servedFromCache` says whether a retrieval route's request will be answered without it.
+ */
+export function rateLimitHook(perClient: Limit, perTenant: Limit, tenant: string, servedFromCache: (request: FastifyRequest) => boolean): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
   const clients = new FixedWindowLimiter(perClient);
   const tenants = new FixedWindowLimiter(perTenant, 1024);
   return async (request) => {
+    const cost = request.routeOptions.config.pacsCost;
+    if (!cost || (cost === 'retrieve' && servedFromCache(request))) return;
     const now = Date.now();
     const client = clients.take(clientKey(request), now);
     const whole = client === undefined ? tenants.take(tenant, now) : undefined;
@@ -59,6 +73,6 @@ export function rateLimitHook(perClient: Limit, perTenant: Limit, tenant: string
     if (wait === undefined) return;
     const who = client !== undefined ? 'this client' : `tenant "${tenant}"`;
     const limit = client !== undefined ? perClient : perTenant;
-    throw new GatewayError('DWG_RATE_LIMITED', 429, `${who} sent more than ${limit.requests} requests in ${limit.windowSeconds} s; retry after ${wait} s`, { retryAfterSeconds: wait }, { 'retry-after': String(wait) });
+    throw new GatewayError('DWG_RATE_LIMITED', 429, `${who} sent more than ${limit.requests} requests that need the PACS in ${limit.windowSeconds} s; retry after ${wait} s`, { retryAfterSeconds: wait }, { 'retry-after': String(wait) });
   };
 }

@@ -114,6 +114,11 @@ export class InstanceCache {
     return entry;
   }
 
+  /** The instance if cached, without marking it used. */
+  peek(sopInstanceUid: string): CachedInstance | undefined {
+    return this.instances.get(sopInstanceUid);
+  }
+
   /** The instance if cached, marked as recently used. */
   get(sopInstanceUid: string): CachedInstance | undefined {
     const entry = this.instances.get(sopInstanceUid);

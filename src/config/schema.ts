@@ -221,9 +221,9 @@ export const configSchema = z.object({
   }).strict().prefault({}),
 
   limits: z.object({
-    /** Requests per client (token subject, else address) per window; 0: no limit. Beyond: 429 + Retry-After. */
+    /** Requests that need the PACS, per client (token subject, else address) per window; 0: no limit. Beyond: 429. */
     clientRequests: z.number().int().nonnegative().default(1200),
-    /** Requests per tenant per window, all clients together; 0: no limit. */
+    /** Requests that need the PACS, per tenant per window, all clients together; 0: no limit. */
     tenantRequests: z.number().int().nonnegative().default(12000),
     windowSeconds: z.number().int().positive().default(60),
   }).strict().prefault({}),

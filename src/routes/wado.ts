@@ -375,18 +375,21 @@ async function retrieveScopePixelData(options: WadoRouteOptions, request: Fastif
   }, multipartBody(boundary, parts));
 }
 
+/** Every WADO-RS resource retrieves from the PACS unless the cache holds its scope (rate-limit.ts). */
+const RETRIEVAL = { config: { pacsCost: 'retrieve' as const } };
+
 /** WADO-RS (PS3.18 §10.4). */
 export function registerWadoRoutes(app: FastifyInstance, options: WadoRouteOptions): void {
   const levels = ['/studies/:study', '/studies/:study/series/:series', '/studies/:study/series/:series/instances/:instance'];
   for (const path of levels) {
-    app.get<{ Params: Params }>(path, (request, reply) => retrieveInstances(options, request, reply));
-    app.get<{ Params: Params }>(`${path}/metadata`, (request, reply) => retrieveMetadata(options, request, reply));
+    app.get<{ Params: Params }>(path, RETRIEVAL, (request, reply) => retrieveInstances(options, request, reply));
+    app.get<{ Params: Params }>(`${path}/metadata`, RETRIEVAL, (request, reply) => retrieveMetadata(options, request, reply));
   }
   const instance = '/studies/:study/series/:series/instances/:instance';
-  app.get<{ Params: Params }>(`${instance}/bulkdata/*`, (request, reply) => retrieveBulkData(options, request, reply));
-  app.get<{ Params: Params }>(`${instance}/frames/:frames`, (request, reply) => retrieveFrames(options, request, reply, false));
-  app.get<{ Params: Params }>(`${instance}/pixeldata`, (request, reply) => retrieveFrames(options, request, reply, true));
+  app.get<{ Params: Params }>(`${instance}/bulkdata/*`, RETRIEVAL, (request, reply) => retrieveBulkData(options, request, reply));
+  app.get<{ Params: Params }>(`${instance}/frames/:frames`, RETRIEVAL, (request, reply) => retrieveFrames(options, request, reply, false));
+  app.get<{ Params: Params }>(`${instance}/pixeldata`, RETRIEVAL, (request, reply) => retrieveFrames(options, request, reply, true));
   for (const scope of ['/studies/:study', '/studies/:study/series/:series']) {
-    app.get<{ Params: Params }>(`${scope}/pixeldata`, (request, reply) => retrieveScopePixelData(options, request, reply));
+    app.get<{ Params: Params }>(`${scope}/pixeldata`, RETRIEVAL, (request, reply) => retrieveScopePixelData(options, request, reply));
   }
 }

@@ -258,17 +258,22 @@ export class RetrieveService {
     this.cache.evict(); // after the pins: an instance someone waits for is never evicted unread
   }
 
+  /** The cached instances that answer `scope` without the PACS: the instance, or a scope recorded complete. */
+  private cachedScope(scope: RetrieveScope): CachedInstance[] | undefined {
+    if (!scope.instance) return this.cache.completeScope(scope);
+    const cached = this.cache.peek(scope.instance);
+    return cached && cached.studyInstanceUid === scope.study && (!scope.series || cached.seriesInstanceUid === scope.series) ? [cached] : undefined;
+  }
+
+  /** Whether `open(scope)` would be answered from the cache alone (nothing asked of the PACS). */
+  servedFromCache(scope: RetrieveScope): boolean {
+    return this.cachedScope(scope) !== undefined;
+  }
+
   /** The instances of a scope. Throws 404 when the PACS has none, 5xx when it cannot be asked. */
   async open(scope: RetrieveScope): Promise<InstanceStream> {
-    if (scope.instance) {
-      const cached = this.cache.get(scope.instance);
-      if (cached && cached.studyInstanceUid === scope.study && (!scope.series || cached.seriesInstanceUid === scope.series)) {
-        return this.fromCache([cached]);
-      }
-    } else {
-      const complete = this.cache.completeScope(scope);
-      if (complete) return this.fromCache(complete);
-    }
+    const cached = this.cachedScope(scope);
+    if (cached) return this.fromCache(cached);
     const r = [...this.active.values()].find((candidate) => candidate.covers(scope)) ?? this.start(scope);
     // The status is known once the listing is in or an instance of the scope has arrived, whichever is first.
     await Promise.race([r.listed, r.arrivalIn(scope)]);
