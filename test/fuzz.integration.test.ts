@@ -31,7 +31,7 @@ describe('fuzzing (seed DWG_FUZZ_SEED)', () => {
   let gw: Gateway;
   beforeAll(async () => {
     pacs = await startDcmqrscp();
-    gw = await startTestGateway(pacs, { pacs: { retrieve: 'get' }, dimse: { listen: true, artimTimeoutMs: 400, idleTimeoutMs: 500 }, limits: { clientRequests: 0, tenantRequests: 0, windowSeconds: 60 } });
+    gw = await startTestGateway(pacs, { pacs: { retrieve: 'get' }, dimse: { listen: true, artimTimeoutMs: 400, requestTimeoutMs: 400, idleTimeoutMs: 500 }, limits: { clientRequests: 0, tenantRequests: 0, windowSeconds: 60 } });
   });
   afterAll(async () => {
     await gw?.close();

@@ -19,6 +19,7 @@ describe('QIDO-RS query parameters (PS3.18 §8.3.4)', () => {
   it.each([
     ['StudyDate', '20200101-20201231'], ['StudyDate', '-20201231'], ['StudyDate', '20200101-'], ['StudyDate', '20200229'],
     ['StudyTime', '0800-123000.5'], ['AcquisitionDateTime', '20200101120000-20200101130000'], ['AcquisitionDateTime', '20200101120000+0100'],
+    ['StudyDate', '20000229'], ['StudyDate', '20240229-20240331'], ['AcquisitionDateTime', '2024'], ['AcquisitionDateTime', '20240229235960'], ['StudyTime', '235960'],
     ['PatientName', 'Y?mada*'], ['PatientID', ''], ['InstanceNumber', '12'],
   ])('accepts %s=%s', (key, value) => {
     expect(parse({ [key]: value }).matches[0]?.value).toBe(value);
@@ -26,7 +27,10 @@ describe('QIDO-RS query parameters (PS3.18 §8.3.4)', () => {
 
   it.each([
     ['StudyDate', '2020-01-01'], ['StudyDate', '20201301'], ['StudyDate', '-'], ['StudyDate', '20201231-20200101'], ['StudyDate', '2020*'],
-    ['StudyTime', '2500'], ['InstanceNumber', 'x'], ['StudyInstanceUID', '1.02.3'], ['StudyInstanceUID', `1.${'2'.repeat(70)}`],
+    ['StudyTime', '2500'], ['StudyTime', '1260'], ['InstanceNumber', 'x'],
+    // Calendar dates the same way everywhere: a day that does not exist is as wrong as a month that does not.
+    ['StudyDate', '20200230'], ['StudyDate', '20210229'], ['StudyDate', '19000229'], ['StudyDate', '20200431'], ['StudyDate', '20200100'], ['StudyDate', '20200101-20200230'],
+    ['AcquisitionDateTime', '20200230120000'], ['AcquisitionDateTime', '20201301'], ['AcquisitionDateTime', '20200101250000'], ['AcquisitionDateTime', '20200101120000+1500'], ['AcquisitionDateTime', '20200101-20200230'], ['StudyInstanceUID', '1.02.3'], ['StudyInstanceUID', `1.${'2'.repeat(70)}`],
     ['PatientID', 'a\\b'], ['PatientID', 'bad\u0001'], ['Modality', 'A-VERY-LONG-MODALITY'], ['RequestAttributesSequence', 'x'],
   ])('rejects %s=%s with 400', (key, value) => {
     const c = code(() => parse({ [key]: value }));

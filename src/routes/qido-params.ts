@@ -59,16 +59,46 @@ const DATETIME = /^\d{4}(\d{2}(\d{2}(\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?)?)?)?([+-
 const MAX_CHARS: Partial<Record<VR, number>> = { AE: 16, CS: 16, SH: 16, LO: 64, AS: 4, IS: 12, DS: 16, UI: 64 };
 const WILDCARD_VRS: ReadonlySet<VR> = new Set(['AE', 'CS', 'LO', 'LT', 'PN', 'SH', 'ST', 'UC', 'UR', 'UT', 'AS']);
 
-function validDate(d: string): boolean {
-  if (!DATE.test(d)) return false;
+/** Days in a month of the Gregorian calendar (DA, PS3.5 Table 6.2-1: a valid date). */
+function daysIn(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
+
+/** The calendar parts of YYYY[MM[DD]] that are present; 20200230 and 20201301 are both rejected. */
+function validCalendar(d: string): boolean {
+  const year = Number(d.slice(0, 4));
+  if (d.length < 6) return true;
   const month = Number(d.slice(4, 6));
+  if (month < 1 || month > 12) return false;
+  if (d.length < 8) return true;
   const day = Number(d.slice(6, 8));
-  return month >= 1 && month <= 12 && day >= 1 && day <= 31;
+  return day >= 1 && day <= daysIn(year, month);
+}
+
+function validDate(d: string): boolean {
+  return DATE.test(d) && validCalendar(d);
+}
+
+/** HH[MM[SS]] in range (60 seconds allowed for a leap second). */
+function validClock(t: string): boolean {
+  return Number(t.slice(0, 2)) < 24 && (t.length < 4 || Number(t.slice(2, 4)) < 60) && (t.length < 6 || Number(t.slice(4, 6)) < 61);
 }
 
 function validTime(t: string): boolean {
-  if (!TIME.test(t)) return false;
-  return Number(t.slice(0, 2)) < 24 && (t.length < 4 || Number(t.slice(2, 4)) < 60) && (t.length < 6 || Number(t.slice(4, 6)) < 61);
+  return TIME.test(t) && validClock(t);
+}
+
+/** YYYY[MM[DD[HH[MM[SS[.F]]]]]][&ZZXX] with every present part in range, the offset within −1200…+1400. */
+function validDateTime(v: string): boolean {
+  if (!DATETIME.test(v)) return false;
+  const offset = /[+-]\d{4}$/.exec(v)?.[0];
+  const body = offset ? v.slice(0, -5) : v;
+  const digits = body.split('.')[0] ?? '';
+  if (!validCalendar(digits.slice(0, 8)) || (digits.length > 8 && !validClock(digits.slice(8)))) return false;
+  if (!offset) return true;
+  const minutes = Number(offset.slice(1, 3)) * 60 + Number(offset.slice(3, 5));
+  return Number(offset.slice(3, 5)) < 60 && (offset[0] === '+' ? minutes <= 14 * 60 : minutes <= 12 * 60);
 }
 
 /** Range matching (PS3.4 §C.2.2.2.5): "a-b", "-b", "a-"; both bounds valid and in order. */
@@ -91,15 +121,15 @@ function checkDateTimeRange(name: string, value: string): void {
   const candidates: number[] = [];
   for (let i = 0; i < value.length; i++) if (value[i] === '-') candidates.push(i);
   if (candidates.length === 0) {
-    if (!DATETIME.test(value)) throw Errors.badMatchValue(name, value, 'is not a date-time (YYYYMMDDHHMMSS.FFFFFF&ZZXX)');
+    if (!validDateTime(value)) throw Errors.badMatchValue(name, value, 'is not a date-time (YYYYMMDDHHMMSS.FFFFFF&ZZXX)');
     return;
   }
   for (const i of candidates) {
     const from = value.slice(0, i);
     const to = value.slice(i + 1);
-    if ((from === '' || DATETIME.test(from)) && (to === '' || DATETIME.test(to)) && (from !== '' || to !== '')) return;
+    if ((from === '' || validDateTime(from)) && (to === '' || validDateTime(to)) && (from !== '' || to !== '')) return;
   }
-  if (DATETIME.test(value)) return;
+  if (validDateTime(value)) return;
   throw Errors.badMatchValue(name, value, 'is not a date-time or a range of them');
 }
 
