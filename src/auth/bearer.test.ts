@@ -15,6 +15,15 @@ describe('bearer tokens (RFC 6750, RFC 9068) against a JWKS served on loopback',
   });
   afterAll(() => idp.close());
 
+  it('says the issuer\'s key set could not be fetched (not "malformed") when the JWKS cannot be reached', async () => {
+    const gone = await startIssuer();
+    const token = await gone.token({});
+    await gone.close();
+    const orphan = new BearerVerifier({ issuer: gone.issuer, audience: gone.audience, jwksUrl: gone.jwksUrl, clockSkewSeconds: 30, scopes });
+    const r = await orphan.verify(token);
+    expect(r).toMatchObject({ ok: false, reason: expect.stringMatching(/^the issuer's key set http:\/\/127\.0\.0\.1:\d+\S* could not be fetched \(ECONNREFUSED\)/) });
+  });
+
   it('accepts a valid token and maps its scopes to rights', async () => {
     const r = await verifier.verify(await idp.token({ scope: 'dicomweb.read dicomweb.sign openid' }));
     expect(r).toMatchObject({ ok: true, subject: 'test-client' });

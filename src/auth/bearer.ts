@@ -67,7 +67,13 @@ export class BearerVerifier {
       const verifyOptions = { issuer: this.options.issuer, audience: this.options.audience, clockTolerance: this.options.clockSkewSeconds, algorithms: ALGORITHMS, requiredClaims: ['exp'] };
       let result;
       if (this.remote) {
-        result = await jwtVerify(token, this.remote, verifyOptions);
+        const remote = this.remote;
+        // A key set that cannot be fetched is the issuer's problem, not the token's: say so (still 401).
+        const keyOf = (protectedHeader: Parameters<typeof remote>[0], jws: Parameters<typeof remote>[1]): ReturnType<typeof remote> => remote(protectedHeader, jws).catch((err: unknown) => {
+          if (err instanceof errors.JOSEError) throw err;
+          throw new KeySetUnreachable(this.options.jwksUrl ?? '', err);
+        });
+        result = await jwtVerify(token, keyOf, verifyOptions);
       } else {
         const keys = await this.loadStatic();
         const key = keys.get(header.kid ?? '') ?? (keys.size === 1 && !header.kid ? [...keys.values()][0] : undefined);
@@ -109,7 +115,16 @@ function pemAlgorithm(pem: string): string {
   return /EC PUBLIC|BggqhkjOPQ/.test(pem) ? 'ES256' : 'RS256';
 }
 
+/** The issuer's JWKS could not be fetched (connection refused, DNS, TLS): no verdict on the token itself. */
+class KeySetUnreachable extends Error {
+  constructor(url: string, cause: unknown) {
+    const why = (cause as { cause?: { code?: string } } | undefined)?.cause?.code ?? (cause as Error | undefined)?.message ?? String(cause);
+    super(`the issuer's key set ${url} could not be fetched (${why}); the token could not be checked`);
+  }
+}
+
 function describe(err: unknown): string {
+  if (err instanceof KeySetUnreachable) return err.message;
   if (err instanceof errors.JWTExpired) return 'the token has expired';
   if (err instanceof errors.JWTClaimValidationFailed) return `claim ${err.claim} is not acceptable: ${err.reason}`;
   if (err instanceof errors.JWSSignatureVerificationFailed) return 'the token signature is not valid';
