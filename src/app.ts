@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import cors from '@fastify/cors';
 import { httpTlsOptions } from './config/tls.js';
@@ -50,6 +52,17 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     // gateway writes (RetrieveURL, BulkDataURI, signed URLs), follow what the client saw.
     trustProxy: config.http.trustedProxies.length ? config.http.trustedProxies : false,
     routerOptions: { maxParamLength: 200 },
+    // Requests Node refuses before Fastify sees them (431 header overflow, unparseable HTTP) get the gateway's
+    // JSON error shape too.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Duplex) => {
+      if (err.code === 'ECONNRESET' || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const e = err.code === 'HPE_HEADER_OVERFLOW' ? Errors.headersTooLarge(config.http.maxHeaderBytes) : Errors.badRequest(err.code ?? err.message);
+      const body = JSON.stringify(e.toBody());
+      socket.end(`HTTP/1.1 ${e.statusCode} ${STATUS_CODES[e.statusCode] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    },
     requestTimeout: 0,
     bodyLimit: 1024 * 1024,
   }) as unknown as FastifyInstance;
@@ -110,6 +123,7 @@ function registerTenantRoutes(scoped: FastifyInstance, tenant: AppTenant, shared
   const { config } = shared;
   const { id, basePath } = tenant.settings;
   const publicUrl = publicUrlResolver(config.http.publicUrl, basePath);
+  const methodsByPath = collectMethods(scoped);
   // Before any route: a refused request never reaches the PACS, the cache or a decoder.
   registerAuditHooks(scoped, shared.audit, { basePath, tenant: id });
   scoped.addHook('onRequest', authHook(tenant.auth));
@@ -129,5 +143,36 @@ function registerTenantRoutes(scoped: FastifyInstance, tenant: AppTenant, shared
   registerWadoRoutes(scoped, { service: tenant.retrieve, publicUrl, bulkDataThreshold: config.wado.bulkDataThreshold, readBuffers: shared.readBuffers, codecs: shared.codecs });
   registerRenderedRoutes(scoped, { service: tenant.render, publicUrl, defaultQuality: config.render.defaultQuality });
   registerSignedUrlRoutes(scoped, { auth: tenant.settings.auth, scope: tenant.auth.scope, publicUrl });
+  registerMethodNotAllowed(scoped, methodsByPath);
+}
+
+const OTHER_METHODS = ['DELETE', 'PATCH', 'POST', 'PUT'] as const;
+
+/** The methods of every route registered on `app` from now on, by path (as registered, without the prefix). */
+function collectMethods(app: FastifyInstance): Map<string, Set<string>> {
+  const byPath = new Map<string, Set<string>>();
+  app.addHook('onRoute', (route) => {
+    const methods = byPath.get(route.routePath) ?? new Set<string>();
+    for (const m of [route.method].flat()) methods.add(m);
+    byPath.set(route.routePath, methods);
+  });
+  return byPath;
+}
+
+/** A method a resource does not have answers 405 with `Allow` (RFC 9110 §15.5.6), not 404. */
+function registerMethodNotAllowed(app: FastifyInstance, byPath: ReadonlyMap<string, ReadonlySet<string>>): void {
+  for (const [path, methods] of [...byPath]) {
+    const missing = OTHER_METHODS.filter((m) => !methods.has(m));
+    if (!missing.length) continue;
+    const allow = [...methods].sort().join(', ');
+    app.route({
+      method: missing,
+      url: path,
+      handler: async (request) => {
+        const e = Errors.methodNotAllowed(request.method, request.url.split('?')[0] ?? '', allow);
+        throw new GatewayError(e.code, e.statusCode, e.message, {}, { allow });
+      },
+    });
+  }
 }
 

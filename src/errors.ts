@@ -42,6 +42,10 @@ function defineError(code: string, statusCode: number, template: string): ErrorF
 
 export const Errors = {
   badParameter: defineError('DWG_BAD_PARAMETER', 400, 'query parameter "%s": %s'),
+  badPathSegment: defineError('DWG_BAD_PATH_SEGMENT', 400, 'path segment "%s": %s'),
+  methodNotAllowed: defineError('DWG_METHOD_NOT_ALLOWED', 405, '%s is not allowed on %s (allowed: %s)'),
+  headersTooLarge: defineError('DWG_HEADERS_TOO_LARGE', 431, 'the request header section, URL included, is over %s bytes (http.maxHeaderBytes)'),
+  badRequest: defineError('DWG_BAD_REQUEST', 400, 'the request cannot be parsed: %s'),
   unknownAttribute: defineError('DWG_UNKNOWN_ATTRIBUTE', 400, '"%s" is not a DICOM keyword or tag known to this gateway'),
   badMatchValue: defineError('DWG_BAD_MATCH_VALUE', 400, '%s: "%s" %s'),
   badUid: defineError('DWG_BAD_UID', 400, '%s "%s" is not a valid UID: it %s'),

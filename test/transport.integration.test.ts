@@ -96,6 +96,9 @@ describe('HTTP transport', () => {
     const gw = await start({ http: { maxHeaderBytes: 8192 } });
     const long = await fetch(`${gw.base}/studies?PatientName=${'A'.repeat(10_000)}`);
     expect(long.status).toBe(431);
+    // The gateway's error shape, like every other error (Node's own answer had none).
+    expect(long.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await long.json()).toMatchObject({ error: 'DWG_HEADERS_TOO_LARGE', status: 431, message: expect.stringMatching(/8192 bytes \(http\.maxHeaderBytes\)/) });
     for (const p of ['/studies/..%2F..%2F..%2Fetc%2Fpasswd/metadata', '/studies/1.2.3/series/%2e%2e/instances/1', `/studies/${'9'.repeat(65)}`, '/studies/1.2.3/series/1.2/instances/1.2%00/frames/1', '/studies/1.2.3/series/1.2/instances/1.2/bulkdata/..%2F..%2Fcompleteness.json']) {
       const r = await fetch(`${gw.base}${p}`);
       expect([400, 404], p).toContain(r.status);

@@ -21,6 +21,6 @@ export function retrieveScope(params: UidParams): RetrieveScope {
 /** Frame numbers of a path (PS3.18 §10.4.1.1.4, §8.3.5.1.2): 1-based, comma-separated, in the order given. */
 export function frameNumbers(list: string): number[] {
   const numbers = list.split(',').map((s) => s.trim());
-  if (numbers.some((n) => !/^[1-9]\d{0,8}$/.test(n))) throw Errors.badParameter('frames', `"${list}" is not a comma-separated list of frame numbers (1-based)`);
+  if (numbers.some((n) => !/^[1-9]\d{0,8}$/.test(n))) throw Errors.badPathSegment('frames', `"${list}" is not a comma-separated list of frame numbers (1-based)`);
   return numbers.map(Number);
 }

@@ -1,3 +1,4 @@
+import { ignoredParameters } from './ignored-parameters.js';
 import { Errors } from '../errors.js';
 import { parseAccept, describeRanges, type MediaRange } from './accept.js';
 import type { RenderedMedia, RenderRequest } from '../services/render-service.js';
@@ -131,6 +132,10 @@ export interface ParsedRenderRequest {
   key: string;
 }
 
+/** PS3.18 Table 8.3.5-1 as this gateway applies it: thumbnails take no window and no annotation. */
+const RENDERED_PARAMETERS: ReadonlySet<string> = new Set(['accept', 'quality', 'viewport', 'window', 'annotation', 'iccprofile']);
+const THUMBNAIL_PARAMETERS: ReadonlySet<string> = new Set(['accept', 'quality', 'viewport', 'iccprofile']);
+
 /** All parameters of a rendered (or thumbnail) request. */
 export function parseRenderRequest(query: RawQuery, headers: { accept?: string | undefined; 'accept-language'?: string | undefined }, defaults: { quality: number }, kind: 'rendered' | 'thumbnail'): ParsedRenderRequest {
   const media = renderedMedia(query.accept, headers.accept);
@@ -140,7 +145,11 @@ export function parseRenderRequest(query: RawQuery, headers: { accept?: string |
   const annotation = kind === 'rendered' ? parseAnnotation(all(query.annotation)) : { patient: false, technique: false, unknown: [] };
   const srgbProfile = parseIccProfile(first(query.iccprofile));
   const locale = annotation.patient ? negotiateLocale(headers['accept-language']) : undefined;
-  const warnings = annotation.unknown.length ? [`annotation keyword(s) not supported and ignored: ${annotation.unknown.join(', ')} (supported: patient, technique)`] : [];
+  const ignored = ignoredParameters(query, kind === 'rendered' ? RENDERED_PARAMETERS : THUMBNAIL_PARAMETERS);
+  const warnings = [
+    ...(annotation.unknown.length ? [`annotation keyword(s) not supported and ignored: ${annotation.unknown.join(', ')} (supported: patient, technique)`] : []),
+    ...(ignored ? [ignored] : []),
+  ];
   const request: RenderRequest = {
     media, quality, srgbProfile,
     annotation: { patient: annotation.patient, technique: annotation.technique },

@@ -19,6 +19,7 @@ import { frameNumbers, retrieveScope } from './path-params.js';
 import { jsonArray } from './search-response.js';
 import type { PublicUrl } from './public-url.js';
 import { fileBody, type ReadBuffers } from './file-body.js';
+import { warnIgnoredParameters } from './ignored-parameters.js';
 import { streamResponse, multipartBody, newBoundary, pendingHeaders, prepend, readAhead, type Part } from './multipart-stream.js';
 
 export interface WadoRouteOptions {
@@ -215,7 +216,7 @@ function byteRange(header: string | undefined, size: number): { start: number; e
 /** GET {s}/studies/{study}/series/{series}/instances/{instance}/bulkdata/{path} — the BulkDataURIs we hand out. */
 async function retrieveBulkData(options: WadoRouteOptions, request: FastifyRequest<{ Params: Params }>, reply: FastifyReply): Promise<void> {
   const path = request.params['*'] ?? '';
-  if (!/^[0-9A-Fa-f]{8}(\/\d+\/[0-9A-Fa-f]{8})*$/.test(path)) throw Errors.badParameter('bulkdata path', `"${path}" is not a tag path like 7FE00010 or 00540016/0/00181072`);
+  if (!/^[0-9A-Fa-f]{8}(\/\d+\/[0-9A-Fa-f]{8})*$/.test(path)) throw Errors.badPathSegment('bulkdata', `"${path}" is not a tag path like 7FE00010 or 00540016/0/00181072`);
   await withInstance(options, request.params, async (header) => {
     const el = elementAt(header.dataset, path);
     if (!el || el.vr === 'SQ') throw Errors.notFound(`the instance has no binary attribute at ${path}`);
@@ -375,8 +376,11 @@ async function retrieveScopePixelData(options: WadoRouteOptions, request: Fastif
   }, multipartBody(boundary, parts));
 }
 
-/** Every WADO-RS resource retrieves from the PACS unless the cache holds its scope (rate-limit.ts). */
-const RETRIEVAL = { config: { pacsCost: 'retrieve' as const } };
+/**
+ * Every WADO-RS resource retrieves from the PACS unless the cache holds its scope (rate-limit.ts); none takes
+ * query parameters (media types come from Accept), so any it gets is reported as ignored.
+ */
+const RETRIEVAL = { config: { pacsCost: 'retrieve' as const }, preHandler: warnIgnoredParameters(new Set()) };
 
 /** WADO-RS (PS3.18 §10.4). */
 export function registerWadoRoutes(app: FastifyInstance, options: WadoRouteOptions): void {
