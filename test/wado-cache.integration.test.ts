@@ -68,6 +68,20 @@ describe('WADO-RS cache', () => {
     expect(warm.parts.length).toBe(expected);
     const meta = await fetch(`${restarted.base}/studies/${s?.uid}/metadata`);
     expect(meta.status).toBe(200);
+    // Study and series thumbnails choose their image from the cache too (they asked the PACS: 502).
+    const series = instances.filter((i) => i.study.uid === s?.uid);
+    const middle = series[Math.floor((series.length - 1) / 2)];
+    for (const path of [`/studies/${s?.uid}/thumbnail`, `/studies/${s?.uid}/series/${series[0]?.series.uid}/thumbnail`]) {
+      const thumb = await fetch(`${restarted.base}${path}`);
+      expect(thumb.status, path).toBe(200);
+      expect(thumb.headers.get('content-type')).toBe('image/jpeg');
+      expect((await thumb.arrayBuffer()).byteLength).toBeGreaterThan(100);
+    }
+    // The image the PACS's catalog would have chosen (the middle instance by Instance Number): the same JPEG as its own thumbnail.
+    const own = await fetch(`${restarted.base}/studies/${s?.uid}/series/${middle?.series.uid}/instances/${middle?.uid}/thumbnail`);
+    const viaStudy = await fetch(`${restarted.base}/studies/${s?.uid}/thumbnail`);
+    expect(own.status).toBe(200);
+    expect(Buffer.from(await viaStudy.arrayBuffer()).equals(Buffer.from(await own.arrayBuffer()))).toBe(true);
   });
 
   it('lets an instance request wait for the study retrieval already running instead of starting another', async () => {

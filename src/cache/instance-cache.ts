@@ -2,7 +2,10 @@ import { readdirSync, readFileSync, writeFileSync, renameSync, rmSync, statSync,
 import path from 'node:path';
 import type { InstanceStore, StoredInstance } from './instance-store.js';
 import { readPart10Header } from '../dicom/part10-reader.js';
-import { Tags } from '../dicom/tag.js';
+import { Tags, tag } from '../dicom/tag.js';
+
+const SeriesNumber = tag(0x0020, 0x0011);
+const InstanceNumber = tag(0x0020, 0x0013);
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 
@@ -12,6 +15,9 @@ export interface CachedInstance {
   studyInstanceUid: string;
   sopClassUid: string;
   transferSyntaxUid: string;
+  /** Series Number and Instance Number (0020,0011/0013), for ordering a cached study as the PACS would list it. */
+  seriesNumber?: number | undefined;
+  instanceNumber?: number | undefined;
   path: string;
   bytes: number;
 }
@@ -101,6 +107,8 @@ export class InstanceCache {
       transferSyntaxUid: header.meta.transferSyntaxUid,
       studyInstanceUid: header.dataset.getString(Tags.StudyInstanceUID) ?? '',
       seriesInstanceUid: header.dataset.getString(Tags.SeriesInstanceUID) ?? '',
+      seriesNumber: header.dataset.getNumber(SeriesNumber),
+      instanceNumber: header.dataset.getNumber(InstanceNumber),
       path: file,
       bytes: statSync(file).size,
     };

@@ -282,15 +282,21 @@ export class RenderService {
     }
   }
 
-  /** The series a scope covers: the one named, or every series of the study (C-FIND). */
-  private async seriesOf(scope: RetrieveScope): Promise<string[]> {
-    return scope.series ? [scope.series] : (await this.catalog.series(scope.study)).map((s) => s.uid);
+  /**
+   * The instances of a study or series, series by series in catalog order: from the cache when it holds the scope
+   * completely (the PACS may be down), else from the PACS (C-FIND, series first for a study).
+   */
+  private async seriesInstances(scope: RetrieveScope): Promise<CatalogInstance[][]> {
+    const cached = this.retrieve.cachedCatalog(scope);
+    if (cached) return cached;
+    const series = scope.series ? [scope.series] : (await this.catalog.series(scope.study)).map((s) => s.uid);
+    const out: CatalogInstance[][] = [];
+    for (const uid of series) out.push(await this.catalog.instances(scope.study, uid));
+    return out;
   }
 
   private async listScope(scope: RetrieveScope): Promise<CatalogInstance[]> {
-    const out: CatalogInstance[] = [];
-    for (const uid of await this.seriesOf(scope)) out.push(...(await this.catalog.instances(scope.study, uid)));
-    return out;
+    return (await this.seriesInstances(scope)).flat();
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -330,8 +336,7 @@ export class RenderService {
     const middle = this.options.thumbnail.choice === 'middle';
     const pick = <T>(list: T[]): T => list[middle ? Math.floor((list.length - 1) / 2) : 0] as T;
     let fallback: CatalogInstance | undefined;
-    for (const series of await this.seriesOf(scope)) {
-      const instances = await this.catalog.instances(scope.study, series);
+    for (const instances of await this.seriesInstances(scope)) {
       const images = instances.filter((i) => sopKind(i.sopClassUid) === 'image');
       if (images.length) {
         const chosen = pick(images);

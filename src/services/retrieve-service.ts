@@ -1,5 +1,5 @@
 import type { PacsBackend, RetrieveRequest } from './backend.js';
-import { StudyCatalog } from './study-catalog.js';
+import { StudyCatalog, catalogOfCached, type CatalogInstance } from './study-catalog.js';
 import type { InstanceCache, CachedInstance } from '../cache/instance-cache.js';
 import type { InstanceStore, StoredInstance } from '../cache/instance-store.js';
 import { receiveInstance, type ArrivedUids, type StoreRefusal } from '../cache/instance-receiver.js';
@@ -263,6 +263,12 @@ export class RetrieveService {
     if (!scope.instance) return this.cache.completeScope(scope);
     const cached = this.cache.peek(scope.instance);
     return cached && cached.studyInstanceUid === scope.study && (!scope.series || cached.seriesInstanceUid === scope.series) ? [cached] : undefined;
+  }
+
+  /** A study or series the cache holds completely, as its catalog (series by series), or undefined. */
+  cachedCatalog(scope: RetrieveScope): CatalogInstance[][] | undefined {
+    const complete = scope.instance ? undefined : this.cache.completeScope(scope);
+    return complete && catalogOfCached(complete);
   }
 
   /** Whether `open(scope)` would be answered from the cache alone (nothing asked of the PACS). */

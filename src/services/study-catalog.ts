@@ -2,6 +2,7 @@ import type { PacsBackend } from './backend.js';
 import { buildIdentifier, untilComplete, type MatchKey } from './qido-service.js';
 import { Errors, withDetails } from '../errors.js';
 import type { Dataset } from '../dicom/dataset.js';
+import type { CachedInstance } from '../cache/instance-cache.js';
 import { tag, Tags, type Tag } from '../dicom/tag.js';
 
 export interface CatalogSeries {
@@ -24,6 +25,20 @@ const InstanceNumber = tag(0x0020, 0x0013);
 /** By number (those without one last), then by UID, so that "first" and "middle" are stable. */
 const byNumber = <T extends { number: number | undefined; uid: string }>(a: T, b: T): number =>
   (a.number ?? Number.MAX_SAFE_INTEGER) - (b.number ?? Number.MAX_SAFE_INTEGER) || (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0);
+
+/**
+ * The instances of a scope the cache holds completely, series by series in the order the PACS's catalog gives
+ * (series by number, instances by number): a study thumbnail then needs no C-FIND.
+ */
+export function catalogOfCached(entries: readonly CachedInstance[]): CatalogInstance[][] {
+  const bySeries = new Map<string, { uid: string; number: number | undefined; instances: CatalogInstance[] }>();
+  for (const e of entries) {
+    const series = bySeries.get(e.seriesInstanceUid) ?? { uid: e.seriesInstanceUid, number: e.seriesNumber, instances: [] };
+    series.instances.push({ uid: e.sopInstanceUid, seriesUid: e.seriesInstanceUid, sopClassUid: e.sopClassUid, number: e.instanceNumber });
+    bySeries.set(e.seriesInstanceUid, series);
+  }
+  return [...bySeries.values()].sort(byNumber).map((s) => s.instances.sort(byNumber));
+}
 
 /**
  * What a study holds, from the PACS's C-FIND (PS3.4 C.4.1, baseline hierarchical): series with modality and
