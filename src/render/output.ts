@@ -4,6 +4,10 @@ import { createRequire } from 'node:module';
 import type { Palette } from 'gifenc';
 import type { Pixels } from './render-frame.js';
 
+// libvips keeps its own cache of operations and their pixels (50 MB, 100 items by default), which no budget of
+// ours counts: a storm of distinct windows filled it. The gateway caches what it renders itself (render caches).
+sharp.cache(false);
+
 /** The rendered media types (PS3.18 §8.7.4, Table 8.7.4-1, the three the source statement serves). */
 export type ImageMediaType = 'image/jpeg' | 'image/png' | 'image/gif';
 

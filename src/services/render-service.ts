@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { retainedBytes } from './retained-bytes.js';
 import type { RetrieveService, RetrieveScope, HeldInstance, InstanceStream } from './retrieve-service.js';
 import type { StudyCatalog, CatalogInstance } from './study-catalog.js';
 import { locateFrames, requireFrames, FrameError, type FrameLocator } from './frames.js';
@@ -116,8 +117,9 @@ export class RenderService {
     private readonly options: RenderServiceOptions,
   ) {
     this.log = (options.logger ?? silentLogger).child({ component: 'render' });
-    this.frames = new LRUCache({ maxSize: Math.max(1, options.frameCacheBytes), sizeCalculation: (f) => Math.max(1, f.samples.byteLength) });
-    this.rendered = new LRUCache({ maxSize: Math.max(1, options.renderedCacheBytes), sizeCalculation: (b) => Math.max(1, b.length) });
+    // Sizes are what an entry keeps alive: the whole buffer under a view, and a little for the entry itself.
+    this.frames = new LRUCache({ maxSize: Math.max(1, options.frameCacheBytes), sizeCalculation: (f) => retainedBytes(f.samples) });
+    this.rendered = new LRUCache<string, Buffer>({ maxSize: Math.max(1, options.renderedCacheBytes), sizeCalculation: (b) => retainedBytes(b) });
   }
 
   /** Work done since start: frames decoded (compressed) or read (native), images encoded. */
@@ -456,6 +458,9 @@ export class RenderService {
         if (err instanceof ViewportError) throw Errors.badParameter('viewport', err.message);
         throw err;
       }
+      // The encoder's buffer may sit in a larger allocation (libvips and gifenc grow theirs as they write): the
+      // cache keeps an exact copy, so that what it counts is what it holds (~10 KB copied per image).
+      body = Buffer.from(body);
       this.rendered.set(key, body);
       return body;
     });
