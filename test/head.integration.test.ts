@@ -5,9 +5,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readdirSync } from 'node:fs';
 import { request } from 'node:http';
-import { startDcmqrscp, type TestPacs } from './harness/pacs.js';
-import { startTestGateway } from './harness/gateway.js';
-import { freePort } from './harness/ports.js';
+import type { TestPacs } from './harness/pacs.js';
+import { gatewayInFrontOfDcmqrscp, type startTestGateway } from './harness/gateway.js';
 import { allInstances } from '../fixtures/catalog.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
@@ -37,9 +36,7 @@ describe('HEAD', () => {
   const inst = `${se}/instances/${ct?.uid}`;
 
   beforeAll(async () => {
-    const dimsePort = await freePort();
-    pacs = await startDcmqrscp({ moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: dimsePort } });
-    gw = await startTestGateway(pacs, { dimse: { port: dimsePort } });
+    ({ pacs, gw } = await gatewayInFrontOfDcmqrscp());
   });
   afterAll(async () => {
     await gw?.close();

@@ -4,9 +4,8 @@
  * in a 299 Warning on WADO-RS, rendered and thumbnail resources alike.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { startDcmqrscp, type TestPacs } from './harness/pacs.js';
-import { startTestGateway } from './harness/gateway.js';
-import { freePort } from './harness/ports.js';
+import type { TestPacs } from './harness/pacs.js';
+import { gatewayInFrontOfDcmqrscp, type startTestGateway } from './harness/gateway.js';
 import { allInstances } from '../fixtures/catalog.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
@@ -18,9 +17,7 @@ describe('HTTP errors and warnings', () => {
   const inst = `/studies/${ct?.study.uid}/series/${ct?.series.uid}/instances/${ct?.uid}`;
 
   beforeAll(async () => {
-    const dimsePort = await freePort();
-    pacs = await startDcmqrscp({ moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: dimsePort } });
-    gw = await startTestGateway(pacs, { dimse: { port: dimsePort } });
+    ({ pacs, gw } = await gatewayInFrontOfDcmqrscp());
   });
   afterAll(async () => {
     await gw?.close();

@@ -1,7 +1,8 @@
 import type { ConfigInput, GatewayConfig } from '../../src/config/schema.js';
 import { configSchema } from '../../src/config/schema.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
-import type { TestPacs } from './pacs.js';
+import { startDcmqrscp, type TestPacs } from './pacs.js';
+import { freePort } from './ports.js';
 import { tempDir } from './temp.js';
 
 /** Starts the real gateway on a free HTTP port (0), pointed at `pacs`, with config overrides. */
@@ -19,4 +20,17 @@ export async function startTestGateway(pacs: Pick<TestPacs, 'aeTitle' | 'host' |
   const gateway = await startGateway(config);
   const scpPort = gateway.storageScp?.port ?? 0;
   return { ...gateway, base: `${gateway.httpUrl}${config.http.basePath}`, config, scpPort };
+}
+
+/** dcmqrscp that knows the gateway as its C-MOVE destination, and the gateway in front of it. */
+export async function gatewayInFrontOfDcmqrscp(overrides: Parameters<typeof startTestGateway>[1] = {}): Promise<{ pacs: TestPacs; gw: Awaited<ReturnType<typeof startTestGateway>> }> {
+  const dimsePort = await freePort();
+  const pacs = await startDcmqrscp({ moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: dimsePort } });
+  try {
+    const gw = await startTestGateway(pacs, { ...overrides, dimse: { port: dimsePort, ...overrides.dimse } });
+    return { pacs, gw };
+  } catch (err) {
+    await pacs.stop();
+    throw err;
+  }
 }
