@@ -243,7 +243,8 @@ export class StorageScp {
         const outcome = await receiver.finish();
         if (!('stored' in outcome)) {
           if (outcome.status === Status.OutOfResources) this.log.error({ sop: sopInstanceUid, reason: outcome.comment }, 'could not store instance');
-          else if (outcome.status === Status.NotAuthorized || outcome.status === Status.UnableToProcess) {
+          else {
+            // Not ours, or not what its command says: a peer to look at (every refusal but our own disk's).
             this.log.warn({ sop: sopInstanceUid, from: association.remoteAeTitle, peer: peerAddress, status: statusHex(outcome.status), reason: outcome.comment }, 'C-STORE refused');
             this.options.onRefused?.({ peerAddress, callingAeTitle: association.remoteAeTitle, sopInstanceUid, status: outcome.status, reason: outcome.comment });
           }
