@@ -2,10 +2,7 @@ import { readdirSync, readFileSync, writeFileSync, renameSync, rmSync, statSync,
 import path from 'node:path';
 import type { InstanceStore, StoredInstance } from './instance-store.js';
 import { readPart10Header } from '../dicom/part10-reader.js';
-import { Tags, tag } from '../dicom/tag.js';
-
-const SeriesNumber = tag(0x0020, 0x0011);
-const InstanceNumber = tag(0x0020, 0x0013);
+import { Tags } from '../dicom/tag.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 
@@ -96,22 +93,32 @@ export class InstanceCache {
    * instance for whoever waits for it, then calls `evict()` — else a tiny budget could remove it unread.
    */
   add(stored: StoredInstance): CachedInstance {
-    return this.indexFile(stored.path);
+    const { arrived } = stored;
+    if (!arrived) return this.indexFile(stored.path);
+    // Verified on arrival: its header was read then (the command's UIDs equal the dataset's).
+    return this.index({
+      sopInstanceUid: stored.sopInstanceUid, sopClassUid: stored.sopClassUid, transferSyntaxUid: stored.transferSyntaxUid,
+      studyInstanceUid: arrived.studyInstanceUid, seriesInstanceUid: arrived.seriesInstanceUid,
+      seriesNumber: arrived.seriesNumber, instanceNumber: arrived.instanceNumber, path: stored.path, bytes: stored.bytes,
+    });
   }
 
   private indexFile(file: string): CachedInstance {
     const header = readPart10Header(file, 64);
-    const entry: CachedInstance = {
+    return this.index({
       sopInstanceUid: header.meta.sopInstanceUid,
       sopClassUid: header.meta.sopClassUid,
       transferSyntaxUid: header.meta.transferSyntaxUid,
       studyInstanceUid: header.dataset.getString(Tags.StudyInstanceUID) ?? '',
       seriesInstanceUid: header.dataset.getString(Tags.SeriesInstanceUID) ?? '',
-      seriesNumber: header.dataset.getNumber(SeriesNumber),
-      instanceNumber: header.dataset.getNumber(InstanceNumber),
+      seriesNumber: header.dataset.getNumber(Tags.SeriesNumber),
+      instanceNumber: header.dataset.getNumber(Tags.InstanceNumber),
       path: file,
       bytes: statSync(file).size,
-    };
+    });
+  }
+
+  private index(entry: CachedInstance): CachedInstance {
     const previous = this.instances.get(entry.sopInstanceUid);
     if (previous) {
       this.total -= previous.bytes;

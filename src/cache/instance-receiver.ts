@@ -1,4 +1,6 @@
-import type { InstanceStore, IncomingInstance, StoredInstance, InstanceWriter } from './instance-store.js';
+import type { InstanceStore, IncomingInstance, StoredInstance, InstanceWriter, ArrivedUids } from './instance-store.js';
+
+export type { ArrivedUids } from './instance-store.js';
 import { isValidUid } from '../dicom/uid.js';
 import { readPart10Header } from '../dicom/part10-reader.js';
 import { Tags } from '../dicom/tag.js';
@@ -17,14 +19,6 @@ export interface StoreRefusal {
 export type ReceiveOutcome =
   | { status: typeof SUCCESS; stored: StoredInstance }
   | StoreRefusal;
-
-/** The UIDs a received dataset itself carries (not the command's), read before it is put in place. */
-export interface ArrivedUids {
-  sopClassUid: string;
-  sopInstanceUid: string;
-  studyInstanceUid: string;
-  seriesInstanceUid: string;
-}
 
 export interface ReceiveOptions {
   /** Decided before any data: consume the dataset, store nothing, answer this. */
@@ -64,8 +58,10 @@ export function receiveInstance(store: InstanceStore, instance: IncomingInstance
     });
   }
   const { verify } = options;
+  let arrived: ArrivedUids | undefined;
   const check = verify && (async (tmpPath: string): Promise<void> => {
-    const refusal = await verify(arrivedUids(tmpPath));
+    arrived = arrivedUids(tmpPath);
+    const refusal = await verify(arrived);
     if (refusal) throw new Refused(refusal);
   });
   return {
@@ -78,7 +74,9 @@ export function receiveInstance(store: InstanceStore, instance: IncomingInstance
       const w = await writer;
       if (!w) return { status: OUT_OF_RESOURCES, comment: `could not write the instance: ${describe(openError)}` };
       try {
-        return { status: SUCCESS, stored: await w.commit(check) };
+        const stored = await w.commit(check);
+        // What verification read goes along, so that indexing the instance need not read its header again.
+        return { status: SUCCESS, stored: arrived ? { ...stored, arrived } : stored };
       } catch (err) {
         if (err instanceof Refused) return err.refusal;
         return { status: OUT_OF_RESOURCES, comment: `could not write the instance: ${describe(err)}` };
@@ -100,6 +98,8 @@ function arrivedUids(file: string): ArrivedUids {
       sopInstanceUid: dataset.getString(Tags.SOPInstanceUID) ?? '',
       studyInstanceUid: dataset.getString(Tags.StudyInstanceUID) ?? '',
       seriesInstanceUid: dataset.getString(Tags.SeriesInstanceUID) ?? '',
+      seriesNumber: dataset.getNumber(Tags.SeriesNumber),
+      instanceNumber: dataset.getNumber(Tags.InstanceNumber),
     };
   } catch (err) {
     throw new Refused({ status: CANNOT_UNDERSTAND, comment: `the dataset does not parse: ${(err as Error).message}` });

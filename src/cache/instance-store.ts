@@ -12,9 +12,21 @@ export interface IncomingInstance {
   sourceAeTitle: string;
 }
 
+/** What a received dataset itself says (not its command), read once before it is put in place. */
+export interface ArrivedUids {
+  sopClassUid: string;
+  sopInstanceUid: string;
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  seriesNumber?: number | undefined;
+  instanceNumber?: number | undefined;
+}
+
 export interface StoredInstance extends IncomingInstance {
   path: string;
   bytes: number;
+  /** The dataset's own UIDs and numbers, when the receiver read them to verify it (no need to read them again). */
+  arrived?: ArrivedUids;
 }
 
 /** One instance being written. Writes may return a promise: the caller waits for it (backpressure). */

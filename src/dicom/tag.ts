@@ -24,6 +24,8 @@ export const Tags = {
   PatientID: tag(0x0010, 0x0020),
   StudyInstanceUID: tag(0x0020, 0x000d),
   SeriesInstanceUID: tag(0x0020, 0x000e),
+  SeriesNumber: tag(0x0020, 0x0011),
+  InstanceNumber: tag(0x0020, 0x0013),
   SamplesPerPixel: tag(0x0028, 0x0002),
   PhotometricInterpretation: tag(0x0028, 0x0004),
   PlanarConfiguration: tag(0x0028, 0x0006),

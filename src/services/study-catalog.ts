@@ -18,9 +18,7 @@ export interface CatalogInstance {
   number: number | undefined;
 }
 
-const SeriesNumber = tag(0x0020, 0x0011);
 const Modality = tag(0x0008, 0x0060);
-const InstanceNumber = tag(0x0020, 0x0013);
 
 /** By number (those without one last), then by UID, so that "first" and "middle" are stable. */
 const byNumber = <T extends { number: number | undefined; uid: string }>(a: T, b: T): number =>
@@ -49,9 +47,9 @@ export class StudyCatalog {
   constructor(private readonly backend: PacsBackend) {}
 
   async series(study: string): Promise<CatalogSeries[]> {
-    const found = await this.find('SERIES', { study }, [[Tags.SeriesInstanceUID], [Modality], [SeriesNumber]]);
+    const found = await this.find('SERIES', { study }, [[Tags.SeriesInstanceUID], [Modality], [Tags.SeriesNumber]]);
     return found
-      .map((ds) => ({ uid: ds.getString(Tags.SeriesInstanceUID) ?? '', modality: ds.getString(Modality) ?? '', number: ds.getNumber(SeriesNumber) }))
+      .map((ds) => ({ uid: ds.getString(Tags.SeriesInstanceUID) ?? '', modality: ds.getString(Modality) ?? '', number: ds.getNumber(Tags.SeriesNumber) }))
       .filter((s) => s.uid)
       .sort(byNumber);
   }
@@ -59,9 +57,9 @@ export class StudyCatalog {
   /** The instances of a series (or the one with SOP Instance UID `sop`), by Instance Number. */
   async instances(study: string, series: string, sop?: string): Promise<CatalogInstance[]> {
     const matches: MatchKey[] = sop ? [{ path: [Tags.SOPInstanceUID], vr: 'UI', value: sop }] : [];
-    const found = await this.find('IMAGE', { study, series }, [[Tags.SOPInstanceUID], [Tags.SOPClassUID], [InstanceNumber]], matches);
+    const found = await this.find('IMAGE', { study, series }, [[Tags.SOPInstanceUID], [Tags.SOPClassUID], [Tags.InstanceNumber]], matches);
     return found
-      .map((ds) => ({ uid: ds.getString(Tags.SOPInstanceUID) ?? '', seriesUid: series, sopClassUid: ds.getString(Tags.SOPClassUID) ?? '', number: ds.getNumber(InstanceNumber) }))
+      .map((ds) => ({ uid: ds.getString(Tags.SOPInstanceUID) ?? '', seriesUid: series, sopClassUid: ds.getString(Tags.SOPClassUID) ?? '', number: ds.getNumber(Tags.InstanceNumber) }))
       .filter((i) => i.uid)
       .sort(byNumber);
   }
