@@ -82,7 +82,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     const fastifyStatus = (error as { statusCode?: number }).statusCode;
     const gatewayError = error instanceof GatewayError || fastifyStatus === undefined || fastifyStatus >= 500
       ? toGatewayError(error)
-      : new GatewayError((error as { code?: string }).code ?? 'DWG_BAD_REQUEST', fastifyStatus, (error as Error).message);
+      : fastifyClientError(fastifyStatus, (error as Error).message);
     if (gatewayError.statusCode >= 500) request.log.error({ err: error, code: gatewayError.code }, gatewayError.message);
     else request.log.info({ code: gatewayError.code }, gatewayError.message);
     if (reply.sent || reply.raw.headersSent) return;
@@ -104,6 +104,14 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     void app.register(async (scoped) => registerTenantRoutes(scoped, tenant, { config, codecs: deps.codecs, audit: deps.audit, readBuffers }), { prefix: tenant.settings.basePath });
   }
   return app;
+}
+
+/** A 4xx Fastify decided (a body too large, a content type it cannot parse…) as one of our coded errors. */
+function fastifyClientError(status: number, message: string): GatewayError {
+  if (status === 413) return Errors.payloadTooLarge(message);
+  if (status === 415) return Errors.unsupportedMediaType(message);
+  const e = Errors.badRequest(message);
+  return new GatewayError(e.code, status, e.message);
 }
 
 /** A retrieval route's request the cache answers alone; a path whose UIDs do not parse gets 400, not the PACS. */

@@ -64,7 +64,20 @@ export const Errors = {
   unrenderable: defineError('DWG_UNRENDERABLE', 500, 'the image cannot be rendered: %s'),
   decodeFailed: defineError('DWG_DECODE_FAILED', 500, 'frame %s of instance %s could not be decoded: %s'),
   internal: defineError('DWG_INTERNAL', 500, 'internal error: %s'),
+  unauthorized: defineError('DWG_UNAUTHORIZED', 401, '%s'),
+  badSignature: defineError('DWG_BAD_SIGNATURE', 403, 'signed URL refused: %s'),
+  badCapability: defineError('DWG_BAD_CAPABILITY', 403, 'capability refused: %s'),
+  forbidden: defineError('DWG_FORBIDDEN', 403, '%s'),
+  rateLimited: defineError('DWG_RATE_LIMITED', 429, '%s sent more than %s requests that need the PACS in %s s; retry after %s s'),
+  rangeNotSatisfiable: defineError('DWG_RANGE_NOT_SATISFIABLE', 416, 'range "%s" cannot be served from %s bytes (one range: bytes=a-b, a-, or -n)'),
+  payloadTooLarge: defineError('DWG_PAYLOAD_TOO_LARGE', 413, 'the request body is too large: %s'),
+  unsupportedMediaType: defineError('DWG_UNSUPPORTED_MEDIA_TYPE', 415, 'the request body\'s media type is not accepted: %s'),
 } as const;
+
+/** Every code the gateway answers with (its own test checks each against docs/conformance.md). */
+export const ERROR_CODES: readonly string[] = Object.values(Errors).map((e) => e.code);
+
+export type { ErrorFactory };
 
 /** The DIMSE → HTTP mapping (documented as a table in docs/conformance.md). */
 export function fromDimseError(err: DimseNetworkError): GatewayError {
@@ -85,14 +98,16 @@ export function fromDimseError(err: DimseNetworkError): GatewayError {
     }
     case 'negotiation':
       return Errors.pacsNegotiation(err.message);
-    case 'capacity': {
-      const pe = err as PoolExhaustedError;
-      const e = Errors.pacsBusy(err.message);
-      return new GatewayError(e.code, e.statusCode, e.message, {}, { 'retry-after': String(pe.retryAfterSeconds) });
-    }
+    case 'capacity':
+      return withHeaders(Errors.pacsBusy(err.message), { 'retry-after': String((err as PoolExhaustedError).retryAfterSeconds) });
     case 'protocol':
       return Errors.pacsProtocol(err.message);
   }
+}
+
+/** The same error with response headers (Retry-After, WWW-Authenticate, Allow, Content-Range…). */
+export function withHeaders(err: GatewayError, headers: Record<string, string>): GatewayError {
+  return new GatewayError(err.code, err.statusCode, err.message, err.details, { ...err.headers, ...headers });
 }
 
 export function withDetails(err: GatewayError, details: Record<string, unknown>): GatewayError {
@@ -103,9 +118,6 @@ export function withDetails(err: GatewayError, details: Record<string, unknown>)
 export function toGatewayError(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;
   if (err instanceof DimseNetworkError) return fromDimseError(err);
-  if (err instanceof CodecPoolBusyError) {
-    const e = Errors.codecsBusy(err.message);
-    return new GatewayError(e.code, e.statusCode, e.message, {}, { 'retry-after': '1' });
-  }
+  if (err instanceof CodecPoolBusyError) return withHeaders(Errors.codecsBusy(err.message), { 'retry-after': '1' });
   return Errors.internal(err instanceof Error ? err.message : String(err));
 }

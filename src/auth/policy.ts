@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { GatewayError } from '../errors.js';
+import { Errors, withHeaders, type GatewayError, type ErrorFactory } from '../errors.js';
 import { BearerVerifier, type Right } from './bearer.js';
 import { CAPABILITY_PREFIX, verifyCapability } from './capability.js';
 import { splitTarget } from './canonical.js';
@@ -55,12 +55,11 @@ export type Decision = { ok: true; principal: Principal } | { ok: false; error: 
 
 const REALM = 'dicomweb-gateway';
 
-function refuse(status: 401 | 403, code: string, reason: string, bearerError?: { error: string; scope?: string }): Decision {
-  const headers: Record<string, string> = {};
-  if (status === 401 || bearerError) {
-    headers['www-authenticate'] = `Bearer realm="${REALM}"${bearerError ? `, error="${bearerError.error}", error_description="${reason.replace(/"/g, "'")}"${bearerError.scope ? `, scope="${bearerError.scope}"` : ''}` : ''}`;
-  }
-  return { ok: false, error: new GatewayError(code, status, reason, {}, headers) };
+function refuse(kind: ErrorFactory, reason: string, bearerError?: { error: string; scope?: string }): Decision {
+  const error = kind(reason);
+  if (error.statusCode !== 401 && !bearerError) return { ok: false, error };
+  const challenge = `Bearer realm="${REALM}"${bearerError ? `, error="${bearerError.error}", error_description="${error.message.replace(/"/g, "'")}"${bearerError.scope ? `, scope="${bearerError.scope}"` : ''}` : ''}`;
+  return { ok: false, error: withHeaders(error, { 'www-authenticate': challenge }) };
 }
 
 const bearerOf = (request: FastifyRequest): string | undefined => {
@@ -79,25 +78,25 @@ export async function decide(policy: AuthPolicy, request: { method: string; url:
 
   if (action === 'render' && params.has('signature')) {
     const check = verifySignedUrl(request.method, request.url, policy.signingKeys, now, policy.maxSignedTtlSeconds);
-    if (!check.ok) return refuse(403, 'DWG_BAD_SIGNATURE', `signed URL refused: ${check.reason}`);
+    if (!check.ok) return refuse(Errors.badSignature, check.reason ?? 'refused');
     return { ok: true, principal: { via: 'signed-url', subject: `key:${check.kid}`, rights: new Set(['read']) } };
   }
   if (capability && action !== 'sign') {
     const check = verifyCapability(capability, request.method, path, policy.signingKeys, now, policy.maxSignedTtlSeconds);
-    if (!check.ok) return refuse(403, 'DWG_BAD_CAPABILITY', `capability refused: ${check.reason}`);
-    if (!tenantOwns(policy.scope, check.capability?.prefix ?? '')) return refuse(403, 'DWG_BAD_CAPABILITY', 'capability refused: it was issued for another tenant');
+    if (!check.ok) return refuse(Errors.badCapability, check.reason ?? 'refused');
+    if (!tenantOwns(policy.scope, check.capability?.prefix ?? '')) return refuse(Errors.badCapability, 'it was issued for another tenant');
     return { ok: true, principal: { via: 'capability', subject: `capability:${check.capability?.prefix}`, rights: new Set(['read']) } };
   }
   if (bearer && !bearer.startsWith(CAPABILITY_PREFIX)) {
-    if (!policy.bearer) return refuse(401, 'DWG_UNAUTHORIZED', 'bearer tokens are not accepted here (no issuer configured)', { error: 'invalid_token' });
+    if (!policy.bearer) return refuse(Errors.unauthorized, 'bearer tokens are not accepted here (no issuer configured)', { error: 'invalid_token' });
     const check = await policy.bearer.verify(bearer);
-    if (!check.ok) return refuse(401, 'DWG_UNAUTHORIZED', `bearer token refused: ${check.reason}`, { error: 'invalid_token' });
+    if (!check.ok) return refuse(Errors.unauthorized, `bearer token refused: ${check.reason}`, { error: 'invalid_token' });
     const needed: Right = action === 'sign' ? 'sign' : 'read';
-    if (!check.rights.has(needed)) return refuse(403, 'DWG_FORBIDDEN', `the token lacks the scope ${policy.bearer.scopeFor(needed)} (${needed})`, { error: 'insufficient_scope', scope: policy.bearer.scopeFor(needed) });
+    if (!check.rights.has(needed)) return refuse(Errors.forbidden, `the token lacks the scope ${policy.bearer.scopeFor(needed)} (${needed})`, { error: 'insufficient_scope', scope: policy.bearer.scopeFor(needed) });
     return { ok: true, principal: { via: 'bearer', subject: check.subject, rights: check.rights } };
   }
-  if (action === 'render') return refuse(403, 'DWG_BAD_SIGNATURE', 'signed URL refused: the URL carries no signature (or send a capability or a bearer token)');
-  return refuse(401, 'DWG_UNAUTHORIZED', action === 'sign' ? 'a bearer token with the sign scope is required' : 'a bearer token or a capability is required');
+  if (action === 'render') return refuse(Errors.badSignature, 'the URL carries no signature (or send a capability or a bearer token)');
+  return refuse(Errors.unauthorized, action === 'sign' ? 'a bearer token with the sign scope is required' : 'a bearer token or a capability is required');
 }
 
 /** The hook: decides, records who got in, and takes the credentials out of the query before routes read it. */

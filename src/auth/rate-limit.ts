@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { GatewayError } from '../errors.js';
+import { Errors, withDetails, withHeaders } from '../errors.js';
 
 /**
  * Admission control: requests that cost the PACS (searches, and retrievals the cache cannot answer), per client
@@ -73,6 +73,6 @@ export function rateLimitHook(perClient: Limit, perTenant: Limit, tenant: string
     if (wait === undefined) return;
     const who = client !== undefined ? 'this client' : `tenant "${tenant}"`;
     const limit = client !== undefined ? perClient : perTenant;
-    throw new GatewayError('DWG_RATE_LIMITED', 429, `${who} sent more than ${limit.requests} requests that need the PACS in ${limit.windowSeconds} s; retry after ${wait} s`, { retryAfterSeconds: wait }, { 'retry-after': String(wait) });
+    throw withHeaders(withDetails(Errors.rateLimited(who, limit.requests, limit.windowSeconds, wait), { retryAfterSeconds: wait }), { 'retry-after': String(wait) });
   };
 }

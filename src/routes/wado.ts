@@ -13,7 +13,7 @@ import { wordSizeOf } from '../dicom/dataset-codec.js';
 import { toNativeDicomXml } from '../dicom/xml-model.js';
 import { parseHexTag, Tags, tag, type Tag } from '../dicom/tag.js';
 import type { DataElement, Dataset } from '../dicom/dataset.js';
-import { Errors, GatewayError } from '../errors.js';
+import { Errors, withDetails, withHeaders, type GatewayError } from '../errors.js';
 import { parseAccept, describeRanges } from './accept.js';
 import { frameNumbers, retrieveScope } from './path-params.js';
 import { jsonArray } from './search-response.js';
@@ -198,7 +198,7 @@ function elementAt(ds: Dataset, path: string): DataElement | undefined {
 function byteRange(header: string | undefined, size: number): { start: number; end: number } | undefined {
   if (!header) return undefined;
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  const unsatisfiable = new GatewayError('DWG_RANGE_NOT_SATISFIABLE', 416, `range "${header}" cannot be served from ${size} bytes (one range: bytes=a-b, a-, or -n)`, { size }, { 'content-range': `bytes */${size}` });
+  const unsatisfiable = withHeaders(withDetails(Errors.rangeNotSatisfiable(header, size), { size }), { 'content-range': `bytes */${size}` });
   if (!m || (m[1] === '' && m[2] === '')) throw unsatisfiable;
   let start: number;
   let end: number;
