@@ -2,7 +2,7 @@
  * Audit records (IHE ATNA semantics, PS3.15 A.5) for searches, retrievals, renderings and refused credentials,
  * as JSON lines and as RFC 5424 syslog messages over TCP to a collector on loopback.
  */
-import { describe, it, expect, afterAll } from 'vitest';
+import { describe, it, expect, afterEach } from 'vitest';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
@@ -18,10 +18,13 @@ describe('audit trail', () => {
   let pacs: TestPacs | undefined;
   let gw: Awaited<ReturnType<typeof startTestGateway>> | undefined;
   let collector: net.Server | undefined;
-  afterAll(async () => {
+  afterEach(async () => {
     await gw?.close();
     await pacs?.stop();
     collector?.close();
+    gw = undefined;
+    pacs = undefined;
+    collector = undefined;
   });
 
   it('records who did what to which study, with outcomes, to a file and to syslog', async () => {
@@ -67,5 +70,29 @@ describe('audit trail', () => {
     expect(frames[0]).toMatch(/^<85>1 \d{4}-\d\d-\d\dT[\d:.]+Z \S+ dwg-test \d+ ATNA-110103 - \ufeff\{/);
     expect(frames[1]).toMatch(/^<84>1 .* ATNA-110113 - /);
     expect(JSON.parse((frames[1] as string).split('\ufeff')[1] as string)).toEqual(alert);
+  });
+
+  it('takes each request\'s ATNA event from what its route declares: query, accessed, transferred, authentication', async () => {
+    const file = path.join(tempDir('audit'), 'audit.jsonl');
+    const secret = Buffer.alloc(32, 6).toString('base64');
+    pacs = await startDcmqrscp();
+    gw = await startTestGateway(pacs, { pacs: { retrieve: 'get' }, auth: { mode: 'none', signingKeys: [{ kid: 'k1', secret }] }, audit: { file } });
+    const inst = [...allInstances()].find((i) => i.series.modality === 'CT');
+    const series = `${gw.base}/studies/${inst?.study.uid}/series/${inst?.series.uid}`;
+    const requests: [string, RequestInit?][] = [
+      [`${gw.base}/studies?PatientID=PAT-ASCII-1`],
+      [`${series}/metadata`],
+      [`${series}/instances/${inst?.uid}`],
+      [`${series}/instances/${inst?.uid}/rendered`],
+      [`${gw.base}/signed-urls`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ urls: [`/studies/${inst?.study.uid}/thumbnail`], ttl: '1m' }) }],
+    ];
+    for (const [url, init] of requests) {
+      const r = await fetch(url, init);
+      await r.arrayBuffer();
+      expect(r.status, url).toBeLessThan(300);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const events = readFileSync(file, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as AuditRecord).event.id);
+    expect(events).toEqual(['110112', '110103', '110104', '110103', '110114']);
   });
 });

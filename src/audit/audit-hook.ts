@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AuditEvents, type Audit, type AuditEvent, type Outcome } from './audit.js';
 import { queryPairs, splitTarget } from '../auth/canonical.js';
 import { AUTH_PARAMETERS } from '../auth/signed-url.js';
+import '../routes/route-config.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -10,15 +11,8 @@ declare module 'fastify' {
   }
 }
 
-const QIDO = /^\/(studies|series|instances)$|^\/studies\/:study\/(series|instances)$|^\/studies\/:study\/series\/:series\/instances$/;
-
-/** Which ATNA event a route is (DCM event IDs, PS3.15 A.5): search, viewing, transfer, or issuing credentials. */
-function eventOf(method: string, route: string): AuditEvent {
-  if (method === 'POST' && route.endsWith('/signed-urls')) return AuditEvents.authentication;
-  if (QIDO.test(route)) return AuditEvents.query;
-  if (/\/(metadata|rendered|thumbnail)$/.test(route)) return AuditEvents.accessed;
-  return AuditEvents.transferred;
-}
+/** Which ATNA event a request is (DCM event IDs, PS3.15 A.5), as its route declares it (route-config.ts). */
+const eventOf = (request: FastifyRequest): AuditEvent => AuditEvents[request.routeOptions.config.auditEvent ?? 'transferred'];
 
 const outcomeOf = (status: number): Outcome => (status < 400 ? 0 : status < 500 ? 4 : 8);
 
@@ -41,13 +35,12 @@ export function registerAuditHooks(app: FastifyInstance, audit: Audit, options: 
   });
   app.addHook('onResponse', async (request: FastifyRequest, reply) => {
     const status = reply.statusCode;
-    const route = (request.routeOptions.url ?? '').slice(options.basePath.length) || '/';
     const refused = (status === 401 || status === 403) && !request.principal;
     const params = request.params as { study?: string; series?: string; instance?: string } | undefined;
     const query = auditedQuery(request.url);
     audit.record({
       time: new Date().toISOString(),
-      event: refused ? AuditEvents.securityAlert : eventOf(request.method, route),
+      event: refused ? AuditEvents.securityAlert : eventOf(request),
       outcome: outcomeOf(status),
       who: { subject: request.principal?.subject ?? 'unauthenticated', via: request.principal?.via ?? 'none', address: request.ip, tenant: options.tenant },
       what: {

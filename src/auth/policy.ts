@@ -5,6 +5,7 @@ import { CAPABILITY_PREFIX, verifyCapability } from './capability.js';
 import { splitTarget } from './canonical.js';
 import { AUTH_PARAMETERS, verifySignedUrl, type KeyRing } from './signed-url.js';
 import { tenantOwns, type TenantScope } from './tenant-scope.js';
+import '../routes/route-config.js';
 
 /**
  * Who may do what (docs/security.md), checked in an onRequest hook before any route runs — so that a refused
@@ -41,14 +42,8 @@ declare module 'fastify' {
   }
 }
 
-/** What a request wants, by its path under the tenant's base and its method. */
+/** What a request wants, as its route declares it (route-config.ts): a request that matches no route is a read. */
 export type Action = 'render' | 'read' | 'sign';
-
-export function actionOf(method: string, path: string): Action {
-  if (method === 'POST' && /\/signed-urls$/.test(path)) return 'sign';
-  if (/\/(rendered|thumbnail)$/.test(path)) return 'render';
-  return 'read';
-}
 
 /** The outcome of a check: who, or the error to answer (with the security event it is, for the audit trail). */
 export type Decision = { ok: true; principal: Principal } | { ok: false; error: GatewayError };
@@ -102,8 +97,7 @@ export async function decide(policy: AuthPolicy, request: { method: string; url:
 /** The hook: decides, records who got in, and takes the credentials out of the query before routes read it. */
 export function authHook(policy: AuthPolicy, onRefused?: (request: FastifyRequest, error: GatewayError) => void): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
   return async (request) => {
-    const path = splitTarget(request.url).path;
-    const decision = await decide(policy, request, actionOf(request.method, path), Math.floor(Date.now() / 1000));
+    const decision = await decide(policy, request, request.routeOptions.config.action ?? 'read', Math.floor(Date.now() / 1000));
     if (!decision.ok) {
       onRefused?.(request, decision.error);
       throw decision.error;

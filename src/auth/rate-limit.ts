@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Errors, withDetails, withHeaders } from '../errors.js';
+import '../routes/route-config.js';
 
 /**
  * Admission control: requests that cost the PACS (searches, and retrievals the cache cannot answer), per client
@@ -9,12 +10,6 @@ import { Errors, withDetails, withHeaders } from '../errors.js';
  * tracked per window (beyond, the oldest windows are dropped first).
  */
 
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** What a route asks of the PACS: a C-FIND always, a retrieval unless the cache holds the scope. Absent: nothing. */
-    pacsCost?: 'search' | 'retrieve';
-  }
-}
 
 export interface Limit {
   /** Requests allowed per window; 0 disables the limit. */

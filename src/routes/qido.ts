@@ -50,7 +50,7 @@ function searchFormat(request: FastifyRequest<{ Querystring: RawQuery }>): Searc
  */
 export function registerQidoRoutes(app: FastifyInstance, options: QidoRouteOptions): void {
   for (const resource of SEARCH_RESOURCES) {
-    app.get<{ Params: UidParams; Querystring: RawQuery }>(resource.url, { config: { pacsCost: 'search' } }, async (request, reply) => {
+    app.get<{ Params: UidParams; Querystring: RawQuery }>(resource.url, { config: { action: 'read', auditEvent: 'query', pacsCost: 'search' } }, async (request, reply) => {
       const scope: QidoScope = {
         level: resource.level,
         ...(request.params.study !== undefined ? { studyUid: pathUid('StudyInstanceUID', request.params.study) } : {}),

@@ -95,7 +95,7 @@ export function registerRenderedRoutes(app: FastifyInstance, options: RenderedRo
   const levels = ['/studies/:study', '/studies/:study/series/:series', '/studies/:study/series/:series/instances/:instance', '/studies/:study/series/:series/instances/:instance/frames/:frames'];
   for (const path of levels) {
     for (const kind of ['rendered', 'thumbnail'] as const) {
-      app.get<{ Params: Params; Querystring: RawQuery }>(`${path}/${kind}`, { config: { pacsCost: 'retrieve' } }, (request, reply) => handle(options, kind, request, reply));
+      app.get<{ Params: Params; Querystring: RawQuery }>(`${path}/${kind}`, { config: { action: 'render', auditEvent: 'accessed', pacsCost: 'retrieve' } }, (request, reply) => handle(options, kind, request, reply));
     }
   }
 }

@@ -27,7 +27,7 @@ const body = z.object({
  * capability tokens for path prefixes. Needs a bearer token with the sign scope (the auth hook checks).
  */
 export function registerSignedUrlRoutes(app: FastifyInstance, options: SignedUrlRouteOptions): void {
-  app.post('/signed-urls', async (request) => {
+  app.post('/signed-urls', { config: { action: 'sign', auditEvent: 'authentication' } }, async (request) => {
     const parsed = body.safeParse(request.body ?? {});
     if (!parsed.success) {
       const issue = parsed.error.issues[0];

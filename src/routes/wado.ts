@@ -20,6 +20,7 @@ import { jsonArray } from './search-response.js';
 import type { PublicUrl } from './public-url.js';
 import { fileBody, type ReadBuffers } from './file-body.js';
 import { warnIgnoredParameters } from './ignored-parameters.js';
+import type { RouteConfig } from './route-config.js';
 import { streamResponse, multipartBody, newBoundary, pendingHeaders, prepend, readAhead, type Part } from './multipart-stream.js';
 
 export interface WadoRouteOptions {
@@ -380,14 +381,16 @@ async function retrieveScopePixelData(options: WadoRouteOptions, request: Fastif
  * Every WADO-RS resource retrieves from the PACS unless the cache holds its scope (rate-limit.ts); none takes
  * query parameters (media types come from Accept), so any it gets is reported as ignored.
  */
-const RETRIEVAL = { config: { pacsCost: 'retrieve' as const }, preHandler: warnIgnoredParameters(new Set()) };
+const RETRIEVAL = { config: { action: 'read', auditEvent: 'transferred', pacsCost: 'retrieve' } satisfies RouteConfig, preHandler: warnIgnoredParameters(new Set()) };
+/** Metadata is viewing, not a transfer of instances (PS3.15 A.5: DICOM Instances Accessed). */
+const METADATA = { ...RETRIEVAL, config: { ...RETRIEVAL.config, auditEvent: 'accessed' } satisfies RouteConfig };
 
 /** WADO-RS (PS3.18 §10.4). */
 export function registerWadoRoutes(app: FastifyInstance, options: WadoRouteOptions): void {
   const levels = ['/studies/:study', '/studies/:study/series/:series', '/studies/:study/series/:series/instances/:instance'];
   for (const path of levels) {
     app.get<{ Params: Params }>(path, RETRIEVAL, (request, reply) => retrieveInstances(options, request, reply));
-    app.get<{ Params: Params }>(`${path}/metadata`, RETRIEVAL, (request, reply) => retrieveMetadata(options, request, reply));
+    app.get<{ Params: Params }>(`${path}/metadata`, METADATA, (request, reply) => retrieveMetadata(options, request, reply));
   }
   const instance = '/studies/:study/series/:series/instances/:instance';
   app.get<{ Params: Params }>(`${instance}/bulkdata/*`, RETRIEVAL, (request, reply) => retrieveBulkData(options, request, reply));
