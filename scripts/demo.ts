@@ -4,8 +4,8 @@
  * (override with DICOMWEB_* variables). Ctrl-C stops both and removes what the demo put in the temp directory;
  * a start that fails (a port in use, a bad setting) says which key to change, in one line, and stops what it started.
  */
-import { startOrthanc, type TestPacs } from '../test/harness/pacs.js';
-import { tempDir, cleanupTempDirs } from '../test/harness/temp.js';
+import { startOrthanc, type TestPacs } from '../devkit/pacs.js';
+import { tempDir, cleanupTempDirs } from '../devkit/temp.js';
 import { loadConfig, ConfigError } from '../src/config/load.js';
 import { startGateway, type Gateway } from '../src/gateway.js';
 import { generateImagingFixtures, IMAGING_STUDY } from '../fixtures/imaging.js';

@@ -3,11 +3,11 @@
  * does not become a storm of associations on the PACS (dcmqrscp logs each association it receives).
  */
 import { describe, it, expect, afterAll } from 'vitest';
-import { startDcmqrscp, type TestPacs } from './harness/pacs.js';
+import { startDcmqrscp, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
 import { startIssuer, type TestIssuer } from './harness/issuer.js';
 import { PATIENTS, allInstances } from '../fixtures/catalog.js';
-import { freePort } from './harness/ports.js';
+import { freePort } from '../devkit/ports.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 

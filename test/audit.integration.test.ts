@@ -7,12 +7,12 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { startDcmqrscp, type TestPacs } from './harness/pacs.js';
+import { startDcmqrscp, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
 import { allInstances } from '../fixtures/catalog.js';
 import { signUrl } from '../src/auth/signed-url.js';
 import type { AuditRecord } from '../src/audit/audit.js';
-import { tempDir } from './harness/temp.js';
+import { tempDir } from '../devkit/temp.js';
 
 describe('audit trail', () => {
   let pacs: TestPacs | undefined;

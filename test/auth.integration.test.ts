@@ -5,16 +5,16 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { startDcmqrscp, type TestPacs } from './harness/pacs.js';
+import { startDcmqrscp, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
 import { startIssuer, type TestIssuer } from './harness/issuer.js';
-import { run } from './harness/processes.js';
+import { run } from '../devkit/processes.js';
 import { allInstances, PATIENTS } from '../fixtures/catalog.js';
 import { signUrl } from '../src/auth/signed-url.js';
 import { loadConfig } from '../src/config/load.js';
 import { startGateway } from '../src/gateway.js';
 import { configSchema } from '../src/config/schema.js';
-import { tempDir } from './harness/temp.js';
+import { tempDir } from '../devkit/temp.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 

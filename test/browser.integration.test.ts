@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { chromium, type Browser } from 'playwright-core';
-import { startDcmqrscp, type TestPacs } from './harness/pacs.js';
+import { startDcmqrscp, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
 import { allInstances, PATIENTS } from '../fixtures/catalog.js';
 import { signUrl } from '../src/auth/signed-url.js';

@@ -5,9 +5,9 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import net from 'node:net';
-import { startDcmqrscp, type TestPacs } from './harness/pacs.js';
+import { startDcmqrscp, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
-import { run } from './harness/processes.js';
+import { run } from '../devkit/processes.js';
 import { allInstances } from '../fixtures/catalog.js';
 import { encodePdu, PduType } from '../src/dimse-bridge/pdu.js';
 

@@ -5,7 +5,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readdirSync } from 'node:fs';
 import { request } from 'node:http';
-import type { TestPacs } from './harness/pacs.js';
+import type { TestPacs } from '../devkit/pacs.js';
 import { gatewayInFrontOfDcmqrscp, type startTestGateway } from './harness/gateway.js';
 import { allInstances } from '../fixtures/catalog.js';
 

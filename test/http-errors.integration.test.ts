@@ -4,7 +4,7 @@
  * in a 299 Warning on WADO-RS, rendered and thumbnail resources alike.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import type { TestPacs } from './harness/pacs.js';
+import type { TestPacs } from '../devkit/pacs.js';
 import { gatewayInFrontOfDcmqrscp, type startTestGateway } from './harness/gateway.js';
 import { allInstances } from '../fixtures/catalog.js';
 

@@ -13,7 +13,7 @@ import { RenderService } from '../src/services/render-service.js';
 import { StudyCatalog } from '../src/services/study-catalog.js';
 import { Audit } from '../src/audit/audit.js';
 import { tenantSettings } from '../src/tenant.js';
-import { tempDir } from './harness/temp.js';
+import { tempDir } from '../devkit/temp.js';
 
 describe('openapi.yaml', () => {
   it('lists every GET route of the server and no route it does not have', async () => {

@@ -5,9 +5,9 @@
  */
 import { describe, it, expect, afterEach } from 'vitest';
 import { startTestGateway } from './harness/gateway.js';
-import { startDcmqrscp } from './harness/pacs.js';
+import { startDcmqrscp } from '../devkit/pacs.js';
 import { startFakeScp, startBlackHole, isFind, isEcho } from './harness/fake-scp.js';
-import { freePort } from './harness/ports.js';
+import { freePort } from '../devkit/ports.js';
 import { Status } from '../src/dimse-bridge/command.js';
 import { Dataset } from '../src/dicom/dataset.js';
 import { Tags } from '../src/dicom/tag.js';

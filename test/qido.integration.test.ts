@@ -3,7 +3,7 @@
  * fixtures. The same suite runs against both; expectations come from fixtures/catalog.ts.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { PACS_KINDS, type TestPacs } from './harness/pacs.js';
+import { PACS_KINDS, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
 import { PATIENTS, allStudies, allInstances } from '../fixtures/catalog.js';
 import type { DicomJsonObject, PersonNameJson } from '../src/dicom/json-model.js';

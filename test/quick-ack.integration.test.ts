@@ -4,7 +4,7 @@
  * 30 searches through the gateway must not make the kernel send delayed ACKs: the gateway acknowledges at once.
  */
 import { describe, it, expect } from 'vitest';
-import { run } from './harness/processes.js';
+import { run } from '../devkit/processes.js';
 
 describe('no delayed ACKs against a PACS as shipped', () => {
   for (const kind of ['dcmqrscp', 'orthanc'] as const) {

@@ -6,8 +6,8 @@
 import { describe, it, expect } from 'vitest';
 import { chmodSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { run } from './harness/processes.js';
-import { tempDir } from './harness/temp.js';
+import { run } from '../devkit/processes.js';
+import { tempDir } from '../devkit/temp.js';
 
 const readme = readFileSync('README.md', 'utf8');
 const firstBlock = /```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';

@@ -6,19 +6,19 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync, rmSync } from 'node:fs';
-import { startOrthanc, type TestPacs } from './harness/pacs.js';
+import { startOrthanc, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
-import { freePort } from './harness/ports.js';
+import { freePort } from '../devkit/ports.js';
 import { decompressedCopy, referenceDecode } from './harness/reference-decode.js';
 import { Tags } from '../src/dicom/tag.js';
-import { run } from './harness/processes.js';
+import { run } from '../devkit/processes.js';
 import { seedCache } from './harness/storage.js';
 import { psnr } from './harness/pnm.js';
 import { imagingFixtureFiles, referenceRender, decodeImage } from './harness/imaging.js';
 import { makeSyntaxVariants, VARIANT_STUDY, WRITERS, type SyntaxVariant } from './harness/syntax-variants.js';
 import { IMAGING_FIXTURES } from '../fixtures/imaging.js';
 import { TransferSyntax as TS } from '../src/dicom/transfer-syntax.js';
-import { tempDir } from './harness/temp.js';
+import { tempDir } from '../devkit/temp.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 

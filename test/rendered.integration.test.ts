@@ -6,20 +6,20 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { run } from './harness/processes.js';
+import { run } from '../devkit/processes.js';
 import { Dataset } from '../src/dicom/dataset.js';
 import { writeDataset } from '../src/dicom/dataset-codec.js';
 import { encodeFileMetaHeader, encodePart10File } from '../src/dicom/part10.js';
 import { tag, Tags } from '../src/dicom/tag.js';
 import { IMPLEMENTATION, uidFromLabel } from '../src/dicom/uid.js';
-import { startOrthanc, type TestPacs } from './harness/pacs.js';
+import { startOrthanc, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
-import { freePort } from './harness/ports.js';
+import { freePort } from '../devkit/ports.js';
 import { fetchMultipart } from './harness/multipart.js';
 import { psnr, maxDifference } from './harness/pnm.js';
 import { imagingFixtureFiles, fixture, referenceRender, decodeImage } from './harness/imaging.js';
 import { IMAGING_FIXTURES, IMAGING_STUDY, PDF_DOCUMENT, type ImagingFixture } from '../fixtures/imaging.js';
-import { tempDir } from './harness/temp.js';
+import { tempDir } from '../devkit/temp.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 

@@ -6,14 +6,14 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { copyFileSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { startDcmqrscp, type TestPacs } from './harness/pacs.js';
+import { startDcmqrscp, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
-import { freePort } from './harness/ports.js';
-import { run } from './harness/processes.js';
-import { fixtureFiles } from './harness/fixtures.js';
+import { freePort } from '../devkit/ports.js';
+import { run } from '../devkit/processes.js';
+import { fixtureFiles } from '../devkit/fixtures.js';
 import { allInstances, type FixtureInstance } from '../fixtures/catalog.js';
 import type { DicomJsonObject } from '../src/dicom/json-model.js';
-import { tempDir } from './harness/temp.js';
+import { tempDir } from '../devkit/temp.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 

@@ -13,11 +13,11 @@ import { InstanceStore, type IncomingInstance, type InstanceWriter } from '../sr
 import { DimseClient } from '../src/dimse-bridge/dimse-client.js';
 import { IMPLEMENTATION } from '../src/dicom/uid.js';
 import { TransferSyntax } from '../src/dicom/transfer-syntax.js';
-import { run } from './harness/processes.js';
+import { run } from '../devkit/processes.js';
 import { testAssociation } from './harness/associate.js';
 import { metaEnd } from './harness/variants.js';
 import { admitAll } from './harness/storage.js';
-import { tempDir } from './harness/temp.js';
+import { tempDir } from '../devkit/temp.js';
 
 const scps: StorageScp[] = [];
 afterEach(async () => { for (const s of scps.splice(0)) await s.close(); });

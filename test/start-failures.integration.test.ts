@@ -7,9 +7,9 @@ import { describe, it, expect } from 'vitest';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { readdirSync } from 'node:fs';
-import { freePort } from './harness/ports.js';
-import { tempDir } from './harness/temp.js';
-import { run } from './harness/processes.js';
+import { freePort } from '../devkit/ports.js';
+import { tempDir } from '../devkit/temp.js';
+import { run } from '../devkit/processes.js';
 
 interface Exit { code: number | null; stdout: string; stderr: string }
 

@@ -7,11 +7,11 @@ import { readFileSync, readdirSync, existsSync, createReadStream, rmSync } from 
 import path from 'node:path';
 import { startStorageScp } from './harness/storage.js';
 import type { StorageScp } from '../src/dimse-bridge/storage-scp.js';
-import { startDcmqrscp, PACS_KINDS, type TestPacs } from './harness/pacs.js';
-import { run, startProcess } from './harness/processes.js';
-import { freePort, waitForPort } from './harness/ports.js';
+import { startDcmqrscp, PACS_KINDS, type TestPacs } from '../devkit/pacs.js';
+import { run, startProcess } from '../devkit/processes.js';
+import { freePort, waitForPort } from '../devkit/ports.js';
 import { makeTransferSyntaxVariants, storescuProfile, metaEnd, metaOf, type Variant } from './harness/variants.js';
-import { fixtureFiles } from './harness/fixtures.js';
+import { fixtureFiles } from '../devkit/fixtures.js';
 import { allInstances, PATIENTS, SOP_CLASS_BY_MODALITY } from '../fixtures/catalog.js';
 import { receiveInstance } from '../src/cache/instance-receiver.js';
 import { readDataset } from '../src/dicom/dataset-codec.js';
@@ -24,7 +24,7 @@ import { InstanceStore } from '../src/cache/instance-store.js';
 import { Dataset } from '../src/dicom/dataset.js';
 import { Tags } from '../src/dicom/tag.js';
 import { TransferSyntax, UNCOMPRESSED_TRANSFER_SYNTAXES, encodingOf } from '../src/dicom/transfer-syntax.js';
-import { tempDir } from './harness/temp.js';
+import { tempDir } from '../devkit/temp.js';
 
 describe('Storage SCP (as a storage component: its destination admits everything)', () => {
   let scp: StorageScp;

@@ -5,17 +5,17 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { startDcmqrscp, type TestPacs } from './harness/pacs.js';
+import { startDcmqrscp, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
 import { startIssuer, type TestIssuer } from './harness/issuer.js';
-import { freePort } from './harness/ports.js';
-import { run } from './harness/processes.js';
+import { freePort } from '../devkit/ports.js';
+import { run } from '../devkit/processes.js';
 import { imagingFixtureFiles, fixture } from './harness/imaging.js';
 import { IMAGING_STUDY } from '../fixtures/imaging.js';
 import { allInstances, PATIENTS } from '../fixtures/catalog.js';
 import { signUrl } from '../src/auth/signed-url.js';
 import { mintCapability } from '../src/auth/capability.js';
-import { tempDir } from './harness/temp.js';
+import { tempDir } from '../devkit/temp.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 

@@ -4,10 +4,10 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import path from 'node:path';
-import { run, startProcess, type Started } from './harness/processes.js';
-import { freePort, waitForPort } from './harness/ports.js';
+import { run, startProcess, type Started } from '../devkit/processes.js';
+import { freePort, waitForPort } from '../devkit/ports.js';
 import { startTestGateway } from './harness/gateway.js';
-import { tempDir } from './harness/temp.js';
+import { tempDir } from '../devkit/temp.js';
 
 const dir = tempDir('tls');
 const f = (name: string): string => path.join(dir, name);

@@ -6,11 +6,11 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { startDcmqrscp, type TestPacs } from './harness/pacs.js';
+import { startDcmqrscp, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
-import { run } from './harness/processes.js';
+import { run } from '../devkit/processes.js';
 import { PATIENTS } from '../fixtures/catalog.js';
-import { tempDir } from './harness/temp.js';
+import { tempDir } from '../devkit/temp.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 

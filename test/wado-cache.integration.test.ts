@@ -5,10 +5,10 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { readdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { startDcmqrscp, startOrthanc, type TestPacs } from './harness/pacs.js';
+import { startDcmqrscp, startOrthanc, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
-import { freePort } from './harness/ports.js';
-import { run } from './harness/processes.js';
+import { freePort } from '../devkit/ports.js';
+import { run } from '../devkit/processes.js';
 import { fetchMultipart } from './harness/multipart.js';
 import { startFakeScp, isFind } from './harness/fake-scp.js';
 import { allInstances, PATIENTS } from '../fixtures/catalog.js';
@@ -17,7 +17,7 @@ import { Dataset } from '../src/dicom/dataset.js';
 import { Tags } from '../src/dicom/tag.js';
 import { writeDataset } from '../src/dicom/dataset-codec.js';
 import { TransferSyntax } from '../src/dicom/transfer-syntax.js';
-import { tempDir } from './harness/temp.js';
+import { tempDir } from '../devkit/temp.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });

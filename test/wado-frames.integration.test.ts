@@ -5,14 +5,14 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { startOrthanc, type TestPacs } from './harness/pacs.js';
+import { startOrthanc, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
-import { freePort } from './harness/ports.js';
-import { run } from './harness/processes.js';
+import { freePort } from '../devkit/ports.js';
+import { run } from '../devkit/processes.js';
 import { fetchMultipart } from './harness/multipart.js';
-import { fixtureFiles } from './harness/fixtures.js';
+import { fixtureFiles } from '../devkit/fixtures.js';
 import { allInstances, type FixtureInstance } from '../fixtures/catalog.js';
-import { tempDir } from './harness/temp.js';
+import { tempDir } from '../devkit/temp.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 

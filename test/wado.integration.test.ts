@@ -5,18 +5,18 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { PACS_KINDS, type TestPacs } from './harness/pacs.js';
+import { PACS_KINDS, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
-import { freePort } from './harness/ports.js';
+import { freePort } from '../devkit/ports.js';
 import { fetchMultipart } from './harness/multipart.js';
-import { fixtureFiles } from './harness/fixtures.js';
-import { run } from './harness/processes.js';
+import { fixtureFiles } from '../devkit/fixtures.js';
+import { run } from '../devkit/processes.js';
 import { metaEnd, metaOf } from './harness/variants.js';
 import { allInstances, PATIENTS, type FixtureInstance } from '../fixtures/catalog.js';
 import { readDataset } from '../src/dicom/dataset-codec.js';
 import { toDicomJson, type DicomJsonObject } from '../src/dicom/json-model.js';
 import { encodingOf } from '../src/dicom/transfer-syntax.js';
-import { tempDir } from './harness/temp.js';
+import { tempDir } from '../devkit/temp.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 

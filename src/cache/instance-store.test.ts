@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { readFileSync, rmSync } from 'node:fs';
-import { tempDir } from '../../test/harness/temp.js';
+import { tempDir } from '../../devkit/temp.js';
 
 // A slow disk: creating a directory takes longer than writing and syncing a small file.
 vi.mock('node:fs/promises', async (importOriginal) => {

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig, ConfigError, configLeaves } from './load.js';
-import { tempDir } from '../../test/harness/temp.js';
+import { tempDir } from '../../devkit/temp.js';
 
 function file(text: string, name = 'c.yaml'): string {
   const p = path.join(tempDir('cfg'), name);

@@ -6,7 +6,7 @@ import { Dataset } from './dataset.js';
 import { readDataset, writeDataset, DatasetParseError } from './dataset-codec.js';
 import { tag, Tags } from './tag.js';
 import { toDicomJson } from './json-model.js';
-import { tempDir } from '../../test/harness/temp.js';
+import { tempDir } from '../../devkit/temp.js';
 
 function sample(): Dataset {
   const item = new Dataset().setText(tag(0x0040, 0x1001), 'RP-1').setText(tag(0x0040, 0x0009), 'SPS-1');

@@ -5,7 +5,7 @@ import { encodeFileMetaHeader } from './part10.js';
 import { readPart10Header, bulkStream } from './part10-reader.js';
 import { Tags } from './tag.js';
 import { TransferSyntax } from './transfer-syntax.js';
-import { tempDir } from '../../test/harness/temp.js';
+import { tempDir } from '../../devkit/temp.js';
 
 /** A big-endian file whose Pixel Data (OW) holds the words 0, 1, 2, … (mod 65536). */
 function bigEndianFile(words: number): string {

@@ -3,7 +3,7 @@ import { writeFileSync, rmSync, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { ReadBuffers, fileBody } from './file-body.js';
 import { readAhead } from './multipart-stream.js';
-import { tempDir } from '../../test/harness/temp.js';
+import { tempDir } from '../../devkit/temp.js';
 
 const dir = tempDir('filebody');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

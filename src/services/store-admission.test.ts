@@ -9,7 +9,7 @@ import { InstanceStore } from '../cache/instance-store.js';
 import { InstanceCache } from '../cache/instance-cache.js';
 import { Dataset } from '../dicom/dataset.js';
 import { Tags } from '../dicom/tag.js';
-import { tempDir } from '../../test/harness/temp.js';
+import { tempDir } from '../../devkit/temp.js';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 const STUDY = '1.2.3';

@@ -4,9 +4,9 @@
  * how many delayed ACKs the kernel sent meanwhile (TcpExt DelayedACKs).
  */
 import { readFileSync } from 'node:fs';
-import { PACS_KINDS } from './pacs.js';
+import { PACS_KINDS } from '../../devkit/pacs.js';
 import { startTestGateway } from './gateway.js';
-import { cleanupTempDirs } from './temp.js';
+import { cleanupTempDirs } from '../../devkit/temp.js';
 
 function delayedAcks(): number {
   const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));

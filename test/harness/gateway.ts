@@ -1,9 +1,9 @@
 import type { ConfigInput, GatewayConfig } from '../../src/config/schema.js';
 import { configSchema } from '../../src/config/schema.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
-import { startDcmqrscp, type TestPacs } from './pacs.js';
-import { freePort } from './ports.js';
-import { tempDir } from './temp.js';
+import { startDcmqrscp, type TestPacs } from '../../devkit/pacs.js';
+import { freePort } from '../../devkit/ports.js';
+import { tempDir } from '../../devkit/temp.js';
 
 /** Starts the real gateway on a free HTTP port (0), pointed at `pacs`, with config overrides. */
 export async function startTestGateway(pacs: Pick<TestPacs, 'aeTitle' | 'host' | 'port'>, overrides: Partial<{ [K in keyof ConfigInput]: Partial<Exclude<ConfigInput[K], undefined>> }> = {}): Promise<Gateway & { base: string; config: GatewayConfig; scpPort: number }> {

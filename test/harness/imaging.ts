@@ -5,13 +5,13 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { run } from './processes.js';
+import { run } from '../../devkit/processes.js';
 import { parsePnm, type Bitmap } from './pnm.js';
 import { IMAGING_FIXTURES, enhancedFrameWindow, expandedSegments, generateImagingFixtures, type ImagingFixture } from '../../fixtures/imaging.js';
 import { Dataset } from '../../src/dicom/dataset.js';
 import { encodePart10File } from '../../src/dicom/part10.js';
 import { tag, Tags } from '../../src/dicom/tag.js';
-import { tempDir } from './temp.js';
+import { tempDir } from '../../devkit/temp.js';
 
 let cached: { dir: string; files: Map<ImagingFixture, string> } | undefined;
 

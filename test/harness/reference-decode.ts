@@ -5,10 +5,10 @@
  */
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { run } from './processes.js';
+import { run } from '../../devkit/processes.js';
 import { TransferSyntax as TS } from '../../src/dicom/transfer-syntax.js';
 import { metaOf } from './variants.js';
-import { tempDir } from './temp.js';
+import { tempDir } from '../../devkit/temp.js';
 
 export interface ReferencePixels {
   /** Native pixel data, little endian, all frames. */

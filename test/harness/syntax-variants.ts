@@ -6,7 +6,7 @@
  */
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { run } from './processes.js';
+import { run } from '../../devkit/processes.js';
 import { metaOf } from './variants.js';
 import { IMAGING_FIXTURES, type ImagingFixture } from '../../fixtures/imaging.js';
 import { encodePart10File } from '../../src/dicom/part10.js';
@@ -16,7 +16,7 @@ import { uidFromLabel } from '../../src/dicom/uid.js';
 import { TransferSyntax as TS } from '../../src/dicom/transfer-syntax.js';
 import { transcodedPart10 } from '../../src/services/transcode.js';
 import { CodecPool } from '../../src/codecs/codec-pool.js';
-import { tempDir } from './temp.js';
+import { tempDir } from '../../devkit/temp.js';
 
 export const VARIANT_STUDY = uidFromLabel('imaging/variants');
 

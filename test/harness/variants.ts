@@ -1,14 +1,14 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { run } from './processes.js';
-import { fixtureFiles } from './fixtures.js';
+import { run } from '../../devkit/processes.js';
+import { fixtureFiles } from '../../devkit/fixtures.js';
 import { allInstances } from '../../fixtures/catalog.js';
 import { encodeFileMetaHeader } from '../../src/dicom/part10.js';
 import { readDataset } from '../../src/dicom/dataset-codec.js';
 import { tag } from '../../src/dicom/tag.js';
 import { TransferSyntax } from '../../src/dicom/transfer-syntax.js';
 import { IMPLEMENTATION } from '../../src/dicom/uid.js';
-import { tempDir } from './temp.js';
+import { tempDir } from '../../devkit/temp.js';
 
 /** Where the File Meta Information ends (PS3.10 §7.1): after the group length element and its value. */
 export function metaEnd(file: Buffer): number {
