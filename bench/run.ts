@@ -1,4 +1,6 @@
 /** `npm run bench -- <name>`: runs one benchmark (default: all). */
+import { cleanupTempDirs } from '../devkit/temp.js';
+
 const benches: Record<string, () => Promise<void>> = {
   qido: async () => (await import('./qido.js')).runQidoBench(),
   wado: async () => (await import('./wado.js')).runWadoBench(),
@@ -14,4 +16,5 @@ for (const name of names) {
   }
   await bench();
 }
+cleanupTempDirs(); // the fixtures and peers' directories the benchmarks made
 process.exit(0);
