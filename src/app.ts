@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import cors from '@fastify/cors';
 import { httpTlsOptions } from './config/tls.js';
-import { GatewayError, toGatewayError, Errors } from './errors.js';
+import { GatewayError, toGatewayError, Errors, withHeaders } from './errors.js';
 import { registerQidoRoutes } from './routes/qido.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerWadoRoutes } from './routes/wado.js';
@@ -177,8 +177,7 @@ function registerMethodNotAllowed(app: FastifyInstance, byPath: ReadonlyMap<stri
       method: missing,
       url: path,
       handler: async (request) => {
-        const e = Errors.methodNotAllowed(request.method, request.url.split('?')[0] ?? '', allow);
-        throw new GatewayError(e.code, e.statusCode, e.message, {}, { allow });
+        throw withHeaders(Errors.methodNotAllowed(request.method, request.url.split('?')[0] ?? '', allow), { allow });
       },
     });
   }
