@@ -17,7 +17,7 @@ import { DimseClient } from '../src/dimse-bridge/dimse-client.js';
 import { SopClass } from '../src/dimse-bridge/sop-classes.js';
 import { IMPLEMENTATION } from '../src/dicom/uid.js';
 import { UNCOMPRESSED_TRANSFER_SYNTAXES } from '../src/dicom/transfer-syntax.js';
-import { buildIdentifier } from '../src/services/qido-service.js';
+import { buildIdentifier } from '../src/backends/dimse/find.js';
 import { DEFAULT_RETURN_KEYS } from '../src/dicom/query-attributes.js';
 import { Tags } from '../src/dicom/tag.js';
 import { get, sequential, parallel, summarise, fmt } from './stats.js';

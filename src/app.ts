@@ -16,11 +16,9 @@ import { registerAuditHooks } from './audit/audit-hook.js';
 import type { Audit } from './audit/audit.js';
 import { registerSignedUrlRoutes } from './routes/signed-urls.js';
 import { registerRenderedRoutes } from './routes/rendered.js';
-import { QidoService } from './services/qido-service.js';
-import type { RetrieveService } from './services/retrieve-service.js';
 import { retrieveScope, type UidParams } from './routes/path-params.js';
 import type { Tenant } from './tenant.js';
-import type { PacsBackend } from './services/backend.js';
+import type { Archive } from './archive/archive.js';
 import type { GatewayConfig } from './config/schema.js';
 
 export interface AppDependencies {
@@ -33,8 +31,8 @@ export interface AppDependencies {
   loggerInstance?: FastifyServerOptions['loggerInstance'];
 }
 
-/** What the HTTP side needs of a tenant (any back-end behind the PacsBackend interface). */
-export type AppTenant = Pick<Tenant, 'settings' | 'retrieve' | 'render' | 'auth'> & { backend: PacsBackend };
+/** What the HTTP side needs of a tenant: its services, over any archive behind the Archive interface. */
+export type AppTenant = Pick<Tenant, 'settings' | 'qido' | 'render' | 'auth'> & { archive: Archive };
 
 /**
  * The HTTP side: routes under `http.basePath`, health endpoints at the root, and the one error handler that
@@ -96,8 +94,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
 
   const [defaultTenant] = deps.tenants;
   if (!defaultTenant) throw new Error('no tenant to serve');
-  const echoTimeout = (t: AppTenant): number => Math.min(t.settings.pacs.connectTimeoutMs + t.settings.pacs.artimTimeoutMs, 10_000);
-  registerHealthRoutes(app, deps.tenants.map((t) => ({ id: t.settings.id, backend: t.backend, timeoutMs: echoTimeout(t) })));
+  registerHealthRoutes(app, deps.tenants.map((t) => ({ id: t.settings.id, archive: t.archive })));
 
   const readBuffers = new ReadBuffers();
   for (const tenant of deps.tenants) {
@@ -114,10 +111,10 @@ function fastifyClientError(status: number, message: string): GatewayError {
   return new GatewayError(e.code, status, e.message);
 }
 
-/** A retrieval route's request the cache answers alone; a path whose UIDs do not parse gets 400, not the PACS. */
-function servedFromCache(retrieve: RetrieveService, params: UidParams): boolean {
+/** A retrieval route's request the gateway answers alone; a path whose UIDs do not parse gets 400, not the PACS. */
+function heldLocally(archive: Archive, params: UidParams): boolean {
   try {
-    return retrieve.servedFromCache(retrieveScope(params));
+    return archive.holdsLocally(retrieveScope(params));
   } catch {
     return true;
   }
@@ -140,15 +137,15 @@ function registerTenantRoutes(scoped: FastifyInstance, tenant: AppTenant, shared
     { requests: config.limits.clientRequests, windowSeconds: config.limits.windowSeconds },
     { requests: config.limits.tenantRequests, windowSeconds: config.limits.windowSeconds },
     id,
-    (request) => servedFromCache(tenant.retrieve, request.params as UidParams),
+    (request) => heldLocally(tenant.archive, request.params as UidParams),
   ));
   registerQidoRoutes(scoped, {
-    service: new QidoService(tenant.backend, { maxFanOutStudies: config.qido.maxFanOutStudies }),
+    service: tenant.qido,
     limits: { defaultLimit: config.qido.defaultLimit, maxLimit: config.qido.maxLimit },
     headerHoldMs: config.qido.headerHoldMs,
     publicUrl,
   });
-  registerWadoRoutes(scoped, { service: tenant.retrieve, publicUrl, bulkDataThreshold: config.wado.bulkDataThreshold, readBuffers: shared.readBuffers, codecs: shared.codecs });
+  registerWadoRoutes(scoped, { archive: tenant.archive, publicUrl, bulkDataThreshold: config.wado.bulkDataThreshold, readBuffers: shared.readBuffers, codecs: shared.codecs });
   registerRenderedRoutes(scoped, { service: tenant.render, publicUrl, defaultQuality: config.render.defaultQuality });
   registerSignedUrlRoutes(scoped, { auth: tenant.settings.auth, scope: tenant.auth.scope, publicUrl });
   registerMethodNotAllowed(scoped, methodsByPath);

@@ -1,8 +1,4 @@
 import { format } from 'node:util';
-import {
-  DimseNetworkError, AssociationRejectedError, DimseStatusError, DimseTimeoutError, PoolExhaustedError,
-} from './dimse-bridge/errors.js';
-import { statusHex } from './dimse-bridge/command.js';
 import { CodecPoolBusyError } from './codecs/codec-pool.js';
 
 /**
@@ -79,32 +75,6 @@ export const ERROR_CODES: readonly string[] = Object.values(Errors).map((e) => e
 
 export type { ErrorFactory };
 
-/** The DIMSE → HTTP mapping (documented as a table in docs/conformance.md). */
-export function fromDimseError(err: DimseNetworkError): GatewayError {
-  switch (err.kind) {
-    case 'unreachable':
-      return withDetails(Errors.pacsUnreachable(err.message), { reason: 'unreachable' });
-    case 'rejected': {
-      const rj = err as AssociationRejectedError;
-      return withDetails(Errors.pacsRejected(err.message), { reject: { result: rj.result, source: rj.source, reason: rj.reason } });
-    }
-    case 'aborted':
-      return Errors.pacsAborted(err.message);
-    case 'timeout':
-      return withDetails(Errors.pacsTimeout(err.message), { phase: (err as DimseTimeoutError).phase });
-    case 'status': {
-      const se = err as DimseStatusError;
-      return withDetails(Errors.pacsFailed(err.message), { dimseStatus: statusHex(se.status), ...(se.errorComment ? { errorComment: se.errorComment } : {}) });
-    }
-    case 'negotiation':
-      return Errors.pacsNegotiation(err.message);
-    case 'capacity':
-      return withHeaders(Errors.pacsBusy(err.message), { 'retry-after': String((err as PoolExhaustedError).retryAfterSeconds) });
-    case 'protocol':
-      return Errors.pacsProtocol(err.message);
-  }
-}
-
 /** The same error with response headers (Retry-After, WWW-Authenticate, Allow, Content-Range…). */
 export function withHeaders(err: GatewayError, headers: Record<string, string>): GatewayError {
   return new GatewayError(err.code, err.statusCode, err.message, err.details, { ...err.headers, ...headers });
@@ -117,7 +87,6 @@ export function withDetails(err: GatewayError, details: Record<string, unknown>)
 /** Any error to a GatewayError; unknown errors become 500 without leaking internals beyond the message. */
 export function toGatewayError(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;
-  if (err instanceof DimseNetworkError) return fromDimseError(err);
   if (err instanceof CodecPoolBusyError) return withHeaders(Errors.codecsBusy(err.message), { 'retry-after': '1' });
   return Errors.internal(err instanceof Error ? err.message : String(err));
 }

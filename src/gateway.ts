@@ -7,21 +7,17 @@ import { authConfigProblem } from './auth/from-config.js';
 import { CodecPool } from './codecs/codec-pool.js';
 import { auditFromConfig } from './audit/audit.js';
 import { DEFAULT_TENANT, startTenant, tenantSettings, type Tenant } from './tenant.js';
-import type { StorageScp } from './dimse-bridge/storage-scp.js';
-import type { InstanceCache } from './cache/instance-cache.js';
-import type { RetrieveService } from './services/retrieve-service.js';
 import type { RenderService } from './services/render-service.js';
+import type { DimseArchive } from './backends/dimse/dimse-archive.js';
 
 /** The whole gateway: per tenant a PACS connection pool, a Storage SCP and a cache; one DICOMweb HTTP server. */
 export interface Gateway {
   app: FastifyInstance;
   /** Every tenant by id, `default` included. */
   tenants: ReadonlyMap<string, Tenant>;
-  /** The default tenant's parts. */
-  storageScp: StorageScp | undefined;
-  retrieve: RetrieveService;
+  /** The default tenant's archive and render service. */
+  archive: DimseArchive;
   render: RenderService;
-  cache: InstanceCache;
   /** HTTP address actually bound (port 0 resolves to a free port). */
   httpUrl: string;
   close(): Promise<void>;
@@ -68,10 +64,8 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
   return {
     app,
     tenants: new Map(tenants.map((t) => [t.settings.id, t])),
-    storageScp: main.storageScp,
-    retrieve: main.retrieve,
+    archive: main.archive,
     render: main.render,
-    cache: main.cache,
     httpUrl: address,
     async close() {
       await app.close();

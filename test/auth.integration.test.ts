@@ -62,7 +62,7 @@ describe('authentication and authorisation (auth.mode: required)', () => {
 
     it('refuses missing, malformed, tampered, expired and unknown-key signatures with 403 and a reason, before any PACS, cache or decoder work', async () => {
       await settle();
-      const before = { associations: associations(), render: { ...gw.render.counters }, cached: gw.cache.size };
+      const before = { associations: associations(), render: { ...gw.render.counters }, cached: gw.archive.cache.size };
       const good = sign(`${thumbPath()}?viewport=64,64`);
       const cases: [string, string, RegExp][] = [
         ['missing', `${thumbPath()}?viewport=64,64`, /no signature/],
@@ -82,7 +82,7 @@ describe('authentication and authorisation (auth.mode: required)', () => {
       await settle();
       expect(associations()).toBe(before.associations);
       expect(gw.render.counters).toEqual(before.render);
-      expect(gw.cache.size).toBe(before.cached);
+      expect(gw.archive.cache.size).toBe(before.cached);
     });
 
     it('does not let a signed URL open QIDO or WADO', async () => {

@@ -66,6 +66,6 @@ describe('HEAD', () => {
     }
     await new Promise((r) => setTimeout(r, 200)); // connections closed by the client are reaped
     expect(openDescriptors() - before).toBeLessThan(5);
-    expect(gw.retrieve.activeCount).toBe(0);
+    expect(gw.archive.mediator.activeCount).toBe(0);
   });
 });

@@ -101,7 +101,7 @@ describe('Storage SCP exposure', () => {
     try {
       const gw = await startTestGateway(pacs, { pacs: { retrieve: 'get' } });
       try {
-        expect(gw.storageScp).toBeUndefined();
+        expect(gw.archive.storageScp).toBeUndefined();
         const study = instances[0]?.study;
         const res = await fetch(`${gw.base}/studies/${study?.uid}/metadata`);
         expect(res.status).toBe(200);

@@ -139,18 +139,18 @@ describe('tenants', () => {
     const a = await fetch(`${baseA()}/studies/${studyA?.uid}/series/${instA?.series.uid}/instances/${instA?.uid}`, { headers: { authorization: `Bearer ${tokenA}`, accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
     expect(a.status).toBe(200);
     await a.arrayBuffer();
-    expect(gw.cache.get(instA?.uid ?? '')).toBeDefined();
+    expect(gw.archive.cache.get(instA?.uid ?? '')).toBeDefined();
     // B's PACS does not have A's instance, and B's cache does not either.
     const fromB = await fetch(`${baseB()}/studies/${studyA?.uid}/series/${instA?.series.uid}/instances/${instA?.uid}`, { headers: { authorization: `Bearer ${tokenB}`, accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
     expect(fromB.status).toBe(404);
-    expect(tenantB?.cache.get(instA?.uid ?? '')).toBeUndefined();
-    expect(existsSync(tenantB?.cache.store.pathOf(instA?.uid ?? '') ?? '')).toBe(false);
+    expect(tenantB?.archive.cache.get(instA?.uid ?? '')).toBeUndefined();
+    expect(existsSync(tenantB?.archive.cache.store.pathOf(instA?.uid ?? '') ?? '')).toBe(false);
     // B's instance arrives by C-MOVE at B's own Storage SCP and lands in B's cache only.
     const b = await fetch(`${baseB()}/studies/${IMAGING_STUDY.uid}/series/${instB.seriesUid}/instances/${instB.uid}`, { headers: { authorization: `Bearer ${tokenB}`, accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
     expect(b.status).toBe(200);
     await b.arrayBuffer();
-    expect(tenantB?.cache.get(instB.uid)).toBeDefined();
-    expect(gw.cache.get(instB.uid)).toBeUndefined();
+    expect(tenantB?.archive.cache.get(instB.uid)).toBeDefined();
+    expect(gw.archive.cache.get(instB.uid)).toBeUndefined();
     const fromA = await fetch(`${baseA()}/studies/${IMAGING_STUDY.uid}/series/${instB.seriesUid}/instances/${instB.uid}`, { headers: { authorization: `Bearer ${tokenA}`, accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
     expect(fromA.status).toBe(404);
   });

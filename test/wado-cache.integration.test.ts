@@ -43,13 +43,13 @@ describe('WADO-RS cache', () => {
     const first = await fetchMultipart(`${gw.base}/studies/${a?.uid}`);
     expect(first.parts.length).toBe(expectA);
     await fetchMultipart(`${gw.base}/studies/${b?.uid}`);
-    expect(gw.cache.totalBytes).toBeLessThanOrEqual(6000);
+    expect(gw.archive.cache.totalBytes).toBeLessThanOrEqual(6000);
     const before = countRetrievals(pacs);
     const again = await fetchMultipart(`${gw.base}/studies/${a?.uid}`);
     expect(again.parts.length).toBe(expectA);
     await settle();
     expect(countRetrievals(pacs) - before).toBe(1);
-    expect(gw.cache.totalBytes).toBeLessThanOrEqual(6000);
+    expect(gw.archive.cache.totalBytes).toBeLessThanOrEqual(6000);
   });
 
   it('serves a complete study after a restart with the PACS gone', async () => {
@@ -62,7 +62,7 @@ describe('WADO-RS cache', () => {
     await pacs.stop();
     const restarted = await startTestGateway({ aeTitle: 'GONE', host: '127.0.0.1', port: await freePort() }, { cache: { dir: cacheDir } });
     cleanups.push(() => restarted.close());
-    expect(restarted.cache.size).toBeGreaterThanOrEqual(expected);
+    expect(restarted.archive.cache.size).toBeGreaterThanOrEqual(expected);
     const warm = await fetchMultipart(`${restarted.base}/studies/${s?.uid}`);
     expect(warm.status).toBe(200);
     expect(warm.parts.length).toBe(expected);
@@ -90,7 +90,7 @@ describe('WADO-RS cache', () => {
     const one = instances.find((i) => i.study.uid === s?.uid);
     const before = countRetrievals(pacs);
     const studyRequest = fetchMultipart(`${gw.base}/studies/${s?.uid}`);
-    while (gw.retrieve.activeCount === 0) await new Promise((r) => setTimeout(r, 1));
+    while (gw.archive.mediator.activeCount === 0) await new Promise((r) => setTimeout(r, 1));
     const instanceRequest = fetchMultipart(`${gw.base}/studies/${s?.uid}/series/${one?.series.uid}/instances/${one?.uid}`);
     const [whole, single] = await Promise.all([studyRequest, instanceRequest]);
     expect(whole.parts.length).toBe(instances.filter((i) => i.study.uid === s?.uid).length);
@@ -172,8 +172,8 @@ describe('WADO-RS failures', () => {
     expect(r.status).toBe(502);
     expect(((await r.json()) as { error: string }).error).toBe('DWG_PACS_ABORTED');
     expect(readdirSync(path.join(gw.config.cache.dir, 'incoming'))).toEqual([]);
-    expect(gw.cache.size).toBe(0);
-    for (const sop of pacs.sops) expect(existsSync(gw.cache.store.pathOf(sop))).toBe(false);
+    expect(gw.archive.cache.size).toBe(0);
+    for (const sop of pacs.sops) expect(existsSync(gw.archive.cache.store.pathOf(sop))).toBe(false);
   });
 
   it('cancels a retrieval that makes no progress and answers 504', async () => {
@@ -183,6 +183,6 @@ describe('WADO-RS failures', () => {
     const r = await fetch(`${gw.base}/studies/${pacs.studyUid}`);
     expect(r.status).toBe(504);
     expect(await r.json()).toMatchObject({ error: 'DWG_PACS_TIMEOUT', phase: 'retrieve' });
-    expect(gw.cache.completeScope({ study: pacs.studyUid })).toBeUndefined();
+    expect(gw.archive.cache.completeScope({ study: pacs.studyUid })).toBeUndefined();
   });
 });

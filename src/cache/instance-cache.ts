@@ -1,23 +1,13 @@
 import { readdirSync, readFileSync, writeFileSync, renameSync, rmSync, statSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import type { InstanceStore, StoredInstance } from './instance-store.js';
-import { readPart10Header } from '../dicom/part10-reader.js';
-import { Tags } from '../dicom/tag.js';
+import { archivedInstanceOf } from '../archive/archived-instance.js';
 import type { Logger } from '../logger.js';
+import type { ArchivedInstance } from '../archive/archive.js';
 import { silentLogger } from '../logger.js';
 
-export interface CachedInstance {
-  sopInstanceUid: string;
-  seriesInstanceUid: string;
-  studyInstanceUid: string;
-  sopClassUid: string;
-  transferSyntaxUid: string;
-  /** Series Number and Instance Number (0020,0011/0013), for ordering a cached study as the PACS would list it. */
-  seriesNumber?: number | undefined;
-  instanceNumber?: number | undefined;
-  path: string;
-  bytes: number;
-}
+/** A cache entry is an archived instance: a Part 10 file on disk (archive/archive.ts). */
+export type CachedInstance = ArchivedInstance;
 
 interface Completeness {
   /** series UID → study UID and the SOP Instance UIDs the PACS holds for it */
@@ -104,18 +94,7 @@ export class InstanceCache {
   }
 
   private indexFile(file: string): CachedInstance {
-    const header = readPart10Header(file, 64);
-    return this.index({
-      sopInstanceUid: header.meta.sopInstanceUid,
-      sopClassUid: header.meta.sopClassUid,
-      transferSyntaxUid: header.meta.transferSyntaxUid,
-      studyInstanceUid: header.dataset.getString(Tags.StudyInstanceUID) ?? '',
-      seriesInstanceUid: header.dataset.getString(Tags.SeriesInstanceUID) ?? '',
-      seriesNumber: header.dataset.getNumber(Tags.SeriesNumber),
-      instanceNumber: header.dataset.getNumber(Tags.InstanceNumber),
-      path: file,
-      bytes: statSync(file).size,
-    });
+    return this.index(archivedInstanceOf(file));
   }
 
   private index(entry: CachedInstance): CachedInstance {

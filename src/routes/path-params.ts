@@ -1,5 +1,5 @@
 import { Errors } from '../errors.js';
-import type { RetrieveScope } from '../services/retrieve-service.js';
+import type { RetrieveScope } from '../archive/archive.js';
 import { pathUid } from './qido-params.js';
 
 /** The UIDs of a WADO-RS or rendered resource path. */

@@ -4,7 +4,8 @@ import type { VR } from '../dicom/vr.js';
 import { uidProblem } from '../dicom/uid.js';
 import type { QueryLevel } from '../dicom/query-attributes.js';
 import { Errors } from '../errors.js';
-import type { QidoRequest, MatchKey } from '../services/qido-service.js';
+import type { QidoRequest } from '../services/qido-service.js';
+import type { MatchKey } from '../archive/archive.js';
 
 /** Query parameters with a meaning of their own (PS3.18 §8.3.4, §8.3.3.1); every other key is an attribute. */
 const RESERVED = new Set(['includefield', 'limit', 'offset', 'fuzzymatching', 'emptyvaluematching', 'multiplevaluematching', 'accept', 'charset', 'removefield']);

@@ -4,7 +4,7 @@ import { frameNumbers, retrieveScope } from './path-params.js';
 import { parseRenderRequest, type RawQuery } from './rendered-params.js';
 import { streamResponse, multipartBody, newBoundary, warningHeader, type Part } from './multipart-stream.js';
 import { etagOf, type RenderAnswer, type RenderService } from '../services/render-service.js';
-import type { RetrieveScope } from '../services/retrieve-service.js';
+import type { RetrieveScope } from '../archive/archive.js';
 import type { PublicUrl } from './public-url.js';
 
 export interface RenderedRouteOptions {

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { RetrieveService, RetrieveScope, HeldInstance, InstanceStream } from '../services/retrieve-service.js';
+import type { Archive, RetrieveScope, HeldInstance, InstanceStream } from '../archive/archive.js';
 import { locateFrames, requireFrames, FrameError, FRAME_MEDIA_TYPE, type FrameLocator } from '../services/frames.js';
 import { planFrames, type FrameOption, type FramePlan } from '../services/frame-delivery.js';
 import { conversionProblem, transcodedPart10 } from '../services/transcode.js';
@@ -24,7 +24,7 @@ import type { RouteConfig } from './route-config.js';
 import { streamResponse, multipartBody, newBoundary, pendingHeaders, prepend, readAhead, type Part } from './multipart-stream.js';
 
 export interface WadoRouteOptions {
-  service: RetrieveService;
+  archive: Archive;
   publicUrl: PublicUrl;
   /** Binary values longer than this become BulkDataURIs in metadata (Pixel Data always does). */
   bulkDataThreshold: number;
@@ -49,8 +49,8 @@ const instanceUrl = (base: string, i: HeldInstance['instance']): string =>
   `${base}/studies/${i.studyInstanceUid}/series/${i.seriesInstanceUid}/instances/${i.sopInstanceUid}`;
 
 /** Opens the scope and waits for its first instance, so the status is known before any byte (PS3.18 §10.4.3). */
-async function firstAndRest(service: RetrieveService, scope: RetrieveScope): Promise<{ stream: InstanceStream; first: HeldInstance; rest: AsyncIterator<HeldInstance> }> {
-  const stream = await service.open(scope);
+async function firstAndRest(archive: Archive, scope: RetrieveScope): Promise<{ stream: InstanceStream; first: HeldInstance; rest: AsyncIterator<HeldInstance> }> {
+  const stream = await archive.open(scope);
   const rest = stream[Symbol.asyncIterator]();
   const first = await rest.next();
   if (first.done) throw Errors.pacsFailed(`the PACS listed the instances but sent none of them (${stream.missing} missing)`);
@@ -110,7 +110,7 @@ async function retrieveInstances(options: WadoRouteOptions, request: FastifyRequ
   const scope = retrieveScope(request.params);
   const syntaxes = instanceSyntaxes(request.headers.accept);
   const base = options.publicUrl(request);
-  const { stream, first, rest } = await firstAndRest(options.service, scope);
+  const { stream, first, rest } = await firstAndRest(options.archive, scope);
   const firstPart = instancePart(options, base, first, syntaxes);
   if (!firstPart.part) {
     await rest.return?.();
@@ -157,7 +157,7 @@ async function retrieveMetadata(options: WadoRouteOptions, request: FastifyReque
     throw Errors.notAcceptable(describeRanges(ranges), 'application/dicom+json, multipart/related; type="application/dicom+xml"');
   }
   const base = options.publicUrl(request);
-  const { stream, first, rest } = await firstAndRest(options.service, scope);
+  const { stream, first, rest } = await firstAndRest(options.archive, scope);
   const firstJson = metadataOf(options, base, first);
   const others = mapIterator(iterable(rest), (held) => metadataOf(options, base, held));
   if (wantsXml) {
@@ -171,7 +171,7 @@ async function retrieveMetadata(options: WadoRouteOptions, request: FastifyReque
 
 /** Opens the one instance of an instance-level request and parses its header; the pin lasts while `use` runs. */
 async function withInstance<T>(options: WadoRouteOptions, params: Params, use: (header: StoredHeader, held: HeldInstance) => Promise<T>): Promise<T> {
-  const { first, rest } = await firstAndRest(options.service, retrieveScope(params));
+  const { first, rest } = await firstAndRest(options.archive, retrieveScope(params));
   await rest.return?.();
   try {
     return await use(readPart10Header(first.instance.path, options.bulkDataThreshold), first);
@@ -329,7 +329,7 @@ async function retrieveFrames(options: WadoRouteOptions, request: FastifyRequest
 async function retrieveScopePixelData(options: WadoRouteOptions, request: FastifyRequest<{ Params: Params }>, reply: FastifyReply): Promise<void> {
   const accepted = frameOptions(request.headers.accept);
   const base = options.publicUrl(request);
-  const stream = await options.service.open(retrieveScope(request.params));
+  const stream = await options.archive.open(retrieveScope(request.params));
   const instances = stream[Symbol.asyncIterator]();
   let skipped = 0;
   let refused: string | undefined;

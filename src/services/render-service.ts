@@ -1,14 +1,12 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { retainedBytes } from './retained-bytes.js';
-import type { RetrieveService, RetrieveScope, HeldInstance, InstanceStream } from './retrieve-service.js';
-import type { StudyCatalog, CatalogInstance } from './study-catalog.js';
+import { describeScope, type Archive, type RetrieveScope, type HeldInstance, type InstanceStream, type CatalogInstance, type ArchivedInstance } from '../archive/archive.js';
 import { locateFrames, requireFrames, FrameError, type FrameLocator } from './frames.js';
 import { CodecPoolBusyError, type CodecPool } from '../codecs/codec-pool.js';
 import { pixelFormatOf, PixelFormatError, type PixelFormat } from '../codecs/pixel-format.js';
 import { canDecode, isVideoSyntax } from '../codecs/transfer-syntaxes.js';
 import { readPart10Header, bulkStream, type StoredHeader } from '../dicom/part10-reader.js';
-import type { CachedInstance } from '../cache/instance-cache.js';
 import { tag, Tags } from '../dicom/tag.js';
 import { Errors, GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -103,7 +101,7 @@ export const etagOf = (key: string): string => `"${createHash('sha1').update(`${
  * byte-bounded LRU caches; identical concurrent work is done once.
  */
 export class RenderService {
-  private readonly headers = new WeakMap<CachedInstance, StoredHeader>();
+  private readonly headers = new WeakMap<ArchivedInstance, StoredHeader>();
   private readonly descriptions = new WeakMap<StoredHeader, Map<number, RenderDescription>>();
   private readonly frames: LRUCache<string, DecodedFrame>;
   private readonly rendered: LRUCache<string, Buffer>;
@@ -111,8 +109,7 @@ export class RenderService {
   private readonly log: Logger;
 
   constructor(
-    private readonly retrieve: RetrieveService,
-    private readonly catalog: StudyCatalog,
+    private readonly archive: Archive,
     private readonly codecs: CodecPool,
     private readonly options: RenderServiceOptions,
   ) {
@@ -214,8 +211,7 @@ export class RenderService {
         const length = fragments.reduce((a, f) => a + f.length, 0);
         const header = loaded.header;
         const held = loaded.held;
-        held.release(); // re-pinned below for the stream's lifetime
-        const release = this.retrieve.pin(held.instance.sopInstanceUid);
+        const release = held.holdAgain(); // the request's hold ends when this returns; the stream's lasts while it runs
         const body = (async function* () {
           try {
             for (const f of fragments) yield* bulkStream(header, f, undefined, 1);
@@ -243,11 +239,11 @@ export class RenderService {
     if (!mediaType) throw Errors.notAcceptable(request.media.asked, 'multipart/related; type="image/jpeg" (or image/png, image/gif): a study or series has several images');
     const listed = await this.listScope(scope);
     const images = listed.filter((i) => sopKind(i.sopClassUid) === 'image');
-    if (images.length === 0) throw Errors.notFound(listed.length ? `nothing in ${describe(scope)} can be rendered: its ${listed.length} instance(s) are not images` : `${describe(scope)} is not known to the PACS`);
+    if (images.length === 0) throw Errors.notFound(listed.length ? `nothing in ${describeScope(scope)} can be rendered: its ${listed.length} instance(s) are not images` : `${describeScope(scope)} is not known to the PACS`);
     const skipped = listed.length - images.length;
     const warnings = skipped ? [`${skipped} instance(s) not rendered: not images (${[...new Set(listed.filter((i) => sopKind(i.sopClassUid) !== 'image').map((i) => i.sopClassUid))].join(', ')})`] : [];
     const imageUids = new Set(images.map((i) => i.uid));
-    const stream = await this.retrieve.open(scope);
+    const stream = await this.archive.open(scope);
     const failures = { count: 0 };
     const lateWarning = (): string | undefined => {
       const notes = [failures.count ? `${failures.count} image(s) could not be rendered` : '', stream.missing ? `${stream.missing} instance(s) could not be retrieved from the PACS` : ''].filter(Boolean);
@@ -284,21 +280,8 @@ export class RenderService {
     }
   }
 
-  /**
-   * The instances of a study or series, series by series in catalog order: from the cache when it holds the scope
-   * completely (the PACS may be down), else from the PACS (C-FIND, series first for a study).
-   */
-  private async seriesInstances(scope: RetrieveScope): Promise<CatalogInstance[][]> {
-    const cached = this.retrieve.cachedCatalog(scope);
-    if (cached) return cached;
-    const series = scope.series ? [scope.series] : (await this.catalog.series(scope.study)).map((s) => s.uid);
-    const out: CatalogInstance[][] = [];
-    for (const uid of series) out.push(await this.catalog.instances(scope.study, uid));
-    return out;
-  }
-
   private async listScope(scope: RetrieveScope): Promise<CatalogInstance[]> {
-    return (await this.seriesInstances(scope)).flat();
+    return (await this.archive.catalog(scope)).flat();
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -338,7 +321,7 @@ export class RenderService {
     const middle = this.options.thumbnail.choice === 'middle';
     const pick = <T>(list: T[]): T => list[middle ? Math.floor((list.length - 1) / 2) : 0] as T;
     let fallback: CatalogInstance | undefined;
-    for (const instances of await this.seriesInstances(scope)) {
+    for (const instances of await this.archive.catalog(scope)) {
       const images = instances.filter((i) => sopKind(i.sopClassUid) === 'image');
       if (images.length) {
         const chosen = pick(images);
@@ -347,7 +330,7 @@ export class RenderService {
       fallback ??= instances[0];
     }
     if (fallback) return { study: scope.study, series: fallback.seriesUid, instance: fallback.uid };
-    throw Errors.notFound(`${describe(scope)} has no instance to make a thumbnail of`);
+    throw Errors.notFound(`${describeScope(scope)} has no instance to make a thumbnail of`);
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -355,7 +338,7 @@ export class RenderService {
 
   /** Retrieves (or finds cached) one instance and reads its header. */
   private async load(scope: Required<RetrieveScope>): Promise<Loaded> {
-    const stream: InstanceStream = await this.retrieve.open(scope);
+    const stream: InstanceStream = await this.archive.open(scope);
     const it = stream[Symbol.asyncIterator]();
     const first = await it.next();
     await it.return?.(undefined);
@@ -513,11 +496,6 @@ export class RenderService {
 const windowKey = (w: Window | undefined): string => (w ? `${w.center},${w.width},${w.fn}` : '');
 const viewportKey = (v: Viewport | undefined): string => (v ? `${v.width},${v.height},${v.region?.x ?? ''},${v.region?.y ?? ''},${v.region?.width ?? ''},${v.region?.height ?? ''}` : '');
 
-function describe(scope: RetrieveScope): string {
-  if (scope.instance) return `instance ${scope.instance}`;
-  if (scope.series) return `series ${scope.series} of study ${scope.study}`;
-  return `study ${scope.study}`;
-}
 
 async function collect(chunks: AsyncIterable<Buffer>): Promise<Buffer> {
   const parts: Buffer[] = [];

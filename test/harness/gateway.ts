@@ -18,7 +18,7 @@ export async function startTestGateway(pacs: Pick<TestPacs, 'aeTitle' | 'host' |
     log: { level: process.env.DWG_TEST_LOG ?? 'silent' },
   });
   const gateway = await startGateway(config);
-  const scpPort = gateway.storageScp?.port ?? 0;
+  const scpPort = gateway.archive.storageScp?.port ?? 0;
   return { ...gateway, base: `${gateway.httpUrl}${config.http.basePath}`, config, scpPort };
 }
 

@@ -1,5 +1,5 @@
-import type { Dataset } from '../dicom/dataset.js';
-import type { MoveProgress, MoveResult, StoreRequestHandler } from '../dimse-bridge/dimse-client.js';
+import type { Dataset } from '../../dicom/dataset.js';
+import type { MoveProgress, MoveResult, StoreRequestHandler } from '../../dimse-bridge/dimse-client.js';
 
 /**
  * An open C-FIND whose first response has arrived: its matches in arrival order. Consumers either iterate to
@@ -39,10 +39,10 @@ export interface RetrieveHooks {
 }
 
 /**
- * What the services need from the archive behind the gateway. DIMSE is the implementation today
- * (dimse-backend.ts); another archive protocol can implement the same interface.
+ * The PACS as the DIMSE back end uses it: C-FIND, the retrieval (C-MOVE or C-GET) and C-ECHO. Implemented over
+ * an association pool (pacs-connection.ts); tests put a fake behind it.
  */
-export interface PacsBackend {
+export interface PacsPeer {
   /** A Study Root C-FIND with the given identifier (its Query/Retrieve Level set). Rejects if the query fails before its first response. */
   find(identifier: Dataset, options: { fuzzyMatching: boolean }): Promise<FindSession>;
   /** True when retrieved instances reach the gateway's Storage SCP (C-MOVE), false when they come back on the retrieval (C-GET). */

@@ -1,22 +1,16 @@
-import type { PacsBackend, RetrieveRequest } from './backend.js';
-import { StudyCatalog, catalogOfCached, type CatalogInstance } from './study-catalog.js';
-import type { InstanceCache, CachedInstance } from '../cache/instance-cache.js';
-import type { InstanceStore, StoredInstance } from '../cache/instance-store.js';
-import { receiveInstance, type ArrivedUids, type StoreRefusal } from '../cache/instance-receiver.js';
-import type { MoveResult, StoreRequestHandler } from '../dimse-bridge/dimse-client.js';
-import type { StoreAdmission, StoreRequest } from '../dimse-bridge/storage-scp.js';
-import { Status, statusHex } from '../dimse-bridge/command.js';
-import { DimseStatusError, DimseTimeoutError } from '../dimse-bridge/errors.js';
-import { Errors, withDetails } from '../errors.js';
-import type { Logger } from '../logger.js';
-import { silentLogger } from '../logger.js';
-
-/** A study, one of its series, or one instance (PS3.18 §10.4.1 target resources). */
-export interface RetrieveScope {
-  study: string;
-  series?: string;
-  instance?: string;
-}
+import type { PacsPeer, RetrieveRequest } from './pacs-peer.js';
+import { StudyCatalog, catalogOfCached } from './study-catalog.js';
+import type { InstanceCache, CachedInstance } from '../../cache/instance-cache.js';
+import type { InstanceStore, StoredInstance } from '../../cache/instance-store.js';
+import { receiveInstance, type ArrivedUids, type StoreRefusal } from '../../cache/instance-receiver.js';
+import type { MoveResult, StoreRequestHandler } from '../../dimse-bridge/dimse-client.js';
+import type { StoreAdmission, StoreRequest } from '../../dimse-bridge/storage-scp.js';
+import { Status, statusHex } from '../../dimse-bridge/command.js';
+import { DimseStatusError, DimseTimeoutError } from '../../dimse-bridge/errors.js';
+import { describeScope, type CatalogInstance, type HeldInstance, type InstanceStream, type RetrieveScope } from '../../archive/archive.js';
+import { Errors, withDetails } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import { silentLogger } from '../../logger.js';
 
 interface Listed {
   sop: string;
@@ -24,23 +18,7 @@ interface Listed {
   sopClassUid?: string;
 }
 
-/** One instance handed to a consumer, pinned in the cache until `release()`. */
-export interface HeldInstance {
-  instance: CachedInstance;
-  release(): void;
-}
-
-/** The instances of a scope as they become available. */
-export interface InstanceStream extends AsyncIterable<HeldInstance> {
-  /** True when the whole scope was served from the cache. */
-  readonly fromCache: boolean;
-  /** Instances the PACS listed that did not arrive (final once iteration ends). */
-  readonly missing: number;
-  /** Sub-operations the PACS reported as failed. */
-  readonly failedSubOperations: number;
-}
-
-export interface RetrieveServiceOptions {
+export interface MoveMediatorOptions {
   /** A retrieval with no arrival and no response for this long is cancelled and fails (504). */
   idleTimeoutMs: number;
   /** Our Storage SCP as the PACS must know it, for the 0xA801 hint. */
@@ -188,24 +166,24 @@ class Retrieval {
  * association — are matched to waiting requests by Move Originator Message ID, by SOP Instance UID, or, before
  * the listing is in, by their study/series UIDs.
  */
-export class RetrieveService {
+export class MoveMediator {
   private readonly active = new Map<string, Retrieval>();
   private readonly catalog: StudyCatalog;
   private readonly log: Logger;
 
   constructor(
-    private readonly backend: PacsBackend,
+    private readonly peer: PacsPeer,
     private readonly cache: InstanceCache,
     private readonly store: InstanceStore,
-    private readonly options: RetrieveServiceOptions,
+    private readonly options: MoveMediatorOptions,
   ) {
     this.log = (options.logger ?? silentLogger).child({ component: 'retrieve' });
-    this.catalog = new StudyCatalog(backend);
+    this.catalog = new StudyCatalog(peer);
   }
 
-  /** Keeps a cached instance from eviction until the returned function is called. */
-  pin(sopInstanceUid: string): () => void {
-    return this.cache.pin(sopInstanceUid);
+  /** A cached instance handed out: kept from eviction until released. */
+  private hold(cached: CachedInstance): HeldInstance {
+    return holdIn(this.cache, cached);
   }
 
   /** Retrievals running now (for tests and metrics). */
@@ -253,7 +231,7 @@ export class RetrieveService {
       if (!byOriginator && !r.expects(cached)) continue;
       r.arrive(cached);
       if (r.consumers.size === 0) r.earlyPins.push(this.cache.pin(cached.sopInstanceUid));
-      for (const c of r.consumers) c.offer({ instance: cached, release: this.cache.pin(cached.sopInstanceUid) });
+      for (const c of r.consumers) c.offer(this.hold(cached));
     }
     this.cache.evict(); // after the pins: an instance someone waits for is never evicted unread
   }
@@ -265,10 +243,13 @@ export class RetrieveService {
     return cached && cached.studyInstanceUid === scope.study && (!scope.series || cached.seriesInstanceUid === scope.series) ? [cached] : undefined;
   }
 
-  /** A study or series the cache holds completely, as its catalog (series by series), or undefined. */
-  cachedCatalog(scope: RetrieveScope): CatalogInstance[][] | undefined {
+  /**
+   * What a study or series holds, series by series in catalog order: from the cache when it holds the scope
+   * completely (the PACS may be down), else from the PACS (C-FIND, series first for a study).
+   */
+  async contents(scope: RetrieveScope): Promise<CatalogInstance[][]> {
     const complete = scope.instance ? undefined : this.cache.completeScope(scope);
-    return complete && catalogOfCached(complete);
+    return complete ? catalogOfCached(complete) : this.catalog.contents(scope);
   }
 
   /** Whether `open(scope)` would be answered from the cache alone (nothing asked of the PACS). */
@@ -285,7 +266,7 @@ export class RetrieveService {
     await Promise.race([r.listed, r.arrivalIn(scope)]);
     const arrivedInScope = r.arrived.some((c) => inScope(scope, asItem(c)));
     if (!arrivedInScope) {
-      if (r.expected && ![...r.expected.values()].some((l) => inScope(scope, l))) throw Errors.notFound(`${describe(scope)} is not known to the PACS`);
+      if (r.expected && ![...r.expected.values()].some((l) => inScope(scope, l))) throw Errors.notFound(`${describeScope(scope)} is not known to the PACS`);
       if (!r.expected && (r.listingError ?? r.error)) throw (r.listingError ?? r.error) as Error;
     }
     return this.follow(r, scope);
@@ -302,7 +283,7 @@ export class RetrieveService {
         for (const entry of instances) {
           const live = cache.get(entry.sopInstanceUid);
           if (!live) { state.missing++; continue; }
-          yield { instance: live, release: cache.pin(live.sopInstanceUid) };
+          yield holdIn(cache, live);
         }
       },
     };
@@ -315,7 +296,7 @@ export class RetrieveService {
     const here = new Set<string>([...r.arrived.map((c) => c.sopInstanceUid), ...(consumer.listed ?? [])]);
     for (const sop of here) {
       const cached = this.cache.get(sop);
-      if (cached) consumer.offer({ instance: cached, release: this.cache.pin(sop) });
+      if (cached) consumer.offer(this.hold(cached));
     }
     r.consumers.add(consumer);
     for (const release of r.earlyPins.splice(0)) release();
@@ -347,7 +328,7 @@ export class RetrieveService {
   }
 
   private start(scope: RetrieveScope): Retrieval {
-    const r = new Retrieval(scope, this.backend.deliversToStorageScp);
+    const r = new Retrieval(scope, this.peer.deliversToStorageScp);
     const key = scopeKey(scope);
     this.active.set(key, r);
     void this.run(r).finally(() => {
@@ -363,7 +344,7 @@ export class RetrieveService {
       (err: unknown) => { r.failListing(err instanceof Error ? err : new Error(String(err))); return undefined; },
     );
     let sopClassUids: string[] = [];
-    if (this.backend.listsBeforeRetrieving) {
+    if (this.peer.listsBeforeRetrieving) {
       // C-GET proposes storage contexts for the SOP classes the listing names.
       const items = await listing;
       if (!items || items.length === 0) return;
@@ -414,7 +395,7 @@ export class RetrieveService {
     };
     const started = Date.now();
     try {
-      r.result = await this.backend.retrieve(request, {
+      r.result = await this.peer.retrieve(request, {
         onStarted: (messageId) => { r.moveMessageId = messageId; },
         onProgress: progress,
         receive,
@@ -446,7 +427,7 @@ export class RetrieveService {
    * Orthanc answers 0xC000 instead, so any failure before a single instance arrived carries the hint too.
    */
   private explain(err: unknown, arrived: number): Error {
-    if (err instanceof DimseStatusError && this.backend.deliversToStorageScp && (err.status === Status.MoveDestinationUnknown || arrived === 0)) {
+    if (err instanceof DimseStatusError && this.peer.deliversToStorageScp && (err.status === Status.MoveDestinationUnknown || arrived === 0)) {
       const { aeTitle, host, port } = this.options.storageScp;
       const node = `AE title ${aeTitle}, host ${host === '0.0.0.0' ? "this gateway's address" : host}, port ${port}`;
       const message = err.status === Status.MoveDestinationUnknown
@@ -459,17 +440,11 @@ export class RetrieveService {
 
   /** C-FIND the instances of a scope (baseline hierarchical: series first for a study). */
   private async list(scope: RetrieveScope): Promise<Listed[]> {
-    const seriesList = scope.series ? [scope.series] : (await this.catalog.series(scope.study)).map((s) => s.uid);
-    const out: Listed[] = [];
-    for (const series of seriesList) {
-      for (const i of await this.catalog.instances(scope.study, series, scope.instance)) out.push({ sop: i.uid, series, ...(i.sopClassUid ? { sopClassUid: i.sopClassUid } : {}) });
-    }
-    return out;
+    return (await this.catalog.contents(scope)).flat().map((i) => ({ sop: i.uid, series: i.seriesUid, ...(i.sopClassUid ? { sopClassUid: i.sopClassUid } : {}) }));
   }
 }
 
-function describe(scope: RetrieveScope): string {
-  if (scope.instance) return `instance ${scope.instance} of series ${scope.series ?? '?'} of study ${scope.study}`;
-  if (scope.series) return `series ${scope.series} of study ${scope.study}`;
-  return `study ${scope.study}`;
+/** A cached instance kept from eviction until released (each hold counts). */
+function holdIn(cache: InstanceCache, cached: CachedInstance): HeldInstance {
+  return { instance: cached, release: cache.pin(cached.sopInstanceUid), holdAgain: () => cache.pin(cached.sopInstanceUid) };
 }

@@ -1,15 +1,15 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { rmSync } from 'node:fs';
-import { RetrieveService } from './retrieve-service.js';
-import type { PacsBackend, FindSession, RetrieveHooks } from './backend.js';
-import type { MoveResult } from '../dimse-bridge/dimse-client.js';
-import type { StoreAdmission, StoreRequest } from '../dimse-bridge/storage-scp.js';
-import type { ArrivedUids, StoreRefusal } from '../cache/instance-receiver.js';
-import { InstanceStore } from '../cache/instance-store.js';
-import { InstanceCache } from '../cache/instance-cache.js';
-import { Dataset } from '../dicom/dataset.js';
-import { Tags } from '../dicom/tag.js';
-import { tempDir } from '../../devkit/temp.js';
+import { MoveMediator } from './move-mediator.js';
+import type { PacsPeer, FindSession, RetrieveHooks } from './pacs-peer.js';
+import type { MoveResult } from '../../dimse-bridge/dimse-client.js';
+import type { StoreAdmission, StoreRequest } from '../../dimse-bridge/storage-scp.js';
+import type { ArrivedUids, StoreRefusal } from '../../cache/instance-receiver.js';
+import { InstanceStore } from '../../cache/instance-store.js';
+import { InstanceCache } from '../../cache/instance-cache.js';
+import { Dataset } from '../../dicom/dataset.js';
+import { Tags } from '../../dicom/tag.js';
+import { tempDir } from '../../../devkit/temp.js';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 const STUDY = '1.2.3';
@@ -35,7 +35,7 @@ function fakePacs(listingDelayMs = 0) {
       },
     };
   };
-  const backend: PacsBackend = {
+  const backend: PacsPeer = {
     async find(identifier) {
       const level = identifier.getString(Tags.QueryRetrieveLevel);
       if (level === 'SERIES') return session([new Dataset().setText(Tags.StudyInstanceUID, STUDY).setText(Tags.SeriesInstanceUID, SERIES)]);
@@ -72,7 +72,7 @@ describe('Storage SCP admission (the retrieval mediator)', () => {
     const cache = new InstanceCache(store, 1 << 20);
     await cache.open();
     const pacs = fakePacs(listingDelayMs);
-    const retrieve = new RetrieveService(pacs.backend, cache, store, { idleTimeoutMs: 10_000, storageScp: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: 11112 } });
+    const retrieve = new MoveMediator(pacs.backend, cache, store, { idleTimeoutMs: 10_000, storageScp: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: 11112 } });
     return { retrieve, pacs };
   }
 

@@ -1,6 +1,6 @@
 import type { DicomJsonObject, JsonValue, PersonNameJson } from '../dicom/json-model.js';
 import { tagToHex, type Tag } from '../dicom/tag.js';
-import type { MatchKey } from './qido-service.js';
+import type { MatchKey } from './archive.js';
 
 /** What checking a match against sequence keys found. */
 export type SequenceVerdict = 'match' | 'no-match' | 'unverifiable';

@@ -1,13 +1,13 @@
-import type { PacsBackend, FindSession, EchoResult, RetrieveRequest, RetrieveHooks } from './backend.js';
-import type { AssociationPool, DedicatedAssociation } from '../dimse-bridge/association-pool.js';
-import type { MoveResult, DimseClient } from '../dimse-bridge/dimse-client.js';
-import { SopClass } from '../dimse-bridge/sop-classes.js';
-import { Status } from '../dimse-bridge/command.js';
-import { Dataset } from '../dicom/dataset.js';
-import { Tags } from '../dicom/tag.js';
-import { STORABLE_TRANSFER_SYNTAXES, UNCOMPRESSED_TRANSFER_SYNTAXES } from '../dicom/transfer-syntax.js';
+import type { PacsPeer, FindSession, EchoResult, RetrieveRequest, RetrieveHooks } from './pacs-peer.js';
+import type { AssociationPool, DedicatedAssociation } from '../../dimse-bridge/association-pool.js';
+import type { MoveResult, DimseClient } from '../../dimse-bridge/dimse-client.js';
+import { SopClass } from '../../dimse-bridge/sop-classes.js';
+import { Status } from '../../dimse-bridge/command.js';
+import { Dataset } from '../../dicom/dataset.js';
+import { Tags } from '../../dicom/tag.js';
+import { STORABLE_TRANSFER_SYNTAXES, UNCOMPRESSED_TRANSFER_SYNTAXES } from '../../dicom/transfer-syntax.js';
 
-export interface DimseBackendOptions {
+export interface PooledPacsPeerOptions {
   retrieve: 'move' | 'get';
   /** Our Storage SCP's AE title: the C-MOVE destination. */
   moveDestination: string;
@@ -50,8 +50,8 @@ export function getAssociationContexts(sopClassUids: readonly string[]): Dedicat
 }
 
 /** The PACS reached over DIMSE through an association pool. */
-export class DimseBackend implements PacsBackend {
-  constructor(private readonly pool: AssociationPool, private readonly options: DimseBackendOptions) {}
+export class PooledPacsPeer implements PacsPeer {
+  constructor(private readonly pool: AssociationPool, private readonly options: PooledPacsPeerOptions) {}
 
   get deliversToStorageScp(): boolean {
     return this.options.retrieve === 'move';

@@ -1,20 +1,13 @@
-import type { PacsBackend } from './backend.js';
-import { buildIdentifier, untilComplete, type MatchKey } from './qido-service.js';
-import { Errors, withDetails } from '../errors.js';
-import type { Dataset } from '../dicom/dataset.js';
-import type { CachedInstance } from '../cache/instance-cache.js';
-import { tag, Tags, type Tag } from '../dicom/tag.js';
+import type { PacsPeer } from './pacs-peer.js';
+import { buildIdentifier, untilComplete } from './find.js';
+import { Errors, withDetails } from '../../errors.js';
+import type { Dataset } from '../../dicom/dataset.js';
+import type { ArchivedInstance, CatalogInstance, MatchKey, RetrieveScope } from '../../archive/archive.js';
+import { tag, Tags, type Tag } from '../../dicom/tag.js';
 
 export interface CatalogSeries {
   uid: string;
   modality: string;
-  number: number | undefined;
-}
-
-export interface CatalogInstance {
-  uid: string;
-  seriesUid: string;
-  sopClassUid: string;
   number: number | undefined;
 }
 
@@ -28,7 +21,7 @@ const byNumber = <T extends { number: number | undefined; uid: string }>(a: T, b
  * The instances of a scope the cache holds completely, series by series in the order the PACS's catalog gives
  * (series by number, instances by number): a study thumbnail then needs no C-FIND.
  */
-export function catalogOfCached(entries: readonly CachedInstance[]): CatalogInstance[][] {
+export function catalogOfCached(entries: readonly ArchivedInstance[]): CatalogInstance[][] {
   const bySeries = new Map<string, { uid: string; number: number | undefined; instances: CatalogInstance[] }>();
   for (const e of entries) {
     const series = bySeries.get(e.seriesInstanceUid) ?? { uid: e.seriesInstanceUid, number: e.seriesNumber, instances: [] };
@@ -44,7 +37,7 @@ export function catalogOfCached(entries: readonly CachedInstance[]): CatalogInst
  * before retrieving anything which instances it cannot render.
  */
 export class StudyCatalog {
-  constructor(private readonly backend: PacsBackend) {}
+  constructor(private readonly peer: PacsPeer) {}
 
   async series(study: string): Promise<CatalogSeries[]> {
     const found = await this.find('SERIES', { study }, [[Tags.SeriesInstanceUID], [Modality], [Tags.SeriesNumber]]);
@@ -64,8 +57,16 @@ export class StudyCatalog {
       .sort(byNumber);
   }
 
+  /** A study's or series' instances (or the one instance of an instance scope), series by series. */
+  async contents(scope: RetrieveScope): Promise<CatalogInstance[][]> {
+    const seriesUids = scope.series ? [scope.series] : (await this.series(scope.study)).map((s) => s.uid);
+    const out: CatalogInstance[][] = [];
+    for (const series of seriesUids) out.push(await this.instances(scope.study, series, scope.instance));
+    return out;
+  }
+
   private async find(level: 'SERIES' | 'IMAGE', parents: { study: string; series?: string }, returns: Tag[][], matches: MatchKey[] = []): Promise<Dataset[]> {
-    const session = await this.backend.find(buildIdentifier(level, { matches, returns }, parents), { fuzzyMatching: false });
+    const session = await this.peer.find(buildIdentifier(level, { matches, returns }, parents), { fuzzyMatching: false });
     const out: Dataset[] = [];
     // A listing the PACS cut short would make a partial retrieval look complete: that is a failure here.
     const incomplete = (): never => { throw withDetails(Errors.pacsFailed('the PACS cancelled the listing C-FIND (status FE00) without being asked to'), { dimseStatus: '0xFE00' }); };

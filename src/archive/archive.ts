@@ -1,0 +1,115 @@
+import type { DicomJsonObject } from '../dicom/json-model.js';
+import type { QueryLevel } from '../dicom/query-attributes.js';
+import type { Tag } from '../dicom/tag.js';
+import type { VR } from '../dicom/vr.js';
+
+/**
+ * The seam between the DICOMweb services and whatever holds the images: a PACS reached over DIMSE
+ * (backends/dimse/), and next the embedded archive. Everything here is said in DICOMweb terms — levels, match
+ * keys, scopes, held instances — never in C-FIND identifiers or C-MOVE results, so that a back end that is not
+ * DIMSE need not fake them. Errors leave a back end as GatewayErrors (errors.ts), already mapped to HTTP.
+ */
+export interface Archive {
+  /** Matches of one level (PS3.18 §10.6), in the order the archive finds them. Rejects only through `matches`. */
+  search(request: SearchRequest): SearchResults;
+  /** The instances of a study, series or instance as they become available. Rejects 404 when the archive has none. */
+  open(scope: RetrieveScope): Promise<InstanceStream>;
+  /** What a study or series holds, series by series (by Series Number), instances by Instance Number. */
+  catalog(scope: RetrieveScope): Promise<CatalogInstance[][]>;
+  /** Whether `open(scope)` is answered by what the gateway holds, with no work for a remote archive (rate limits). */
+  holdsLocally(scope: RetrieveScope): boolean;
+  /** Ready to answer, with what that was judged on (`/readyz`); rejects with DWG_NOT_READY and the reason. */
+  readiness(): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+/** One matching key: a tag path (sequence parents first), its VR and the value in DICOM matching syntax (PS3.4 §C.2.2.2), validated. */
+export interface MatchKey {
+  path: Tag[];
+  vr: VR;
+  value: string;
+}
+
+/** A search of one level (PS3.18 §10.6.1), validated by the route. */
+export interface SearchRequest {
+  level: QueryLevel;
+  /** Scope from the path: the study (and series) searched within. */
+  studyUid?: string;
+  seriesUid?: string;
+  matches: MatchKey[];
+  /** includefield attributes (tag paths) beyond the level's defaults. */
+  includes: Tag[][];
+  /** includefield=all. */
+  includeAll: boolean;
+  limit: number;
+  offset: number;
+  fuzzyMatching: boolean;
+}
+
+/** A match and the UIDs that locate it (for its RetrieveURL). */
+export interface SearchMatch {
+  json: DicomJsonObject;
+  uids: { study: string; series?: string; instance?: string };
+}
+
+export interface SearchResults {
+  /** Matches after `offset`, at most `limit`, each a DICOM JSON object (Unicode, tag order not guaranteed). */
+  readonly matches: AsyncGenerator<SearchMatch, void, undefined>;
+  /** What was received and not applied, or applied only in part (299 Warnings); grows while the search runs. */
+  readonly warnings: readonly string[];
+  /** True once more than offset+limit matches were seen (final after `matches` ends). */
+  readonly truncated: boolean;
+}
+
+/** A study, one of its series, or one instance (PS3.18 §10.4.1 target resources). */
+export interface RetrieveScope {
+  study: string;
+  series?: string;
+  instance?: string;
+}
+
+/** An instance as a Part 10 file the gateway holds on disk. */
+export interface ArchivedInstance {
+  sopInstanceUid: string;
+  seriesInstanceUid: string;
+  studyInstanceUid: string;
+  sopClassUid: string;
+  transferSyntaxUid: string;
+  /** Series Number and Instance Number (0020,0011/0013), for ordering as a catalog would. */
+  seriesNumber?: number | undefined;
+  instanceNumber?: number | undefined;
+  path: string;
+  bytes: number;
+}
+
+/** An instance handed to a consumer: its file stays in place until `release()`. */
+export interface HeldInstance {
+  instance: ArchivedInstance;
+  release(): void;
+  /** Another hold on the same file, released on its own (a stream that outlives the request's hold). */
+  holdAgain(): () => void;
+}
+
+/** The instances of a scope, as they become available. */
+export interface InstanceStream extends AsyncIterable<HeldInstance> {
+  /** True when the whole scope was served from what the gateway holds. */
+  readonly fromCache: boolean;
+  /** Instances the archive listed that could not be had (final once iteration ends). */
+  readonly missing: number;
+  /** Instances the remote archive reported as failed to send. */
+  readonly failedSubOperations: number;
+}
+
+export interface CatalogInstance {
+  uid: string;
+  seriesUid: string;
+  sopClassUid: string;
+  number: number | undefined;
+}
+
+/** "study S", "series X of study S", "instance I of series X of study S": for messages. */
+export function describeScope(scope: RetrieveScope): string {
+  if (scope.instance) return `instance ${scope.instance} of series ${scope.series ?? '?'} of study ${scope.study}`;
+  if (scope.series) return `series ${scope.series} of study ${scope.study}`;
+  return `study ${scope.study}`;
+}

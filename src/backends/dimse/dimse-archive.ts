@@ -1,0 +1,155 @@
+import type { Archive, CatalogInstance, InstanceStream, RetrieveScope, SearchRequest, SearchResults } from '../../archive/archive.js';
+import { AssociationPool } from '../../dimse-bridge/association-pool.js';
+import { StorageScp, type RefusedEvent } from '../../dimse-bridge/storage-scp.js';
+import { statusHex } from '../../dimse-bridge/command.js';
+import { InstanceStore } from '../../cache/instance-store.js';
+import { InstanceCache } from '../../cache/instance-cache.js';
+import { pacsTlsOptions, scpTlsOptions } from '../../config/tls.js';
+import type { GatewayConfig } from '../../config/schema.js';
+import { IMPLEMENTATION } from '../../dicom/uid.js';
+import { Errors, toGatewayError, withDetails } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import { PooledPacsPeer } from './pacs-connection.js';
+import { DimseSearch } from './search.js';
+import { MoveMediator } from './move-mediator.js';
+import { mappedErrors, mappedIteration } from './http-errors.js';
+
+/** What the DIMSE back end of one tenant is configured with. */
+export interface DimseArchiveSettings {
+  pacs: GatewayConfig['pacs'];
+  dimse: GatewayConfig['dimse'];
+  cache: GatewayConfig['cache'];
+  qido: Pick<GatewayConfig['qido'], 'maxFanOutStudies'>;
+}
+
+export interface DimseArchiveHooks {
+  /** A C-STORE the Storage SCP refused (for the audit trail). */
+  onStoreRefused(event: RefusedEvent, scpAddress: string): void;
+  /** When the Storage SCP cannot listen: the error to report (naming the config key). */
+  listenProblem(err: unknown): unknown;
+  logger: Logger;
+}
+
+/**
+ * A PACS behind the gateway, reached over DIMSE: QIDO by hierarchical C-FIND (search.ts), WADO by C-MOVE into
+ * our Storage SCP or by C-GET, mediated into a bounded disk cache (move-mediator.ts), readiness by C-ECHO.
+ * DIMSE failures leave it as the HTTP errors they mean (http-errors.ts).
+ */
+export class DimseArchive implements Archive {
+  private constructor(
+    readonly peer: PooledPacsPeer,
+    readonly cache: InstanceCache,
+    readonly mediator: MoveMediator,
+    /** Absent when `dimse.listen` is off (C-GET needs none). */
+    readonly storageScp: StorageScp | undefined,
+    private readonly finder: DimseSearch,
+    private readonly store: InstanceStore,
+    private readonly echoTimeoutMs: number,
+  ) {}
+
+  static async start(settings: DimseArchiveSettings, hooks: DimseArchiveHooks): Promise<DimseArchive> {
+    const { pacs, dimse } = settings;
+    const log = hooks.logger;
+    const pacsTls = pacsTlsOptions(settings);
+    const scpTls = scpTlsOptions(settings);
+    const pool = new AssociationPool({
+      peer: { host: pacs.host, port: pacs.port, aeTitle: pacs.aeTitle },
+      callingAeTitle: dimse.aeTitle,
+      maxAssociations: pacs.maxAssociations,
+      queueLimit: pacs.queueLimit,
+      queueTimeoutMs: pacs.queueTimeoutMs,
+      idleTimeoutMs: pacs.idleTimeoutMs,
+      connectTimeoutMs: pacs.connectTimeoutMs,
+      artimTimeoutMs: pacs.artimTimeoutMs,
+      responseTimeoutMs: pacs.responseTimeoutMs,
+      maxPduLength: pacs.maxPduLength,
+      implementation: IMPLEMENTATION,
+      ...(pacs.localAddress ? { localAddress: pacs.localAddress } : {}),
+      ...(pacsTls ? { tls: pacsTls } : {}),
+      logger: log,
+    });
+    const peer = new PooledPacsPeer(pool, { retrieve: pacs.retrieve, moveDestination: dimse.aeTitle, cancelGraceMs: Math.min(pacs.retrieveTimeoutMs, 5000) });
+    const store = new InstanceStore(settings.cache.dir, { minFreeBytes: dimse.minFreeBytes });
+    const cache = new InstanceCache(store, settings.cache.maxBytes, log);
+    await cache.open();
+    let storageScp: StorageScp | undefined;
+    const scpAddress = { aeTitle: dimse.aeTitle, host: dimse.host, get port(): number { return storageScp?.port ?? dimse.port; } };
+    const mediator = new MoveMediator(peer, cache, store, { idleTimeoutMs: pacs.retrieveTimeoutMs, storageScp: scpAddress, logger: log });
+    if (dimse.listen) {
+      storageScp = new StorageScp({
+        aeTitle: dimse.aeTitle,
+        host: dimse.host,
+        port: dimse.port,
+        allowedCallingAeTitles: dimse.allowedCallingAeTitles,
+        allowedPeers: dimse.allowedPeers,
+        maxAssociations: dimse.maxAssociations,
+        maxPduLength: dimse.maxPduLength,
+        artimTimeoutMs: dimse.artimTimeoutMs,
+        requestTimeoutMs: dimse.requestTimeoutMs,
+        maxDatasetBytes: dimse.maxDatasetBytes,
+        idleTimeoutMs: dimse.idleTimeoutMs,
+        implementation: IMPLEMENTATION,
+        store,
+        // Only instances of retrievals this tenant started are stored, and reach the requests waiting.
+        destination: mediator,
+        onRefused: (event) => hooks.onStoreRefused(event, `${scpAddress.aeTitle}@${scpAddress.host}:${scpAddress.port}`),
+        ...(scpTls ? { tls: scpTls } : {}),
+        logger: log,
+      });
+      try {
+        await storageScp.listen();
+      } catch (err) {
+        await pool.close();
+        await store.close();
+        throw hooks.listenProblem(err);
+      }
+    }
+    const echoTimeoutMs = Math.min(pacs.connectTimeoutMs + pacs.artimTimeoutMs, 10_000);
+    return new DimseArchive(peer, cache, mediator, storageScp, new DimseSearch(peer, settings.qido), store, echoTimeoutMs);
+  }
+
+  search(request: SearchRequest): SearchResults {
+    const results = this.finder.search(request);
+    return { matches: mappedIteration(results.matches), get warnings() { return results.warnings; }, get truncated() { return results.truncated; } };
+  }
+
+  async open(scope: RetrieveScope): Promise<InstanceStream> {
+    const stream = await mappedErrors(this.mediator.open(scope));
+    return {
+      get fromCache() { return stream.fromCache; },
+      get missing() { return stream.missing; },
+      get failedSubOperations() { return stream.failedSubOperations; },
+      [Symbol.asyncIterator]: () => mappedIteration(stream)[Symbol.asyncIterator](),
+    };
+  }
+
+  catalog(scope: RetrieveScope): Promise<CatalogInstance[][]> {
+    return mappedErrors(this.mediator.contents(scope));
+  }
+
+  holdsLocally(scope: RetrieveScope): boolean {
+    return this.mediator.servedFromCache(scope);
+  }
+
+  /** Ready when the PACS answers C-ECHO with Success in time (its round trip is reported). */
+  async readiness(): Promise<Record<string, unknown>> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(Errors.notReady(`no C-ECHO answer from the PACS within ${this.echoTimeoutMs} ms`)), this.echoTimeoutMs); });
+    try {
+      const echo = await Promise.race([mappedErrors(this.peer.echo()), timeout]);
+      if (echo.status !== 0) throw withDetails(Errors.notReady(`the PACS answered C-ECHO with status ${statusHex(echo.status)}`), { dimseStatus: statusHex(echo.status) });
+      return { pacs: { echo: 'success', roundTripMs: Math.round(echo.roundTripMs * 100) / 100 } };
+    } catch (err) {
+      const e = toGatewayError(err);
+      throw e.code === Errors.notReady.code ? e : withDetails(Errors.notReady(e.message), { cause: e.code });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.storageScp?.close();
+    await this.peer.close();
+    await this.store.close();
+  }
+}
