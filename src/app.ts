@@ -8,8 +8,6 @@ import { registerQidoRoutes } from './routes/qido.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerWadoRoutes } from './routes/wado.js';
 import { publicUrlResolver } from './routes/public-url.js';
-import { ReadBuffers } from './routes/file-body.js';
-import type { CodecPool } from './codecs/codec-pool.js';
 import { authHook } from './auth/policy.js';
 import { rateLimitHook } from './auth/rate-limit.js';
 import { registerAuditHooks } from './audit/audit-hook.js';
@@ -17,34 +15,62 @@ import type { Audit } from './audit/audit.js';
 import { registerSignedUrlRoutes } from './routes/signed-urls.js';
 import { registerRenderedRoutes } from './routes/rendered.js';
 import { retrieveScope, type UidParams } from './routes/path-params.js';
-import type { Tenant } from './tenant.js';
 import type { Archive } from './archive/archive.js';
 import type { GatewayConfig } from './config/schema.js';
+import type { AuthConfig } from './auth/from-config.js';
+import type { AuthPolicy } from './auth/policy.js';
+import type { QidoService } from './services/qido-service.js';
+import type { WadoService } from './services/wado-service.js';
+import type { RenderService } from './services/render-service.js';
+
+/** What the HTTP server itself is configured with; the rest of the configuration reaches the services. */
+export interface HttpSettings {
+  http: GatewayConfig['http'];
+  limits: GatewayConfig['limits'];
+  qido: Pick<GatewayConfig['qido'], 'defaultLimit' | 'maxLimit' | 'headerHoldMs'>;
+  render: Pick<GatewayConfig['render'], 'defaultQuality'>;
+  logLevel: string;
+}
+
+export const httpSettings = (config: GatewayConfig): HttpSettings =>
+  ({ http: config.http, limits: config.limits, qido: config.qido, render: config.render, logLevel: config.log.level });
+
+/** What the HTTP side needs of a tenant: where it is served, its access policy and its services over its archive. */
+export interface AppTenant {
+  id: string;
+  /** `{basePath}` for the default tenant, `{basePath}/tenants/{id}` for the others. */
+  basePath: string;
+  auth: AuthPolicy;
+  /** The credentials signed URLs and capabilities are minted with. */
+  signing: AuthConfig;
+  /** Readiness, and whether a request costs a remote archive (rate limits). */
+  archive: Pick<Archive, 'readiness' | 'holdsLocally'>;
+  qido: QidoService;
+  wado: WadoService;
+  render: RenderService;
+}
 
 export interface AppDependencies {
-  config: GatewayConfig;
+  settings: HttpSettings;
   /** The default tenant first (served at http.basePath), then the others (at {basePath}/tenants/{id}). */
   tenants: readonly AppTenant[];
-  codecs: CodecPool;
   audit: Audit;
   logger?: FastifyServerOptions['logger'];
   loggerInstance?: FastifyServerOptions['loggerInstance'];
 }
-
-/** What the HTTP side needs of a tenant: its services, over any archive behind the Archive interface. */
-export type AppTenant = Pick<Tenant, 'settings' | 'qido' | 'render' | 'auth'> & { archive: Archive };
 
 /**
  * The HTTP side: routes under `http.basePath`, health endpoints at the root, and the one error handler that
  * turns every GatewayError (and anything else) into a JSON body with the right status.
  */
 export function buildApp(deps: AppDependencies): FastifyInstance {
-  const { config } = deps;
-  const tls = httpTlsOptions(config);
+  const { settings } = deps;
+  const config = settings;
+  const tls = httpTlsOptions(settings);
   // Node answers 431 beyond this many header bytes (the URL counts): a bound on query strings too.
   const server = { maxHeaderSize: config.http.maxHeaderBytes };
   const app = Fastify({
-    ...(deps.loggerInstance ? { loggerInstance: deps.loggerInstance } : { logger: deps.logger ?? { level: config.log.level } }),
+    ...(deps.loggerInstance ? { loggerInstance: deps.loggerInstance } : { logger: deps.logger ?? { level: settings.logLevel } }),
     ...(tls ? { https: { ...tls, ...server } } : { http: server }),
     // X-Forwarded-Proto/Host/For only from the configured proxies: request.protocol/host/ip, and so every URL the
     // gateway writes (RetrieveURL, BulkDataURI, signed URLs), follow what the client saw.
@@ -94,11 +120,10 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
 
   const [defaultTenant] = deps.tenants;
   if (!defaultTenant) throw new Error('no tenant to serve');
-  registerHealthRoutes(app, deps.tenants.map((t) => ({ id: t.settings.id, archive: t.archive })));
+  registerHealthRoutes(app, deps.tenants.map((t) => ({ id: t.id, archive: t.archive })));
 
-  const readBuffers = new ReadBuffers();
   for (const tenant of deps.tenants) {
-    void app.register(async (scoped) => registerTenantRoutes(scoped, tenant, { config, codecs: deps.codecs, audit: deps.audit, readBuffers }), { prefix: tenant.settings.basePath });
+    void app.register(async (scoped) => registerTenantRoutes(scoped, tenant, { settings, audit: deps.audit }), { prefix: tenant.basePath });
   }
   return app;
 }
@@ -112,7 +137,7 @@ function fastifyClientError(status: number, message: string): GatewayError {
 }
 
 /** A retrieval route's request the gateway answers alone; a path whose UIDs do not parse gets 400, not the PACS. */
-function heldLocally(archive: Archive, params: UidParams): boolean {
+function heldLocally(archive: AppTenant['archive'], params: UidParams): boolean {
   try {
     return archive.holdsLocally(retrieveScope(params));
   } catch {
@@ -124,9 +149,9 @@ function heldLocally(archive: Archive, params: UidParams): boolean {
  * One tenant's DICOMweb service under its base path. Hooks are scoped to it (Fastify encapsulation): its own
  * credentials, its own rate-limit counters and its own services — so nothing of one tenant answers for another.
  */
-function registerTenantRoutes(scoped: FastifyInstance, tenant: AppTenant, shared: { config: GatewayConfig; codecs: CodecPool; audit: Audit; readBuffers: ReadBuffers }): void {
-  const { config } = shared;
-  const { id, basePath } = tenant.settings;
+function registerTenantRoutes(scoped: FastifyInstance, tenant: AppTenant, shared: { settings: HttpSettings; audit: Audit }): void {
+  const config = shared.settings;
+  const { id, basePath } = tenant;
   const publicUrl = publicUrlResolver(config.http.publicUrl, basePath);
   const methodsByPath = collectMethods(scoped);
   // Before any route: a refused request never reaches the PACS, the cache or a decoder.
@@ -145,9 +170,9 @@ function registerTenantRoutes(scoped: FastifyInstance, tenant: AppTenant, shared
     headerHoldMs: config.qido.headerHoldMs,
     publicUrl,
   });
-  registerWadoRoutes(scoped, { archive: tenant.archive, publicUrl, bulkDataThreshold: config.wado.bulkDataThreshold, readBuffers: shared.readBuffers, codecs: shared.codecs });
+  registerWadoRoutes(scoped, { service: tenant.wado, publicUrl });
   registerRenderedRoutes(scoped, { service: tenant.render, publicUrl, defaultQuality: config.render.defaultQuality });
-  registerSignedUrlRoutes(scoped, { auth: tenant.settings.auth, scope: tenant.auth.scope, publicUrl });
+  registerSignedUrlRoutes(scoped, { auth: tenant.signing, scope: tenant.auth.scope, publicUrl });
   registerMethodNotAllowed(scoped, methodsByPath);
 }
 

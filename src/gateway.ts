@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { buildApp } from './app.js';
+import { buildApp, httpSettings } from './app.js';
+import { ReadBuffers } from './services/file-body.js';
 import { isLoopback, type GatewayConfig } from './config/schema.js';
 import { ConfigError, listenProblem } from './config/load.js';
 import { authConfigProblem } from './auth/from-config.js';
@@ -53,8 +54,9 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
   let app: FastifyInstance;
   let address: string;
   try {
-    for (const s of settings) tenants.push(await startTenant(s, { config, codecs, audit, logger: log }));
-    app = buildApp({ config, tenants, codecs, audit, loggerInstance: log });
+    const readBuffers = new ReadBuffers();
+    for (const s of settings) tenants.push(await startTenant(s, { config, codecs, readBuffers, audit, logger: log }));
+    app = buildApp({ settings: httpSettings(config), tenants, audit, loggerInstance: log });
     address = await app.listen({ host: config.http.host, port: config.http.port }).catch((err: unknown) => { throw listenProblem(err, 'http.port', config.http.host, config.http.port); });
   } catch (err) {
     await closeAll();

@@ -1,11 +1,13 @@
 import type { GatewayConfig } from './config/schema.js';
 import type { AuthConfig } from './auth/from-config.js';
 import { authPolicy } from './auth/from-config.js';
-import type { AuthPolicy } from './auth/policy.js';
 import type { TenantScope } from './auth/tenant-scope.js';
 import { DimseArchive } from './backends/dimse/dimse-archive.js';
 import { QidoService } from './services/qido-service.js';
 import { RenderService } from './services/render-service.js';
+import { WadoService } from './services/wado-service.js';
+import type { ReadBuffers } from './services/file-body.js';
+import type { AppTenant } from './app.js';
 import type { CodecPool } from './codecs/codec-pool.js';
 import { listenProblem } from './config/load.js';
 import type { Logger } from './logger.js';
@@ -37,18 +39,15 @@ export function tenantSettings(config: GatewayConfig): TenantSettings[] {
 export const scopeOf = (t: TenantSettings): TenantScope =>
   (t.id === DEFAULT_TENANT ? { base: t.basePath, excluded: `${t.basePath}/tenants` } : { base: t.basePath });
 
-/** A running tenant: its archive (a PACS over DIMSE today) and the services over it. Tenants share nothing but codecs. */
-export interface Tenant {
+/** A running tenant: its archive (a PACS over DIMSE today) and the services over it. Tenants share nothing but codecs and read buffers. */
+export interface Tenant extends AppTenant {
   settings: TenantSettings;
   archive: DimseArchive;
-  qido: QidoService;
-  render: RenderService;
-  auth: AuthPolicy;
   close(): Promise<void>;
 }
 
 /** The composition root of one tenant: its archive from its config, then every service over that archive. */
-export async function startTenant(settings: TenantSettings, shared: { config: GatewayConfig; codecs: CodecPool; audit: Audit; logger: Logger }): Promise<Tenant> {
+export async function startTenant(settings: TenantSettings, shared: { config: GatewayConfig; codecs: CodecPool; readBuffers: ReadBuffers; audit: Audit; logger: Logger }): Promise<Tenant> {
   const { dimse } = settings;
   const log = shared.logger.child({ tenant: settings.id });
   const archive = await DimseArchive.start({ ...settings, qido: shared.config.qido }, {
@@ -73,8 +72,12 @@ export async function startTenant(settings: TenantSettings, shared: { config: Ga
   });
   return {
     settings,
+    id: settings.id,
+    basePath: settings.basePath,
+    signing: settings.auth,
     archive,
     qido: new QidoService(archive),
+    wado: new WadoService(archive, { bulkDataThreshold: shared.config.wado.bulkDataThreshold, readBuffers: shared.readBuffers, codecs: shared.codecs, logger: log }),
     render: renderService,
     auth: authPolicy(settings.auth, scopeOf(settings)),
     close: () => archive.close(),

@@ -18,6 +18,13 @@ export function retrieveScope(params: UidParams): RetrieveScope {
   };
 }
 
+/** The instance an instance-level path names (its route declares all three UIDs). */
+export function instanceScope(params: UidParams): Required<RetrieveScope> {
+  const scope = retrieveScope(params);
+  if (!scope.series || !scope.instance) throw Errors.badPathSegment('instances', 'an instance path names a study, a series and an instance');
+  return { study: scope.study, series: scope.series, instance: scope.instance };
+}
+
 /** Frame numbers of a path (PS3.18 §10.4.1.1.4, §8.3.5.1.2): 1-based, comma-separated, in the order given. */
 export function frameNumbers(list: string): number[] {
   const numbers = list.split(',').map((s) => s.trim());

@@ -1,13 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import type { Archive, ArchivedInstance, CatalogInstance, HeldInstance, InstanceStream, RetrieveScope, SearchMatch, SearchRequest, SearchResults } from '../../src/archive/archive.js';
 import { archivedInstanceOf } from '../../src/archive/archived-instance.js';
-import { buildApp } from '../../src/app.js';
+import { buildApp, httpSettings } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import { CodecPool } from '../../src/codecs/codec-pool.js';
 import { Audit } from '../../src/audit/audit.js';
 import { tenantSettings } from '../../src/tenant.js';
 import { QidoService } from '../../src/services/qido-service.js';
 import { RenderService } from '../../src/services/render-service.js';
+import { WadoService } from '../../src/services/wado-service.js';
+import { ReadBuffers } from '../../src/services/file-body.js';
 import { Errors, type GatewayError } from '../../src/errors.js';
 
 export interface FakeArchiveContents {
@@ -110,7 +112,11 @@ export function appOver(archive: Archive): { app: FastifyInstance; close(): Prom
   if (!settings) throw new Error('no default tenant');
   const codecs = new CodecPool({ threads: 1, maxQueue: 16 });
   const render = new RenderService(archive, codecs, { renderedCacheBytes: 1 << 20, frameCacheBytes: 1 << 20, thumbnail: { size: 64, choice: 'middle' } });
-  const tenant = { settings, archive, qido: new QidoService(archive), render, auth: { mode: 'none' as const, scope: { base: settings.basePath }, signingKeys: new Map(), maxSignedTtlSeconds: 1 } };
-  const app = buildApp({ config, tenants: [tenant], codecs, audit: new Audit([]), logger: false });
+  const wado = new WadoService(archive, { bulkDataThreshold: config.wado.bulkDataThreshold, readBuffers: new ReadBuffers(), codecs });
+  const tenant = {
+    id: settings.id, basePath: settings.basePath, signing: settings.auth, archive, qido: new QidoService(archive), wado, render,
+    auth: { mode: 'none' as const, scope: { base: settings.basePath }, signingKeys: new Map(), maxSignedTtlSeconds: 1 },
+  };
+  const app = buildApp({ settings: httpSettings(config), tenants: [tenant], audit: new Audit([]), logger: false });
   return { app, close: async () => { await app.close(); await codecs.close(); } };
 }

@@ -2,7 +2,7 @@ import { describe, it, expect, afterAll } from 'vitest';
 import { writeFileSync, rmSync, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { ReadBuffers, fileBody } from './file-body.js';
-import { readAhead } from './multipart-stream.js';
+import { readAhead } from './iteration.js';
 import { tempDir } from '../../devkit/temp.js';
 
 const dir = tempDir('filebody');
