@@ -32,9 +32,10 @@ const WRITE_WINDOW = 64 * 1024;
 
 function write(res: ServerResponse, chunk: Buffer | string, onWritten?: (chunk: Buffer) => void): Promise<void> {
   if (res.destroyed) return Promise.reject(new Error('client connection closed'));
-  if (onWritten && typeof chunk !== 'string') res.write(chunk, () => onWritten(chunk));
-  else res.write(chunk);
-  if (res.writableLength <= WRITE_WINDOW) return Promise.resolve();
+  const accepted = onWritten && typeof chunk !== 'string' ? res.write(chunk, () => onWritten(chunk)) : res.write(chunk);
+  // Wait only when the response asked for it (write returned false, so 'drain' will come) and holds more than the
+  // window: waiting on a response that never signalled would hang it.
+  if (accepted || res.writableLength <= WRITE_WINDOW) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const onDrain = (): void => { cleanup(); resolve(); };
     const onClose = (): void => { cleanup(); reject(new Error('client connection closed')); };

@@ -80,7 +80,9 @@ export class FakeArchive implements Archive {
       list.push({ uid: i.sopInstanceUid, seriesUid: i.seriesInstanceUid, sopClassUid: i.sopClassUid, number: i.instanceNumber });
       bySeries.set(i.seriesInstanceUid, list);
     }
-    return [...bySeries.values()];
+    // The Archive contract: series by Series Number, instances by Instance Number.
+    const number = (uid: string): number => this.instances.find((i) => i.seriesInstanceUid === uid)?.seriesNumber ?? 0;
+    return [...bySeries.entries()].sort(([a], [b]) => number(a) - number(b)).map(([, list]) => list.sort((a, b) => (a.number ?? 0) - (b.number ?? 0)));
   }
 
   holdsLocally(): boolean {
