@@ -1,7 +1,7 @@
 import { ignoredParameters } from './ignored-parameters.js';
 import { Errors } from '../errors.js';
 import { parseAccept, describeRanges, type MediaRange } from './accept.js';
-import type { RenderedMedia, RenderRequest } from '../services/render-service.js';
+import type { RenderedMedia, RenderRequest } from '../services/render-answer.js';
 import type { Window, VoiFunction } from '../render/image-description.js';
 import type { ImageMediaType, Viewport } from '../render/output.js';
 import { negotiateLocale } from '../render/annotate.js';

@@ -3,7 +3,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { frameNumbers, retrieveScope } from './path-params.js';
 import { parseRenderRequest, type RawQuery } from './rendered-params.js';
 import { streamResponse, multipartBody, newBoundary, warningHeader, type Part } from './multipart-stream.js';
-import { etagOf, type RenderAnswer, type RenderService } from '../services/render-service.js';
+import type { RenderService } from '../services/render-service.js';
+import { etagOf, type RenderAnswer } from '../services/render-answer.js';
 import type { RetrieveScope } from '../archive/archive.js';
 import type { PublicUrl } from './public-url.js';
 

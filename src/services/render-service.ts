@@ -1,65 +1,28 @@
-import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { retainedBytes } from './retained-bytes.js';
+import { etagOf, type RenderAnswer, type RenderRequest, type RenderedPart } from './render-answer.js';
+import { loadedInstance, type Loaded } from './loaded-instance.js';
+import { renderedDocument } from './rendered-documents.js';
+import { thumbnailFrame, thumbnailInstance } from './thumbnail-choice.js';
 import { describeScope, type Archive, type RetrieveScope, type HeldInstance, type InstanceStream, type CatalogInstance, type ArchivedInstance } from '../archive/archive.js';
-import { locateFrames, requireFrames, FrameError, type FrameLocator } from './frames.js';
+import { requireFrames } from './frames.js';
 import { CodecPoolBusyError, type CodecPool } from '../codecs/codec-pool.js';
-import { pixelFormatOf, PixelFormatError, type PixelFormat } from '../codecs/pixel-format.js';
-import { canDecode, isVideoSyntax } from '../codecs/transfer-syntaxes.js';
-import { readPart10Header, bulkStream, type StoredHeader } from '../dicom/part10-reader.js';
-import { tag, Tags } from '../dicom/tag.js';
+import { readPart10Header, type StoredHeader } from '../dicom/part10-reader.js';
+import { tag } from '../dicom/tag.js';
 import { Errors, GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { describeFrame, numbers, RenderDescriptionError, type RenderDescription, type Window } from '../render/image-description.js';
 import { renderFrame, type DecodedFrame, type Pixels } from '../render/render-frame.js';
 import { encodeImage, encodeGif, outputSize, transformPixels, ViewportError, type ImageMediaType, type Viewport } from '../render/output.js';
-import { annotationLines, annotationOverlays, type AnnotationRequest } from '../render/annotate.js';
-import { sopKind, type SopKind } from '../render/sop-kind.js';
-import { iconImage, structuredReportHtml, structuredReportText } from '../render/non-image.js';
+import { annotationLines, annotationOverlays } from '../render/annotate.js';
+import { sopKind } from '../render/sop-kind.js';
+import { iconImage } from '../render/non-image.js';
 
-/** Bumped when rendering changes, so that ETags issued before no longer match. */
-const RENDERER_VERSION = '1';
 /** Values up to this size are read with a header (LUTs, palettes); larger ones stay in the file. */
 const HEADER_BULK_THRESHOLD = 256 * 1024;
 /** An animated GIF holds its frames in memory while it is encoded: at most this many pixels in all. */
 const MAX_GIF_PIXELS = 64 * 1024 * 1024;
-
-/** Which representations the client takes (PS3.18 §8.7.4, negotiated by the route). */
-export interface RenderedMedia {
-  /** The image type of a single-part answer; undefined when only multipart is acceptable. */
-  single?: ImageMediaType;
-  /** The image type of multipart parts; undefined when multipart is not acceptable. */
-  multipart?: ImageMediaType;
-  /** Acceptable types for non-image instances (application/pdf, text/html, text/plain, video/…), preferred first. */
-  documents: (mediaType: string) => boolean;
-  /** Description of what was asked, for 406 messages. */
-  asked: string;
-}
-
-export interface RenderRequest {
-  media: RenderedMedia;
-  quality: number;
-  window?: Window;
-  viewport?: Viewport;
-  annotation: AnnotationRequest;
-  /** Locale for annotation dates (Accept-Language), or none. */
-  locale?: string;
-  srgbProfile: boolean;
-}
-
-export interface RenderedPart {
-  mediaType: string;
-  /** The frame a part shows (study and series answers), for its Content-Location. */
-  source?: { series: string; instance: string; frame: number };
-  body: Buffer;
-}
-
-/** What a rendered or thumbnail request answers, for the route to send. */
-export type RenderAnswer =
-  | { kind: 'single'; mediaType: string; body: Buffer; etag: string; warnings: string[] }
-  | { kind: 'stream'; mediaType: string; length: number; body: AsyncIterable<Buffer>; etag: string; warnings: string[] }
-  | { kind: 'multipart'; partType: string; status: 200 | 206; warnings: string[]; parts: AsyncIterable<RenderedPart>; lateWarning: () => string | undefined };
 
 export interface RenderServiceOptions {
   /** Bytes of encoded images kept (rendered cache). */
@@ -75,29 +38,10 @@ export interface RenderServiceOptions {
   logger?: Logger;
 }
 
-/** An instance opened for rendering: pinned in the cache while in use. */
-interface Loaded {
-  held: HeldInstance;
-  header: StoredHeader;
-  kind: SopKind;
-  /** Set for renderable images. */
-  image?: { format: PixelFormat; locator: FrameLocator };
-  /** Why an image cannot be rendered, if it cannot. */
-  problem?: string;
-}
-
-const VIDEO_MEDIA_TYPE: Record<string, string> = {
-  '1.2.840.10008.1.2.4.100': 'video/mpeg', '1.2.840.10008.1.2.4.100.1': 'video/mpeg', '1.2.840.10008.1.2.4.101': 'video/mpeg', '1.2.840.10008.1.2.4.101.1': 'video/mpeg',
-  '1.2.840.10008.1.2.4.107': 'video/H265', '1.2.840.10008.1.2.4.108': 'video/H265',
-};
-const videoMediaType = (ts: string): string => VIDEO_MEDIA_TYPE[ts] ?? 'video/mp4';
-
-export const etagOf = (key: string): string => `"${createHash('sha1').update(`${RENDERER_VERSION}|${key}`).digest('base64url')}"`;
-
 /**
- * Rendered and thumbnail resources (PS3.18 §10.4.1.1.3, §8.3.5): instances come from the WADO-RS retrieval
- * (cache or PACS), frames are decoded only when asked for (in the codec workers when compressed), run through the
- * PS3.4 Annex N pipeline, and encoded as JPEG, PNG or GIF. Decoded frames and encoded images are kept in
+ * Rendered and thumbnail resources (PS3.18 §10.4.1.1.3, §8.3.5): instances come from the tenant's archive (for a
+ * PACS: its cache, or a retrieval), frames are decoded only when asked for (in the codec workers when compressed),
+ * run through the PS3.4 Annex N pipeline, and encoded as JPEG, PNG or GIF. Decoded frames and encoded images are kept in
  * byte-bounded LRU caches; identical concurrent work is done once.
  */
 export class RenderService {
@@ -139,7 +83,7 @@ export class RenderService {
     const loaded = await this.load(scope);
     let handedOver = false;
     try {
-      if (loaded.kind !== 'image' || !loaded.image) return await this.document(loaded, request, requestKey);
+      if (loaded.kind !== 'image' || !loaded.image) return await renderedDocument(loaded, request, etagOf(requestKey));
       const total = loaded.image.format.numberOfFrames;
       const wanted = frameList ?? Array.from({ length: total }, (_, i) => i + 1);
       requireFrames(wanted, total);
@@ -178,52 +122,6 @@ export class RenderService {
     } finally {
       loaded.held.release();
     }
-  }
-
-  /** PDF, SR, video: their own media types when accepted (PS3.18 Table 8.7.4-1); otherwise 406 naming them. */
-  private async document(loaded: Loaded, request: RenderRequest, requestKey: string): Promise<RenderAnswer> {
-    const ds = loaded.header.dataset;
-    const etag = etagOf(requestKey);
-    const accepts = request.media.documents;
-    if (loaded.kind === 'pdf') {
-      const el = ds.get(tag(0x0042, 0x0011));
-      if (el && accepts('application/pdf')) {
-        const body = 'bytes' in el ? el.bytes : undefined;
-        if (body) return { kind: 'single', mediaType: 'application/pdf', body: trimPdf(body), etag, warnings: [] };
-        if ('bulk' in el && !el.bulk.fragments) {
-          const bytes = await collect(bulkStream(loaded.header, el.bulk, undefined, 1));
-          return { kind: 'single', mediaType: 'application/pdf', body: trimPdf(bytes), etag, warnings: [] };
-        }
-      }
-      throw Errors.notAcceptable(request.media.asked, 'application/pdf (the instance is an Encapsulated PDF)');
-    }
-    if (loaded.kind === 'sr') {
-      if (accepts('text/html')) return { kind: 'single', mediaType: 'text/html; charset=utf-8', body: Buffer.from(structuredReportHtml(ds)), etag, warnings: [] };
-      if (accepts('text/plain')) return { kind: 'single', mediaType: 'text/plain; charset=utf-8', body: Buffer.from(structuredReportText(ds)), etag, warnings: [] };
-      throw Errors.notAcceptable(request.media.asked, 'text/html, text/plain (the instance is a structured report)');
-    }
-    const ts = loaded.header.meta.transferSyntaxUid;
-    const pixel = ds.get(Tags.PixelData);
-    if (loaded.kind === 'video' || (isVideoSyntax(ts) && pixel)) {
-      const type = videoMediaType(ts);
-      if (pixel && 'bulk' in pixel && pixel.bulk.fragments && accepts(type)) {
-        const fragments = pixel.bulk.fragments.slice(1);
-        const length = fragments.reduce((a, f) => a + f.length, 0);
-        const header = loaded.header;
-        const held = loaded.held;
-        const release = held.holdAgain(); // the request's hold ends when this returns; the stream's lasts while it runs
-        const body = (async function* () {
-          try {
-            for (const f of fragments) yield* bulkStream(header, f, undefined, 1);
-          } finally {
-            release();
-          }
-        })();
-        return { kind: 'stream', mediaType: type, length, body, etag, warnings: [] };
-      }
-      throw Errors.notAcceptable(request.media.asked, `${type} (the instance is a video)`);
-    }
-    throw Errors.notAcceptable(request.media.asked, `no rendered representation: ${loaded.problem ?? 'the instance is not an image'}`);
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -307,7 +205,7 @@ export class RenderService {
         return { kind: 'single', mediaType, body: await iconImage(kind, size, mediaType, request.quality), etag, warnings: [] };
       }
       const total = loaded.image.format.numberOfFrames;
-      const n = frameList?.[0] ?? (this.options.thumbnail.choice === 'middle' ? Math.ceil(total / 2) : 1);
+      const n = frameList?.[0] ?? thumbnailFrame(total, this.options.thumbnail.choice);
       requireFrames([n], total);
       const body = await this.image(loaded, n, { ...request, annotation: { patient: false, technique: false } }, mediaType, fit, 'thumbnail');
       return { kind: 'single', mediaType, body, etag, warnings: [] };
@@ -316,21 +214,11 @@ export class RenderService {
     }
   }
 
-  /** The instance a study or series thumbnail shows. */
+  /** The instance a study or series thumbnail shows (thumbnail-choice.ts). */
   private async representative(scope: RetrieveScope): Promise<Required<RetrieveScope>> {
-    const middle = this.options.thumbnail.choice === 'middle';
-    const pick = <T>(list: T[]): T => list[middle ? Math.floor((list.length - 1) / 2) : 0] as T;
-    let fallback: CatalogInstance | undefined;
-    for (const instances of await this.archive.catalog(scope)) {
-      const images = instances.filter((i) => sopKind(i.sopClassUid) === 'image');
-      if (images.length) {
-        const chosen = pick(images);
-        return { study: scope.study, series: chosen.seriesUid, instance: chosen.uid };
-      }
-      fallback ??= instances[0];
-    }
-    if (fallback) return { study: scope.study, series: fallback.seriesUid, instance: fallback.uid };
-    throw Errors.notFound(`${describeScope(scope)} has no instance to make a thumbnail of`);
+    const chosen = thumbnailInstance(await this.archive.catalog(scope), this.options.thumbnail.choice);
+    if (!chosen) throw Errors.notFound(`${describeScope(scope)} has no instance to make a thumbnail of`);
+    return { study: scope.study, series: chosen.seriesUid, instance: chosen.uid };
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -357,25 +245,7 @@ export class RenderService {
       header = readPart10Header(held.instance.path, HEADER_BULK_THRESHOLD);
       this.headers.set(held.instance, header);
     }
-    const kind = sopKind(header.meta.sopClassUid);
-    const loaded: Loaded = { held, header, kind };
-    if (!header.dataset.has(Tags.PixelData)) {
-      loaded.kind = kind === 'image' ? 'other' : kind;
-      loaded.problem = 'the instance has no Pixel Data';
-      return loaded;
-    }
-    if (kind !== 'image' && kind !== 'other') return loaded;
-    const ts = header.meta.transferSyntaxUid;
-    if (isVideoSyntax(ts)) { loaded.kind = 'video'; return loaded; }
-    if (!canDecode(ts)) { loaded.problem = `its transfer syntax ${ts} cannot be decoded`; return loaded; }
-    try {
-      loaded.image = { format: pixelFormatOf(header.dataset), locator: locateFrames(header) };
-      loaded.kind = 'image';
-    } catch (err) {
-      if (err instanceof PixelFormatError || err instanceof FrameError) loaded.problem = err.message;
-      else throw err;
-    }
-    return loaded;
+    return loadedInstance(held, header);
   }
 
   private description(loaded: Loaded, n: number): RenderDescription {
@@ -497,13 +367,3 @@ const windowKey = (w: Window | undefined): string => (w ? `${w.center},${w.width
 const viewportKey = (v: Viewport | undefined): string => (v ? `${v.width},${v.height},${v.region?.x ?? ''},${v.region?.y ?? ''},${v.region?.width ?? ''},${v.region?.height ?? ''}` : '');
 
 
-async function collect(chunks: AsyncIterable<Buffer>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of chunks) parts.push(c);
-  return Buffer.concat(parts);
-}
-
-/** Encapsulated Document values are padded to even length with a NUL (PS3.3 C.24.2.1): drop it after %%EOF. */
-function trimPdf(bytes: Buffer): Buffer {
-  return bytes.length > 0 && bytes[bytes.length - 1] === 0 ? bytes.subarray(0, bytes.length - 1) : bytes;
-}
