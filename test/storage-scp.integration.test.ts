@@ -14,7 +14,7 @@ import { makeTransferSyntaxVariants, storescuProfile, metaEnd, metaOf, type Vari
 import { fixtureFiles } from '../devkit/fixtures.js';
 import { allInstances, PATIENTS, SOP_CLASS_BY_MODALITY } from '../fixtures/catalog.js';
 import { receiveInstance } from '../src/cache/instance-receiver.js';
-import { readDataset } from '../src/dicom/dataset-codec.js';
+import { readDataset, writeDataset, elementHeader } from '../src/dicom/dataset-codec.js';
 import { toDicomJson } from '../src/dicom/json-model.js';
 import type { StoredEvent } from '../src/dimse-bridge/storage-scp.js';
 import { testAssociation, storeWithOurScu } from './harness/associate.js';
@@ -114,7 +114,14 @@ describe('Storage SCP (as a storage component: its destination admits everything
     const client = new DimseClient(association, { responseTimeoutMs: 10_000 });
     const uid = '1.2.826.0.1.3680043.99.2';
     let produced = 0;
+    // A real instance (its UIDs are the command's, PS3.4 §B.2.3) whose Pixel Data is 32 MB, sent chunk by chunk.
+    const head = Buffer.concat([
+      writeDataset(new Dataset().setText(Tags.SOPClassUID, '1.2.840.10008.5.1.4.1.1.7', 'UI').setText(Tags.SOPInstanceUID, uid, 'UI').setText(Tags.StudyInstanceUID, '1.2.826.0.1.3680043.99.3', 'UI').setText(Tags.SeriesInstanceUID, '1.2.826.0.1.3680043.99.4', 'UI'), encodingOf(TransferSyntax.ExplicitVRLittleEndian)),
+      elementHeader(Tags.PixelData, 'OB', 512 * 65536, true),
+    ]);
     async function* big(): AsyncGenerator<Buffer> {
+      produced += head.length;
+      yield head;
       for (let i = 0; i < 512; i++) { const b = Buffer.alloc(65536, i & 0xff); produced += b.length; yield b; }
     }
     const status = await client.store('1.2.840.10008.5.1.4.1.1.7', uid, TransferSyntax.ExplicitVRLittleEndian, big());
@@ -123,7 +130,7 @@ describe('Storage SCP (as a storage component: its destination admits everything
     const onDisk = readFileSync(store.pathOf(uid));
     const body = onDisk.subarray(metaEnd(onDisk));
     expect(body.length).toBe(produced);
-    for (let i = 0; i < 512; i += 97) expect(body[i * 65536 + 100]).toBe(i & 0xff);
+    for (let i = 0; i < 512; i += 97) expect(body[head.length + i * 65536 + 100]).toBe(i & 0xff);
   });
 
   it('receives the sub-operations of a C-MOVE that our SCU sends to dcmqrscp', async () => {

@@ -52,10 +52,21 @@ export interface StoreRequest {
 export type StoreAdmission =
   | { refusal: StoreRefusal }
   | {
-    /** Checks the whole dataset before it is put in place (absent: taken as it is). */
+    /** Checks the whole dataset before it is put in place, beyond its command's UIDs (the SCP checks those). */
     verify?: (arrived: ArrivedUids) => Promise<StoreRefusal | undefined>;
-    stored: (stored: StoredEvent) => void;
+    /**
+     * The instance is durable on disk. The C-STORE is answered once this returns: Success, or the refusal it
+     * returns (the destination could not take it in, and has removed it).
+     */
+    stored: (stored: StoredEvent) => void | Promise<StoreRefusal | undefined>;
   };
+
+/** A dataset whose own SOP Class or Instance UID differs from its C-STORE command's (PS3.4 §B.2.3). */
+export function commandMismatch(command: { sopClassUid: string; sopInstanceUid: string }, arrived: ArrivedUids): StoreRefusal | undefined {
+  if (arrived.sopInstanceUid !== command.sopInstanceUid) return { status: Status.UnableToProcess, comment: 'the dataset\'s SOP Instance UID differs from the Affected SOP Instance UID' };
+  if (arrived.sopClassUid !== command.sopClassUid) return { status: Status.IdentifierDoesNotMatchSOPClass, comment: 'the dataset\'s SOP Class UID differs from the Affected SOP Class UID' };
+  return undefined;
+}
 
 /** Where the Storage SCP's instances go (in front of a PACS: the retrieval mediator). */
 export interface StoreDestination {
@@ -223,7 +234,9 @@ export class StorageScp {
         : this.options.destination.admitStore({ sopClassUid, sopInstanceUid, callingAeTitle: association.remoteAeTitle, peerAddress, ...(moveOriginator ? { moveOriginator } : {}) });
     const receiver = receiveInstance(this.options.store, {
       sopClassUid, sopInstanceUid, transferSyntaxUid: context?.transferSyntax ?? '', sourceAeTitle: association.remoteAeTitle,
-    }, 'refusal' in admission ? { refusal: admission.refusal } : { verify: admission.verify });
+    }, 'refusal' in admission ? { refusal: admission.refusal } : {
+      verify: async (arrived) => commandMismatch({ sopClassUid, sopInstanceUid }, arrived) ?? await admission.verify?.(arrived),
+    });
     const maxBytes = this.options.maxDatasetBytes ?? Number.POSITIVE_INFINITY;
     let received = 0;
     return {
@@ -242,6 +255,12 @@ export class StorageScp {
         if (received > maxBytes) return; // aborted above
         const outcome = await receiver.finish();
         if (!('stored' in outcome)) {
+          if (outcome.status === Status.Success) {
+            // Taken and let go: the destination already holds this instance and keeps its copy (archive.duplicates).
+            this.log.info({ sop: sopInstanceUid, from: association.remoteAeTitle, reason: outcome.comment }, 'duplicate instance: the archived copy is kept');
+            reply(Status.Success);
+            return;
+          }
           if (outcome.status === Status.OutOfResources) this.log.error({ sop: sopInstanceUid, reason: outcome.comment }, 'could not store instance');
           else {
             // Not ours, or not what its command says: a peer to look at (every refusal but our own disk's).
@@ -251,9 +270,14 @@ export class StorageScp {
           reply(outcome.status, outcome.comment);
           return;
         }
+        const late = 'stored' in admission ? await admission.stored({ ...outcome.stored, callingAeTitle: association.remoteAeTitle, ...(moveOriginator ? { moveOriginator } : {}) }) : undefined;
+        if (late) {
+          this.log.error({ sop: sopInstanceUid, status: statusHex(late.status), reason: late.comment }, 'stored instance could not be taken in');
+          reply(late.status, late.comment);
+          return;
+        }
         reply(Status.Success);
         this.log.debug({ sop: sopInstanceUid, bytes: outcome.stored.bytes, from: association.remoteAeTitle }, 'instance stored');
-        if ('stored' in admission) admission.stored({ ...outcome.stored, callingAeTitle: association.remoteAeTitle, ...(moveOriginator ? { moveOriginator } : {}) });
       },
       abort: (reason) => {
         this.log.info({ sop: sopInstanceUid, reason: reason.message }, 'association ended mid-dataset; partial instance dropped');

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 /** A destination that admits every C-STORE and records what was stored: the SCP as a storage component alone. */
 export function admitAll(): StoreDestination & { stored: StoredEvent[] } {
   const stored: StoredEvent[] = [];
-  return { stored, admitStore: () => ({ stored: (e) => stored.push(e) }) };
+  return { stored, admitStore: () => ({ stored: (e) => { stored.push(e); } }) };
 }
 
 /** A bare Storage SCP on a free loopback port writing into `dir`. */

@@ -1,14 +1,14 @@
 import type { Archive, CatalogInstance, InstanceStream, RetrieveScope, SearchRequest, SearchResults } from '../../archive/archive.js';
 import { AssociationPool } from '../../dimse-bridge/association-pool.js';
-import { StorageScp, type RefusedEvent } from '../../dimse-bridge/storage-scp.js';
+import type { StorageScp } from '../../dimse-bridge/storage-scp.js';
+import { listenStorageScp, type StorageScpHooks } from '../storage-scp-from-config.js';
 import { statusHex } from '../../dimse-bridge/command.js';
 import { InstanceStore } from '../../cache/instance-store.js';
 import { InstanceCache } from '../../cache/instance-cache.js';
-import { pacsTlsOptions, scpTlsOptions } from '../../config/tls.js';
+import { pacsTlsOptions } from '../../config/tls.js';
 import type { GatewayConfig } from '../../config/schema.js';
 import { IMPLEMENTATION } from '../../dicom/uid.js';
 import { Errors, toGatewayError, withDetails } from '../../errors.js';
-import type { Logger } from '../../logger.js';
 import { PooledPacsPeer } from './pacs-connection.js';
 import { DimseSearch } from './search.js';
 import { MoveMediator } from './move-mediator.js';
@@ -22,13 +22,7 @@ export interface DimseArchiveSettings {
   qido: Pick<GatewayConfig['qido'], 'maxFanOutStudies'>;
 }
 
-export interface DimseArchiveHooks {
-  /** A C-STORE the Storage SCP refused (for the audit trail). */
-  onStoreRefused(event: RefusedEvent, scpAddress: string): void;
-  /** When the Storage SCP cannot listen: the error to report (naming the config key). */
-  listenProblem(err: unknown): unknown;
-  logger: Logger;
-}
+export type DimseArchiveHooks = StorageScpHooks;
 
 /**
  * A PACS behind the gateway, reached over DIMSE: QIDO by hierarchical C-FIND (search.ts), WADO by C-MOVE into
@@ -51,7 +45,6 @@ export class DimseArchive implements Archive {
     const { pacs, dimse } = settings;
     const log = hooks.logger;
     const pacsTls = pacsTlsOptions(settings);
-    const scpTls = scpTlsOptions(settings);
     const pool = new AssociationPool({
       peer: { host: pacs.host, port: pacs.port, aeTitle: pacs.aeTitle },
       callingAeTitle: dimse.aeTitle,
@@ -76,32 +69,13 @@ export class DimseArchive implements Archive {
     const scpAddress = { aeTitle: dimse.aeTitle, host: dimse.host, get port(): number { return storageScp?.port ?? dimse.port; } };
     const mediator = new MoveMediator(peer, cache, store, { idleTimeoutMs: pacs.retrieveTimeoutMs, storageScp: scpAddress, logger: log });
     if (dimse.listen) {
-      storageScp = new StorageScp({
-        aeTitle: dimse.aeTitle,
-        host: dimse.host,
-        port: dimse.port,
-        allowedCallingAeTitles: dimse.allowedCallingAeTitles,
-        allowedPeers: dimse.allowedPeers,
-        maxAssociations: dimse.maxAssociations,
-        maxPduLength: dimse.maxPduLength,
-        artimTimeoutMs: dimse.artimTimeoutMs,
-        requestTimeoutMs: dimse.requestTimeoutMs,
-        maxDatasetBytes: dimse.maxDatasetBytes,
-        idleTimeoutMs: dimse.idleTimeoutMs,
-        implementation: IMPLEMENTATION,
-        store,
-        // Only instances of retrievals this tenant started are stored, and reach the requests waiting.
-        destination: mediator,
-        onRefused: (event) => hooks.onStoreRefused(event, `${scpAddress.aeTitle}@${scpAddress.host}:${scpAddress.port}`),
-        ...(scpTls ? { tls: scpTls } : {}),
-        logger: log,
-      });
       try {
-        await storageScp.listen();
+        // Only instances of retrievals this tenant started are stored, and reach the requests waiting.
+        storageScp = await listenStorageScp(dimse, store, mediator, hooks);
       } catch (err) {
         await pool.close();
         await store.close();
-        throw hooks.listenProblem(err);
+        throw err;
       }
     }
     const echoTimeoutMs = Math.min(pacs.connectTimeoutMs + pacs.artimTimeoutMs, 10_000);

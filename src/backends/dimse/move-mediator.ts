@@ -2,9 +2,9 @@ import type { PacsPeer, RetrieveRequest } from './pacs-peer.js';
 import { StudyCatalog, catalogOfCached } from './study-catalog.js';
 import type { InstanceCache, CachedInstance } from '../../cache/instance-cache.js';
 import type { InstanceStore, StoredInstance } from '../../cache/instance-store.js';
-import { receiveInstance, type ArrivedUids, type StoreRefusal } from '../../cache/instance-receiver.js';
+import { receiveInstance, type ArrivedUids } from '../../cache/instance-receiver.js';
 import type { MoveResult, StoreRequestHandler } from '../../dimse-bridge/dimse-client.js';
-import type { StoreAdmission, StoreRequest } from '../../dimse-bridge/storage-scp.js';
+import { commandMismatch, type StoreAdmission, type StoreRequest } from '../../dimse-bridge/storage-scp.js';
 import { Status, statusHex } from '../../dimse-bridge/command.js';
 import { DimseStatusError, DimseTimeoutError } from '../../dimse-bridge/errors.js';
 import { describeScope, type CatalogInstance, type HeldInstance, type InstanceStream, type RetrieveScope } from '../../archive/archive.js';
@@ -34,12 +34,6 @@ function inScope(scope: RetrieveScope, item: { study?: string; series: string; s
 
 const asArrived = (a: ArrivedUids): { study: string; series: string; sop: string } => ({ study: a.studyInstanceUid, series: a.seriesInstanceUid, sop: a.sopInstanceUid });
 
-/** A dataset whose own SOP Class or Instance UID differs from its C-STORE command's (PS3.4 §B.2.3). */
-function commandMismatch(command: { sopClassUid: string; sopInstanceUid: string }, arrived: ArrivedUids): StoreRefusal | undefined {
-  if (arrived.sopInstanceUid !== command.sopInstanceUid) return { status: Status.UnableToProcess, comment: 'the dataset\'s SOP Instance UID differs from the Affected SOP Instance UID' };
-  if (arrived.sopClassUid !== command.sopClassUid) return { status: Status.IdentifierDoesNotMatchSOPClass, comment: 'the dataset\'s SOP Class UID differs from the Affected SOP Class UID' };
-  return undefined;
-}
 
 const asItem = (c: CachedInstance): { study: string; series: string; sop: string } => ({ study: c.studyInstanceUid, series: c.seriesInstanceUid, sop: c.sopInstanceUid });
 
@@ -206,8 +200,6 @@ export class MoveMediator {
     if (candidates.length === 0) return { refusal: { status: Status.NotAuthorized, comment: 'no retrieval of this gateway expects this instance' } };
     return {
       verify: async (arrived) => {
-        const mismatch = commandMismatch(request, arrived);
-        if (mismatch) return mismatch;
         // Without the originator, the UID must be listed: wait for listings still running (bounded by the retrieval).
         if (!named) await Promise.all(candidates.map((r) => r.listed));
         const belongs = candidates.some((r) => inScope(r.scope, asArrived(arrived)) && (named !== undefined || r.expected?.get(arrived.sopInstanceUid)?.series === arrived.seriesInstanceUid));

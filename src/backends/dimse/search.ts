@@ -1,7 +1,8 @@
 import { tagToHex, type Tag } from '../../dicom/tag.js';
 import { Tags } from '../../dicom/tag.js';
 import { toDicomJson, type DicomJsonObject } from '../../dicom/json-model.js';
-import { DEFAULT_RETURN_KEYS, ALL_RETURN_KEYS, LEVEL_RANK, levelOf, type QueryLevel } from '../../dicom/query-attributes.js';
+import { LEVEL_RANK, levelOf, type QueryLevel } from '../../dicom/query-attributes.js';
+import { returnKeysByLevel } from '../../archive/return-keys.js';
 import type { SearchRequest, SearchResults, SearchMatch } from '../../archive/archive.js';
 import { checkSequenceKeys } from '../../archive/sequence-match.js';
 import type { PacsPeer } from './pacs-peer.js';
@@ -134,20 +135,8 @@ export class DimseSearch {
     };
     for (const m of request.matches) byLevel[place(m.path[0] as Tag)].matches.push(m);
 
-    // Return keys: the target's defaults (or all), the defaults of the higher levels PS3.18 §10.6.3.3 asks for,
-    // and includefield attributes at the target level or above (lower ones are not returned).
-    const defaults = request.includeAll ? ALL_RETURN_KEYS : DEFAULT_RETURN_KEYS;
-    for (const t of defaults[target]) byLevel[target].returns.push([t]);
-    const parentLevelsReturned: QueryLevel[] = [];
-    if (target === 'SERIES' && !request.studyUid) parentLevelsReturned.push('STUDY');
-    if (target === 'IMAGE' && !request.studyUid) parentLevelsReturned.push('STUDY', 'SERIES');
-    if (target === 'IMAGE' && request.studyUid && !request.seriesUid) parentLevelsReturned.push('SERIES');
-    for (const l of parentLevelsReturned) for (const t of defaults[l]) byLevel[l].returns.push([t]);
-    for (const path of request.includes) {
-      const l = levelOf(path[0] as Tag);
-      const level = l === 'ANY' ? target : l;
-      if (LEVEL_RANK[level] <= targetRank) byLevel[level].returns.push(path);
-    }
+    const returns = returnKeysByLevel(request);
+    for (const level of LEVELS) byLevel[level].returns.push(...returns[level]);
 
     const stages: PlannedStage[] = [];
     for (const level of LEVELS) {

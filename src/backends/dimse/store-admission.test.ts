@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { MoveMediator } from './move-mediator.js';
 import type { PacsPeer, FindSession, RetrieveHooks } from './pacs-peer.js';
 import type { MoveResult } from '../../dimse-bridge/dimse-client.js';
-import type { StoreAdmission, StoreRequest } from '../../dimse-bridge/storage-scp.js';
+import { commandMismatch, type StoreAdmission, type StoreRequest } from '../../dimse-bridge/storage-scp.js';
 import type { ArrivedUids, StoreRefusal } from '../../cache/instance-receiver.js';
 import { InstanceStore } from '../../cache/instance-store.js';
 import { InstanceCache } from '../../cache/instance-cache.js';
@@ -89,8 +89,10 @@ describe('Storage SCP admission (the retrieval mediator)', () => {
     const early = retrieve.admitStore(request(sop));
     expect(await decide(early, arrived(sop))).toBeUndefined();
     await opening;
-    expect(await decide(retrieve.admitStore(request(sop)), arrived(sop, { sopInstanceUid: '1.2.3.1.99' }))).toMatchObject({ status: 0xc000 });
-    expect(await decide(retrieve.admitStore(request(sop)), arrived(sop, { sopClassUid: '1.2.840.10008.5.1.4.1.1.4' }))).toMatchObject({ status: 0xa900 });
+    // What disagrees with its command the Storage SCP refuses before asking the mediator (commandMismatch).
+    expect(commandMismatch(request(sop), arrived(sop, { sopInstanceUid: '1.2.3.1.99' }))).toMatchObject({ status: 0xc000 });
+    expect(commandMismatch(request(sop), arrived(sop, { sopClassUid: '1.2.840.10008.5.1.4.1.1.4' }))).toMatchObject({ status: 0xa900 });
+    expect(await decide(retrieve.admitStore(request(sop)), arrived(sop, { sopInstanceUid: '1.2.3.1.99' }))).toMatchObject({ status: 0x0124 });
     expect(await decide(retrieve.admitStore(request(sop)), arrived(sop, { seriesInstanceUid: '1.2.3.9' }))).toMatchObject({ status: 0x0124 });
     expect(await decide(retrieve.admitStore(request('1.2.3.1.3')), arrived('1.2.3.1.3'))).toMatchObject({ status: 0x0124 });
     pacs.endMove();

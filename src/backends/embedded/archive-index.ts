@@ -1,0 +1,188 @@
+import Database from 'better-sqlite3';
+import type { ArchivedInstance } from '../../archive/archive.js';
+import type { DicomJsonAttribute, DicomJsonObject, PersonNameJson } from '../../dicom/json-model.js';
+import { parseHexTag } from '../../dicom/tag.js';
+import { levelOf, type QueryLevel } from '../../dicom/query-attributes.js';
+
+/** One instance as indexed: where its file is, and its DICOM JSON (BulkDataURIs relative: "bulkdata/7FE00010"). */
+export interface IndexedInstance extends ArchivedInstance {
+  metadata: DicomJsonObject;
+  modality: string;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS studies (study_uid TEXT PRIMARY KEY, json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS series (series_uid TEXT PRIMARY KEY, study_uid TEXT NOT NULL, number INTEGER, modality TEXT NOT NULL, json TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS series_of_study ON series(study_uid);
+CREATE TABLE IF NOT EXISTS instances (
+  sop_uid TEXT PRIMARY KEY, series_uid TEXT NOT NULL, study_uid TEXT NOT NULL, sop_class TEXT NOT NULL,
+  transfer_syntax TEXT NOT NULL, number INTEGER, path TEXT NOT NULL, bytes INTEGER NOT NULL, metadata TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS instances_of_series ON instances(series_uid);
+CREATE INDEX IF NOT EXISTS instances_of_study ON instances(study_uid);
+-- Matching values: one row per value of each top-level attribute of an entity, normalised (match-values.ts).
+CREATE TABLE IF NOT EXISTS match_values (level TEXT NOT NULL, uid TEXT NOT NULL, tag TEXT NOT NULL, value TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS match_by_value ON match_values(level, tag, value);
+CREATE INDEX IF NOT EXISTS match_by_entity ON match_values(level, uid);
+`;
+
+/** Binary values are not kept in the level summaries (they stay in the instance metadata and the file). */
+function summary(json: DicomJsonObject, level: QueryLevel): DicomJsonObject {
+  const out: DicomJsonObject = {};
+  for (const [hex, attr] of Object.entries(json)) {
+    if (attr.InlineBinary !== undefined || attr.BulkDataURI !== undefined) continue;
+    const t = parseHexTag(hex);
+    if (t === undefined) continue;
+    const l = levelOf(t);
+    if (l === level || l === 'ANY' || (level === 'IMAGE' && l === 'IMAGE')) out[hex] = attr;
+  }
+  return out;
+}
+
+/**
+ * The values an attribute is matched on (PS3.4 §C.2.2.2): each value of a multi-valued attribute; a person name
+ * by its alphabetic group, upper-cased (matched case-insensitively, as the source statements do); numbers in
+ * their canonical form; times without separators.
+ */
+export function matchValuesOf(attr: DicomJsonAttribute): string[] {
+  const out: string[] = [];
+  for (const v of attr.Value ?? []) {
+    if (v === null || v === undefined) continue;
+    if (attr.vr === 'SQ') return [];
+    if (attr.vr === 'PN') {
+      const alphabetic = (v as PersonNameJson).Alphabetic;
+      if (alphabetic) out.push(alphabetic.toUpperCase());
+      continue;
+    }
+    if (typeof v === 'number') { out.push(String(v)); continue; }
+    if (typeof v === 'string') out.push(attr.vr === 'TM' ? v.replace(/:/g, '') : v);
+  }
+  return out;
+}
+
+/** Person names for fuzzy matching: without diacritics, upper case, words separated by single spaces. */
+export function fuzzyForm(text: string): string {
+  return text.normalize('NFD').replace(/\p{M}/gu, '').toUpperCase().replace(/[\^=,.\s-]+/g, ' ').trim();
+}
+
+const FUZZY_SUFFIX = '~fuzzy';
+export const fuzzyTag = (hex: string): string => `${hex}${FUZZY_SUFFIX}`;
+
+/**
+ * The embedded archive's index in SQLite (WAL, one writer: this process): studies, series and instances with
+ * their DICOM JSON, and the values QIDO matches on. A study's and a series' attributes are those of the instance
+ * that came first; NumberOf…, ModalitiesInStudy and SOPClassesInStudy are computed when asked.
+ */
+export class ArchiveIndex {
+  readonly db: Database.Database;
+  private readonly insertInstance: Database.Statement;
+  private readonly removeInstance: Database.Statement;
+  private readonly insertValue: Database.Statement;
+  private readonly removeValues: Database.Statement;
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    // A C-STORE is answered after its commit: the commit must survive a power cut (WAL + FULL syncs it).
+    this.db.pragma('synchronous = FULL');
+    this.db.exec(SCHEMA);
+    this.insertInstance = this.db.prepare('INSERT OR REPLACE INTO instances VALUES (@sop, @series, @study, @sopClass, @ts, @number, @path, @bytes, @metadata)');
+    this.removeInstance = this.db.prepare('DELETE FROM instances WHERE sop_uid = ?');
+    this.insertValue = this.db.prepare('INSERT INTO match_values VALUES (?, ?, ?, ?)');
+    this.removeValues = this.db.prepare('DELETE FROM match_values WHERE level = ? AND uid = ?');
+  }
+
+  has(sopInstanceUid: string): boolean {
+    return this.db.prepare('SELECT 1 FROM instances WHERE sop_uid = ?').get(sopInstanceUid) !== undefined;
+  }
+
+  /** Adds (or replaces) an instance, with its study and series if they are new; all or nothing. */
+  add(instance: IndexedInstance): void {
+    const add = this.db.transaction(() => {
+      const { metadata } = instance;
+      const study = this.db.prepare('SELECT 1 FROM studies WHERE study_uid = ?').get(instance.studyInstanceUid);
+      if (!study) {
+        this.db.prepare('INSERT INTO studies VALUES (?, ?)').run(instance.studyInstanceUid, JSON.stringify(summary(metadata, 'STUDY')));
+        this.indexValues('STUDY', instance.studyInstanceUid, summary(metadata, 'STUDY'));
+      }
+      const series = this.db.prepare('SELECT 1 FROM series WHERE series_uid = ?').get(instance.seriesInstanceUid);
+      if (!series) {
+        this.db.prepare('INSERT INTO series VALUES (?, ?, ?, ?, ?)').run(instance.seriesInstanceUid, instance.studyInstanceUid, instance.seriesNumber ?? null, instance.modality, JSON.stringify(summary(metadata, 'SERIES')));
+        this.indexValues('SERIES', instance.seriesInstanceUid, summary(metadata, 'SERIES'));
+      }
+      this.removeValues.run('IMAGE', instance.sopInstanceUid);
+      this.insertInstance.run({
+        sop: instance.sopInstanceUid, series: instance.seriesInstanceUid, study: instance.studyInstanceUid, sopClass: instance.sopClassUid,
+        ts: instance.transferSyntaxUid, number: instance.instanceNumber ?? null, path: instance.path, bytes: instance.bytes, metadata: JSON.stringify(metadata),
+      });
+      this.indexValues('IMAGE', instance.sopInstanceUid, summary(metadata, 'IMAGE'));
+    });
+    add();
+  }
+
+  /** Removes an instance (and its series and study when they become empty). */
+  remove(sopInstanceUid: string): void {
+    this.db.transaction(() => {
+      const row = this.db.prepare('SELECT series_uid, study_uid FROM instances WHERE sop_uid = ?').get(sopInstanceUid) as { series_uid: string; study_uid: string } | undefined;
+      if (!row) return;
+      this.removeInstance.run(sopInstanceUid);
+      this.removeValues.run('IMAGE', sopInstanceUid);
+      if (!this.db.prepare('SELECT 1 FROM instances WHERE series_uid = ?').get(row.series_uid)) {
+        this.db.prepare('DELETE FROM series WHERE series_uid = ?').run(row.series_uid);
+        this.removeValues.run('SERIES', row.series_uid);
+      }
+      if (!this.db.prepare('SELECT 1 FROM instances WHERE study_uid = ?').get(row.study_uid)) {
+        this.db.prepare('DELETE FROM studies WHERE study_uid = ?').run(row.study_uid);
+        this.removeValues.run('STUDY', row.study_uid);
+      }
+    })();
+  }
+
+  /** Instances in scope, by series (Series Number) then Instance Number. */
+  instancesIn(scope: { study: string; series?: string; instance?: string }): ArchivedInstance[] {
+    const rows = this.db.prepare(`
+      SELECT i.sop_uid, i.series_uid, i.study_uid, i.sop_class, i.transfer_syntax, i.number, i.path, i.bytes, s.number AS series_number
+      FROM instances i JOIN series s ON s.series_uid = i.series_uid
+      WHERE i.study_uid = @study AND (@series IS NULL OR i.series_uid = @series) AND (@instance IS NULL OR i.sop_uid = @instance)
+      ORDER BY s.number IS NULL, s.number, s.series_uid, i.number IS NULL, i.number, i.sop_uid`)
+      .all({ study: scope.study, series: scope.series ?? null, instance: scope.instance ?? null }) as InstanceRow[];
+    return rows.map((r) => ({
+      sopInstanceUid: r.sop_uid, seriesInstanceUid: r.series_uid, studyInstanceUid: r.study_uid, sopClassUid: r.sop_class,
+      transferSyntaxUid: r.transfer_syntax, seriesNumber: r.series_number ?? undefined, instanceNumber: r.number ?? undefined, path: r.path, bytes: r.bytes,
+    }));
+  }
+
+  get instanceCount(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM instances').get() as { n: number }).n;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private indexValues(level: QueryLevel, uid: string, json: DicomJsonObject): void {
+    this.removeValues.run(level, uid);
+    for (const [hex, attr] of Object.entries(json)) {
+      for (const value of matchValuesOf(attr)) this.insertValue.run(level, uid, hex, value);
+      if (attr.vr === 'PN') {
+        for (const v of attr.Value ?? []) {
+          const alphabetic = (v as PersonNameJson | null)?.Alphabetic;
+          if (alphabetic) this.insertValue.run(level, uid, fuzzyTag(hex), ` ${fuzzyForm(alphabetic)}`);
+        }
+      }
+    }
+  }
+}
+
+interface InstanceRow {
+  sop_uid: string;
+  series_uid: string;
+  study_uid: string;
+  sop_class: string;
+  transfer_syntax: string;
+  number: number | null;
+  path: string;
+  bytes: number;
+  series_number: number | null;
+}
+

@@ -1,0 +1,171 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { describeScope, type Archive, type CatalogInstance, type HeldInstance, type InstanceStream, type RetrieveScope, type SearchRequest, type SearchResults } from '../../archive/archive.js';
+import type { StorageScp, StoreAdmission, StoreDestination, StoreRequest, StoredEvent } from '../../dimse-bridge/storage-scp.js';
+import { Status } from '../../dimse-bridge/command.js';
+import { InstanceStore } from '../../cache/instance-store.js';
+import type { StoreRefusal } from '../../cache/instance-receiver.js';
+import type { GatewayConfig } from '../../config/schema.js';
+import { readPart10Header } from '../../dicom/part10-reader.js';
+import { toDicomJson } from '../../dicom/json-model.js';
+import { Tags, tag, tagToHex, type Tag } from '../../dicom/tag.js';
+import { Errors } from '../../errors.js';
+import { silentLogger, type Logger } from '../../logger.js';
+import { listenStorageScp, type StorageScpHooks } from '../storage-scp-from-config.js';
+import { ArchiveIndex, type IndexedInstance } from './archive-index.js';
+import { searchArchive } from './archive-search.js';
+
+export interface EmbeddedArchiveSettings {
+  /** Instances under `{dir}/instances`, the index in `{dir}/index.sqlite`. */
+  dir: string;
+  /** A SOP Instance UID stored again: keep the archived copy, or replace it. */
+  duplicates: 'keep' | 'replace';
+  /** No instance is taken while the disk has less free space than this (A700). */
+  minFreeBytes: number;
+}
+
+const PIXEL_TAGS: ReadonlySet<Tag> = new Set([Tags.PixelData, tag(0x7fe0, 0x0008), tag(0x7fe0, 0x0009)]);
+const MODALITY = tagToHex(tag(0x0008, 0x0060));
+/** Binary values up to this size are kept inline in the stored metadata; larger ones become BulkDataURIs. */
+const INLINE_BINARY_MAX = 1024;
+
+/**
+ * The gateway as an archive of its own (no PACS): instances that modalities send to the Storage SCP are written
+ * durably (fdatasync, rename, directory sync), indexed in SQLite in one transaction, and only then acknowledged;
+ * QIDO, WADO and rendering read from it as they read from a PACS behind the gateway.
+ */
+export class EmbeddedArchive implements Archive, StoreDestination {
+  private storageScp: StorageScp | undefined;
+  private readonly log: Logger;
+
+  private constructor(private readonly settings: EmbeddedArchiveSettings, readonly index: ArchiveIndex, readonly store: InstanceStore, logger: Logger) {
+    this.log = logger.child({ component: 'archive' });
+  }
+
+  /** Opens (or creates) the archive under `settings.dir`. */
+  static open(settings: EmbeddedArchiveSettings, logger: Logger = silentLogger): EmbeddedArchive {
+    mkdirSync(settings.dir, { recursive: true });
+    const index = new ArchiveIndex(path.join(settings.dir, 'index.sqlite'));
+    const store = new InstanceStore(path.join(settings.dir, 'instances'), { minFreeBytes: settings.minFreeBytes });
+    return new EmbeddedArchive(settings, index, store, logger);
+  }
+
+  /** Opens the archive and its Storage SCP (what `dimse` configures), the SCP storing into the archive. */
+  static async start(settings: EmbeddedArchiveSettings, dimse: GatewayConfig['dimse'], hooks: StorageScpHooks): Promise<EmbeddedArchive> {
+    const archive = EmbeddedArchive.open(settings, hooks.logger);
+    try {
+      archive.storageScp = await listenStorageScp(dimse, archive.store, archive, hooks);
+    } catch (err) {
+      await archive.close();
+      throw err;
+    }
+    return archive;
+  }
+
+  /** The Storage SCP, when the archive was started with one. */
+  get scp(): StorageScp | undefined {
+    return this.storageScp;
+  }
+
+  /**
+   * Ingest (PS3.4 §B.2.3): the SCP has checked the context and the command's UIDs; a SOP Instance UID already
+   * archived follows `archive.duplicates` — `keep` answers Success and discards the new copy (as the source
+   * statements' MI archive does), `replace` archives the new one in its place.
+   */
+  admitStore(request: StoreRequest): StoreAdmission {
+    return {
+      verify: async (arrived) => (this.settings.duplicates === 'keep' && this.index.has(arrived.sopInstanceUid)
+        ? { status: Status.Success, comment: `SOP Instance ${request.sopInstanceUid} is already archived; the archived copy is kept` }
+        : undefined),
+      stored: (stored) => this.ingest(stored),
+    };
+  }
+
+  /** Indexes a durable file; if that fails the file goes too, so that neither half of an instance remains. */
+  private async ingest(stored: StoredEvent): Promise<StoreRefusal | undefined> {
+    try {
+      this.index.add(indexedInstanceOf(stored.path, stored.bytes));
+      return undefined;
+    } catch (err) {
+      await unlink(stored.path).catch(() => {});
+      const full = (err as { code?: string }).code === 'SQLITE_FULL';
+      this.log.error({ err: (err as Error).message, sop: stored.sopInstanceUid }, 'instance could not be indexed; its file was removed');
+      return full
+        ? { status: Status.OutOfResources, comment: 'the archive index has no space left' }
+        : { status: Status.UnableToProcess, comment: `the instance could not be indexed: ${(err as Error).message}` };
+    }
+  }
+
+  search(request: SearchRequest): SearchResults {
+    return searchArchive(this.index, request);
+  }
+
+  async open(scope: RetrieveScope): Promise<InstanceStream> {
+    const instances = this.index.instancesIn(scope);
+    if (instances.length === 0) throw Errors.notFound(`${describeScope(scope)} is not in the archive`);
+    const state = { missing: 0 };
+    const hold = (): (() => void) => () => {};
+    return {
+      fromCache: true,
+      failedSubOperations: 0,
+      get missing() { return state.missing; },
+      async *[Symbol.asyncIterator](): AsyncGenerator<HeldInstance> {
+        for (const instance of instances) {
+          // A file removed behind the archive's back is counted, not served as an error mid-stream.
+          if (!existsSync(instance.path)) { state.missing++; continue; }
+          // Archived files are replaced by rename, never rewritten: a reader keeps what it opened, no hold needed.
+          yield { instance, release: hold(), holdAgain: hold };
+        }
+      },
+    };
+  }
+
+  async catalog(scope: RetrieveScope): Promise<CatalogInstance[][]> {
+    const bySeries = new Map<string, CatalogInstance[]>();
+    for (const i of this.index.instancesIn(scope)) {
+      const list = bySeries.get(i.seriesInstanceUid) ?? [];
+      list.push({ uid: i.sopInstanceUid, seriesUid: i.seriesInstanceUid, sopClassUid: i.sopClassUid, number: i.instanceNumber });
+      bySeries.set(i.seriesInstanceUid, list);
+    }
+    return [...bySeries.values()];
+  }
+
+  holdsLocally(): boolean {
+    return true;
+  }
+
+  async readiness(): Promise<Record<string, unknown>> {
+    try {
+      return { archive: { instances: this.index.instanceCount } };
+    } catch (err) {
+      throw Errors.notReady(`the archive index cannot be read: ${(err as Error).message}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.storageScp?.close();
+    await this.store.close();
+    this.index.close();
+  }
+}
+
+/** What the index records of a Part 10 file: its UIDs and numbers, and its DICOM JSON with relative BulkDataURIs. */
+function indexedInstanceOf(file: string, bytes: number): IndexedInstance {
+  const header = readPart10Header(file, INLINE_BINARY_MAX);
+  const metadata = toDicomJson(header.dataset, { inlineBinaryMaxBytes: INLINE_BINARY_MAX, bulkDataUri: (p) => `bulkdata/${p}`, alwaysBulk: PIXEL_TAGS });
+  const modality = metadata[MODALITY]?.Value?.[0];
+  return {
+    sopInstanceUid: header.meta.sopInstanceUid,
+    sopClassUid: header.meta.sopClassUid,
+    transferSyntaxUid: header.meta.transferSyntaxUid,
+    studyInstanceUid: header.dataset.getString(Tags.StudyInstanceUID) ?? '',
+    seriesInstanceUid: header.dataset.getString(Tags.SeriesInstanceUID) ?? '',
+    seriesNumber: header.dataset.getNumber(Tags.SeriesNumber),
+    instanceNumber: header.dataset.getNumber(Tags.InstanceNumber),
+    path: file,
+    bytes,
+    metadata,
+    modality: typeof modality === 'string' ? modality : '',
+  };
+}

@@ -1,0 +1,145 @@
+/**
+ * The embedded archive against a real modality stand-in: DCMTK storescu sends the fixtures (nine character
+ * sets, CT/MR/US, multi-frame) and the imaging phantoms to the Storage SCP; QIDO, WADO-RS and rendering are then
+ * answered from the archive alone, the same way they are in front of a PACS.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { readdirSync, statfsSync } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { EmbeddedArchive, type EmbeddedArchiveSettings } from '../src/backends/embedded/embedded-archive.js';
+import { configSchema } from '../src/config/schema.js';
+import { run } from '../devkit/processes.js';
+import { fixtureFiles } from '../devkit/fixtures.js';
+import { tempDir } from '../devkit/temp.js';
+import { allInstances, allStudies, PATIENTS } from '../fixtures/catalog.js';
+import { IMAGING_FIXTURES, IMAGING_STUDY } from '../fixtures/imaging.js';
+import { imagingFixtureFiles } from './harness/imaging.js';
+import { appOver } from './harness/fake-archive.js';
+import { pino } from 'pino';
+
+type Json = Record<string, { vr: string; Value?: unknown[] }>;
+const value = (json: Json | undefined, hex: string): unknown => json?.[hex]?.Value?.[0];
+
+const dimse = configSchema.parse({ dimse: { port: 0, host: '127.0.0.1' }, http: { host: '127.0.0.1' } }).dimse;
+const hooks = { logger: pino({ level: process.env.DWG_TEST_LOG ?? 'silent' }), onStoreRefused: () => {}, listenProblem: (err: unknown) => err };
+
+async function storescu(port: number, files: string[]): Promise<{ code: number; out: string }> {
+  const r = await run('storescu', ['-v', '-aet', 'MODALITY', '-aec', 'DICOMWEB', '127.0.0.1', String(port), ...files]).catch((err: Error & { code?: number }) => ({ stdout: err.message, stderr: '', code: 1 }));
+  return { code: r.code, out: `${r.stdout}${r.stderr}` };
+}
+
+describe('embedded archive (storescu → Storage SCP → SQLite index)', () => {
+  let settings: EmbeddedArchiveSettings;
+  let archive: EmbeddedArchive;
+  let served: ReturnType<typeof appOver>;
+  const files = [...fixtureFiles().files, ...imagingFixtureFiles().values()];
+
+  beforeAll(async () => {
+    settings = { dir: tempDir('archive'), duplicates: 'keep', minFreeBytes: 0 };
+    archive = await EmbeddedArchive.start(settings, dimse, hooks);
+    const sent = await storescu(archive.scp?.port ?? 0, files);
+    expect(sent.code, sent.out).toBe(0);
+    served = appOver(archive);
+  }, 60_000);
+
+  afterAll(async () => {
+    await served?.close();
+    await archive?.close();
+  });
+
+  const get = async (url: string, accept?: string) => served.app.inject({ method: 'GET', url: `/dicomweb${url}`, ...(accept ? { headers: { accept } } : {}) });
+
+  it('acknowledged every instance only once indexed: all are searchable', async () => {
+    expect(archive.index.instanceCount).toBe(files.length);
+    const res = await get('/studies?limit=1000');
+    expect(res.statusCode).toBe(200);
+    expect((res.json() as Json[]).length).toBe(allStudies().length + 1);
+  });
+
+  it('matches names case-insensitively with wildcards, decoded from each character set', async () => {
+    for (const patient of PATIENTS) {
+      const family = patient.name.split('=')[0]?.split('^')[0] ?? '';
+      const res = await get(`/studies?PatientName=${encodeURIComponent(`${family.toLowerCase()}*`)}`);
+      const found = res.json() as Json[];
+      expect(found.length, patient.id).toBe(patient.studies.length);
+      expect((value(found[0], '00100010') as { Alphabetic?: string }).Alphabetic, patient.id).toBe(patient.name.split('=')[0]);
+    }
+  });
+
+  it('applies date ranges, UID lists and ModalitiesInStudy, and computes the counts', async () => {
+    const studies = allStudies();
+    const in2021 = studies.filter((s) => s.study.date >= '20210101' && s.study.date <= '20211231');
+    expect(((await get('/studies?StudyDate=20210101-20211231')).json() as Json[]).length).toBe(in2021.length);
+    const two = studies.slice(0, 2).map((s) => s.study.uid);
+    expect(((await get(`/studies?StudyInstanceUID=${two.join(',')}`)).json() as Json[]).map((j) => value(j, '0020000D')).sort()).toEqual([...two].sort());
+    const withMr = studies.filter((s) => s.study.series.some((se) => se.modality === 'MR'));
+    const phantomsHaveMr = IMAGING_FIXTURES.some((f) => f.modality === 'MR');
+    expect(((await get('/studies?ModalitiesInStudy=MR')).json() as Json[]).length).toBe(withMr.length + (phantomsHaveMr ? 1 : 0));
+    const first = studies[0];
+    const [row] = (await get(`/studies?StudyInstanceUID=${first?.study.uid}`)).json() as Json[];
+    expect(value(row, '00201206')).toBe(first?.study.series.length);
+    expect(value(row, '00201208')).toBe(first?.study.series.reduce((a, se) => a + se.instances, 0));
+    expect(row?.['00080061']?.Value).toEqual([...new Set(first?.study.series.map((se) => se.modality))].sort());
+  });
+
+  it('pages exactly with limit and offset, and says when there is more', async () => {
+    const all = (await get('/studies?limit=1000')).json() as Json[];
+    const page = await get('/studies?limit=3&offset=2');
+    expect((page.json() as Json[]).map((j) => value(j, '0020000D'))).toEqual(all.slice(2, 5).map((j) => value(j, '0020000D')));
+    expect([page.headers.warning].flat().join()).toMatch(/more matches than this page holds/);
+    const last = await get(`/studies?limit=3&offset=${all.length - 3}`);
+    expect(last.headers.warning).toBeUndefined();
+  });
+
+  it('searches series and instances with the study attributes the path does not give', async () => {
+    const instance = [...allInstances()][0];
+    const res = await get(`/instances?SOPInstanceUID=${instance?.uid}`);
+    const [row] = res.json() as Json[];
+    expect(value(row, '0020000D')).toBe(instance?.study.uid);
+    expect(value(row, '00100020')).toBe(instance?.patient.id);
+    expect(value(row, '00081190')).toMatch(new RegExp(`/studies/${instance?.study.uid}/series/${instance?.series.uid}/instances/${instance?.uid}$`));
+    const series = await get(`/studies/${instance?.study.uid}/series?Modality=${instance?.series.modality}`);
+    expect((series.json() as Json[]).length).toBe(instance?.study.series.filter((se) => se.modality === instance.series.modality).length);
+  });
+
+  it('serves metadata, frames and a thumbnail from the archive', async () => {
+    const mf = IMAGING_FIXTURES.find((f) => f.key === 'multiframe');
+    const url = `/studies/${IMAGING_STUDY.uid}/series/${mf?.seriesUid}/instances/${mf?.uid}`;
+    const [meta] = (await get(`${url}/metadata`)).json() as Json[];
+    expect(value(meta, '00080018')).toBe(mf?.uid);
+    const frames = await get(`${url}/frames/3`, 'multipart/related; type="application/octet-stream"');
+    expect(frames.statusCode).toBe(200);
+    expect(frames.rawPayload.length).toBeGreaterThan(128 * 128 * 2);
+    const thumb = await get(`/studies/${IMAGING_STUDY.uid}/thumbnail`, 'image/jpeg');
+    expect(thumb.statusCode).toBe(200);
+    expect((await sharp(thumb.rawPayload).metadata()).format).toBe('jpeg');
+  });
+
+  it('keeps the archived copy of a duplicate, and survives a restart with the same answers', async () => {
+    const before = (await get('/studies?limit=1000')).body;
+    const again = await storescu(archive.scp?.port ?? 0, files.slice(0, 3));
+    expect(again.code, again.out).toBe(0);
+    expect(archive.index.instanceCount).toBe(files.length);
+    await served.close();
+    await archive.close();
+    archive = await EmbeddedArchive.start(settings, dimse, hooks);
+    served = appOver(archive);
+    expect((await get('/studies?limit=1000')).body).toBe(before);
+  });
+
+  it('refuses with A700 below the free-space reserve, leaving no file and no index row', async () => {
+    const dir = tempDir('archive-full');
+    const free = statfsSync(dir).bavail * statfsSync(dir).bsize;
+    const full = await EmbeddedArchive.start({ dir, duplicates: 'keep', minFreeBytes: free * 2 }, dimse, hooks);
+    try {
+      const sent = await storescu(full.scp?.port ?? 0, files.slice(0, 1));
+      expect(sent.out).toMatch(/A700|Out of Resources|Refused/i);
+      expect(full.index.instanceCount).toBe(0);
+      const left = readdirSync(path.join(dir, 'instances'), { recursive: true }).filter((f) => String(f).endsWith('.dcm') || String(f).includes('tmp'));
+      expect(left).toEqual([]);
+    } finally {
+      await full.close();
+    }
+  });
+});
