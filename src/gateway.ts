@@ -7,9 +7,9 @@ import { ConfigError, listenProblem } from './config/load.js';
 import { authConfigProblem } from './auth/from-config.js';
 import { CodecPool } from './codecs/codec-pool.js';
 import { auditFromConfig } from './audit/audit.js';
-import { DEFAULT_TENANT, startTenant, tenantSettings, type Tenant } from './tenant.js';
+import { DEFAULT_TENANT, startTenant, tenantSettings, type Tenant, type TenantArchive } from './tenant.js';
 import type { RenderService } from './services/render-service.js';
-import type { DimseArchive } from './backends/dimse/dimse-archive.js';
+
 
 /** The whole gateway: per tenant a PACS connection pool, a Storage SCP and a cache; one DICOMweb HTTP server. */
 export interface Gateway {
@@ -17,7 +17,7 @@ export interface Gateway {
   /** Every tenant by id, `default` included. */
   tenants: ReadonlyMap<string, Tenant>;
   /** The default tenant's archive and render service. */
-  archive: DimseArchive;
+  archive: TenantArchive;
   render: RenderService;
   /** HTTP address actually bound (port 0 resolves to a free port). */
   httpUrl: string;
@@ -41,6 +41,9 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
   }
   const log = pino({ level: config.log.level });
   for (const t of settings) {
+    if (t.backend === 'embedded' && t.dimse.listen && !isLoopback(t.dimse.host) && t.dimse.allowedPeers.length === 0 && !t.dimse.tls?.requireClientCert) {
+      log.warn({ tenant: t.id, host: t.dimse.host, port: t.dimse.port }, 'the archive\'s Storage SCP takes instances from any peer that can reach it: set dimse.allowedPeers (or DICOM TLS with client certificates)');
+    }
     if (t.auth.mode === 'none') log.warn({ host: config.http.host, tenant: t.id }, 'auth.mode is "none": every DICOMweb request to this tenant is served without credentials');
   }
   const codecs = new CodecPool({ threads: config.codecs.threads, maxQueue: config.codecs.maxQueue });

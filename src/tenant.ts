@@ -3,6 +3,8 @@ import type { AuthConfig } from './auth/from-config.js';
 import { authPolicy } from './auth/from-config.js';
 import type { TenantScope } from './auth/tenant-scope.js';
 import { DimseArchive } from './backends/dimse/dimse-archive.js';
+import { EmbeddedArchive } from './backends/embedded/embedded-archive.js';
+import type { StorageScpHooks } from './backends/storage-scp-from-config.js';
 import { QidoService } from './services/qido-service.js';
 import { RenderService } from './services/render-service.js';
 import { WadoService } from './services/wado-service.js';
@@ -21,7 +23,10 @@ export interface TenantSettings {
   id: string;
   /** Its service base: `{basePath}` for the default tenant, `{basePath}/tenants/{id}` for the others. */
   basePath: string;
+  /** What answers for the tenant: the PACS (`pacs`, over DIMSE) or the embedded archive (`archive`). */
+  backend: GatewayConfig['backend'];
   pacs: GatewayConfig['pacs'];
+  archive: GatewayConfig['archive'];
   dimse: GatewayConfig['dimse'];
   auth: AuthConfig;
   cache: GatewayConfig['cache'];
@@ -31,7 +36,7 @@ export interface TenantSettings {
 export function tenantSettings(config: GatewayConfig): TenantSettings[] {
   const base = config.http.basePath;
   return [
-    { id: DEFAULT_TENANT, basePath: base, pacs: config.pacs, dimse: config.dimse, auth: config.auth, cache: config.cache },
+    { id: DEFAULT_TENANT, basePath: base, backend: config.backend, pacs: config.pacs, archive: config.archive, dimse: config.dimse, auth: config.auth, cache: config.cache },
     ...Object.entries(config.tenants).map(([id, t]) => ({ id, basePath: `${base}/tenants/${id}`, ...t })),
   ];
 }
@@ -39,10 +44,13 @@ export function tenantSettings(config: GatewayConfig): TenantSettings[] {
 export const scopeOf = (t: TenantSettings): TenantScope =>
   (t.id === DEFAULT_TENANT ? { base: t.basePath, excluded: `${t.basePath}/tenants` } : { base: t.basePath });
 
-/** A running tenant: its archive (a PACS over DIMSE today) and the services over it. Tenants share nothing but codecs and read buffers. */
+/** The back ends a tenant can have. */
+export type TenantArchive = DimseArchive | EmbeddedArchive;
+
+/** A running tenant: its archive (a PACS over DIMSE, or the embedded one) and the services over it. Tenants share nothing but codecs and read buffers. */
 export interface Tenant extends AppTenant {
   settings: TenantSettings;
-  archive: DimseArchive;
+  archive: TenantArchive;
   close(): Promise<void>;
 }
 
@@ -50,7 +58,7 @@ export interface Tenant extends AppTenant {
 export async function startTenant(settings: TenantSettings, shared: { config: GatewayConfig; codecs: CodecPool; readBuffers: ReadBuffers; audit: Audit; logger: Logger }): Promise<Tenant> {
   const { dimse } = settings;
   const log = shared.logger.child({ tenant: settings.id });
-  const archive = await DimseArchive.start({ ...settings, qido: shared.config.qido }, {
+  const hooks: StorageScpHooks = {
     logger: log,
     listenProblem: (err) => listenProblem(err, settings.id === DEFAULT_TENANT ? 'dimse.port' : `tenants.${settings.id}.dimse.port`, dimse.host, dimse.port),
     onStoreRefused: (event, scpAddress) => shared.audit.record({
@@ -62,7 +70,10 @@ export async function startTenant(settings: TenantSettings, shared: { config: Ga
       request: { method: 'C-STORE', path: scpAddress, status: event.status ?? 0 },
       reason: event.reason,
     }),
-  });
+  };
+  const archive: TenantArchive = settings.backend === 'embedded'
+    ? await EmbeddedArchive.start({ dir: settings.archive.dir, duplicates: settings.archive.duplicates, minFreeBytes: dimse.minFreeBytes }, dimse, hooks)
+    : await DimseArchive.start({ ...settings, qido: shared.config.qido }, hooks);
   const { render } = shared.config;
   const renderService = new RenderService(archive, shared.codecs, {
     renderedCacheBytes: render.renderedCacheBytes,

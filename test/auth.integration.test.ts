@@ -11,7 +11,6 @@ import { startIssuer, type TestIssuer } from './harness/issuer.js';
 import { run } from '../devkit/processes.js';
 import { allInstances, PATIENTS } from '../fixtures/catalog.js';
 import { signUrl } from '../src/auth/signed-url.js';
-import { loadConfig } from '../src/config/load.js';
 import { startGateway } from '../src/gateway.js';
 import { configSchema } from '../src/config/schema.js';
 import { tempDir } from '../devkit/temp.js';
@@ -157,9 +156,9 @@ describe('authentication and authorisation (auth.mode: required)', () => {
 });
 
 describe('auth configuration', () => {
-  const base = (): ReturnType<typeof loadConfig> => loadConfig({ env: {} });
   it('refuses auth.mode required without keys or issuer, and auth.mode none on a non-loopback address without --insecure', async () => {
-    await expect(startGateway(configSchema.parse({ ...base(), http: { ...base().http, host: '127.0.0.1', port: 0 } }))).rejects.toThrow(/nobody could get in/);
-    await expect(startGateway(configSchema.parse({ ...base(), auth: { mode: 'none' }, http: { ...base().http, host: '0.0.0.0', port: 0 } }))).rejects.toThrow(/--insecure/);
+    // The defaults otherwise (no file, no environment): refused before anything is started.
+    await expect(startGateway(configSchema.parse({ http: { host: '127.0.0.1', port: 0 } }))).rejects.toThrow(/nobody could get in/);
+    await expect(startGateway(configSchema.parse({ auth: { mode: 'none' }, http: { host: '0.0.0.0', port: 0 } }))).rejects.toThrow(/--insecure/);
   });
 });

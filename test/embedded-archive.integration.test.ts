@@ -17,6 +17,7 @@ import { IMAGING_FIXTURES, IMAGING_STUDY } from '../fixtures/imaging.js';
 import { imagingFixtureFiles } from './harness/imaging.js';
 import { appOver } from './harness/fake-archive.js';
 import { pino } from 'pino';
+import { startGateway } from '../src/gateway.js';
 
 type Json = Record<string, { vr: string; Value?: unknown[] }>;
 const value = (json: Json | undefined, hex: string): unknown => json?.[hex]?.Value?.[0];
@@ -38,7 +39,7 @@ describe('embedded archive (storescu → Storage SCP → SQLite index)', () => {
   beforeAll(async () => {
     settings = { dir: tempDir('archive'), duplicates: 'keep', minFreeBytes: 0 };
     archive = await EmbeddedArchive.start(settings, dimse, hooks);
-    const sent = await storescu(archive.scp?.port ?? 0, files);
+    const sent = await storescu(archive.storageScp?.port ?? 0, files);
     expect(sent.code, sent.out).toBe(0);
     served = appOver(archive);
   }, 60_000);
@@ -118,7 +119,7 @@ describe('embedded archive (storescu → Storage SCP → SQLite index)', () => {
 
   it('keeps the archived copy of a duplicate, and survives a restart with the same answers', async () => {
     const before = (await get('/studies?limit=1000')).body;
-    const again = await storescu(archive.scp?.port ?? 0, files.slice(0, 3));
+    const again = await storescu(archive.storageScp?.port ?? 0, files.slice(0, 3));
     expect(again.code, again.out).toBe(0);
     expect(archive.index.instanceCount).toBe(files.length);
     await served.close();
@@ -133,7 +134,7 @@ describe('embedded archive (storescu → Storage SCP → SQLite index)', () => {
     const free = statfsSync(dir).bavail * statfsSync(dir).bsize;
     const full = await EmbeddedArchive.start({ dir, duplicates: 'keep', minFreeBytes: free * 2 }, dimse, hooks);
     try {
-      const sent = await storescu(full.scp?.port ?? 0, files.slice(0, 1));
+      const sent = await storescu(full.storageScp?.port ?? 0, files.slice(0, 1));
       expect(sent.out).toMatch(/A700|Out of Resources|Refused/i);
       expect(full.index.instanceCount).toBe(0);
       const left = readdirSync(path.join(dir, 'instances'), { recursive: true }).filter((f) => String(f).endsWith('.dcm') || String(f).includes('tmp'));
@@ -142,4 +143,33 @@ describe('embedded archive (storescu → Storage SCP → SQLite index)', () => {
       await full.close();
     }
   });
+});
+
+describe('the gateway with no PACS configured', () => {
+  it('starts on its embedded archive, and what storescu sends is searchable, retrievable and renderable over HTTP', async () => {
+    const config = configSchema.parse({
+      http: { host: '127.0.0.1', port: 0 }, dimse: { port: 0 }, archive: { dir: tempDir('gw-archive') }, cache: { dir: tempDir('gw-cache') },
+      auth: { mode: 'none' }, log: { level: process.env.DWG_TEST_LOG ?? 'silent' },
+    });
+    expect(config.backend).toBe('embedded');
+    const gw = await startGateway(config);
+    try {
+      const port = gw.archive.storageScp?.port ?? 0;
+      const phantoms = [...imagingFixtureFiles().values()];
+      const sent = await storescu(port, phantoms);
+      expect(sent.code, sent.out).toBe(0);
+      const base = `${gw.httpUrl}/dicomweb`;
+      const ready = await fetch(`${gw.httpUrl}/readyz`);
+      expect(await ready.json()).toMatchObject({ status: 'ready', archive: { instances: phantoms.length } });
+      const studies = (await (await fetch(`${base}/studies?PatientID=${encodeURIComponent(IMAGING_STUDY.patientId)}`)).json()) as Json[];
+      expect(studies.map((j) => value(j, '0020000D'))).toEqual([IMAGING_STUDY.uid]);
+      const ct = IMAGING_FIXTURES.find((f) => f.key === 'ct-signed');
+      const rendered = await fetch(`${base}/studies/${IMAGING_STUDY.uid}/series/${ct?.seriesUid}/instances/${ct?.uid}/rendered`, { headers: { accept: 'image/png' } });
+      expect(rendered.status).toBe(200);
+      const png = await sharp(Buffer.from(await rendered.arrayBuffer())).metadata();
+      expect([png.format, png.width, png.height]).toEqual(['png', 256, 256]);
+    } finally {
+      await gw.close();
+    }
+  }, 60_000);
 });

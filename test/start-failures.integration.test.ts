@@ -44,7 +44,7 @@ async function processesMentioning(text: string): Promise<string> {
 
 const serveEnv = async (): Promise<NodeJS.ProcessEnv> => ({
   DICOMWEB_HTTP_HOST: '127.0.0.1', DICOMWEB_HTTP_PORT: String(await freePort()), DICOMWEB_DIMSE_PORT: String(await freePort()),
-  DICOMWEB_AUTH_MODE: 'none', DICOMWEB_CACHE_DIR: tempDir('start-cache'), DICOMWEB_LOG_LEVEL: 'silent',
+  DICOMWEB_AUTH_MODE: 'none', DICOMWEB_CACHE_DIR: tempDir('start-cache'), DICOMWEB_ARCHIVE_DIR: tempDir('start-archive'), DICOMWEB_LOG_LEVEL: 'silent',
 });
 
 describe('start failures', () => {

@@ -6,7 +6,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startDcmqrscp, type TestPacs } from '../devkit/pacs.js';
-import { startTestGateway } from './harness/gateway.js';
+import { startTestGateway, dimseArchiveOf } from './harness/gateway.js';
 import { startIssuer, type TestIssuer } from './harness/issuer.js';
 import { freePort } from '../devkit/ports.js';
 import { run } from '../devkit/processes.js';
@@ -143,13 +143,13 @@ describe('tenants', () => {
     // B's PACS does not have A's instance, and B's cache does not either.
     const fromB = await fetch(`${baseB()}/studies/${studyA?.uid}/series/${instA?.series.uid}/instances/${instA?.uid}`, { headers: { authorization: `Bearer ${tokenB}`, accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
     expect(fromB.status).toBe(404);
-    expect(tenantB?.archive.cache.get(instA?.uid ?? '')).toBeUndefined();
-    expect(existsSync(tenantB?.archive.cache.store.pathOf(instA?.uid ?? '') ?? '')).toBe(false);
+    expect(dimseArchiveOf(tenantB).cache.get(instA?.uid ?? '')).toBeUndefined();
+    expect(existsSync(dimseArchiveOf(tenantB).cache.store.pathOf(instA?.uid ?? '') ?? '')).toBe(false);
     // B's instance arrives by C-MOVE at B's own Storage SCP and lands in B's cache only.
     const b = await fetch(`${baseB()}/studies/${IMAGING_STUDY.uid}/series/${instB.seriesUid}/instances/${instB.uid}`, { headers: { authorization: `Bearer ${tokenB}`, accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
     expect(b.status).toBe(200);
     await b.arrayBuffer();
-    expect(tenantB?.archive.cache.get(instB.uid)).toBeDefined();
+    expect(dimseArchiveOf(tenantB).cache.get(instB.uid)).toBeDefined();
     expect(gw.archive.cache.get(instB.uid)).toBeUndefined();
     const fromA = await fetch(`${baseA()}/studies/${IMAGING_STUDY.uid}/series/${instB.seriesUid}/instances/${instB.uid}`, { headers: { authorization: `Bearer ${tokenA}`, accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
     expect(fromA.status).toBe(404);

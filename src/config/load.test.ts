@@ -29,6 +29,14 @@ describe('configuration', () => {
     expect(() => loadConfig({ env: { DICOMWEB_DIMSE_ALLOWED_PEERS: '10.1.0.0/33' } })).toThrow(/allowedPeers.*CIDR/);
   });
 
+  it('serves the embedded archive when no PACS is configured, the PACS when one is, and refuses both', () => {
+    expect(loadConfig({ env: {} })).toMatchObject({ backend: 'embedded', archive: { dir: './data/archive', duplicates: 'keep' } });
+    expect(loadConfig({ env: { DICOMWEB_ARCHIVE_DIR: '/srv/archive' } })).toMatchObject({ backend: 'embedded', archive: { dir: '/srv/archive' } });
+    expect(loadConfig({ env: { DICOMWEB_PACS_HOST: 'pacs.example.org' } }).backend).toBe('dimse');
+    expect(() => loadConfig({ file: file('pacs: { port: 104 }\narchive: { dir: /srv/a }\n'), env: {} })).toThrow(/either pacs .* or archive .*, not both/);
+    expect(() => loadConfig({ file: file('tenants: { b: { dimse: { port: 11113 }, cache: { dir: /tmp/b } } }\n'), env: {} })).toThrow(/a tenant needs pacs .* or archive/);
+  });
+
   it('reads YAML and JSON files, and environment variables override them', () => {
     const yaml = file('pacs: { aeTitle: PACS1, port: 104 }\ncache: { maxBytes: 512MiB }\n');
     expect(loadConfig({ file: yaml, env: { DICOMWEB_PACS_PORT: '11112', DICOMWEB_PACS_MAX_ASSOCIATIONS: '2' } }).pacs).toMatchObject({ aeTitle: 'PACS1', port: 11112, maxAssociations: 2 });

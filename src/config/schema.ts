@@ -131,6 +131,15 @@ const pacsSchema = z.object({
   tls: z.object({ ca: z.string().optional(), cert: z.string().optional(), key: z.string().optional(), servername: z.string().optional() }).strict().optional(),
 }).strict();
 
+/**
+ * The embedded archive of a tenant (no PACS): instances under `dir/instances`, their index in `dir/index.sqlite`.
+ * A SOP Instance UID stored again is kept as first archived (`keep`) or replaced by the new copy (`replace`).
+ */
+const archiveSchema = z.object({
+  dir: z.string().min(1).default('./data/archive'),
+  duplicates: z.enum(['keep', 'replace']).default('keep'),
+}).strict();
+
 /** The on-disk instance cache of a tenant. */
 const cacheSchema = z.object({
   dir: z.string().min(1).default('./data/cache'),
@@ -142,7 +151,8 @@ const cacheSchema = z.object({
  * its own credentials and its own cache directory, served under {basePath}/tenants/{id}.
  */
 const tenantSchema = z.object({
-  pacs: pacsSchema,
+  pacs: pacsSchema.optional(),
+  archive: archiveSchema.optional(),
   dimse: dimseSchema.extend({ port }),
   auth: authSchema.prefault({}),
   cache: cacheSchema.extend({ dir: z.string().min(1) }),
@@ -170,7 +180,10 @@ export const configSchema = z.object({
 
   dimse: dimseSchema.prefault({}),
 
-  pacs: pacsSchema.prefault({}),
+  /** A PACS behind the default tenant (DIMSE); with neither `pacs` nor `archive`, the embedded archive serves. */
+  pacs: pacsSchema.optional(),
+
+  archive: archiveSchema.optional(),
 
   cache: cacheSchema.prefault({}),
 
@@ -243,17 +256,37 @@ export const configSchema = z.object({
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).strict().prefault({}),
-}).strict().transform((config) => {
+}).strict().superRefine((config, ctx) => {
+  // One back end per tenant until a later issue defines what a PACS and an archive together would mean.
+  const both = 'configure either pacs (a PACS behind the gateway) or archive (the embedded archive), not both';
+  if (config.pacs && config.archive) ctx.addIssue({ code: 'custom', path: ['archive'], message: both });
+  for (const [id, t] of Object.entries(config.tenants)) {
+    if (t.pacs && t.archive) ctx.addIssue({ code: 'custom', path: ['tenants', id, 'archive'], message: both });
+    if (!t.pacs && !t.archive) ctx.addIssue({ code: 'custom', path: ['tenants', id], message: 'a tenant needs pacs (a PACS behind the gateway) or archive (its own embedded archive)' });
+  }
+}).transform((config) => {
   // Defaults that depend on other keys: a DICOM port no more open than the HTTP one; no SCP that nothing uses.
   const dimseHost = isLoopback(config.http.host) ? '127.0.0.1' : '0.0.0.0';
-  const resolve = <T extends { dimse: z.infer<typeof dimseSchema>; pacs: z.infer<typeof pacsSchema> }>(t: T) =>
-    ({ ...t, dimse: { ...t.dimse, host: t.dimse.host ?? dimseHost, listen: t.dimse.listen ?? t.pacs.retrieve === 'move' } });
+  // The back end: the PACS when one is configured, else the embedded archive (./data/archive by default).
+  const resolve = <T extends { dimse: z.infer<typeof dimseSchema>; pacs?: z.infer<typeof pacsSchema> | undefined; archive?: z.infer<typeof archiveSchema> | undefined }>(t: T) => {
+    const backend: 'dimse' | 'embedded' = t.pacs && !t.archive ? 'dimse' : 'embedded';
+    const pacs = t.pacs ?? pacsSchema.parse({});
+    return {
+      ...t,
+      backend,
+      pacs,
+      archive: t.archive ?? archiveSchema.parse({}),
+      // An archive needs its Storage SCP (modalities store into it); in front of a PACS, C-GET needs none.
+      dimse: { ...t.dimse, host: t.dimse.host ?? dimseHost, listen: t.dimse.listen ?? (backend === 'embedded' || pacs.retrieve === 'move') },
+    };
+  };
   return {
     ...resolve(config),
     tenants: Object.fromEntries(Object.entries(config.tenants).map(([id, t]) => [id, resolve(t)])),
   };
 }).superRefine((config, ctx) => {
   for (const problem of tenantConflicts(config)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+
 });
 
 /** Loopback names and addresses: listening there reaches this machine only. */

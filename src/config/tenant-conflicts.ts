@@ -4,6 +4,8 @@ import path from 'node:path';
 interface TenantParts {
   dimse: { host: string; port: number; listen: boolean };
   cache: { dir: string };
+  backend: 'dimse' | 'embedded';
+  archive: { dir: string };
   auth: { signingKeys: readonly { kid: string; secret: string }[]; oauth?: { issuer: string; audience: string } | undefined };
 }
 
@@ -43,6 +45,12 @@ export function tenantConflicts(config: TenantParts & { tenants: Record<string, 
     const clash = dirs.find(([, d]) => within(dir, d) || within(d, dir));
     if (clash) problems.push({ path: [...at, 'cache', 'dir'], message: `cache directory ${t.cache.dir} overlaps tenant "${clash[0]}"'s` });
     dirs.push([id, dir]);
+    if (t.backend === 'embedded') {
+      const archiveDir = path.resolve(t.archive.dir);
+      const overlap = dirs.find(([, d]) => within(archiveDir, d) || within(d, archiveDir));
+      if (overlap) problems.push({ path: [...at, 'archive', 'dir'], message: `archive directory ${t.archive.dir} overlaps tenant "${overlap[0]}"'s ${overlap[0] === id ? 'cache' : 'cache or archive'} directory` });
+      dirs.push([id, archiveDir]);
+    }
     for (const [k, key] of t.auth.signingKeys.entries()) {
       const canonical = Buffer.from(key.secret, 'base64').toString('base64');
       const other = secrets.get(canonical);

@@ -4,9 +4,17 @@ import { startGateway, type Gateway } from '../../src/gateway.js';
 import { startDcmqrscp, type TestPacs } from '../../devkit/pacs.js';
 import { freePort } from '../../devkit/ports.js';
 import { tempDir } from '../../devkit/temp.js';
+import { DimseArchive } from '../../src/backends/dimse/dimse-archive.js';
+import type { TenantArchive } from '../../src/tenant.js';
+
+/** The DIMSE back end of a tenant started in front of a PACS (its cache, mediator and Storage SCP). */
+export function dimseArchiveOf(t: { archive: TenantArchive } | undefined): DimseArchive {
+  if (!(t?.archive instanceof DimseArchive)) throw new Error('this tenant is not in front of a PACS');
+  return t.archive;
+}
 
 /** Starts the real gateway on a free HTTP port (0), pointed at `pacs`, with config overrides. */
-export async function startTestGateway(pacs: Pick<TestPacs, 'aeTitle' | 'host' | 'port'>, overrides: Partial<{ [K in keyof ConfigInput]: Partial<Exclude<ConfigInput[K], undefined>> }> = {}): Promise<Gateway & { base: string; config: GatewayConfig; scpPort: number }> {
+export async function startTestGateway(pacs: Pick<TestPacs, 'aeTitle' | 'host' | 'port'>, overrides: Partial<{ [K in keyof ConfigInput]: Partial<Exclude<ConfigInput[K], undefined>> }> = {}): Promise<Omit<Gateway, 'archive'> & { archive: DimseArchive; base: string; config: GatewayConfig; scpPort: number }> {
   // Overrides on top of the schema's defaults (not on a parsed config: some defaults derive from other keys).
   const config = configSchema.parse({
     ...overrides,
@@ -18,8 +26,9 @@ export async function startTestGateway(pacs: Pick<TestPacs, 'aeTitle' | 'host' |
     log: { level: process.env.DWG_TEST_LOG ?? 'silent' },
   });
   const gateway = await startGateway(config);
-  const scpPort = gateway.archive.storageScp?.port ?? 0;
-  return { ...gateway, base: `${gateway.httpUrl}${config.http.basePath}`, config, scpPort };
+  const archive = dimseArchiveOf(gateway);
+  const scpPort = archive.storageScp?.port ?? 0;
+  return { ...gateway, archive, base: `${gateway.httpUrl}${config.http.basePath}`, config, scpPort };
 }
 
 /** dcmqrscp that knows the gateway as its C-MOVE destination, and the gateway in front of it. */

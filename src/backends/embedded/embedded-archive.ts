@@ -36,7 +36,7 @@ const INLINE_BINARY_MAX = 1024;
  * QIDO, WADO and rendering read from it as they read from a PACS behind the gateway.
  */
 export class EmbeddedArchive implements Archive, StoreDestination {
-  private storageScp: StorageScp | undefined;
+  private scp: StorageScp | undefined;
   private readonly log: Logger;
 
   private constructor(private readonly settings: EmbeddedArchiveSettings, readonly index: ArchiveIndex, readonly store: InstanceStore, logger: Logger) {
@@ -55,7 +55,7 @@ export class EmbeddedArchive implements Archive, StoreDestination {
   static async start(settings: EmbeddedArchiveSettings, dimse: GatewayConfig['dimse'], hooks: StorageScpHooks): Promise<EmbeddedArchive> {
     const archive = EmbeddedArchive.open(settings, hooks.logger);
     try {
-      archive.storageScp = await listenStorageScp(dimse, archive.store, archive, hooks);
+      archive.scp = await listenStorageScp(dimse, archive.store, archive, hooks);
     } catch (err) {
       await archive.close();
       throw err;
@@ -64,8 +64,8 @@ export class EmbeddedArchive implements Archive, StoreDestination {
   }
 
   /** The Storage SCP, when the archive was started with one. */
-  get scp(): StorageScp | undefined {
-    return this.storageScp;
+  get storageScp(): StorageScp | undefined {
+    return this.scp;
   }
 
   /**
@@ -144,7 +144,7 @@ export class EmbeddedArchive implements Archive, StoreDestination {
   }
 
   async close(): Promise<void> {
-    await this.storageScp?.close();
+    await this.scp?.close();
     await this.store.close();
     this.index.close();
   }
