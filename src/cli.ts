@@ -4,7 +4,8 @@ import { loadConfig, ConfigError } from './config/load.js';
 import type { GatewayConfig } from './config/schema.js';
 import { startGateway } from './gateway.js';
 import { mint, mintTarget, MintError, parseTtl } from './auth/mint.js';
-import { scopeOf, tenantSettings } from './tenant.js';
+import { embeddedSettings, scopeOf, tenantSettings } from './tenant.js';
+import { EmbeddedArchive } from './backends/embedded/embedded-archive.js';
 import { pacsTlsOptions } from './config/tls.js';
 import { Association } from './dimse-bridge/association.js';
 import { DimseClient } from './dimse-bridge/dimse-client.js';
@@ -16,10 +17,13 @@ import { UNCOMPRESSED_TRANSFER_SYNTAXES } from './dicom/transfer-syntax.js';
 
 const USAGE = `usage: dicomweb-gateway [serve] [--config FILE] [--insecure]
        dicomweb-gateway echo [--config FILE]
+       dicomweb-gateway reindex [--config FILE]
        dicomweb-gateway sign PATH[?QUERY] [--ttl 1h] [--capability] [--tenant ID] [--config FILE]
 
   serve   start the DICOMweb server (default); --insecure allows auth.mode none on a non-loopback address
   echo    C-ECHO the configured PACS and print the status and round-trip time
+  reindex rebuild the embedded archive's index from its files, for every tenant with an archive (stop the
+          gateway first: the archive has one writer)
   sign    print a signed URL for PATH (relative to http.basePath, or absolute), valid for --ttl (s, m, h, d);
           with --capability, a capability token for everything under PATH instead; --tenant signs with that
           tenant's key, PATH relative to its base ({basePath}/tenants/ID)
@@ -52,6 +56,16 @@ async function serve(config: GatewayConfig, allowInsecure: boolean): Promise<voi
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+function reindex(config: GatewayConfig): void {
+  const archives = tenantSettings(config).filter((t) => t.backend === 'embedded');
+  if (archives.length === 0) fail(2, 'no tenant has an embedded archive (every tenant is in front of a PACS)');
+  for (const t of archives) {
+    const started = performance.now();
+    const { instances, skipped } = EmbeddedArchive.reindex(embeddedSettings(t, config));
+    process.stdout.write(`tenant ${t.id}: ${instances} instance(s) indexed from ${t.archive.dir} in ${((performance.now() - started) / 1000).toFixed(1)} s${skipped ? `; ${skipped} file(s) that do not parse skipped` : ''}\n`);
+  }
 }
 
 async function echo(config: GatewayConfig): Promise<void> {
@@ -121,7 +135,7 @@ async function main(): Promise<void> {
   }
   const command = parsed.positionals[0] ?? 'serve';
   const arity = command === 'sign' ? 2 : 1;
-  if (parsed.positionals.length > arity || !['serve', 'echo', 'sign'].includes(command)) fail(2, `unknown command "${parsed.positionals.join(' ')}"\n${USAGE}`);
+  if (parsed.positionals.length > arity || !['serve', 'echo', 'sign', 'reindex'].includes(command)) fail(2, `unknown command "${parsed.positionals.join(' ')}"\n${USAGE}`);
   let config: GatewayConfig;
   try {
     config = loadConfig({ ...(parsed.values.config ? { file: parsed.values.config } : {}) });
@@ -130,6 +144,7 @@ async function main(): Promise<void> {
     throw err;
   }
   if (command === 'echo') await echo(config);
+  else if (command === 'reindex') reindex(config);
   else if (command === 'sign') sign(config, parsed.positionals[1], { ttl: parsed.values.ttl ?? '1h', capability: parsed.values.capability === true, tenant: parsed.values.tenant ?? 'default' });
   else await serve(config, parsed.values.insecure === true);
 }

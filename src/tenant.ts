@@ -3,7 +3,7 @@ import type { AuthConfig } from './auth/from-config.js';
 import { authPolicy } from './auth/from-config.js';
 import type { TenantScope } from './auth/tenant-scope.js';
 import { DimseArchive } from './backends/dimse/dimse-archive.js';
-import { EmbeddedArchive } from './backends/embedded/embedded-archive.js';
+import { EmbeddedArchive, type EmbeddedArchiveSettings } from './backends/embedded/embedded-archive.js';
 import type { StorageScpHooks } from './backends/storage-scp-from-config.js';
 import { QidoService } from './services/qido-service.js';
 import { RenderService } from './services/render-service.js';
@@ -54,6 +54,10 @@ export interface Tenant extends AppTenant {
   close(): Promise<void>;
 }
 
+/** The embedded archive of a tenant as configured. */
+export const embeddedSettings = (t: TenantSettings, config: GatewayConfig): EmbeddedArchiveSettings =>
+  ({ dir: t.archive.dir, duplicates: t.archive.duplicates, minFreeBytes: t.dimse.minFreeBytes, inlineBinaryMaxBytes: config.wado.bulkDataThreshold });
+
 /** The composition root of one tenant: its archive from its config, then every service over that archive. */
 export async function startTenant(settings: TenantSettings, shared: { config: GatewayConfig; codecs: CodecPool; readBuffers: ReadBuffers; audit: Audit; logger: Logger }): Promise<Tenant> {
   const { dimse } = settings;
@@ -72,7 +76,7 @@ export async function startTenant(settings: TenantSettings, shared: { config: Ga
     }),
   };
   const archive: TenantArchive = settings.backend === 'embedded'
-    ? await EmbeddedArchive.start({ dir: settings.archive.dir, duplicates: settings.archive.duplicates, minFreeBytes: dimse.minFreeBytes }, dimse, hooks)
+    ? await EmbeddedArchive.start(embeddedSettings(settings, shared.config), dimse, hooks)
     : await DimseArchive.start({ ...settings, qido: shared.config.qido }, hooks);
   const { render } = shared.config;
   const renderService = new RenderService(archive, shared.codecs, {

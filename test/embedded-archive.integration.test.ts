@@ -4,7 +4,7 @@
  * answered from the archive alone, the same way they are in front of a PACS.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { readdirSync, statfsSync } from 'node:fs';
+import { readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { EmbeddedArchive, type EmbeddedArchiveSettings } from '../src/backends/embedded/embedded-archive.js';
@@ -18,6 +18,9 @@ import { imagingFixtureFiles } from './harness/imaging.js';
 import { appOver } from './harness/fake-archive.js';
 import { pino } from 'pino';
 import { startGateway } from '../src/gateway.js';
+import { FakeArchive } from './harness/fake-archive.js';
+import { encodePart10File } from '../src/dicom/part10.js';
+import { Tags } from '../src/dicom/tag.js';
 
 type Json = Record<string, { vr: string; Value?: unknown[] }>;
 const value = (json: Json | undefined, hex: string): unknown => json?.[hex]?.Value?.[0];
@@ -37,7 +40,7 @@ describe('embedded archive (storescu → Storage SCP → SQLite index)', () => {
   const files = [...fixtureFiles().files, ...imagingFixtureFiles().values()];
 
   beforeAll(async () => {
-    settings = { dir: tempDir('archive'), duplicates: 'keep', minFreeBytes: 0 };
+    settings = { dir: tempDir('archive'), duplicates: 'keep', minFreeBytes: 0, inlineBinaryMaxBytes: 1024 };
     archive = await EmbeddedArchive.start(settings, dimse, hooks);
     const sent = await storescu(archive.storageScp?.port ?? 0, files);
     expect(sent.code, sent.out).toBe(0);
@@ -129,15 +132,89 @@ describe('embedded archive (storescu → Storage SCP → SQLite index)', () => {
     expect((await get('/studies?limit=1000')).body).toBe(before);
   });
 
+  it('serves /metadata from what it stored at ingest, the same as read from the files', async () => {
+    const fromFiles = appOver(new FakeArchive({ files: archive.index.instancesIn({ study: IMAGING_STUDY.uid }).map((i) => i.path) }));
+    try {
+      const stored = await get(`/studies/${IMAGING_STUDY.uid}/metadata`);
+      const read = await fromFiles.app.inject({ method: 'GET', url: `/dicomweb/studies/${IMAGING_STUDY.uid}/metadata` });
+      expect(stored.statusCode).toBe(200);
+      expect(stored.json()).toEqual(read.json());
+      expect((stored.json() as Json[]).length).toBe(IMAGING_FIXTURES.length);
+    } finally {
+      await fromFiles.close();
+    }
+  });
+
+  it('rebuilds the index from the files — by reindex, or at start when it is missing or damaged — with the same answers', async () => {
+    const answers = async (): Promise<string[]> => Promise.all([
+      get('/studies?limit=1000&includefield=all'), get('/instances?limit=1000'), get(`/studies/${IMAGING_STUDY.uid}/metadata`),
+    ].map(async (r) => (await r).body));
+    const before = await answers();
+    const reopen = async (): Promise<void> => {
+      await served.close();
+      await archive.close();
+      archive = await EmbeddedArchive.start(settings, dimse, hooks);
+      served = appOver(archive);
+    };
+    await served.close();
+    await archive.close();
+    const configFile = path.join(tempDir('reindex-config'), 'gateway.yaml');
+    writeFileSync(configFile, `archive: { dir: ${JSON.stringify(settings.dir)} }\n`);
+    const cli = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'reindex', '--config', configFile]);
+    expect(cli.stdout).toMatch(new RegExp(`tenant default: ${files.length} instance\\(s\\) indexed`));
+    archive = await EmbeddedArchive.start(settings, dimse, hooks);
+    served = appOver(archive);
+    expect(await answers()).toEqual(before);
+    await archive.close();
+    for (const f of ['index.sqlite', 'index.sqlite-wal', 'index.sqlite-shm']) rmSync(path.join(settings.dir, f), { force: true });
+    archive = await EmbeddedArchive.start(settings, dimse, hooks);
+    await reopen();
+    expect(await answers()).toEqual(before);
+    await served.close();
+    await archive.close();
+    writeFileSync(path.join(settings.dir, 'index.sqlite'), Buffer.alloc(8192, 0x5a));
+    archive = await EmbeddedArchive.start(settings, dimse, hooks);
+    served = appOver(archive);
+    expect(await answers()).toEqual(before);
+    expect(readdirSync(settings.dir).some((f) => f.startsWith('index.sqlite.damaged-'))).toBe(true);
+  }, 60_000);
+
+  it('follows archive.duplicates: keep answers Success and keeps the first copy, replace takes the new one', async () => {
+    const f = IMAGING_FIXTURES.find((x) => x.key === 'sc-8bit-odd');
+    if (!f) throw new Error('fixture missing');
+    const changed = f.build().setText(Tags.PatientID, 'PAT-SECOND-COPY', 'LO');
+    const copy = path.join(tempDir('duplicate'), 'copy.dcm');
+    writeFileSync(copy, encodePart10File(changed, { sopClassUid: f.sopClassUid, sopInstanceUid: f.uid }));
+    const url = `/studies/${IMAGING_STUDY.uid}/series/${f.seriesUid}/instances/${f.uid}/metadata`;
+    for (const duplicates of ['keep', 'replace'] as const) {
+      const dir = tempDir(`dup-${duplicates}`);
+      const a = await EmbeddedArchive.start({ ...settings, dir, duplicates }, dimse, hooks);
+      const app = appOver(a);
+      try {
+        const original = imagingFixtureFiles().get(f) as string;
+        for (const file of [original, copy]) {
+          const sent = await storescu(a.storageScp?.port ?? 0, [file]);
+          expect(sent.code, sent.out).toBe(0);
+        }
+        expect(a.index.instanceCount).toBe(1);
+        const [meta] = (await app.app.inject({ method: 'GET', url: `/dicomweb${url}` })).json() as Json[];
+        expect(value(meta, '00100020')).toBe(duplicates === 'keep' ? IMAGING_STUDY.patientId : 'PAT-SECOND-COPY');
+      } finally {
+        await app.close();
+        await a.close();
+      }
+    }
+  });
+
   it('refuses with A700 below the free-space reserve, leaving no file and no index row', async () => {
     const dir = tempDir('archive-full');
     const free = statfsSync(dir).bavail * statfsSync(dir).bsize;
-    const full = await EmbeddedArchive.start({ dir, duplicates: 'keep', minFreeBytes: free * 2 }, dimse, hooks);
+    const full = await EmbeddedArchive.start({ dir, duplicates: 'keep', minFreeBytes: free * 2, inlineBinaryMaxBytes: 1024 }, dimse, hooks);
     try {
       const sent = await storescu(full.storageScp?.port ?? 0, files.slice(0, 1));
       expect(sent.out).toMatch(/A700|Out of Resources|Refused/i);
       expect(full.index.instanceCount).toBe(0);
-      const left = readdirSync(path.join(dir, 'instances'), { recursive: true }).filter((f) => String(f).endsWith('.dcm') || String(f).includes('tmp'));
+      const left = readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.dcm') || f.endsWith('.part'));
       expect(left).toEqual([]);
     } finally {
       await full.close();

@@ -18,6 +18,11 @@ export interface Archive {
   catalog(scope: RetrieveScope): Promise<CatalogInstance[][]>;
   /** Whether `open(scope)` is answered by what the gateway holds, with no work for a remote archive (rate limits). */
   holdsLocally(scope: RetrieveScope): boolean;
+  /**
+   * Each instance's DICOM JSON as the archive keeps it (BulkDataURIs relative: "bulkdata/7FE00010"), for
+   * `/metadata` without reading files; absent when the archive keeps none (then the files are read).
+   */
+  storedMetadata?(scope: RetrieveScope): Promise<StoredMetadata[]>;
   /** Ready to answer, with what that was judged on (`/readyz`); rejects with DWG_NOT_READY and the reason. */
   readiness(): Promise<Record<string, unknown>>;
   close(): Promise<void>;
@@ -59,6 +64,12 @@ export interface SearchResults {
   readonly warnings: readonly string[];
   /** True once more than offset+limit matches were seen (final after `matches` ends). */
   readonly truncated: boolean;
+}
+
+/** One instance's metadata as an archive stored it. */
+export interface StoredMetadata {
+  instance: ArchivedInstance;
+  metadata: DicomJsonObject;
 }
 
 /** A study, one of its series, or one instance (PS3.18 §10.4.1 target resources). */

@@ -128,6 +128,14 @@ export class WadoService {
 
   /** Retrieve Metadata (PS3.18 §10.4.1.1.2): each instance's header as DICOM JSON with BulkDataURIs (Annex F). */
   async metadata(scope: RetrieveScope, base: string): Promise<WadoMetadata> {
+    if (this.archive.storedMetadata) {
+      // Kept at ingest: no file is parsed (the embedded archive).
+      const stored = await this.archive.storedMetadata(scope);
+      const objects = (async function* (): AsyncGenerator<DicomJsonObject> {
+        for (const { instance, metadata } of stored) yield withBulkDataBase(metadata, instanceUrl(base, instance));
+      })();
+      return { objects, lateWarning: () => undefined };
+    }
     const { stream, first, rest } = await this.firstAndRest(scope);
     const firstJson = this.metadataOf(base, first);
     const objects = (async function* (this: WadoService): AsyncGenerator<DicomJsonObject> {
@@ -320,6 +328,17 @@ export class WadoService {
     if (!plan) return { ok: false, status: 406, message: `frames stored as ${locator.transferSyntaxUid}` };
     return { ok: true, locator, plan };
   }
+}
+
+/** Stored metadata with its relative BulkDataURIs ("bulkdata/7FE00010") made absolute under the instance's URL. */
+function withBulkDataBase(json: DicomJsonObject, url: string): DicomJsonObject {
+  const out: DicomJsonObject = {};
+  for (const [hex, attr] of Object.entries(json)) {
+    if (attr.BulkDataURI !== undefined) out[hex] = { ...attr, BulkDataURI: `${url}/${attr.BulkDataURI}` };
+    else if (attr.vr === 'SQ' && attr.Value) out[hex] = { ...attr, Value: attr.Value.map((item) => withBulkDataBase(item as DicomJsonObject, url)) };
+    else out[hex] = attr;
+  }
+  return out;
 }
 
 const notAcceptableFrames = (accepted: FrameAcceptance, why: string): GatewayError => Errors.notAcceptable(`${accepted.asked} (${why})`, `multipart/related; type="application/octet-stream"[; transfer-syntax=*], or an image type of ${Object.keys(LOSSLESS_ENCODERS).map((ts) => FRAME_MEDIA_TYPE[ts]).filter((v, i, a) => a.indexOf(v) === i).join(', ')}`);

@@ -11,14 +11,15 @@ export interface IndexedInstance extends ArchivedInstance {
 }
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS studies (study_uid TEXT PRIMARY KEY, json TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS series (series_uid TEXT PRIMARY KEY, study_uid TEXT NOT NULL, number INTEGER, modality TEXT NOT NULL, json TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS series_of_study ON series(study_uid);
+CREATE TABLE IF NOT EXISTS studies (study_uid TEXT PRIMARY KEY, date_time TEXT NOT NULL, first TEXT NOT NULL, json TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS studies_by_date ON studies(date_time DESC, study_uid);
+CREATE TABLE IF NOT EXISTS series (series_uid TEXT PRIMARY KEY, study_uid TEXT NOT NULL, number INTEGER, modality TEXT NOT NULL, first TEXT NOT NULL, json TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS series_of_study ON series(study_uid, number, series_uid);
 CREATE TABLE IF NOT EXISTS instances (
   sop_uid TEXT PRIMARY KEY, series_uid TEXT NOT NULL, study_uid TEXT NOT NULL, sop_class TEXT NOT NULL,
   transfer_syntax TEXT NOT NULL, number INTEGER, path TEXT NOT NULL, bytes INTEGER NOT NULL, metadata TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS instances_of_series ON instances(series_uid);
+CREATE INDEX IF NOT EXISTS instances_of_series ON instances(series_uid, number, sop_uid);
 CREATE INDEX IF NOT EXISTS instances_of_study ON instances(study_uid);
 -- Matching values: one row per value of each top-level attribute of an entity, normalised (match-values.ts).
 CREATE TABLE IF NOT EXISTS match_values (level TEXT NOT NULL, uid TEXT NOT NULL, tag TEXT NOT NULL, value TEXT NOT NULL);
@@ -70,8 +71,8 @@ export const fuzzyTag = (hex: string): string => `${hex}${FUZZY_SUFFIX}`;
 
 /**
  * The embedded archive's index in SQLite (WAL, one writer: this process): studies, series and instances with
- * their DICOM JSON, and the values QIDO matches on. A study's and a series' attributes are those of the instance
- * that came first; NumberOf…, ModalitiesInStudy and SOPClassesInStudy are computed when asked.
+ * their DICOM JSON, and the values QIDO matches on. A study's and a series' attributes are those of its first
+ * instance (by Series Number, Instance Number, UID); NumberOf…, ModalitiesInStudy and SOPClassesInStudy are computed when asked.
  */
 export class ArchiveIndex {
   readonly db: Database.Database;
@@ -100,14 +101,22 @@ export class ArchiveIndex {
   add(instance: IndexedInstance): void {
     const add = this.db.transaction(() => {
       const { metadata } = instance;
-      const study = this.db.prepare('SELECT 1 FROM studies WHERE study_uid = ?').get(instance.studyInstanceUid);
-      if (!study) {
-        this.db.prepare('INSERT INTO studies VALUES (?, ?)').run(instance.studyInstanceUid, JSON.stringify(summary(metadata, 'STUDY')));
+      // A study's (series') attributes are its first instance's — lowest Series Number, Instance Number, UID — so
+      // that they do not depend on the order instances arrived (a reindex answers the same).
+      const number = (n: number | undefined): string => String(n ?? 999_999_999).padStart(10, '0');
+      const inSeries = `${number(instance.instanceNumber)}|${instance.sopInstanceUid}`;
+      const inStudy = `${number(instance.seriesNumber)}|${instance.seriesInstanceUid}|${inSeries}`;
+      const study = this.db.prepare('SELECT first FROM studies WHERE study_uid = ?').get(instance.studyInstanceUid) as { first: string } | undefined;
+      if (!study || inStudy <= study.first) {
+        const date = metadata['00080020']?.Value?.[0];
+        const time = metadata['00080030']?.Value?.[0];
+        const dateTime = `${typeof date === 'string' ? date : ''}${typeof time === 'string' ? time.replace(/:/g, '') : ''}`;
+        this.db.prepare('INSERT OR REPLACE INTO studies VALUES (?, ?, ?, ?)').run(instance.studyInstanceUid, dateTime, inStudy, JSON.stringify(summary(metadata, 'STUDY')));
         this.indexValues('STUDY', instance.studyInstanceUid, summary(metadata, 'STUDY'));
       }
-      const series = this.db.prepare('SELECT 1 FROM series WHERE series_uid = ?').get(instance.seriesInstanceUid);
-      if (!series) {
-        this.db.prepare('INSERT INTO series VALUES (?, ?, ?, ?, ?)').run(instance.seriesInstanceUid, instance.studyInstanceUid, instance.seriesNumber ?? null, instance.modality, JSON.stringify(summary(metadata, 'SERIES')));
+      const series = this.db.prepare('SELECT first FROM series WHERE series_uid = ?').get(instance.seriesInstanceUid) as { first: string } | undefined;
+      if (!series || inSeries <= series.first) {
+        this.db.prepare('INSERT OR REPLACE INTO series VALUES (?, ?, ?, ?, ?, ?)').run(instance.seriesInstanceUid, instance.studyInstanceUid, instance.seriesNumber ?? null, instance.modality, inSeries, JSON.stringify(summary(metadata, 'SERIES')));
         this.indexValues('SERIES', instance.seriesInstanceUid, summary(metadata, 'SERIES'));
       }
       this.removeValues.run('IMAGE', instance.sopInstanceUid);
@@ -150,6 +159,23 @@ export class ArchiveIndex {
       sopInstanceUid: r.sop_uid, seriesInstanceUid: r.series_uid, studyInstanceUid: r.study_uid, sopClassUid: r.sop_class,
       transferSyntaxUid: r.transfer_syntax, seriesNumber: r.series_number ?? undefined, instanceNumber: r.number ?? undefined, path: r.path, bytes: r.bytes,
     }));
+  }
+
+  /** The stored DICOM JSON of the instances in scope, in catalog order (BulkDataURIs relative to the instance). */
+  metadataIn(scope: { study: string; series?: string; instance?: string }): { instance: ArchivedInstance; metadata: DicomJsonObject }[] {
+    const rows = this.db.prepare(`
+      SELECT i.sop_uid, i.metadata FROM instances i JOIN series s ON s.series_uid = i.series_uid
+      WHERE i.study_uid = @study AND (@series IS NULL OR i.series_uid = @series) AND (@instance IS NULL OR i.sop_uid = @instance)
+      ORDER BY s.number IS NULL, s.number, s.series_uid, i.number IS NULL, i.number, i.sop_uid`)
+      .all({ study: scope.study, series: scope.series ?? null, instance: scope.instance ?? null }) as { sop_uid: string; metadata: string }[];
+    const byUid = new Map(rows.map((r) => [r.sop_uid, r.metadata]));
+    return this.instancesIn(scope).map((instance) => ({ instance, metadata: JSON.parse(byUid.get(instance.sopInstanceUid) ?? '{}') as DicomJsonObject }));
+  }
+
+  /** Fails when the database file is damaged (PRAGMA quick_check). */
+  check(): void {
+    const result = this.db.pragma('quick_check', { simple: true });
+    if (result !== 'ok') throw new Error(`index check failed: ${String(result)}`);
   }
 
   get instanceCount(): number {

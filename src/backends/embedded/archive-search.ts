@@ -120,7 +120,10 @@ export function searchArchive(index: ArchiveIndex, request: SearchRequest): Sear
     : target === 'SERIES'
       ? 'SELECT e.study_uid AS study, e.series_uid AS series, NULL AS sop, e.json AS own, NULL AS series_json, st.json AS study_json FROM series e JOIN studies st ON st.study_uid = e.study_uid'
       : 'SELECT e.study_uid AS study, e.series_uid AS series, e.sop_uid AS sop, e.metadata AS own, se.json AS series_json, st.json AS study_json FROM instances e JOIN series se ON se.series_uid = e.series_uid JOIN studies st ON st.study_uid = e.study_uid';
-  const sql = `${from}${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''} ORDER BY e.rowid LIMIT ? OFFSET ?`;
+  // An order that the files alone determine (a reindex answers the same): newest studies first; series and
+  // instances by number, then UID.
+  const order = target === 'STUDY' ? 'e.date_time DESC, e.study_uid' : target === 'SERIES' ? 'st.date_time DESC, e.study_uid, e.number IS NULL, e.number, e.series_uid' : 'st.date_time DESC, e.study_uid, se.number IS NULL, se.number, e.series_uid, e.number IS NULL, e.number, e.sop_uid';
+  const sql = `${from}${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ? OFFSET ?`;
   const statement = index.db.prepare(sql);
   const returns = returnKeysByLevel(request);
   const wanted = request.offset + request.limit;

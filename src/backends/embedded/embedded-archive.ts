@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { describeScope, type Archive, type CatalogInstance, type HeldInstance, type InstanceStream, type RetrieveScope, type SearchRequest, type SearchResults } from '../../archive/archive.js';
+import { describeScope, type StoredMetadata, type Archive, type CatalogInstance, type HeldInstance, type InstanceStream, type RetrieveScope, type SearchRequest, type SearchResults } from '../../archive/archive.js';
 import type { StorageScp, StoreAdmission, StoreDestination, StoreRequest, StoredEvent } from '../../dimse-bridge/storage-scp.js';
 import { Status } from '../../dimse-bridge/command.js';
 import { InstanceStore } from '../../cache/instance-store.js';
@@ -17,18 +17,18 @@ import { ArchiveIndex, type IndexedInstance } from './archive-index.js';
 import { searchArchive } from './archive-search.js';
 
 export interface EmbeddedArchiveSettings {
-  /** Instances under `{dir}/instances`, the index in `{dir}/index.sqlite`. */
+  /** Instances under `{dir}/instances`, the index in `{dir}/index.sqlite` (rebuilt from the files when absent or damaged). */
   dir: string;
   /** A SOP Instance UID stored again: keep the archived copy, or replace it. */
   duplicates: 'keep' | 'replace';
   /** No instance is taken while the disk has less free space than this (A700). */
   minFreeBytes: number;
+  /** Binary values up to this size are kept inline in the stored metadata, larger ones as BulkDataURIs (wado.bulkDataThreshold). */
+  inlineBinaryMaxBytes: number;
 }
 
 const PIXEL_TAGS: ReadonlySet<Tag> = new Set([Tags.PixelData, tag(0x7fe0, 0x0008), tag(0x7fe0, 0x0009)]);
 const MODALITY = tagToHex(tag(0x0008, 0x0060));
-/** Binary values up to this size are kept inline in the stored metadata; larger ones become BulkDataURIs. */
-const INLINE_BINARY_MAX = 1024;
 
 /**
  * The gateway as an archive of its own (no PACS): instances that modalities send to the Storage SCP are written
@@ -43,17 +43,51 @@ export class EmbeddedArchive implements Archive, StoreDestination {
     this.log = logger.child({ component: 'archive' });
   }
 
-  /** Opens (or creates) the archive under `settings.dir`. */
-  static open(settings: EmbeddedArchiveSettings, logger: Logger = silentLogger): EmbeddedArchive {
+  /**
+   * Opens (or creates) the archive under `settings.dir`. The index is the truth at start; one that is missing while
+   * files are there, or that fails its check, is rebuilt from the files (the damaged one kept aside), said in the log.
+   */
+  static async open(settings: EmbeddedArchiveSettings, logger: Logger = silentLogger): Promise<EmbeddedArchive> {
     mkdirSync(settings.dir, { recursive: true });
-    const index = new ArchiveIndex(path.join(settings.dir, 'index.sqlite'));
-    const store = new InstanceStore(path.join(settings.dir, 'instances'), { minFreeBytes: settings.minFreeBytes });
+    const file = indexFile(settings.dir);
+    const store = new InstanceStore(settings.dir, { minFreeBytes: settings.minFreeBytes });
+    await store.init();
+    let index: ArchiveIndex | undefined;
+    let problem: string | undefined;
+    if (!existsSync(file) && archivedFiles(settings.dir).length > 0) problem = 'the index is missing';
+    else {
+      try {
+        index = new ArchiveIndex(file);
+        index.check();
+      } catch (err) {
+        index?.close();
+        index = undefined;
+        problem = `the index is damaged (${(err as Error).message})`;
+        const aside = `${file}.damaged-${Date.now()}`;
+        renameSync(file, aside);
+        rmSync(`${file}-wal`, { force: true });
+        rmSync(`${file}-shm`, { force: true });
+      }
+    }
+    if (!index) {
+      const { instances, skipped } = rebuildIndex(settings.dir, settings.inlineBinaryMaxBytes);
+      logger.warn({ dir: settings.dir, instances, skipped, reason: problem }, `${problem}: rebuilt from the archived files`);
+      index = new ArchiveIndex(file);
+    }
     return new EmbeddedArchive(settings, index, store, logger);
+  }
+
+  /**
+   * `dicomweb-gateway reindex`: a new index from the archived files, put in place of the old one at once (the
+   * gateway must not be serving this archive meanwhile: one writer).
+   */
+  static reindex(settings: Pick<EmbeddedArchiveSettings, 'dir' | 'inlineBinaryMaxBytes'>): { instances: number; skipped: number } {
+    return rebuildIndex(settings.dir, settings.inlineBinaryMaxBytes);
   }
 
   /** Opens the archive and its Storage SCP (what `dimse` configures), the SCP storing into the archive. */
   static async start(settings: EmbeddedArchiveSettings, dimse: GatewayConfig['dimse'], hooks: StorageScpHooks): Promise<EmbeddedArchive> {
-    const archive = EmbeddedArchive.open(settings, hooks.logger);
+    const archive = await EmbeddedArchive.open(settings, hooks.logger);
     try {
       archive.scp = await listenStorageScp(dimse, archive.store, archive, hooks);
     } catch (err) {
@@ -85,7 +119,7 @@ export class EmbeddedArchive implements Archive, StoreDestination {
   /** Indexes a durable file; if that fails the file goes too, so that neither half of an instance remains. */
   private async ingest(stored: StoredEvent): Promise<StoreRefusal | undefined> {
     try {
-      this.index.add(indexedInstanceOf(stored.path, stored.bytes));
+      this.index.add(indexedInstanceOf(stored.path, stored.bytes, this.settings.inlineBinaryMaxBytes));
       return undefined;
     } catch (err) {
       await unlink(stored.path).catch(() => {});
@@ -121,6 +155,13 @@ export class EmbeddedArchive implements Archive, StoreDestination {
     };
   }
 
+  /** Each instance's DICOM JSON as extracted at ingest (no file is read), BulkDataURIs relative to the instance. */
+  async storedMetadata(scope: RetrieveScope): Promise<StoredMetadata[]> {
+    const found = this.index.metadataIn(scope);
+    if (found.length === 0) throw Errors.notFound(`${describeScope(scope)} is not in the archive`);
+    return found;
+  }
+
   async catalog(scope: RetrieveScope): Promise<CatalogInstance[][]> {
     const bySeries = new Map<string, CatalogInstance[]>();
     for (const i of this.index.instancesIn(scope)) {
@@ -150,10 +191,51 @@ export class EmbeddedArchive implements Archive, StoreDestination {
   }
 }
 
+const indexFile = (dir: string): string => path.join(dir, 'index.sqlite');
+
+/** The archived Part 10 files under `dir` (not the ones still being received). */
+function archivedFiles(dir: string): string[] {
+  const instances = path.join(dir, 'instances');
+  if (!existsSync(instances)) return [];
+  return readdirSync(instances, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.dcm'))
+    .map((e) => path.join(e.parentPath, e.name))
+    .sort();
+}
+
+/** Indexes every archived file into a new index that then replaces the old one (a file that does not parse is skipped). */
+function rebuildIndex(dir: string, inlineBinaryMaxBytes: number): { instances: number; skipped: number } {
+  const file = indexFile(dir);
+  const building = `${file}.rebuilding`;
+  for (const f of [building, `${building}-wal`, `${building}-shm`]) rmSync(f, { force: true });
+  const index = new ArchiveIndex(building);
+  let instances = 0;
+  let skipped = 0;
+  try {
+    for (const f of archivedFiles(dir)) {
+      let indexed: IndexedInstance;
+      try {
+        indexed = indexedInstanceOf(f, statSync(f).size, inlineBinaryMaxBytes);
+      } catch {
+        skipped++;
+        continue;
+      }
+      index.add(indexed);
+      instances++;
+    }
+    index.db.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    index.close();
+  }
+  for (const f of [`${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+  renameSync(building, file);
+  return { instances, skipped };
+}
+
 /** What the index records of a Part 10 file: its UIDs and numbers, and its DICOM JSON with relative BulkDataURIs. */
-function indexedInstanceOf(file: string, bytes: number): IndexedInstance {
-  const header = readPart10Header(file, INLINE_BINARY_MAX);
-  const metadata = toDicomJson(header.dataset, { inlineBinaryMaxBytes: INLINE_BINARY_MAX, bulkDataUri: (p) => `bulkdata/${p}`, alwaysBulk: PIXEL_TAGS });
+function indexedInstanceOf(file: string, bytes: number, inlineBinaryMaxBytes: number): IndexedInstance {
+  const header = readPart10Header(file, inlineBinaryMaxBytes);
+  const metadata = toDicomJson(header.dataset, { inlineBinaryMaxBytes, bulkDataUri: (p) => `bulkdata/${p}`, alwaysBulk: PIXEL_TAGS });
   const modality = metadata[MODALITY]?.Value?.[0];
   return {
     sopInstanceUid: header.meta.sopInstanceUid,
