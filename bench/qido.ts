@@ -7,7 +7,7 @@
  * 200 sequential requests each, then 8 parallel clients. Prints p50/p95, ratios, requests/s, gateway peak RSS.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startOrthanc } from '../devkit/pacs.js';
@@ -20,18 +20,13 @@ import { UNCOMPRESSED_TRANSFER_SYNTAXES } from '../src/dicom/transfer-syntax.js'
 import { buildIdentifier } from '../src/backends/dimse/find.js';
 import { DEFAULT_RETURN_KEYS } from '../src/dicom/query-attributes.js';
 import { Tags } from '../src/dicom/tag.js';
-import { get, sequential, parallel, summarise, fmt } from './stats.js';
+import { get, sequential, parallel, summarise, fmt, peakRssMb } from './stats.js';
 
 const SEQUENTIAL = 200;
 const CLIENTS = 8;
 const PER_CLIENT = 100;
 const QUERY = 'PatientName=Doe*';
 
-function peakRssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 'NaN');
-  return kb / 1024;
-}
 
 export async function runQidoBench(): Promise<void> {
   await measure(false);

@@ -5,6 +5,7 @@ const benches: Record<string, () => Promise<void>> = {
   qido: async () => (await import('./qido.js')).runQidoBench(),
   wado: async () => (await import('./wado.js')).runWadoBench(),
   render: async () => (await import('./render.js')).runRenderBench(),
+  archive: async () => (await import('./archive.js')).runArchiveBench(),
 };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const names = wanted.length ? wanted : Object.keys(benches);

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { readFileSync } from 'node:fs';
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -55,3 +56,8 @@ export async function parallel(clients: number, perClient: number, fn: () => Pro
 }
 
 export const fmt = (ms: number): string => `${ms.toFixed(2)} ms`;
+
+/** A process's peak resident set (VmHWM), in MB. */
+export function peakRssMb(pid: number): number {
+  return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 'NaN') / 1024;
+}

@@ -19,7 +19,7 @@ import { Dataset } from '../src/dicom/dataset.js';
 import { encodePart10File } from '../src/dicom/part10.js';
 import { tag, Tags } from '../src/dicom/tag.js';
 import { uidFromLabel } from '../src/dicom/uid.js';
-import { summarise, fmt } from './stats.js';
+import { summarise, fmt, peakRssMb } from './stats.js';
 
 const INSTANCES = Number(process.env.DWG_BENCH_INSTANCES ?? 500);
 const FRAMES = 200;
@@ -71,9 +71,6 @@ async function timedGet(url: string, headers: Record<string, string> = {}): Prom
   return { ttfbMs: Number(ttfb) * 1000, totalMs: Number(total) * 1000, bytes: Number(bytes) };
 }
 
-function peakRssMb(pid: number): number {
-  return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 'NaN') / 1024;
-}
 
 export async function runWadoBench(): Promise<void> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'dwg-wadobench-'));

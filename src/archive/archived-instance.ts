@@ -1,11 +1,10 @@
 import { statSync } from 'node:fs';
-import { readPart10Header } from '../dicom/part10-reader.js';
+import { readPart10Header, type StoredHeader } from '../dicom/part10-reader.js';
 import { Tags } from '../dicom/tag.js';
 import type { ArchivedInstance } from './archive.js';
 
-/** What the archive records of a Part 10 file, read from its meta information and header. */
-export function archivedInstanceOf(file: string): ArchivedInstance {
-  const header = readPart10Header(file, 64);
+/** What an archive records of a Part 10 file whose header is parsed: its UIDs, numbers, place and size. */
+export function archivedInstanceFrom(header: StoredHeader, file: string, bytes: number): ArchivedInstance {
   return {
     sopInstanceUid: header.meta.sopInstanceUid,
     sopClassUid: header.meta.sopClassUid,
@@ -15,6 +14,11 @@ export function archivedInstanceOf(file: string): ArchivedInstance {
     seriesNumber: header.dataset.getNumber(Tags.SeriesNumber),
     instanceNumber: header.dataset.getNumber(Tags.InstanceNumber),
     path: file,
-    bytes: statSync(file).size,
+    bytes,
   };
+}
+
+/** The same, reading the file's header. */
+export function archivedInstanceOf(file: string): ArchivedInstance {
+  return archivedInstanceFrom(readPart10Header(file, 64), file, statSync(file).size);
 }

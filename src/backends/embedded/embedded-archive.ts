@@ -14,6 +14,7 @@ import { Errors } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { listenStorageScp, type StorageScpHooks } from '../storage-scp-from-config.js';
 import { ArchiveIndex, type IndexedInstance } from './archive-index.js';
+import { archivedInstanceFrom } from '../../archive/archived-instance.js';
 import { searchArchive } from './archive-search.js';
 
 export interface EmbeddedArchiveSettings {
@@ -238,15 +239,7 @@ function indexedInstanceOf(file: string, bytes: number, inlineBinaryMaxBytes: nu
   const metadata = toDicomJson(header.dataset, { inlineBinaryMaxBytes, bulkDataUri: (p) => `bulkdata/${p}`, alwaysBulk: PIXEL_TAGS });
   const modality = metadata[MODALITY]?.Value?.[0];
   return {
-    sopInstanceUid: header.meta.sopInstanceUid,
-    sopClassUid: header.meta.sopClassUid,
-    transferSyntaxUid: header.meta.transferSyntaxUid,
-    studyInstanceUid: header.dataset.getString(Tags.StudyInstanceUID) ?? '',
-    seriesInstanceUid: header.dataset.getString(Tags.SeriesInstanceUID) ?? '',
-    seriesNumber: header.dataset.getNumber(Tags.SeriesNumber),
-    instanceNumber: header.dataset.getNumber(Tags.InstanceNumber),
-    path: file,
-    bytes,
+    ...archivedInstanceFrom(header, file, bytes),
     metadata,
     modality: typeof modality === 'string' ? modality : '',
   };
