@@ -1,14 +1,33 @@
 /**
- * QIDO-RS through the real gateway against real PACSes (DCMTK dcmqrscp and Orthanc), loaded with the
- * fixtures. The same suite runs against both; expectations come from fixtures/catalog.ts.
+ * QIDO-RS through the real gateway against three back ends loaded with the fixtures: real PACSes (DCMTK dcmqrscp
+ * and Orthanc) and the gateway's own embedded archive (the fixtures sent by DCMTK storescu). The same suite runs
+ * against each; expectations come from fixtures/catalog.ts, and where the back ends differ (what a PACS does not
+ * apply), from what each is known to do.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { PACS_KINDS, type TestPacs } from '../devkit/pacs.js';
-import { startTestGateway } from './harness/gateway.js';
+import { startTestGateway, gatewayOnEmbeddedArchive } from './harness/gateway.js';
 import { PATIENTS, allStudies, allInstances } from '../fixtures/catalog.js';
 import type { DicomJsonObject, PersonNameJson } from '../src/dicom/json-model.js';
 
-type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
+type Gateway = Pick<Awaited<ReturnType<typeof startTestGateway>>, 'base' | 'httpUrl' | 'close'>;
+
+/** Each back end, started with the fixtures, and what it does with keys a PACS may leave unapplied. */
+const BACKENDS = {
+  dcmqrscp: { start: () => startBehindPacs('dcmqrscp'), checksSequences: false, fuzzy: false, returnsSopClass: false },
+  orthanc: { start: () => startBehindPacs('orthanc'), checksSequences: false, fuzzy: false, returnsSopClass: true },
+  embedded: { start: async () => ({ gw: await gatewayOnEmbeddedArchive(), stop: async () => {} }), checksSequences: true, fuzzy: true, returnsSopClass: true },
+} as const;
+
+async function startBehindPacs(kind: keyof typeof PACS_KINDS): Promise<{ gw: Gateway; stop: () => Promise<void> }> {
+  const pacs: TestPacs = await PACS_KINDS[kind]();
+  try {
+    return { gw: await startTestGateway(pacs), stop: () => pacs.stop() };
+  } catch (err) {
+    await pacs.stop();
+    throw err;
+  }
+}
 
 const str = (obj: DicomJsonObject, tag: string): string | undefined => {
   const v = obj[tag]?.Value?.[0];
@@ -20,9 +39,10 @@ function expectedPersonName(name: string): PersonNameJson {
   return { ...(a ? { Alphabetic: a } : {}), ...(i ? { Ideographic: i } : {}), ...(p ? { Phonetic: p } : {}) };
 }
 
-for (const kind of ['dcmqrscp', 'orthanc'] as const) {
+for (const kind of Object.keys(BACKENDS) as (keyof typeof BACKENDS)[]) {
+  const backend = BACKENDS[kind];
   describe(`QIDO-RS against ${kind}`, () => {
-    let pacs: TestPacs;
+    let stop: (() => Promise<void>) | undefined;
     let gw: Gateway;
 
     async function search(path: string, init?: RequestInit): Promise<{ status: number; headers: Headers; body: DicomJsonObject[] }> {
@@ -32,12 +52,11 @@ for (const kind of ['dcmqrscp', 'orthanc'] as const) {
     }
 
     beforeAll(async () => {
-      pacs = await PACS_KINDS[kind]();
-      gw = await startTestGateway(pacs);
+      ({ gw, stop } = await backend.start());
     });
     afterAll(async () => {
       await gw?.close();
-      await pacs?.stop();
+      await stop?.();
     });
 
     it('finds every study, each with a RetrieveURL pointing back at the gateway', async () => {
@@ -116,7 +135,7 @@ for (const kind of ['dcmqrscp', 'orthanc'] as const) {
       expect(inSeries.body.map((i) => str(i, '00080018')).sort()).toEqual(expected);
       for (const i of inSeries.body) {
         // dcmqrscp's index does not keep SOP Class UID at image level; Orthanc does.
-        if (kind === 'orthanc') expect(str(i, '00080016')).toBe('1.2.840.10008.5.1.4.1.1.2');
+        if (backend.returnsSopClass) expect(str(i, '00080016')).toBe('1.2.840.10008.5.1.4.1.1.2');
         expect(str(i, '00081190')).toBe(`${gw.base}/studies/${study?.uid}/series/${series?.uid}/instances/${str(i, '00080018')}`);
       }
       const inStudy = await search(`/studies/${study?.uid}/instances`);
@@ -153,7 +172,7 @@ for (const kind of ['dcmqrscp', 'orthanc'] as const) {
       expect(past.body).toEqual([]);
     });
 
-    it('applies sequence matching the PACS ignores, and warns where it cannot check it', async () => {
+    it('applies sequence matching the back end ignores, and warns where it cannot check it', async () => {
       const study = PATIENTS[0]?.studies[0];
       const withProcedure = study?.series.find((se) => se.requestedProcedureId)?.uid;
       const hit = await search(`/studies/${study?.uid}/series?00400275.00401001=RP-1001`);
@@ -164,8 +183,14 @@ for (const kind of ['dcmqrscp', 'orthanc'] as const) {
       // A series whose returned sequence says RP-1001 must never match NOPE; series without the sequence in the
       // answer cannot be checked, and the Warning says so.
       for (const s of miss.body) expect(s['00400275']).toBeUndefined();
-      expect(miss.headers.get('warning')).toMatch(/sequence matching keys could not be verified/);
-      if (kind === 'orthanc') expect(miss.body.map((s) => str(s, '0020000E'))).not.toContain(withProcedure);
+      if (backend.checksSequences) {
+        // The archive holds every attribute: the key is applied exactly, nothing is left to warn about.
+        expect(miss.body).toEqual([]);
+        expect(miss.headers.get('warning')).toBeNull();
+      } else {
+        expect(miss.headers.get('warning')).toMatch(/sequence matching keys could not be verified/);
+      }
+      if (kind !== 'dcmqrscp') expect(miss.body.map((s) => str(s, '0020000E'))).not.toContain(withProcedure);
     });
 
     it('answers 200 [] when nothing matches', async () => {
@@ -193,11 +218,20 @@ for (const kind of ['dcmqrscp', 'orthanc'] as const) {
       expect(text.trimEnd().endsWith(`--${boundary}--`)).toBe(true);
     });
 
-    it('answers fuzzymatching=true with an honest 299 Warning when the PACS does not grant it', async () => {
+    it('applies fuzzymatching=true where the back end can, and says so with a 299 Warning where it cannot', async () => {
       const { status, headers, body } = await search('/studies?PatientName=doe*&fuzzymatching=true');
       expect(status).toBe(200);
-      expect(headers.get('warning')).toMatch(/fuzzymatching/);
-      expect(Array.isArray(body)).toBe(true);
+      if (!backend.fuzzy) {
+        expect(headers.get('warning')).toMatch(/fuzzymatching/);
+        expect(Array.isArray(body)).toBe(true);
+        return;
+      }
+      expect(headers.get('warning')).toBeNull();
+      expect(body.map((s) => str(s, '0020000D')).sort()).toEqual(PATIENTS[0]?.studies.map((st) => st.uid).sort());
+      // Case and diacritics ignored, each word the start of a name word: "muller jur" finds Müller^Jürgen.
+      const muller = await search('/studies?PatientName=muller%20jur&fuzzymatching=true');
+      expect(muller.body.map((s) => str(s, '00100020'))).toContain('PAT-LATIN1');
+      expect((await search('/studies?PatientName=muller%20jur')).body).toEqual([]);
     });
 
     it.each([
@@ -221,7 +255,7 @@ for (const kind of ['dcmqrscp', 'orthanc'] as const) {
       expect(((await res.json()) as { error: string }).error).toBe('DWG_NOT_ACCEPTABLE');
     });
 
-    it('is ready when the PACS answers C-ECHO', async () => {
+    it('is ready when the back end is (a PACS answers C-ECHO, the archive its index)', async () => {
       const res = await fetch(`${gw.httpUrl}/readyz`);
       expect(res.status).toBe(200);
       expect(((await res.json()) as { status: string }).status).toBe('ready');

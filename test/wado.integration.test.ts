@@ -1,12 +1,13 @@
 /**
- * WADO-RS through the real gateway against Orthanc and dcmqrscp, with C-MOVE and with C-GET: instances,
- * metadata, bulk data, frames; expectations come from the fixtures and from DCMTK.
+ * WADO-RS through the real gateway against Orthanc and dcmqrscp, with C-MOVE and with C-GET, and against the
+ * gateway's own embedded archive (the fixtures sent by DCMTK storescu): instances, metadata, bulk data, frames;
+ * expectations come from the fixtures and from DCMTK. One suite, every back end.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { PACS_KINDS, type TestPacs } from '../devkit/pacs.js';
-import { startTestGateway } from './harness/gateway.js';
+import { startTestGateway, gatewayOnEmbeddedArchive } from './harness/gateway.js';
 import { freePort } from '../devkit/ports.js';
 import { fetchMultipart } from './harness/multipart.js';
 import { fixtureFiles } from '../devkit/fixtures.js';
@@ -18,7 +19,7 @@ import { toDicomJson, type DicomJsonObject } from '../src/dicom/json-model.js';
 import { encodingOf } from '../src/dicom/transfer-syntax.js';
 import { tempDir } from '../devkit/temp.js';
 
-type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
+type Gateway = Pick<Awaited<ReturnType<typeof startTestGateway>>, 'base' | 'close'>;
 
 const instances = [...allInstances()];
 const fileOf = (inst: FixtureInstance): string => fixtureFiles().files[instances.indexOf(inst)] as string;
@@ -40,12 +41,18 @@ async function dcmtkPixelData(file: string): Promise<Buffer> {
 const study = PATIENTS[0]?.studies[0];
 const cine = instances.find((i) => i.series.frames);
 
-for (const [kind, mode] of [['orthanc', 'move'], ['orthanc', 'get'], ['dcmqrscp', 'move'], ['dcmqrscp', 'get']] as const) {
-  describe(`WADO-RS against ${kind} with C-${mode.toUpperCase()}`, () => {
+const BACKENDS = [['orthanc', 'move'], ['orthanc', 'get'], ['dcmqrscp', 'move'], ['dcmqrscp', 'get'], ['embedded', undefined]] as const;
+
+for (const [kind, mode] of BACKENDS) {
+  describe(mode ? `WADO-RS against ${kind} with C-${mode.toUpperCase()}` : 'WADO-RS against the embedded archive', () => {
     let pacs: TestPacs;
     let gw: Gateway;
 
     beforeAll(async () => {
+      if (kind === 'embedded') {
+        gw = await gatewayOnEmbeddedArchive();
+        return;
+      }
       const dimsePort = await freePort();
       pacs = await PACS_KINDS[kind]({ moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: dimsePort }, verbose: true });
       gw = await startTestGateway(pacs, { dimse: { port: dimsePort }, pacs: { retrieve: mode } });
@@ -69,7 +76,8 @@ for (const [kind, mode] of [['orthanc', 'move'], ['orthanc', 'get'], ['dcmqrscp'
         expect(part.headers['content-location']).toBe(`${gw.base}/studies/${study?.uid}/series/${inst?.series.uid}/instances/${sop}`);
         const source = readFileSync(fileOf(inst as FixtureInstance));
         if (inst?.series.requestedProcedureId) {
-          // Both PACSes re-encode an undefined-length sequence with explicit lengths when they send it: equal content.
+          // Both PACSes re-encode an undefined-length sequence with explicit lengths when they send it (storescu
+          // too, into the archive): equal content.
           expect(datasetJson(part.body)).toEqual(datasetJson(source));
           expect(pixelBytes(part.body).equals(pixelBytes(source))).toBe(true);
         } else {

@@ -4,6 +4,8 @@ import { startGateway, type Gateway } from '../../src/gateway.js';
 import { startDcmqrscp, type TestPacs } from '../../devkit/pacs.js';
 import { freePort } from '../../devkit/ports.js';
 import { tempDir } from '../../devkit/temp.js';
+import { fixtureFiles } from '../../devkit/fixtures.js';
+import { run, SHIPPED_ENV } from '../../devkit/processes.js';
 import { DimseArchive } from '../../src/backends/dimse/dimse-archive.js';
 import type { TenantArchive } from '../../src/tenant.js';
 
@@ -42,4 +44,24 @@ export async function gatewayInFrontOfDcmqrscp(overrides: Parameters<typeof star
     await pacs.stop();
     throw err;
   }
+}
+
+/**
+ * The gateway on its embedded archive (no PACS), loaded with the fixtures the way a modality sends them: DCMTK
+ * storescu into its Storage SCP.
+ */
+export async function gatewayOnEmbeddedArchive(files: readonly string[] = fixtureFiles().files): Promise<Gateway & { base: string; config: GatewayConfig; scpPort: number }> {
+  const config = configSchema.parse({
+    http: { host: '127.0.0.1', port: 0 }, dimse: { port: 0 }, archive: { dir: tempDir('archive') }, cache: { dir: tempDir('cache') },
+    auth: { mode: 'none' }, log: { level: process.env.DWG_TEST_LOG ?? 'silent' },
+  });
+  const gateway = await startGateway(config);
+  const scpPort = gateway.archive.storageScp?.port ?? 0;
+  try {
+    await run('storescu', ['-aet', 'MODALITY', '-aec', config.dimse.aeTitle, '127.0.0.1', String(scpPort), ...files], { env: SHIPPED_ENV });
+  } catch (err) {
+    await gateway.close();
+    throw err;
+  }
+  return { ...gateway, base: `${gateway.httpUrl}${config.http.basePath}`, config, scpPort };
 }
