@@ -1,20 +1,14 @@
-import { readdirSync, readFileSync, writeFileSync, renameSync, rmSync, statSync, existsSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { InstanceStore, StoredInstance } from './instance-store.js';
 import { archivedInstanceOf } from '../archive/archived-instance.js';
 import type { Logger } from '../logger.js';
 import type { ArchivedInstance } from '../archive/archive.js';
 import { silentLogger } from '../logger.js';
+import { CacheIndex, type Completeness } from './cache-index.js';
 
 /** A cache entry is an archived instance: a Part 10 file on disk (archive/archive.ts). */
 export type CachedInstance = ArchivedInstance;
-
-interface Completeness {
-  /** series UID → study UID and the SOP Instance UIDs the PACS holds for it */
-  series: Record<string, { study: string; instances: string[] }>;
-  /** study UID → its series */
-  studies: Record<string, string[]>;
-}
 
 /**
  * What the instance store holds, in LRU order, bounded in bytes. A series (study) counts as complete only when
@@ -27,11 +21,10 @@ export class InstanceCache {
   private readonly pins = new Map<string, number>();
   private completeness: Completeness = { series: {}, studies: {} };
   private total = 0;
-  private readonly completenessFile: string;
+  private index: CacheIndex | undefined;
   private readonly log: Logger;
 
   constructor(readonly store: InstanceStore, readonly maxBytes: number, logger?: Logger) {
-    this.completenessFile = path.join(store.root, 'completeness.json');
     this.log = (logger ?? silentLogger).child({ component: 'cache' });
   }
 
@@ -43,39 +36,50 @@ export class InstanceCache {
     return this.instances.size;
   }
 
-  /** Rebuilds the index from the files (their headers name study and series) and reloads completeness. */
+  /**
+   * Loads the index (cache-index.sqlite): rows whose file is still there, in LRU order; files without a row (a
+   * crash lost it, or the cache predates the index) are parsed and added; then completeness, kept only for scopes
+   * whose every instance is here.
+   */
   async open(): Promise<void> {
     await this.store.init();
     for (const leftover of readdirSync(path.join(this.store.root, 'incoming'))) rmSync(path.join(this.store.root, 'incoming', leftover), { force: true });
+    const index = new CacheIndex(path.join(this.store.root, 'cache-index.sqlite'));
+    this.index = index;
     const dir = path.join(this.store.root, 'instances');
-    const found: { file: string; mtime: number }[] = [];
+    const onDisk = new Set<string>();
     for (const shard of readdirSync(dir)) {
-      for (const name of readdirSync(path.join(dir, shard))) {
-        if (!name.endsWith('.dcm')) continue;
-        const file = path.join(dir, shard, name);
-        found.push({ file, mtime: statSync(file).mtimeMs });
-      }
+      for (const name of readdirSync(path.join(dir, shard))) if (name.endsWith('.dcm')) onDisk.add(path.join(dir, shard, name));
     }
-    found.sort((a, b) => a.mtime - b.mtime);
-    for (const { file } of found) {
+    const gone: string[] = [];
+    for (const entry of index.instances()) {
+      if (!onDisk.delete(entry.path)) { gone.push(entry.sopInstanceUid); continue; }
+      this.remember(entry);
+    }
+    index.remove(gone);
+    let parsed = 0;
+    for (const file of onDisk) {
       try {
-        this.indexFile(file);
+        this.index.add(this.remember(archivedInstanceOf(file)));
+        parsed++;
       } catch (err) {
         this.log.warn({ file, err: (err as Error).message }, 'unreadable cached file removed');
         rmSync(file, { force: true });
       }
     }
-    if (existsSync(this.completenessFile)) {
-      try {
-        const loaded = JSON.parse(readFileSync(this.completenessFile, 'utf8')) as Completeness;
-        for (const [uid, s] of Object.entries(loaded.series)) if (s.instances.every((i) => this.instances.has(i))) this.completeness.series[uid] = s;
-        for (const [uid, series] of Object.entries(loaded.studies)) if (series.every((s) => this.completeness.series[s])) this.completeness.studies[uid] = series;
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message }, 'completeness record unreadable; every scope will be retrieved again');
-      }
-    }
-    this.log.info({ instances: this.instances.size, bytes: this.total, completeSeries: Object.keys(this.completeness.series).length }, 'cache index rebuilt');
+    const loaded = index.completeness();
+    for (const [uid, s] of Object.entries(loaded.series)) if (s.instances.every((i) => this.instances.has(i))) this.completeness.series[uid] = s;
+    for (const [uid, series] of Object.entries(loaded.studies)) if (series.every((s) => this.completeness.series[s])) this.completeness.studies[uid] = series;
+    // The JSON record of earlier versions: its scopes are retrieved once more.
+    rmSync(path.join(this.store.root, 'completeness.json'), { force: true });
+    this.log.info({ instances: this.instances.size, bytes: this.total, parsed, dropped: gone.length, completeSeries: Object.keys(this.completeness.series).length }, 'cache index loaded');
     this.evict();
+  }
+
+  /** Closes the index (the files stay). */
+  close(): void {
+    this.index?.close();
+    this.index = undefined;
   }
 
   /**
@@ -86,7 +90,7 @@ export class InstanceCache {
     const { arrived } = stored;
     if (!arrived) return this.indexFile(stored.path);
     // Verified on arrival: its header was read then (the command's UIDs equal the dataset's).
-    return this.index({
+    return this.record({
       sopInstanceUid: stored.sopInstanceUid, sopClassUid: stored.sopClassUid, transferSyntaxUid: stored.transferSyntaxUid,
       studyInstanceUid: arrived.studyInstanceUid, seriesInstanceUid: arrived.seriesInstanceUid,
       seriesNumber: arrived.seriesNumber, instanceNumber: arrived.instanceNumber, path: stored.path, bytes: stored.bytes,
@@ -94,10 +98,17 @@ export class InstanceCache {
   }
 
   private indexFile(file: string): CachedInstance {
-    return this.index(archivedInstanceOf(file));
+    return this.record(archivedInstanceOf(file));
   }
 
-  private index(entry: CachedInstance): CachedInstance {
+  /** In memory and in the index. */
+  private record(entry: CachedInstance): CachedInstance {
+    this.remember(entry);
+    this.index?.add(entry);
+    return entry;
+  }
+
+  private remember(entry: CachedInstance): CachedInstance {
     const previous = this.instances.get(entry.sopInstanceUid);
     if (previous) {
       this.total -= previous.bytes;
@@ -119,6 +130,7 @@ export class InstanceCache {
     if (entry) {
       this.instances.delete(sopInstanceUid);
       this.instances.set(sopInstanceUid, entry);
+      this.index?.touch(sopInstanceUid);
     }
     return entry;
   }
@@ -164,21 +176,21 @@ export class InstanceCache {
   }
 
   private saveCompleteness(): void {
-    const tmp = `${this.completenessFile}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.completeness));
-    renameSync(tmp, this.completenessFile);
+    this.index?.saveCompleteness(this.completeness);
   }
 
   /** Removes least recently used, unpinned instances until the cache fits `maxBytes`. */
   evict(): void {
     if (this.total <= this.maxBytes) return;
     let changed = false;
+    const evicted: string[] = [];
     for (const [sop, entry] of this.instances) {
       if (this.total <= this.maxBytes) break;
       if (this.pins.has(sop)) continue;
       this.instances.delete(sop);
       this.total -= entry.bytes;
       rmSync(entry.path, { force: true });
+      evicted.push(sop);
       const series = this.completeness.series[entry.seriesInstanceUid];
       if (series) {
         delete this.completeness.series[entry.seriesInstanceUid];
@@ -187,6 +199,8 @@ export class InstanceCache {
       }
       this.log.debug({ sop, bytes: entry.bytes }, 'evicted');
     }
+    // A crash between the file's removal and this leaves a row whose file is gone: dropped at the next start.
+    this.index?.remove(evicted);
     if (changed) this.saveCompleteness();
   }
 }

@@ -75,6 +75,7 @@ export class DimseArchive implements Archive {
       } catch (err) {
         await pool.close();
         await store.close();
+        cache.close();
         throw err;
       }
     }
@@ -125,5 +126,6 @@ export class DimseArchive implements Archive {
     await this.storageScp?.close();
     await this.peer.close();
     await this.store.close();
+    this.cache.close();
   }
 }
