@@ -4,7 +4,7 @@
  * answered from the archive alone, the same way they are in front of a PACS.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { EmbeddedArchive, type EmbeddedArchiveSettings } from '../src/backends/embedded/embedded-archive.js';
@@ -21,6 +21,12 @@ import { startGateway } from '../src/gateway.js';
 import { FakeArchive } from './harness/fake-archive.js';
 import { encodePart10File } from '../src/dicom/part10.js';
 import { Tags } from '../src/dicom/tag.js';
+import { TransferSyntax } from '../src/dicom/transfer-syntax.js';
+import { DimseClient } from '../src/dimse-bridge/dimse-client.js';
+import { testAssociation } from './harness/associate.js';
+import { metaEnd } from './harness/variants.js';
+
+const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
 
 type Json = Record<string, { vr: string; Value?: unknown[] }>;
 const value = (json: Json | undefined, hex: string): unknown => json?.[hex]?.Value?.[0];
@@ -204,6 +210,24 @@ describe('embedded archive (storescu → Storage SCP → SQLite index)', () => {
         await a.close();
       }
     }
+  });
+
+  it('answers A900 to a dataset whose SOP class is not its presentation context\'s, and keeps nothing of it', async () => {
+    const mr = IMAGING_FIXTURES.find((f) => f.key === 'mr-12bit');
+    const file = readFileSync(imagingFixtureFiles().get(mr as (typeof IMAGING_FIXTURES)[number]) as string);
+    const before = archive.index.instanceCount;
+    const association = await testAssociation({
+      port: archive.storageScp?.port ?? 0, calledAeTitle: 'DICOMWEB',
+      presentationContexts: [{ abstractSyntax: CT_IMAGE_STORAGE, transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] }],
+    });
+    try {
+      // An MR dataset under a CT context and command (same SOP Instance UID): PS3.4 §B.2.3 A900.
+      const status = await new DimseClient(association, { responseTimeoutMs: 10_000 }).store(CT_IMAGE_STORAGE, mr?.uid ?? '', TransferSyntax.ExplicitVRLittleEndian, file.subarray(metaEnd(file)));
+      expect(status).toBe(0xa900);
+    } finally {
+      await association.release();
+    }
+    expect(archive.index.instanceCount).toBe(before);
   });
 
   it('refuses with A700 below the free-space reserve, leaving no file and no index row', async () => {

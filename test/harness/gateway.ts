@@ -3,10 +3,12 @@ import { configSchema } from '../../src/config/schema.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { startDcmqrscp, type TestPacs } from '../../devkit/pacs.js';
 import { freePort } from '../../devkit/ports.js';
+import path from 'node:path';
 import { tempDir } from '../../devkit/temp.js';
 import { fixtureFiles } from '../../devkit/fixtures.js';
 import { run, SHIPPED_ENV } from '../../devkit/processes.js';
 import { DimseArchive } from '../../src/backends/dimse/dimse-archive.js';
+import { EmbeddedArchive } from '../../src/backends/embedded/embedded-archive.js';
 import type { TenantArchive } from '../../src/tenant.js';
 
 /** The DIMSE back end of a tenant started in front of a PACS (its cache, mediator and Storage SCP). */
@@ -46,9 +48,18 @@ export async function gatewayInFrontOfDcmqrscp(overrides: Parameters<typeof star
   }
 }
 
+/** Transfer syntaxes the fixtures are sent in, round-robin: the file as written, and three conversions by DCMTK. */
+const SENT_AS = [
+  { convert: undefined, propose: [] },
+  { convert: '+tb', propose: ['-xb'] }, // Explicit VR Big Endian
+  { convert: '+td', propose: ['-xd'] }, // Deflated Explicit VR Little Endian
+  { convert: '+ti', propose: ['-xi'] }, // Implicit VR Little Endian
+] as const;
+
 /**
- * The gateway on its embedded archive (no PACS), loaded with the fixtures the way a modality sends them: DCMTK
- * storescu into its Storage SCP.
+ * The gateway on its embedded archive (no PACS), loaded the way modalities send: DCMTK storescu into its Storage
+ * SCP, the files in turn as written (Explicit VR Little Endian), and converted by dcmconv to Big Endian, Deflated
+ * and Implicit VR Little Endian (each proposed as its own transfer syntax, so the archive keeps it as sent).
  */
 export async function gatewayOnEmbeddedArchive(files: readonly string[] = fixtureFiles().files): Promise<Gateway & { base: string; config: GatewayConfig; scpPort: number }> {
   const config = configSchema.parse({
@@ -58,7 +69,24 @@ export async function gatewayOnEmbeddedArchive(files: readonly string[] = fixtur
   const gateway = await startGateway(config);
   const scpPort = gateway.archive.storageScp?.port ?? 0;
   try {
-    await run('storescu', ['-aet', 'MODALITY', '-aec', config.dimse.aeTitle, '127.0.0.1', String(scpPort), ...files], { env: SHIPPED_ENV });
+    const converted = tempDir('sent-as');
+    for (const [i, way] of SENT_AS.entries()) {
+      const group = files.filter((_, n) => n % SENT_AS.length === i);
+      if (group.length === 0) continue;
+      const sent = [];
+      for (const file of group) {
+        if (!way.convert) { sent.push(file); continue; }
+        const out = path.join(converted, `${sent.length}-${i}-${path.basename(file)}`);
+        await run('dcmconv', [way.convert, file, out]);
+        sent.push(out);
+      }
+      await run('storescu', ['-aet', 'MODALITY', ...way.propose, '-aec', config.dimse.aeTitle, '127.0.0.1', String(scpPort), ...sent], { env: SHIPPED_ENV });
+    }
+    // What the suites rely on: the archive holds each file as it was sent.
+    const archive = gateway.archive;
+    if (!(archive instanceof EmbeddedArchive)) throw new Error('the gateway did not start on its embedded archive');
+    const held = (archive.index.db.prepare('SELECT DISTINCT transfer_syntax AS ts FROM instances').all() as { ts: string }[]).length;
+    if (held < Math.min(files.length, SENT_AS.length)) throw new Error(`the archive holds ${held} transfer syntaxes, not the ${SENT_AS.length} sent`);
   } catch (err) {
     await gateway.close();
     throw err;
