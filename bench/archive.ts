@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startOrthanc } from '../devkit/pacs.js';
+import { startOrthanc, type TestPacs } from '../devkit/pacs.js';
 import { freePort, waitForPort } from '../devkit/ports.js';
 import { run, startProcess, DCMTK_ENV, SHIPPED_ENV } from '../devkit/processes.js';
 import { fixtureFiles } from '../devkit/fixtures.js';
@@ -44,17 +44,9 @@ export async function runArchiveBench(): Promise<void> {
 
   const { httpPort, dimsePort, process: gateway } = await startGatewayProcess(work, 'archive');
   const orthanc = await startOrthanc({ loadFixtures: false });
-  const storescpPort = await freePort();
-  const storescpDir = path.join(work, 'storescp');
-  mkdirSync(storescpDir);
-  const storescp = startProcess('storescp', ['-aet', 'STORESCP', '-od', storescpDir, String(storescpPort)], { env: SHIPPED_ENV });
+  const storescp = await startStorescp(work, 'storescp', SHIPPED_ENV);
   try {
-    await waitForPort(storescpPort);
-    const seconds = {
-      gateway: await ingest(dimsePort, 'DICOMWEB', ct),
-      orthanc: await ingest(orthanc.port, orthanc.aeTitle, ct),
-      storescp: await ingest(storescpPort, 'STORESCP', ct),
-    };
+    const seconds = await ingestIntoEach(ct, { gateway: dimsePort, orthanc, storescp: storescp.port }, SHIPPED_ENV);
     await ingest(dimsePort, 'DICOMWEB', fixtures);
     await ingest(orthanc.port, orthanc.aeTitle, fixtures);
     const tuned = await tunedIngest(ct, work);
@@ -134,21 +126,32 @@ log: { level: error }
 async function tunedIngest(ct: string[], work: string): Promise<{ gateway: number; orthanc: number; storescp: number }> {
   const gateway = await startGatewayProcess(work, 'archive-tuned');
   const orthanc = await startOrthanc({ loadFixtures: false, tuned: true });
-  const port = await freePort();
-  const dir = path.join(work, 'storescp-tuned');
-  mkdirSync(dir);
-  const storescp = startProcess('storescp', ['-aet', 'STORESCP', '-od', dir, String(port)], { env: DCMTK_ENV });
+  const storescp = await startStorescp(work, 'storescp-tuned', DCMTK_ENV);
   try {
-    await waitForPort(port);
-    return {
-      gateway: await ingest(gateway.dimsePort, 'DICOMWEB', ct, DCMTK_ENV),
-      orthanc: await ingest(orthanc.port, orthanc.aeTitle, ct, DCMTK_ENV),
-      storescp: await ingest(port, 'STORESCP', ct, DCMTK_ENV),
-    };
+    return await ingestIntoEach(ct, { gateway: gateway.dimsePort, orthanc, storescp: storescp.port }, DCMTK_ENV);
   } finally {
     gateway.process.kill('SIGTERM');
     await new Promise((resolve) => gateway.process.once('exit', resolve));
     await storescp.stop();
     await orthanc.stop();
   }
+}
+
+/** DCMTK storescp writing under `work/name` without any sync (the upper bound), listening. */
+async function startStorescp(work: string, name: string, env: NodeJS.ProcessEnv): Promise<{ port: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const dir = path.join(work, name);
+  mkdirSync(dir);
+  const proc = startProcess('storescp', ['-aet', 'STORESCP', '-od', dir, String(port)], { env });
+  await waitForPort(port);
+  return { port, stop: () => proc.stop() };
+}
+
+/** The study into the gateway, Orthanc and storescp in turn; seconds each. */
+async function ingestIntoEach(ct: string[], to: { gateway: number; orthanc: TestPacs; storescp: number }, env: NodeJS.ProcessEnv): Promise<{ gateway: number; orthanc: number; storescp: number }> {
+  return {
+    gateway: await ingest(to.gateway, 'DICOMWEB', ct, env),
+    orthanc: await ingest(to.orthanc.port, to.orthanc.aeTitle, ct, env),
+    storescp: await ingest(to.storescp, 'STORESCP', ct, env),
+  };
 }
