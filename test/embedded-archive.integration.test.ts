@@ -230,6 +230,22 @@ describe('embedded archive (storescu → Storage SCP → SQLite index)', () => {
     expect(archive.index.instanceCount).toBe(before);
   });
 
+  it('stores an instance from another inlet than the SCP (storeInstance): durable and searchable, or refused with its status', async () => {
+    const f = IMAGING_FIXTURES.find((x) => x.key === 'cr-mono1');
+    if (!f) throw new Error('fixture missing');
+    const sop = `${f.uid}.7`;
+    const part10 = encodePart10File(f.build().setText(Tags.SOPInstanceUID, sop, 'UI'), { sopClassUid: f.sopClassUid, sopInstanceUid: sop });
+    const dataset = part10.subarray(metaEnd(part10));
+    const chunks = async function* (): AsyncGenerator<Buffer> { for (let at = 0; at < dataset.length; at += 4096) yield dataset.subarray(at, at + 4096); };
+    const stored = await archive.storeInstance({ sopClassUid: f.sopClassUid, sopInstanceUid: sop, transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian, source: 'TEST', dataset: chunks() });
+    expect(stored).toEqual({ status: 0 });
+    const [found] = (await get(`/instances?SOPInstanceUID=${sop}`)).json() as Json[];
+    expect(value(found, '00080018')).toBe(sop);
+    const mismatch = await archive.storeInstance({ sopClassUid: f.sopClassUid, sopInstanceUid: `${sop}.8`, transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian, source: 'TEST', dataset: chunks() });
+    expect(mismatch.status).toBe(0xc000);
+    expect((await get(`/instances?SOPInstanceUID=${sop}.8`)).json()).toEqual([]);
+  });
+
   it('refuses with A700 below the free-space reserve, leaving no file and no index row', async () => {
     const dir = tempDir('archive-full');
     const free = statfsSync(dir).bavail * statfsSync(dir).bsize;

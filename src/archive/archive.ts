@@ -23,6 +23,11 @@ export interface Archive {
    * `/metadata` without reading files; absent when the archive keeps none (then the files are read).
    */
   storedMetadata?(scope: RetrieveScope): Promise<StoredMetadata[]>;
+  /**
+   * Takes in one instance (PS3.4 §B.2.3 status; Success only once it is durable and indexed). Absent where the
+   * archive takes none: in front of a PACS (until STOW-RS forwards by C-STORE).
+   */
+  storeInstance?(incoming: IncomingDataset): Promise<StoreStatus>;
   /** Ready to answer, with what that was judged on (`/readyz`); rejects with DWG_NOT_READY and the reason. */
   readiness(): Promise<Record<string, unknown>>;
   close(): Promise<void>;
@@ -64,6 +69,22 @@ export interface SearchResults {
   readonly warnings: readonly string[];
   /** True once more than offset+limit matches were seen (final after `matches` ends). */
   readonly truncated: boolean;
+}
+
+/** An instance to store: its dataset as sent (no File Meta Information), in `transferSyntaxUid`. */
+export interface IncomingDataset {
+  sopClassUid: string;
+  sopInstanceUid: string;
+  transferSyntaxUid: string;
+  /** Who sends it (kept as Source Application Entity Title in the file's meta information). */
+  source: string;
+  dataset: AsyncIterable<Buffer>;
+}
+
+/** A storage status (PS3.4 §B.2.3) and, unless Success, why. */
+export interface StoreStatus {
+  status: number;
+  comment?: string;
 }
 
 /** One instance's metadata as an archive stored it. */

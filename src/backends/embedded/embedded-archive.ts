@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { describeScope, type StoredMetadata, type Archive, type CatalogInstance, type HeldInstance, type InstanceStream, type RetrieveScope, type SearchRequest, type SearchResults } from '../../archive/archive.js';
-import type { StorageScp, StoreAdmission, StoreDestination, StoreRequest, StoredEvent } from '../../dimse-bridge/storage-scp.js';
+import { describeScope, type IncomingDataset, type StoreStatus, type StoredMetadata, type Archive, type CatalogInstance, type HeldInstance, type InstanceStream, type RetrieveScope, type SearchRequest, type SearchResults } from '../../archive/archive.js';
+import { commandMismatch, type StorageScp, type StoreAdmission, type StoreDestination, type StoreRequest, type StoredEvent } from '../../dimse-bridge/storage-scp.js';
 import { Status } from '../../dimse-bridge/command.js';
 import { InstanceStore } from '../../cache/instance-store.js';
-import type { StoreRefusal } from '../../cache/instance-receiver.js';
+import { receiveInstance, type StoreRefusal } from '../../cache/instance-receiver.js';
 import type { GatewayConfig } from '../../config/schema.js';
 import { readPart10Header } from '../../dicom/part10-reader.js';
 import { toDicomJson } from '../../dicom/json-model.js';
@@ -115,6 +115,27 @@ export class EmbeddedArchive implements Archive, StoreDestination {
         : undefined),
       stored: (stored) => this.ingest(stored),
     };
+  }
+
+  /**
+   * One instance from another inlet than the Storage SCP (STOW-RS, an import): the same checks, the same durable
+   * write and index, the same statuses.
+   */
+  async storeInstance(incoming: IncomingDataset): Promise<StoreStatus> {
+    const admission = this.admitStore({ sopClassUid: incoming.sopClassUid, sopInstanceUid: incoming.sopInstanceUid, callingAeTitle: incoming.source, peerAddress: '' });
+    if ('refusal' in admission) return admission.refusal;
+    const receiver = receiveInstance(this.store, { ...incoming, sourceAeTitle: incoming.source }, {
+      verify: async (arrived) => commandMismatch(incoming, arrived) ?? await admission.verify?.(arrived),
+    });
+    try {
+      for await (const chunk of incoming.dataset) await receiver.write(chunk);
+    } catch (err) {
+      await receiver.abort(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    }
+    const outcome = await receiver.finish();
+    if (!('stored' in outcome)) return outcome.status === Status.Success ? { status: Status.Success } : outcome;
+    return (await this.ingest({ ...outcome.stored, callingAeTitle: incoming.source })) ?? { status: Status.Success };
   }
 
   /** Indexes a durable file; if that fails the file goes too, so that neither half of an instance remains. */
