@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Archive, ArchivedInstance, CatalogInstance, HeldInstance, InstanceStream, RetrieveScope, SearchMatch, SearchRequest, SearchResults } from '../../src/archive/archive.js';
 import { archivedInstanceOf } from '../../src/archive/archived-instance.js';
+import { catalogOf } from '../../src/archive/catalog.js';
 import { buildApp, httpSettings } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import { CodecPool } from '../../src/codecs/codec-pool.js';
@@ -74,15 +75,7 @@ export class FakeArchive implements Archive {
 
   async catalog(scope: RetrieveScope): Promise<CatalogInstance[][]> {
     if (this.contents.failure) throw this.contents.failure;
-    const bySeries = new Map<string, CatalogInstance[]>();
-    for (const i of this.instances.filter((x) => inScope(scope, x))) {
-      const list = bySeries.get(i.seriesInstanceUid) ?? [];
-      list.push({ uid: i.sopInstanceUid, seriesUid: i.seriesInstanceUid, sopClassUid: i.sopClassUid, number: i.instanceNumber });
-      bySeries.set(i.seriesInstanceUid, list);
-    }
-    // The Archive contract: series by Series Number, instances by Instance Number.
-    const number = (uid: string): number => this.instances.find((i) => i.seriesInstanceUid === uid)?.seriesNumber ?? 0;
-    return [...bySeries.entries()].sort(([a], [b]) => number(a) - number(b)).map(([, list]) => list.sort((a, b) => (a.number ?? 0) - (b.number ?? 0)));
+    return catalogOf(this.instances.filter((x) => inScope(scope, x)));
   }
 
   holdsLocally(): boolean {

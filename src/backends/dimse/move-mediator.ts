@@ -1,5 +1,6 @@
 import type { PacsPeer, RetrieveRequest } from './pacs-peer.js';
-import { StudyCatalog, catalogOfCached } from './study-catalog.js';
+import { StudyCatalog } from './study-catalog.js';
+import { catalogOf } from '../../archive/catalog.js';
 import type { InstanceCache, CachedInstance } from '../../cache/instance-cache.js';
 import type { InstanceStore, StoredInstance } from '../../cache/instance-store.js';
 import { receiveInstance, type ArrivedUids } from '../../cache/instance-receiver.js';
@@ -241,7 +242,7 @@ export class MoveMediator {
    */
   async contents(scope: RetrieveScope): Promise<CatalogInstance[][]> {
     const complete = scope.instance ? undefined : this.cache.completeScope(scope);
-    return complete ? catalogOfCached(complete) : this.catalog.contents(scope);
+    return complete ? catalogOf(complete) : this.catalog.contents(scope);
   }
 
   /** Whether `open(scope)` would be answered from the cache alone (nothing asked of the PACS). */

@@ -2,7 +2,8 @@ import type { PacsPeer } from './pacs-peer.js';
 import { buildIdentifier, untilComplete } from './find.js';
 import { Errors, withDetails } from '../../errors.js';
 import type { Dataset } from '../../dicom/dataset.js';
-import type { ArchivedInstance, CatalogInstance, MatchKey, RetrieveScope } from '../../archive/archive.js';
+import type { CatalogInstance, MatchKey, RetrieveScope } from '../../archive/archive.js';
+import { byNumber } from '../../archive/catalog.js';
 import { tag, Tags, type Tag } from '../../dicom/tag.js';
 
 export interface CatalogSeries {
@@ -12,24 +13,6 @@ export interface CatalogSeries {
 }
 
 const Modality = tag(0x0008, 0x0060);
-
-/** By number (those without one last), then by UID, so that "first" and "middle" are stable. */
-const byNumber = <T extends { number: number | undefined; uid: string }>(a: T, b: T): number =>
-  (a.number ?? Number.MAX_SAFE_INTEGER) - (b.number ?? Number.MAX_SAFE_INTEGER) || (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0);
-
-/**
- * The instances of a scope the cache holds completely, series by series in the order the PACS's catalog gives
- * (series by number, instances by number): a study thumbnail then needs no C-FIND.
- */
-export function catalogOfCached(entries: readonly ArchivedInstance[]): CatalogInstance[][] {
-  const bySeries = new Map<string, { uid: string; number: number | undefined; instances: CatalogInstance[] }>();
-  for (const e of entries) {
-    const series = bySeries.get(e.seriesInstanceUid) ?? { uid: e.seriesInstanceUid, number: e.seriesNumber, instances: [] };
-    series.instances.push({ uid: e.sopInstanceUid, seriesUid: e.seriesInstanceUid, sopClassUid: e.sopClassUid, number: e.instanceNumber });
-    bySeries.set(e.seriesInstanceUid, series);
-  }
-  return [...bySeries.values()].sort(byNumber).map((s) => s.instances.sort(byNumber));
-}
 
 /**
  * What a study holds, from the PACS's C-FIND (PS3.4 C.4.1, baseline hierarchical): series with modality and

@@ -35,7 +35,7 @@ function summary(json: DicomJsonObject, level: QueryLevel): DicomJsonObject {
     const t = parseHexTag(hex);
     if (t === undefined) continue;
     const l = levelOf(t);
-    if (l === level || l === 'ANY' || (level === 'IMAGE' && l === 'IMAGE')) out[hex] = attr;
+    if (l === level || l === 'ANY') out[hex] = attr;
   }
   return out;
 }
@@ -77,7 +77,6 @@ export const fuzzyTag = (hex: string): string => `${hex}${FUZZY_SUFFIX}`;
 export class ArchiveIndex {
   readonly db: Database.Database;
   private readonly insertInstance: Database.Statement;
-  private readonly removeInstance: Database.Statement;
   private readonly insertValue: Database.Statement;
   private readonly removeValues: Database.Statement;
 
@@ -88,7 +87,6 @@ export class ArchiveIndex {
     this.db.pragma('synchronous = FULL');
     this.db.exec(SCHEMA);
     this.insertInstance = this.db.prepare('INSERT OR REPLACE INTO instances VALUES (@sop, @series, @study, @sopClass, @ts, @number, @path, @bytes, @metadata)');
-    this.removeInstance = this.db.prepare('DELETE FROM instances WHERE sop_uid = ?');
     this.insertValue = this.db.prepare('INSERT INTO match_values VALUES (?, ?, ?, ?)');
     this.removeValues = this.db.prepare('DELETE FROM match_values WHERE level = ? AND uid = ?');
   }
@@ -127,24 +125,6 @@ export class ArchiveIndex {
       this.indexValues('IMAGE', instance.sopInstanceUid, summary(metadata, 'IMAGE'));
     });
     add();
-  }
-
-  /** Removes an instance (and its series and study when they become empty). */
-  remove(sopInstanceUid: string): void {
-    this.db.transaction(() => {
-      const row = this.db.prepare('SELECT series_uid, study_uid FROM instances WHERE sop_uid = ?').get(sopInstanceUid) as { series_uid: string; study_uid: string } | undefined;
-      if (!row) return;
-      this.removeInstance.run(sopInstanceUid);
-      this.removeValues.run('IMAGE', sopInstanceUid);
-      if (!this.db.prepare('SELECT 1 FROM instances WHERE series_uid = ?').get(row.series_uid)) {
-        this.db.prepare('DELETE FROM series WHERE series_uid = ?').run(row.series_uid);
-        this.removeValues.run('SERIES', row.series_uid);
-      }
-      if (!this.db.prepare('SELECT 1 FROM instances WHERE study_uid = ?').get(row.study_uid)) {
-        this.db.prepare('DELETE FROM studies WHERE study_uid = ?').run(row.study_uid);
-        this.removeValues.run('STUDY', row.study_uid);
-      }
-    })();
   }
 
   /** Instances in scope, by series (Series Number) then Instance Number. */

@@ -204,7 +204,8 @@ function pick(into: DicomJsonObject, from: DicomJsonObject, paths: readonly Tag[
     const hex = tagToHex(top);
     if (into[hex]) continue;
     const value = computedValue(hex) ?? from[hex];
-    into[hex] = value ?? { vr: vrOf(top) };
+    // Binary values are WADO's (metadata, bulk data), not a search result's: an includefield of one gets it empty.
+    into[hex] = value && value.BulkDataURI === undefined && value.InlineBinary === undefined ? value : { vr: value?.vr ?? vrOf(top) };
   }
 }
 

@@ -16,6 +16,7 @@ import { listenStorageScp, type StorageScpHooks } from '../storage-scp-from-conf
 import { ArchiveIndex, type IndexedInstance } from './archive-index.js';
 import { archivedInstanceFrom } from '../../archive/archived-instance.js';
 import { searchArchive } from './archive-search.js';
+import { catalogOf } from '../../archive/catalog.js';
 
 export interface EmbeddedArchiveSettings {
   /** Instances under `{dir}/instances`, the index in `{dir}/index.sqlite` (rebuilt from the files when absent or damaged). */
@@ -185,13 +186,7 @@ export class EmbeddedArchive implements Archive, StoreDestination {
   }
 
   async catalog(scope: RetrieveScope): Promise<CatalogInstance[][]> {
-    const bySeries = new Map<string, CatalogInstance[]>();
-    for (const i of this.index.instancesIn(scope)) {
-      const list = bySeries.get(i.seriesInstanceUid) ?? [];
-      list.push({ uid: i.sopInstanceUid, seriesUid: i.seriesInstanceUid, sopClassUid: i.sopClassUid, number: i.instanceNumber });
-      bySeries.set(i.seriesInstanceUid, list);
-    }
-    return [...bySeries.values()];
+    return catalogOf(this.index.instancesIn(scope));
   }
 
   holdsLocally(): boolean {
