@@ -22,6 +22,8 @@ import type { AuthPolicy } from './auth/policy.js';
 import type { QidoService } from './services/qido-service.js';
 import type { WadoService } from './services/wado-service.js';
 import type { RenderService } from './services/render-service.js';
+import type { StowService } from './services/stow-service.js';
+import { registerStowRoutes } from './routes/stow.js';
 
 /** What the HTTP server itself is configured with; the rest of the configuration reaches the services. */
 export interface HttpSettings {
@@ -29,11 +31,12 @@ export interface HttpSettings {
   limits: GatewayConfig['limits'];
   qido: Pick<GatewayConfig['qido'], 'defaultLimit' | 'maxLimit' | 'headerHoldMs'>;
   render: Pick<GatewayConfig['render'], 'defaultQuality'>;
+  stow: GatewayConfig['stow'];
   logLevel: string;
 }
 
 export const httpSettings = (config: GatewayConfig): HttpSettings =>
-  ({ http: config.http, limits: config.limits, qido: config.qido, render: config.render, logLevel: config.log.level });
+  ({ http: config.http, limits: config.limits, qido: config.qido, render: config.render, stow: config.stow, logLevel: config.log.level });
 
 /** What the HTTP side needs of a tenant: where it is served, its access policy and its services over its archive. */
 export interface AppTenant {
@@ -47,6 +50,7 @@ export interface AppTenant {
   archive: Pick<Archive, 'readiness' | 'holdsLocally'>;
   qido: QidoService;
   wado: WadoService;
+  stow: StowService;
   render: RenderService;
 }
 
@@ -171,6 +175,7 @@ function registerTenantRoutes(scoped: FastifyInstance, tenant: AppTenant, shared
     publicUrl,
   });
   registerWadoRoutes(scoped, { service: tenant.wado, publicUrl });
+  registerStowRoutes(scoped, { service: tenant.stow, publicUrl, maxBytes: config.stow.maxBytes });
   registerRenderedRoutes(scoped, { service: tenant.render, publicUrl, defaultQuality: config.render.defaultQuality });
   registerSignedUrlRoutes(scoped, { auth: tenant.signing, scope: tenant.auth.scope, publicUrl });
   registerMethodNotAllowed(scoped, methodsByPath);
@@ -191,17 +196,22 @@ function collectMethods(app: FastifyInstance): Map<string, Set<string>> {
 
 /** A method a resource does not have answers 405 with `Allow` (RFC 9110 §15.5.6), not 404. */
 function registerMethodNotAllowed(app: FastifyInstance, byPath: ReadonlyMap<string, ReadonlySet<string>>): void {
-  for (const [path, methods] of [...byPath]) {
-    const missing = OTHER_METHODS.filter((m) => !methods.has(m));
-    if (!missing.length) continue;
-    const allow = [...methods].sort().join(', ');
-    app.route({
-      method: missing,
-      url: path,
-      handler: async (request) => {
-        throw withHeaders(Errors.methodNotAllowed(request.method, request.url.split('?')[0] ?? '', allow), { allow });
-      },
-    });
-  }
+  const routes = [...byPath];
+  void app.register(async (refusing) => {
+    // Whatever the body's type: the method is what is wrong (405), not the media type (415).
+    refusing.addContentTypeParser('*', (_request, _payload, done) => done(null));
+    for (const [path, methods] of routes) {
+      const missing = OTHER_METHODS.filter((m) => !methods.has(m));
+      if (!missing.length) continue;
+      const allow = [...methods].sort().join(', ');
+      refusing.route({
+        method: missing,
+        url: path,
+        handler: async (request) => {
+          throw withHeaders(Errors.methodNotAllowed(request.method, request.url.split('?')[0] ?? '', allow), { allow });
+        },
+      });
+    }
+  });
 }
 

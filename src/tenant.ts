@@ -8,6 +8,7 @@ import type { StorageScpHooks } from './backends/storage-scp-from-config.js';
 import { QidoService } from './services/qido-service.js';
 import { RenderService } from './services/render-service.js';
 import { WadoService } from './services/wado-service.js';
+import { StowService } from './services/stow-service.js';
 import type { ReadBuffers } from './services/file-body.js';
 import type { AppTenant } from './app.js';
 import type { CodecPool } from './codecs/codec-pool.js';
@@ -93,6 +94,7 @@ export async function startTenant(settings: TenantSettings, shared: { config: Ga
     archive,
     qido: new QidoService(archive),
     wado: new WadoService(archive, { bulkDataThreshold: shared.config.wado.bulkDataThreshold, readBuffers: shared.readBuffers, codecs: shared.codecs, logger: log }),
+    stow: new StowService(archive),
     render: renderService,
     auth: authPolicy(settings.auth, scopeOf(settings)),
     close: () => archive.close(),

@@ -79,6 +79,8 @@ export interface IncomingDataset {
   /** Who sends it (kept as Source Application Entity Title in the file's meta information). */
   source: string;
   dataset: AsyncIterable<Buffer>;
+  /** A further check of the whole dataset before it is kept (STOW-RS: the path's study); a status refuses it. */
+  verify?(arrived: { studyInstanceUid: string; seriesInstanceUid: string }): StoreStatus | undefined;
 }
 
 /** A storage status (PS3.4 §B.2.3) and, unless Success, why. */

@@ -13,6 +13,8 @@ export const AuditEvents = {
   query: { id: '110112', name: 'Query', action: 'E' },
   accessed: { id: '110103', name: 'DICOM Instances Accessed', action: 'R' },
   transferred: { id: '110104', name: 'DICOM Instances Transferred', action: 'R' },
+  /** Instances received and stored (STOW-RS): Transferred with action C, create (PS3.15 A.5.3.4). */
+  stored: { id: '110104', name: 'DICOM Instances Transferred', action: 'C' },
   authentication: { id: '110114', name: 'User Authentication', action: 'E' },
   securityAlert: { id: '110113', name: 'Security Alert', action: 'E' },
 } as const;

@@ -13,6 +13,7 @@ import '../routes/route-config.js';
  *
  *   rendered, thumbnail   a valid signed URL, a capability covering the path, or a bearer token with `read`
  *   QIDO-RS, WADO-RS      a bearer token with `read`, or a capability covering the path
+ *   STOW-RS (POST …/studies)  a bearer token with `write` (signed URLs and capabilities only ever read)
  *   POST …/signed-urls    a bearer token with `sign`
  *
  * Signed URLs and capabilities that fail → 403 with the reason; no credentials for QIDO/WADO, or a bearer
@@ -43,7 +44,7 @@ declare module 'fastify' {
 }
 
 /** What a request wants, as its route declares it (route-config.ts): a request that matches no route is a read. */
-export type Action = 'render' | 'read' | 'sign';
+export type Action = 'render' | 'read' | 'write' | 'sign';
 
 /** The outcome of a check: who, or the error to answer (with the security event it is, for the audit trail). */
 export type Decision = { ok: true; principal: Principal } | { ok: false; error: GatewayError };
@@ -76,7 +77,7 @@ export async function decide(policy: AuthPolicy, request: { method: string; url:
     if (!check.ok) return refuse(Errors.badSignature, check.reason ?? 'refused');
     return { ok: true, principal: { via: 'signed-url', subject: `key:${check.kid}`, rights: new Set(['read']) } };
   }
-  if (capability && action !== 'sign') {
+  if (capability && action !== 'sign' && action !== 'write') {
     const check = verifyCapability(capability, request.method, path, policy.signingKeys, now, policy.maxSignedTtlSeconds);
     if (!check.ok) return refuse(Errors.badCapability, check.reason ?? 'refused');
     if (!tenantOwns(policy.scope, check.capability?.prefix ?? '')) return refuse(Errors.badCapability, 'it was issued for another tenant');
@@ -86,12 +87,12 @@ export async function decide(policy: AuthPolicy, request: { method: string; url:
     if (!policy.bearer) return refuse(Errors.unauthorized, 'bearer tokens are not accepted here (no issuer configured)', { error: 'invalid_token' });
     const check = await policy.bearer.verify(bearer);
     if (!check.ok) return refuse(Errors.unauthorized, `bearer token refused: ${check.reason}`, { error: 'invalid_token' });
-    const needed: Right = action === 'sign' ? 'sign' : 'read';
+    const needed: Right = action === 'sign' ? 'sign' : action === 'write' ? 'write' : 'read';
     if (!check.rights.has(needed)) return refuse(Errors.forbidden, `the token lacks the scope ${policy.bearer.scopeFor(needed)} (${needed})`, { error: 'insufficient_scope', scope: policy.bearer.scopeFor(needed) });
     return { ok: true, principal: { via: 'bearer', subject: check.subject, rights: check.rights } };
   }
   if (action === 'render') return refuse(Errors.badSignature, 'the URL carries no signature (or send a capability or a bearer token)');
-  return refuse(Errors.unauthorized, action === 'sign' ? 'a bearer token with the sign scope is required' : 'a bearer token or a capability is required');
+  return refuse(Errors.unauthorized, action === 'sign' || action === 'write' ? `a bearer token with the ${action} scope is required` : 'a bearer token or a capability is required');
 }
 
 /** The hook: decides, records who got in, and takes the credentials out of the query before routes read it. */

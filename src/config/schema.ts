@@ -206,6 +206,11 @@ export const configSchema = z.object({
     bulkDataThreshold: z.number().int().nonnegative().default(1024),
   }).strict().prefault({}),
 
+  stow: z.object({
+    /** Largest STOW-RS request body; beyond it: 413 (each instance stored before then stays, whole). */
+    maxBytes: byteSize.default(4 * 2 ** 30),
+  }).strict().prefault({}),
+
   render: z.object({
     /** JPEG quality when a request names none (PS3.18 §8.3.5.1.2 quality). */
     defaultQuality: z.number().int().min(1).max(100).default(90),

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Archive, ArchivedInstance, CatalogInstance, HeldInstance, InstanceStream, RetrieveScope, SearchMatch, SearchRequest, SearchResults } from '../../src/archive/archive.js';
+import type { IncomingDataset, StoreStatus, Archive, ArchivedInstance, CatalogInstance, HeldInstance, InstanceStream, RetrieveScope, SearchMatch, SearchRequest, SearchResults } from '../../src/archive/archive.js';
 import { archivedInstanceOf } from '../../src/archive/archived-instance.js';
 import { catalogOf } from '../../src/archive/catalog.js';
 import { buildApp, httpSettings } from '../../src/app.js';
@@ -10,6 +10,7 @@ import { tenantSettings } from '../../src/tenant.js';
 import { QidoService } from '../../src/services/qido-service.js';
 import { RenderService } from '../../src/services/render-service.js';
 import { WadoService } from '../../src/services/wado-service.js';
+import { StowService } from '../../src/services/stow-service.js';
 import { ReadBuffers } from '../../src/services/file-body.js';
 import { Errors, type GatewayError } from '../../src/errors.js';
 
@@ -82,6 +83,12 @@ export class FakeArchive implements Archive {
     return true;
   }
 
+  /** Takes an instance as an archive would (read to the end, Success): the fake keeps nothing. */
+  async storeInstance(incoming: IncomingDataset): Promise<StoreStatus> {
+    for await (const _ of incoming.dataset) { /* read */ }
+    return { status: 0 };
+  }
+
   async readiness(): Promise<Record<string, unknown>> {
     if (this.contents.failure) throw Errors.notReady(this.contents.failure.message);
     return { fake: true };
@@ -109,7 +116,7 @@ export function appOver(archive: Archive): { app: FastifyInstance; close(): Prom
   const render = new RenderService(archive, codecs, { renderedCacheBytes: 1 << 20, frameCacheBytes: 1 << 20, thumbnail: { size: 64, choice: 'middle' } });
   const wado = new WadoService(archive, { bulkDataThreshold: config.wado.bulkDataThreshold, readBuffers: new ReadBuffers(), codecs });
   const tenant = {
-    id: settings.id, basePath: settings.basePath, signing: settings.auth, archive, qido: new QidoService(archive), wado, render,
+    id: settings.id, basePath: settings.basePath, signing: settings.auth, archive, qido: new QidoService(archive), wado, stow: new StowService(archive), render,
     auth: { mode: 'none' as const, scope: { base: settings.basePath }, signingKeys: new Map(), maxSignedTtlSeconds: 1 },
   };
   const app = buildApp({ settings: httpSettings(config), tenants: [tenant], audit: new Audit([]), logger: false });

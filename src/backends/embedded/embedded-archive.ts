@@ -126,7 +126,10 @@ export class EmbeddedArchive implements Archive, StoreDestination {
     const admission = this.admitStore({ sopClassUid: incoming.sopClassUid, sopInstanceUid: incoming.sopInstanceUid, callingAeTitle: incoming.source, peerAddress: '' });
     if ('refusal' in admission) return admission.refusal;
     const receiver = receiveInstance(this.store, { ...incoming, sourceAeTitle: incoming.source }, {
-      verify: async (arrived) => commandMismatch(incoming, arrived) ?? await admission.verify?.(arrived),
+      verify: async (arrived) => {
+        const own = incoming.verify?.(arrived);
+        return commandMismatch(incoming, arrived) ?? (own ? { status: own.status, comment: own.comment ?? '' } : undefined) ?? await admission.verify?.(arrived);
+      },
     });
     try {
       for await (const chunk of incoming.dataset) await receiver.write(chunk);

@@ -1,0 +1,62 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import type { StowService, StowPart } from '../services/stow-service.js';
+import { Errors } from '../errors.js';
+import { parseAccept } from './accept.js';
+import { multipartParts } from './multipart-parse.js';
+import { pathUid } from './qido-params.js';
+import type { PublicUrl } from './public-url.js';
+import type { RouteConfig } from './route-config.js';
+
+export interface StowRouteOptions {
+  service: StowService;
+  publicUrl: PublicUrl;
+  maxBytes: number;
+}
+
+/** The boundary of a `multipart/related; type="application/dicom"` request, or 415 naming what is taken. */
+function boundaryOf(contentType: string | undefined): string {
+  const [type] = parseAccept(contentType ?? '');
+  const ok = type && type.type === 'multipart' && type.subtype === 'related' && (type.params.type === undefined || type.params.type === 'application/dicom');
+  const boundary = type?.params.boundary;
+  if (!ok || !boundary) throw Errors.unsupportedMediaType(`${contentType ?? 'none'}; STOW-RS takes multipart/related; type="application/dicom"; boundary=…`);
+  return boundary;
+}
+
+/** The request body as it arrives, cut off with 413 beyond `maxBytes`. */
+async function* bounded(body: IncomingMessage, maxBytes: number): AsyncGenerator<Buffer> {
+  let total = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > maxBytes) throw Errors.payloadTooLarge(`over stow.maxBytes (${maxBytes} bytes)`);
+    yield chunk;
+  }
+}
+
+const STORE: { config: RouteConfig } = { config: { action: 'write', auditEvent: 'stored' } };
+
+/**
+ * POST {s}/studies[/{study}] — Store Instances (PS3.18 §10.5): the parts are read as they arrive and each stored
+ * into the archive; the Store Instances Response says what was stored and what failed. Registered only where the
+ * archive takes instances (elsewhere POST is 405).
+ */
+export function registerStowRoutes(app: FastifyInstance, options: StowRouteOptions): void {
+  if (!options.service.accepts) return;
+  // The body is left to the route as a stream: never held whole.
+  app.addContentTypeParser('multipart/related', (_request, payload, done) => done(null, payload));
+  const handle = async (request: FastifyRequest<{ Params: { study?: string } }>, reply: import('fastify').FastifyReply): Promise<unknown> => {
+    const study = request.params.study !== undefined ? pathUid('StudyInstanceUID', request.params.study) : undefined;
+    const boundary = boundaryOf(request.headers['content-type']);
+    const declared = Number(request.headers['content-length'] ?? 0);
+    if (declared > options.maxBytes) throw Errors.payloadTooLarge(`${declared} bytes is over stow.maxBytes (${options.maxBytes} bytes)`);
+    const parts = (async function* (): AsyncGenerator<StowPart> {
+      for await (const part of multipartParts(bounded(request.raw, options.maxBytes), boundary)) {
+        yield { mediaType: part.headers['content-type'] ?? 'application/dicom', body: part.body };
+      }
+    })();
+    const answer = await options.service.store(parts, study, options.publicUrl(request));
+    return reply.status(answer.status).type('application/dicom+json').send(answer.response);
+  };
+  app.post<{ Params: { study?: string } }>('/studies', STORE, handle);
+  app.post<{ Params: { study?: string } }>('/studies/:study', STORE, handle);
+}

@@ -1,0 +1,119 @@
+/**
+ * STOW-RS (PS3.18 §10.5) into the embedded archive, with curl as the client: a multipart/related upload is stored
+ * part by part, the Store Instances Response says what was stored and what failed, and what was stored is then
+ * searchable and retrievable. In front of a PACS the gateway does not take uploads yet (405).
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { gatewayOnEmbeddedArchive, startTestGateway } from './harness/gateway.js';
+import { imagingFixtureFiles, fixture } from './harness/imaging.js';
+import { fetchMultipart } from './harness/multipart.js';
+import { metaEnd } from './harness/variants.js';
+import { IMAGING_STUDY } from '../fixtures/imaging.js';
+import { run } from '../devkit/processes.js';
+import { freePort } from '../devkit/ports.js';
+import { tempDir } from '../devkit/temp.js';
+import { decide, type AuthPolicy } from '../src/auth/policy.js';
+import { mintCapability } from '../src/auth/capability.js';
+
+type Json = Record<string, { vr: string; Value?: unknown[] }>;
+const BOUNDARY = 'stow-boundary-1234';
+
+/** A multipart/related body of these parts, written to a file for curl. */
+function upload(parts: { type: string; body: Buffer }[]): string {
+  const chunks = parts.flatMap((p) => [Buffer.from(`--${BOUNDARY}\r\nContent-Type: ${p.type}\r\n\r\n`), p.body, Buffer.from('\r\n')]);
+  const file = path.join(tempDir('stow'), 'upload.bin');
+  writeFileSync(file, Buffer.concat([...chunks, Buffer.from(`--${BOUNDARY}--\r\n`)]));
+  return file;
+}
+
+async function curlPost(url: string, file: string, contentType = `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`): Promise<{ status: number; body: Json }> {
+  const out = path.join(tempDir('stow-answer'), 'answer.json');
+  const { stdout } = await run('curl', ['-s', '-o', out, '-w', '%{http_code}', '-X', 'POST', '-H', `Content-Type: ${contentType}`, '-H', 'Accept: application/dicom+json', '--data-binary', `@${file}`, url]);
+  return { status: Number(stdout), body: JSON.parse(readFileSync(out, 'utf8')) as Json };
+}
+
+const items = (json: Json, hex: string): Json[] => (json[hex]?.Value ?? []) as Json[];
+const v = (json: Json | undefined, hex: string): unknown => json?.[hex]?.Value?.[0];
+
+describe('STOW-RS into the embedded archive', () => {
+  let gw: Awaited<ReturnType<typeof gatewayOnEmbeddedArchive>>;
+  const file = (key: string): Buffer => readFileSync(imagingFixtureFiles().get(fixture(key)) as string);
+
+  beforeAll(async () => { gw = await gatewayOnEmbeddedArchive([]); });
+  afterAll(async () => { await gw?.close(); });
+
+  it('stores every good part, fails each bad one alone (202), and what it stored is searchable and retrievable', async () => {
+    const ct = fixture('ct-signed');
+    const body = upload([
+      { type: 'application/dicom', body: file('ct-signed') },
+      { type: 'application/dicom', body: Buffer.from('not a DICOM file at all') },
+      { type: 'application/dicom', body: file('mr-12bit') },
+      { type: 'text/plain', body: Buffer.from('hello') },
+    ]);
+    const r = await curlPost(`${gw.base}/studies`, body);
+    expect(r.status).toBe(202);
+    const stored = items(r.body, '00081199');
+    expect(stored.map((i) => v(i, '00081155')).sort()).toEqual([ct.uid, fixture('mr-12bit').uid].sort());
+    expect(v(stored.find((i) => v(i, '00081155') === ct.uid), '00081190')).toBe(`${gw.base}/studies/${IMAGING_STUDY.uid}/instances/${ct.uid}`);
+    expect(items(r.body, '00081198').map((i) => v(i, '00081197'))).toEqual([0xc000, 0xc000]);
+    const [found] = (await (await fetch(`${gw.base}/instances?SOPInstanceUID=${ct.uid}`)).json()) as Json[];
+    expect(v(found, '0020000D')).toBe(IMAGING_STUDY.uid);
+    const back = await fetchMultipart(`${gw.base}/studies/${IMAGING_STUDY.uid}/series/${ct.seriesUid}/instances/${ct.uid}`, { headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
+    const sent = file('ct-signed');
+    expect(back.parts[0]?.body.subarray(metaEnd(back.parts[0].body)).equals(sent.subarray(metaEnd(sent)))).toBe(true);
+  });
+
+  it('refuses an instance of another study than the path names (409, A900) and keeps nothing of it', async () => {
+    const pdf = fixture('pdf');
+    const r = await curlPost(`${gw.base}/studies/1.2.826.0.1.3680043.99.77`, upload([{ type: 'application/dicom', body: file('pdf') }]));
+    expect(r.status).toBe(409);
+    expect(items(r.body, '00081198').map((i) => [v(i, '00081155'), v(i, '00081197')])).toEqual([[pdf.uid, 0xa900]]);
+    expect(await (await fetch(`${gw.base}/instances?SOPInstanceUID=${pdf.uid}`)).json()).toEqual([]);
+  });
+
+  it('answers 415 for another body type, 400 for a body without parts, 413 beyond stow.maxBytes', async () => {
+    const one = upload([{ type: 'application/dicom', body: file('sr-basic') }]);
+    for (const type of ['application/octet-stream', `multipart/related; type="application/dicom+json"; boundary=${BOUNDARY}`]) {
+      const wrongType = await curlPost(`${gw.base}/studies`, one, type);
+      expect([wrongType.status, wrongType.body.error], type).toEqual([415, 'DWG_UNSUPPORTED_MEDIA_TYPE']);
+    }
+    const empty = path.join(tempDir('stow-empty'), 'empty.bin');
+    writeFileSync(empty, `--${BOUNDARY}--\r\n`);
+    const none = await curlPost(`${gw.base}/studies`, empty);
+    expect([none.status, none.body.error]).toEqual([400, 'DWG_BAD_REQUEST']);
+    // A gateway with a 1 KB limit (the configuration key).
+    const limited = await gatewayOnEmbeddedArchive([], { stow: { maxBytes: 1024 } });
+    try {
+      const tooBig = await curlPost(`${limited.base}/studies`, one);
+      expect([tooBig.status, tooBig.body.error]).toEqual([413, 'DWG_PAYLOAD_TOO_LARGE']);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('needs a bearer token with write: capabilities and read tokens never store', async () => {
+    const key = Buffer.alloc(32, 9);
+    const policy: AuthPolicy = { mode: 'required', scope: { base: '/dicomweb' }, signingKeys: new Map([['k', key]]), maxSignedTtlSeconds: 3600 };
+    const now = Math.floor(Date.now() / 1000);
+    const capability = mintCapability('/dicomweb', { kid: 'k', key, expires: now + 600 });
+    const d = await decide(policy, { method: 'POST', url: `/dicomweb/studies?capability=${capability}`, headers: {} }, 'write', now);
+    expect(d.ok).toBe(false);
+    if (!d.ok) expect([d.error.statusCode, d.error.message]).toEqual([401, 'a bearer token with the write scope is required']);
+  });
+});
+
+describe('STOW-RS in front of a PACS', () => {
+  it('is not offered yet: POST /studies answers 405 with Allow', async () => {
+    const gw = await startTestGateway({ aeTitle: 'NOPACS', host: '127.0.0.1', port: await freePort() });
+    try {
+      const r = await fetch(`${gw.base}/studies`, { method: 'POST', headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}` }, body: `--${BOUNDARY}--\r\n` });
+      expect(r.status).toBe(405);
+      expect(r.headers.get('allow')).toMatch(/GET/);
+      await r.arrayBuffer();
+    } finally {
+      await gw.close();
+    }
+  });
+});
