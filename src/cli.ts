@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError } from './config/load.js';
 import type { GatewayConfig } from './config/schema.js';
@@ -16,6 +17,7 @@ import { IMPLEMENTATION } from './dicom/uid.js';
 import { UNCOMPRESSED_TRANSFER_SYNTAXES } from './dicom/transfer-syntax.js';
 
 const USAGE = `usage: dicomweb-gateway [serve] [--config FILE] [--insecure]
+       dicomweb-gateway --version
        dicomweb-gateway echo [--config FILE]
        dicomweb-gateway reindex [--config FILE]
        dicomweb-gateway sign PATH[?QUERY] [--ttl 1h] [--capability] [--tenant ID] [--config FILE]
@@ -123,7 +125,7 @@ async function main(): Promise<void> {
   let parsed;
   try {
     parsed = parseArgs({ allowPositionals: true, options: {
-      config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, insecure: { type: 'boolean' },
+      config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' }, insecure: { type: 'boolean' },
       ttl: { type: 'string', default: '1h' }, capability: { type: 'boolean' }, tenant: { type: 'string', default: 'default' },
     } });
   } catch (err) {
@@ -131,6 +133,12 @@ async function main(): Promise<void> {
   }
   if (parsed.values.help) {
     process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (parsed.values.version) {
+    // package.json sits one level above both src/ and dist/.
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`dicomweb-gateway ${version}\n`);
     return;
   }
   const command = parsed.positionals[0] ?? 'serve';
