@@ -4,7 +4,7 @@
  * searchable and retrievable. In front of a PACS the gateway does not take uploads yet (405).
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gatewayOnEmbeddedArchive, startTestGateway } from './harness/gateway.js';
 import { imagingFixtureFiles, fixture } from './harness/imaging.js';
@@ -41,7 +41,8 @@ describe('STOW-RS into the embedded archive', () => {
   let gw: Awaited<ReturnType<typeof gatewayOnEmbeddedArchive>>;
   const file = (key: string): Buffer => readFileSync(imagingFixtureFiles().get(fixture(key)) as string);
 
-  beforeAll(async () => { gw = await gatewayOnEmbeddedArchive([]); });
+  const auditFile = path.join(tempDir('stow-audit'), 'audit.jsonl');
+  beforeAll(async () => { gw = await gatewayOnEmbeddedArchive([], { audit: { file: auditFile } }); });
   afterAll(async () => { await gw?.close(); });
 
   it('stores every good part, fails each bad one alone (202), and what it stored is searchable and retrievable', async () => {
@@ -63,6 +64,17 @@ describe('STOW-RS into the embedded archive', () => {
     const back = await fetchMultipart(`${gw.base}/studies/${IMAGING_STUDY.uid}/series/${ct.seriesUid}/instances/${ct.uid}`, { headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
     const sent = file('ct-signed');
     expect(back.parts[0]?.body.subarray(metaEnd(back.parts[0].body)).equals(sent.subarray(metaEnd(sent)))).toBe(true);
+    // Audited as DICOM Instances Transferred, action C (create), with the instances stored.
+    type Rec = { event: { id: string; action: string }; request: { method: string }; what: { instances?: string[] } };
+    // The record is written once the response has gone: wait for it to be there.
+    let post: Rec | undefined;
+    while (!post) {
+      const text = existsSync(auditFile) ? readFileSync(auditFile, 'utf8').trim() : '';
+      post = text ? text.split('\n').map((l) => JSON.parse(l) as Rec).find((rec) => rec.request.method === 'POST') : undefined;
+      if (!post) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(post?.event).toMatchObject({ id: '110104', action: 'C' });
+    expect(post?.what.instances?.sort()).toEqual([ct.uid, fixture('mr-12bit').uid].sort());
   });
 
   it('refuses an instance of another study than the path names (409, A900) and keeps nothing of it', async () => {

@@ -8,6 +8,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Why the request failed, for its audit record. */
     auditReason?: string;
+    /** The instances a request stored (STOW-RS), for its audit record (PS3.15 A.5.3.4: the objects transferred). */
+    auditInstances?: string[];
   }
 }
 
@@ -48,6 +50,7 @@ export function registerAuditHooks(app: FastifyInstance, audit: Audit, options: 
         ...(params?.series ? { series: params.series } : {}),
         ...(params?.instance ? { instance: params.instance } : {}),
         ...(query ? { query } : {}),
+        ...(request.auditInstances?.length ? { instances: request.auditInstances } : {}),
       },
       request: { method: request.method, path: splitTarget(request.url).path, status },
       ...(request.auditReason && status >= 400 ? { reason: request.auditReason } : {}),

@@ -29,7 +29,7 @@ export interface AuditRecord {
   event: AuditEvent;
   outcome: Outcome;
   who: { subject: string; via: string; address: string; tenant: string };
-  what: { study?: string; series?: string; instance?: string; query?: string };
+  what: { study?: string; series?: string; instance?: string; query?: string; instances?: string[] };
   request: { method: string; path: string; status: number };
   reason?: string;
 }

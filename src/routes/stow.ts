@@ -7,6 +7,7 @@ import { multipartParts } from './multipart-parse.js';
 import { pathUid } from './qido-params.js';
 import type { PublicUrl } from './public-url.js';
 import type { RouteConfig } from './route-config.js';
+import '../audit/audit-hook.js';
 
 export interface StowRouteOptions {
   service: StowService;
@@ -55,6 +56,7 @@ export function registerStowRoutes(app: FastifyInstance, options: StowRouteOptio
       }
     })();
     const answer = await options.service.store(parts, study, options.publicUrl(request));
+    request.auditInstances = answer.stored;
     return reply.status(answer.status).type('application/dicom+json').send(answer.response);
   };
   app.post<{ Params: { study?: string } }>('/studies', STORE, handle);

@@ -15,6 +15,8 @@ export interface StowPart {
 export interface StowAnswer {
   status: 200 | 202 | 409;
   response: DicomJsonObject;
+  /** The SOP Instance UIDs stored (for the audit record). */
+  stored: string[];
 }
 
 /** Failure Reason values (PS3.18 Table 10.5.3-2, PS3.4 §B.2.3). */
@@ -78,7 +80,7 @@ export class StowService {
       };
     }
     // PS3.18 §10.5.3: all stored 200, some 202, none 409.
-    return { status: failed.length === 0 ? 200 : stored.length ? 202 : 409, response };
+    return { status: failed.length === 0 ? 200 : stored.length ? 202 : 409, response, stored: stored.map((o) => o.sopInstanceUid) };
   }
 
   private async storePart(part: StowPart, studyUid: string | undefined): Promise<Outcome> {
