@@ -91,8 +91,20 @@ export class ArchiveIndex {
     this.removeValues = this.db.prepare('DELETE FROM match_values WHERE level = ? AND uid = ?');
   }
 
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** A prepared statement of fixed SQL, prepared once: ingest and every search row run the same few. */
+  statement(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
   has(sopInstanceUid: string): boolean {
-    return this.db.prepare('SELECT 1 FROM instances WHERE sop_uid = ?').get(sopInstanceUid) !== undefined;
+    return this.statement('SELECT 1 FROM instances WHERE sop_uid = ?').get(sopInstanceUid) !== undefined;
   }
 
   /** Adds (or replaces) an instance, with its study and series if they are new; all or nothing. */
@@ -104,17 +116,17 @@ export class ArchiveIndex {
       const number = (n: number | undefined): string => String(n ?? 999_999_999).padStart(10, '0');
       const inSeries = `${number(instance.instanceNumber)}|${instance.sopInstanceUid}`;
       const inStudy = `${number(instance.seriesNumber)}|${instance.seriesInstanceUid}|${inSeries}`;
-      const study = this.db.prepare('SELECT first FROM studies WHERE study_uid = ?').get(instance.studyInstanceUid) as { first: string } | undefined;
+      const study = this.statement('SELECT first FROM studies WHERE study_uid = ?').get(instance.studyInstanceUid) as { first: string } | undefined;
       if (!study || inStudy <= study.first) {
         const date = metadata['00080020']?.Value?.[0];
         const time = metadata['00080030']?.Value?.[0];
         const dateTime = `${typeof date === 'string' ? date : ''}${typeof time === 'string' ? time.replace(/:/g, '') : ''}`;
-        this.db.prepare('INSERT OR REPLACE INTO studies VALUES (?, ?, ?, ?)').run(instance.studyInstanceUid, dateTime, inStudy, JSON.stringify(summary(metadata, 'STUDY')));
+        this.statement('INSERT OR REPLACE INTO studies VALUES (?, ?, ?, ?)').run(instance.studyInstanceUid, dateTime, inStudy, JSON.stringify(summary(metadata, 'STUDY')));
         this.indexValues('STUDY', instance.studyInstanceUid, summary(metadata, 'STUDY'));
       }
-      const series = this.db.prepare('SELECT first FROM series WHERE series_uid = ?').get(instance.seriesInstanceUid) as { first: string } | undefined;
+      const series = this.statement('SELECT first FROM series WHERE series_uid = ?').get(instance.seriesInstanceUid) as { first: string } | undefined;
       if (!series || inSeries <= series.first) {
-        this.db.prepare('INSERT OR REPLACE INTO series VALUES (?, ?, ?, ?, ?, ?)').run(instance.seriesInstanceUid, instance.studyInstanceUid, instance.seriesNumber ?? null, instance.modality, inSeries, JSON.stringify(summary(metadata, 'SERIES')));
+        this.statement('INSERT OR REPLACE INTO series VALUES (?, ?, ?, ?, ?, ?)').run(instance.seriesInstanceUid, instance.studyInstanceUid, instance.seriesNumber ?? null, instance.modality, inSeries, JSON.stringify(summary(metadata, 'SERIES')));
         this.indexValues('SERIES', instance.seriesInstanceUid, summary(metadata, 'SERIES'));
       }
       this.removeValues.run('IMAGE', instance.sopInstanceUid);
@@ -129,7 +141,7 @@ export class ArchiveIndex {
 
   /** Instances in scope, by series (Series Number) then Instance Number. */
   instancesIn(scope: { study: string; series?: string; instance?: string }): ArchivedInstance[] {
-    const rows = this.db.prepare(`
+    const rows = this.statement(`
       SELECT i.sop_uid, i.series_uid, i.study_uid, i.sop_class, i.transfer_syntax, i.number, i.path, i.bytes, s.number AS series_number
       FROM instances i JOIN series s ON s.series_uid = i.series_uid
       WHERE i.study_uid = @study AND (@series IS NULL OR i.series_uid = @series) AND (@instance IS NULL OR i.sop_uid = @instance)
@@ -143,7 +155,7 @@ export class ArchiveIndex {
 
   /** The stored DICOM JSON of the instances in scope, in catalog order (BulkDataURIs relative to the instance). */
   metadataIn(scope: { study: string; series?: string; instance?: string }): { instance: ArchivedInstance; metadata: DicomJsonObject }[] {
-    const rows = this.db.prepare(`
+    const rows = this.statement(`
       SELECT i.sop_uid, i.metadata FROM instances i JOIN series s ON s.series_uid = i.series_uid
       WHERE i.study_uid = @study AND (@series IS NULL OR i.series_uid = @series) AND (@instance IS NULL OR i.sop_uid = @instance)
       ORDER BY s.number IS NULL, s.number, s.series_uid, i.number IS NULL, i.number, i.sop_uid`)
@@ -159,7 +171,7 @@ export class ArchiveIndex {
   }
 
   get instanceCount(): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM instances').get() as { n: number }).n;
+    return (this.statement('SELECT COUNT(*) AS n FROM instances').get() as { n: number }).n;
   }
 
   close(): void {

@@ -124,7 +124,7 @@ export function searchArchive(index: ArchiveIndex, request: SearchRequest): Sear
   // instances by number, then UID.
   const order = target === 'STUDY' ? 'e.date_time DESC, e.study_uid' : target === 'SERIES' ? 'st.date_time DESC, e.study_uid, e.number IS NULL, e.number, e.series_uid' : 'st.date_time DESC, e.study_uid, se.number IS NULL, se.number, e.series_uid, e.number IS NULL, e.number, e.sop_uid';
   const sql = `${from}${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ? OFFSET ?`;
-  const statement = index.db.prepare(sql);
+  const statement = index.db.prepare(sql); // its shape varies with the query: not kept
   const returns = returnKeysByLevel(request);
   const wanted = request.offset + request.limit;
 
@@ -190,10 +190,10 @@ function computed(index: ArchiveIndex, level: QueryLevel, row: Row): (hex: strin
   };
 }
 
-const count = (index: ArchiveIndex, sql: string, uid: string): number => (index.db.prepare(sql).get(uid) as { n: number }).n;
+const count = (index: ArchiveIndex, sql: string, uid: string): number => (index.statement(sql).get(uid) as { n: number }).n;
 
 function values(vr: 'CS' | 'UI', index: ArchiveIndex, sql: string, uid: string): DicomJsonObject[string] {
-  const list = (index.db.prepare(sql).all(uid) as { v: string }[]).map((r) => r.v);
+  const list = (index.statement(sql).all(uid) as { v: string }[]).map((r) => r.v);
   return list.length ? { vr, Value: list } : { vr };
 }
 
