@@ -4,7 +4,8 @@ import '../routes/route-config.js';
 
 /**
  * Admission control: requests that cost the PACS (searches, and retrievals the cache cannot answer), per client
- * (a bearer token's subject, else the client address) and per tenant, in fixed windows. Over either limit → 429
+ * (a bearer token's subject, else the client address) and per tenant, in fixed windows that start at a key's
+ * first request. Over either limit → 429
  * with Retry-After (RFC 6585 §4). What the cache serves is never counted: limits protect the PACS, they do not
  * ration a viewer scrolling a cached series. Counts live in memory, bounded: at most `maxKeys` clients are
  * tracked per window (beyond, the oldest windows are dropped first).
@@ -18,30 +19,34 @@ export interface Limit {
 }
 
 export class FixedWindowLimiter {
-  private readonly counts = new Map<string, { window: number; count: number }>();
+  private readonly counts = new Map<string, { start: number; count: number }>();
 
   constructor(private readonly limit: Limit, private readonly maxKeys = 100_000) {}
 
-  /** Counts one request for `key`; undefined when allowed, else the seconds until the window ends. */
+  /**
+   * Counts one request for `key`; undefined when allowed, else the seconds until its window ends. A key's window
+   * starts at its first request (not on a clock boundary), so a burst cannot straddle two windows and get twice
+   * its allowance.
+   */
   take(key: string, nowMs: number): number | undefined {
     if (this.limit.requests <= 0) return undefined;
     const windowMs = this.limit.windowSeconds * 1000;
-    const window = Math.floor(nowMs / windowMs);
     let entry = this.counts.get(key);
-    if (!entry || entry.window !== window) {
-      if (!entry && this.counts.size >= this.maxKeys) this.prune(window);
-      entry = { window, count: 0 };
+    if (!entry || nowMs >= entry.start + windowMs) {
+      if (!entry && this.counts.size >= this.maxKeys) this.prune(nowMs - windowMs);
+      entry = { start: nowMs, count: 0 };
       this.counts.delete(key);
-      this.counts.set(key, entry);
+      this.counts.set(key, entry); // insertion order = window start order, which prune relies on
     }
     entry.count++;
     if (entry.count <= this.limit.requests) return undefined;
-    return Math.max(1, Math.ceil(((window + 1) * windowMs - nowMs) / 1000));
+    return Math.max(1, Math.ceil((entry.start + windowMs - nowMs) / 1000));
   }
 
-  private prune(current: number): void {
+  /** Drops ended windows, then the oldest, until half the room is free. */
+  private prune(endedBefore: number): void {
     for (const [key, entry] of this.counts) {
-      if (entry.window !== current || this.counts.size >= this.maxKeys) this.counts.delete(key);
+      if (entry.start <= endedBefore || this.counts.size >= this.maxKeys) this.counts.delete(key);
       if (this.counts.size < this.maxKeys / 2) break;
     }
   }
