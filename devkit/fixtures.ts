@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { generateFixtures } from '../fixtures/generate.js';
+import { generateFixtures } from '../src/samples/patients.js';
 import { tempDir } from './temp.js';
 
 let cached: { dir: string; files: string[] } | undefined;

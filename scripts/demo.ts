@@ -8,7 +8,7 @@ import { startOrthanc, type TestPacs } from '../devkit/pacs.js';
 import { tempDir, cleanupTempDirs } from '../devkit/temp.js';
 import { loadConfig, ConfigError } from '../src/config/load.js';
 import { startGateway, type Gateway } from '../src/gateway.js';
-import { generateImagingFixtures, IMAGING_STUDY } from '../fixtures/imaging.js';
+import { generateImagingFixtures, IMAGING_STUDY } from '../src/samples/imaging.js';
 import { readFileSync } from 'node:fs';
 
 let pacs: TestPacs | undefined;

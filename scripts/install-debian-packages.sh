@@ -14,10 +14,11 @@ has() { command -v "$1"; }
 want dcmtk has dcmqrscp
 want orthanc has Orthanc
 want orthanc-dicomweb test -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so
-# Fonts for burned-in annotation: Latin/Greek/Cyrillic, and Chinese/Japanese/Korean names.
-want fonts-dejavu-core test -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
-want fonts-wqy-zenhei test -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
 if [ "$set_name" = test ]; then
+  # fc-query reads the bundled fonts' coverage in a test; a font for Chromium's own text in the page tests.
+  # (The gateway's annotation fonts come from npm and fonts/, not from here.)
+  want fontconfig has fc-query
+  want fonts-dejavu-core test -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
   # Reference decoders for pixel tests: GDCM (JPEG 2000) and OpenJPEG (HTJ2K), beside DCMTK.
   want libgdcm-tools has gdcmconv
   want libopenjp2-tools has opj_decompress

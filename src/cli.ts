@@ -14,15 +14,22 @@ import { SopClass } from './dimse-bridge/sop-classes.js';
 import { DimseNetworkError } from './dimse-bridge/errors.js';
 import { statusHex } from './dimse-bridge/command.js';
 import { IMPLEMENTATION } from './dicom/uid.js';
+import { QUICK_START_DEFAULTS, seedOnFirstStart, whatToTry, withRunSigningKey } from './quick-start.js';
+import { writeSamples } from './samples/samples.js';
 import { UNCOMPRESSED_TRANSFER_SYNTAXES } from './dicom/transfer-syntax.js';
 
 const USAGE = `usage: dicomweb-gateway [serve] [--config FILE] [--insecure]
+       dicomweb-gateway start [--config FILE]
        dicomweb-gateway --version
        dicomweb-gateway echo [--config FILE]
        dicomweb-gateway reindex [--config FILE]
+       dicomweb-gateway samples DIR
        dicomweb-gateway sign PATH[?QUERY] [--ttl 1h] [--capability] [--tenant ID] [--config FILE]
 
   serve   start the DICOMweb server (default); --insecure allows auth.mode none on a non-loopback address
+  start   what npm start runs: without --config, the embedded archive under ./data seeded with the sample
+          studies on first start, on 127.0.0.1:8080 without credentials; prints what to try
+  samples write the sample studies as DICOM files under DIR
   echo    C-ECHO the configured PACS and print the status and round-trip time
   reindex rebuild the embedded archive's index from its files, for every tenant with an archive (stop the
           gateway first: the archive has one writer)
@@ -38,15 +45,18 @@ function fail(code: number, message: string): never {
   process.exit(code);
 }
 
-async function serve(config: GatewayConfig, allowInsecure: boolean): Promise<void> {
+async function serve(config: GatewayConfig, allowInsecure: boolean, quickStart = false): Promise<void> {
   let gateway;
+  let seeded: number | undefined;
   try {
+    if (quickStart) seeded = await seedOnFirstStart(config);
     gateway = await startGateway(config, { allowInsecure });
   } catch (err) {
     if (err instanceof ConfigError) fail(2, err.message);
     throw err;
   }
-  gateway.app.log.info({ url: `${gateway.httpUrl}${config.http.basePath}`, pacs: `${config.pacs.aeTitle}@${config.pacs.host}:${config.pacs.port}` }, 'dicomweb-gateway ready');
+  gateway.app.log.info({ url: `${gateway.httpUrl}${config.http.basePath}`, backend: config.backend, pacs: config.pacs ? `${config.pacs.aeTitle}@${config.pacs.host}:${config.pacs.port}` : undefined }, 'dicomweb-gateway ready');
+  if (quickStart) process.stdout.write(whatToTry(config, gateway.httpUrl, seeded));
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -142,19 +152,27 @@ async function main(): Promise<void> {
     return;
   }
   const command = parsed.positionals[0] ?? 'serve';
-  const arity = command === 'sign' ? 2 : 1;
-  if (parsed.positionals.length > arity || !['serve', 'echo', 'sign', 'reindex'].includes(command)) fail(2, `unknown command "${parsed.positionals.join(' ')}"\n${USAGE}`);
+  const arity = command === 'sign' || command === 'samples' ? 2 : 1;
+  if (parsed.positionals.length > arity || !['serve', 'start', 'echo', 'sign', 'reindex', 'samples'].includes(command)) fail(2, `unknown command "${parsed.positionals.join(' ')}"\n${USAGE}`);
+  if (command === 'samples') {
+    const dir = parsed.positionals[1];
+    if (!dir) fail(2, `samples needs a directory\n${USAGE}`);
+    process.stdout.write(`wrote ${writeSamples(dir)} sample instances under ${dir}\n`);
+    return;
+  }
+  const quickStart = command === 'start' && !parsed.values.config;
   let config: GatewayConfig;
   try {
-    config = loadConfig({ ...(parsed.values.config ? { file: parsed.values.config } : {}) });
+    config = loadConfig({ ...(parsed.values.config ? { file: parsed.values.config } : {}), ...(quickStart ? { defaults: QUICK_START_DEFAULTS } : {}) });
   } catch (err) {
     if (err instanceof ConfigError) fail(2, err.message);
     throw err;
   }
+  if (quickStart) config = withRunSigningKey(config);
   if (command === 'echo') await echo(config);
   else if (command === 'reindex') reindex(config);
   else if (command === 'sign') sign(config, parsed.positionals[1], { ttl: parsed.values.ttl ?? '1h', capability: parsed.values.capability === true, tenant: parsed.values.tenant ?? 'default' });
-  else await serve(config, parsed.values.insecure === true);
+  else await serve(config, parsed.values.insecure === true, quickStart);
 }
 
 main().catch((err: unknown) => fail(1, err instanceof Error ? err.stack ?? err.message : String(err)));

@@ -6,7 +6,7 @@ import { describe, it, expect, afterAll } from 'vitest';
 import { startDcmqrscp, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
 import { startIssuer, type TestIssuer } from './harness/issuer.js';
-import { PATIENTS, allInstances } from '../fixtures/catalog.js';
+import { PATIENTS, allInstances } from '../src/samples/catalog.js';
 import { freePort } from '../devkit/ports.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startDcmqrscp, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
-import { allInstances } from '../fixtures/catalog.js';
+import { allInstances } from '../src/samples/catalog.js';
 import { signUrl } from '../src/auth/signed-url.js';
 import type { AuditRecord } from '../src/audit/audit.js';
 import { tempDir } from '../devkit/temp.js';

@@ -9,7 +9,7 @@ import { startDcmqrscp, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
 import { startIssuer, type TestIssuer } from './harness/issuer.js';
 import { run } from '../devkit/processes.js';
-import { allInstances, PATIENTS } from '../fixtures/catalog.js';
+import { allInstances, PATIENTS } from '../src/samples/catalog.js';
 import { signUrl } from '../src/auth/signed-url.js';
 import { startGateway } from '../src/gateway.js';
 import { configSchema } from '../src/config/schema.js';

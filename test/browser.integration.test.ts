@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { chromium, type Browser } from 'playwright-core';
 import { startDcmqrscp, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
-import { allInstances, PATIENTS } from '../fixtures/catalog.js';
+import { allInstances, PATIENTS } from '../src/samples/catalog.js';
 import { signUrl } from '../src/auth/signed-url.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;

@@ -8,7 +8,7 @@ import net from 'node:net';
 import { startDcmqrscp, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
 import { run } from '../devkit/processes.js';
-import { allInstances } from '../fixtures/catalog.js';
+import { allInstances } from '../src/samples/catalog.js';
 import { encodePdu, PduType } from '../src/dimse-bridge/pdu.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;

@@ -7,7 +7,7 @@ import { readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import type { TestPacs } from '../devkit/pacs.js';
 import { gatewayInFrontOfDcmqrscp, type startTestGateway } from './harness/gateway.js';
-import { allInstances } from '../fixtures/catalog.js';
+import { allInstances } from '../src/samples/catalog.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 

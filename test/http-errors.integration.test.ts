@@ -6,7 +6,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { TestPacs } from '../devkit/pacs.js';
 import { gatewayInFrontOfDcmqrscp, type startTestGateway } from './harness/gateway.js';
-import { allInstances } from '../fixtures/catalog.js';
+import { allInstances } from '../src/samples/catalog.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 

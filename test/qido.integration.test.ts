@@ -7,7 +7,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { PACS_KINDS, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway, gatewayOnEmbeddedArchive } from './harness/gateway.js';
-import { PATIENTS, allStudies, allInstances } from '../fixtures/catalog.js';
+import { PATIENTS, allStudies, allInstances } from '../src/samples/catalog.js';
 import type { DicomJsonObject, PersonNameJson } from '../src/dicom/json-model.js';
 
 type Gateway = Pick<Awaited<ReturnType<typeof startTestGateway>>, 'base' | 'httpUrl' | 'close'>;

@@ -1,5 +1,6 @@
 /**
- * The README's first two commands work on a fresh Debian machine for root (no sudo there) and for a sudo user
+ * The README's first two commands: `npm ci && npm start` (npm only; run by test/quick-start.integration.test.ts),
+ * and the test command, which works on a fresh Debian machine for root (no sudo there) and for a sudo user
  * (issue 10 item 14), and CI runs the same install step. The install script runs here with fake apt-get, sudo and
  * id on a PATH without the packages, recording what would have been called.
  */
@@ -14,15 +15,18 @@ const firstBlock = /```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
 const commands = firstBlock.split('\n').filter((l) => l && !l.startsWith('#'));
 
 describe('README front door', () => {
-  it('starts with a demo command and a test command, the test one being what .ci/run runs', () => {
+  it('starts with an npm-only start command and a test command, the test one being what .ci/run runs', () => {
     expect(commands).toEqual([
-      'bash scripts/install-debian-packages.sh demo && npm ci && npm run demo',
+      'npm ci && npm start',
       'bash scripts/install-debian-packages.sh test && npm ci && npm test',
     ]);
     const ci = readFileSync('.ci/run', 'utf8');
     expect(ci).toContain('bash scripts/install-debian-packages.sh test');
     expect(ci).toMatch(/\nnpm test\n/);
     expect(ci).not.toMatch(/sudo apt-get/);
+    // npm ci builds what npm start runs (test/quick-start.integration.test.ts runs that in a clean copy).
+    const scripts = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
+    expect([scripts.prepare, scripts.start]).toEqual(['npm run build', 'node dist/cli.js start']);
   });
 
   for (const [who, uid, expected] of [['root, no sudo installed', '0', 'apt-get install'], ['a sudo user', '1000', 'sudo apt-get install']] as const) {

@@ -16,7 +16,7 @@ import { seedCache } from './harness/storage.js';
 import { psnr } from './harness/pnm.js';
 import { imagingFixtureFiles, referenceRender, decodeImage } from './harness/imaging.js';
 import { makeSyntaxVariants, VARIANT_STUDY, WRITERS, type SyntaxVariant } from './harness/syntax-variants.js';
-import { IMAGING_FIXTURES } from '../fixtures/imaging.js';
+import { IMAGING_FIXTURES } from '../src/samples/imaging.js';
 import { TransferSyntax as TS } from '../src/dicom/transfer-syntax.js';
 import { tempDir } from '../devkit/temp.js';
 

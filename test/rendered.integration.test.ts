@@ -19,7 +19,7 @@ import { freePort } from '../devkit/ports.js';
 import { fetchMultipart } from './harness/multipart.js';
 import { psnr, maxDifference } from './harness/pnm.js';
 import { imagingFixtureFiles, fixture, referenceRender, decodeImage } from './harness/imaging.js';
-import { IMAGING_FIXTURES, IMAGING_STUDY, PDF_DOCUMENT, type ImagingFixture } from '../fixtures/imaging.js';
+import { IMAGING_FIXTURES, IMAGING_STUDY, PDF_DOCUMENT, type ImagingFixture } from '../src/samples/imaging.js';
 import { tempDir } from '../devkit/temp.js';
 
 type Gateway = Pick<Awaited<ReturnType<typeof startTestGateway>>, 'base' | 'render' | 'close'>;

@@ -11,7 +11,7 @@ import { startTestGateway } from './harness/gateway.js';
 import { freePort } from '../devkit/ports.js';
 import { run } from '../devkit/processes.js';
 import { fixtureFiles } from '../devkit/fixtures.js';
-import { allInstances, type FixtureInstance } from '../fixtures/catalog.js';
+import { allInstances, type FixtureInstance } from '../src/samples/catalog.js';
 import type { DicomJsonObject } from '../src/dicom/json-model.js';
 import { tempDir } from '../devkit/temp.js';
 

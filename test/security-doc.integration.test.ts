@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import { startDcmqrscp, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
 import { run } from '../devkit/processes.js';
-import { allInstances } from '../fixtures/catalog.js';
+import { allInstances } from '../src/samples/catalog.js';
 import { tempDir } from '../devkit/temp.js';
 
 describe('docs/security.md', () => {

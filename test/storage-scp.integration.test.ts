@@ -12,7 +12,7 @@ import { run, startProcess } from '../devkit/processes.js';
 import { freePort, waitForPort } from '../devkit/ports.js';
 import { makeTransferSyntaxVariants, storescuProfile, metaEnd, metaOf, type Variant } from './harness/variants.js';
 import { fixtureFiles } from '../devkit/fixtures.js';
-import { allInstances, PATIENTS, SOP_CLASS_BY_MODALITY } from '../fixtures/catalog.js';
+import { allInstances, PATIENTS, SOP_CLASS_BY_MODALITY } from '../src/samples/catalog.js';
 import { receiveInstance } from '../src/cache/instance-receiver.js';
 import { readDataset, writeDataset, elementHeader } from '../src/dicom/dataset-codec.js';
 import { toDicomJson } from '../src/dicom/json-model.js';

@@ -10,7 +10,7 @@ import { gatewayOnEmbeddedArchive, startTestGateway } from './harness/gateway.js
 import { imagingFixtureFiles, fixture } from './harness/imaging.js';
 import { fetchMultipart } from './harness/multipart.js';
 import { metaEnd } from './harness/variants.js';
-import { IMAGING_STUDY } from '../fixtures/imaging.js';
+import { IMAGING_STUDY } from '../src/samples/imaging.js';
 import { run } from '../devkit/processes.js';
 import { freePort } from '../devkit/ports.js';
 import { tempDir } from '../devkit/temp.js';

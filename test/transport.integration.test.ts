@@ -9,7 +9,7 @@ import path from 'node:path';
 import { startDcmqrscp, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
 import { run } from '../devkit/processes.js';
-import { PATIENTS } from '../fixtures/catalog.js';
+import { PATIENTS } from '../src/samples/catalog.js';
 import { tempDir } from '../devkit/temp.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;

@@ -11,7 +11,7 @@ import { freePort } from '../devkit/ports.js';
 import { run } from '../devkit/processes.js';
 import { fetchMultipart } from './harness/multipart.js';
 import { startFakeScp, isFind } from './harness/fake-scp.js';
-import { allInstances, PATIENTS } from '../fixtures/catalog.js';
+import { allInstances, PATIENTS } from '../src/samples/catalog.js';
 import { CommandField, Status } from '../src/dimse-bridge/command.js';
 import { Dataset } from '../src/dicom/dataset.js';
 import { Tags } from '../src/dicom/tag.js';

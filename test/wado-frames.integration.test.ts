@@ -11,7 +11,7 @@ import { freePort } from '../devkit/ports.js';
 import { run } from '../devkit/processes.js';
 import { fetchMultipart } from './harness/multipart.js';
 import { fixtureFiles } from '../devkit/fixtures.js';
-import { allInstances, type FixtureInstance } from '../fixtures/catalog.js';
+import { allInstances, type FixtureInstance } from '../src/samples/catalog.js';
 import { tempDir } from '../devkit/temp.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;

@@ -15,7 +15,7 @@ import { fetchMultipart } from './harness/multipart.js';
 import { fixtureFiles } from '../devkit/fixtures.js';
 import { metaOf } from './harness/variants.js';
 import { referenceDecode, type ReferencePixels } from './harness/reference-decode.js';
-import { allInstances } from '../fixtures/catalog.js';
+import { allInstances } from '../src/samples/catalog.js';
 import { TransferSyntax as TS } from '../src/dicom/transfer-syntax.js';
 import { tempDir } from '../devkit/temp.js';
 

@@ -13,7 +13,7 @@ import { fetchMultipart } from './harness/multipart.js';
 import { fixtureFiles } from '../devkit/fixtures.js';
 import { run } from '../devkit/processes.js';
 import { metaEnd, metaOf } from './harness/variants.js';
-import { allInstances, PATIENTS, type FixtureInstance } from '../fixtures/catalog.js';
+import { allInstances, PATIENTS, type FixtureInstance } from '../src/samples/catalog.js';
 import { readDataset } from '../src/dicom/dataset-codec.js';
 import { toDicomJson, type DicomJsonObject } from '../src/dicom/json-model.js';
 import { encodingOf } from '../src/dicom/transfer-syntax.js';

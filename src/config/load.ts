@@ -91,6 +91,16 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
   node[path[path.length - 1] as string] = value;
 }
 
+/** Deep-merges `from` into `into`: objects key by key, anything else (arrays included) replaced. */
+function mergeInto(into: Record<string, unknown>, from: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(from)) {
+    const here = into[key];
+    const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (isObject(here) && isObject(value)) mergeInto(here, value);
+    else into[key] = value;
+  }
+}
+
 function readConfigFile(file: string): Record<string, unknown> {
   let text: string;
   try {
@@ -110,11 +120,12 @@ function readConfigFile(file: string): Record<string, unknown> {
 }
 
 /**
- * Loads the configuration: defaults, then the file (if any), then DICOMWEB_* environment variables.
- * Throws ConfigError naming the first bad key and why.
+ * Loads the configuration: the schema's defaults, then `defaults`, then the file (if any), then DICOMWEB_*
+ * environment variables. Throws ConfigError naming the first bad key and why.
  */
-export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv } = {}): GatewayConfig {
-  const raw: Record<string, unknown> = options.file ? readConfigFile(options.file) : {};
+export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; defaults?: Record<string, unknown> } = {}): GatewayConfig {
+  const raw: Record<string, unknown> = structuredClone(options.defaults ?? {});
+  if (options.file) mergeInto(raw, readConfigFile(options.file));
   const env = options.env ?? process.env;
   const known = new Set<string>();
   for (const leaf of configLeaves()) {

@@ -4,8 +4,8 @@ import { tag, Tags } from './tag.js';
 import { toDicomJson } from './json-model.js';
 import { decodeText } from './charset.js';
 import { toNativeDicomXml } from './xml-model.js';
-import { encodeText } from '../../fixtures/generate.js';
-import { PATIENTS } from '../../fixtures/catalog.js';
+import { encodeText } from '../samples/patients.js';
+import { PATIENTS } from '../samples/catalog.js';
 
 describe('DICOM JSON model (PS3.18 Annex F)', () => {
   const ds = new Dataset()

@@ -5,6 +5,7 @@ import { decodeText } from '../dicom/charset.js';
 import { tag, Tags, type Tag } from '../dicom/tag.js';
 import type { VR } from '../dicom/vr.js';
 import type { Window } from './image-description.js';
+import { ANNOTATION_FONT, bundledFonts } from './fonts.js';
 
 /** What to burn in (PS3.18 §8.3.5.1.1 annotation=patient,technique). */
 export interface AnnotationRequest {
@@ -20,13 +21,6 @@ export interface AnnotationContext {
   /** BCP 47 locale for dates (from Accept-Language); none: ISO 8601 dates. */
   locale?: string;
 }
-
-/**
- * The font the text is set in: DejaVu Sans (Debian fonts-dejavu-core) for Latin, Greek and Cyrillic, falling back
- * to WenQuanYi Zen Hei (fonts-wqy-zenhei) for Chinese, Japanese and Korean names. Both are installed, never
- * downloaded; fontconfig picks the fallback per character.
- */
-export const ANNOTATION_FONT = 'DejaVu Sans, WenQuanYi Zen Hei';
 
 const text = (ds: Dataset, t: Tag, vr: VR): string => {
   const el = ds.get(t);
@@ -104,6 +98,7 @@ const escapeMarkup = (s: string): string => s.replace(/&/g, '&amp;').replace(/</
 /** Lines of text in one colour, as an RGBA image. */
 async function textImage(lines: string[], fontPx: number, colour: string): Promise<{ data: Buffer; width: number; height: number }> {
   const markup = `<span foreground="${colour}">${escapeMarkup(lines.join('\n'))}</span>`;
+  await bundledFonts();
   const { data, info } = await sharp({ text: { text: markup, font: `${ANNOTATION_FONT} ${fontPx}px`, rgba: true, dpi: 72 } }).png().toBuffer({ resolveWithObject: true });
   return { data, width: info.width, height: info.height };
 }

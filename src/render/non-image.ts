@@ -5,7 +5,7 @@ import { tag, type Tag } from '../dicom/tag.js';
 import type { VR } from '../dicom/vr.js';
 import type { SopKind } from './sop-kind.js';
 import type { ImageMediaType } from './output.js';
-import { ANNOTATION_FONT } from './annotate.js';
+import { ANNOTATION_FONT, bundledFonts } from './fonts.js';
 
 /**
  * Renderings of instances that are not images (PS3.18 §8.3.5, §10.4.1.1.3): an SR's content tree as HTML or
@@ -119,7 +119,8 @@ export function structuredReportText(ds: Dataset): string {
 const ICON_LABEL: Record<Exclude<SopKind, 'image'>, string> = { pdf: 'PDF', sr: 'REPORT', video: 'VIDEO', other: 'DICOM' };
 
 /** A thumbnail for an instance that is not an image: a document glyph with a label, at the requested size. */
-export function iconImage(kind: Exclude<SopKind, 'image'>, size: { width: number; height: number }, mediaType: ImageMediaType, quality: number): Promise<Buffer> {
+export async function iconImage(kind: Exclude<SopKind, 'image'>, size: { width: number; height: number }, mediaType: ImageMediaType, quality: number): Promise<Buffer> {
+  await bundledFonts();
   const label = ICON_LABEL[kind];
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128" viewBox="0 0 128 128">
 <rect width="128" height="128" fill="#000"/>

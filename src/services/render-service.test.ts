@@ -2,7 +2,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import sharp from 'sharp';
 import { FakeArchive, appOver } from '../../test/harness/fake-archive.js';
 import { imagingFixtureFiles, fixture } from '../../test/harness/imaging.js';
-import { IMAGING_STUDY } from '../../fixtures/imaging.js';
+import { IMAGING_STUDY } from '../samples/imaging.js';
 import { boundaryOf, parseMultipart } from '../../test/harness/multipart.js';
 
 /**

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { FakeArchive, appOver } from '../../test/harness/fake-archive.js';
 import { imagingFixtureFiles, fixture } from '../../test/harness/imaging.js';
 import { boundaryOf, parseMultipart } from '../../test/harness/multipart.js';
-import { IMAGING_STUDY } from '../../fixtures/imaging.js';
+import { IMAGING_STUDY } from '../samples/imaging.js';
 import { Errors } from '../errors.js';
 
 /**

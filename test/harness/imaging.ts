@@ -7,7 +7,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { run } from '../../devkit/processes.js';
 import { parsePnm, type Bitmap } from './pnm.js';
-import { IMAGING_FIXTURES, enhancedFrameWindow, expandedSegments, generateImagingFixtures, type ImagingFixture } from '../../fixtures/imaging.js';
+import { IMAGING_FIXTURES, enhancedFrameWindow, expandedSegments, generateImagingFixtures, type ImagingFixture } from '../../src/samples/imaging.js';
 import { Dataset } from '../../src/dicom/dataset.js';
 import { encodePart10File } from '../../src/dicom/part10.js';
 import { tag, Tags } from '../../src/dicom/tag.js';

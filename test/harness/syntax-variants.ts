@@ -8,7 +8,7 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { run } from '../../devkit/processes.js';
 import { metaOf } from './variants.js';
-import { IMAGING_FIXTURES, type ImagingFixture } from '../../fixtures/imaging.js';
+import { IMAGING_FIXTURES, type ImagingFixture } from '../../src/samples/imaging.js';
 import { encodePart10File } from '../../src/dicom/part10.js';
 import { readPart10Header } from '../../src/dicom/part10-reader.js';
 import { Tags } from '../../src/dicom/tag.js';

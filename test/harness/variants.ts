@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { run } from '../../devkit/processes.js';
 import { fixtureFiles } from '../../devkit/fixtures.js';
-import { allInstances } from '../../fixtures/catalog.js';
+import { allInstances } from '../../src/samples/catalog.js';
 import { encodeFileMetaHeader } from '../../src/dicom/part10.js';
 import { readDataset } from '../../src/dicom/dataset-codec.js';
 import { tag } from '../../src/dicom/tag.js';
