@@ -24,6 +24,7 @@ import type { WadoService } from './services/wado-service.js';
 import type { RenderService } from './services/render-service.js';
 import type { StowService } from './services/stow-service.js';
 import { registerStowRoutes } from './routes/stow.js';
+import { registerUiRoutes } from './routes/ui.js';
 
 /** What the HTTP server itself is configured with; the rest of the configuration reaches the services. */
 export interface HttpSettings {
@@ -32,11 +33,12 @@ export interface HttpSettings {
   qido: Pick<GatewayConfig['qido'], 'defaultLimit' | 'maxLimit' | 'headerHoldMs'>;
   render: Pick<GatewayConfig['render'], 'defaultQuality'>;
   stow: GatewayConfig['stow'];
+  ui: GatewayConfig['ui'];
   logLevel: string;
 }
 
 export const httpSettings = (config: GatewayConfig): HttpSettings =>
-  ({ http: config.http, limits: config.limits, qido: config.qido, render: config.render, stow: config.stow, logLevel: config.log.level });
+  ({ http: config.http, limits: config.limits, qido: config.qido, render: config.render, stow: config.stow, ui: config.ui, logLevel: config.log.level });
 
 /** What the HTTP side needs of a tenant: where it is served, its access policy and its services over its archive. */
 export interface AppTenant {
@@ -125,6 +127,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   const [defaultTenant] = deps.tenants;
   if (!defaultTenant) throw new Error('no tenant to serve');
   registerHealthRoutes(app, deps.tenants.map((t) => ({ id: t.id, archive: t.archive })));
+  if (settings.ui.enabled) registerUiRoutes(app, { path: settings.ui.path, basePath: defaultTenant.basePath, authRequired: defaultTenant.auth.mode === 'required' });
 
   for (const tenant of deps.tenants) {
     void app.register(async (scoped) => registerTenantRoutes(scoped, tenant, { settings, audit: deps.audit }), { prefix: tenant.basePath });

@@ -47,7 +47,7 @@ export async function seedOnFirstStart(config: GatewayConfig): Promise<number | 
   }
 }
 
-/** What to try, once it listens: a search, an image, a signed thumbnail, a modality sending. */
+/** What to try, once it listens: the page, a search, an image, a signed thumbnail, a modality sending. */
 export function whatToTry(config: GatewayConfig, httpUrl: string, seeded: number | undefined): string {
   const [main] = tenantSettings(config);
   const base = `${httpUrl}${config.http.basePath}`;
@@ -59,6 +59,7 @@ export function whatToTry(config: GatewayConfig, httpUrl: string, seeded: number
     '',
     `dicomweb-gateway is serving ${where}.`,
     '',
+    ...(config.ui.enabled ? [`  Browse      ${httpUrl}${config.ui.path}`] : []),
     `  Search      curl '${base}/studies?PatientName=doe*'`,
     `  An image    curl -o image.jpg '${image}'`,
     `  Signed      ${thumbnail}`,

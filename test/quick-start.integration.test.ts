@@ -103,6 +103,9 @@ describe('npm start (the README\'s first command)', () => {
     const out = start.stdout();
     expect(out).toMatch(/seeded now with \d+ sample instances/);
 
+    const page = await fetch(printed(out, 'Browse'));
+    expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
+    expect(await page.text()).toContain('<meta name="dicomweb-base" content="/dicomweb">');
     const studies = await fetch(printed(out, 'Search').replace('?PatientName=doe*', ''));
     expect(studies.status).toBe(200);
     expect(((await studies.json()) as unknown[]).length).toBe(allStudies().length + 1); // the patients' studies and the rendering phantoms

@@ -258,6 +258,13 @@ export const configSchema = z.object({
     maxQueue: z.number().int().positive().default(256),
   }).strict().prefault({}),
 
+  ui: z.object({
+    /** The study browser page, served by the gateway over its own DICOMweb API (the default tenant's). */
+    enabled: z.boolean().default(true),
+    /** Where the page is; its script and style are under `{path}_ui/`. */
+    path: z.string().regex(/^\/([A-Za-z0-9._~-]+\/?)*$/, 'a path like / or /browse').default('/'),
+  }).strict().prefault({}),
+
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).strict().prefault({}),
@@ -265,6 +272,10 @@ export const configSchema = z.object({
   // One back end per tenant until a later issue defines what a PACS and an archive together would mean.
   const both = 'configure either pacs (a PACS behind the gateway) or archive (the embedded archive), not both';
   if (config.pacs && config.archive) ctx.addIssue({ code: 'custom', path: ['archive'], message: both });
+  // The page may not hide a DICOMweb or health route.
+  const ui = config.ui.path.replace(/(.)\/+$/, '$1');
+  const taken = [...(config.http.basePath ? [config.http.basePath] : ['/studies', '/tenants', '/signed-urls']), '/healthz', '/readyz'];
+  if (config.ui.enabled && taken.some((t) => ui === t || ui.startsWith(`${t}/`))) ctx.addIssue({ code: 'custom', path: ['ui', 'path'], message: `must lie outside ${taken.join(', ')}` });
   for (const [id, t] of Object.entries(config.tenants)) {
     if (t.pacs && t.archive) ctx.addIssue({ code: 'custom', path: ['tenants', id, 'archive'], message: both });
     if (!t.pacs && !t.archive) ctx.addIssue({ code: 'custom', path: ['tenants', id], message: 'a tenant needs pacs (a PACS behind the gateway) or archive (its own embedded archive)' });
