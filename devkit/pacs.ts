@@ -34,6 +34,8 @@ export interface PacsOptions {
    * tests and benchmarks see the delayed-ACK stalls the gateway must avoid; benchmarks measure tuned as a second figure.
    */
   tuned?: boolean;
+  /** Orthanc: further configuration keys (e.g. `RleTransferSyntaxAccepted: false`). */
+  orthanc?: Record<string, unknown>;
 }
 
 const peerEnv = (options: PacsOptions): NodeJS.ProcessEnv => (options.tuned ? DCMTK_ENV : SHIPPED_ENV);
@@ -98,6 +100,7 @@ export async function startOrthanc(options: PacsOptions = {}): Promise<TestPacs>
     // Orthanc serves at most this many associations at once; more wait ~1 s each (its workers poll). Match pacs.maxAssociations.
     DicomThreadsCount: 8,
     HttpThreadsCount: 8,
+    ...options.orthanc,
   }));
   const proc = startProcess('Orthanc', [path.join(dir, 'orthanc.json')], { env: peerEnv(options) }); // DCMTK inside
   await waitForPeer(proc, port, 'Orthanc');

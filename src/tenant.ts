@@ -78,7 +78,7 @@ export async function startTenant(settings: TenantSettings, shared: { config: Ga
   };
   const archive: TenantArchive = settings.backend === 'embedded'
     ? await EmbeddedArchive.start(embeddedSettings(settings, shared.config), dimse, hooks)
-    : await DimseArchive.start({ ...settings, qido: shared.config.qido }, hooks);
+    : await DimseArchive.start({ ...settings, qido: shared.config.qido, codecs: shared.codecs }, hooks);
   const { render } = shared.config;
   const renderService = new RenderService(archive, shared.codecs, {
     renderedCacheBytes: render.renderedCacheBytes,

@@ -1,10 +1,11 @@
 /**
  * STOW-RS (PS3.18 §10.5) into the embedded archive, with curl as the client: a multipart/related upload is stored
  * part by part, the Store Instances Response says what was stored and what failed, and what was stored is then
- * searchable and retrievable. In front of a PACS the gateway does not take uploads yet (405).
+ * searchable and retrievable. In front of a PACS each instance is forwarded by C-STORE (Orthanc, found by its
+ * own API), decoded when the PACS refuses its transfer syntax.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gatewayOnEmbeddedArchive, startTestGateway } from './harness/gateway.js';
 import { imagingFixtureFiles, fixture } from './harness/imaging.js';
@@ -12,6 +13,7 @@ import { fetchMultipart } from './harness/multipart.js';
 import { metaEnd } from './harness/variants.js';
 import { IMAGING_STUDY } from '../src/samples/imaging.js';
 import { run } from '../devkit/processes.js';
+import { startOrthanc, type TestPacs } from '../devkit/pacs.js';
 import { freePort } from '../devkit/ports.js';
 import { tempDir } from '../devkit/temp.js';
 import { decide, type AuthPolicy } from '../src/auth/policy.js';
@@ -116,16 +118,62 @@ describe('STOW-RS into the embedded archive', () => {
   });
 });
 
-describe('STOW-RS in front of a PACS', () => {
-  it('is not offered yet: POST /studies answers 405 with Allow', async () => {
-    const gw = await startTestGateway({ aeTitle: 'NOPACS', host: '127.0.0.1', port: await freePort() });
+describe('STOW-RS in front of a PACS (forwarded by C-STORE to Orthanc)', () => {
+  let pacs: TestPacs;
+  let gw: Awaited<ReturnType<typeof startTestGateway>>;
+  const file = (key: string): Buffer => readFileSync(imagingFixtureFiles().get(fixture(key)) as string);
+  // Orthanc as a site may run it: RLE Lossless not accepted, so an RLE upload must be decoded on the way.
+  beforeAll(async () => {
+    pacs = await startOrthanc({ loadFixtures: false, orthanc: { RleTransferSyntaxAccepted: false } });
+    gw = await startTestGateway(pacs, { pacs: { retrieve: 'get' } });
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await pacs?.stop();
+  });
+  const orthanc = async (sopInstanceUid: string): Promise<{ id: string; transferSyntax: string } | undefined> => {
+    const found = await fetch(`http://127.0.0.1:${pacs.httpPort}/tools/lookup`, { method: 'POST', body: sopInstanceUid });
+    const [match] = (await found.json()) as { ID: string; Type: string }[];
+    if (!match) return undefined;
+    const ts = await fetch(`http://127.0.0.1:${pacs.httpPort}/instances/${match.ID}/metadata/TransferSyntax`);
+    return { id: match.ID, transferSyntax: await ts.text() };
+  };
+
+  it('stores what the PACS takes as it is, decodes what it refuses (RLE → uncompressed, pixels as DCMTK decodes them), fails a bad part alone', async () => {
+    const dir = tempDir('stow-forward');
+    const rle = path.join(dir, 'mr.rle.dcm');
+    const reference = path.join(dir, 'mr.decoded.dcm');
+    await run('dcmcrle', [imagingFixtureFiles().get(fixture('mr-12bit')) as string, rle]);
+    await run('dcmdrle', [rle, reference]);
+    const { status, body } = await curlPost(`${gw.base}/studies`, upload([
+      { type: 'application/dicom', body: file('ct-signed') },
+      { type: 'application/dicom', body: readFileSync(rle) },
+      { type: 'application/dicom', body: Buffer.from('not dicom at all') },
+    ]));
+    expect(status).toBe(202);
+    expect(items(body, '00081199').map((i) => v(i, '00081155'))).toEqual([fixture('ct-signed').uid, fixture('mr-12bit').uid]);
+    expect(items(body, '00081198').map((i) => v(i, '00081197'))).toEqual([0xc000]);
+
+    // Orthanc holds both (found by its own API): the CT as sent, the MR uncompressed.
+    expect((await orthanc(fixture('ct-signed').uid))?.transferSyntax).toBe('1.2.840.10008.1.2.1');
+    const mr = await orthanc(fixture('mr-12bit').uid);
+    expect(['1.2.840.10008.1.2.1', '1.2.840.10008.1.2']).toContain(mr?.transferSyntax);
+    const held = path.join(dir, 'held.dcm');
+    writeFileSync(held, Buffer.from(await (await fetch(`http://127.0.0.1:${pacs.httpPort}/instances/${mr?.id}/file`)).arrayBuffer()));
+    const pixels = (f: string): Buffer => { const b = readFileSync(f); return b.subarray(b.length - 256 * 256 * 2); };
+    expect(pixels(held).equals(pixels(reference))).toBe(true);
+    expect(gw.config.cache.dir && existsSync(path.join(gw.config.cache.dir, 'stow-spool')) ? readdirSync(path.join(gw.config.cache.dir, 'stow-spool')) : []).toEqual([]);
+  });
+
+  it('a duplicate follows the PACS\'s answer (Orthanc: Success), and a PACS that is down is a 502 with the reason', async () => {
+    const again = await curlPost(`${gw.base}/studies`, upload([{ type: 'application/dicom', body: file('ct-signed') }]));
+    expect(again.status).toBe(200);
+    const down = await startTestGateway({ aeTitle: 'NOPACS', host: '127.0.0.1', port: await freePort() }, { pacs: { retrieve: 'get' } });
     try {
-      const r = await fetch(`${gw.base}/studies`, { method: 'POST', headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}` }, body: `--${BOUNDARY}--\r\n` });
-      expect(r.status).toBe(405);
-      expect(r.headers.get('allow')).toMatch(/GET/);
-      await r.arrayBuffer();
+      const r = await curlPost(`${down.base}/studies`, upload([{ type: 'application/dicom', body: file('ct-signed') }]));
+      expect([r.status, (r.body as unknown as { error: string }).error]).toEqual([502, 'DWG_PACS_UNREACHABLE']);
     } finally {
-      await gw.close();
+      await down.close();
     }
   });
 });

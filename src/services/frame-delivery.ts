@@ -2,9 +2,9 @@ import type { CodecPool } from '../codecs/codec-pool.js';
 import { encodeProblem, type PixelFormat } from '../codecs/pixel-format.js';
 import { DECODERS, LOSSLESS_ENCODERS } from '../codecs/transfer-syntaxes.js';
 import { deinterleave } from '../codecs/planar.js';
-import { colourByPixel } from './transcode.js';
+import { colourByPixel } from '../codecs/transcode.js';
 import { TransferSyntax } from '../dicom/transfer-syntax.js';
-import { FRAME_MEDIA_TYPE, type FrameLocator } from './frames.js';
+import { FRAME_MEDIA_TYPE, type FrameLocator } from '../codecs/frames.js';
 
 /** One acceptable representation of a frame: a media type with or without a transfer syntax ('*': as stored). */
 export interface FrameOption {

@@ -1,5 +1,5 @@
 import type { HeldInstance } from '../archive/archive.js';
-import { locateFrames, FrameError, type FrameLocator } from './frames.js';
+import { locateFrames, FrameError, type FrameLocator } from '../codecs/frames.js';
 import { pixelFormatOf, PixelFormatError, type PixelFormat } from '../codecs/pixel-format.js';
 import { canDecode, isVideoSyntax } from '../codecs/transfer-syntaxes.js';
 import type { StoredHeader } from '../dicom/part10-reader.js';

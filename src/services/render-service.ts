@@ -5,7 +5,7 @@ import { loadedInstance, type Loaded } from './loaded-instance.js';
 import { renderedDocument } from './rendered-documents.js';
 import { thumbnailFrame, thumbnailInstance } from './thumbnail-choice.js';
 import { describeScope, type Archive, type RetrieveScope, type HeldInstance, type InstanceStream, type CatalogInstance, type ArchivedInstance } from '../archive/archive.js';
-import { requireFrames } from './frames.js';
+import { requireFrames } from '../codecs/frames.js';
 import { CodecPoolBusyError, type CodecPool } from '../codecs/codec-pool.js';
 import { readPart10Header, type StoredHeader } from '../dicom/part10-reader.js';
 import { tag } from '../dicom/tag.js';

@@ -25,7 +25,7 @@ export interface StowAnswer {
 export class StowService {
   constructor(private readonly archive: Archive) {}
 
-  /** Whether this tenant's archive takes instances (the embedded archive does; a PACS behind us not yet). */
+  /** Whether this tenant's archive takes instances (the embedded archive does; a PACS behind us, forwarded). */
   get accepts(): boolean {
     return this.archive.storeInstance !== undefined;
   }
@@ -38,8 +38,10 @@ export class StowService {
       outcomes.push(await this.storePart(part, studyUid));
     }
     if (seen === 0) throw Errors.badRequest('the STOW-RS request holds no part');
-    const stored = outcomes.filter((o) => o.status.status === 0);
-    const failed = outcomes.filter((o) => o.status.status !== 0);
+    // A Warning (Bxxx, PS3.4 §B.2.3) is stored all the same, with its Warning Reason.
+    const isWarning = (o: StoreOutcome): boolean => (o.status.status & 0xf000) === 0xb000;
+    const stored = outcomes.filter((o) => o.status.status === 0 || isWarning(o));
+    const failed = outcomes.filter((o) => !stored.includes(o));
     const instanceUrl = (o: StoreOutcome): string => `${base}/studies/${o.studyInstanceUid ?? studyUid ?? ''}/instances/${o.sopInstanceUid}`;
     const response: DicomJsonObject = {};
     if (studyUid) response['00081190'] = { vr: 'UR', Value: [`${base}/studies/${studyUid}`] };
@@ -50,6 +52,7 @@ export class StowService {
           '00081150': { vr: 'UI', Value: [o.sopClassUid] },
           '00081155': { vr: 'UI', Value: [o.sopInstanceUid] },
           '00081190': { vr: 'UR', Value: [instanceUrl(o)] },
+          ...(isWarning(o) ? { '00081196': { vr: 'US', Value: [o.status.status] } } : {}),
         })),
       };
     }
@@ -63,8 +66,8 @@ export class StowService {
         })),
       };
     }
-    // PS3.18 §10.5.3: all stored 200, some 202, none 409.
-    return { status: failed.length === 0 ? 200 : stored.length ? 202 : 409, response, stored: stored.map((o) => o.sopInstanceUid) };
+    // PS3.18 §10.5.3: all stored 200; some stored, or stored with warnings, 202; none 409.
+    return { status: failed.length === 0 && !stored.some(isWarning) ? 200 : stored.length ? 202 : 409, response, stored: stored.map((o) => o.sopInstanceUid) };
   }
 
   private async storePart(part: StowPart, studyUid: string | undefined): Promise<StoreOutcome> {

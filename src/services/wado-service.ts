@@ -1,7 +1,7 @@
 import type { Archive, ArchivedInstance, HeldInstance, InstanceStream, RetrieveScope } from '../archive/archive.js';
-import { locateFrames, requireFrames, FrameError, FRAME_MEDIA_TYPE, type FrameLocator } from './frames.js';
+import { locateFrames, requireFrames, FrameError, FRAME_MEDIA_TYPE, type FrameLocator } from '../codecs/frames.js';
 import { planFrames, type FrameOption, type FramePlan } from './frame-delivery.js';
-import { conversionProblem, transcodedPart10 } from './transcode.js';
+import { conversionProblem, transcodedPart10 } from '../codecs/transcode.js';
 import { fileBody, type ReadBuffers } from './file-body.js';
 import { iterable, prepend, readAhead, releasing } from './iteration.js';
 import { pixelFormatOf, PixelFormatError } from '../codecs/pixel-format.js';

@@ -14,7 +14,7 @@ import { readPart10Header } from '../../src/dicom/part10-reader.js';
 import { Tags } from '../../src/dicom/tag.js';
 import { uidFromLabel } from '../../src/dicom/uid.js';
 import { TransferSyntax as TS } from '../../src/dicom/transfer-syntax.js';
-import { transcodedPart10 } from '../../src/services/transcode.js';
+import { transcodedPart10 } from '../../src/codecs/transcode.js';
 import { CodecPool } from '../../src/codecs/codec-pool.js';
 import { tempDir } from '../../devkit/temp.js';
 

@@ -1,4 +1,6 @@
-import type { Archive, CatalogInstance, InstanceStream, RetrieveScope, SearchRequest, SearchResults } from '../../archive/archive.js';
+import path from 'node:path';
+import type { Archive, CatalogInstance, IncomingDataset, InstanceStream, RetrieveScope, SearchRequest, SearchResults, StoreStatus } from '../../archive/archive.js';
+import type { CodecPool } from '../../codecs/codec-pool.js';
 import { AssociationPool } from '../../dimse-bridge/association-pool.js';
 import type { StorageScp } from '../../dimse-bridge/storage-scp.js';
 import { listenStorageScp, type StorageScpHooks } from '../storage-scp-from-config.js';
@@ -13,6 +15,7 @@ import { PooledPacsPeer } from './pacs-connection.js';
 import { DimseSearch } from './search.js';
 import { MoveMediator } from './move-mediator.js';
 import { mappedErrors, mappedIteration } from './http-errors.js';
+import { StoreForwarder } from './store-forwarder.js';
 
 /** What the DIMSE back end of one tenant is configured with. */
 export interface DimseArchiveSettings {
@@ -20,13 +23,16 @@ export interface DimseArchiveSettings {
   dimse: GatewayConfig['dimse'];
   cache: GatewayConfig['cache'];
   qido: Pick<GatewayConfig['qido'], 'maxFanOutStudies'>;
+  /** Transcodes an instance the PACS will not take as stored (STOW-RS forwarding). */
+  codecs: CodecPool;
 }
 
 export type DimseArchiveHooks = StorageScpHooks;
 
 /**
  * A PACS behind the gateway, reached over DIMSE: QIDO by hierarchical C-FIND (search.ts), WADO by C-MOVE into
- * our Storage SCP or by C-GET, mediated into a bounded disk cache (move-mediator.ts), readiness by C-ECHO.
+ * our Storage SCP or by C-GET, mediated into a bounded disk cache (move-mediator.ts), STOW-RS by C-STORE
+ * (store-forwarder.ts), readiness by C-ECHO.
  * DIMSE failures leave it as the HTTP errors they mean (http-errors.ts).
  */
 export class DimseArchive implements Archive {
@@ -38,6 +44,7 @@ export class DimseArchive implements Archive {
     readonly storageScp: StorageScp | undefined,
     private readonly finder: DimseSearch,
     private readonly store: InstanceStore,
+    private readonly forwarder: StoreForwarder,
     private readonly echoTimeoutMs: number,
   ) {}
 
@@ -80,7 +87,8 @@ export class DimseArchive implements Archive {
       }
     }
     const echoTimeoutMs = Math.min(pacs.connectTimeoutMs + pacs.artimTimeoutMs, 10_000);
-    return new DimseArchive(peer, cache, mediator, storageScp, new DimseSearch(peer, settings.qido), store, echoTimeoutMs);
+    const forwarder = new StoreForwarder(pool, path.join(settings.cache.dir, 'stow-spool'), settings.codecs, log.child({ component: 'store-forwarder' }));
+    return new DimseArchive(peer, cache, mediator, storageScp, new DimseSearch(peer, settings.qido), store, forwarder, echoTimeoutMs);
   }
 
   search(request: SearchRequest): SearchResults {
@@ -100,6 +108,11 @@ export class DimseArchive implements Archive {
 
   catalog(scope: RetrieveScope): Promise<CatalogInstance[][]> {
     return mappedErrors(this.mediator.contents(scope));
+  }
+
+  /** STOW-RS and import in front of a PACS: forwarded by C-STORE, the PACS's status answered (store-forwarder.ts). */
+  storeInstance(incoming: IncomingDataset): Promise<StoreStatus> {
+    return mappedErrors(this.forwarder.store(incoming));
   }
 
   holdsLocally(scope: RetrieveScope): boolean {

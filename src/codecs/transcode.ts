@@ -6,11 +6,11 @@ import { writeStoredDataset, type ReplacementValue } from '../dicom/part10-write
 import { Tags } from '../dicom/tag.js';
 import { TransferSyntax, encodingOf } from '../dicom/transfer-syntax.js';
 import { IMPLEMENTATION } from '../dicom/uid.js';
-import type { CodecPool } from '../codecs/codec-pool.js';
-import { pixelFormatOf, encodeProblem, type PixelFormat } from '../codecs/pixel-format.js';
-import { canDecode, LOSSLESS_ENCODERS, LOSSY_SYNTAXES, NATIVE_SYNTAXES, NATIVE_TARGETS } from '../codecs/transfer-syntaxes.js';
+import type { CodecPool } from './codec-pool.js';
+import { pixelFormatOf, encodeProblem, type PixelFormat } from './pixel-format.js';
+import { canDecode, LOSSLESS_ENCODERS, LOSSY_SYNTAXES, NATIVE_SYNTAXES, NATIVE_TARGETS } from './transfer-syntaxes.js';
 import { locateFrames, type FrameLocator } from './frames.js';
-import { interleave } from '../codecs/planar.js';
+import { interleave } from './planar.js';
 
 /** Why an instance cannot be had in a transfer syntax, or undefined when it can. */
 export function conversionProblem(header: StoredHeader, target: string): string | undefined {
@@ -88,8 +88,6 @@ async function* mapInOrder<T, U>(source: Iterable<T> | AsyncIterable<T>, work: (
  * Call only when `conversionProblem` found none.
  */
 export function transcodedPart10(header: StoredHeader, target: string, codecs: CodecPool): AsyncIterable<Buffer> {
-  const stored = header.meta.transferSyntaxUid;
-  const targetEncoding = encodingOf(target);
   const fileMeta = encodeFileMetaHeader({
     mediaStorageSopClassUid: header.meta.sopClassUid,
     mediaStorageSopInstanceUid: header.meta.sopInstanceUid,
@@ -97,13 +95,25 @@ export function transcodedPart10(header: StoredHeader, target: string, codecs: C
     implementationClassUid: IMPLEMENTATION.classUid,
     implementationVersionName: IMPLEMENTATION.versionName,
   });
+  const dataset = transcodedDataset(header, target, codecs);
+  return {
+    async *[Symbol.asyncIterator]() {
+      yield fileMeta;
+      yield* dataset;
+    },
+  };
+}
+
+/** The dataset of `transcodedPart10` without its File Meta Information: what a C-STORE sends. */
+export function transcodedDataset(header: StoredHeader, target: string, codecs: CodecPool): AsyncIterable<Buffer> {
+  const stored = header.meta.transferSyntaxUid;
+  const targetEncoding = encodingOf(target);
   const ds = new Dataset();
   for (const el of header.dataset.sorted()) ds.set(el);
   const pixel = ds.get(Tags.PixelData);
   const recodesPixels = pixel !== undefined && !(NATIVE_SYNTAXES.has(stored) && NATIVE_TARGETS.includes(target));
   return {
     async *[Symbol.asyncIterator]() {
-      yield fileMeta;
       if (!recodesPixels) {
         yield* writeStoredDataset(header, ds, { explicitVR: targetEncoding.explicitVR });
         return;
