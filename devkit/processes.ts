@@ -12,9 +12,20 @@ export interface Started {
   stop(): Promise<void>;
 }
 
-/** Starts a long-running peer, keeping its output for error messages. */
+/**
+ * Starts a long-running peer, keeping its output for error messages. It gets a process group of its own, and
+ * `stop()` ends the whole group: dcmqrscp forks a child per association, which outlives its parent and would go on
+ * serving the gateway's open associations as if the PACS were still up.
+ */
 export function startProcess(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Started {
-  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? DCMTK_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? DCMTK_ENV, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const group = (signal: NodeJS.Signals): void => {
+    try {
+      if (child.pid) process.kill(-child.pid, signal);
+    } catch {
+      // the group has ended
+    }
+  };
   let out = '';
   const keep = (chunk: Buffer): void => { out = (out + chunk.toString('utf8')).slice(-200_000); };
   child.stdout?.on('data', keep);
@@ -23,10 +34,14 @@ export function startProcess(command: string, args: string[], options: { cwd?: s
     process: child,
     output: () => out,
     stop: () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+      const done = (): void => {
+        group('SIGKILL'); // children still serving an association
+        resolve();
+      };
+      if (child.exitCode !== null || child.signalCode !== null) return done();
+      child.once('exit', done);
+      group('SIGTERM');
+      setTimeout(() => group('SIGKILL'), 3000).unref();
     }),
   };
 }

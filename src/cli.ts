@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError } from './config/load.js';
 import type { GatewayConfig } from './config/schema.js';
 import { startGateway } from './gateway.js';
 import { mint, mintTarget, MintError, parseTtl } from './auth/mint.js';
-import { embeddedSettings, scopeOf, tenantSettings } from './tenant.js';
+import { embeddedSettings, scopeOf, tenantSettings, type TenantSettings } from './tenant.js';
+import { importCommand } from './commands/import-command.js';
+import { prefetchCommand } from './commands/prefetch-command.js';
 import { EmbeddedArchive } from './backends/embedded/embedded-archive.js';
 import { pacsTlsOptions } from './config/tls.js';
 import { Association } from './dimse-bridge/association.js';
@@ -24,12 +26,18 @@ const USAGE = `usage: dicomweb-gateway [serve] [--config FILE] [--insecure]
        dicomweb-gateway echo [--config FILE]
        dicomweb-gateway reindex [--config FILE]
        dicomweb-gateway samples DIR
+       dicomweb-gateway import DIR|FILE... [--tenant ID] [--concurrency 4] [--config FILE]
+       dicomweb-gateway prefetch STUDY_UID... [--from-query QUERY] [--tenant ID] [--config FILE]
        dicomweb-gateway sign PATH[?QUERY] [--ttl 1h] [--capability] [--tenant ID] [--config FILE]
 
   serve   start the DICOMweb server (default); --insecure allows auth.mode none on a non-loopback address
   start   what npm start runs: without --config, the embedded archive under ./data seeded with the sample
           studies on first start, on 127.0.0.1:8080 without credentials; prints what to try
   samples write the sample studies as DICOM files under DIR
+  import  store the DICOM files found under DIR (or FILE) into the tenant's embedded archive, or by C-STORE
+          into its PACS, --concurrency at a time, with progress; non-DICOM files are skipped and counted
+  prefetch have the running gateway retrieve these studies (or those QUERY matches, e.g. 'PatientID=123')
+          from its PACS into its cache, with progress
   echo    C-ECHO the configured PACS and print the status and round-trip time
   reindex rebuild the embedded archive's index from its files, for every tenant with an archive (stop the
           gateway first: the archive has one writer)
@@ -137,6 +145,7 @@ async function main(): Promise<void> {
     parsed = parseArgs({ allowPositionals: true, options: {
       config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' }, insecure: { type: 'boolean' },
       ttl: { type: 'string', default: '1h' }, capability: { type: 'boolean' }, tenant: { type: 'string', default: 'default' },
+      concurrency: { type: 'string', default: '4' }, 'from-query': { type: 'string' },
     } });
   } catch (err) {
     fail(2, `${(err as Error).message}\n${USAGE}`);
@@ -152,8 +161,8 @@ async function main(): Promise<void> {
     return;
   }
   const command = parsed.positionals[0] ?? 'serve';
-  const arity = command === 'sign' || command === 'samples' ? 2 : 1;
-  if (parsed.positionals.length > arity || !['serve', 'start', 'echo', 'sign', 'reindex', 'samples'].includes(command)) fail(2, `unknown command "${parsed.positionals.join(' ')}"\n${USAGE}`);
+  const arity = command === 'sign' || command === 'samples' ? 2 : command === 'import' || command === 'prefetch' ? Infinity : 1;
+  if (parsed.positionals.length > arity || !['serve', 'start', 'echo', 'sign', 'reindex', 'samples', 'import', 'prefetch'].includes(command)) fail(2, `unknown command "${parsed.positionals.join(' ')}"\n${USAGE}`);
   if (command === 'samples') {
     const dir = parsed.positionals[1];
     if (!dir) fail(2, `samples needs a directory\n${USAGE}`);
@@ -169,6 +178,25 @@ async function main(): Promise<void> {
     throw err;
   }
   if (quickStart) config = withRunSigningKey(config);
+  const tenantOf = (): TenantSettings => {
+    const t = tenantSettings(config).find((s) => s.id === (parsed.values.tenant ?? 'default'));
+    if (!t) fail(2, `--tenant ${parsed.values.tenant}: no such tenant (configured: ${tenantSettings(config).map((s) => s.id).join(', ')})`);
+    return t;
+  };
+  if (command === 'import') {
+    const paths = parsed.positionals.slice(1);
+    const concurrency = Number(parsed.values.concurrency);
+    if (paths.length === 0) fail(2, `import needs a directory or a file\n${USAGE}`);
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) fail(2, `--concurrency ${parsed.values.concurrency}: give a whole number from 1 to 64`);
+    const missing = paths.find((p) => !existsSync(p));
+    if (missing) fail(2, `import: ${missing} does not exist`);
+    process.exitCode = await importCommand(config, tenantOf(), paths, { concurrency }, { stdout: process.stdout, stderr: process.stderr });
+    return;
+  }
+  if (command === 'prefetch') {
+    process.exitCode = await prefetchCommand(config, tenantOf(), { studies: parsed.positionals.slice(1), ...(parsed.values['from-query'] ? { query: parsed.values['from-query'] } : {}) }, { stdout: process.stdout, stderr: process.stderr });
+    return;
+  }
   if (command === 'echo') await echo(config);
   else if (command === 'reindex') reindex(config);
   else if (command === 'sign') sign(config, parsed.positionals[1], { ttl: parsed.values.ttl ?? '1h', capability: parsed.values.capability === true, tenant: parsed.values.tenant ?? 'default' });

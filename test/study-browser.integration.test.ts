@@ -1,5 +1,3 @@
-/// <reference lib="dom" />
-/// <reference lib="dom.iterable" />
 /**
  * The study browser page (issue 12) in a real browser: Debian's headless Chromium driven by playwright-core (no
  * browser download), over the embedded archive seeded with the sample studies. The page loads with no page error
@@ -21,6 +19,13 @@ import { mint } from '../src/auth/mint.js';
 import { tempDir } from '../devkit/temp.js';
 import { run } from '../devkit/processes.js';
 import { startIssuer } from './harness/issuer.js';
+
+// The page's DOM as far as these checks reach into it, declared here: the project compiles without the DOM library
+// (whose fetch types would shadow Node's for all of it).
+interface PageElement { complete: boolean; naturalWidth: number; src: string; href: string; textContent: string | null; dataset: Record<string, string | undefined> }
+declare const document: { querySelectorAll(selector: string): ArrayLike<PageElement> & Iterable<PageElement>; getElementById(id: string): PageElement };
+type HTMLImageElement = PageElement;
+type HTMLAnchorElement = PageElement;
 
 const CHROMIUM = process.env.DWG_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(import.meta.dirname, '..', 'test-artifacts', 'study-browser');

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Archive, CatalogInstance, IncomingDataset, InstanceStream, RetrieveScope, SearchRequest, SearchResults, StoreStatus } from '../../archive/archive.js';
 import type { CodecPool } from '../../codecs/codec-pool.js';
+import type { Logger } from '../../logger.js';
 import { AssociationPool } from '../../dimse-bridge/association-pool.js';
 import type { StorageScp } from '../../dimse-bridge/storage-scp.js';
 import { listenStorageScp, type StorageScpHooks } from '../storage-scp-from-config.js';
@@ -29,6 +30,44 @@ export interface DimseArchiveSettings {
 
 export type DimseArchiveHooks = StorageScpHooks;
 
+/** Associations to the tenant's PACS, as configured (`pacs.*`, calling as `dimse.aeTitle`). */
+export function pacsAssociationPool(settings: Pick<DimseArchiveSettings, 'pacs' | 'dimse'>, log: Logger): AssociationPool {
+  const { pacs, dimse } = settings;
+  const pacsTls = pacsTlsOptions(settings);
+  return new AssociationPool({
+    peer: { host: pacs.host, port: pacs.port, aeTitle: pacs.aeTitle },
+    callingAeTitle: dimse.aeTitle,
+    maxAssociations: pacs.maxAssociations,
+    queueLimit: pacs.queueLimit,
+    queueTimeoutMs: pacs.queueTimeoutMs,
+    idleTimeoutMs: pacs.idleTimeoutMs,
+    connectTimeoutMs: pacs.connectTimeoutMs,
+    artimTimeoutMs: pacs.artimTimeoutMs,
+    responseTimeoutMs: pacs.responseTimeoutMs,
+    maxPduLength: pacs.maxPduLength,
+    implementation: IMPLEMENTATION,
+    ...(pacs.localAddress ? { localAddress: pacs.localAddress } : {}),
+    ...(pacsTls ? { tls: pacsTls } : {}),
+    logger: log,
+  });
+}
+
+/**
+ * Instances stored into the PACS from outside a running gateway (`dicomweb-gateway import`): C-STORE only, no
+ * Storage SCP and no cache, so it can run beside the gateway.
+ */
+export async function openPacsStore(settings: Pick<DimseArchiveSettings, 'pacs' | 'dimse' | 'cache' | 'codecs'>, log: Logger): Promise<{ store(incoming: IncomingDataset): Promise<StoreStatus>; close(): Promise<void> }> {
+  const pool = pacsAssociationPool(settings, log);
+  const forwarder = new StoreForwarder(pool, path.join(settings.cache.dir, `import-spool-${process.pid}`), settings.codecs, log);
+  return {
+    store: (incoming) => mappedErrors(forwarder.store(incoming)),
+    close: async () => {
+      await pool.close();
+      forwarder.close();
+    },
+  };
+}
+
 /**
  * A PACS behind the gateway, reached over DIMSE: QIDO by hierarchical C-FIND (search.ts), WADO by C-MOVE into
  * our Storage SCP or by C-GET, mediated into a bounded disk cache (move-mediator.ts), STOW-RS by C-STORE
@@ -51,23 +90,7 @@ export class DimseArchive implements Archive {
   static async start(settings: DimseArchiveSettings, hooks: DimseArchiveHooks): Promise<DimseArchive> {
     const { pacs, dimse } = settings;
     const log = hooks.logger;
-    const pacsTls = pacsTlsOptions(settings);
-    const pool = new AssociationPool({
-      peer: { host: pacs.host, port: pacs.port, aeTitle: pacs.aeTitle },
-      callingAeTitle: dimse.aeTitle,
-      maxAssociations: pacs.maxAssociations,
-      queueLimit: pacs.queueLimit,
-      queueTimeoutMs: pacs.queueTimeoutMs,
-      idleTimeoutMs: pacs.idleTimeoutMs,
-      connectTimeoutMs: pacs.connectTimeoutMs,
-      artimTimeoutMs: pacs.artimTimeoutMs,
-      responseTimeoutMs: pacs.responseTimeoutMs,
-      maxPduLength: pacs.maxPduLength,
-      implementation: IMPLEMENTATION,
-      ...(pacs.localAddress ? { localAddress: pacs.localAddress } : {}),
-      ...(pacsTls ? { tls: pacsTls } : {}),
-      logger: log,
-    });
+    const pool = pacsAssociationPool(settings, log);
     const peer = new PooledPacsPeer(pool, { retrieve: pacs.retrieve, moveDestination: dimse.aeTitle, cancelGraceMs: Math.min(pacs.retrieveTimeoutMs, 5000) });
     const store = new InstanceStore(settings.cache.dir, { minFreeBytes: dimse.minFreeBytes });
     const cache = new InstanceCache(store, settings.cache.maxBytes, log);

@@ -33,6 +33,11 @@ export class StoreForwarder {
     for (const name of readdirSync(spoolDir)) rmSync(path.join(spoolDir, name), { force: true });
   }
 
+  /** Removes the spool directory (a forwarder of its own, as `import` has). */
+  close(): void {
+    rmSync(this.spoolDir, { recursive: true, force: true });
+  }
+
   async store(incoming: IncomingDataset): Promise<StoreStatus> {
     const file = path.join(this.spoolDir, `${randomUUID()}.dcm`);
     try {
