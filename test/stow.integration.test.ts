@@ -5,7 +5,7 @@
  * own API), decoded when the PACS refuses its transfer syntax.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gatewayOnEmbeddedArchive, startTestGateway } from './harness/gateway.js';
 import { imagingFixtureFiles, fixture } from './harness/imaging.js';
@@ -14,6 +14,10 @@ import { metaEnd } from './harness/variants.js';
 import { IMAGING_STUDY } from '../src/samples/imaging.js';
 import { run } from '../devkit/processes.js';
 import { startOrthanc, type TestPacs } from '../devkit/pacs.js';
+import { encodePart10File } from '../src/dicom/part10.js';
+import { Dataset } from '../src/dicom/dataset.js';
+import { Tags, tag } from '../src/dicom/tag.js';
+import { EmbeddedArchive } from '../src/backends/embedded/embedded-archive.js';
 import { freePort } from '../devkit/ports.js';
 import { tempDir } from '../devkit/temp.js';
 import { decide, type AuthPolicy } from '../src/auth/policy.js';
@@ -77,6 +81,85 @@ describe('STOW-RS into the embedded archive', () => {
     }
     expect(post?.event).toMatchObject({ id: '110104', action: 'C' });
     expect(post?.what.instances?.sort()).toEqual([ct.uid, fixture('mr-12bit').uid].sort());
+  });
+
+  it('fails a truncated instance and a SOP class it does not keep, keeps a duplicate as archived (Success), leaves nothing of the failures', async () => {
+    const whole = file('cr-mono1');
+    const truncated = Buffer.concat([whole.subarray(0, metaEnd(whole)), whole.subarray(metaEnd(whole), metaEnd(whole) + 200)]);
+    const notStorage = encodePart10File(new Dataset().setText(Tags.SOPClassUID, '1.2.840.10008.1.20.1', 'UI').setText(Tags.SOPInstanceUID, '1.2.826.0.1.3680043.99.5', 'UI')
+      .setText(Tags.StudyInstanceUID, '1.2.826.0.1.3680043.99.6', 'UI').setText(Tags.SeriesInstanceUID, '1.2.826.0.1.3680043.99.7', 'UI'), { sopClassUid: '1.2.840.10008.1.20.1', sopInstanceUid: '1.2.826.0.1.3680043.99.5' });
+    const first = await curlPost(`${gw.base}/studies`, upload([{ type: 'application/dicom', body: file('palette-8') }]));
+    expect(first.status).toBe(200);
+    const r = await curlPost(`${gw.base}/studies`, upload([
+      { type: 'application/dicom', body: truncated },
+      { type: 'application/dicom', body: notStorage },
+      { type: 'application/dicom', body: file('palette-8') },
+    ]));
+    expect(r.status).toBe(202);
+    expect(items(r.body, '00081198').map((i) => [v(i, '00081155'), v(i, '00081197')])).toEqual([[fixture('cr-mono1').uid, 0xc000], ['1.2.826.0.1.3680043.99.5', 0x0122]]);
+    expect(items(r.body, '00081199').map((i) => v(i, '00081155'))).toEqual([fixture('palette-8').uid]);
+    for (const uid of [fixture('cr-mono1').uid, '1.2.826.0.1.3680043.99.5']) expect(await (await fetch(`${gw.base}/instances?SOPInstanceUID=${uid}`)).json()).toEqual([]);
+    const archive = gw.archive as EmbeddedArchive;
+    expect(existsSync(archive.store.pathOf(fixture('cr-mono1').uid))).toBe(false);
+    expect(readdirSync(path.join(gw.config.archive?.dir ?? '', 'incoming'))).toEqual([]);
+  });
+
+  it('takes an upload far larger than it may hold in memory with flat memory: 24 instances of 16 MiB in one request', async () => {
+    const parts = 24;
+    const pixelBytes = 16 * 2 ** 20;
+    const instance = (n: number): { head: Buffer; uid: string } => {
+      const uid = `1.2.826.0.1.3680043.99.8.${n}`;
+      const ds = new Dataset().setText(Tags.SOPClassUID, '1.2.840.10008.5.1.4.1.1.7', 'UI').setText(Tags.SOPInstanceUID, uid, 'UI')
+        .setText(Tags.StudyInstanceUID, '1.2.826.0.1.3680043.99.8', 'UI').setText(Tags.SeriesInstanceUID, '1.2.826.0.1.3680043.99.8.0', 'UI')
+        .setText(Tags.PatientName, 'Large^Upload', 'PN').setText(tag(0x0008, 0x0060), 'OT', 'CS')
+        .setUint16(Tags.SamplesPerPixel, 1).setText(Tags.PhotometricInterpretation, 'MONOCHROME2', 'CS').setUint16(Tags.Rows, 2048).setUint16(Tags.Columns, 4096)
+        .setUint16(Tags.BitsAllocated, 16).setUint16(Tags.BitsStored, 16).setUint16(Tags.HighBit, 15).setUint16(Tags.PixelRepresentation, 0);
+      const pixelHeader = Buffer.from([0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x57, 0, 0, 0, 0, 0, 0]);
+      pixelHeader.writeUInt32LE(pixelBytes, 8);
+      return { head: Buffer.concat([encodePart10File(ds, { sopClassUid: '1.2.840.10008.5.1.4.1.1.7', sopInstanceUid: uid }), pixelHeader]), uid };
+    };
+    const zeros = Buffer.alloc(256 * 1024, 0x11);
+    // Generated as it is sent: the test holds no more of it than the gateway should.
+    let step = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        step++;
+        const perPart = pixelBytes / zeros.length + 1;
+        const part = Math.floor((step - 1) / perPart);
+        const at = (step - 1) % perPart;
+        if (part === parts) { controller.enqueue(Buffer.from(`\r\n--${BOUNDARY}--\r\n`)); controller.close(); return; }
+        if (at === 0) controller.enqueue(Buffer.concat([Buffer.from(`${part ? '\r\n' : ''}--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`), instance(part).head]));
+        else controller.enqueue(zeros);
+      },
+    });
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 20);
+    try {
+      const r = await fetch(`${gw.base}/studies`, { method: 'POST', body, duplex: 'half', headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`, accept: 'application/dicom+json' } } as RequestInit);
+      const answer = (await r.json()) as Json;
+      expect(r.status).toBe(200);
+      expect(items(answer, '00081199')).toHaveLength(parts);
+    } finally {
+      clearInterval(sampler);
+    }
+    // The upload is 384 MiB; the gateway and the test together grew by far less than that.
+    expect((peak - before) / 2 ** 20).toBeLessThan(96);
+    const archive = gw.archive as EmbeddedArchive;
+    expect(statSync(archive.store.pathOf(instance(0).uid)).size).toBeGreaterThan(pixelBytes);
+  }, 120_000);
+
+  it('answers in XML (PS3.19 Native DICOM Model) by Accept, and 406 before storing anything for a type it cannot answer in', async () => {
+    const sr = fixture('sr-basic');
+    const body = upload([{ type: 'application/dicom', body: file('sr-basic') }]);
+    const refused = await fetch(`${gw.base}/studies`, { method: 'POST', body: readFileSync(body), headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`, accept: 'image/png' } });
+    expect([refused.status, ((await refused.json()) as { error: string }).error]).toEqual([406, 'DWG_NOT_ACCEPTABLE']);
+    expect(await (await fetch(`${gw.base}/instances?SOPInstanceUID=${sr.uid}`)).json()).toEqual([]);
+    const xml = await fetch(`${gw.base}/studies`, { method: 'POST', body: readFileSync(body), headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`, accept: 'application/dicom+xml' } });
+    expect([xml.status, xml.headers.get('content-type')]).toEqual([200, 'application/dicom+xml; charset=utf-8']);
+    const text = await xml.text();
+    expect(text).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\s*<NativeDicomModel/);
+    expect(text).toMatch(new RegExp(`<DicomAttribute tag="00081199" vr="SQ"[^>]*>\\s*<Item number="1">[\\s\\S]*<Value number="1">${sr.uid.replace(/\./g, '\\.')}</Value>`));
   });
 
   it('refuses an instance of another study than the path names (409, A900) and keeps nothing of it', async () => {

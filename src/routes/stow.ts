@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import type { StowService, StowPart } from '../services/stow-service.js';
 import { Errors } from '../errors.js';
-import { parseAccept } from './accept.js';
+import { describeRanges, negotiate, parseAccept, simpleOffer } from './accept.js';
+import { toNativeDicomXml } from '../dicom/xml-model.js';
 import { multipartParts } from './multipart-parse.js';
 import { pathUid } from './qido-params.js';
 import type { PublicUrl } from './public-url.js';
@@ -34,6 +35,19 @@ async function* bounded(body: IncomingMessage, maxBytes: number): AsyncGenerator
   }
 }
 
+/** The Store Instances Response's media type (PS3.18 §10.5.3): DICOM JSON by default, or XML (PS3.19 Native). */
+const RESPONSE_OFFERS = [
+  simpleOffer<'json' | 'xml'>('json', 'application/dicom+json', ['application/json']),
+  simpleOffer<'json' | 'xml'>('xml', 'application/dicom+xml', ['application/xml']),
+];
+
+function responseFormat(accept: string | undefined): 'json' | 'xml' {
+  const ranges = parseAccept(accept);
+  const format = negotiate(ranges, RESPONSE_OFFERS);
+  if (!format) throw Errors.notAcceptable(describeRanges(ranges), 'application/dicom+json, application/dicom+xml');
+  return format;
+}
+
 const STORE: { config: RouteConfig } = { config: { action: 'write', auditEvent: 'stored' } };
 
 /**
@@ -48,6 +62,7 @@ export function registerStowRoutes(app: FastifyInstance, options: StowRouteOptio
   const handle = async (request: FastifyRequest<{ Params: { study?: string } }>, reply: import('fastify').FastifyReply): Promise<unknown> => {
     const study = request.params.study !== undefined ? pathUid('StudyInstanceUID', request.params.study) : undefined;
     const boundary = boundaryOf(request.headers['content-type']);
+    const format = responseFormat(request.headers.accept);
     const declared = Number(request.headers['content-length'] ?? 0);
     if (declared > options.maxBytes) throw Errors.payloadTooLarge(`${declared} bytes is over stow.maxBytes (${options.maxBytes} bytes)`);
     const parts = (async function* (): AsyncGenerator<StowPart> {
@@ -57,6 +72,7 @@ export function registerStowRoutes(app: FastifyInstance, options: StowRouteOptio
     })();
     const answer = await options.service.store(parts, study, options.publicUrl(request));
     request.auditInstances = answer.stored;
+    if (format === 'xml') return reply.status(answer.status).type('application/dicom+xml; charset=utf-8').send(toNativeDicomXml(answer.response));
     return reply.status(answer.status).type('application/dicom+json').send(answer.response);
   };
   app.post<{ Params: { study?: string } }>('/studies', STORE, handle);

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { describeScope, type IncomingDataset, type StoreStatus, type StoredMetadata, type Archive, type CatalogInstance, type HeldInstance, type InstanceStream, type RetrieveScope, type SearchRequest, type SearchResults } from '../../archive/archive.js';
 import { commandMismatch, type StorageScp, type StoreAdmission, type StoreDestination, type StoreRequest, type StoredEvent } from '../../dimse-bridge/storage-scp.js';
 import { Status } from '../../dimse-bridge/command.js';
+import { STORAGE_SOP_CLASSES } from '../../dimse-bridge/sop-classes.js';
+import { STORABLE_TRANSFER_SYNTAXES } from '../../dicom/transfer-syntax.js';
 import { InstanceStore } from '../../cache/instance-store.js';
 import { receiveInstance, type StoreRefusal } from '../../cache/instance-receiver.js';
 import type { GatewayConfig } from '../../config/schema.js';
@@ -28,6 +30,9 @@ export interface EmbeddedArchiveSettings {
   /** Binary values up to this size are kept inline in the stored metadata, larger ones as BulkDataURIs (wado.bulkDataThreshold). */
   inlineBinaryMaxBytes: number;
 }
+
+/** PS3.4 §B.2.3 Refused: SOP Class not supported. */
+const SOP_CLASS_NOT_SUPPORTED = 0x0122;
 
 const PIXEL_TAGS: ReadonlySet<Tag> = new Set([Tags.PixelData, tag(0x7fe0, 0x0008), tag(0x7fe0, 0x0009)]);
 const MODALITY = tagToHex(tag(0x0008, 0x0060));
@@ -123,6 +128,15 @@ export class EmbeddedArchive implements Archive, StoreDestination {
    * write and index, the same statuses.
    */
   async storeInstance(incoming: IncomingDataset): Promise<StoreStatus> {
+    // What the Storage SCP decides at association negotiation (PS3.4 §B.2.3), decided here per instance.
+    if (!STORAGE_SOP_CLASSES.has(incoming.sopClassUid)) {
+      for await (const chunk of incoming.dataset) void chunk; // read to its end: the inlet goes on to the next
+      return { status: SOP_CLASS_NOT_SUPPORTED, comment: `${incoming.sopClassUid} is not a storage SOP class this archive keeps` };
+    }
+    if (!STORABLE_TRANSFER_SYNTAXES.includes(incoming.transferSyntaxUid)) {
+      for await (const chunk of incoming.dataset) void chunk;
+      return { status: Status.UnableToProcess, comment: `transfer syntax ${incoming.transferSyntaxUid} is not one the archive reads` };
+    }
     const admission = this.admitStore({ sopClassUid: incoming.sopClassUid, sopInstanceUid: incoming.sopInstanceUid, callingAeTitle: incoming.source, peerAddress: '' });
     if ('refusal' in admission) return admission.refusal;
     const receiver = receiveInstance(this.store, { ...incoming, sourceAeTitle: incoming.source }, {
