@@ -104,7 +104,7 @@ export async function runArchiveBench(): Promise<void> {
 }
 
 /** The gateway as a process of its own (its peak RSS is read from /proc), serving a new archive under `work/name`. */
-async function startGatewayProcess(work: string, name: string): Promise<{ httpPort: number; dimsePort: number; process: ChildProcess }> {
+export async function startGatewayProcess(work: string, name: string): Promise<{ httpPort: number; dimsePort: number; process: ChildProcess }> {
   const httpPort = await freePort();
   const dimsePort = await freePort();
   const configFile = path.join(work, `${name}.yaml`);
@@ -138,7 +138,7 @@ async function tunedIngest(ct: string[], work: string): Promise<{ gateway: numbe
 }
 
 /** DCMTK storescp writing under `work/name` without any sync (the upper bound), listening. */
-async function startStorescp(work: string, name: string, env: NodeJS.ProcessEnv): Promise<{ port: number; stop(): Promise<void> }> {
+export async function startStorescp(work: string, name: string, env: NodeJS.ProcessEnv): Promise<{ port: number; stop(): Promise<void> }> {
   const port = await freePort();
   const dir = path.join(work, name);
   mkdirSync(dir);

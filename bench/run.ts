@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<void>> = {
   wado: async () => (await import('./wado.js')).runWadoBench(),
   render: async () => (await import('./render.js')).runRenderBench(),
   archive: async () => (await import('./archive.js')).runArchiveBench(),
+  ingest: async () => (await import('./ingest.js')).runIngestBench(),
 };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const names = wanted.length ? wanted : Object.keys(benches);

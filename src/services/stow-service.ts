@@ -17,6 +17,9 @@ export interface StowAnswer {
   stored: string[];
 }
 
+/** Parts being made durable at once, beyond the one being read. */
+const IN_FLIGHT = 8;
+
 /**
  * STOW-RS (PS3.18 §10.5) into the tenant's archive: each `application/dicom` part is a Part 10 instance, read as
  * it arrives — its File Meta Information names it, its dataset goes on to the archive, which answers with the
@@ -31,13 +34,31 @@ export class StowService {
   }
 
   async store(parts: AsyncIterable<StowPart>, studyUid: string | undefined, base: string): Promise<StowAnswer> {
-    const outcomes: StoreOutcome[] = [];
-    let seen = 0;
+    // Parts are pipelined: once a part's body has been read, the next one is read while the archive makes the
+    // previous ones durable (their syncs and index commits overlap, and group-commit). The response, sent only when
+    // every part has its status, still says Success only for what is durable.
+    const pending: Promise<{ outcome: StoreOutcome } | { error: unknown }>[] = [];
     for await (const part of parts) {
-      seen++;
-      outcomes.push(await this.storePart(part, studyUid));
+      let consumed!: () => void;
+      const bodyRead = new Promise<void>((resolve) => { consumed = resolve; });
+      const body = (async function* (): AsyncGenerator<Buffer> {
+        try {
+          yield* part.body;
+        } finally {
+          consumed();
+        }
+      })();
+      const settled = this.storePart({ mediaType: part.mediaType, body }, studyUid).then((outcome) => ({ outcome }), (error: unknown) => ({ error }));
+      pending.push(settled);
+      await Promise.race([bodyRead, settled]);
+      if (pending.length > IN_FLIGHT) await pending[pending.length - 1 - IN_FLIGHT]; // at most IN_FLIGHT unsettled
     }
-    if (seen === 0) throw Errors.badRequest('the STOW-RS request holds no part');
+    if (pending.length === 0) throw Errors.badRequest('the STOW-RS request holds no part');
+    const outcomes: StoreOutcome[] = [];
+    for (const r of await Promise.all(pending)) {
+      if ('error' in r) throw r.error;
+      outcomes.push(r.outcome);
+    }
     // A Warning (Bxxx, PS3.4 §B.2.3) is stored all the same, with its Warning Reason.
     const isWarning = (o: StoreOutcome): boolean => (o.status.status & 0xf000) === 0xb000;
     const stored = outcomes.filter((o) => o.status.status === 0 || isWarning(o));

@@ -107,6 +107,11 @@ export class ArchiveIndex {
     return this.statement('SELECT 1 FROM instances WHERE sop_uid = ?').get(sopInstanceUid) !== undefined;
   }
 
+  /** Adds (or replaces) instances in one transaction (one sync): all or none. */
+  addAll(instances: readonly IndexedInstance[]): void {
+    this.db.transaction(() => { for (const i of instances) this.add(i); })();
+  }
+
   /** Adds (or replaces) an instance, with its study and series if they are new; all or nothing. */
   add(instance: IndexedInstance): void {
     const add = this.db.transaction(() => {

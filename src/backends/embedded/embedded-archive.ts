@@ -16,6 +16,7 @@ import { Errors } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { listenStorageScp, type StorageScpHooks } from '../storage-scp-from-config.js';
 import { ArchiveIndex, type IndexedInstance } from './archive-index.js';
+import { GroupCommit } from './group-commit.js';
 import { archivedInstanceFrom } from '../../archive/archived-instance.js';
 import { searchArchive } from './archive-search.js';
 import { catalogOf } from '../../archive/catalog.js';
@@ -46,8 +47,12 @@ export class EmbeddedArchive implements Archive, StoreDestination {
   private scp: StorageScp | undefined;
   private readonly log: Logger;
 
+  /** Index rows of instances whose files are durable, committed together (group-commit.ts). */
+  private readonly commits: GroupCommit<IndexedInstance>;
+
   private constructor(private readonly settings: EmbeddedArchiveSettings, readonly index: ArchiveIndex, readonly store: InstanceStore, logger: Logger) {
     this.log = logger.child({ component: 'archive' });
+    this.commits = new GroupCommit((all) => index.addAll(all), (one) => index.add(one));
   }
 
   /**
@@ -159,7 +164,7 @@ export class EmbeddedArchive implements Archive, StoreDestination {
   /** Indexes a durable file; if that fails the file goes too, so that neither half of an instance remains. */
   private async ingest(stored: StoredEvent): Promise<StoreRefusal | undefined> {
     try {
-      this.index.add(indexedInstanceOf(stored.path, stored.bytes, this.settings.inlineBinaryMaxBytes));
+      await this.commits.add(indexedInstanceOf(stored.path, stored.bytes, this.settings.inlineBinaryMaxBytes));
       return undefined;
     } catch (err) {
       await unlink(stored.path).catch(() => {});
