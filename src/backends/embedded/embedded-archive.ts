@@ -17,6 +17,7 @@ import { silentLogger, type Logger } from '../../logger.js';
 import { listenStorageScp, type StorageScpHooks } from '../storage-scp-from-config.js';
 import { ArchiveIndex, type IndexedInstance } from './archive-index.js';
 import { GroupCommit } from './group-commit.js';
+import { IndexWriter } from './index-writer.js';
 import { archivedInstanceFrom } from '../../archive/archived-instance.js';
 import { searchArchive } from './archive-search.js';
 import { catalogOf } from '../../archive/catalog.js';
@@ -47,12 +48,12 @@ export class EmbeddedArchive implements Archive, StoreDestination {
   private scp: StorageScp | undefined;
   private readonly log: Logger;
 
-  /** Index rows of instances whose files are durable, committed together (group-commit.ts). */
+  /** Index rows of instances whose files are durable, committed together by the writer thread (group-commit.ts). */
   private readonly commits: GroupCommit<IndexedInstance>;
 
-  private constructor(private readonly settings: EmbeddedArchiveSettings, readonly index: ArchiveIndex, readonly store: InstanceStore, logger: Logger) {
+  private constructor(private readonly settings: EmbeddedArchiveSettings, readonly index: ArchiveIndex, readonly store: InstanceStore, private readonly writer: IndexWriter, logger: Logger) {
     this.log = logger.child({ component: 'archive' });
-    this.commits = new GroupCommit((all) => index.addAll(all), (one) => index.add(one));
+    this.commits = new GroupCommit((all) => writer.commit(all), (one) => writer.commit([one]));
   }
 
   /**
@@ -86,7 +87,7 @@ export class EmbeddedArchive implements Archive, StoreDestination {
       logger.warn({ dir: settings.dir, instances, skipped, reason: problem }, `${problem}: rebuilt from the archived files`);
       index = new ArchiveIndex(file);
     }
-    return new EmbeddedArchive(settings, index, store, logger);
+    return new EmbeddedArchive(settings, index, store, new IndexWriter(file), logger);
   }
 
   /**
@@ -226,6 +227,8 @@ export class EmbeddedArchive implements Archive, StoreDestination {
   async close(): Promise<void> {
     await this.scp?.close();
     await this.store.close();
+    await this.commits.drained();
+    await this.writer.close();
     this.index.close();
   }
 }
