@@ -8,6 +8,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeSamples } from '../src/samples/samples.js';
+import { IMAGING_FIXTURES } from '../src/samples/imaging.js';
+import { encodePart10File } from '../src/dicom/part10.js';
+import { Tags } from '../src/dicom/tag.js';
 import { allStudies, PATIENTS } from '../src/samples/catalog.js';
 import { EmbeddedArchive } from '../src/backends/embedded/embedded-archive.js';
 import { startOrthanc, type TestPacs } from '../devkit/pacs.js';
@@ -72,6 +75,38 @@ describe('dicomweb-gateway import', () => {
     expect([exit.code, exit.stdout.split('\n')[0]]).toEqual([0, expect.stringMatching(new RegExp(`into the PACS ORTHANC@127\\.0\\.0\\.1:${pacs.port}: ${n} stored, 0 skipped .*, 0 failed$`))]);
     const stats = (await (await fetch(`http://127.0.0.1:${pacs.httpPort}/statistics`)).json()) as { CountInstances: number };
     expect(stats.CountInstances).toBe(n);
+  });
+
+  it('stops on Ctrl-C: the files being stored finish, none is stored in half, the summary says how far it got, exit 130', async () => {
+    const dir = tempDir('import-many');
+    const ct = IMAGING_FIXTURES.find((f) => f.key === 'ct-signed');
+    if (!ct) throw new Error('fixtures changed');
+    for (let n = 0; n < 400; n++) {
+      const uid = `1.2.826.0.1.3680043.99.9.${n}`;
+      writeFileSync(path.join(dir, `${n}.dcm`), encodePart10File(ct.build().setText(Tags.SOPInstanceUID, uid, 'UI'), { sopClassUid: ct.sopClassUid, sopInstanceUid: uid }));
+    }
+    const archiveDir = path.join(tempDir('import-stopped'), 'archive');
+    const exit = await new Promise<Exit>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'import', dir], { env: { ...process.env, DICOMWEB_LOG_LEVEL: 'silent', DICOMWEB_ARCHIVE_DIR: archiveDir }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+        if (/^0\/400 files/m.test(stderr) && !child.killed) child.kill('SIGINT'); // as soon as it has started
+      });
+      child.once('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(exit.code).toBe(130);
+    const stored = Number(/^stopped: (\d+) of 400 files .*: (\d+) stored/.exec(exit.stdout)?.[2]);
+    expect(stored).toBeLessThan(400);
+    const archive = await EmbeddedArchive.open({ dir: archiveDir, duplicates: 'keep', minFreeBytes: 0, inlineBinaryMaxBytes: 1024 });
+    try {
+      expect(archive.index.instanceCount).toBe(stored); // what it says it stored, and nothing else
+    } finally {
+      await archive.close();
+    }
+    expect(readdirSync(path.join(archiveDir, 'incoming'))).toEqual([]);
   });
 
   it('refuses what it cannot do before starting: a path that does not exist, a bad --concurrency', async () => {
