@@ -113,25 +113,43 @@ async function fetchStudy(base: string, headers: Record<string, string>, uid: st
   if (!res.ok || !res.body) throw await failure(res);
   const boundary = /boundary="?([^";]+)"?/i.exec(res.headers.get('content-type') ?? '')?.[1];
   if (!boundary) throw new Error('the answer is not multipart');
-  // Each delimiter is counted once, when its last byte (and the two after it: CRLF or "--") has arrived.
-  const delimiter = Buffer.from(`--${boundary}`);
-  const length = delimiter.length + 2;
+  const counter = new PartCounter(boundary);
   const got: Fetched = { instances: 0, bytes: 0 };
-  let carry = Buffer.alloc(0);
-  let closed = false;
   for await (const chunk of res.body) {
-    const window = Buffer.concat([carry, Buffer.from(chunk)]);
-    let parts = 0;
-    for (let at = window.indexOf(delimiter); at >= 0 && at + length <= window.length; at = window.indexOf(delimiter, at + 1)) {
-      if (at + length <= carry.length) continue;
-      if (window.subarray(at + delimiter.length, at + length).toString('latin1') === '--') closed = true;
-      else parts++;
-    }
-    carry = window.subarray(Math.max(0, window.length - (length - 1)));
+    const parts = counter.push(Buffer.from(chunk));
     got.instances += parts;
     got.bytes += chunk.length;
     onData(parts, chunk.length);
   }
+  const closed = counter.closed;
   if (!closed) throw new Error(`the retrieval broke off after ${got.instances} instance(s)`);
   return got;
+}
+
+/**
+ * Counts the parts of a multipart body as it streams, without keeping it: each delimiter is counted once, when
+ * its last byte and the two after it (CRLF, or "--" for the closing one) have arrived, whatever the chunking.
+ */
+export class PartCounter {
+  private readonly delimiter: Buffer;
+  private carry = Buffer.alloc(0);
+  closed = false;
+
+  constructor(boundary: string) {
+    this.delimiter = Buffer.from(`--${boundary}`);
+  }
+
+  /** The parts that began in this chunk (by their delimiter's end). */
+  push(chunk: Buffer): number {
+    const length = this.delimiter.length + 2;
+    const window = Buffer.concat([this.carry, chunk]);
+    let parts = 0;
+    for (let at = window.indexOf(this.delimiter); at >= 0 && at + length <= window.length; at = window.indexOf(this.delimiter, at + 1)) {
+      if (at + length <= this.carry.length) continue; // counted with the previous chunk
+      if (window.subarray(at + this.delimiter.length, at + length).toString('latin1') === '--') this.closed = true;
+      else parts++;
+    }
+    this.carry = window.subarray(Math.max(0, window.length - (length - 1)));
+    return parts;
+  }
 }
