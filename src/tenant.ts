@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { GatewayConfig } from './config/schema.js';
 import type { AuthConfig } from './auth/from-config.js';
 import { authPolicy } from './auth/from-config.js';
@@ -94,7 +95,7 @@ export async function startTenant(settings: TenantSettings, shared: { config: Ga
     archive,
     qido: new QidoService(archive),
     wado: new WadoService(archive, { bulkDataThreshold: shared.config.wado.bulkDataThreshold, readBuffers: shared.readBuffers, codecs: shared.codecs, logger: log }),
-    stow: new StowService(archive),
+    stow: new StowService(archive, path.join(settings.backend === 'embedded' ? settings.archive.dir : settings.cache.dir, 'stow-json-spool')),
     render: renderService,
     auth: authPolicy(settings.auth, scopeOf(settings)),
     close: () => archive.close(),

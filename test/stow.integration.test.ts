@@ -149,9 +149,38 @@ describe('STOW-RS into the embedded archive', () => {
     expect(statSync(archive.store.pathOf(instance(0).uid)).size).toBeGreaterThan(pixelBytes);
   }, 120_000);
 
+  it('takes type="application/dicom+json": metadata with bulk data parts by Content-Location, stored as DCMTK reads the originals', async () => {
+    const dcm2json = async (f: string): Promise<Json> => JSON.parse((await run('dcm2json', [f])).stdout) as Json;
+    const original = (key: string): string => imagingFixtureFiles().get(fixture(key)) as string;
+    const ct = await dcm2json(original('ct-signed'));
+    const sr = await dcm2json(original('sr-basic'));
+    const pixels = Buffer.from((ct['7FE00010'] as unknown as { InlineBinary: string }).InlineBinary, 'base64');
+    const metadata = [
+      { ...ct, '7FE00010': { vr: 'OW', BulkDataURI: 'urn:dwg-test:ct-pixels' } },
+      sr,
+      { ...ct, '00080018': { vr: 'UI', Value: ['1.2.826.0.1.3680043.99.10'] }, '7FE00010': { vr: 'OW', BulkDataURI: 'urn:dwg-test:nowhere' } },
+    ];
+    const chunks = [
+      Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom+json\r\n\r\n${JSON.stringify(metadata)}\r\n`),
+      Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/octet-stream\r\nContent-Location: urn:dwg-test:ct-pixels\r\n\r\n`), pixels, Buffer.from('\r\n'),
+      Buffer.from(`--${BOUNDARY}--\r\n`),
+    ];
+    const body = path.join(tempDir('stow-json'), 'body.bin');
+    writeFileSync(body, Buffer.concat(chunks));
+    const r = await curlPost(`${gw.base}/studies`, body, `multipart/related; type="application/dicom+json"; boundary=${BOUNDARY}`);
+    expect(r.status).toBe(202);
+    expect(items(r.body, '00081199').map((i) => v(i, '00081155'))).toEqual([fixture('ct-signed').uid, fixture('sr-basic').uid]);
+    expect(items(r.body, '00081198').map((i) => [v(i, '00081155'), v(i, '00081197')])).toEqual([['1.2.826.0.1.3680043.99.10', 0xc000]]);
+    // What the archive holds, read back by DCMTK: the same attributes and pixels as the files they came from.
+    const archive = gw.archive as EmbeddedArchive;
+    expect(await dcm2json(archive.store.pathOf(fixture('ct-signed').uid))).toEqual(ct);
+    expect(await dcm2json(archive.store.pathOf(fixture('sr-basic').uid))).toEqual(sr);
+    expect(readdirSync(path.join(gw.config.archive?.dir ?? '', 'stow-json-spool'))).toEqual([]);
+  });
+
   it('answers in XML (PS3.19 Native DICOM Model) by Accept, and 406 before storing anything for a type it cannot answer in', async () => {
-    const sr = fixture('sr-basic');
-    const body = upload([{ type: 'application/dicom', body: file('sr-basic') }]);
+    const sr = fixture('ybr-full');
+    const body = upload([{ type: 'application/dicom', body: file('ybr-full') }]);
     const refused = await fetch(`${gw.base}/studies`, { method: 'POST', body: readFileSync(body), headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`, accept: 'image/png' } });
     expect([refused.status, ((await refused.json()) as { error: string }).error]).toEqual([406, 'DWG_NOT_ACCEPTABLE']);
     expect(await (await fetch(`${gw.base}/instances?SOPInstanceUID=${sr.uid}`)).json()).toEqual([]);
@@ -172,7 +201,7 @@ describe('STOW-RS into the embedded archive', () => {
 
   it('answers 415 for another body type, 400 for a body without parts, 413 beyond stow.maxBytes', async () => {
     const one = upload([{ type: 'application/dicom', body: file('sr-basic') }]);
-    for (const type of ['application/octet-stream', `multipart/related; type="application/dicom+json"; boundary=${BOUNDARY}`]) {
+    for (const type of ['application/octet-stream', `multipart/related; type="application/pdf"; boundary=${BOUNDARY}`]) {
       const wrongType = await curlPost(`${gw.base}/studies`, one, type);
       expect([wrongType.status, wrongType.body.error], type).toEqual([415, 'DWG_UNSUPPORTED_MEDIA_TYPE']);
     }

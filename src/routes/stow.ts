@@ -16,13 +16,14 @@ export interface StowRouteOptions {
   maxBytes: number;
 }
 
-/** The boundary of a `multipart/related; type="application/dicom"` request, or 415 naming what is taken. */
-function boundaryOf(contentType: string | undefined): string {
-  const [type] = parseAccept(contentType ?? '');
-  const ok = type && type.type === 'multipart' && type.subtype === 'related' && (type.params.type === undefined || type.params.type === 'application/dicom');
-  const boundary = type?.params.boundary;
-  if (!ok || !boundary) throw Errors.unsupportedMediaType(`${contentType ?? 'none'}; STOW-RS takes multipart/related; type="application/dicom"; boundary=…`);
-  return boundary;
+/** The boundary and `type` of a `multipart/related` request (PS3.18 §10.5.1.1), or 415 naming what is taken. */
+function bodyTypeOf(contentType: string | undefined): { boundary: string; type: 'application/dicom' | 'application/dicom+json' } {
+  const [range] = parseAccept(contentType ?? '');
+  const type = range?.params.type ?? 'application/dicom';
+  const ok = range && range.type === 'multipart' && range.subtype === 'related' && (type === 'application/dicom' || type === 'application/dicom+json');
+  const boundary = range?.params.boundary;
+  if (!ok || !boundary) throw Errors.unsupportedMediaType(`${contentType ?? 'none'}; STOW-RS takes multipart/related; type="application/dicom" or "application/dicom+json"; boundary=…`);
+  return { boundary, type: type as 'application/dicom' | 'application/dicom+json' };
 }
 
 /** The request body as it arrives, cut off with 413 beyond `maxBytes`. */
@@ -61,16 +62,17 @@ export function registerStowRoutes(app: FastifyInstance, options: StowRouteOptio
   app.addContentTypeParser('multipart/related', (_request, payload, done) => done(null, payload));
   const handle = async (request: FastifyRequest<{ Params: { study?: string } }>, reply: import('fastify').FastifyReply): Promise<unknown> => {
     const study = request.params.study !== undefined ? pathUid('StudyInstanceUID', request.params.study) : undefined;
-    const boundary = boundaryOf(request.headers['content-type']);
+    const { boundary, type } = bodyTypeOf(request.headers['content-type']);
     const format = responseFormat(request.headers.accept);
     const declared = Number(request.headers['content-length'] ?? 0);
     if (declared > options.maxBytes) throw Errors.payloadTooLarge(`${declared} bytes is over stow.maxBytes (${options.maxBytes} bytes)`);
     const parts = (async function* (): AsyncGenerator<StowPart> {
       for await (const part of multipartParts(bounded(request.raw, options.maxBytes), boundary)) {
-        yield { mediaType: part.headers['content-type'] ?? 'application/dicom', body: part.body };
+        const location = part.headers['content-location'];
+        yield { mediaType: part.headers['content-type'] ?? (type === 'application/dicom+json' ? 'application/octet-stream' : 'application/dicom'), body: part.body, ...(location ? { location } : {}) };
       }
     })();
-    const answer = await options.service.store(parts, study, options.publicUrl(request));
+    const answer = await options.service.store(parts, study, options.publicUrl(request), type);
     request.auditInstances = answer.stored;
     if (format === 'xml') return reply.status(answer.status).type('application/dicom+xml; charset=utf-8').send(toNativeDicomXml(answer.response));
     return reply.status(answer.status).type('application/dicom+json').send(answer.response);

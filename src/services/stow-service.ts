@@ -2,11 +2,16 @@ import type { Archive } from '../archive/archive.js';
 import type { DicomJsonObject } from '../dicom/json-model.js';
 import { Errors } from '../errors.js';
 import { CANNOT_UNDERSTAND, PROCESSING_FAILURE, drain, storePart10, type StoreOutcome } from './part10-store.js';
+import { part10FromJsonRequest } from './stow-json.js';
 
 /** One part of a STOW-RS request: its media type and its body as it arrives. */
 export interface StowPart {
   mediaType: string;
   body: AsyncIterable<Buffer>;
+  /** Its Content-Location (a bulk data part of an application/dicom+json request). */
+  location?: string;
+  /** Already refused, with why (an object of a JSON request that makes no instance). */
+  refused?: StoreOutcome;
 }
 
 /** The Store Instances Response (PS3.18 §10.5.3) and its HTTP status. */
@@ -26,14 +31,17 @@ const IN_FLIGHT = 8;
  * PS3.4 status (Success only once durable). A bad part fails alone; the request goes on past it.
  */
 export class StowService {
-  constructor(private readonly archive: Archive) {}
+  /** `spoolDir`: where the bulk data parts of an application/dicom+json request wait for their instance. */
+  constructor(private readonly archive: Archive, private readonly spoolDir: string) {}
 
   /** Whether this tenant's archive takes instances (the embedded archive does; a PACS behind us, forwarded). */
   get accepts(): boolean {
     return this.archive.storeInstance !== undefined;
   }
 
-  async store(parts: AsyncIterable<StowPart>, studyUid: string | undefined, base: string): Promise<StowAnswer> {
+  /** `type`: the request's `type` parameter — Part 10 parts, or DICOM JSON metadata with bulk data parts. */
+  async store(request: AsyncIterable<StowPart>, studyUid: string | undefined, base: string, type: 'application/dicom' | 'application/dicom+json' = 'application/dicom'): Promise<StowAnswer> {
+    const parts = type === 'application/dicom+json' ? part10FromJsonRequest(request, this.spoolDir) : request;
     // Parts are pipelined: once a part's body has been read, the next one is read while the archive makes the
     // previous ones durable (their syncs and index commits overlap, and group-commit). The response, sent only when
     // every part has its status, still says Success only for what is durable.
@@ -48,7 +56,7 @@ export class StowService {
           consumed();
         }
       })();
-      const settled = this.storePart({ mediaType: part.mediaType, body }, studyUid).then((outcome) => ({ outcome }), (error: unknown) => ({ error }));
+      const settled = this.storePart({ ...part, body }, studyUid).then((outcome) => ({ outcome }), (error: unknown) => ({ error }));
       pending.push(settled);
       await Promise.race([bodyRead, settled]);
       if (pending.length > IN_FLIGHT) await pending[pending.length - 1 - IN_FLIGHT]; // at most IN_FLIGHT unsettled
@@ -92,6 +100,7 @@ export class StowService {
   }
 
   private async storePart(part: StowPart, studyUid: string | undefined): Promise<StoreOutcome> {
+    if (part.refused) return part.refused;
     const store = this.archive.storeInstance?.bind(this.archive);
     if (!/^application\/dicom\s*(;|$)/i.test(part.mediaType) || !store) {
       await drain(part.body[Symbol.asyncIterator]());

@@ -1,3 +1,4 @@
+import { tempDir } from '../../devkit/temp.js';
 import type { FastifyInstance } from 'fastify';
 import type { IncomingDataset, StoreStatus, Archive, ArchivedInstance, CatalogInstance, HeldInstance, InstanceStream, RetrieveScope, SearchMatch, SearchRequest, SearchResults } from '../../src/archive/archive.js';
 import { archivedInstanceOf } from '../../src/archive/archived-instance.js';
@@ -116,7 +117,7 @@ export function appOver(archive: Archive): { app: FastifyInstance; close(): Prom
   const render = new RenderService(archive, codecs, { renderedCacheBytes: 1 << 20, frameCacheBytes: 1 << 20, thumbnail: { size: 64, choice: 'middle' } });
   const wado = new WadoService(archive, { bulkDataThreshold: config.wado.bulkDataThreshold, readBuffers: new ReadBuffers(), codecs });
   const tenant = {
-    id: settings.id, basePath: settings.basePath, signing: settings.auth, archive, qido: new QidoService(archive), wado, stow: new StowService(archive), render,
+    id: settings.id, basePath: settings.basePath, signing: settings.auth, archive, qido: new QidoService(archive), wado, stow: new StowService(archive, tempDir('fake-stow-spool')), render,
     auth: { mode: 'none' as const, scope: { base: settings.basePath }, signingKeys: new Map(), maxSignedTtlSeconds: 1 },
   };
   const app = buildApp({ settings: httpSettings(config), tenants: [tenant], audit: new Audit([]), logger: false });
