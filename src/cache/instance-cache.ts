@@ -1,4 +1,5 @@
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
+import { readPart10Header } from '../dicom/part10-reader.js';
 import path from 'node:path';
 import type { InstanceStore, StoredInstance } from './instance-store.js';
 import { archivedInstanceOf } from '../archive/archived-instance.js';
@@ -6,6 +7,15 @@ import type { Logger } from '../logger.js';
 import type { ArchivedInstance } from '../archive/archive.js';
 import { silentLogger } from '../logger.js';
 import { CacheIndex, type Completeness } from './cache-index.js';
+
+/** A cached file that is as long as when it arrived and parses to its end (part10-reader checks every length). */
+function isWhole(entry: CachedInstance): boolean {
+  try {
+    return statSync(entry.path).size === entry.bytes && readPart10Header(entry.path).meta.sopInstanceUid === entry.sopInstanceUid;
+  } catch {
+    return false;
+  }
+}
 
 /** A cache entry is an archived instance: a Part 10 file on disk (archive/archive.ts). */
 export type CachedInstance = ArchivedInstance;
@@ -52,8 +62,22 @@ export class InstanceCache {
       for (const name of readdirSync(path.join(dir, shard))) if (name.endsWith('.dcm')) onDisk.add(path.join(dir, shard, name));
     }
     const gone: string[] = [];
+    const loaded = index.completeness();
+    // Files of a scope recorded complete were synced before it was recorded; any other may have lost its tail in a
+    // power cut (its syncs are deferred): it stays only if its size is the one recorded and it parses to its end.
+    const vouched = new Set(Object.values(loaded.series).flatMap((s) => s.instances));
+    let checked = 0;
     for (const entry of index.instances()) {
       if (!onDisk.delete(entry.path)) { gone.push(entry.sopInstanceUid); continue; }
+      if (!vouched.has(entry.sopInstanceUid)) {
+        checked++;
+        if (!isWhole(entry)) {
+          this.log.warn({ file: entry.path }, 'cached file not whole (cut short by a crash?): removed');
+          rmSync(entry.path, { force: true });
+          gone.push(entry.sopInstanceUid);
+          continue;
+        }
+      }
       this.remember(entry);
     }
     index.remove(gone);
@@ -67,12 +91,11 @@ export class InstanceCache {
         rmSync(file, { force: true });
       }
     }
-    const loaded = index.completeness();
     for (const [uid, s] of Object.entries(loaded.series)) if (s.instances.every((i) => this.instances.has(i))) this.completeness.series[uid] = s;
     for (const [uid, series] of Object.entries(loaded.studies)) if (series.every((s) => this.completeness.series[s])) this.completeness.studies[uid] = series;
     // The JSON record of earlier versions: its scopes are retrieved once more.
     rmSync(path.join(this.store.root, 'completeness.json'), { force: true });
-    this.log.info({ instances: this.instances.size, bytes: this.total, parsed, dropped: gone.length, completeSeries: Object.keys(this.completeness.series).length }, 'cache index loaded');
+    this.log.info({ instances: this.instances.size, bytes: this.total, parsed, checked, dropped: gone.length, completeSeries: Object.keys(this.completeness.series).length }, 'cache index loaded');
     this.evict();
   }
 
@@ -166,8 +189,13 @@ export class InstanceCache {
     return out;
   }
 
-  /** Records that a retrieval got every instance of these series (and, for a study retrieval, of the study). */
-  markComplete(study: string, series: Record<string, string[]>, wholeStudy: boolean): void {
+  /**
+   * Records that a retrieval got every instance of these series (and, for a study retrieval, of the study) — once
+   * their files are durable: a scope recorded complete is one a crash cannot leave incomplete.
+   */
+  async markComplete(study: string, series: Record<string, string[]>, wholeStudy: boolean): Promise<void> {
+    const files = Object.values(series).flat().map((sop) => this.instances.get(sop)?.path).filter((p): p is string => p !== undefined);
+    await this.store.syncFiles(files);
     for (const [uid, instances] of Object.entries(series)) {
       if (instances.every((i) => this.instances.has(i))) this.completeness.series[uid] = { study, instances };
     }

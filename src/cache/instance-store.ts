@@ -34,7 +34,8 @@ export interface InstanceWriter {
   write(chunk: Buffer): void | Promise<void>;
   /**
    * Flushes, then `verify`s the complete file under its temporary name (a throw drops it, and nothing under the
-   * final name changes), then fsyncs and renames into place; resolves only when the file is durable.
+   * final name changes), then fsyncs and renames into place; resolves only when the file is durable — or, in a
+   * store that defers its syncs (the retrieval cache), once it is renamed (`syncFiles` makes it durable later).
    */
   commit(verify?: (tmpPath: string) => Promise<void>): Promise<StoredInstance>;
   /** Drops the partial file. */
@@ -49,6 +50,11 @@ const WRITE_BATCH = 4 * 1024 * 1024;
 /**
  * Part 10 files on disk, one per SOP Instance UID: written under a temporary name, fsynced, then renamed, so
  * a reader never sees a partial file and a crash leaves no half instance under a final name.
+ *
+ * `syncEach: false` (the retrieval cache): a file is renamed into place without its own sync, which the PACS's
+ * next C-STORE need not wait for; the cache syncs a scope's files in one batch (`syncFiles`) before it records
+ * the scope complete, and checks at start whatever no complete scope vouches for. A process crash loses nothing
+ * (the kernel still writes what was written); a power cut may truncate a file no scope was recorded for.
  */
 export class InstanceStore {
   private readonly incomingDir: string;
@@ -57,7 +63,7 @@ export class InstanceStore {
   private readonly dirs = new Map<string, Promise<FileHandle>>();
 
   /** `minFreeBytes`: no new instance is started while the disk has less free space than this. */
-  constructor(readonly root: string, private readonly options: { minFreeBytes?: number } = {}) {
+  constructor(readonly root: string, private readonly options: { minFreeBytes?: number; syncEach?: boolean } = {}) {
     this.incomingDir = path.join(root, 'incoming');
     this.instancesDir = path.join(root, 'instances');
   }
@@ -92,7 +98,33 @@ export class InstanceStore {
       implementationVersionName: IMPLEMENTATION.versionName,
       sourceApplicationEntityTitle: instance.sourceAeTitle,
     });
-    return new FileInstanceWriter(fh, tmpPath, finalPath, header, instance, (dir) => this.directory(dir));
+    return new FileInstanceWriter(fh, tmpPath, finalPath, header, instance, (dir) => this.directory(dir), this.options.syncEach ?? true);
+  }
+
+  /**
+   * Makes these files, and their names, durable: their data synced in parallel (the file system merges them into
+   * few journal commits), then each directory they are in once. A file that is gone (evicted) is skipped.
+   */
+  async syncFiles(paths: readonly string[]): Promise<void> {
+    const queue = [...paths];
+    const worker = async (): Promise<void> => {
+      for (let p = queue.shift(); p !== undefined; p = queue.shift()) {
+        let fh: FileHandle;
+        try {
+          fh = await open(p, 'r');
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+          throw err;
+        }
+        try {
+          await fh.datasync();
+        } finally {
+          await fh.close();
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(16, queue.length) }, worker));
+    await Promise.all([...new Set(paths.map((p) => path.dirname(p)))].map(async (dir) => (await this.directory(dir)).sync()));
   }
 
   /** An open handle on a shard directory (created on first use), for fsync after renames into it. */
@@ -128,6 +160,7 @@ class FileInstanceWriter implements InstanceWriter {
   constructor(
     private readonly fh: FileHandle, private readonly tmpPath: string, private readonly finalPath: string, header: Buffer,
     private readonly instance: IncomingInstance, private readonly directory: (dir: string) => Promise<FileHandle>,
+    private readonly syncEach: boolean,
   ) {
     void this.write(header);
   }
@@ -183,10 +216,10 @@ class FileInstanceWriter implements InstanceWriter {
       // The shard directory is created (once) while the data syncs; the rename waits for both.
       const [dir] = await Promise.all([
         this.directory(path.dirname(this.finalPath)),
-        this.fh.datasync(), // data and the size needed to read it back (fdatasync(2))
+        this.syncEach ? this.fh.datasync() : undefined, // data and the size needed to read it back (fdatasync(2))
       ]);
       await rename(this.tmpPath, this.finalPath);
-      await dir.sync();
+      if (this.syncEach) await dir.sync();
       void this.fh.close().catch(() => {});
       return { ...this.instance, path: this.finalPath, bytes: this.bytes };
     } catch (err) {

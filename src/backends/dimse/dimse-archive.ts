@@ -92,7 +92,8 @@ export class DimseArchive implements Archive {
     const log = hooks.logger;
     const pool = pacsAssociationPool(settings, log);
     const peer = new PooledPacsPeer(pool, { retrieve: pacs.retrieve, moveDestination: dimse.aeTitle, cancelGraceMs: Math.min(pacs.retrieveTimeoutMs, 5000) });
-    const store = new InstanceStore(settings.cache.dir, { minFreeBytes: dimse.minFreeBytes });
+    // The PACS keeps the data: the cache syncs a scope's files once, when it records the scope complete.
+    const store = new InstanceStore(settings.cache.dir, { minFreeBytes: dimse.minFreeBytes, syncEach: false });
     const cache = new InstanceCache(store, settings.cache.maxBytes, log);
     await cache.open();
     let storageScp: StorageScp | undefined;
@@ -160,6 +161,7 @@ export class DimseArchive implements Archive {
 
   async close(): Promise<void> {
     await this.storageScp?.close();
+    await this.mediator.settled();
     await this.peer.close();
     await this.store.close();
     this.cache.close();

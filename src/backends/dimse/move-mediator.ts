@@ -163,6 +163,8 @@ class Retrieval {
  */
 export class MoveMediator {
   private readonly active = new Map<string, Retrieval>();
+  /** Complete scopes being synced and recorded, which closing waits for. */
+  private readonly recording = new Set<Promise<void>>();
   private readonly catalog: StudyCatalog;
   private readonly log: Logger;
 
@@ -248,6 +250,11 @@ export class MoveMediator {
   /** Whether `open(scope)` would be answered from the cache alone (nothing asked of the PACS). */
   servedFromCache(scope: RetrieveScope): boolean {
     return this.cachedScope(scope) !== undefined;
+  }
+
+  /** Resolves once every complete scope retrieved so far is recorded (closing the cache waits for it). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.recording]);
   }
 
   /** The instances of a scope. Throws 404 when the PACS has none, 5xx when it cannot be asked. */
@@ -411,7 +418,15 @@ export class MoveMediator {
     if (expected && expected.size > 0 && !r.error && missing === 0 && (r.result?.failed ?? 0) === 0 && !r.scope.instance) {
       const bySeries: Record<string, string[]> = {};
       for (const l of expected.values()) (bySeries[l.series] ??= []).push(l.sop);
-      this.cache.markComplete(r.scope.study, bySeries, !r.scope.series);
+      // The requests have every instance now; the scope's files are synced before it counts as complete. Meanwhile
+      // the retrieval stays active, so that a request for the scope joins it instead of starting another.
+      r.finish();
+      const recording = this.cache.markComplete(r.scope.study, bySeries, !r.scope.series).catch((err: unknown) => {
+        this.log.warn({ scope: r.scope, err: (err as Error).message }, 'the retrieved files could not be synced: the scope is not recorded complete');
+      });
+      this.recording.add(recording);
+      await recording;
+      this.recording.delete(recording);
     }
   }
 
