@@ -49,6 +49,24 @@ describe('frames of a JPEG-LS multi-frame instance (through Orthanc)', () => {
     expect(jls.parts[0]?.body.equals(readFileSync(path.join(dir, 'jls.dcm.1.raw')))).toBe(true);
   });
 
+  it('sends frames with Content-Length (their size is known before the first byte), instances chunked as they stream', async () => {
+    const { request } = await import('node:http');
+    const headersOf = (url: string, accept: string): Promise<{ headers: Record<string, string | string[] | undefined>; bytes: number }> => new Promise((resolve, reject) => {
+      request(url, { headers: { accept } }, (res) => {
+        let bytes = 0;
+        res.on('data', (c: Buffer) => { bytes += c.length; });
+        res.on('end', () => resolve({ headers: res.headers, bytes }));
+      }).on('error', reject).end();
+    });
+    const frames = await headersOf(`${base()}/frames/1,3`, 'multipart/related; type="application/octet-stream"; transfer-syntax=*');
+    expect(frames.headers['transfer-encoding']).toBeUndefined();
+    expect(Number(frames.headers['content-length'])).toBe(frames.bytes);
+    // Instances are streamed from their files (or as the PACS sends them): chunked, never read whole to be sized.
+    const streamed = await headersOf(base(), 'multipart/related; type="application/dicom"; transfer-syntax=*');
+    expect([streamed.headers['transfer-encoding'], streamed.headers['content-length']]).toEqual(['chunked', undefined]);
+    expect(streamed.bytes).toBeGreaterThan(1000);
+  });
+
   it('answers 406 for frames in a lossy type it would have to make, naming what it can serve', async () => {
     const r = await fetch(`${base()}/frames/1`, { headers: { accept: 'multipart/related; type="image/jpeg"' } });
     expect(r.status).toBe(406);

@@ -10,7 +10,8 @@ export function warningHeader(agent: string, text: string): string {
 /** One part of a multipart/related response (PS3.18 §8.7.1, RFC 2387). */
 export interface Part {
   headers: Record<string, string>;
-  body: Buffer | AsyncIterable<Buffer>;
+  /** A promise: a buffer being produced (a frame being read or decoded), counted as in memory. */
+  body: Buffer | Promise<Buffer> | AsyncIterable<Buffer>;
   /** Called once the part has been written or abandoned (e.g. unpins a cached file). */
   done?: () => void;
 }
@@ -25,6 +26,8 @@ export interface StreamOptions {
   lateWarning?: () => string | undefined;
   /** Called for each buffer once the socket has taken it (or the response was destroyed): it may be reused. */
   onWritten?: (chunk: Buffer) => void;
+  /** The body's length when it is known before the first byte: sent as Content-Length instead of chunked. */
+  contentLength?: number;
 }
 
 /** Bytes the response may hold before we wait for 'drain' (measured best of 64 KiB, 2 MiB, 8 MiB). */
@@ -53,6 +56,7 @@ function write(res: ServerResponse, chunk: Buffer | string, onWritten?: (chunk: 
 export async function streamResponse(reply: FastifyReply, options: StreamOptions, body: AsyncIterable<Buffer | string>): Promise<void> {
   // Headers hooks already set on the reply (CORS, say) go out too: hijacking bypasses Fastify's own sending.
   const headers: Record<string, string | string[]> = { ...pendingHeaders(reply), 'content-type': options.contentType };
+  if (options.contentLength !== undefined) headers['content-length'] = String(options.contentLength);
   reply.hijack();
   const res = reply.raw;
   if (options.warnings.length) headers.warning = options.warnings.map((w) => warningHeader('dicomweb-gateway', w));
@@ -69,7 +73,7 @@ export async function streamResponse(reply: FastifyReply, options: StreamOptions
     }
     return;
   }
-  if (options.lateWarning) headers.trailer = 'Warning';
+  if (options.lateWarning && options.contentLength === undefined) headers.trailer = 'Warning';
   res.writeHead(options.status ?? 200, headers);
   try {
     for (;;) {
@@ -108,10 +112,82 @@ export async function* multipartBody(boundary: string, parts: AsyncIterable<Part
       first = false;
       yield head;
       if (Buffer.isBuffer(part.body)) yield part.body;
+      else if (part.body instanceof Promise) yield await part.body;
       else yield* part.body;
     } finally {
       part.done?.();
     }
   }
   yield `${first ? '' : '\r\n'}--${boundary}--\r\n`;
+}
+
+/** A multipart body read ahead as far as it is in memory and small. */
+export interface SizedBody {
+  chunks: AsyncIterable<Buffer | string>;
+  /** Set when the whole body was read ahead: its length in bytes. */
+  length?: number;
+}
+
+/**
+ * Reads a multipart body ahead while its parts' bodies are buffers (frames read from a file, rendered images) and
+ * together within `maxBytes`: when that was the whole body, its length is known before the first byte and it can
+ * go out with Content-Length (browsers decode such a response sooner than a chunked one). Anything streamed (a
+ * file, an instance still arriving) ends the look-ahead, and the rest is streamed as it comes.
+ */
+export async function sizedMultipartBody(boundary: string, parts: AsyncIterable<Part>, maxBytes: number): Promise<SizedBody> {
+  const source = parts[Symbol.asyncIterator]();
+  const ahead: Part[] = [];
+  let bytes = 0;
+  let rest: IteratorYieldResult<Part> | undefined;
+  try {
+    for (;;) {
+      const r = await source.next();
+      if (r.done) break;
+      const body = r.value.body instanceof Promise ? await r.value.body : r.value.body;
+      const part = { ...r.value, body };
+      if (!Buffer.isBuffer(body) || bytes + body.length > maxBytes) {
+        rest = { done: false, value: part };
+        break;
+      }
+      bytes += body.length;
+      ahead.push(part);
+    }
+  } catch (err) {
+    // Before any byte went out: the error is answered as such; what was read ahead is let go.
+    for (const part of ahead) part.done?.();
+    await source.return?.();
+    throw err;
+  }
+  const all = (async function* (): AsyncGenerator<Part> {
+    let given = 0;
+    let finished = false;
+    try {
+      for (; given < ahead.length; given++) yield ahead[given] as Part;
+      if (rest) {
+        const first = rest.value;
+        rest = undefined;
+        yield first;
+        for (;;) {
+          const r = await source.next();
+          if (r.done) break;
+          yield r.value;
+        }
+      }
+      finished = true;
+    } finally {
+      // Stopped early (a HEAD, a client gone): let go of what was read ahead and not handed on, and of the source.
+      if (!finished) {
+        for (const part of ahead.slice(given + 1)) part.done?.();
+        rest?.value.done?.();
+        await source.return?.();
+      }
+    }
+  })();
+  const whole = rest === undefined;
+  const body = multipartBody(boundary, all);
+  if (!whole) return { chunks: body };
+  const chunks: (Buffer | string)[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  const length = chunks.reduce((n, c) => n + (typeof c === 'string' ? Buffer.byteLength(c) : c.length), 0);
+  return { chunks: (async function* () { yield* chunks; })(), length };
 }

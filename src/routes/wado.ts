@@ -9,7 +9,7 @@ import { jsonArray } from './search-response.js';
 import type { PublicUrl } from './public-url.js';
 import { warnIgnoredParameters } from './ignored-parameters.js';
 import type { RouteConfig } from './route-config.js';
-import { streamResponse, multipartBody, newBoundary, pendingHeaders, type Part } from './multipart-stream.js';
+import { streamResponse, multipartBody, newBoundary, pendingHeaders, sizedMultipartBody, type Part } from './multipart-stream.js';
 
 export interface WadoRouteOptions {
   service: WadoService;
@@ -32,13 +32,19 @@ async function sendParts(reply: FastifyReply, answer: WadoParts): Promise<void> 
       yield { headers: { 'Content-Type': p.mediaType, ...(p.location ? { 'Content-Location': p.location } : {}) }, body: p.body, ...(p.done ? { done: p.done } : {}) };
     }
   })();
+  const body = await sizedMultipartBody(boundary, parts, SIZED_BYTES);
+  // Read ahead whole: what was left out is known already, and goes in a header (no trailer without chunking).
+  const late = body.length !== undefined ? answer.lateWarning() : undefined;
   await streamResponse(reply, {
     contentType: `multipart/related; type="${answer.type}"; boundary=${boundary}`,
-    warnings: [],
-    lateWarning: answer.lateWarning,
+    warnings: late ? [late] : [],
+    ...(body.length === undefined ? { lateWarning: answer.lateWarning } : { contentLength: body.length }),
     ...(answer.recycle ? { onWritten: answer.recycle } : {}),
-  }, multipartBody(boundary, parts));
+  }, body.chunks);
 }
+
+/** Frames and other in-memory answers up to this size go out with Content-Length (issue 13: viewers decode them sooner). */
+const SIZED_BYTES = 8 * 2 ** 20;
 
 /** What a frames request accepts, and what it asked for (406 messages). */
 function frameAcceptance(request: FastifyRequest): FrameAcceptance {

@@ -29,7 +29,8 @@ export interface WadoServiceOptions {
 export interface WadoPart {
   mediaType: string;
   location?: string;
-  body: Buffer | AsyncIterable<Buffer>;
+  /** A promise: a frame being read or decoded (several at once, read ahead); its size is known once it resolves. */
+  body: Buffer | Promise<Buffer> | AsyncIterable<Buffer>;
   /** Called once the part has been written or abandoned: ends the hold on its instance. */
   done?: () => void;
 }
@@ -346,9 +347,9 @@ const notAcceptableFrames = (accepted: FrameAcceptance, why: string): GatewayErr
 /** One part per frame of one instance, each started when the part is created (decoded or re-encoded meanwhile). */
 async function* frameParts(source: Extract<PixelSource, { ok: true }>, numbers: number[], url: string): AsyncGenerator<WadoPart> {
   for (const n of numbers) {
-    const frame = source.plan.produce(n);
+    const frame = source.plan.produce(n).then((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength));
     frame.catch(() => {});
-    yield { mediaType: `${source.plan.mediaType}; transfer-syntax=${source.plan.transferSyntaxUid}`, location: `${url}/${n}`, body: (async function* () { const f = await frame; yield Buffer.from(f.buffer, f.byteOffset, f.byteLength); })() };
+    yield { mediaType: `${source.plan.mediaType}; transfer-syntax=${source.plan.transferSyntaxUid}`, location: `${url}/${n}`, body: frame };
   }
 }
 
