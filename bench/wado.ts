@@ -110,7 +110,9 @@ auth: { mode: none }
 limits: { clientRequests: 0, tenantRequests: 0 }   # measuring throughput, not admission control
 log: { level: ${process.env.DWG_BENCH_LOG ?? 'warn'} }
 `);
-    gateway = spawn(process.execPath, ['dist/cli.js', 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...(process.env.DWG_UV ? { UV_THREADPOOL_SIZE: process.env.DWG_UV } : {}) } });
+    // DWG_BENCH_PROF=DIR: a CPU profile of the gateway per run, to see where its time goes.
+    const profile = process.env.DWG_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.DWG_BENCH_PROF}`, `--cpu-prof-name=gateway-${name}.cpuprofile`] : [];
+    gateway = spawn(process.execPath, [...profile, 'dist/cli.js', 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...(process.env.DWG_UV ? { UV_THREADPOOL_SIZE: process.env.DWG_UV } : {}) } });
     await waitForPort(httpPort);
     const seriesPath = `/studies/${study.studyUid}/series/${study.seriesUid}`;
     const accept = { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' };

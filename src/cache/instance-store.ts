@@ -42,6 +42,10 @@ export interface InstanceWriter {
   abort(): Promise<void>;
 }
 
+/** How long a free-space answer is trusted, and how far above the reserve it must be to be. */
+const FREE_SPACE_TTL_MS = 1000;
+const SAFETY_MARGIN = 256 * 1024 * 1024;
+
 /** Bytes written ahead of the disk before the writer asks the caller to wait. */
 const MAX_IN_FLIGHT = 4 * 1024 * 1024;
 /** Largest single write; chunks that arrive while a write is in flight are gathered into the next one. */
@@ -61,6 +65,8 @@ export class InstanceStore {
   private readonly instancesDir: string;
   /** Shard directories, opened once: their handles make each rename durable without an open/close per instance. */
   private readonly dirs = new Map<string, Promise<FileHandle>>();
+  private free: { at: number; bytes: number } | undefined;
+  private written = 0;
 
   /** `minFreeBytes`: no new instance is started while the disk has less free space than this. */
   constructor(readonly root: string, private readonly options: { minFreeBytes?: number; syncEach?: boolean } = {}) {
@@ -84,8 +90,7 @@ export class InstanceStore {
     const finalPath = this.pathOf(instance.sopInstanceUid);
     const reserve = this.options.minFreeBytes ?? 0;
     if (reserve > 0) {
-      const fs = await statfs(this.root);
-      const free = fs.bavail * fs.bsize;
+      const free = await this.freeBytes(reserve);
       if (free < reserve) throw new Error(`free disk space ${free} bytes is below the reserve of ${reserve} bytes (dimse.minFreeBytes)`);
     }
     const tmpPath = path.join(this.incomingDir, `${instance.sopInstanceUid}.${randomBytes(6).toString('hex')}.part`);
@@ -98,7 +103,7 @@ export class InstanceStore {
       implementationVersionName: IMPLEMENTATION.versionName,
       sourceApplicationEntityTitle: instance.sourceAeTitle,
     });
-    return new FileInstanceWriter(fh, tmpPath, finalPath, header, instance, (dir) => this.directory(dir), this.options.syncEach ?? true);
+    return new FileInstanceWriter(fh, tmpPath, finalPath, header, instance, (dir) => this.directory(dir), this.options.syncEach ?? true, (n) => this.noteWritten(n));
   }
 
   /**
@@ -125,6 +130,27 @@ export class InstanceStore {
     };
     await Promise.all(Array.from({ length: Math.min(16, queue.length) }, worker));
     await Promise.all([...new Set(paths.map((p) => path.dirname(p)))].map(async (dir) => (await this.directory(dir)).sync()));
+  }
+
+  /**
+   * Free space, asked of the file system at most every FREE_SPACE_TTL_MS — a statfs per instance is a round trip on
+   * the path of every C-STORE — and sooner when what was written since could bring it near the reserve: the
+   * estimate (last answer minus what was written since) never overstates what is left by more than other
+   * writers to the disk took meanwhile.
+   */
+  private async freeBytes(reserve: number): Promise<number> {
+    const now = Date.now();
+    const known = this.free;
+    if (known && now - known.at < FREE_SPACE_TTL_MS && known.bytes - this.written - reserve > SAFETY_MARGIN) return known.bytes - this.written;
+    const fs = await statfs(this.root);
+    this.free = { at: now, bytes: fs.bavail * fs.bsize };
+    this.written = 0;
+    return this.free.bytes;
+  }
+
+  /** Counts what a writer wrote, for the free-space estimate. */
+  noteWritten(bytes: number): void {
+    this.written += bytes;
   }
 
   /** An open handle on a shard directory (created on first use), for fsync after renames into it. */
@@ -161,6 +187,7 @@ class FileInstanceWriter implements InstanceWriter {
     private readonly fh: FileHandle, private readonly tmpPath: string, private readonly finalPath: string, header: Buffer,
     private readonly instance: IncomingInstance, private readonly directory: (dir: string) => Promise<FileHandle>,
     private readonly syncEach: boolean,
+    private readonly onWritten: (bytes: number) => void,
   ) {
     void this.write(header);
   }
@@ -170,6 +197,7 @@ class FileInstanceWriter implements InstanceWriter {
     this.batch.push(chunk);
     this.batchBytes += chunk.length;
     this.bytes += chunk.length;
+    this.onWritten(chunk.length);
     // Group writes: write at once when the disk is idle, else gather until the write in flight is done.
     if (!this.writing || this.batchBytes >= WRITE_BATCH) this.flush();
     if (this.inFlight + this.batchBytes > MAX_IN_FLIGHT) return new Promise((resolve) => this.waiters.push(resolve));
