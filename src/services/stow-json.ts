@@ -1,5 +1,6 @@
 import { createReadStream, createWriteStream, mkdirSync, rmSync } from 'node:fs';
-import { once } from 'node:events';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Dataset, type DataElement } from '../dicom/dataset.js';
@@ -119,18 +120,14 @@ async function readWhole(body: AsyncIterable<Buffer>, max: number): Promise<Buff
   return Buffer.concat(chunks);
 }
 
-/** A part's body written to `file`, with backpressure; its length. */
+/** A part's body written to `file` (stream/promises pipeline: backpressure, and errors propagate); its length. */
 async function spool(body: AsyncIterable<Buffer>, file: string): Promise<number> {
-  const out = createWriteStream(file, { flags: 'wx' });
   let bytes = 0;
-  try {
+  await pipeline(Readable.from((async function* () {
     for await (const chunk of body) {
       bytes += chunk.length;
-      if (!out.write(chunk)) await once(out, 'drain');
+      yield chunk;
     }
-  } finally {
-    out.end();
-    await once(out, 'close');
-  }
+  })()), createWriteStream(file, { flags: 'wx' }));
   return bytes;
 }

@@ -1,5 +1,6 @@
 import { createReadStream, createWriteStream, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { once } from 'node:events';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { IncomingDataset, StoreStatus } from '../../archive/archive.js';
@@ -95,20 +96,11 @@ export class StoreForwarder {
   }
 }
 
-/** The incoming dataset written to `file` as Part 10, with backpressure. */
+/** The incoming dataset written to `file` as Part 10 (stream/promises pipeline: backpressure, and errors propagate). */
 async function spool(file: string, incoming: IncomingDataset): Promise<void> {
-  const out = createWriteStream(file, { flags: 'wx' });
-  try {
-    const write = async (chunk: Buffer): Promise<void> => {
-      if (!out.write(chunk)) await once(out, 'drain');
-    };
-    await write(encodeFileMetaHeader({
-      mediaStorageSopClassUid: incoming.sopClassUid, mediaStorageSopInstanceUid: incoming.sopInstanceUid, transferSyntaxUid: incoming.transferSyntaxUid,
-      implementationClassUid: IMPLEMENTATION.classUid, implementationVersionName: IMPLEMENTATION.versionName, sourceApplicationEntityTitle: incoming.source,
-    }));
-    for await (const chunk of incoming.dataset) await write(chunk);
-  } finally {
-    out.end();
-    await once(out, 'close');
-  }
+  const meta = encodeFileMetaHeader({
+    mediaStorageSopClassUid: incoming.sopClassUid, mediaStorageSopInstanceUid: incoming.sopInstanceUid, transferSyntaxUid: incoming.transferSyntaxUid,
+    implementationClassUid: IMPLEMENTATION.classUid, implementationVersionName: IMPLEMENTATION.versionName, sourceApplicationEntityTitle: incoming.source,
+  });
+  await pipeline(Readable.from((async function* () { yield meta; yield* incoming.dataset; })()), createWriteStream(file, { flags: 'wx' }));
 }

@@ -135,13 +135,14 @@ export class EmbeddedArchive implements Archive, StoreDestination {
    */
   async storeInstance(incoming: IncomingDataset): Promise<StoreStatus> {
     // What the Storage SCP decides at association negotiation (PS3.4 §B.2.3), decided here per instance.
-    if (!STORAGE_SOP_CLASSES.has(incoming.sopClassUid)) {
+    const refusal: StoreStatus | undefined = !STORAGE_SOP_CLASSES.has(incoming.sopClassUid)
+      ? { status: SOP_CLASS_NOT_SUPPORTED, comment: `${incoming.sopClassUid} is not a storage SOP class this archive keeps` }
+      : !STORABLE_TRANSFER_SYNTAXES.includes(incoming.transferSyntaxUid)
+        ? { status: Status.UnableToProcess, comment: `transfer syntax ${incoming.transferSyntaxUid} is not one the archive reads` }
+        : undefined;
+    if (refusal) {
       for await (const chunk of incoming.dataset) void chunk; // read to its end: the inlet goes on to the next
-      return { status: SOP_CLASS_NOT_SUPPORTED, comment: `${incoming.sopClassUid} is not a storage SOP class this archive keeps` };
-    }
-    if (!STORABLE_TRANSFER_SYNTAXES.includes(incoming.transferSyntaxUid)) {
-      for await (const chunk of incoming.dataset) void chunk;
-      return { status: Status.UnableToProcess, comment: `transfer syntax ${incoming.transferSyntaxUid} is not one the archive reads` };
+      return refusal;
     }
     const admission = this.admitStore({ sopClassUid: incoming.sopClassUid, sopInstanceUid: incoming.sopInstanceUid, callingAeTitle: incoming.source, peerAddress: '' });
     if ('refusal' in admission) return admission.refusal;
