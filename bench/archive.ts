@@ -10,7 +10,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { startOrthanc, type TestPacs } from '../devkit/pacs.js';
 import { freePort, waitForPort } from '../devkit/ports.js';
@@ -18,7 +17,8 @@ import { run, startProcess, DCMTK_ENV, SHIPPED_ENV } from '../devkit/processes.j
 import { fixtureFiles } from '../devkit/fixtures.js';
 import { tempDir } from '../devkit/temp.js';
 import { writeStudy } from './wado.js';
-import { get, sequential, parallel, summarise, fmt, peakRssMb } from './stats.js';
+import { get, sequential, parallel, summarise, peakRssMb, type Summary } from './stats.js';
+import { barChart, mb, ms, perSecond, ratio, seconds, target, type Cell, type SuiteResult } from './report.js';
 
 const QUERY = 'PatientName=Doe*';
 const SEQUENTIAL = 200;
@@ -33,7 +33,7 @@ async function ingest(port: number, calledAe: string, files: string[], env: Node
   return (performance.now() - started) / 1000;
 }
 
-export async function runArchiveBench(): Promise<void> {
+export async function runArchiveBench(): Promise<SuiteResult> {
   const work = tempDir('archivebench');
   const filesDir = path.join(work, 'files');
   mkdirSync(filesDir);
@@ -46,7 +46,7 @@ export async function runArchiveBench(): Promise<void> {
   const orthanc = await startOrthanc({ loadFixtures: false });
   const storescp = await startStorescp(work, 'storescp', SHIPPED_ENV);
   try {
-    const seconds = await ingestIntoEach(ct, { gateway: dimsePort, orthanc, storescp: storescp.port }, SHIPPED_ENV);
+    const shippedIngest = await ingestIntoEach(ct, { gateway: dimsePort, orthanc, storescp: storescp.port }, SHIPPED_ENV);
     await ingest(dimsePort, 'DICOMWEB', fixtures);
     await ingest(orthanc.port, orthanc.aeTitle, fixtures);
     const tuned = await tunedIngest(ct, work);
@@ -67,34 +67,47 @@ export async function runArchiveBench(): Promise<void> {
     const metaOrthanc = summarise(await sequential(METADATA_RUNS, () => get(metadata.orthanc), 2));
     const rss = peakRssMb(gateway.pid as number);
 
-    const rate = (s: number): string => `${(ct.length / s).toFixed(0).padStart(5)} instances/s  ${(ctBytes / 2 ** 20 / s).toFixed(0).padStart(4)} MB/s  (${s.toFixed(2)} s)`;
-    const line = (name: string, s: { p50: number; p95: number }): string => `  ${name.padEnd(32)} p50 ${fmt(s.p50).padStart(10)}   p95 ${fmt(s.p95).padStart(10)}`;
-    const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT met');
-    console.log(`\nEmbedded archive benchmark — ${ct.length} CT instances (${(ctBytes / 2 ** 20).toFixed(0)} MB) and the fixtures, Orthanc as shipped, ${os.cpus().length} cores`);
-    console.log('\nIngest by storescu (one association):');
-    console.log(`  gateway embedded archive (durable)  ${rate(seconds.gateway)}`);
-    console.log(`  Orthanc (as shipped)                ${rate(seconds.orthanc)}`);
-    console.log(`  DCMTK storescp (no sync)            ${rate(seconds.storescp)}`);
-    console.log('Second figure, tuned (TCP_NODELAY=1 in storescu, Orthanc and storescp — not how they ship):');
-    console.log(`  gateway embedded archive (durable)  ${rate(tuned.gateway)}`);
-    console.log(`  Orthanc (tuned)                     ${rate(tuned.orthanc)}`);
-    console.log(`  DCMTK storescp (no sync)            ${rate(tuned.storescp)}`);
-    console.log(`\nQIDO GET /studies?${QUERY}, ${SEQUENTIAL} sequential:`);
-    console.log(line('gateway embedded archive', seqGateway));
-    console.log(line("Orthanc's own DICOMweb", seqOrthanc));
-    console.log(`${CLIENTS} parallel clients × ${PER_CLIENT}:`);
-    console.log(`${line('gateway embedded archive', summarise(parGateway.latencies))}   ${parGateway.rps.toFixed(0).padStart(6)} req/s`);
-    console.log(`${line("Orthanc's own DICOMweb", summarise(parOrthanc.latencies))}   ${parOrthanc.rps.toFixed(0).padStart(6)} req/s`);
-    console.log(`\nGET /studies/{study}/metadata (${ct.length} instances), ${METADATA_RUNS} sequential:`);
-    console.log(line('gateway embedded archive', metaGateway));
-    console.log(line("Orthanc's own DICOMweb", metaOrthanc));
-    console.log('\nTargets:');
-    console.log(`  QIDO p50 gateway / Orthanc           = ${(seqGateway.p50 / seqOrthanc.p50).toFixed(2)}× (target ≤ 1: ${verdict(seqGateway.p50 <= seqOrthanc.p50)})`);
-    console.log(`  metadata p50 Orthanc / gateway       = ${(metaOrthanc.p50 / metaGateway.p50).toFixed(2)}× faster (target ≥ 2×: ${verdict(metaOrthanc.p50 / metaGateway.p50 >= 2)})`);
-    console.log(`  ingest gateway / Orthanc             = ${(seconds.orthanc / seconds.gateway).toFixed(2)}× (target ≥ 5×: ${verdict(seconds.orthanc / seconds.gateway >= 5)})`);
-    console.log(`  ingest gateway / storescp            = ${(seconds.storescp / seconds.gateway).toFixed(2)}× (target ≥ 0.5×: ${verdict(seconds.storescp / seconds.gateway >= 0.5)})`);
-    console.log(`  tuned: ingest gateway / Orthanc      = ${(tuned.orthanc / tuned.gateway).toFixed(2)}×, gateway / storescp = ${(tuned.storescp / tuned.gateway).toFixed(2)}×`);
-    console.log(`  gateway peak RSS                     = ${rss.toFixed(1)} MB (target < 200 MB: ${verdict(rss < 200)})\n`);
+    const rate = (sec: number): Cell[] => [perSecond(ct.length / sec, 'instances'), `${(ctBytes / 2 ** 20 / sec).toFixed(0)} MB/s`, seconds(sec)];
+    const latency = (name: string, f: Summary): Cell[] => [name, ms(f.p50), ms(f.p95)];
+    const ingestSides = (f: IngestSeconds, setup: string): Cell[][] => [
+      [`gateway embedded archive, durable (${setup})`, ...rate(f.gateway)],
+      [`Orthanc (${setup})`, ...rate(f.orthanc)],
+      [`DCMTK storescp, no sync (${setup})`, ...rate(f.storescp)],
+    ];
+    return {
+      suite: 'archive',
+      title: 'The embedded archive',
+      setup: `The same data in the gateway's embedded archive and in Orthanc as shipped (SQLite index, storage synced): a ${ct.length}-instance CT study (512×512, 16-bit, ${(ctBytes / 2 ** 20).toFixed(0)} MB) sent by DCMTK \`storescu\` on one association into each (the gateway durable: each instance synced and its index row committed before Success), and into DCMTK \`storescp\` (which writes without any sync: the upper bound); again with every DCMTK process tuned (TCP_NODELAY=1). Then QIDO \`/studies?${QUERY}\` (the fixtures are archived too), ${SEQUENTIAL} sequential and ${CLIENTS} clients × ${PER_CLIENT}, and \`/studies/{study}/metadata\` of the ${ct.length}-instance study, ${METADATA_RUNS} times.`,
+      tables: [
+        { title: 'Ingest by storescu, one association', columns: ['', 'instances/s', 'MB/s', 'time'], rows: [...ingestSides(shippedIngest, 'as shipped'), ...ingestSides(tuned, 'tuned')] },
+        {
+          title: `QIDO-RS \`/studies?${QUERY}\` and study metadata`,
+          columns: ['', 'p50', 'p95'],
+          rows: [
+            latency(`QIDO, gateway embedded archive, ${SEQUENTIAL} sequential`, seqGateway),
+            latency(`QIDO, Orthanc's own DICOMweb, ${SEQUENTIAL} sequential`, seqOrthanc),
+            latency(`QIDO, gateway, ${CLIENTS} clients (${parGateway.rps.toFixed(0)} req/s)`, summarise(parGateway.latencies)),
+            latency(`QIDO, Orthanc, ${CLIENTS} clients (${parOrthanc.rps.toFixed(0)} req/s)`, summarise(parOrthanc.latencies)),
+            latency(`study metadata (${ct.length} instances), gateway`, metaGateway),
+            latency(`study metadata (${ct.length} instances), Orthanc`, metaOrthanc),
+          ],
+        },
+      ],
+      targets: [
+        target('QIDO p50 gateway / Orthanc', ratio(seqGateway.p50 / seqOrthanc.p50), '≤ 1×', seqGateway.p50 <= seqOrthanc.p50),
+        target('metadata p50, Orthanc / gateway', ratio(metaOrthanc.p50 / metaGateway.p50), '≥ 2×', metaOrthanc.p50 / metaGateway.p50 >= 2),
+        target('ingest rate gateway / Orthanc', ratio(shippedIngest.orthanc / shippedIngest.gateway), '≥ 5×', shippedIngest.orthanc / shippedIngest.gateway >= 5),
+        target('ingest rate gateway / storescp', ratio(shippedIngest.storescp / shippedIngest.gateway), '≥ 0.5×', shippedIngest.storescp / shippedIngest.gateway >= 0.5),
+        target('gateway peak RSS', mb(rss), '< 200 MB', rss < 200),
+      ],
+      charts: [
+        barChart('ingest', `Ingest of ${ct.length} CT instances by storescu, instances per second`, 'instances per second', ([['as shipped', shippedIngest], ['tuned', tuned]] as const).flatMap(([setup, f]) => [
+          { group: setup, series: 'gateway embedded archive (durable)', value: ct.length / f.gateway },
+          { group: setup, series: 'Orthanc', value: ct.length / f.orthanc },
+          { group: setup, series: 'DCMTK storescp (no sync)', value: ct.length / f.storescp },
+        ])),
+      ],
+    };
   } finally {
     gateway.kill('SIGTERM');
     await new Promise((resolve) => gateway.once('exit', resolve));
@@ -123,7 +136,7 @@ log: { level: error }
 }
 
 /** The ingest again with every DCMTK process tuned (TCP_NODELAY=1): a new gateway archive, Orthanc and storescp. */
-async function tunedIngest(ct: string[], work: string): Promise<{ gateway: number; orthanc: number; storescp: number }> {
+async function tunedIngest(ct: string[], work: string): Promise<IngestSeconds> {
   const gateway = await startGatewayProcess(work, 'archive-tuned');
   const orthanc = await startOrthanc({ loadFixtures: false, tuned: true });
   const storescp = await startStorescp(work, 'storescp-tuned', DCMTK_ENV);
@@ -148,7 +161,9 @@ export async function startStorescp(work: string, name: string, env: NodeJS.Proc
 }
 
 /** The study into the gateway, Orthanc and storescp in turn; seconds each. */
-async function ingestIntoEach(ct: string[], to: { gateway: number; orthanc: TestPacs; storescp: number }, env: NodeJS.ProcessEnv): Promise<{ gateway: number; orthanc: number; storescp: number }> {
+interface IngestSeconds { gateway: number; orthanc: number; storescp: number }
+
+async function ingestIntoEach(ct: string[], to: { gateway: number; orthanc: TestPacs; storescp: number }, env: NodeJS.ProcessEnv): Promise<IngestSeconds> {
   return {
     gateway: await ingest(to.gateway, 'DICOMWEB', ct, env),
     orthanc: await ingest(to.orthanc.port, to.orthanc.aeTitle, ct, env),

@@ -8,7 +8,6 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { startOrthanc } from '../devkit/pacs.js';
 import { run, SHIPPED_ENV } from '../devkit/processes.js';
@@ -16,6 +15,7 @@ import { tempDir } from '../devkit/temp.js';
 import { writeStudy } from './wado.js';
 import { startGatewayProcess } from './archive.js';
 import { peakRssMb } from './stats.js';
+import { barChart, mb, perSecond, ratio, seconds, target, type Cell, type SuiteResult } from './report.js';
 
 const BOUNDARY = 'dicomweb-gateway-bench-boundary';
 const PARALLEL = 8;
@@ -70,7 +70,7 @@ async function importFolder(dir: string, work: string): Promise<{ seconds: numbe
   return { seconds: (performance.now() - started) / 1000, rssMb: rss };
 }
 
-export async function runIngestBench(): Promise<void> {
+export async function runIngestBench(): Promise<SuiteResult> {
   const work = tempDir('ingestbench');
   const filesDir = path.join(work, 'files');
   mkdirSync(filesDir);
@@ -110,23 +110,41 @@ export async function runIngestBench(): Promise<void> {
     await orthanc.stop();
   }
 
-  const rate = (s: number | undefined): string => (s === undefined ? '' : `${(ct.length / s).toFixed(0).padStart(5)} instances/s  ${(bytes / 2 ** 20 / s).toFixed(0).padStart(4)} MB/s  (${s.toFixed(2)} s)`);
-  const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT met');
-  const ratio = (a: string, b: string): number => (figures[b] ?? NaN) / (figures[a] ?? NaN);
-  console.log(`\nIngest benchmark — ${ct.length} CT instances (${(bytes / 2 ** 20).toFixed(0)} MB), each into a new archive, Orthanc as shipped, ${os.cpus().length} cores`);
-  console.log('\nSTOW-RS, one request:');
-  console.log(`  gateway embedded archive (durable)   ${rate(figures['gateway-one'])}`);
-  console.log(`  Orthanc's own STOW-RS                ${rate(figures['orthanc-one'])}`);
-  console.log(`STOW-RS, ${PARALLEL} parallel requests:`);
-  console.log(`  gateway embedded archive (durable)   ${rate(figures['gateway-parallel'])}`);
-  console.log(`  Orthanc's own STOW-RS                ${rate(figures['orthanc-parallel'])}`);
-  console.log('A folder:');
-  console.log(`  dicomweb-gateway import (durable)    ${rate(imported.seconds)}`);
-  console.log(`  storescu into Orthanc (as shipped)   ${rate(figures['storescu-orthanc'])}`);
-  console.log('\nTargets:');
-  console.log(`  STOW gateway / Orthanc, one request  = ${ratio('gateway-one', 'orthanc-one').toFixed(2)}× (target ≥ 3×: ${verdict(ratio('gateway-one', 'orthanc-one') >= 3)})`);
-  console.log(`  STOW gateway / Orthanc, ${PARALLEL} parallel  = ${ratio('gateway-parallel', 'orthanc-parallel').toFixed(2)}× (target ≥ 3×: ${verdict(ratio('gateway-parallel', 'orthanc-parallel') >= 3)})`);
-  console.log(`  import / storescu into Orthanc       = ${((figures['storescu-orthanc'] ?? NaN) / imported.seconds).toFixed(2)}×`);
-  console.log(`  gateway peak RSS (both STOW runs)    = ${gatewayRss.toFixed(1)} MB (target < 200 MB: ${verdict(gatewayRss < 200)})`);
-  console.log(`  import peak RSS                      = ${imported.rssMb.toFixed(1)} MB (target < 200 MB: ${verdict(imported.rssMb < 200)})\n`);
+  const rate = (sec: number | undefined): Cell[] => (sec === undefined ? ['', '', ''] : [perSecond(ct.length / sec, 'instances'), `${(bytes / 2 ** 20 / sec).toFixed(0)} MB/s`, seconds(sec)]);
+  const ratioOf = (a: string, b: string): number => (figures[b] ?? NaN) / (figures[a] ?? NaN);
+  const importRatio = (figures['storescu-orthanc'] ?? NaN) / imported.seconds;
+  return {
+    suite: 'ingest',
+    title: 'Ingest: STOW-RS and import',
+    setup: `The same ${ct.length}-instance CT study (512×512, 16-bit, ${(bytes / 2 ** 20).toFixed(0)} MB), each time into a new, empty archive: STOW-RS into the gateway's embedded archive (durable: each instance synced and indexed before it counts) in one request and in ${PARALLEL} parallel requests, sent by curl from prepared bodies, against Orthanc's own STOW-RS (DICOMweb plugin, as shipped); and \`dicomweb-gateway import\` of the folder against DCMTK \`storescu\` into Orthanc as shipped.`,
+    tables: [{
+      title: 'Ingest',
+      columns: ['', 'instances/s', 'MB/s', 'time'],
+      rows: [
+        ['STOW-RS, one request: gateway embedded archive (durable)', ...rate(figures['gateway-one'])],
+        ["STOW-RS, one request: Orthanc's own", ...rate(figures['orthanc-one'])],
+        [`STOW-RS, ${PARALLEL} parallel requests: gateway embedded archive (durable)`, ...rate(figures['gateway-parallel'])],
+        [`STOW-RS, ${PARALLEL} parallel requests: Orthanc's own`, ...rate(figures['orthanc-parallel'])],
+        ['a folder: `dicomweb-gateway import` (durable)', ...rate(imported.seconds)],
+        ['a folder: storescu into Orthanc (as shipped)', ...rate(figures['storescu-orthanc'])],
+      ],
+    }],
+    targets: [
+      target('STOW-RS gateway / Orthanc, one request', ratio(ratioOf('gateway-one', 'orthanc-one')), '≥ 3×', ratioOf('gateway-one', 'orthanc-one') >= 3),
+      target(`STOW-RS gateway / Orthanc, ${PARALLEL} parallel`, ratio(ratioOf('gateway-parallel', 'orthanc-parallel')), '≥ 3×', ratioOf('gateway-parallel', 'orthanc-parallel') >= 3),
+      target('import / storescu into Orthanc', ratio(importRatio), '> 1×', importRatio > 1),
+      target('gateway peak RSS (both STOW runs)', mb(gatewayRss), '< 200 MB', gatewayRss < 200),
+      target('import peak RSS', mb(imported.rssMb), '< 200 MB', imported.rssMb < 200),
+    ],
+    charts: [
+      barChart('rate', `Ingest of ${ct.length} CT instances, instances per second`, 'instances per second', [
+        { group: 'STOW-RS, one request', series: 'gateway (durable)', value: ct.length / (figures['gateway-one'] ?? NaN) },
+        { group: 'STOW-RS, one request', series: 'Orthanc', value: ct.length / (figures['orthanc-one'] ?? NaN) },
+        { group: `STOW-RS, ${PARALLEL} parallel requests`, series: 'gateway (durable)', value: ct.length / (figures['gateway-parallel'] ?? NaN) },
+        { group: `STOW-RS, ${PARALLEL} parallel requests`, series: 'Orthanc', value: ct.length / (figures['orthanc-parallel'] ?? NaN) },
+        { group: 'a folder (import / storescu)', series: 'gateway (durable)', value: ct.length / imported.seconds },
+        { group: 'a folder (import / storescu)', series: 'Orthanc', value: ct.length / (figures['storescu-orthanc'] ?? NaN) },
+      ]),
+    ],
+  };
 }

@@ -20,7 +20,8 @@ import { Dataset } from '../src/dicom/dataset.js';
 import { encodePart10File } from '../src/dicom/part10.js';
 import { tag, Tags } from '../src/dicom/tag.js';
 import { uidFromLabel } from '../src/dicom/uid.js';
-import { get, sequential, parallel, summarise, fmt, type Summary } from './stats.js';
+import { get, sequential, parallel, summarise, type Summary } from './stats.js';
+import { barChart, ms, ratio, target, type SuiteResult } from './report.js';
 
 const SEQUENTIAL = 300;
 const CLIENTS = 8;
@@ -100,7 +101,7 @@ async function responsiveness(healthz: string, load: () => Promise<unknown>): Pr
   return summarise(samples);
 }
 
-export async function runRenderBench(): Promise<void> {
+export async function runRenderBench(): Promise<SuiteResult> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'dwg-renderbench-'));
   const rawSop = uidFromLabel('bench/render/raw');
   const j2kSop = uidFromLabel('bench/render/j2k');
@@ -134,22 +135,39 @@ export async function runRenderBench(): Promise<void> {
     const warmJ2k = await measure(`${warm.base}${instance(j2kSop)}/rendered`, jpeg);
     const thumb = await measure(`${warm.base}${instance(rawSop)}/thumbnail`, jpeg);
 
-    const row = (name: string, f: Figures): string => `  ${name.padEnd(40)} 1 client p50 ${fmt(f.single.p50).padStart(9)} p95 ${fmt(f.single.p95).padStart(9)}   ${CLIENTS} clients ${f.parallel.rps.toFixed(0).padStart(5)} req/s p50 ${fmt(f.parallel.p50).padStart(9)} p95 ${fmt(f.parallel.p95).padStart(9)}`;
-    console.log(`\nRender benchmark — 512×512 16-bit CT frame → JPEG, ${os.cpus().length} cores (Orthanc 1.10; the gateway retrieves the instance once, by C-MOVE, then renders from its cache)`);
-    console.log(row("Orthanc's /rendered, uncompressed", orthanc));
-    console.log(row('gateway cold, uncompressed', coldRaw));
-    console.log(row('gateway cold, JPEG 2000', coldJ2k));
-    console.log(row('gateway warm (rendered cache), uncompressed', warmRaw));
-    console.log(row('gateway warm, JPEG 2000', warmJ2k));
-    console.log(row('gateway thumbnail, warm', thumb));
-    console.log(`  /healthz while ${CLIENTS} clients render JPEG 2000 cold: p50 ${fmt(lag.p50)}, p95 ${fmt(lag.p95)} (${lag.n} probes)`);
-    console.log('\nTargets:');
-    const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT met');
-    console.log(`  cold p50 / Orthanc p50 = ${(coldRaw.single.p50 / orthanc.single.p50).toFixed(2)}× (target ≤ 1.5×: ${verdict(coldRaw.single.p50 <= 1.5 * orthanc.single.p50)})`);
-    console.log(`  cold throughput / Orthanc = ${(coldRaw.parallel.rps / orthanc.parallel.rps).toFixed(2)}× (target ≥ 1×: ${verdict(coldRaw.parallel.rps >= orthanc.parallel.rps)})`);
-    console.log(`  warm throughput / Orthanc = ${(warmRaw.parallel.rps / orthanc.parallel.rps).toFixed(2)}× (target ≥ 4×: ${verdict(warmRaw.parallel.rps >= 4 * orthanc.parallel.rps)})`);
-    console.log(`  thumbnail warm p50 = ${fmt(thumb.single.p50)} (target ≤ 2 ms: ${verdict(thumb.single.p50 <= 2)})`);
-    console.log(`  responsiveness under JPEG 2000 load: /healthz p95 ${fmt(lag.p95)} (target: event-loop lag < 20 ms: ${verdict(lag.p95 < 20)})\n`);
+    const sides: [string, Figures][] = [
+      ["Orthanc's /rendered, uncompressed", orthanc],
+      ['gateway cold, uncompressed', coldRaw],
+      ['gateway cold, JPEG 2000', coldJ2k],
+      ['gateway warm (rendered cache), uncompressed', warmRaw],
+      ['gateway warm, JPEG 2000', warmJ2k],
+      ['gateway thumbnail, warm', thumb],
+    ];
+    return {
+      suite: 'render',
+      title: 'Rendered images',
+      setup: `A 512×512 16-bit CT frame, uncompressed and JPEG 2000 lossless, rendered to JPEG: by Orthanc's own \`/rendered\` (uncompressed only: Orthanc 1.10 cannot decode JPEG 2000 without its GDCM plugin), by the gateway cold (both render caches off: every request decodes the cached instance, runs the PS3.4 pipeline and encodes) and warm (rendered cache), and a warm thumbnail. 1 client (${SEQUENTIAL} requests), then ${CLIENTS} concurrent clients × ${PER_CLIENT}; and \`/healthz\` asked every 5 ms while ${CLIENTS} clients render JPEG 2000 cold (its latency bounds the event-loop lag).`,
+      tables: [{
+        title: 'Render to JPEG',
+        columns: ['', '1 client p50', '1 client p95', `${CLIENTS} clients req/s`, `${CLIENTS} clients p50`, `${CLIENTS} clients p95`],
+        rows: sides.map(([name, f]) => [name, ms(f.single.p50), ms(f.single.p95), f.parallel.rps.toFixed(0), ms(f.parallel.p50), ms(f.parallel.p95)]),
+        note: `\`/healthz\` while ${CLIENTS} clients render JPEG 2000 cold: p50 ${ms(lag.p50)}, p95 ${ms(lag.p95)} (${lag.n} probes).`,
+      }],
+      targets: [
+        target('cold p50 / Orthanc p50', ratio(coldRaw.single.p50 / orthanc.single.p50), '≤ 1.5×', coldRaw.single.p50 <= 1.5 * orthanc.single.p50),
+        target('cold throughput / Orthanc', ratio(coldRaw.parallel.rps / orthanc.parallel.rps), '≥ 1×', coldRaw.parallel.rps >= orthanc.parallel.rps),
+        target('warm throughput / Orthanc', ratio(warmRaw.parallel.rps / orthanc.parallel.rps), '≥ 4×', warmRaw.parallel.rps >= 4 * orthanc.parallel.rps),
+        target('thumbnail warm p50', ms(thumb.single.p50), '≤ 2 ms', thumb.single.p50 <= 2),
+        target('/healthz p95 under JPEG 2000 load (event-loop lag)', ms(lag.p95), '< 20 ms', lag.p95 < 20),
+      ],
+      charts: [
+        barChart('latency', 'Render to JPEG, latency by percentile (ms)', 'milliseconds', sides.flatMap(([name, f]) => [
+          { group: '1 client, p50', series: name, value: f.single.p50 }, { group: '1 client, p95', series: name, value: f.single.p95 },
+          { group: `${CLIENTS} clients, p50`, series: name, value: f.parallel.p50 }, { group: `${CLIENTS} clients, p95`, series: name, value: f.parallel.p95 },
+        ])),
+        barChart('throughput', `Render to JPEG, requests per second with ${CLIENTS} clients`, 'requests per second', sides.map(([name, f]) => ({ group: name, series: name, value: f.parallel.rps }))),
+      ],
+    };
   } finally {
     for (const g of gateways) g.kill('SIGTERM');
     await pacs.stop();

@@ -1,7 +1,11 @@
-/** `npm run bench -- <name>`: runs one benchmark (default: all). */
+/**
+ * `npm run bench -- <name>`: runs one benchmark (default: all), prints its tables and targets, and rewrites
+ * `bench/report.md` and the suite's charts (see report.ts).
+ */
 import { cleanupTempDirs } from '../devkit/temp.js';
+import { recordSuite, type SuiteResult } from './report.js';
 
-const benches: Record<string, () => Promise<void>> = {
+const benches: Record<string, () => Promise<SuiteResult>> = {
   qido: async () => (await import('./qido.js')).runQidoBench(),
   wado: async () => (await import('./wado.js')).runWadoBench(),
   render: async () => (await import('./render.js')).runRenderBench(),
@@ -10,13 +14,11 @@ const benches: Record<string, () => Promise<void>> = {
 };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const names = wanted.length ? wanted : Object.keys(benches);
-for (const name of names) {
-  const bench = benches[name];
-  if (!bench) {
-    console.error(`unknown benchmark "${name}"; known: ${Object.keys(benches).join(', ')}`);
-    process.exit(2);
-  }
-  await bench();
+const unknown = names.filter((n) => !benches[n]);
+if (unknown.length) {
+  console.error(`unknown benchmark "${unknown.join('", "')}"; known: ${Object.keys(benches).join(', ')}`);
+  process.exit(2);
 }
+for (const name of names) await recordSuite(await (benches[name] as () => Promise<SuiteResult>)());
 cleanupTempDirs(); // the fixtures and peers' directories the benchmarks made
 process.exit(0);

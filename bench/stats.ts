@@ -55,7 +55,6 @@ export async function parallel(clients: number, perClient: number, fn: () => Pro
   return { rps: (clients * perClient) / ((performance.now() - start) / 1000), latencies };
 }
 
-export const fmt = (ms: number): string => `${ms.toFixed(2)} ms`;
 
 /** A process's peak resident set (VmHWM), in MB. */
 export function peakRssMb(pid: number): number {

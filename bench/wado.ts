@@ -19,7 +19,8 @@ import { Dataset } from '../src/dicom/dataset.js';
 import { encodePart10File } from '../src/dicom/part10.js';
 import { tag, Tags } from '../src/dicom/tag.js';
 import { uidFromLabel } from '../src/dicom/uid.js';
-import { summarise, fmt, peakRssMb } from './stats.js';
+import { summarise, peakRssMb } from './stats.js';
+import { barChart, mb, ms, ratio, seconds, target, type SuiteResult } from './report.js';
 
 const INSTANCES = Number(process.env.DWG_BENCH_INSTANCES ?? 500);
 const FRAMES = 200;
@@ -133,7 +134,7 @@ log: { level: ${process.env.DWG_BENCH_LOG ?? 'warn'} }
   }
 }
 
-export async function runWadoBench(): Promise<void> {
+export async function runWadoBench(): Promise<SuiteResult> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'dwg-wadobench-'));
   const filesDir = path.join(work, 'files');
   mkdirSync(filesDir);
@@ -142,26 +143,42 @@ export async function runWadoBench(): Promise<void> {
   try {
     const shipped = await measure(work, filesDir, study, false);
     const tuned = await measure(work, filesDir, study, true);
-    const mb = (t: Timing, bytes = t.bytes): string => `${(bytes / 1e6 / (t.totalMs / 1000)).toFixed(0)} MB/s`;
-    const row = (name: string, t: Timing, bytes?: number): string => `  ${name.padEnd(44)} first byte ${fmt(t.ttfbMs).padStart(11)}   total ${fmt(t.totalMs).padStart(11)}   ${mb(t, bytes).padStart(9)}`;
     const seriesBytes = study.bytes - readFileSync(path.join(filesDir, 'multiframe.dcm')).length;
-    const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT met');
-    console.log(`\nWADO benchmark — one series of ${INSTANCES} CT instances (512×512, 16-bit, ${(seriesBytes / 1e6).toFixed(0)} MB) in Orthanc 1.10, ${os.cpus().length} cores`);
-    for (const [label, f] of [['Orthanc as shipped', shipped], ['Orthanc tuned (TCP_NODELAY=1, not how it ships)', tuned]] as const) {
-      console.log(`\n${label}:`);
-      console.log(row('(a) gateway, cold (C-MOVE, streamed)', f.cold));
-      console.log(row('(b) movescu → storescp (first file: "first byte")', f.baseline, seriesBytes));
-      console.log(row("(c) Orthanc's own WADO-RS", f.orthanc));
-      console.log(row('(d) gateway, warm (cache)', f.warm));
-      console.log(`  single frame of the cached ${FRAMES}-frame instance (100 requests): p50 ${fmt(f.frames.p50)}, p95 ${fmt(f.frames.p95)} (first, cold: ${fmt(f.firstFrame.totalMs)})`);
-      console.log('  Targets:');
-      console.log(`    (a) total / (b) total = ${(f.cold.totalMs / f.baseline.totalMs).toFixed(2)}× (target ≤ 1.2×: ${verdict(f.cold.totalMs <= 1.2 * f.baseline.totalMs)})`);
-      console.log(`    (a) first byte − (b) first arrival = ${fmt(f.cold.ttfbMs - f.baseline.ttfbMs)} (target < 100 ms after the PACS sends the first instance: ${verdict(f.cold.ttfbMs - f.baseline.ttfbMs < 100)})`);
-      console.log(`    (c) total / (d) total = ${(f.orthanc.totalMs / f.warm.totalMs).toFixed(2)}× (target ≥ 1.5×: ${verdict(f.orthanc.totalMs >= 1.5 * f.warm.totalMs)})`);
-      console.log(`    gateway peak RSS = ${f.rss.toFixed(0)} MB (target < 200 MB: ${verdict(f.rss < 200)})`);
-      console.log(`    single cached frame p50 = ${fmt(f.frames.p50)} (target < 10 ms: ${verdict(f.frames.p50 < 10)})`);
-    }
-    console.log('');
+    const rate = (t: Timing): string => `${(seriesBytes / 1e6 / (t.totalMs / 1000)).toFixed(0)} MB/s`;
+    const setups = [['as shipped', shipped], ['tuned', tuned]] as const;
+    const sides = (f: WadoFigures): [string, Timing][] => [
+      ['gateway, cold (C-MOVE, streamed)', f.cold],
+      ['DCMTK movescu → storescp (first byte: first file)', f.baseline],
+      ["Orthanc's own WADO-RS", f.orthanc],
+      ['gateway, warm (cache)', f.warm],
+    ];
+    return {
+      suite: 'wado',
+      title: 'WADO-RS retrieval of a series',
+      setup: `One series of ${INSTANCES} CT instances (512×512, 16-bit, ${(seriesBytes / 1e6).toFixed(0)} MB) in Orthanc, retrieved whole (\`GET /studies/{st}/series/{se}\`, \`transfer-syntax=*\`) by curl: through the gateway cold (C-MOVE into its Storage SCP, streamed while Orthanc sends), by DCMTK \`movescu\` into \`storescp\` (the network baseline), from Orthanc's own DICOMweb, and through the gateway warm (from its cache). Orthanc as shipped, then tuned (TCP_NODELAY=1), each with a new gateway process and cache. Then single frames of a cached ${FRAMES}-frame instance (100 requests).`,
+      tables: [
+        ...setups.map(([name, f]) => ({
+          title: `Orthanc ${name}`,
+          columns: ['', 'first byte', 'total', 'throughput'],
+          rows: sides(f).map(([side, t]) => [side, ms(t.ttfbMs), seconds(t.totalMs / 1000), rate(t)]),
+        })),
+        {
+          title: `Single frames of the cached ${FRAMES}-frame instance`,
+          columns: ['Orthanc', 'first frame (cold)', 'p50', 'p95', 'gateway peak RSS'],
+          rows: setups.map(([name, f]) => [name, ms(f.firstFrame.totalMs), ms(f.frames.p50), ms(f.frames.p95), mb(f.rss)]),
+        },
+      ],
+      targets: setups.flatMap(([name, f]) => [
+        target(`cold / movescu → storescp (${name})`, ratio(f.cold.totalMs / f.baseline.totalMs), '≤ 1.2×', f.cold.totalMs <= 1.2 * f.baseline.totalMs),
+        target(`first byte after the PACS's first instance (${name})`, ms(f.cold.ttfbMs - f.baseline.ttfbMs), '< 100 ms', f.cold.ttfbMs - f.baseline.ttfbMs < 100),
+        target(`Orthanc's WADO-RS / gateway warm (${name})`, ratio(f.orthanc.totalMs / f.warm.totalMs), '≥ 1.5×', f.orthanc.totalMs >= 1.5 * f.warm.totalMs),
+        target(`gateway peak RSS (${name})`, mb(f.rss), '< 200 MB', f.rss < 200),
+        target(`single cached frame p50 (${name})`, ms(f.frames.p50), '< 10 ms', f.frames.p50 < 10),
+      ]),
+      charts: [
+        barChart('series', `Time to retrieve ${INSTANCES} CT instances (${(seriesBytes / 1e6).toFixed(0)} MB), seconds`, 'seconds', setups.flatMap(([name, f]) => sides(f).map(([side, t]) => ({ group: `Orthanc ${name}`, series: side, value: t.totalMs / 1000 })))),
+      ],
+    };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
