@@ -8,8 +8,7 @@
  *   - `/studies/{study}/metadata` of the 500-instance study;
  * p50/p95, req/s, instances/s, MB/s and the gateway's peak RSS.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { startOrthanc, type TestPacs } from '../devkit/pacs.js';
 import { freePort, waitForPort } from '../devkit/ports.js';
@@ -17,6 +16,7 @@ import { run, startProcess, DCMTK_ENV, SHIPPED_ENV } from '../devkit/processes.j
 import { fixtureFiles } from '../devkit/fixtures.js';
 import { tempDir } from '../devkit/temp.js';
 import { writeStudy } from './wado.js';
+import { startGateway } from './gateway-process.js';
 import { get, sequential, parallel, summarise, peakRssMb, type Summary } from './stats.js';
 import { barChart, mb, ms, perSecond, ratio, seconds, target, type Cell, type SuiteResult } from './report.js';
 
@@ -42,7 +42,8 @@ export async function runArchiveBench(): Promise<SuiteResult> {
   const ctBytes = ct.reduce((a, f) => a + statSync(f).size, 0);
   const fixtures = fixtureFiles().files;
 
-  const { httpPort, dimsePort, process: gateway } = await startGatewayProcess(work, 'archive');
+  const gateway = await startGateway(work, 'archive', { logLevel: 'error' });
+  const { httpPort, dimsePort } = gateway;
   const orthanc = await startOrthanc({ loadFixtures: false });
   const storescp = await startStorescp(work, 'storescp', SHIPPED_ENV);
   try {
@@ -65,7 +66,7 @@ export async function runArchiveBench(): Promise<SuiteResult> {
     const parOrthanc = await parallel(CLIENTS, PER_CLIENT, () => get(qido.orthanc));
     const metaGateway = summarise(await sequential(METADATA_RUNS, () => get(metadata.gateway), 2));
     const metaOrthanc = summarise(await sequential(METADATA_RUNS, () => get(metadata.orthanc), 2));
-    const rss = peakRssMb(gateway.pid as number);
+    const rss = peakRssMb(gateway.process.pid as number);
 
     const rate = (sec: number): Cell[] => [perSecond(ct.length / sec, 'instances'), `${(ctBytes / 2 ** 20 / sec).toFixed(0)} MB/s`, seconds(sec)];
     const latency = (name: string, f: Summary): Cell[] => [name, ms(f.p50), ms(f.p95)];
@@ -109,42 +110,21 @@ export async function runArchiveBench(): Promise<SuiteResult> {
       ],
     };
   } finally {
-    gateway.kill('SIGTERM');
-    await new Promise((resolve) => gateway.once('exit', resolve));
+    await gateway.stop();
     await storescp.stop();
     await orthanc.stop();
   }
 }
 
-/** The gateway as a process of its own (its peak RSS is read from /proc), serving a new archive under `work/name`. */
-export async function startGatewayProcess(work: string, name: string): Promise<{ httpPort: number; dimsePort: number; process: ChildProcess }> {
-  const httpPort = await freePort();
-  const dimsePort = await freePort();
-  const configFile = path.join(work, `${name}.yaml`);
-  writeFileSync(configFile, `http: { host: 127.0.0.1, port: ${httpPort}, basePath: /dicomweb }
-dimse: { aeTitle: DICOMWEB, host: 127.0.0.1, port: ${dimsePort}, minFreeBytes: 0 }
-archive: { dir: ${path.join(work, name)} }
-cache: { dir: ${path.join(work, `${name}-cache`)} }
-auth: { mode: none }
-limits: { clientRequests: 0, tenantRequests: 0 }   # measuring throughput, not admission control
-log: { level: error }
-`);
-  const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'] });
-  await waitForPort(httpPort);
-  await waitForPort(dimsePort);
-  return { httpPort, dimsePort, process: child };
-}
-
 /** The ingest again with every DCMTK process tuned (TCP_NODELAY=1): a new gateway archive, Orthanc and storescp. */
 async function tunedIngest(ct: string[], work: string): Promise<IngestSeconds> {
-  const gateway = await startGatewayProcess(work, 'archive-tuned');
+  const gateway = await startGateway(work, 'archive-tuned', { logLevel: 'error' });
   const orthanc = await startOrthanc({ loadFixtures: false, tuned: true });
   const storescp = await startStorescp(work, 'storescp-tuned', DCMTK_ENV);
   try {
     return await ingestIntoEach(ct, { gateway: gateway.dimsePort, orthanc, storescp: storescp.port }, DCMTK_ENV);
   } finally {
-    gateway.process.kill('SIGTERM');
-    await new Promise((resolve) => gateway.process.once('exit', resolve));
+    await gateway.stop();
     await storescp.stop();
     await orthanc.stop();
   }

@@ -13,7 +13,7 @@ import { startOrthanc } from '../devkit/pacs.js';
 import { run, SHIPPED_ENV } from '../devkit/processes.js';
 import { tempDir } from '../devkit/temp.js';
 import { writeStudy } from './wado.js';
-import { startGatewayProcess } from './archive.js';
+import { startGateway } from './gateway-process.js';
 import { peakRssMb } from './stats.js';
 import { barChart, mb, perSecond, ratio, seconds, target, type Cell, type SuiteResult } from './report.js';
 
@@ -88,15 +88,14 @@ export async function runIngestBench(): Promise<SuiteResult> {
   const figures: Record<string, number> = {};
   let gatewayRss = 0;
   for (const name of ['one', 'parallel'] as const) {
-    const gw = await startGatewayProcess(work, `stow-${name}`);
+    const gw = await startGateway(work, `stow-${name}`, { logLevel: 'error' });
     const orthanc = await startOrthanc({ loadFixtures: false });
     try {
       figures[`gateway-${name}`] = await stow(`http://127.0.0.1:${gw.httpPort}/dicomweb/studies`, bodies[name]);
       figures[`orthanc-${name}`] = await stow(`http://127.0.0.1:${orthanc.httpPort}/dicom-web/studies`, bodies[name]);
       gatewayRss = Math.max(gatewayRss, peakRssMb(gw.process.pid as number));
     } finally {
-      gw.process.kill('SIGTERM');
-      await new Promise((resolve) => gw.process.once('exit', resolve));
+      await gw.stop();
       await orthanc.stop();
     }
   }

@@ -6,12 +6,9 @@
  *   (c) as a raw C-FIND on an open association (our DIMSE client, same identifier the gateway sends).
  * 200 sequential requests each, then 1–16 concurrent clients: p50/p95, ratios, requests/s by clients, gateway peak RSS.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { startOrthanc, type TestPacs } from '../devkit/pacs.js';
-import { freePort, waitForPort } from '../devkit/ports.js';
+import { tempDir } from '../devkit/temp.js';
+import { startGateway, type GatewayProcess } from './gateway-process.js';
 import { Association } from '../src/dimse-bridge/association.js';
 import { DimseClient } from '../src/dimse-bridge/dimse-client.js';
 import { SopClass } from '../src/dimse-bridge/sop-classes.js';
@@ -123,22 +120,12 @@ async function measureRawFind(pacs: TestPacs): Promise<{ sequential: Summary; by
 
 async function measure(tuned: boolean): Promise<QidoFigures> {
   const pacs = await startOrthanc({ tuned });
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'dwg-bench-'));
-  let gateway: ChildProcess | undefined;
+  const dir = tempDir('qidobench');
+  let gateway: GatewayProcess | undefined;
   try {
     const raw = await measureRawFind(pacs);
-    const httpPort = await freePort();
-    const configFile = path.join(dir, 'gateway.yaml');
-    writeFileSync(configFile, `http: { host: 127.0.0.1, port: ${httpPort}, basePath: /dicomweb }
-dimse: { aeTitle: DICOMWEB, host: 127.0.0.1, port: ${await freePort()} }
-pacs: { aeTitle: ${pacs.aeTitle}, host: 127.0.0.1, port: ${pacs.port}, maxAssociations: ${MAX_ASSOCIATIONS} }
-cache: { dir: ${path.join(dir, 'cache')} }
-auth: { mode: none }
-limits: { clientRequests: 0, tenantRequests: 0 }   # measuring throughput, not admission control
-log: { level: ${process.env.DWG_BENCH_LOG ?? 'warn'} }
-`);
-    gateway = spawn(process.execPath, ['dist/cli.js', 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'] });
-    await waitForPort(httpPort);
+    gateway = await startGateway(dir, 'gateway', { pacs, pacsSettings: `maxAssociations: ${MAX_ASSOCIATIONS}` });
+    const httpPort = gateway.httpPort;
     const gatewayUrl = `http://127.0.0.1:${httpPort}/dicomweb/studies?${QUERY}`;
     const orthancUrl = `http://127.0.0.1:${pacs.httpPort}/dicom-web/studies?${QUERY}`;
     const check = [await get(gatewayUrl), await get(orthancUrl)];
@@ -156,14 +143,9 @@ log: { level: ${process.env.DWG_BENCH_LOG ?? 'warn'} }
       const rawPoint = raw.byClients.get(n);
       byClients.push({ clients: n, gateway: { rps: g.rps, ...summarise(g.latencies) }, orthanc: { rps: o.rps, ...summarise(o.latencies) }, ...(rawPoint ? { raw: rawPoint } : {}) });
     }
-    return { raw: raw.sequential, gateway: gatewaySeq, orthanc: orthancSeq, byClients, rss: peakRssMb(gateway.pid as number) };
+    return { raw: raw.sequential, gateway: gatewaySeq, orthanc: orthancSeq, byClients, rss: peakRssMb(gateway.process.pid as number) };
   } finally {
-    if (gateway) {
-      const exited = new Promise((resolve) => gateway?.once('exit', resolve));
-      gateway.kill('SIGTERM');
-      await exited;
-    }
+    await gateway?.stop();
     await pacs.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
 }

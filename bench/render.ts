@@ -9,12 +9,12 @@
  * with 1 client (p50/p95) and 8 concurrent clients (requests/s, p50/p95), and the gateway's responsiveness while
  * 8 clients render JPEG 2000 frames: the latency of /healthz asked every 5 ms (its p99 bounds the event-loop lag).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startOrthanc, type TestPacs } from '../devkit/pacs.js';
-import { freePort, waitForPort } from '../devkit/ports.js';
+import { freePort } from '../devkit/ports.js';
+import { startGateway, type GatewayProcess } from './gateway-process.js';
 import { run } from '../devkit/processes.js';
 import { Dataset } from '../src/dicom/dataset.js';
 import { encodePart10File } from '../src/dicom/part10.js';
@@ -66,21 +66,10 @@ async function measure(url: string, headers: Record<string, string> = {}): Promi
   return { single, parallel: { ...summarise(p.latencies), rps: p.rps } };
 }
 
-async function startGateway(work: string, name: string, pacs: TestPacs, dimsePort: number, render: string): Promise<{ base: string; process: ChildProcess; healthz: string }> {
-  const httpPort = await freePort();
-  const configFile = path.join(work, `${name}.yaml`);
-  writeFileSync(configFile, `http: { host: 127.0.0.1, port: ${httpPort}, basePath: /dicomweb }
-dimse: { aeTitle: ${name === 'cold' ? 'DWCOLD' : 'DWWARM'}, host: 127.0.0.1, port: ${dimsePort} }
-pacs: { aeTitle: ${pacs.aeTitle}, host: 127.0.0.1, port: ${pacs.port}, retrieve: move }
-cache: { dir: ${path.join(work, `${name}-cache`)}, maxBytes: 1GiB }
-render: ${render}
-auth: { mode: none }
-limits: { clientRequests: 0, tenantRequests: 0 }   # measuring throughput, not admission control
-log: { level: warn }
-`);
-  const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'] });
-  await waitForPort(httpPort);
-  return { base: `http://127.0.0.1:${httpPort}/dicomweb`, process: child, healthz: `http://127.0.0.1:${httpPort}/healthz` };
+/** A gateway in front of Orthanc with these render settings, its cache holding the two instances once retrieved. */
+async function renderGateway(work: string, name: 'cold' | 'warm', pacs: TestPacs, dimsePort: number, render: string): Promise<GatewayProcess & { healthz: string }> {
+  const gateway = await startGateway(work, name, { pacs, dimsePort, aeTitle: name === 'cold' ? 'DWCOLD' : 'DWWARM', cacheMaxBytes: '1GiB', yaml: `render: ${render}` });
+  return { ...gateway, healthz: `http://127.0.0.1:${gateway.httpPort}/healthz` };
 }
 
 /** /healthz latencies every 5 ms while `load` runs. */
@@ -111,7 +100,7 @@ export async function runRenderBench(): Promise<SuiteResult> {
   const coldPort = await freePort();
   const warmPort = await freePort();
   const pacs = await startOrthanc({ loadFixtures: false, moveDestination: { aeTitle: 'DWCOLD', host: '127.0.0.1', port: coldPort }, moreDestinations: [{ aeTitle: 'DWWARM', host: '127.0.0.1', port: warmPort }] });
-  const gateways: ChildProcess[] = [];
+  const gateways: GatewayProcess[] = [];
   try {
     for (const f of ['raw.dcm', 'j2k.dcm']) {
       const r = await fetch(`http://127.0.0.1:${pacs.httpPort}/instances`, { method: 'POST', body: readFileSync(path.join(work, f)) });
@@ -122,15 +111,15 @@ export async function runRenderBench(): Promise<SuiteResult> {
 
     const orthanc = await measure(`http://127.0.0.1:${pacs.httpPort}/dicom-web${instance(rawSop)}/rendered`, jpeg);
 
-    const cold = await startGateway(work, 'cold', pacs, coldPort, '{ renderedCacheBytes: 1, frameCacheBytes: 1 }');
-    gateways.push(cold.process);
+    const cold = await renderGateway(work, 'cold', pacs, coldPort, '{ renderedCacheBytes: 1, frameCacheBytes: 1 }');
+    gateways.push(cold);
     const coldRaw = await measure(`${cold.base}${instance(rawSop)}/rendered`, jpeg);
     const coldJ2k = await measure(`${cold.base}${instance(j2kSop)}/rendered`, jpeg);
     const lag = await responsiveness(cold.healthz, () => parallel(CLIENTS, 40, () => get(`${cold.base}${instance(j2kSop)}/rendered`, jpeg)));
-    cold.process.kill('SIGTERM');
+    await cold.stop();
 
-    const warm = await startGateway(work, 'warm', pacs, warmPort, '{}');
-    gateways.push(warm.process);
+    const warm = await renderGateway(work, 'warm', pacs, warmPort, '{}');
+    gateways.push(warm);
     const warmRaw = await measure(`${warm.base}${instance(rawSop)}/rendered`, jpeg);
     const warmJ2k = await measure(`${warm.base}${instance(j2kSop)}/rendered`, jpeg);
     const thumb = await measure(`${warm.base}${instance(rawSop)}/thumbnail`, jpeg);
@@ -169,7 +158,7 @@ export async function runRenderBench(): Promise<SuiteResult> {
       ],
     };
   } finally {
-    for (const g of gateways) g.kill('SIGTERM');
+    for (const g of gateways) await g.stop();
     await pacs.stop();
     rmSync(work, { recursive: true, force: true });
   }

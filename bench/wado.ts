@@ -8,7 +8,6 @@
  * time to first byte, total time, MB/s, and the gateway's peak RSS; then single frames of the cached
  * 200-frame instance.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,51 +19,42 @@ import { encodePart10File } from '../src/dicom/part10.js';
 import { tag, Tags } from '../src/dicom/tag.js';
 import { uidFromLabel } from '../src/dicom/uid.js';
 import { summarise, peakRssMb } from './stats.js';
+import { startGateway, type GatewayProcess } from './gateway-process.js';
+import { writeStudyFiles } from './study-generator.js';
 import { barChart, mb, ms, ratio, seconds, target, type SuiteResult } from './report.js';
 
 const INSTANCES = Number(process.env.DWG_BENCH_INSTANCES ?? 500);
 const FRAMES = 200;
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 
-/** Writes the benchmark study (and the multi-frame instance) as Part 10 files. */
+/** Writes the benchmark study — the CT series and, in a series of its own, the multi-frame instance — as Part 10 files. */
 export function writeStudy(dir: string): { studyUid: string; seriesUid: string; multiFrame: { series: string; sop: string }; bytes: number } {
-  const studyUid = uidFromLabel('bench/study');
-  const seriesUid = uidFromLabel('bench/series1');
-  const mfSeries = uidFromLabel('bench/series2');
-  const mfSop = uidFromLabel('bench/multiframe');
-  let bytes = 0;
-  const base = (sop: string, series: string, number: number): Dataset => new Dataset()
-    .setText(Tags.SOPClassUID, CT, 'UI').setText(Tags.SOPInstanceUID, sop, 'UI')
-    .setText(tag(0x0008, 0x0060), 'CT', 'CS').setText(Tags.PatientName, 'Bench^Mark').setText(Tags.PatientID, 'BENCH')
-    .setText(Tags.StudyInstanceUID, studyUid, 'UI').setText(Tags.SeriesInstanceUID, series, 'UI')
-    .setText(tag(0x0020, 0x0013), String(number), 'IS').setText(tag(0x0008, 0x0020), '20260101', 'DA')
-    .setUint16(tag(0x0028, 0x0002), 1).setText(tag(0x0028, 0x0004), 'MONOCHROME2', 'CS')
-    .setUint16(tag(0x0028, 0x0010), 512).setUint16(tag(0x0028, 0x0011), 512)
-    .setUint16(tag(0x0028, 0x0100), 16).setUint16(tag(0x0028, 0x0101), 12).setUint16(tag(0x0028, 0x0102), 11).setUint16(tag(0x0028, 0x0103), 0);
-  const write = (name: string, ds: Dataset, sop: string): void => {
-    const file = encodePart10File(ds, { sopClassUid: CT, sopInstanceUid: sop });
-    writeFileSync(path.join(dir, name), file);
-    bytes += file.length;
-  };
-  const frame = Buffer.alloc(512 * 512 * 2);
-  for (let i = 0; i < INSTANCES; i++) {
-    for (let p = 0; p < 512 * 512; p++) frame.writeUInt16LE((p + i * 7) & 0x0fff, p * 2);
-    const sop = uidFromLabel(`bench/instance${i}`);
-    write(`ct${i}.dcm`, base(sop, seriesUid, i + 1).set({ tag: Tags.PixelData, vr: 'OW', bytes: Buffer.from(frame) }), sop);
-  }
+  const series = writeStudyFiles(dir, { label: 'wado', instances: INSTANCES });
+  const mfSeries = uidFromLabel('bench/wado/multiframe-series');
+  const mfSop = uidFromLabel('bench/wado/multiframe');
   const mf = Buffer.alloc(512 * 512 * 2 * FRAMES);
   for (let f = 0; f < FRAMES; f++) for (let p = 0; p < 512 * 512; p += 64) mf.writeUInt16LE((p + f) & 0x0fff, (f * 512 * 512 + p) * 2);
-  write('multiframe.dcm', base(mfSop, mfSeries, 1).setText(tag(0x0028, 0x0008), String(FRAMES), 'IS').set({ tag: Tags.PixelData, vr: 'OW', bytes: mf }), mfSop);
-  return { studyUid, seriesUid, multiFrame: { series: mfSeries, sop: mfSop }, bytes };
+  const ds = new Dataset()
+    .setText(Tags.SOPClassUID, CT, 'UI').setText(Tags.SOPInstanceUID, mfSop, 'UI')
+    .setText(tag(0x0008, 0x0060), 'CT', 'CS').setText(Tags.PatientName, 'Bench^Mark').setText(Tags.PatientID, 'BENCH')
+    .setText(Tags.StudyInstanceUID, series.studyUid, 'UI').setText(Tags.SeriesInstanceUID, mfSeries, 'UI')
+    .setText(tag(0x0020, 0x0013), '1', 'IS').setText(tag(0x0008, 0x0020), '20260101', 'DA')
+    .setUint16(Tags.SamplesPerPixel, 1).setText(Tags.PhotometricInterpretation, 'MONOCHROME2', 'CS')
+    .setUint16(Tags.Rows, 512).setUint16(Tags.Columns, 512)
+    .setUint16(Tags.BitsAllocated, 16).setUint16(Tags.BitsStored, 12).setUint16(Tags.HighBit, 11).setUint16(Tags.PixelRepresentation, 0)
+    .setText(tag(0x0028, 0x0008), String(FRAMES), 'IS').set({ tag: Tags.PixelData, vr: 'OW', bytes: mf });
+  const file = encodePart10File(ds, { sopClassUid: CT, sopInstanceUid: mfSop });
+  writeFileSync(path.join(dir, 'multiframe.dcm'), file);
+  return { studyUid: series.studyUid, seriesUid: series.seriesUid, multiFrame: { series: mfSeries, sop: mfSop }, bytes: series.bytes + file.length };
 }
 
-interface Timing { ttfbMs: number; totalMs: number; bytes: number }
+export interface Timing { ttfbMs: number; totalMs: number; bytes: number }
 
 /**
  * GET with curl, the same client for every side (a Node client was itself the bottleneck at ~400 MB/s):
  * time to the first byte and to the end, and the bytes.
  */
-async function timedGet(url: string, headers: Record<string, string> = {}): Promise<Timing> {
+export async function timedGet(url: string, headers: Record<string, string> = {}): Promise<Timing> {
   const args = ['-s', '-o', '/dev/null', '-w', '%{http_code} %{time_starttransfer} %{time_total} %{size_download}', ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
   const { stdout } = await run('curl', args);
   const [code, ttfb, total, bytes] = stdout.trim().split(' ');
@@ -80,9 +70,8 @@ async function measure(work: string, filesDir: string, study: ReturnType<typeof 
   const gatewayDimse = await freePort();
   const baselinePort = await freePort();
   const pacs = await startOrthanc({ loadFixtures: false, tuned, moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: gatewayDimse }, moreDestinations: [{ aeTitle: 'BASELINE', host: '127.0.0.1', port: baselinePort }] });
-  const httpPort = await freePort();
   const name = tuned ? 'tuned' : 'shipped';
-  let gateway: ReturnType<typeof spawn> | undefined;
+  let gateway: GatewayProcess | undefined;
   try {
     process.stdout.write(`loading ${(study.bytes / 1e6).toFixed(0)} MB into Orthanc (${name}) with storescu...\n`);
     await run('storescu', ['-aec', pacs.aeTitle, '+sd', '127.0.0.1', String(pacs.port), filesDir]);
@@ -101,20 +90,10 @@ async function measure(work: string, filesDir: string, study: ReturnType<typeof 
     await storescp.stop();
     rmSync(baselineDir, { recursive: true, force: true });
 
-    // The gateway, as its own process.
-    const configFile = path.join(work, `gateway-${name}.yaml`);
-    writeFileSync(configFile, `http: { host: 127.0.0.1, port: ${httpPort}, basePath: /dicomweb }
-dimse: { aeTitle: DICOMWEB, host: 127.0.0.1, port: ${gatewayDimse} }
-pacs: { aeTitle: ${pacs.aeTitle}, host: 127.0.0.1, port: ${pacs.port}, retrieve: move }
-cache: { dir: ${path.join(work, `cache-${name}`)}, maxBytes: 2GiB }
-auth: { mode: none }
-limits: { clientRequests: 0, tenantRequests: 0 }   # measuring throughput, not admission control
-log: { level: ${process.env.DWG_BENCH_LOG ?? 'warn'} }
-`);
-    // DWG_BENCH_PROF=DIR: a CPU profile of the gateway per run, to see where its time goes.
+    // The gateway, as its own process. DWG_BENCH_PROF=DIR: a CPU profile of it per run, to see where its time goes.
     const profile = process.env.DWG_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.DWG_BENCH_PROF}`, `--cpu-prof-name=gateway-${name}.cpuprofile`] : [];
-    gateway = spawn(process.execPath, [...profile, 'dist/cli.js', 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...(process.env.DWG_UV ? { UV_THREADPOOL_SIZE: process.env.DWG_UV } : {}) } });
-    await waitForPort(httpPort);
+    gateway = await startGateway(work, `gateway-${name}`, { pacs, dimsePort: gatewayDimse, cacheMaxBytes: '2GiB', nodeArgs: profile });
+    const httpPort = gateway.httpPort;
     const seriesPath = `/studies/${study.studyUid}/series/${study.seriesUid}`;
     const accept = { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' };
     const cold = await timedGet(`http://127.0.0.1:${httpPort}/dicomweb${seriesPath}`, accept);
@@ -126,10 +105,9 @@ log: { level: ${process.env.DWG_BENCH_LOG ?? 'warn'} }
     const firstFrame = await timedGet(`${framesBase}/1`);
     const frameTimes: number[] = [];
     for (let i = 0; i < 100; i++) frameTimes.push((await timedGet(`${framesBase}/${1 + ((i * 37) % FRAMES)}`)).totalMs);
-    return { cold, baseline, orthanc, warm, frames: summarise(frameTimes), firstFrame, rss: peakRssMb(gateway.pid as number) };
+    return { cold, baseline, orthanc, warm, frames: summarise(frameTimes), firstFrame, rss: peakRssMb(gateway.process.pid as number) };
   } finally {
-    gateway?.kill('SIGTERM');
-    if (gateway) await new Promise((resolve) => gateway?.once('exit', resolve));
+    await gateway?.stop();
     await pacs.stop();
   }
 }

@@ -34,6 +34,11 @@ export interface PacsOptions {
    * tests and benchmarks see the delayed-ACK stalls the gateway must avoid; benchmarks measure tuned as a second figure.
    */
   tuned?: boolean;
+  /**
+   * Orthanc: keep its storage and index in this directory, which stop() leaves in place, so that a restart (as
+   * shipped, then tuned) serves what was loaded once. The caller removes it.
+   */
+  dataDir?: string;
   /** Orthanc: further configuration keys (e.g. `RleTransferSyntaxAccepted: false`). */
   orthanc?: Record<string, unknown>;
 }
@@ -80,8 +85,8 @@ export async function startOrthanc(options: PacsOptions = {}): Promise<TestPacs>
   for (const [i, d] of [...(options.moveDestination ? [options.moveDestination] : []), ...(options.moreDestinations ?? [])].entries()) modalities[`dest${i}`] = [d.aeTitle, d.host, d.port];
   writeFileSync(path.join(dir, 'orthanc.json'), JSON.stringify({
     Name: 'dwg-test',
-    StorageDirectory: path.join(dir, 'storage'),
-    IndexDirectory: path.join(dir, 'index'),
+    StorageDirectory: path.join(options.dataDir ?? dir, 'storage'),
+    IndexDirectory: path.join(options.dataDir ?? dir, 'index'),
     HttpPort: httpPort,
     DicomPort: port,
     DicomAet: aeTitle,
