@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import type { TlsOptions } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import cors from '@fastify/cors';
@@ -72,12 +73,9 @@ export interface AppDependencies {
 export function buildApp(deps: AppDependencies): FastifyInstance {
   const { settings } = deps;
   const config = settings;
-  const tls = httpTlsOptions(settings);
-  // Node answers 431 beyond this many header bytes (the URL counts): a bound on query strings too.
-  const server = { maxHeaderSize: config.http.maxHeaderBytes };
   const app = Fastify({
     ...(deps.loggerInstance ? { loggerInstance: deps.loggerInstance } : { logger: deps.logger ?? { level: settings.logLevel } }),
-    ...(tls ? { https: { ...tls, ...server } } : { http: server }),
+    ...listenerOptions(config.http, httpTlsOptions(settings)),
     // X-Forwarded-Proto/Host/For only from the configured proxies: request.protocol/host/ip, and so every URL the
     // gateway writes (RetrieveURL, BulkDataURI, signed URLs), follow what the client saw.
     trustProxy: config.http.trustedProxies.length ? config.http.trustedProxies : false,
@@ -96,6 +94,14 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     requestTimeout: 0,
     bodyLimit: 1024 * 1024,
   }) as unknown as FastifyInstance;
+
+  if (config.http.h2c || (config.http.tls && config.http.http2)) {
+    // Node's HTTP/2 takes header lists up to 64 KiB whatever SETTINGS say: the bound is ours to hold.
+    const max = config.http.maxHeaderBytes;
+    app.addHook('onRequest', async (request) => {
+      if (request.raw.httpVersionMajor === 2 && headerListSize(request.raw.rawHeaders) > max) throw Errors.headersTooLarge(max);
+    });
+  }
 
   if (config.http.corsOrigins.length) {
     // Browser viewers on these origins only (nothing is open by default); preflights answered before auth.
@@ -133,6 +139,30 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     void app.register(async (scoped) => registerTenantRoutes(scoped, tenant, { settings, audit: deps.audit }), { prefix: tenant.basePath });
   }
   return app;
+}
+
+/**
+ * HTTP/1.1; HTTPS with HTTP/2 offered by ALPN beside HTTP/1.1 (`http.http2`, the default with TLS); or cleartext
+ * HTTP/2 with prior knowledge (`http.h2c`). Streaming and backpressure are the same on each: an HTTP/2 stream's
+ * flow-control window stands where the socket's buffer does.
+ */
+function listenerOptions(http: HttpSettings['http'], tls: TlsOptions | undefined): Record<string, unknown> {
+  // Node answers 431 beyond this many header bytes (the URL counts): a bound on query strings too. Over HTTP/2 an
+  // onRequest hook holds the same bound (buildApp), so that the client gets a 431 too, not a reset stream.
+  const http1 = { maxHeaderSize: http.maxHeaderBytes };
+  // An HTTP/2 client keeps its session open; closing the server ends them (GOAWAY, streams in flight finish).
+  const http2 = { http2: true, forceCloseConnections: true };
+  if (tls && http.http2) return { ...http2, https: { ...tls, ...http1, allowHTTP1: true } };
+  if (tls) return { https: { ...tls, ...http1 } };
+  if (http.h2c) return http2;
+  return { http: http1 };
+}
+
+/** The size of a header list as HTTP/2 counts it (RFC 9113 §6.5.2): each field's name and value, plus 32 octets. */
+function headerListSize(rawHeaders: readonly string[]): number {
+  let size = 0;
+  for (const field of rawHeaders) size += Buffer.byteLength(field) + 16; // names and values alternate: 2 × 16
+  return size;
 }
 
 /** A 4xx Fastify decided (a body too large, a content type it cannot parse…) as one of our coded errors. */

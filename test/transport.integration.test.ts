@@ -5,29 +5,12 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { startDcmqrscp, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
-import { run } from '../devkit/processes.js';
+import { testCertificates } from './harness/certificates.js';
 import { PATIENTS } from '../src/samples/catalog.js';
-import { tempDir } from '../devkit/temp.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
-
-/** A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
-async function certificates(): Promise<Record<'ca' | 'caKey' | 'cert' | 'key' | 'clientCert' | 'clientKey', string>> {
-  const dir = tempDir('certs');
-  const f = (n: string): string => path.join(dir, n);
-  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=dwg-test-ca', '-keyout', f('ca.key'), '-out', f('ca.pem')]);
-  const leaf = async (name: string, cn: string, ext: string): Promise<void> => {
-    await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`)]);
-    await run('bash', ['-c', `printf '%s\\n' '${ext}' > ${f(`${name}.ext`)}`]);
-    await run('openssl', ['x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', f(`${name}.ext`), '-out', f(`${name}.pem`)]);
-  };
-  await leaf('server', '127.0.0.1', 'subjectAltName=IP:127.0.0.1');
-  await leaf('client', 'viewer', 'extendedKeyUsage=clientAuth');
-  return { ca: f('ca.pem'), caKey: f('ca.key'), cert: f('server.pem'), key: f('server.key'), clientCert: f('client.pem'), clientKey: f('client.key') };
-}
 
 function httpsGet(url: string, options: https.RequestOptions): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -54,7 +37,7 @@ describe('HTTP transport', () => {
   };
 
   it('serves HTTPS, and with requireClientCert only to clients with a certificate from the CA', async () => {
-    const c = await certificates();
+    const c = await testCertificates();
     const gw = await start({ http: { tls: { cert: c.cert, key: c.key, ca: c.ca, requireClientCert: true } } });
     expect(gw.base.startsWith('https://127.0.0.1:')).toBe(true);
     const ca = readFileSync(c.ca);

@@ -158,6 +158,11 @@ export class InstanceCache {
     return entry;
   }
 
+  /** Instances some reader holds (a response being written): they cannot be evicted. */
+  get pinnedCount(): number {
+    return this.pins.size;
+  }
+
   /** Keeps an instance from eviction until the returned function is called. */
   pin(sopInstanceUid: string): () => void {
     this.pins.set(sopInstanceUid, (this.pins.get(sopInstanceUid) ?? 0) + 1);

@@ -176,7 +176,17 @@ export const configSchema = z.object({
     corsOrigins: z.array(z.string().url()).default([]),
     /** Longest request header section, URL included, in bytes; beyond: 431. */
     maxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
-  }).strict().prefault({}),
+    /**
+     * With `tls`: offer HTTP/2 by ALPN (RFC 9113 §3.2) beside HTTP/1.1. A browser opens at most 6 HTTP/1.1
+     * connections to a host, and viewers ask one request per frame; over HTTP/2 they share one connection.
+     */
+    http2: z.boolean().default(true),
+    /**
+     * Without `tls`: HTTP/2 over cleartext with prior knowledge (RFC 9113 §3.3), for a TLS-terminating proxy that
+     * speaks it (HAProxy `proto h2`, Envoy). HTTP/1.1 clients cannot connect to such a listener.
+     */
+    h2c: z.boolean().default(false),
+  }).strict().refine((h) => !(h.h2c && h.tls), { path: ['h2c'], message: 'h2c is HTTP/2 without TLS; with http.tls, HTTP/2 is offered by ALPN (http.http2)' }).prefault({}),
 
   dimse: dimseSchema.prefault({}),
 

@@ -33,8 +33,21 @@ export interface StreamOptions {
 /** Bytes the response may hold before we wait for 'drain' (measured best of 64 KiB, 2 MiB, 8 MiB). */
 const WRITE_WINDOW = 64 * 1024;
 
-function write(res: ServerResponse, chunk: Buffer | string, onWritten?: (chunk: Buffer) => void): Promise<void> {
-  if (res.destroyed) return Promise.reject(new Error('client connection closed'));
+/**
+ * Whether the client has gone: an HTTP/1.1 response is destroyed with its socket; an HTTP/2 response (Node's
+ * compatibility API) has no `destroyed` of its own, its stream has.
+ */
+function clientGone(res: ServerResponse): boolean {
+  const stream = (res as { stream?: { destroyed: boolean } }).stream;
+  return stream ? stream.destroyed : res.destroyed;
+}
+
+/**
+ * Writes one chunk, and waits for 'drain' when the response holds more than WRITE_WINDOW — backpressure from the
+ * socket (HTTP/1.1) or the stream's flow-control window (HTTP/2). Rejects once the client has gone.
+ */
+export function writeChunk(res: ServerResponse, chunk: Buffer | string, onWritten?: (chunk: Buffer) => void): Promise<void> {
+  if (clientGone(res)) return Promise.reject(new Error('client connection closed'));
   const accepted = onWritten && typeof chunk !== 'string' ? res.write(chunk, () => onWritten(chunk)) : res.write(chunk);
   // Wait only when the response asked for it (write returned false, so 'drain' will come) and holds more than the
   // window: waiting on a response that never signalled would hang it.
@@ -79,7 +92,7 @@ export async function streamResponse(reply: FastifyReply, options: StreamOptions
     for (;;) {
       const next = await iterator.next();
       if (next.done) break;
-      await write(res, next.value, options.onWritten);
+      await writeChunk(res, next.value, options.onWritten);
     }
     const late = options.lateWarning?.();
     if (late) res.addTrailers({ warning: warningHeader('dicomweb-gateway', late) });

@@ -9,7 +9,7 @@ import { jsonArray } from './search-response.js';
 import type { PublicUrl } from './public-url.js';
 import { warnIgnoredParameters } from './ignored-parameters.js';
 import type { RouteConfig } from './route-config.js';
-import { streamResponse, multipartBody, newBoundary, pendingHeaders, sizedMultipartBody, type Part } from './multipart-stream.js';
+import { streamResponse, multipartBody, newBoundary, pendingHeaders, sizedMultipartBody, writeChunk, type Part } from './multipart-stream.js';
 
 export interface WadoRouteOptions {
   service: WadoService;
@@ -120,11 +120,15 @@ async function retrieveBulkData(options: WadoRouteOptions, request: FastifyReque
       ...(range ? { 'content-range': `bytes ${range.start}-${range.end}/${size}` } : {}),
     });
     try {
-      for await (const chunk of body) if (!reply.raw.write(chunk)) await new Promise((r) => reply.raw.once('drain', r));
+      for await (const chunk of body) await writeChunk(reply.raw, chunk);
+      reply.raw.end();
+    } catch (err) {
+      // After the headers: cut the response (the client sees it incomplete), never end it short.
+      reply.log.error({ err }, 'response failed after it started; connection cut');
+      reply.raw.destroy();
     } finally {
       await body.return?.(undefined);
     }
-    reply.raw.end();
     return;
   }
   await sendParts(reply, { type: 'application/octet-stream', parts: (async function* () { yield { mediaType: 'application/octet-stream', body }; })(), lateWarning: () => undefined });
