@@ -11,7 +11,7 @@ import { freePort, waitForPort } from '../devkit/ports.js';
 export interface GatewayProcess {
   httpPort: number;
   dimsePort: number;
-  /** `http://127.0.0.1:{port}/dicomweb` */
+  /** `http(s)://127.0.0.1:{port}/dicomweb` */
   base: string;
   process: ChildProcess;
   /** Lines the gateway logged on stdout (when started with `captureLog`). */
@@ -22,6 +22,8 @@ export interface GatewayProcess {
 export interface GatewayOptions {
   /** In front of this PACS (else on a new embedded archive under `work/name`). */
   pacs?: TestPacs;
+  /** HTTPS with this certificate; HTTP/2 offered by ALPN unless `http2: false`. */
+  tls?: { cert: string; key: string; http2?: boolean };
   /** More `pacs:` settings, YAML flow style (e.g. `maxAssociations: 8`). */
   pacsSettings?: string;
   /** The Storage SCP's port (a C-MOVE destination the PACS knows); a free one if not given. */
@@ -43,7 +45,8 @@ export async function startGateway(work: string, name: string, options: GatewayO
   const dimsePort = options.dimsePort ?? await freePort();
   const configFile = path.join(work, `${name}.yaml`);
   const pacs = options.pacs;
-  writeFileSync(configFile, `http: { host: 127.0.0.1, port: ${httpPort}, basePath: /dicomweb }
+  const tls = options.tls ? `, tls: { cert: ${options.tls.cert}, key: ${options.tls.key} }, http2: ${options.tls.http2 ?? true}` : '';
+  writeFileSync(configFile, `http: { host: 127.0.0.1, port: ${httpPort}, basePath: /dicomweb${tls} }
 dimse: { aeTitle: ${options.aeTitle ?? 'DICOMWEB'}, host: 127.0.0.1, port: ${dimsePort}${pacs ? '' : ', minFreeBytes: 0'} }
 ${pacs ? `pacs: { aeTitle: ${pacs.aeTitle}, host: 127.0.0.1, port: ${pacs.port}, retrieve: move${options.pacsSettings ? `, ${options.pacsSettings}` : ''} }` : `archive: { dir: ${path.join(work, name)} }`}
 cache: { dir: ${path.join(work, `${name}-cache`)}, maxBytes: ${options.cacheMaxBytes ?? '4GiB'} }
@@ -71,7 +74,7 @@ ${options.yaml ?? ''}
   return {
     httpPort,
     dimsePort,
-    base: `http://127.0.0.1:${httpPort}/dicomweb`,
+    base: `${options.tls ? 'https' : 'http'}://127.0.0.1:${httpPort}/dicomweb`,
     process: child,
     logLines,
     async stop() {

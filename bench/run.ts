@@ -9,6 +9,7 @@ const benches: Record<string, () => Promise<SuiteResult>> = {
   qido: async () => (await import('./qido.js')).runQidoBench(),
   wado: async () => (await import('./wado.js')).runWadoBench(),
   studies: async () => (await import('./studies.js')).runStudiesBench(),
+  viewer: async () => (await import('./viewer.js')).runViewerBench(),
   render: async () => (await import('./render.js')).runRenderBench(),
   archive: async () => (await import('./archive.js')).runArchiveBench(),
   ingest: async () => (await import('./ingest.js')).runIngestBench(),

@@ -8,7 +8,7 @@ import http2, { type ClientHttp2Session } from 'node:http2';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { gatewayInFrontOfDcmqrscp } from './harness/gateway.js';
-import { testCertificates, type TestCertificates } from './harness/certificates.js';
+import { testCertificates, type TestCertificates } from '../devkit/certificates.js';
 import { boundaryOf, parseMultipart } from './harness/multipart.js';
 import { allInstances, PATIENTS } from '../src/samples/catalog.js';
 import { configSchema } from '../src/config/schema.js';

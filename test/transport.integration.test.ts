@@ -7,7 +7,7 @@ import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { startDcmqrscp, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
-import { testCertificates } from './harness/certificates.js';
+import { testCertificates } from '../devkit/certificates.js';
 import { PATIENTS } from '../src/samples/catalog.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;

@@ -2,7 +2,7 @@
  * WADO-RS cache and failure behaviour: eviction under a tiny byte budget, restart with a warm cache, an
  * instance request riding on a running study retrieval, 0xA801, a PACS that aborts mid-transfer or stalls.
  */
-import { describe, it, expect, afterEach } from 'vitest';
+import { describe, it, expect, afterEach, vi } from 'vitest';
 import { readdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { startDcmqrscp, startOrthanc, type TestPacs } from '../devkit/pacs.js';
@@ -82,6 +82,25 @@ describe('WADO-RS cache', () => {
     const viaStudy = await fetch(`${restarted.base}/studies/${s?.uid}/thumbnail`);
     expect(own.status).toBe(200);
     expect(Buffer.from(await viaStudy.arrayBuffer()).equals(Buffer.from(await own.arrayBuffer()))).toBe(true);
+  });
+
+  it('streams metadata chunked while the PACS sends, and with Content-Length once the scope is cached complete (JSON and XML)', async () => {
+    const { gw } = await dcmqrscpWithGateway();
+    const s = PATIENTS[1]?.studies[0];
+    const expected = instances.filter((i) => i.study.uid === s?.uid).length;
+    const url = `${gw.base}/studies/${s?.uid}/metadata`;
+    const cold = await fetch(url);
+    const coldBody = (await cold.json()) as unknown[];
+    expect(coldBody).toHaveLength(expected);
+    expect(cold.headers.get('content-length')).toBeNull();
+    await vi.waitFor(() => expect(gw.archive.holdsLocally({ study: s?.uid ?? '' })).toBe(true), { timeout: 5000 });
+    const warm = await fetch(url);
+    const warmBytes = Buffer.from(await warm.arrayBuffer());
+    expect(Number(warm.headers.get('content-length'))).toBe(warmBytes.length);
+    expect(JSON.parse(warmBytes.toString('utf8'))).toHaveLength(expected);
+    const xml = await fetchMultipart(url, { headers: { accept: 'multipart/related; type="application/dicom+xml"' } });
+    expect(xml.parts).toHaveLength(expected);
+    expect(Number(xml.headers.get('content-length'))).toBeGreaterThan(0);
   });
 
   it('lets an instance request wait for the study retrieval already running instead of starting another', async () => {

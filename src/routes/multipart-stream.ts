@@ -142,6 +142,41 @@ export interface SizedBody {
 }
 
 /**
+ * Reads a body ahead while it is within `maxBytes`: when it ends within, its length is known before the first byte
+ * (and it goes out with Content-Length); else what was read goes first and the rest is streamed as it comes.
+ */
+export async function sizedBody(chunks: AsyncIterable<Buffer | string>, maxBytes: number): Promise<SizedBody> {
+  const source = chunks[Symbol.asyncIterator]();
+  const ahead: (Buffer | string)[] = [];
+  let bytes = 0;
+  let more = false;
+  try {
+    for (;;) {
+      const r = await source.next();
+      if (r.done) break;
+      ahead.push(r.value);
+      bytes += Buffer.byteLength(r.value);
+      if (bytes > maxBytes) {
+        more = true;
+        break;
+      }
+    }
+  } catch (err) {
+    await source.return?.();
+    throw err;
+  }
+  const all = (async function* (): AsyncGenerator<Buffer | string> {
+    try {
+      yield* ahead.splice(0);
+      if (more) for (let r = await source.next(); !r.done; r = await source.next()) yield r.value;
+    } finally {
+      await source.return?.(); // stopped early (a HEAD, a client gone): the source lets go of what it holds
+    }
+  })();
+  return more ? { chunks: all } : { chunks: all, length: bytes };
+}
+
+/**
  * Reads a multipart body ahead while its parts' bodies are buffers (frames read from a file, rendered images) and
  * together within `maxBytes`: when that was the whole body, its length is known before the first byte and it can
  * go out with Content-Length (browsers decode such a response sooner than a chunked one). Anything streamed (a

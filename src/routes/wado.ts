@@ -9,7 +9,7 @@ import { jsonArray } from './search-response.js';
 import type { PublicUrl } from './public-url.js';
 import { warnIgnoredParameters } from './ignored-parameters.js';
 import type { RouteConfig } from './route-config.js';
-import { streamResponse, multipartBody, newBoundary, pendingHeaders, sizedMultipartBody, writeChunk, type Part } from './multipart-stream.js';
+import { streamResponse, multipartBody, newBoundary, pendingHeaders, sizedBody, sizedMultipartBody, writeChunk, type Part, type SizedBody } from './multipart-stream.js';
 
 export interface WadoRouteOptions {
   service: WadoService;
@@ -32,15 +32,7 @@ async function sendParts(reply: FastifyReply, answer: WadoParts): Promise<void> 
       yield { headers: { 'Content-Type': p.mediaType, ...(p.location ? { 'Content-Location': p.location } : {}) }, body: p.body, ...(p.done ? { done: p.done } : {}) };
     }
   })();
-  const body = await sizedMultipartBody(boundary, parts, SIZED_BYTES);
-  // Read ahead whole: what was left out is known already, and goes in a header (no trailer without chunking).
-  const late = body.length !== undefined ? answer.lateWarning() : undefined;
-  await streamResponse(reply, {
-    contentType: `multipart/related; type="${answer.type}"; boundary=${boundary}`,
-    warnings: late ? [late] : [],
-    ...(body.length === undefined ? { lateWarning: answer.lateWarning } : { contentLength: body.length }),
-    ...(answer.recycle ? { onWritten: answer.recycle } : {}),
-  }, body.chunks);
+  await sendSized(reply, `multipart/related; type="${answer.type}"; boundary=${boundary}`, await sizedMultipartBody(boundary, parts, SIZED_BYTES), answer.lateWarning, answer.recycle);
 }
 
 /** Frames and other in-memory answers up to this size go out with Content-Length (issue 13: viewers decode them sooner). */
@@ -75,10 +67,35 @@ async function retrieveMetadata(options: WadoRouteOptions, request: FastifyReque
     const parts = (async function* (): AsyncGenerator<Part> {
       for await (const json of answer.objects) yield { headers: { 'Content-Type': 'application/dicom+xml; charset=utf-8' }, body: Buffer.from(toNativeDicomXml(json)) };
     })();
-    await streamResponse(reply, { contentType: `multipart/related; type="application/dicom+xml"; boundary=${boundary}`, warnings: [], lateWarning: answer.lateWarning }, multipartBody(boundary, parts));
+    const contentType = `multipart/related; type="application/dicom+xml"; boundary=${boundary}`;
+    if (!answer.local) {
+      await streamResponse(reply, { contentType, warnings: [], lateWarning: answer.lateWarning }, multipartBody(boundary, parts));
+      return;
+    }
+    await sendSized(reply, contentType, await sizedMultipartBody(boundary, parts, SIZED_BYTES), answer.lateWarning);
     return;
   }
-  await streamResponse(reply, { contentType: 'application/dicom+json', warnings: [], lateWarning: answer.lateWarning }, jsonArray(answer.objects));
+  if (!answer.local) {
+    // Cold: each instance's metadata goes out as the instance arrives (the first byte with the first instance).
+    await streamResponse(reply, { contentType: 'application/dicom+json', warnings: [], lateWarning: answer.lateWarning }, jsonArray(answer.objects));
+    return;
+  }
+  // Held here: read ahead, so that it goes out with Content-Length when it fits.
+  await sendSized(reply, 'application/dicom+json', await sizedBody(jsonArray(answer.objects), SIZED_BYTES), answer.lateWarning);
+}
+
+/**
+ * A body read ahead: with Content-Length when it was read whole — what was left out is known then, and goes in a
+ * Warning header (no trailer without chunking) — else streamed, the late Warning as a trailer.
+ */
+async function sendSized(reply: FastifyReply, contentType: string, body: SizedBody, lateWarning: () => string | undefined, onWritten?: (chunk: Buffer) => void): Promise<void> {
+  const late = body.length !== undefined ? lateWarning() : undefined;
+  await streamResponse(reply, {
+    contentType,
+    warnings: late ? [late] : [],
+    ...(body.length === undefined ? { lateWarning } : { contentLength: body.length }),
+    ...(onWritten ? { onWritten } : {}),
+  }, body.chunks);
 }
 
 /** A single byte range (RFC 9110 §14.1.2); undefined for no Range header; throws 416 for an unsatisfiable one. */

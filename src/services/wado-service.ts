@@ -49,6 +49,11 @@ export interface WadoParts {
 export interface WadoMetadata {
   objects: AsyncIterable<DicomJsonObject>;
   lateWarning: () => string | undefined;
+  /**
+   * Answered from what the gateway holds (its archive, or a scope cached complete), nothing awaited from a PACS:
+   * reading it ahead costs no first byte.
+   */
+  local: boolean;
 }
 
 /** The bytes of one bulk data value, or of the range of it asked for. */
@@ -135,7 +140,7 @@ export class WadoService {
       const objects = (async function* (): AsyncGenerator<DicomJsonObject> {
         for (const { instance, metadata } of stored) yield withBulkDataBase(metadata, instanceUrl(base, instance));
       })();
-      return { objects, lateWarning: () => undefined };
+      return { objects, lateWarning: () => undefined, local: true };
     }
     const { stream, first, rest } = await this.firstAndRest(scope);
     const firstJson = this.metadataOf(base, first);
@@ -143,7 +148,7 @@ export class WadoService {
       yield firstJson;
       for await (const held of iterable(rest)) yield this.metadataOf(base, held);
     }).call(this);
-    return { objects: releasing(objects, () => { void rest.return?.(); }), lateWarning: lateWarning(stream) };
+    return { objects: releasing(objects, () => { void rest.return?.(); }), lateWarning: lateWarning(stream), local: stream.fromCache };
   }
 
   /**

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { run } from '../../devkit/processes.js';
-import { tempDir } from '../../devkit/temp.js';
+import { run } from './processes.js';
+import { tempDir } from './temp.js';
 
 export type TestCertificates = Record<'ca' | 'caKey' | 'cert' | 'key' | 'clientCert' | 'clientKey', string>;
 
