@@ -62,7 +62,7 @@ const CHARTS_DIR = path.join(BENCH_DIR, 'report');
 const REPORT = path.join(BENCH_DIR, 'report.md');
 
 /** Which suites the report lists, in this order (a result of a suite no longer run is dropped). */
-export const SUITE_ORDER = ['qido', 'wado', 'studies', 'viewer', 'render', 'archive', 'ingest'] as const;
+export const SUITE_ORDER = ['qido', 'wado', 'studies', 'viewer', 'render', 'archive', 'ingest', 'scale'] as const;
 
 // ---------------------------------------------------------------------------------------------- formatting
 
@@ -160,7 +160,7 @@ export function lineChart(name: string, title: string, axes: { x: string; y: str
       data: { values: data },
       mark: { type: 'line', point: true },
       encoding: {
-        x: { field: 'x', type: 'quantitative', title: axes.x, scale: axes.logX ? { type: 'log', domain: extent(data.map((d) => d.x)), nice: false } : { zero: true }, axis: { values: [...new Set(data.map((d) => d.x))] } },
+        x: { field: 'x', type: 'quantitative', title: axes.x, scale: axes.logX ? { type: 'log', domain: extent(data.map((d) => d.x)), nice: false } : { zero: true }, axis: new Set(data.map((d) => d.x)).size <= 12 ? { values: [...new Set(data.map((d) => d.x))] } : {} },
         y: { field: 'y', type: 'quantitative', title: axes.y, scale: axes.logY ? { type: 'log' } : { zero: true } },
         color: { field: 'series', type: 'nominal', sort: null, title: null, scale: colorScale(data.map((d) => d.series)), legend: { columns: 1, labelLimit: 600 } },
       },

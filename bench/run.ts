@@ -12,6 +12,7 @@ const benches: Record<string, () => Promise<SuiteResult>> = {
   viewer: async () => (await import('./viewer.js')).runViewerBench(),
   render: async () => (await import('./render.js')).runRenderBench(),
   archive: async () => (await import('./archive.js')).runArchiveBench(),
+  scale: async () => (await import('./scale.js')).runScaleBench(),
   ingest: async () => (await import('./ingest.js')).runIngestBench(),
 };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -86,8 +86,10 @@ export function searchArchive(index: ArchiveIndex, request: SearchRequest): Sear
       continue;
     }
     const uid = uidColumn(level, target);
+    // The entities whose value matches, looked up by value (index match_by_value: an equality, a GLOB prefix or a
+    // date range is a range of it), so that a selective key costs its matches, not a probe of every study.
     const exists = (tagName: string, cond: string, values: unknown[]): void => {
-      conds.push(`EXISTS (SELECT 1 FROM match_values k WHERE k.level = ? AND k.uid = ${uid} AND k.tag = ? AND ${cond})`);
+      conds.push(`${uid} IN (SELECT k.uid FROM match_values k WHERE k.level = ? AND k.tag = ? AND ${cond})`);
       params.push(level, tagName, ...values);
     };
     const vr = key.vr;
