@@ -126,46 +126,35 @@ function colorScale(series: readonly string[]): { domain: string[]; range: strin
   return { domain, range };
 }
 
+/** A chart of `values`, one colour per `series` (the same side, the same colour in every chart). */
+function chart(name: string, title: string, values: { series: string }[], layout: { mark: unknown; encoding: Record<string, unknown>; height?: number }): Chart {
+  const color = { field: 'series', type: 'nominal', sort: null, title: null, scale: colorScale(values.map((d) => d.series)), legend: { columns: 1, labelLimit: 600 } };
+  return { name, title, spec: { title, width: 620, config: CHART_CONFIG, data: { values }, ...layout, encoding: { ...layout.encoding, color } } as TopLevelSpec };
+}
+
 /** Horizontal grouped bars: one group per `group`, one bar per `series` (e.g. gateway / Orthanc / DCMTK). */
 export function barChart(name: string, title: string, unit: string, data: { group: string; series: string; value: number }[]): Chart {
-  return {
-    name,
-    title,
-    spec: {
-      title,
-      width: 620,
-      config: CHART_CONFIG,
-      data: { values: data },
-      mark: { type: 'bar', tooltip: false },
-      encoding: {
-        y: { field: 'group', type: 'nominal', title: null, sort: null, axis: { labelLimit: 260 } },
-        yOffset: { field: 'series', type: 'nominal', sort: null },
-        x: { field: 'value', type: 'quantitative', title: unit },
-        color: { field: 'series', type: 'nominal', sort: null, title: null, scale: colorScale(data.map((d) => d.series)), legend: { columns: 1, labelLimit: 600 } },
-      },
-    } as TopLevelSpec,
-  };
+  return chart(name, title, data, {
+    mark: { type: 'bar', tooltip: false },
+    encoding: {
+      y: { field: 'group', type: 'nominal', title: null, sort: null, axis: { labelLimit: 260 } },
+      yOffset: { field: 'series', type: 'nominal', sort: null },
+      x: { field: 'value', type: 'quantitative', title: unit },
+    },
+  });
 }
 
 /** Lines with points: `y` against `x` per `series` (e.g. throughput by client count, time by study size). */
 export function lineChart(name: string, title: string, axes: { x: string; y: string; logX?: boolean; logY?: boolean }, data: { x: number; y: number; series: string }[]): Chart {
-  return {
-    name,
-    title,
-    spec: {
-      title,
-      width: 620,
-      height: 320,
-      config: CHART_CONFIG,
-      data: { values: data },
-      mark: { type: 'line', point: true },
-      encoding: {
-        x: { field: 'x', type: 'quantitative', title: axes.x, scale: axes.logX ? { type: 'log', domain: extent(data.map((d) => d.x)), nice: false } : { zero: true }, axis: new Set(data.map((d) => d.x)).size <= 12 ? { values: [...new Set(data.map((d) => d.x))] } : {} },
-        y: { field: 'y', type: 'quantitative', title: axes.y, scale: axes.logY ? { type: 'log' } : { zero: true } },
-        color: { field: 'series', type: 'nominal', sort: null, title: null, scale: colorScale(data.map((d) => d.series)), legend: { columns: 1, labelLimit: 600 } },
-      },
-    } as TopLevelSpec,
-  };
+  const xs = [...new Set(data.map((d) => d.x))];
+  return chart(name, title, data, {
+    height: 320,
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: axes.x, scale: axes.logX ? { type: 'log', domain: extent(xs), nice: false } : { zero: true }, axis: xs.length <= 12 ? { values: xs } : {} },
+      y: { field: 'y', type: 'quantitative', title: axes.y, scale: axes.logY ? { type: 'log' } : { zero: true } },
+    },
+  });
 }
 
 const extent = (xs: readonly number[]): [number, number] => [Math.min(...xs), Math.max(...xs)];
