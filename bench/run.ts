@@ -3,9 +3,10 @@
  * `bench/report.md` and the suite's charts (see report.ts).
  */
 import { cleanupTempDirs } from '../devkit/temp.js';
-import { recordSuite, type SuiteResult } from './report.js';
+import { recordSuite, type SUITE_ORDER, type SuiteResult } from './report.js';
 
-const benches: Record<string, () => Promise<SuiteResult>> = {
+// Every suite the report lists, and only those (report.ts orders them).
+const benches: Record<(typeof SUITE_ORDER)[number], () => Promise<SuiteResult>> = {
   qido: async () => (await import('./qido.js')).runQidoBench(),
   wado: async () => (await import('./wado.js')).runWadoBench(),
   studies: async () => (await import('./studies.js')).runStudiesBench(),
@@ -17,11 +18,12 @@ const benches: Record<string, () => Promise<SuiteResult>> = {
 };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const names = wanted.length ? wanted : Object.keys(benches);
-const unknown = names.filter((n) => !benches[n]);
+const known = (n: string): n is keyof typeof benches => n in benches;
+const unknown = names.filter((n) => !known(n));
 if (unknown.length) {
   console.error(`unknown benchmark "${unknown.join('", "')}"; known: ${Object.keys(benches).join(', ')}`);
   process.exit(2);
 }
-for (const name of names) await recordSuite(await (benches[name] as () => Promise<SuiteResult>)());
+for (const name of names.filter(known)) await recordSuite(await benches[name]());
 cleanupTempDirs(); // the fixtures and peers' directories the benchmarks made
 process.exit(0);

@@ -14,14 +14,14 @@
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { startOrthanc, type TestPacs } from '../devkit/pacs.js';
-import { freePort, waitForPort } from '../devkit/ports.js';
-import { run, startProcess, DCMTK_ENV } from '../devkit/processes.js';
+import { freePort } from '../devkit/ports.js';
 import { tempDir } from '../devkit/temp.js';
 import { logged, startGateway } from './gateway-process.js';
 import { barChart, lineChart, mb, ms, ratio, seconds, target, type Cell, type SuiteResult } from './report.js';
 import { peakRssMb } from './stats.js';
 import { sendToOrthanc, type GeneratedStudy } from './study-generator.js';
 import { timedGet, type Timing } from './wado.js';
+import { baselineMove } from './baseline.js';
 
 const SIZES = (process.env.DWG_BENCH_STUDY_SIZES ?? '500,2000,5000').split(',').map(Number);
 const ACCEPT = { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' };
@@ -47,29 +47,6 @@ interface EvictionFigures {
   arrivedPerRetrieval: number[];
   cacheBytesAfter: number;
   rssMb: number;
-}
-
-/** movescu → storescp, both tuned (TCP_NODELAY=1) as in the wado suite: the DCMTK tools at their best, whatever the PACS. */
-async function baselineMove(work: string, pacs: TestPacs, port: number, study: GeneratedStudy): Promise<Timing> {
-  const env = DCMTK_ENV;
-  const dir = path.join(work, 'baseline');
-  mkdirSync(dir);
-  const storescp = startProcess('storescp', ['-aet', 'BASELINE', '-od', dir, String(port)], { env });
-  try {
-    await waitForPort(port);
-    const started = performance.now();
-    let first = -1;
-    const poll = setInterval(() => { if (first < 0 && readdirSync(dir).length > 0) first = performance.now() - started; }, 2);
-    await run('movescu', ['-S', '-aem', 'BASELINE', '-aec', pacs.aeTitle, '127.0.0.1', String(pacs.port), '-k', 'QueryRetrieveLevel=SERIES', '-k', `StudyInstanceUID=${study.studyUid}`, '-k', `SeriesInstanceUID=${study.seriesUid}`], { env });
-    const total = performance.now() - started;
-    clearInterval(poll);
-    const files = readdirSync(dir);
-    if (files.length !== study.instances) throw new Error(`movescu → storescp: ${files.length} of ${study.instances} instances`);
-    return { ttfbMs: first, totalMs: total, bytes: study.bytes };
-  } finally {
-    await storescp.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 function expectWhole(what: string, t: Timing, study: GeneratedStudy): Timing {

@@ -8,12 +8,12 @@
  * time to first byte, total time, MB/s, and the gateway's peak RSS; then single frames of the cached
  * 200-frame instance.
  */
-import { mkdtempSync, mkdirSync, writeFileSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startOrthanc } from '../devkit/pacs.js';
-import { freePort, waitForPort } from '../devkit/ports.js';
-import { run, startProcess, DCMTK_ENV } from '../devkit/processes.js';
+import { freePort } from '../devkit/ports.js';
+import { run } from '../devkit/processes.js';
 import { Dataset } from '../src/dicom/dataset.js';
 import { encodePart10File } from '../src/dicom/part10.js';
 import { tag, Tags } from '../src/dicom/tag.js';
@@ -21,6 +21,7 @@ import { uidFromLabel } from '../src/dicom/uid.js';
 import { summarise, peakRssMb } from './stats.js';
 import { startGateway, type GatewayProcess } from './gateway-process.js';
 import { writeStudyFiles } from './study-generator.js';
+import { baselineMove } from './baseline.js';
 import { barChart, mb, ms, ratio, seconds, target, type SuiteResult } from './report.js';
 
 const INSTANCES = Number(process.env.DWG_BENCH_INSTANCES ?? 500);
@@ -28,7 +29,7 @@ const FRAMES = 200;
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 
 /** Writes the benchmark study — the CT series and, in a series of its own, the multi-frame instance — as Part 10 files. */
-export function writeStudy(dir: string): { studyUid: string; seriesUid: string; multiFrame: { series: string; sop: string }; bytes: number } {
+export function writeStudy(dir: string): { studyUid: string; seriesUid: string; multiFrame: { series: string; sop: string }; bytes: number; seriesBytes: number } {
   const series = writeStudyFiles(dir, { label: 'wado', instances: INSTANCES });
   const mfSeries = uidFromLabel('bench/wado/multiframe-series');
   const mfSop = uidFromLabel('bench/wado/multiframe');
@@ -45,7 +46,7 @@ export function writeStudy(dir: string): { studyUid: string; seriesUid: string; 
     .setText(tag(0x0028, 0x0008), String(FRAMES), 'IS').set({ tag: Tags.PixelData, vr: 'OW', bytes: mf });
   const file = encodePart10File(ds, { sopClassUid: CT, sopInstanceUid: mfSop });
   writeFileSync(path.join(dir, 'multiframe.dcm'), file);
-  return { studyUid: series.studyUid, seriesUid: series.seriesUid, multiFrame: { series: mfSeries, sop: mfSop }, bytes: series.bytes + file.length };
+  return { studyUid: series.studyUid, seriesUid: series.seriesUid, multiFrame: { series: mfSeries, sop: mfSop }, bytes: series.bytes + file.length, seriesBytes: series.bytes };
 }
 
 export interface Timing { ttfbMs: number; totalMs: number; bytes: number }
@@ -76,19 +77,8 @@ async function measure(work: string, filesDir: string, study: ReturnType<typeof 
     process.stdout.write(`loading ${(study.bytes / 1e6).toFixed(0)} MB into Orthanc (${name}) with storescu...\n`);
     await run('storescu', ['-aec', pacs.aeTitle, '+sd', '127.0.0.1', String(pacs.port), filesDir]);
 
-    // (b) the network baseline: movescu → storescp, same Orthanc, same study.
-    const baselineDir = path.join(work, `baseline-${name}`);
-    mkdirSync(baselineDir);
-    const storescp = startProcess('storescp', ['-aet', 'BASELINE', '-od', baselineDir, String(baselinePort)], { env: DCMTK_ENV });
-    await waitForPort(baselinePort);
-    const moveStart = performance.now();
-    let firstArrival = -1;
-    const poll = setInterval(() => { if (firstArrival < 0 && readdirSync(baselineDir).length > 0) firstArrival = performance.now() - moveStart; }, 2);
-    await run('movescu', ['-S', '-aem', 'BASELINE', '-aec', pacs.aeTitle, '127.0.0.1', String(pacs.port), '-k', 'QueryRetrieveLevel=SERIES', '-k', `StudyInstanceUID=${study.studyUid}`, '-k', `SeriesInstanceUID=${study.seriesUid}`]);
-    const baseline: Timing = { ttfbMs: firstArrival, totalMs: performance.now() - moveStart, bytes: readdirSync(baselineDir).length };
-    clearInterval(poll);
-    await storescp.stop();
-    rmSync(baselineDir, { recursive: true, force: true });
+    // (b) the network baseline: movescu → storescp, same Orthanc, same series.
+    const baseline = await baselineMove(work, pacs, baselinePort, { studyUid: study.studyUid, seriesUid: study.seriesUid, instances: INSTANCES, bytes: study.seriesBytes });
 
     // The gateway, as its own process. DWG_BENCH_PROF=DIR: a CPU profile of it per run, to see where its time goes.
     const profile = process.env.DWG_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.DWG_BENCH_PROF}`, `--cpu-prof-name=gateway-${name}.cpuprofile`] : [];
@@ -121,7 +111,7 @@ export async function runWadoBench(): Promise<SuiteResult> {
   try {
     const shipped = await measure(work, filesDir, study, false);
     const tuned = await measure(work, filesDir, study, true);
-    const seriesBytes = study.bytes - readFileSync(path.join(filesDir, 'multiframe.dcm')).length;
+    const { seriesBytes } = study;
     const rate = (t: Timing): string => `${(seriesBytes / 1e6 / (t.totalMs / 1000)).toFixed(0)} MB/s`;
     const setups = [['as shipped', shipped], ['tuned', tuned]] as const;
     const sides = (f: WadoFigures): [string, Timing][] => [
