@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TestPacs } from '../devkit/pacs.js';
 import { freePort, waitForPort } from '../devkit/ports.js';
+import { cliNodeFlags } from '../devkit/cli-flags.js';
 
 export interface GatewayProcess {
   httpPort: number;
@@ -55,7 +56,7 @@ limits: { clientRequests: 0, tenantRequests: 0 }   # measuring throughput, not a
 log: { level: ${options.logLevel ?? process.env.DWG_BENCH_LOG ?? 'warn'} }
 ${options.yaml ?? ''}
 `);
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), 'dist/cli.js', 'serve', '--config', configFile], {
+  const child = spawn(process.execPath, [...cliNodeFlags(), ...(options.nodeArgs ?? []), 'dist/cli.js', 'serve', '--config', configFile], {
     stdio: ['ignore', options.captureLog ? 'pipe' : 'inherit', 'inherit'],
     env: { ...process.env, ...(process.env.DWG_UV ? { UV_THREADPOOL_SIZE: process.env.DWG_UV } : {}) },
   });

@@ -16,6 +16,7 @@ import { writeStudy } from './wado.js';
 import { startGateway } from './gateway-process.js';
 import { peakRssMb } from './stats.js';
 import { barChart, mb, perSecond, ratio, seconds, target, type Cell, type SuiteResult } from './report.js';
+import { cliNodeFlags } from '../devkit/cli-flags.js';
 
 const BOUNDARY = 'dicomweb-gateway-bench-boundary';
 const PARALLEL = 8;
@@ -54,7 +55,7 @@ async function importFolder(dir: string, work: string): Promise<{ seconds: numbe
   const config = path.join(work, 'import.yaml');
   writeFileSync(config, `archive: { dir: ${path.join(work, 'imported')} }\ndimse: { minFreeBytes: 0 }\nlog: { level: error }\n`);
   const started = performance.now();
-  const child = spawn(process.execPath, ['dist/cli.js', 'import', dir, '--config', config], { stdio: ['ignore', 'ignore', 'ignore'] });
+  const child = spawn(process.execPath, [...cliNodeFlags(), 'dist/cli.js', 'import', dir, '--config', config], { stdio: ['ignore', 'ignore', 'ignore'] });
   let rss = 0;
   const poll = setInterval(() => {
     try {

@@ -19,7 +19,7 @@ import { tag, Tags } from '../src/dicom/tag.js';
 import { uidFromLabel } from '../src/dicom/uid.js';
 import { startGateway } from './gateway-process.js';
 import { barChart, lineChart, mb, ms, ratio, target, type SuiteResult } from './report.js';
-import { get, peakRssMb, sequential, summarise, type Summary } from './stats.js';
+import { get, peakRssMb, sequential, storageReadBytes, summarise, type Summary } from './stats.js';
 
 const SIZES = (process.env.DWG_BENCH_SCALE_SIZES ?? '10000,100000,1000000').split(',').map(Number);
 const ORTHANC_SIZE = process.env.DWG_BENCH_SCALE_ORTHANC === '0' ? 0 : Math.min(10_000, SIZES[0] ?? 10_000);
@@ -74,10 +74,12 @@ export async function stowRange(url: string, from: number, to: number): Promise<
   if (res.statusCode !== 200) throw new Error(`STOW-RS of instances ${from}–${to}: HTTP ${res.statusCode}`);
 }
 
-interface Queries { patient: Summary; dateRange: Summary; studyList: Summary; metadata: Summary }
+interface Queries { patient: Summary; dateRange: Summary; dateYear: Summary; studyList: Summary; metadata: Summary }
+/** Storage read per request, KB, by query (the peer's page-cache misses; the gateway's only, where its pid is known). */
+type ReadPerRequest = Record<keyof Queries, number>;
 
-/** The four queries against a DICOMweb base, on an archive of `size` instances. */
-async function measureQueries(base: string, size: number): Promise<Queries> {
+/** The queries against a DICOMweb base, on an archive of `size` instances; `pid`: the server's, to count its reads. */
+async function measureQueries(base: string, size: number, pid?: number): Promise<{ latency: Queries; readKb?: ReadPerRequest }> {
   const studies = size / PER_STUDY;
   const patients = Math.floor(studies / STUDIES_PER_PATIENT);
   let n = 0;
@@ -86,24 +88,28 @@ async function measureQueries(base: string, size: number): Promise<Queries> {
   const urls = {
     patient: (): string => `${base}/studies?PatientName=${patientName(pick(patients)).split('^')[0]}*`,
     dateRange: (): string => { const d = studyDate(pick(studies)); return `${base}/studies?StudyDate=${d}-${d}&limit=101`; },
+    dateYear: (): string => { const y = studyDate(pick(studies)).slice(0, 4); return `${base}/studies?StudyDate=${y}0101-${y}1231&limit=101`; },
     studyList: (): string => `${base}/studies?limit=101`,
     metadata: (): string => `${base}/studies/${studyUid(pick(studies))}/metadata`,
   };
-  const out: Partial<Queries> = {};
+  const latency: Partial<Queries> = {};
+  const readKb: Partial<ReadPerRequest> = {};
   for (const [name, url] of Object.entries(urls) as [keyof Queries, () => string][]) {
-    out[name] = summarise(await sequential(QUERY_RUNS, async () => {
+    const readBefore = pid === undefined ? 0 : storageReadBytes(pid);
+    latency[name] = summarise(await sequential(QUERY_RUNS, async () => {
       n++;
       const r = await get(url());
       if (r.status !== 200) throw new Error(`${name}: HTTP ${r.status}`);
     }, 5));
+    if (pid !== undefined) readKb[name] = (storageReadBytes(pid) - readBefore) / 1024 / (QUERY_RUNS + 5);
   }
-  return out as Queries;
+  return { latency: latency as Queries, ...(pid === undefined ? {} : { readKb: readKb as ReadPerRequest }) };
 }
 
 interface ScaleFigures {
   /** instances/s per batch, by instances in the archive at its end. */
   rate: { at: number; perSecond: number }[];
-  bySize: { size: number; gateway: Queries; rssMb: number; orthanc?: Queries }[];
+  bySize: { size: number; gateway: Queries; readKb: ReadPerRequest; rssMb: number; orthanc?: Queries }[];
   orthancRate?: number;
 }
 
@@ -125,7 +131,9 @@ export async function runScaleBench(): Promise<SuiteResult> {
         if (stored % 50_000 === 0) process.stdout.write(`  ${stored} instances in the archive\n`);
       }
       process.stdout.write(`querying the archive at ${size} instances...\n`);
-      figures.bySize.push({ size, gateway: await measureQueries(gateway.base, size), rssMb: peakRssMb(gateway.process.pid as number) });
+      const pid = gateway.process.pid as number;
+      const { latency, readKb } = await measureQueries(gateway.base, size, pid);
+      figures.bySize.push({ size, gateway: latency, readKb: readKb as ReadPerRequest, rssMb: peakRssMb(pid) });
     }
   } finally {
     await gateway.stop();
@@ -143,7 +151,7 @@ export async function runScaleBench(): Promise<SuiteResult> {
       }
       figures.orthancRate = ORTHANC_SIZE / ((performance.now() - started) / 1000);
       const row = figures.bySize.find((b) => b.size === ORTHANC_SIZE);
-      if (row) row.orthanc = await measureQueries(base, ORTHANC_SIZE);
+      if (row) row.orthanc = (await measureQueries(base, ORTHANC_SIZE)).latency;
     } finally {
       await orthanc.stop();
     }
@@ -158,13 +166,13 @@ function scaleResult(f: ScaleFigures): SuiteResult {
   const tail = f.rate.slice(-Math.max(1, Math.ceil(f.rate.length / 10)));
   const mean = (xs: { perSecond: number }[]): number => xs.reduce((a, x) => a + x.perSecond, 0) / xs.length;
   const rateRatio = mean(tail) / mean(head);
-  const QUERY_NAMES: [keyof Queries, string][] = [['patient', 'patient name (one patient)'], ['dateRange', 'date range, limit=101'], ['studyList', 'study list, limit=101'], ['metadata', 'study metadata (10 instances)']];
+  const QUERY_NAMES: [keyof Queries, string][] = [['patient', 'patient name (one patient)'], ['dateRange', 'a day, limit=101'], ['dateYear', 'a year, limit=101'], ['studyList', 'study list, limit=101'], ['metadata', 'study metadata (10 instances)']];
   const growth = (k: keyof Queries): number => (last?.gateway[k].p50 ?? NaN) / (first?.gateway[k].p50 ?? NaN);
   const fmtSize = (n: number): string => n.toLocaleString('en-US');
   return {
     suite: 'scale',
     title: 'The embedded archive at scale',
-    setup: `Synthetic instances (64×64 MR, ~9 KB; ${PER_STUDY} per study, ${STUDIES_PER_PATIENT} studies per patient, study dates spread over ten years) sent by STOW-RS (two requests of ${BATCH / 2} at a time, generated as sent) into one new embedded archive, up to ${SIZES.map(fmtSize).join(', ')} instances. At each size, ${QUERY_RUNS} sequential requests of each query, each for a different patient, day or study: \`/studies?PatientName=PAT0001234*\` (one patient's ${STUDIES_PER_PATIENT} studies), \`/studies?StudyDate=D-D&limit=101\`, \`/studies?limit=101\` (OHIF's study list, its first page) and \`/studies/{st}/metadata\`. Orthanc as shipped gets the first ${fmtSize(ORTHANC_SIZE)} by its own STOW-RS and the same queries.`,
+    setup: `Synthetic instances (64×64 MR, ~9 KB; ${PER_STUDY} per study, ${STUDIES_PER_PATIENT} studies per patient, study dates spread over ten years) sent by STOW-RS (two requests of ${BATCH / 2} at a time, generated as sent) into one new embedded archive, up to ${SIZES.map(fmtSize).join(', ')} instances. At each size, ${QUERY_RUNS} sequential requests of each query, each for a different patient, day, year or study: \`/studies?PatientName=PAT0001234*\` (one patient's ${STUDIES_PER_PATIENT} studies), \`/studies?StudyDate=D-D&limit=101\` (one day's studies), \`/studies?StudyDate=Y0101-Y1231&limit=101\` (a year: more than the limit), \`/studies?limit=101\` (OHIF's study list, its first page) and \`/studies/{st}/metadata\`. Orthanc as shipped gets the first ${fmtSize(ORTHANC_SIZE)} by its own STOW-RS and the same queries.`,
     tables: [
       {
         title: 'Query latency by archive size, p50 / p95',
@@ -173,6 +181,11 @@ function scaleResult(f: ScaleFigures): SuiteResult {
           [`${fmtSize(b.size)}, gateway`, ...QUERY_NAMES.map(([k]) => `${ms(b.gateway[k].p50)} / ${ms(b.gateway[k].p95)}`), mb(b.rssMb)],
           ...(b.orthanc ? [[`${fmtSize(b.size)}, Orthanc's own DICOMweb`, ...QUERY_NAMES.map(([k]) => `${ms(b.orthanc?.[k].p50 ?? NaN)} / ${ms(b.orthanc?.[k].p95 ?? NaN)}`), '']] : []),
         ]),
+      },
+      {
+        title: 'Read from storage by the gateway per request, KB (page-cache misses: what the OS had not kept of the archive)',
+        columns: ['instances', ...QUERY_NAMES.map(([, label]) => label)],
+        rows: f.bySize.map((b) => [fmtSize(b.size), ...QUERY_NAMES.map(([k]) => b.readKb[k].toFixed(0))]),
       },
       {
         title: 'Ingest rate over the whole ingest (STOW-RS, durable)',
@@ -185,7 +198,7 @@ function scaleResult(f: ScaleFigures): SuiteResult {
       },
     ],
     targets: [
-      ...QUERY_NAMES.slice(0, 3).map(([k, label]) => target(`${label}: p50 at ${fmtSize(last?.size ?? 0)} / at ${fmtSize(first?.size ?? 0)}`, ratio(growth(k)), '≤ 3×', growth(k) <= 3)),
+      ...QUERY_NAMES.slice(0, 4).map(([k, label]) => target(`${label}: p50 at ${fmtSize(last?.size ?? 0)} / at ${fmtSize(first?.size ?? 0)}`, ratio(growth(k)), '≤ 3×', growth(k) <= 3)),
       target(`ingest rate at the end / at the start`, ratio(rateRatio), '≥ 0.8×', rateRatio >= 0.8),
       target('gateway peak RSS', mb(Math.max(...f.bySize.map((b) => b.rssMb))), '< 200 MB', Math.max(...f.bySize.map((b) => b.rssMb)) < 200),
     ],

@@ -60,3 +60,8 @@ export async function parallel(clients: number, perClient: number, fn: () => Pro
 export function peakRssMb(pid: number): number {
   return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 'NaN') / 1024;
 }
+
+/** Bytes a process (all its threads) has had read from storage so far: page-cache misses, read-ahead included. */
+export function storageReadBytes(pid: number): number {
+  return Number(/read_bytes:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? 'NaN');
+}

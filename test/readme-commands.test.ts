@@ -9,6 +9,7 @@ import { chmodSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { run } from '../devkit/processes.js';
 import { tempDir } from '../devkit/temp.js';
+import { cliNodeFlags } from '../devkit/cli-flags.js';
 
 const readme = readFileSync('README.md', 'utf8');
 const firstBlock = /```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
@@ -26,7 +27,9 @@ describe('README front door', () => {
     expect(ci).not.toMatch(/sudo apt-get/);
     // npm ci builds what npm start runs (test/quick-start.integration.test.ts runs that in a clean copy).
     const scripts = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
-    expect([scripts.prepare, scripts.start]).toEqual(['npm run build', 'node dist/cli.js start']);
+    expect([scripts.prepare, scripts.start]).toEqual(['npm run build', ['node', ...cliNodeFlags(), 'dist/cli.js start'].join(' ')]);
+    // The installed command runs with the same flags as npm start: its shebang (`env -S`) carries them.
+    expect(readFileSync('dist/cli.js', 'utf8').split('\n', 1)[0]).toBe(readFileSync('src/cli.ts', 'utf8').split('\n', 1)[0]);
   });
 
   for (const [who, uid, expected] of [['root, no sudo installed', '0', 'apt-get install'], ['a sudo user', '1000', 'sudo apt-get install']] as const) {
