@@ -27,6 +27,10 @@ if [ "$set_name" = test ]; then
   # A network namespace of its own for the delayed-ACK test (unshare, ip).
   want util-linux has unshare
   want iproute2 has ip
+  # systemd-analyze checks the deployment's unit file (docs/deploy.md); nothing is started by it.
+  want systemd has systemd-analyze
+  # promtool checks the metrics exposition (docs/operations.md).
+  want prometheus has promtool
 fi
 
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -26,6 +26,7 @@ import type { RenderService } from './services/render-service.js';
 import type { StowService } from './services/stow-service.js';
 import { registerStowRoutes } from './routes/stow.js';
 import { registerUiRoutes } from './routes/ui.js';
+import type { GatewayMetrics } from './metrics/gateway-metrics.js';
 
 /** What the HTTP server itself is configured with; the rest of the configuration reaches the services. */
 export interface HttpSettings {
@@ -62,6 +63,8 @@ export interface AppDependencies {
   /** The default tenant first (served at http.basePath), then the others (at {basePath}/tenants/{id}). */
   tenants: readonly AppTenant[];
   audit: Audit;
+  /** Where each answered request is counted (metrics listener); absent: not counted. */
+  metrics?: GatewayMetrics;
   logger?: FastifyServerOptions['logger'];
   loggerInstance?: FastifyServerOptions['loggerInstance'];
 }
@@ -100,6 +103,14 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     const max = config.http.maxHeaderBytes;
     app.addHook('onRequest', async (request) => {
       if (request.raw.httpVersionMajor === 2 && headerListSize(request.raw.rawHeaders) > max) throw Errors.headersTooLarge(max);
+    });
+  }
+
+  const { metrics } = deps;
+  if (metrics) {
+    // By route pattern (`/studies/:study/series`), never the URL: one series per route, whatever the UIDs.
+    app.addHook('onResponse', async (request, reply) => {
+      metrics.observeHttp(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
     });
   }
 

@@ -9,6 +9,9 @@ import { CodecPool } from './codecs/codec-pool.js';
 import { auditFromConfig } from './audit/audit.js';
 import { DEFAULT_TENANT, startTenant, tenantSettings, type Tenant, type TenantArchive } from './tenant.js';
 import type { RenderService } from './services/render-service.js';
+import { GatewayMetrics, type TenantReadings } from './metrics/gateway-metrics.js';
+import { listenMetrics, type MetricsServer } from './metrics/metrics-server.js';
+import { DimseArchive } from './backends/dimse/dimse-archive.js';
 
 
 /** The whole gateway: per tenant a PACS connection pool, a Storage SCP and a cache; one DICOMweb HTTP server. */
@@ -21,6 +24,8 @@ export interface Gateway {
   render: RenderService;
   /** HTTP address actually bound (port 0 resolves to a free port). */
   httpUrl: string;
+  /** The metrics listener's address, when `metrics.enabled`. */
+  metricsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -49,7 +54,10 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
   const codecs = new CodecPool({ threads: config.codecs.threads, maxQueue: config.codecs.maxQueue });
   const audit = auditFromConfig(config.audit);
   const tenants: Tenant[] = [];
+  const metrics = config.metrics.enabled ? new GatewayMetrics() : undefined;
+  let metricsServer: MetricsServer | undefined;
   const closeAll = async (): Promise<void> => {
+    await metricsServer?.close();
     for (const t of tenants) await t.close();
     await codecs.close();
     await audit.close();
@@ -58,8 +66,15 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
   let address: string;
   try {
     const readBuffers = new ReadBuffers();
-    for (const s of settings) tenants.push(await startTenant(s, { config, codecs, readBuffers, audit, logger: log }));
-    app = buildApp({ settings: httpSettings(config), tenants, audit, loggerInstance: log });
+    for (const s of settings) tenants.push(await startTenant(s, { config, codecs, readBuffers, audit, logger: log, ...(metrics ? { metrics } : {}) }));
+    app = buildApp({ settings: httpSettings(config), tenants, audit, loggerInstance: log, ...(metrics ? { metrics } : {}) });
+    if (metrics) {
+      for (const t of tenants) metrics.watchTenant(tenantReadings(t));
+      metrics.watchCodecs({ queued: () => codecs.queued, threads: () => codecs.threadCount });
+      const { host, port } = config.metrics;
+      metricsServer = await listenMetrics(metrics, { host, port }, log).catch((err: unknown) => { throw listenProblem(err, 'metrics.port', host, port); });
+      log.info({ url: `${metricsServer.url}/metrics` }, 'metrics listening');
+    }
     address = await app.listen({ host: config.http.host, port: config.http.port }).catch((err: unknown) => { throw listenProblem(err, 'http.port', config.http.host, config.http.port); });
   } catch (err) {
     await closeAll();
@@ -72,9 +87,23 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
     archive: main.archive,
     render: main.render,
     httpUrl: address,
+    ...(metricsServer ? { metricsUrl: metricsServer.url } : {}),
     async close() {
       await app.close();
       await closeAll();
     },
   };
+}
+
+/** What the metrics read of a tenant at each scrape: its PACS pool and cache, or its archive. */
+function tenantReadings(t: Tenant): TenantReadings {
+  const { archive } = t;
+  if (archive instanceof DimseArchive) {
+    return {
+      tenant: t.id,
+      pacs: { label: t.settings.pacs.aeTitle, pool: () => archive.peer.poolStats() },
+      cache: { bytes: () => archive.cache.totalBytes, instances: () => archive.cache.size, budgetBytes: archive.cache.maxBytes },
+    };
+  }
+  return { tenant: t.id, archive: { instances: () => archive.instanceCount } };
 }

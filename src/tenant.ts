@@ -16,6 +16,7 @@ import type { CodecPool } from './codecs/codec-pool.js';
 import { listenProblem } from './config/load.js';
 import type { Logger } from './logger.js';
 import { AuditEvents, type Audit } from './audit/audit.js';
+import type { GatewayMetrics } from './metrics/gateway-metrics.js';
 
 /** The id of the tenant the top-level pacs, dimse, auth and cache describe, served at {basePath}. */
 export const DEFAULT_TENANT = 'default';
@@ -61,7 +62,7 @@ export const embeddedSettings = (t: TenantSettings, config: GatewayConfig): Embe
   ({ dir: t.archive.dir, duplicates: t.archive.duplicates, minFreeBytes: t.dimse.minFreeBytes, inlineBinaryMaxBytes: config.wado.bulkDataThreshold });
 
 /** The composition root of one tenant: its archive from its config, then every service over that archive. */
-export async function startTenant(settings: TenantSettings, shared: { config: GatewayConfig; codecs: CodecPool; readBuffers: ReadBuffers; audit: Audit; logger: Logger }): Promise<Tenant> {
+export async function startTenant(settings: TenantSettings, shared: { config: GatewayConfig; codecs: CodecPool; readBuffers: ReadBuffers; audit: Audit; logger: Logger; metrics?: GatewayMetrics }): Promise<Tenant> {
   const { dimse } = settings;
   const log = shared.logger.child({ tenant: settings.id });
   const hooks: StorageScpHooks = {
@@ -79,7 +80,7 @@ export async function startTenant(settings: TenantSettings, shared: { config: Ga
   };
   const archive: TenantArchive = settings.backend === 'embedded'
     ? await EmbeddedArchive.start(embeddedSettings(settings, shared.config), dimse, hooks)
-    : await DimseArchive.start({ ...settings, qido: shared.config.qido, codecs: shared.codecs }, hooks);
+    : await DimseArchive.start({ ...settings, qido: shared.config.qido, codecs: shared.codecs, ...(shared.metrics ? { observer: shared.metrics.pacsObserver(settings.id, settings.pacs.aeTitle) } : {}) }, hooks);
   const { render } = shared.config;
   const renderService = new RenderService(archive, shared.codecs, {
     renderedCacheBytes: render.renderedCacheBytes,

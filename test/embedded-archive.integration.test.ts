@@ -62,6 +62,7 @@ describe('embedded archive (storescu → Storage SCP → SQLite index)', () => {
 
   it('acknowledged every instance only once indexed: all are searchable', async () => {
     expect(archive.index.instanceCount).toBe(files.length);
+    expect(archive.instanceCount).toBe(files.length);
     const res = await get('/studies?limit=1000');
     expect(res.statusCode).toBe(200);
     expect((res.json() as Json[]).length).toBe(allStudies().length + 1);
@@ -203,6 +204,7 @@ describe('embedded archive (storescu → Storage SCP → SQLite index)', () => {
           expect(sent.code, sent.out).toBe(0);
         }
         expect(a.index.instanceCount).toBe(1);
+        expect(a.instanceCount).toBe(1); // what readiness and metrics say: a second copy is not a second instance
         const [meta] = (await app.app.inject({ method: 'GET', url: `/dicomweb${url}` })).json() as Json[];
         expect(value(meta, '00100020')).toBe(duplicates === 'keep' ? IMAGING_STUDY.patientId : 'PAT-SECOND-COPY');
       } finally {
@@ -228,6 +230,7 @@ describe('embedded archive (storescu → Storage SCP → SQLite index)', () => {
       await association.release();
     }
     expect(archive.index.instanceCount).toBe(before);
+    expect(archive.instanceCount).toBe(before);
   });
 
   it('stores an instance from another inlet than the SCP (storeInstance): durable and searchable, or refused with its status', async () => {

@@ -36,6 +36,16 @@ export class CodecPool {
 
   constructor(private readonly options: CodecPoolOptions) {}
 
+  /** Frames waiting for a worker (metrics). */
+  get queued(): number {
+    return this.started?.queueSize ?? 0;
+  }
+
+  /** Worker threads running: none until the first frame. */
+  get threadCount(): number {
+    return this.started?.threads.length ?? 0;
+  }
+
   /** Workers start with the first frame to decode: a gateway that never decodes never loads the codecs. */
   private get pool(): Piscina {
     this.started ??= new Piscina({

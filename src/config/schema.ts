@@ -275,6 +275,13 @@ export const configSchema = z.object({
     path: z.string().regex(/^\/([A-Za-z0-9._~-]+\/?)*$/, 'a path like / or /browse').default('/'),
   }).strict().prefault({}),
 
+  metrics: z.object({
+    /** Prometheus metrics (GET /metrics) on a listener of their own, never the DICOMweb one. */
+    enabled: z.boolean().default(false),
+    host: host.default('127.0.0.1'),
+    port: port.default(9464),
+  }).strict().prefault({}),
+
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).strict().prefault({}),

@@ -61,7 +61,7 @@ const SENT_AS = [
  * SCP, the files in turn as written (Explicit VR Little Endian), and converted by dcmconv to Big Endian, Deflated
  * and Implicit VR Little Endian (each proposed as its own transfer syntax, so the archive keeps it as sent).
  */
-export async function gatewayOnEmbeddedArchive(files: readonly string[] = fixtureFiles().files, more: Pick<ConfigInput, 'stow' | 'audit'> = {}): Promise<Gateway & { base: string; config: GatewayConfig; scpPort: number }> {
+export async function gatewayOnEmbeddedArchive(files: readonly string[] = fixtureFiles().files, more: Pick<ConfigInput, 'stow' | 'audit' | 'metrics'> = {}): Promise<Gateway & { base: string; config: GatewayConfig; scpPort: number }> {
   const config = configSchema.parse({
     ...more,
     http: { host: '127.0.0.1', port: 0 }, dimse: { port: 0 }, archive: { dir: tempDir('archive') }, cache: { dir: tempDir('cache') },

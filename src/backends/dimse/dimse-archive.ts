@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Archive, CatalogInstance, IncomingDataset, InstanceStream, RetrieveScope, SearchRequest, SearchResults, StoreStatus } from '../../archive/archive.js';
 import type { CodecPool } from '../../codecs/codec-pool.js';
 import type { Logger } from '../../logger.js';
+import type { PacsObserver } from './pacs-peer.js';
 import { AssociationPool } from '../../dimse-bridge/association-pool.js';
 import type { StorageScp } from '../../dimse-bridge/storage-scp.js';
 import { listenStorageScp, type StorageScpHooks } from '../storage-scp-from-config.js';
@@ -26,6 +27,8 @@ export interface DimseArchiveSettings {
   qido: Pick<GatewayConfig['qido'], 'maxFanOutStudies'>;
   /** Transcodes an instance the PACS will not take as stored (STOW-RS forwarding). */
   codecs: CodecPool;
+  /** Told when each C-FIND and retrieval ends (metrics). */
+  observer?: PacsObserver;
 }
 
 export type DimseArchiveHooks = StorageScpHooks;
@@ -91,14 +94,15 @@ export class DimseArchive implements Archive {
     const { pacs, dimse } = settings;
     const log = hooks.logger;
     const pool = pacsAssociationPool(settings, log);
-    const peer = new PooledPacsPeer(pool, { retrieve: pacs.retrieve, moveDestination: dimse.aeTitle, cancelGraceMs: Math.min(pacs.retrieveTimeoutMs, 5000) });
+    const { observer } = settings;
+    const peer = new PooledPacsPeer(pool, { retrieve: pacs.retrieve, moveDestination: dimse.aeTitle, cancelGraceMs: Math.min(pacs.retrieveTimeoutMs, 5000), ...(observer ? { observer } : {}) });
     // The PACS keeps the data: the cache syncs a scope's files once, when it records the scope complete.
     const store = new InstanceStore(settings.cache.dir, { minFreeBytes: dimse.minFreeBytes, syncEach: false });
     const cache = new InstanceCache(store, settings.cache.maxBytes, log);
     await cache.open();
     let storageScp: StorageScp | undefined;
     const scpAddress = { aeTitle: dimse.aeTitle, host: dimse.host, get port(): number { return storageScp?.port ?? dimse.port; } };
-    const mediator = new MoveMediator(peer, cache, store, { idleTimeoutMs: pacs.retrieveTimeoutMs, storageScp: scpAddress, logger: log });
+    const mediator = new MoveMediator(peer, cache, store, { idleTimeoutMs: pacs.retrieveTimeoutMs, storageScp: scpAddress, logger: log, ...(observer ? { observer } : {}) });
     if (dimse.listen) {
       try {
         // Only instances of retrievals this tenant started are stored, and reach the requests waiting.

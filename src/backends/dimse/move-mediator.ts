@@ -1,4 +1,4 @@
-import type { PacsPeer, RetrieveRequest } from './pacs-peer.js';
+import type { PacsObserver, PacsPeer, RetrieveRequest } from './pacs-peer.js';
 import { StudyCatalog } from './study-catalog.js';
 import { catalogOf } from '../../archive/catalog.js';
 import type { InstanceCache, CachedInstance } from '../../cache/instance-cache.js';
@@ -25,6 +25,8 @@ export interface MoveMediatorOptions {
   /** Our Storage SCP as the PACS must know it, for the 0xA801 hint. */
   storageScp: { aeTitle: string; port: number; host: string };
   logger?: Logger;
+  /** Told when each retrieval ends (metrics). */
+  observer?: Pick<PacsObserver, 'retrievalEnded'>;
 }
 
 const scopeKey = (s: RetrieveScope): string => [s.study, s.series ?? '', s.instance ?? ''].join('/');
@@ -91,6 +93,8 @@ class Retrieval {
   expected: Map<string, Listed> | undefined;
   listingError: Error | undefined;
   moveMessageId: number | undefined;
+  /** performance.now() of the first arrival. */
+  firstArrivalAt: number | undefined;
   /** Called on every arrival: restarts the no-progress deadline. */
   onArrival: (() => void) | undefined;
   done = false;
@@ -123,6 +127,7 @@ class Retrieval {
 
   arrive(c: CachedInstance): void {
     this.arrived.push(c);
+    this.firstArrivalAt ??= performance.now();
     this.onArrival?.();
     this.arrivalWaiters = this.arrivalWaiters.filter((w) => {
       if (!inScope(w.scope, asItem(c))) return true;
@@ -393,7 +398,7 @@ export class MoveMediator {
         },
       };
     };
-    const started = Date.now();
+    const started = performance.now();
     try {
       r.result = await this.peer.retrieve(request, {
         onStarted: (messageId) => { r.moveMessageId = messageId; },
@@ -414,7 +419,15 @@ export class MoveMediator {
     await listing;
     const expected = r.expected;
     const missing = expected ? [...expected.keys()].filter((sop) => !this.cache.get(sop)).length : undefined;
-    this.log.info({ scope: r.scope, expected: expected?.size, arrived: r.arrived.length, missing, failed: r.result?.failed ?? 0, status: r.result ? statusHex(r.result.status) : undefined, ms: Date.now() - started, error: r.error?.message }, 'retrieval finished');
+    this.log.info({ scope: r.scope, expected: expected?.size, arrived: r.arrived.length, missing, failed: r.result?.failed ?? 0, status: r.result ? statusHex(r.result.status) : undefined, ms: Math.round(performance.now() - started), error: r.error?.message }, 'retrieval finished');
+    this.options.observer?.retrievalEnded({
+      method: this.peer.deliversToStorageScp ? 'move' : 'get',
+      seconds: (performance.now() - started) / 1000,
+      ...(r.firstArrivalAt !== undefined ? { firstInstanceSeconds: (r.firstArrivalAt - started) / 1000 } : {}),
+      instances: r.arrived.length,
+      failedSubOperations: r.result?.failed ?? 0,
+      outcome: r.error ? 'failure' : 'success',
+    });
     if (expected && expected.size > 0 && !r.error && missing === 0 && (r.result?.failed ?? 0) === 0 && !r.scope.instance) {
       const bySeries: Record<string, string[]> = {};
       for (const l of expected.values()) (bySeries[l.series] ??= []).push(l.sop);

@@ -1,5 +1,5 @@
-import type { PacsPeer, FindSession, EchoResult, RetrieveRequest, RetrieveHooks } from './pacs-peer.js';
-import type { AssociationPool, DedicatedAssociation } from '../../dimse-bridge/association-pool.js';
+import type { PacsPeer, FindSession, EchoResult, RetrieveRequest, RetrieveHooks, PacsObserver } from './pacs-peer.js';
+import type { AssociationPool, DedicatedAssociation, PoolStats } from '../../dimse-bridge/association-pool.js';
 import type { MoveResult, DimseClient } from '../../dimse-bridge/dimse-client.js';
 import { SopClass } from '../../dimse-bridge/sop-classes.js';
 import { Status } from '../../dimse-bridge/command.js';
@@ -13,6 +13,8 @@ export interface PooledPacsPeerOptions {
   moveDestination: string;
   /** After C-CANCEL, how long the PACS has to end the retrieval before the association is aborted. */
   cancelGraceMs?: number;
+  /** Told when each C-FIND ends (metrics). */
+  observer?: Pick<PacsObserver, 'findEnded'>;
 }
 
 /** Storage SOP classes proposed for C-GET when the C-FIND did not name them (PS3.4 Annex B, the common ones). */
@@ -52,6 +54,11 @@ export function getAssociationContexts(sopClassUids: readonly string[]): Dedicat
 /** The PACS reached over DIMSE through an association pool. */
 export class PooledPacsPeer implements PacsPeer {
   constructor(private readonly pool: AssociationPool, private readonly options: PooledPacsPeerOptions) {}
+
+  /** The association pool's state (metrics). */
+  poolStats(): PoolStats {
+    return this.pool.stats();
+  }
 
   get deliversToStorageScp(): boolean {
     return this.options.retrieve === 'move';
@@ -96,23 +103,25 @@ export class PooledPacsPeer implements PacsPeer {
   }
 
   async find(identifier: Dataset, options: { fuzzyMatching: boolean }): Promise<FindSession> {
+    const started = performance.now();
     const lease = await this.pool.acquire(options.fuzzyMatching ? 'fuzzy' : 'plain');
     const state = { cancelledByPeer: false };
     const source = lease.client.find(SopClass.StudyRootFind, identifier, { onCancelledByPeer: () => { state.cancelledByPeer = true; } });
     let done = false;
-    const finish = (): void => {
+    const finish = (outcome: 'success' | 'cancelled' | 'failure'): void => {
       if (done) return;
       done = true;
       lease.release(lease.client.association.isOpen);
+      this.options.observer?.findEnded((performance.now() - started) / 1000, outcome);
     };
     let first: IteratorResult<Dataset>;
     try {
       first = await source.next();
     } catch (err) {
-      finish();
+      finish('failure');
       throw err;
     }
-    if (first.done) finish();
+    if (first.done) finish('success');
     let pendingFirst: IteratorResult<Dataset> | undefined = first;
     const matches: FindSession['matches'] = {
       [Symbol.asyncIterator]() { return this; },
@@ -125,10 +134,10 @@ export class PooledPacsPeer implements PacsPeer {
         if (done) return { done: true, value: undefined };
         try {
           const r = await source.next();
-          if (r.done) finish();
+          if (r.done) finish('success');
           return r;
         } catch (err) {
-          finish();
+          finish('failure');
           throw err;
         }
       },
@@ -136,7 +145,7 @@ export class PooledPacsPeer implements PacsPeer {
         pendingFirst = undefined;
         if (!done) {
           await source.return(undefined); // sends C-CANCEL; the drain finishes in the background
-          finish();
+          finish('cancelled');
         }
         return { done: true, value: undefined };
       },

@@ -28,6 +28,20 @@ export interface RetrieveRequest {
   sopClassUids: readonly string[];
 }
 
+/**
+ * What the DIMSE back end reports of its work to PACS, each operation once, when it ends (the metrics listen;
+ * nothing depends on being observed).
+ */
+export interface PacsObserver {
+  /** A C-FIND ended: from its request to its final response, to the client giving up on it, or to a failure. */
+  findEnded(seconds: number, outcome: 'success' | 'cancelled' | 'failure'): void;
+  /**
+   * A C-MOVE or C-GET ended. `firstInstanceSeconds`: from its request to the first instance of it that arrived,
+   * absent when none did.
+   */
+  retrievalEnded(ended: { method: 'move' | 'get'; seconds: number; firstInstanceSeconds?: number; instances: number; failedSubOperations: number; outcome: 'success' | 'failure' }): void;
+}
+
 export interface RetrieveHooks {
   /** C-MOVE: the Message ID that arriving sub-operations may carry as Move Originator Message ID. */
   onStarted?(messageId: number): void;

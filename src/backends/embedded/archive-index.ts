@@ -107,14 +107,15 @@ export class ArchiveIndex {
     return this.statement('SELECT 1 FROM instances WHERE sop_uid = ?').get(sopInstanceUid) !== undefined;
   }
 
-  /** Adds (or replaces) instances in one transaction (one sync): all or none. */
-  addAll(instances: readonly IndexedInstance[]): void {
-    this.db.transaction(() => { for (const i of instances) this.add(i); })();
+  /** Adds (or replaces) instances in one transaction (one sync): all or none. Returns how many were new. */
+  addAll(instances: readonly IndexedInstance[]): number {
+    return this.db.transaction(() => instances.reduce((added, i) => added + (this.add(i) ? 1 : 0), 0))();
   }
 
-  /** Adds (or replaces) an instance, with its study and series if they are new; all or nothing. */
-  add(instance: IndexedInstance): void {
-    const add = this.db.transaction(() => {
+  /** Adds (or replaces) an instance, with its study and series if they are new; all or nothing. True if it was new. */
+  add(instance: IndexedInstance): boolean {
+    const add = this.db.transaction((): boolean => {
+      const isNew = !this.has(instance.sopInstanceUid);
       const { metadata } = instance;
       // A study's (series') attributes are its first instance's — lowest Series Number, Instance Number, UID — so
       // that they do not depend on the order instances arrived (a reindex answers the same).
@@ -140,8 +141,9 @@ export class ArchiveIndex {
         ts: instance.transferSyntaxUid, number: instance.instanceNumber ?? null, path: instance.path, bytes: instance.bytes, metadata: JSON.stringify(metadata),
       });
       this.indexValues('IMAGE', instance.sopInstanceUid, summary(metadata, 'IMAGE'));
+      return isNew;
     });
-    add();
+    return add();
   }
 
   /** Instances in scope, by series (Series Number) then Instance Number. */

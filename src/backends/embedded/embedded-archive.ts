@@ -51,9 +51,19 @@ export class EmbeddedArchive implements Archive, StoreDestination {
   /** Index rows of instances whose files are durable, committed together by the writer thread (group-commit.ts). */
   private readonly commits: GroupCommit<IndexedInstance>;
 
+  /** Instances archived: counted once at start, then by the commits (a COUNT(*) of 1,000,000 rows takes 7–18 ms, seconds cold). */
+  private held: number;
+
   private constructor(private readonly settings: EmbeddedArchiveSettings, readonly index: ArchiveIndex, readonly store: InstanceStore, private readonly writer: IndexWriter, logger: Logger) {
     this.log = logger.child({ component: 'archive' });
-    this.commits = new GroupCommit((all) => writer.commit(all), (one) => writer.commit([one]));
+    this.held = index.instanceCount;
+    const counted = async (rows: readonly IndexedInstance[]): Promise<void> => { this.held += await writer.commit(rows); };
+    this.commits = new GroupCommit(counted, (one) => counted([one]));
+  }
+
+  /** Instances in the archive (readiness, metrics), without a query. */
+  get instanceCount(): number {
+    return this.held;
   }
 
   /**
@@ -219,7 +229,8 @@ export class EmbeddedArchive implements Archive, StoreDestination {
 
   async readiness(): Promise<Record<string, unknown>> {
     try {
-      return { archive: { instances: this.index.instanceCount } };
+      this.index.statement('SELECT 1 FROM instances LIMIT 1').get(); // the index can still be read
+      return { archive: { instances: this.held } };
     } catch (err) {
       throw Errors.notReady(`the archive index cannot be read: ${(err as Error).message}`);
     }

@@ -14,9 +14,8 @@ parentPort?.on('message', (message: { id: number; rows: IndexedInstance[] } | { 
     return;
   }
   try {
-    if (message.rows.length === 1) index.add(message.rows[0] as IndexedInstance);
-    else index.addAll(message.rows);
-    parentPort?.postMessage({ id: message.id });
+    const added = message.rows.length === 1 ? Number(index.add(message.rows[0] as IndexedInstance)) : index.addAll(message.rows);
+    parentPort?.postMessage({ id: message.id, added });
   } catch (err) {
     parentPort?.postMessage({ id: message.id, error: { message: (err as Error).message, code: (err as { code?: string }).code } });
   }

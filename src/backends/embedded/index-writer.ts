@@ -23,17 +23,17 @@ export class IndexWriteError extends Error {
 export class IndexWriter {
   private readonly worker: Worker;
   private next = 1;
-  private readonly waiting = new Map<number, { resolve(): void; reject(err: Error): void }>();
+  private readonly waiting = new Map<number, { resolve(added: number): void; reject(err: Error): void }>();
   private failure: Error | undefined;
 
   constructor(file: string) {
     this.worker = new Worker(workerFile(), { workerData: { file } });
-    this.worker.on('message', (m: { id?: number; error?: { message: string; code?: string } }) => {
+    this.worker.on('message', (m: { id?: number; added?: number; error?: { message: string; code?: string } }) => {
       if (m.id === undefined) return;
       const w = this.waiting.get(m.id);
       this.waiting.delete(m.id);
       if (m.error) w?.reject(new IndexWriteError(m.error.message, m.error.code));
-      else w?.resolve();
+      else w?.resolve(m.added ?? 0);
     });
     const fail = (err: Error): void => {
       this.failure = err;
@@ -44,7 +44,8 @@ export class IndexWriter {
     this.worker.on('exit', (code) => { if (code !== 0) fail(new Error(`the index writer stopped (exit code ${code})`)); });
   }
 
-  commit(rows: readonly IndexedInstance[]): Promise<void> {
+  /** Commits rows in one transaction; resolves, once durable, with how many of them were new instances. */
+  commit(rows: readonly IndexedInstance[]): Promise<number> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.next++;
     return new Promise((resolve, reject) => {
