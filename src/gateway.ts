@@ -98,12 +98,15 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
 /** What the metrics read of a tenant at each scrape: its PACS pool and cache, or its archive. */
 function tenantReadings(t: Tenant): TenantReadings {
   const { archive } = t;
+  const scp = archive.storageScp?.tallies;
+  const common = { tenant: t.id, renderCaches: () => t.render.cachedBytes, ...(scp ? { scp } : {}) };
   if (archive instanceof DimseArchive) {
+    const { cache } = archive;
     return {
-      tenant: t.id,
+      ...common,
       pacs: { label: t.settings.pacs.aeTitle, pool: () => archive.peer.poolStats() },
-      cache: { bytes: () => archive.cache.totalBytes, instances: () => archive.cache.size, budgetBytes: archive.cache.maxBytes },
+      cache: { bytes: () => cache.totalBytes, instances: () => cache.size, budgetBytes: cache.maxBytes, lookups: archive.mediator.lookups, evictions: cache.evictions },
     };
   }
-  return { tenant: t.id, archive: { instances: () => archive.instanceCount } };
+  return { ...common, archive: { instances: () => archive.instanceCount } };
 }

@@ -87,6 +87,7 @@ export async function startTenant(settings: TenantSettings, shared: { config: Ga
     frameCacheBytes: render.frameCacheBytes,
     thumbnail: { size: render.thumbnailSize, choice: render.thumbnailChoice },
     logger: log,
+    ...(shared.metrics ? { observer: shared.metrics.renderObserver(settings.id) } : {}),
   });
   return {
     settings,

@@ -7,7 +7,9 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestPacs } from '../devkit/pacs.js';
-import { allStudies } from '../src/samples/catalog.js';
+import { fixtureFiles } from '../devkit/fixtures.js';
+import { run, SHIPPED_ENV } from '../devkit/processes.js';
+import { allInstances, allStudies } from '../src/samples/catalog.js';
 import { gatewayInFrontOfDcmqrscp, gatewayOnEmbeddedArchive } from './harness/gateway.js';
 
 /** The value of one sample of the exposition: `name{labels}` exactly as written, labels in their order. */
@@ -92,6 +94,31 @@ describe('metrics in front of a PACS (dcmqrscp)', () => {
     const first = sample(text, `dicomweb_gateway_pacs_retrieval_first_instance_seconds_sum{${labels}}`) ?? NaN;
     expect(first).toBeLessThanOrEqual(sample(text, `dicomweb_gateway_pacs_retrieval_duration_seconds_sum{${labels},outcome="success"}`) ?? NaN);
     expect(sample(text, 'dicomweb_gateway_cache_instances{tenant="default"}')).toBe(series.instances);
+    // Its sub-operations came to our Storage SCP, on one association.
+    expect(sample(text, 'dicomweb_gateway_scp_instances_total{tenant="default",outcome="stored"}')).toBe(series.instances);
+    expect(sample(text, 'dicomweb_gateway_scp_instances_total{tenant="default",outcome="refused"}')).toBe(0);
+    expect(sample(text, 'dicomweb_gateway_scp_associations_total{tenant="default",outcome="accepted"}')).toBe(1);
+    expect(sample(text, 'dicomweb_gateway_scp_stored_bytes_total{tenant="default"}')).toBe(gw.archive.cache.totalBytes);
+    expect(sample(text, 'dicomweb_gateway_cache_lookups_total{tenant="default",outcome="miss"}')).toBe(1);
+    expect(sample(text, 'dicomweb_gateway_cache_lookups_total{tenant="default",outcome="hit"}')).toBe(0);
+    expect(sample(text, 'dicomweb_gateway_cache_lookups_total{tenant="default",outcome="joined"}')).toBe(0);
+
+    // Again: from the cache (or joining the first retrieval while it records the series complete: the PACS is not
+    // asked again either way); then one frame rendered, and the same frame again from the rendered cache.
+    await (await fetch(url, { headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } })).arrayBuffer();
+    const instance = [...allInstances()].find((i) => i.series.uid === series.uid);
+    const rendered = `${url}/instances/${instance?.uid ?? ''}/frames/1/rendered`;
+    for (let i = 0; i < 2; i++) expect((await fetch(rendered, { headers: { accept: 'image/png' } })).status).toBe(200);
+    const after = await (await fetch(metricsUrl)).text();
+    const hits = sample(after, 'dicomweb_gateway_cache_lookups_total{tenant="default",outcome="hit"}') ?? 0;
+    expect(hits + (sample(after, 'dicomweb_gateway_cache_lookups_total{tenant="default",outcome="joined"}') ?? 0)).toBeGreaterThanOrEqual(2);
+    expect(sample(after, 'dicomweb_gateway_pacs_retrieval_duration_seconds_count{tenant="default",pacs="' + pacs.aeTitle + '",method="move",outcome="success"}')).toBe(1);
+    expect(sample(after, 'dicomweb_gateway_cache_lookups_total{tenant="default",outcome="miss"}')).toBe(1);
+    const renders = after.split('\n').filter((l) => l.startsWith('dicomweb_gateway_render_duration_seconds_count{tenant="default",') && l.includes('output="image/png"'));
+    expect(renders).toHaveLength(1);
+    expect(renders[0]).toMatch(/transfer_syntax="1\.2\.840\.10008\.1\.2[.\d]*",output="image\/png"} 1$/);
+    expect(sample(after, 'dicomweb_gateway_render_cache_bytes{tenant="default",cache="rendered"}')).toBeGreaterThan(0);
+    expect(sample(after, 'dicomweb_gateway_cache_evictions_total{tenant="default"}')).toBe(0);
   });
 
   it('are served on their own listener only', async () => {
@@ -132,6 +159,16 @@ describe('metrics on the embedded archive', () => {
     const instances = sample(text, 'dicomweb_gateway_archive_instances{tenant="default"}');
     expect(instances).toBeGreaterThan(0);
     expect(instances).toBe(held.archive?.instances);
+    // What storescu sent into the archive's Storage SCP, each on an association of its own kind.
+    expect(sample(text, 'dicomweb_gateway_scp_instances_total{tenant="default",outcome="stored"}')).toBe(instances);
+    expect(sample(text, 'dicomweb_gateway_scp_associations_total{tenant="default",outcome="accepted"}')).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'dicomweb_gateway_scp_associations_total{tenant="default",outcome="rejected"}')).toBe(0);
+    // A modality calling the wrong AE title is rejected (PS3.8 §7.1.1.6), and counted so.
+    const file = fixtureFiles().files[0] ?? '';
+    await expect(run('storescu', ['-aec', 'NOT-US', '127.0.0.1', String(gw.scpPort), file], { env: SHIPPED_ENV })).rejects.toThrow();
+    const after = await (await fetch(`${gw.metricsUrl ?? ''}/metrics`)).text();
+    expect(sample(after, 'dicomweb_gateway_scp_associations_total{tenant="default",outcome="rejected"}')).toBe(1);
+    expect(sample(after, 'dicomweb_gateway_scp_instances_total{tenant="default",outcome="stored"}')).toBe(instances);
     expect((await promtoolCheck(text)).code).toBe(0);
   });
 });

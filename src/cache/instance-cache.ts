@@ -38,6 +38,9 @@ export class InstanceCache {
     this.log = (logger ?? silentLogger).child({ component: 'cache' });
   }
 
+  /** Instances and bytes evicted since start (metrics). */
+  readonly evictions = { instances: 0, bytes: 0 };
+
   get totalBytes(): number {
     return this.total;
   }
@@ -224,6 +227,8 @@ export class InstanceCache {
       this.total -= entry.bytes;
       rmSync(entry.path, { force: true });
       evicted.push(sop);
+      this.evictions.instances++;
+      this.evictions.bytes += entry.bytes;
       const series = this.completeness.series[entry.seriesInstanceUid];
       if (series) {
         delete this.completeness.series[entry.seriesInstanceUid];

@@ -79,6 +79,23 @@ export interface StoredEvent extends StoredInstance {
   moveOriginator?: { aeTitle: string; messageId: number };
 }
 
+/** A Storage SCP's work since it started: associations by outcome, C-STOREs by outcome, bytes stored. */
+export interface StorageScpTallies {
+  /** Associations accepted. */
+  associationsAccepted: number;
+  /** Associations rejected (AE title, capacity) and connections closed before one (address, too many waiting). */
+  associationsRejected: number;
+  /** Instances stored (Success, a new copy kept). */
+  stored: number;
+  storedBytes: number;
+  /** Instances answered Success whose archived copy was kept (archive.duplicates: keep). */
+  duplicates: number;
+  /** C-STOREs refused: not ours to take, or not what their command said. */
+  refused: number;
+  /** C-STOREs that failed on our side (disk, index) or ended mid-dataset. */
+  failed: number;
+}
+
 export interface RefusedEvent {
   peerAddress: string;
   callingAeTitle?: string;
@@ -125,6 +142,8 @@ export class StorageScp {
   /** Connections that have not associated yet, and established associations. */
   private unassociated = 0;
   private established = 0;
+  /** What the SCP has done since it started (metrics read these). */
+  readonly tallies: StorageScpTallies = { associationsAccepted: 0, associationsRejected: 0, stored: 0, storedBytes: 0, duplicates: 0, refused: 0, failed: 0 };
   private readonly log: Logger;
   private readonly allowedPeers: net.BlockList | undefined;
 
@@ -159,12 +178,14 @@ export class StorageScp {
     if (this.allowedPeers && !this.allowedPeers.check(peerAddress, peerAddress.includes(':') ? 'ipv6' : 'ipv4')) {
       this.log.warn({ peer: peerAddress }, 'connection from an address not in dimse.allowedPeers; closed');
       this.options.onRefused?.({ peerAddress, reason: 'address not in dimse.allowedPeers' });
+      this.tallies.associationsRejected++;
       socket.destroy();
       return;
     }
     // Connections waiting for their A-ASSOCIATE-RQ hold a slot too: past twice the cap they are not even read.
     if (this.unassociated >= 2 * this.options.maxAssociations) {
       this.log.warn({ peer: peerAddress, waiting: this.unassociated }, 'too many connections without an association; closed');
+      this.tallies.associationsRejected++;
       socket.destroy();
       return;
     }
@@ -187,6 +208,8 @@ export class StorageScp {
         leaveWaiting();
         const decision = decideAssociation(rq, this.options.aeTitle, this.options.allowedCallingAeTitles, this.established >= this.options.maxAssociations);
         if (decision.accept) this.established++;
+        if (decision.accept) this.tallies.associationsAccepted++;
+        else this.tallies.associationsRejected++;
         return decision;
       },
       logger: this.log,
@@ -246,6 +269,7 @@ export class StorageScp {
           // No last fragment in sight: stop the peer rather than let one dataset fill the disk (or our time).
           this.log.warn({ sop: sopInstanceUid, from: association.remoteAeTitle, peer: peerAddress, maxDatasetBytes: maxBytes }, 'dataset larger than dimse.maxDatasetBytes; aborting the association');
           this.options.onRefused?.({ peerAddress, callingAeTitle: association.remoteAeTitle, sopInstanceUid, reason: `dataset larger than dimse.maxDatasetBytes (${maxBytes} bytes)` });
+          this.tallies.refused++;
           association.abort(AbortReason.NotSpecified, AbortSource.ServiceProvider); // the sink's abort drops the file
           return;
         }
@@ -258,11 +282,15 @@ export class StorageScp {
           if (outcome.status === Status.Success) {
             // Taken and let go: the destination already holds this instance and keeps its copy (archive.duplicates).
             this.log.info({ sop: sopInstanceUid, from: association.remoteAeTitle, reason: outcome.comment }, 'duplicate instance: the archived copy is kept');
+            this.tallies.duplicates++;
             reply(Status.Success);
             return;
           }
-          if (outcome.status === Status.OutOfResources) this.log.error({ sop: sopInstanceUid, reason: outcome.comment }, 'could not store instance');
-          else {
+          if (outcome.status === Status.OutOfResources) {
+            this.log.error({ sop: sopInstanceUid, reason: outcome.comment }, 'could not store instance');
+            this.tallies.failed++;
+          } else {
+            this.tallies.refused++;
             // Not ours, or not what its command says: a peer to look at (every refusal but our own disk's).
             this.log.warn({ sop: sopInstanceUid, from: association.remoteAeTitle, peer: peerAddress, status: statusHex(outcome.status), reason: outcome.comment }, 'C-STORE refused');
             this.options.onRefused?.({ peerAddress, callingAeTitle: association.remoteAeTitle, sopInstanceUid, status: outcome.status, reason: outcome.comment });
@@ -273,14 +301,18 @@ export class StorageScp {
         const late = 'stored' in admission ? await admission.stored({ ...outcome.stored, callingAeTitle: association.remoteAeTitle, ...(moveOriginator ? { moveOriginator } : {}) }) : undefined;
         if (late) {
           this.log.error({ sop: sopInstanceUid, status: statusHex(late.status), reason: late.comment }, 'stored instance could not be taken in');
+          this.tallies.failed++;
           reply(late.status, late.comment);
           return;
         }
         reply(Status.Success);
+        this.tallies.stored++;
+        this.tallies.storedBytes += outcome.stored.bytes;
         this.log.debug({ sop: sopInstanceUid, bytes: outcome.stored.bytes, from: association.remoteAeTitle }, 'instance stored');
       },
       abort: (reason) => {
         this.log.info({ sop: sopInstanceUid, reason: reason.message }, 'association ended mid-dataset; partial instance dropped');
+        if (received <= maxBytes) this.tallies.failed++; // an oversized one was counted refused
         void receiver.abort(reason);
       },
     };

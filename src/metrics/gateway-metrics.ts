@@ -1,5 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PacsObserver } from '../backends/dimse/pacs-peer.js';
+import type { StorageScpTallies } from '../dimse-bridge/storage-scp.js';
+import type { RenderObserver } from '../services/render-service.js';
 
 /** An association pool as the metrics read it (AssociationPool.stats()). */
 export interface PoolReading {
@@ -10,17 +12,27 @@ export interface PoolReading {
 }
 
 /**
- * What the metrics read of one tenant when they are scraped — its parts' own state, so that nothing in them
- * depends on the metrics (they keep working, unobserved, with metrics off).
+ * What the metrics read of one tenant when they are scraped — its parts' own state and tallies, so that nothing
+ * in them depends on the metrics (they keep working, unobserved, with metrics off).
  */
 export interface TenantReadings {
   tenant: string;
   /** The PACS behind the tenant: its label (AE title) and its association pool. */
   pacs?: { label: string; pool(): PoolReading };
-  /** The retrieval cache in front of the PACS. */
-  cache?: { bytes(): number; instances(): number; budgetBytes: number };
+  /** The retrieval cache in front of the PACS: its size, scopes served from it or not, evictions. */
+  cache?: {
+    bytes(): number;
+    instances(): number;
+    budgetBytes: number;
+    lookups: { readonly hits: number; readonly joined: number; readonly misses: number };
+    evictions: { readonly instances: number; readonly bytes: number };
+  };
   /** The embedded archive. */
   archive?: { instances(): number };
+  /** The tenant's Storage SCP, when it listens. */
+  scp?: StorageScpTallies;
+  /** Bytes in the render service's two caches. */
+  renderCaches(): { frames: number; rendered: number };
 }
 
 /** The codec worker pool as the metrics read it. */
@@ -32,6 +44,8 @@ export interface CodecReading {
 /** Seconds, from 0.5 ms to 60 s: HTTP answers range from a cached frame to a cold study. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
+type Sample<L extends string> = [labels: Record<L, string>, value: number];
+
 /**
  * The gateway's Prometheus metrics (prom-client), in a registry of their own: served only on the metrics
  * listener (metrics-server.ts), never on the DICOMweb one. Names are `dicomweb_gateway_*`, plus Node.js's
@@ -42,46 +56,23 @@ export class GatewayMetrics {
   private readonly tenants: TenantReadings[] = [];
   private codecs: CodecReading | undefined;
 
-  readonly httpRequestDuration = new Histogram({
-    name: 'dicomweb_gateway_http_request_duration_seconds',
-    help: 'HTTP requests by route pattern, method and status: time from the request to the end of its response.',
-    labelNames: ['route', 'method', 'status'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-
-  readonly pacsFindDuration = new Histogram({
-    name: 'dicomweb_gateway_pacs_find_duration_seconds',
-    help: 'C-FIND operations to each PACS, from the request to the final response (or the client giving up, or a failure).',
-    labelNames: ['tenant', 'pacs', 'outcome'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-
-  readonly pacsRetrievalFirstInstance = new Histogram({
-    name: 'dicomweb_gateway_pacs_retrieval_first_instance_seconds',
-    help: 'C-MOVE and C-GET retrievals from each PACS: time from the request to the first instance arriving.',
-    labelNames: ['tenant', 'pacs', 'method'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-
-  readonly pacsRetrievalDuration = new Histogram({
-    name: 'dicomweb_gateway_pacs_retrieval_duration_seconds',
-    help: 'C-MOVE and C-GET retrievals from each PACS, from the request to the final response.',
-    labelNames: ['tenant', 'pacs', 'method', 'outcome'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-
-  readonly pacsRetrievedInstances = new Counter({
+  private readonly httpRequestDuration = this.histogram('http_request_duration_seconds',
+    'HTTP requests by route pattern, method and status: time from the request to the end of its response.', ['route', 'method', 'status']);
+  private readonly pacsFindDuration = this.histogram('pacs_find_duration_seconds',
+    'C-FIND operations to each PACS, from the request to the final response (or the client giving up, or a failure).', ['tenant', 'pacs', 'outcome']);
+  private readonly pacsRetrievalFirstInstance = this.histogram('pacs_retrieval_first_instance_seconds',
+    'C-MOVE and C-GET retrievals from each PACS: time from the request to the first instance arriving.', ['tenant', 'pacs', 'method']);
+  private readonly pacsRetrievalDuration = this.histogram('pacs_retrieval_duration_seconds',
+    'C-MOVE and C-GET retrievals from each PACS, from the request to the final response.', ['tenant', 'pacs', 'method', 'outcome']);
+  private readonly renderDuration = this.histogram('render_duration_seconds',
+    'Images rendered and encoded (rendered cache misses), by the stored transfer syntax and the output media type.', ['tenant', 'transfer_syntax', 'output']);
+  private readonly pacsRetrievedInstances = new Counter({
     name: 'dicomweb_gateway_pacs_retrieved_instances_total',
     help: 'Instances that arrived from each PACS in C-MOVE and C-GET retrievals.',
     labelNames: ['tenant', 'pacs', 'method'] as const,
     registers: [this.registry],
   });
-
-  readonly pacsFailedSubOperations = new Counter({
+  private readonly pacsFailedSubOperations = new Counter({
     name: 'dicomweb_gateway_pacs_failed_sub_operations_total',
     help: 'C-MOVE and C-GET sub-operations each PACS reported failed.',
     labelNames: ['tenant', 'pacs', 'method'] as const,
@@ -93,69 +84,64 @@ export class GatewayMetrics {
     // Gauges named *_total, which Prometheus's lint refuses (promtool check metrics); the same counts by type
     // stay (nodejs_active_handles, nodejs_active_requests, nodejs_active_resources).
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
-    // Read at each scrape (collect runs with the gauge as `this`).
-    const tenants = this.tenants;
+
+    this.readAtScrape('gauge', 'pacs_associations', 'Associations to each PACS: open (idle or busy), busy (in use), waiting (requests queued for one), max (the pool\'s limit).',
+      ['tenant', 'pacs', 'state'], (t) => {
+        if (!t.pacs) return [];
+        const p = t.pacs.pool();
+        const pacs = t.pacs.label;
+        return (['open', 'busy', 'waiting', 'max'] as const).map((state) => [{ tenant: t.tenant, pacs, state }, p[state]]);
+      });
+    this.readAtScrape('gauge', 'cache_bytes', 'Bytes of instance files in each tenant\'s retrieval cache (used), and its budget (cache.maxBytes).',
+      ['tenant', 'kind'], (t) => (t.cache ? [[{ tenant: t.tenant, kind: 'used' }, t.cache.bytes()], [{ tenant: t.tenant, kind: 'budget' }, t.cache.budgetBytes]] : []));
+    this.readAtScrape('gauge', 'cache_instances', 'Instances in each tenant\'s retrieval cache.',
+      ['tenant'], (t) => (t.cache ? [[{ tenant: t.tenant }, t.cache.instances()]] : []));
+    this.readAtScrape('counter', 'cache_lookups_total', 'Scopes asked of the cache: answered from it alone (hit), by a retrieval already under way for them (joined), or by a new retrieval from the PACS (miss).',
+      ['tenant', 'outcome'], (t) => {
+        const lookups = t.cache?.lookups;
+        return lookups ? (['hit', 'joined', 'miss'] as const).map((outcome) => [{ tenant: t.tenant, outcome }, lookups[outcome === 'hit' ? 'hits' : outcome === 'miss' ? 'misses' : 'joined']]) : [];
+      });
+    this.readAtScrape('counter', 'cache_evictions_total', 'Instances evicted from the retrieval cache to keep it within its budget.',
+      ['tenant'], (t) => (t.cache ? [[{ tenant: t.tenant }, t.cache.evictions.instances]] : []));
+    this.readAtScrape('counter', 'cache_evicted_bytes_total', 'Bytes of instance files evicted from the retrieval cache.',
+      ['tenant'], (t) => (t.cache ? [[{ tenant: t.tenant }, t.cache.evictions.bytes]] : []));
+    this.readAtScrape('gauge', 'archive_instances', 'Instances in each tenant\'s embedded archive.',
+      ['tenant'], (t) => (t.archive ? [[{ tenant: t.tenant }, t.archive.instances()]] : []));
+    this.readAtScrape('counter', 'scp_associations_total', 'Associations to each tenant\'s Storage SCP: accepted, or rejected (AE title, capacity, address).',
+      ['tenant', 'outcome'], (t) => (t.scp ? [[{ tenant: t.tenant, outcome: 'accepted' }, t.scp.associationsAccepted], [{ tenant: t.tenant, outcome: 'rejected' }, t.scp.associationsRejected]] : []));
+    this.readAtScrape('counter', 'scp_instances_total', 'C-STOREs to each tenant\'s Storage SCP by outcome: stored, duplicate (archived copy kept), refused (not ours, or not as commanded), failed (ours: disk, index, or cut off).',
+      ['tenant', 'outcome'], (t) => (t.scp ? (['stored', 'duplicates', 'refused', 'failed'] as const).map((k) => [{ tenant: t.tenant, outcome: k === 'duplicates' ? 'duplicate' : k }, t.scp?.[k] ?? 0]) : []));
+    this.readAtScrape('counter', 'scp_stored_bytes_total', 'Bytes of instances each tenant\'s Storage SCP stored.',
+      ['tenant'], (t) => (t.scp ? [[{ tenant: t.tenant }, t.scp.storedBytes]] : []));
+    this.readAtScrape('gauge', 'render_cache_bytes', 'Bytes held by each tenant\'s render caches: decoded frames and encoded images.',
+      ['tenant', 'cache'], (t) => {
+        const held = t.renderCaches();
+        return [[{ tenant: t.tenant, cache: 'frames' }, held.frames], [{ tenant: t.tenant, cache: 'rendered' }, held.rendered]];
+      });
     const codecs = (): CodecReading | undefined => this.codecs;
-    new Gauge({
-      name: 'dicomweb_gateway_pacs_associations',
-      help: 'Associations to each PACS: open (idle or busy), busy (in use), waiting (requests queued for one), max (the pool\'s limit).',
-      labelNames: ['tenant', 'pacs', 'state'] as const,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const t of tenants) {
-          if (!t.pacs) continue;
-          const p = t.pacs.pool();
-          for (const [state, n] of [['open', p.open], ['busy', p.busy], ['waiting', p.waiting], ['max', p.max]] as const) this.set({ tenant: t.tenant, pacs: t.pacs.label, state }, n);
-        }
-      },
-    });
-    new Gauge({
-      name: 'dicomweb_gateway_cache_bytes',
-      help: 'Bytes of instance files in each tenant\'s retrieval cache, and its budget (cache.maxBytes).',
-      labelNames: ['tenant', 'kind'] as const,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const t of tenants) {
-          if (!t.cache) continue;
-          this.set({ tenant: t.tenant, kind: 'used' }, t.cache.bytes());
-          this.set({ tenant: t.tenant, kind: 'budget' }, t.cache.budgetBytes);
-        }
-      },
-    });
-    new Gauge({
-      name: 'dicomweb_gateway_cache_instances',
-      help: 'Instances in each tenant\'s retrieval cache.',
-      labelNames: ['tenant'] as const,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const t of tenants) if (t.cache) this.set({ tenant: t.tenant }, t.cache.instances());
-      },
-    });
-    new Gauge({
-      name: 'dicomweb_gateway_archive_instances',
-      help: 'Instances in each tenant\'s embedded archive.',
-      labelNames: ['tenant'] as const,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const t of tenants) if (t.archive) this.set({ tenant: t.tenant }, t.archive.instances());
-      },
-    });
-    new Gauge({
-      name: 'dicomweb_gateway_codec_queue_depth',
-      help: 'Frames waiting for a codec worker thread.',
-      registers: [this.registry],
-      collect() { this.set(codecs()?.queued() ?? 0); },
-    });
-    new Gauge({
-      name: 'dicomweb_gateway_codec_threads',
-      help: 'Codec worker threads running (they start with the first frame to decode).',
-      registers: [this.registry],
-      collect() { this.set(codecs()?.threads() ?? 0); },
-    });
+    this.readAtScrape('gauge', 'codec_queue_depth', 'Frames waiting for a codec worker thread.', [], () => [[{}, codecs()?.queued() ?? 0]]);
+    this.readAtScrape('gauge', 'codec_threads', 'Codec worker threads running (they start with the first frame to decode).', [], () => [[{}, codecs()?.threads() ?? 0]]);
+  }
+
+  private histogram<L extends string>(name: string, help: string, labelNames: readonly L[]): Histogram<L> {
+    return new Histogram({ name: `dicomweb_gateway_${name}`, help, labelNames, buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  }
+
+  /**
+   * A family whose samples are read from the parts at each scrape: gauges, and counters kept as the parts' own
+   * tallies (monotonic: each scrape exposes the tally's value). `read` runs once per tenant (per scrape, once in
+   * all when the family has no tenant label).
+   */
+  private readAtScrape<L extends string>(type: 'gauge' | 'counter', name: string, help: string, labelNames: readonly L[], read: (t: TenantReadings) => Sample<L>[]): void {
+    const tenants = this.tenants;
+    const perTenant = labelNames.includes('tenant' as L);
+    const samples = (): Sample<L>[] => (perTenant ? tenants.flatMap(read) : read(tenants[0] as TenantReadings));
+    const options = { name: `dicomweb_gateway_${name}`, help, labelNames, registers: [this.registry] };
+    if (type === 'gauge') {
+      new Gauge({ ...options, collect() { this.reset(); for (const [labels, value] of samples()) this.set(labels, value); } });
+    } else {
+      new Counter({ ...options, collect() { this.reset(); for (const [labels, value] of samples()) this.inc(labels, value); } });
+    }
   }
 
   /** Adds a tenant whose parts are read at each scrape. */
@@ -179,6 +165,11 @@ export class GatewayMetrics {
         this.pacsFailedSubOperations.inc({ tenant, pacs, method }, ended.failedSubOperations);
       },
     };
+  }
+
+  /** What one tenant's render service reports its images to. */
+  renderObserver(tenant: string): RenderObserver {
+    return { rendered: (transferSyntaxUid, output, seconds) => this.renderDuration.observe({ tenant, transfer_syntax: transferSyntaxUid, output }, seconds) };
   }
 
   /** One HTTP request answered: its route pattern (not its URL: bounded labels), method, status and duration. */

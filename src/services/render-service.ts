@@ -36,6 +36,13 @@ export interface RenderServiceOptions {
     choice: 'middle' | 'first';
   };
   logger?: Logger;
+  /** Told of each image rendered and encoded (not those the rendered cache answered): metrics. */
+  observer?: RenderObserver;
+}
+
+/** What the render service reports of its work: each image made, from its stored transfer syntax to its type. */
+export interface RenderObserver {
+  rendered(transferSyntaxUid: string, mediaType: string, seconds: number): void;
 }
 
 /**
@@ -301,6 +308,7 @@ export class RenderService {
     const hit = this.rendered.get(key);
     if (hit) return Promise.resolve(hit);
     return this.once(key, async () => {
+      const started = performance.now();
       const pixels = await this.pixels(loaded, n, request.window);
       const overlays = await this.overlays(loaded, n, pixels, request, fit);
       this.counters.imagesEncoded++;
@@ -315,6 +323,7 @@ export class RenderService {
       // cache keeps an exact copy, so that what it counts is what it holds (~10 KB copied per image).
       body = Buffer.from(body);
       this.rendered.set(key, body);
+      this.options.observer?.rendered(loaded.header.meta.transferSyntaxUid, mediaType, (performance.now() - started) / 1000);
       return body;
     });
   }

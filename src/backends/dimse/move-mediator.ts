@@ -262,11 +262,23 @@ export class MoveMediator {
     await Promise.allSettled([...this.recording]);
   }
 
+  /**
+   * Scopes opened since start (metrics): from the cache alone (hits), by joining a retrieval already under way
+   * for them (joined: the PACS sends once), or by starting one (misses).
+   */
+  readonly lookups = { hits: 0, joined: 0, misses: 0 };
+
   /** The instances of a scope. Throws 404 when the PACS has none, 5xx when it cannot be asked. */
   async open(scope: RetrieveScope): Promise<InstanceStream> {
     const cached = this.cachedScope(scope);
-    if (cached) return this.fromCache(cached);
-    const r = [...this.active.values()].find((candidate) => candidate.covers(scope)) ?? this.start(scope);
+    if (cached) {
+      this.lookups.hits++;
+      return this.fromCache(cached);
+    }
+    const running = [...this.active.values()].find((candidate) => candidate.covers(scope));
+    if (running) this.lookups.joined++;
+    else this.lookups.misses++;
+    const r = running ?? this.start(scope);
     // The status is known once the listing is in or an instance of the scope has arrived, whichever is first.
     await Promise.race([r.listed, r.arrivalIn(scope)]);
     const arrivedInScope = r.arrived.some((c) => inScope(scope, asItem(c)));
