@@ -99,7 +99,7 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
 function tenantReadings(t: Tenant): TenantReadings {
   const { archive } = t;
   const scp = archive.storageScp?.tallies;
-  const common = { tenant: t.id, renderCaches: () => t.render.cachedBytes, ...(scp ? { scp } : {}) };
+  const common = { tenant: t.id, renderCaches: () => t.render.cachedBytes, stow: t.stow.tallies, ...(scp ? { scp } : {}) };
   if (archive instanceof DimseArchive) {
     const { cache } = archive;
     return {

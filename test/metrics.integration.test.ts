@@ -67,6 +67,7 @@ describe('metrics in front of a PACS (dcmqrscp)', () => {
     expect(pool('open')).toBeLessThanOrEqual(3);
     expect(pool('busy')).toBe(0);
     expect(pool('waiting')).toBe(0);
+    expect(sample(text, `dicomweb_gateway_pacs_association_requests_refused_total{tenant="default",pacs="${pacs.aeTitle}"}`)).toBe(0);
     expect(sample(text, 'dicomweb_gateway_cache_bytes{tenant="default",kind="budget"}')).toBe(2 ** 30);
     expect(sample(text, 'dicomweb_gateway_cache_bytes{tenant="default",kind="used"}')).toBe(gw.archive.cache.totalBytes);
     expect(sample(text, 'dicomweb_gateway_codec_queue_depth')).toBe(0);
@@ -169,6 +170,19 @@ describe('metrics on the embedded archive', () => {
     const after = await (await fetch(`${gw.metricsUrl ?? ''}/metrics`)).text();
     expect(sample(after, 'dicomweb_gateway_scp_associations_total{tenant="default",outcome="rejected"}')).toBe(1);
     expect(sample(after, 'dicomweb_gateway_scp_instances_total{tenant="default",outcome="stored"}')).toBe(instances);
+    // One instance again by STOW-RS: kept as archived (a duplicate is Success), counted stored; a part that is
+    // not DICOM, failed.
+    const boundary = 'metrics-test-boundary';
+    const body = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`), readFileSync(file),
+      Buffer.from(`\r\n--${boundary}\r\nContent-Type: application/dicom\r\n\r\nnot a DICOM file\r\n--${boundary}--\r\n`),
+    ]);
+    const stow = await fetch(`${gw.base}/studies`, { method: 'POST', body, headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, accept: 'application/dicom+json' } });
+    expect(stow.status).toBe(202);
+    const later = await (await fetch(`${gw.metricsUrl ?? ''}/metrics`)).text();
+    expect(sample(later, 'dicomweb_gateway_stow_instances_total{tenant="default",outcome="stored"}')).toBe(1);
+    expect(sample(later, 'dicomweb_gateway_stow_instances_total{tenant="default",outcome="failed"}')).toBe(1);
+    expect(sample(later, 'dicomweb_gateway_stow_instances_total{tenant="default",outcome="warning"}')).toBe(0);
     expect((await promtoolCheck(text)).code).toBe(0);
   });
 });

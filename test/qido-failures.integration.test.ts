@@ -203,6 +203,7 @@ describe('QIDO-RS failure mapping', () => {
     expect(second.status).toBe(503);
     expect(second.body.error).toBe('DWG_PACS_BUSY');
     expect(Number(second.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(gw.archive.peer.poolStats().refused).toBe(1); // what the metrics report (docs/operations.md)
     expect((await first).status).toBe(504);
   });
 
@@ -215,6 +216,7 @@ describe('QIDO-RS failure mapping', () => {
     const second = await getJson(`${gw.base}/studies`);
     expect(second.status).toBe(503);
     expect(String(second.body.message)).toMatch(/within 200 ms/);
+    expect(gw.archive.peer.poolStats().refused).toBe(1);
     await first;
   });
 

@@ -77,6 +77,8 @@ export interface PoolStats {
   busy: number;
   waiting: number;
   max: number;
+  /** Requests refused since start: the queue was full, or no association became free in time (503). */
+  refused: number;
 }
 
 /**
@@ -88,6 +90,7 @@ export class AssociationPool {
   private readonly idle: Idle[] = [];
   private readonly waiters: Waiter[] = [];
   private open = 0;
+  private refused = 0;
   private closed = false;
   private readonly log: Logger;
 
@@ -96,7 +99,7 @@ export class AssociationPool {
   }
 
   stats(): PoolStats {
-    return { open: this.open, idle: this.idle.length, busy: this.open - this.idle.length, waiting: this.waiters.length, max: this.options.maxAssociations };
+    return { open: this.open, idle: this.idle.length, busy: this.open - this.idle.length, waiting: this.waiters.length, max: this.options.maxAssociations, refused: this.refused };
   }
 
   async acquire(profile: Want = 'plain'): Promise<Lease> {
@@ -105,6 +108,7 @@ export class AssociationPool {
     if (reused) return this.lease(reused, profile);
     if (this.open < this.options.maxAssociations || this.evictIdleOfOtherProfile(profile)) return this.openNew(profile);
     if (this.waiters.length >= this.options.queueLimit) {
+      this.refused++;
       throw new PoolExhaustedError(`${this.options.maxAssociations} associations in use and ${this.waiters.length} requests already waiting`, this.retryAfterSeconds());
     }
     return new Promise<Lease>((resolve, reject) => {
@@ -115,6 +119,7 @@ export class AssociationPool {
         timer: setTimeout(() => {
           const i = this.waiters.indexOf(waiter);
           if (i >= 0) this.waiters.splice(i, 1);
+          this.refused++;
           reject(new PoolExhaustedError(`no association became free within ${this.options.queueTimeoutMs} ms`, this.retryAfterSeconds()));
         }, this.options.queueTimeoutMs),
       };

@@ -9,6 +9,7 @@ export interface PoolReading {
   busy: number;
   waiting: number;
   max: number;
+  refused: number;
 }
 
 /**
@@ -33,6 +34,8 @@ export interface TenantReadings {
   scp?: StorageScpTallies;
   /** Bytes in the render service's two caches. */
   renderCaches(): { frames: number; rendered: number };
+  /** Instances of STOW-RS requests by outcome. */
+  stow: { readonly stored: number; readonly warning: number; readonly failed: number };
 }
 
 /** The codec worker pool as the metrics read it. */
@@ -92,6 +95,10 @@ export class GatewayMetrics {
         const pacs = t.pacs.label;
         return (['open', 'busy', 'waiting', 'max'] as const).map((state) => [{ tenant: t.tenant, pacs, state }, p[state]]);
       });
+    this.readAtScrape('counter', 'pacs_association_requests_refused_total', 'Requests for an association to each PACS that the pool refused (its queue full, or no association free in time: 503 + Retry-After).',
+      ['tenant', 'pacs'], (t) => (t.pacs ? [[{ tenant: t.tenant, pacs: t.pacs.label }, t.pacs.pool().refused]] : []));
+    this.readAtScrape('counter', 'stow_instances_total', 'Instances in STOW-RS requests by outcome: stored (Success), warning (stored, with a warning status), failed.',
+      ['tenant', 'outcome'], (t) => (['stored', 'warning', 'failed'] as const).map((outcome) => [{ tenant: t.tenant, outcome }, t.stow[outcome]]));
     this.readAtScrape('gauge', 'cache_bytes', 'Bytes of instance files in each tenant\'s retrieval cache (used), and its budget (cache.maxBytes).',
       ['tenant', 'kind'], (t) => (t.cache ? [[{ tenant: t.tenant, kind: 'used' }, t.cache.bytes()], [{ tenant: t.tenant, kind: 'budget' }, t.cache.budgetBytes]] : []));
     this.readAtScrape('gauge', 'cache_instances', 'Instances in each tenant\'s retrieval cache.',

@@ -34,6 +34,9 @@ export class StowService {
   /** `spoolDir`: where the bulk data parts of an application/dicom+json request wait for their instance. */
   constructor(private readonly archive: Archive, private readonly spoolDir: string) {}
 
+  /** Instances of the requests answered since start, by outcome (metrics). */
+  readonly tallies = { stored: 0, warning: 0, failed: 0 };
+
   /** Whether this tenant's archive takes instances (the embedded archive does; a PACS behind us, forwarded). */
   get accepts(): boolean {
     return this.archive.storeInstance !== undefined;
@@ -71,6 +74,10 @@ export class StowService {
     const isWarning = (o: StoreOutcome): boolean => (o.status.status & 0xf000) === 0xb000;
     const stored = outcomes.filter((o) => o.status.status === 0 || isWarning(o));
     const failed = outcomes.filter((o) => !stored.includes(o));
+    const warned = stored.filter(isWarning).length;
+    this.tallies.stored += stored.length - warned;
+    this.tallies.warning += warned;
+    this.tallies.failed += failed.length;
     const instanceUrl = (o: StoreOutcome): string => `${base}/studies/${o.studyInstanceUid ?? studyUid ?? ''}/instances/${o.sopInstanceUid}`;
     const response: DicomJsonObject = {};
     if (studyUid) response['00081190'] = { vr: 'UR', Value: [`${base}/studies/${studyUid}`] };
