@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError } from './config/load.js';
+import { FormatError } from './sqlite-format.js';
 import type { GatewayConfig } from './config/schema.js';
 import { startGateway } from './gateway.js';
 import { mint, mintTarget, MintError, parseTtl } from './auth/mint.js';
@@ -62,7 +63,8 @@ async function serve(config: GatewayConfig, allowInsecure: boolean, quickStart =
     if (quickStart) seeded = await seedOnFirstStart(config);
     gateway = await startGateway(config, { allowInsecure });
   } catch (err) {
-    if (err instanceof ConfigError) fail(2, err.message);
+    // A data directory of a newer version is the configuration's to change (exit 2: systemd does not restart).
+    if (err instanceof ConfigError || err instanceof FormatError) fail(2, err.message);
     throw err;
   }
   gateway.app.log.info({ url: `${gateway.httpUrl}${config.http.basePath}`, backend: config.backend, pacs: config.pacs ? `${config.pacs.aeTitle}@${config.pacs.host}:${config.pacs.port}` : undefined }, 'dicomweb-gateway ready');

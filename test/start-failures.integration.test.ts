@@ -7,6 +7,9 @@ import { describe, it, expect } from 'vitest';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { EmbeddedArchive } from '../src/backends/embedded/embedded-archive.js';
 import { freePort } from '../devkit/ports.js';
 import { tempDir } from '../devkit/temp.js';
 import { run } from '../devkit/processes.js';
@@ -62,6 +65,43 @@ describe('start failures', () => {
     } finally {
       await busy.close();
     }
+  });
+
+  // Formats are numbered (PRAGMA user_version): a file of a newer version is refused, never rebuilt over.
+  it.each([
+    ['archive', 'DICOMWEB_ARCHIVE_DIR', 'index.sqlite', 'the archive index', /dicomweb-gateway reindex/],
+    ['cache', 'DICOMWEB_CACHE_DIR', 'cache-index.sqlite', 'the cache index', /delete the cache directory/],
+  ] as const)('serve on a %s index of a newer format: one line saying so and what to do, exit 2, the file untouched', async (kind, variable, name, what, remedy) => {
+    const { DICOMWEB_ARCHIVE_DIR, ...shared } = await serveEnv();
+    // In front of a PACS (none listening: the cache is opened first) for the cache; on the archive for the other.
+    const env: NodeJS.ProcessEnv = kind === 'cache' ? { ...shared, DICOMWEB_PACS_HOST: '127.0.0.1', DICOMWEB_PACS_PORT: String(await freePort()) } : { ...shared, DICOMWEB_ARCHIVE_DIR };
+    const file = path.join(env[variable] ?? '', name);
+    const db = new Database(file);
+    db.pragma('user_version = 7');
+    db.close();
+    const exit = await runEntry('src/cli.ts', env);
+    expect(exit.code).toBe(2);
+    const lines = exit.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`${what} ${file} has format 7, written by a newer dicomweb-gateway; this version reads formats up to 1.`);
+    expect(lines[0]).toMatch(remedy);
+    const after = new Database(file, { readonly: true });
+    expect(after.pragma('user_version', { simple: true })).toBe(7);
+    after.close();
+    expect(readdirSync(env[variable] ?? '').filter((f) => f.includes('damaged'))).toEqual([]);
+  });
+
+  it('stamps a new index with its format, and takes one written before formats were numbered as format 1', async () => {
+    const env = await serveEnv();
+    const file = path.join(env.DICOMWEB_ARCHIVE_DIR ?? '', 'index.sqlite');
+    const old = new Database(file);
+    old.exec('CREATE TABLE studies (study_uid TEXT PRIMARY KEY, date_time TEXT NOT NULL, first TEXT NOT NULL, json TEXT NOT NULL)');
+    old.close();
+    const archive = await EmbeddedArchive.open({ dir: env.DICOMWEB_ARCHIVE_DIR ?? '', duplicates: 'keep', minFreeBytes: 0, inlineBinaryMaxBytes: 1024 });
+    await archive.close();
+    const stamped = new Database(file, { readonly: true });
+    expect(stamped.pragma('user_version', { simple: true })).toBe(1);
+    stamped.close();
   });
 
   it('the demo with its HTTP port in use: one line, a non-zero exit, its Orthanc stopped and its files removed', async () => {

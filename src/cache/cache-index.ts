@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import type { CachedInstance } from './instance-cache.js';
+import { openFormat } from '../sqlite-format.js';
 
 /** Complete series (study UID and the SOP Instance UIDs the PACS listed) and studies (their series). */
 export interface Completeness {
@@ -36,6 +37,8 @@ export class CacheIndex {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
+    // Format 1: the schema below (files written before formats were numbered have it too).
+    openFormat(this.db, { what: 'the cache index', file, version: 1, remedy: 'Run the newer version, or delete the cache directory (it refills from the PACS).' });
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS cached (sop TEXT PRIMARY KEY, series TEXT NOT NULL, study TEXT NOT NULL, sop_class TEXT NOT NULL, ts TEXT NOT NULL,
         series_number INTEGER, instance_number INTEGER, path TEXT NOT NULL, bytes INTEGER NOT NULL, used INTEGER NOT NULL);

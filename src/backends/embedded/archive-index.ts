@@ -3,6 +3,7 @@ import type { ArchivedInstance } from '../../archive/archive.js';
 import type { DicomJsonAttribute, DicomJsonObject, PersonNameJson } from '../../dicom/json-model.js';
 import { parseHexTag } from '../../dicom/tag.js';
 import { levelOf, type QueryLevel } from '../../dicom/query-attributes.js';
+import { openFormat } from '../../sqlite-format.js';
 
 /** One instance as indexed: where its file is, and its DICOM JSON (BulkDataURIs relative: "bulkdata/7FE00010"). */
 export interface IndexedInstance extends ArchivedInstance {
@@ -85,6 +86,8 @@ export class ArchiveIndex {
     this.db.pragma('journal_mode = WAL');
     // A C-STORE is answered after its commit: the commit must survive a power cut (WAL + FULL syncs it).
     this.db.pragma('synchronous = FULL');
+    // Format 1: the schema below (files written before formats were numbered have it too).
+    openFormat(this.db, { what: 'the archive index', file, version: 1, remedy: 'Run the newer version, or rebuild this index from the archived files with an older one: dicomweb-gateway reindex.' });
     this.db.exec(SCHEMA);
     this.insertInstance = this.db.prepare('INSERT OR REPLACE INTO instances VALUES (@sop, @series, @study, @sopClass, @ts, @number, @path, @bytes, @metadata)');
     this.insertValue = this.db.prepare('INSERT INTO match_values VALUES (?, ?, ?, ?)');

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { FormatError } from '../../sqlite-format.js';
 import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { describeScope, type IncomingDataset, type StoreStatus, type StoredMetadata, type Archive, type CatalogInstance, type HeldInstance, type InstanceStream, type RetrieveScope, type SearchRequest, type SearchResults } from '../../archive/archive.js';
@@ -84,6 +85,7 @@ export class EmbeddedArchive implements Archive, StoreDestination {
         index.check();
       } catch (err) {
         index?.close();
+        if (err instanceof FormatError) throw err; // a newer version's index: not damaged, and not ours to rebuild
         index = undefined;
         problem = `the index is damaged (${(err as Error).message})`;
         const aside = `${file}.damaged-${Date.now()}`;
