@@ -1,4 +1,6 @@
 import { STATUS_CODES } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { runInRequest } from './request-context.js';
 import type { TlsOptions } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -96,6 +98,8 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     },
     requestTimeout: 0,
     bodyLimit: 1024 * 1024,
+    // Unique across restarts and replicas, unlike Fastify's counter.
+    genReqId: () => randomUUID(),
   }) as unknown as FastifyInstance;
 
   if (config.http.h2c || (config.http.tls && config.http.http2)) {
@@ -105,6 +109,13 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       if (request.raw.httpVersionMajor === 2 && headerListSize(request.raw.rawHeaders) > max) throw Errors.headersTooLarge(max);
     });
   }
+
+  // Each request runs in a context of its own (request-context.ts): the lines its DIMSE work logs carry its id,
+  // which the response names (X-Request-Id) for a user to quote.
+  app.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    runInRequest(request.id, done);
+  });
 
   const { metrics } = deps;
   if (metrics) {
@@ -120,7 +131,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       origin: config.http.corsOrigins,
       methods: ['GET', 'HEAD', 'POST', 'OPTIONS'],
       allowedHeaders: ['Authorization', 'Accept', 'Accept-Language', 'Content-Type', 'If-None-Match', 'Range'],
-      exposedHeaders: ['ETag', 'Warning', 'Content-Location', 'Content-Range', 'WWW-Authenticate', 'Retry-After'],
+      exposedHeaders: ['ETag', 'Warning', 'Content-Location', 'Content-Range', 'WWW-Authenticate', 'Retry-After', 'X-Request-Id'],
       maxAge: 600,
     });
   }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
+import { currentRequestId } from './request-context.js';
 import { buildApp, httpSettings } from './app.js';
 import { ReadBuffers } from './services/file-body.js';
 import { isLoopback, type GatewayConfig } from './config/schema.js';
@@ -44,7 +45,15 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
       throw new ConfigError(`${where}auth.mode is "none" but HTTP listens on ${config.http.host}: anyone who can reach it would read the archive. Configure auth, listen on 127.0.0.1, or start with --insecure`);
     }
   }
-  const log = pino({ level: config.log.level });
+  // Every line logged in a request's asynchronous context — the DIMSE work it causes included — carries its id,
+  // unless the logger already binds one (Fastify's request logger does).
+  const log = pino({
+    level: config.log.level,
+    mixin: (_line, _level, logger) => {
+      const reqId = currentRequestId();
+      return reqId === undefined || 'reqId' in logger.bindings() ? {} : { reqId };
+    },
+  });
   for (const t of settings) {
     if (t.backend === 'embedded' && t.dimse.listen && !isLoopback(t.dimse.host) && t.dimse.allowedPeers.length === 0 && !t.dimse.tls?.requireClientCert) {
       log.warn({ tenant: t.id, host: t.dimse.host, port: t.dimse.port }, 'the archive\'s Storage SCP takes instances from any peer that can reach it: set dimse.allowedPeers (or DICOM TLS with client certificates)');

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { outsideRequests } from '../request-context.js';
 import tls from 'node:tls';
 import {
   PduType, AbortSource, AbortReason, DICOM_APPLICATION_CONTEXT, PresentationContextResult,
@@ -176,7 +177,9 @@ export class Association {
   /** Opens an association as requestor: TCP (or TLS) connect, A-ASSOCIATE-RQ, wait for AC or RJ. */
   static async request(options: RequestOptions): Promise<Association> {
     const log = (options.logger ?? silentLogger).child({ peer: `${options.calledAeTitle}@${options.host}:${options.port}` });
-    const socket = await connectSocket(options);
+    // The socket is made outside the request that opens the association: its events (and what they log) belong to
+    // no request, as the association serves later ones too; what the opener awaits continues in its own context.
+    const socket = await outsideRequests(() => connectSocket(options));
     const parser = new PduParser(options.maxPduLength);
     const proposals: PresentationContextProposal[] = options.presentationContexts.map((pc, i) => ({ id: 2 * i + 1, ...pc }));
     if (proposals.length > 128) throw new RangeError('at most 128 presentation contexts may be proposed (PS3.8 §9.3.2.2)');
