@@ -1,6 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { runInRequest } from './request-context.js';
+import { context, trace, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { tracer } from './tracing/tracing.js';
 import type { TlsOptions } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -114,7 +116,17 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   // which the response names (X-Request-Id) for a user to quote.
   app.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
-    runInRequest(request.id, done);
+    // Its span (OpenTelemetry; a no-op unless tracing is on) is the parent of the DIMSE and render spans it causes.
+    const span = tracer().startSpan(`${request.method} ${request.routeOptions.url ?? 'unmatched'}`, {
+      kind: SpanKind.SERVER,
+      attributes: { 'http.request.method': request.method, 'http.route': request.routeOptions.url ?? 'unmatched', 'dicomweb_gateway.request_id': request.id },
+    });
+    reply.raw.once('close', () => {
+      span.setAttribute('http.response.status_code', reply.statusCode);
+      if (reply.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    });
+    context.with(trace.setSpan(context.active(), span), () => runInRequest(request.id, done));
   });
 
   const { metrics } = deps;

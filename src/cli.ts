@@ -1,10 +1,11 @@
 #!/usr/bin/env -S node --max-semi-space-size=4
 // V8 grows each thread's young generation to 3 × 16 MiB under allocation pressure (ingest, retrieval): 4 MiB semi
 // spaces keep ~30 MB off peak RSS at the same ingest rate (docs/conformance.md §6). npm start passes the same flags.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError } from './config/load.js';
 import { FormatError } from './sqlite-format.js';
+import { gatewayVersion } from './version.js';
 import type { GatewayConfig } from './config/schema.js';
 import { startGateway } from './gateway.js';
 import { mint, mintTarget, MintError, parseTtl } from './auth/mint.js';
@@ -159,9 +160,7 @@ async function main(): Promise<void> {
     return;
   }
   if (parsed.values.version) {
-    // package.json sits one level above both src/ and dist/.
-    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-    process.stdout.write(`dicomweb-gateway ${version}\n`);
+    process.stdout.write(`dicomweb-gateway ${gatewayVersion()}\n`);
     return;
   }
   const command = parsed.positionals[0] ?? 'serve';

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { currentRequestId } from './request-context.js';
+import { startTracing } from './tracing/tracing.js';
+import { gatewayVersion } from './version.js';
 import { buildApp, httpSettings } from './app.js';
 import { ReadBuffers } from './services/file-body.js';
 import { isLoopback, type GatewayConfig } from './config/schema.js';
@@ -60,6 +62,7 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
     }
     if (t.auth.mode === 'none') log.warn({ host: config.http.host, tenant: t.id }, 'auth.mode is "none": every DICOMweb request to this tenant is served without credentials');
   }
+  const tracing = startTracing(config.tracing, log, gatewayVersion());
   const codecs = new CodecPool({ threads: config.codecs.threads, maxQueue: config.codecs.maxQueue });
   const audit = auditFromConfig(config.audit);
   const tenants: Tenant[] = [];
@@ -70,6 +73,7 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
     for (const t of tenants) await t.close();
     await codecs.close();
     await audit.close();
+    await tracing?.shutdown();
   };
   let app: FastifyInstance;
   let address: string;

@@ -282,6 +282,13 @@ export const configSchema = z.object({
     port: port.default(9464),
   }).strict().prefault({}),
 
+  tracing: z.object({
+    /** OpenTelemetry spans of each request: none, to an OTLP/HTTP collector, or as JSON lines in the log (console). */
+    exporter: z.enum(['none', 'otlp', 'console']).default('none'),
+    /** The collector's OTLP/HTTP traces URL (default: the exporter's, from OTEL_EXPORTER_OTLP_* or localhost:4318). */
+    endpoint: z.string().url().optional(),
+  }).strict().prefault({}),
+
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).strict().prefault({}),

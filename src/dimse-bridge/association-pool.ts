@@ -1,5 +1,7 @@
 import type tls from 'node:tls';
 import { Association, type Implementation } from './association.js';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { tracer } from '../tracing/tracing.js';
 import { DimseClient } from './dimse-client.js';
 import { PoolExhaustedError } from './errors.js';
 import { SopClass } from './sop-classes.js';
@@ -192,6 +194,8 @@ export class AssociationPool {
   private async connect(profile: Want): Promise<DimseClient> {
     const o = this.options;
     const dedicated = typeof profile === 'string' ? undefined : profile;
+    // A span of its own (OpenTelemetry), under the operation that needed it: connect and negotiation.
+    const span = tracer().startSpan('A-ASSOCIATE', { kind: SpanKind.CLIENT, attributes: { 'dicom.called_ae_title': o.peer.aeTitle, 'server.address': o.peer.host, 'server.port': o.peer.port } });
     const association = await Association.request({
       host: o.peer.host,
       port: o.peer.port,
@@ -206,7 +210,10 @@ export class AssociationPool {
       ...(o.tls ? { tls: o.tls } : {}),
       ...(o.localAddress ? { localAddress: o.localAddress } : {}),
       logger: this.log,
-    });
+    }).then(
+      (a) => { span.setAttribute('dicom.accepted_contexts', a.acceptedContexts.size); span.end(); return a; },
+      (err: unknown) => { span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message }); span.end(); throw err; },
+    );
     const client = new DimseClient(association, { responseTimeoutMs: o.responseTimeoutMs, logger: this.log });
     void association.closed.then(() => this.forget(client));
     return client;

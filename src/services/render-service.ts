@@ -18,6 +18,8 @@ import { encodeImage, encodeGif, outputSize, transformPixels, ViewportError, typ
 import { annotationLines, annotationOverlays } from '../render/annotate.js';
 import { sopKind } from '../render/sop-kind.js';
 import { iconImage } from '../render/non-image.js';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { tracer } from '../tracing/tracing.js';
 
 /** Values up to this size are read with a header (LUTs, palettes); larger ones stay in the file. */
 const HEADER_BULK_THRESHOLD = 256 * 1024;
@@ -307,25 +309,37 @@ export class RenderService {
       request.annotation.patient ? 'p' : '', request.annotation.technique ? 't' : '', request.locale ?? '', request.srgbProfile ? 'srgb' : ''].join('|');
     const hit = this.rendered.get(key);
     if (hit) return Promise.resolve(hit);
-    return this.once(key, async () => {
-      const started = performance.now();
-      const pixels = await this.pixels(loaded, n, request.window);
-      const overlays = await this.overlays(loaded, n, pixels, request, fit);
-      this.counters.imagesEncoded++;
-      let body: Buffer;
+    return this.once(key, () => tracer().startActiveSpan('render', { attributes: { 'dicom.transfer_syntax': loaded.header.meta.transferSyntaxUid, 'dicomweb.media_type': mediaType, 'dicom.frame': n } }, async (span) => {
       try {
-        body = await encodeImage(pixels, { mediaType, quality: request.quality, ...(request.viewport ? { viewport: request.viewport } : {}), ...(fit ? { fit } : {}), overlays, srgbProfile: request.srgbProfile });
+        return await this.renderImage(loaded, n, request, mediaType, key, fit);
       } catch (err) {
-        if (err instanceof ViewportError) throw Errors.badParameter('viewport', err.message);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
         throw err;
+      } finally {
+        span.end();
       }
-      // The encoder's buffer may sit in a larger allocation (libvips and gifenc grow theirs as they write): the
-      // cache keeps an exact copy, so that what it counts is what it holds (~10 KB copied per image).
-      body = Buffer.from(body);
-      this.rendered.set(key, body);
-      this.options.observer?.rendered(loaded.header.meta.transferSyntaxUid, mediaType, (performance.now() - started) / 1000);
-      return body;
-    });
+    }));
+  }
+
+  /** Frame n through the pipeline and the encoder, into the rendered cache. */
+  private async renderImage(loaded: Loaded, n: number, request: RenderRequest, mediaType: ImageMediaType, key: string, fit?: { width: number; height: number }): Promise<Buffer> {
+    const started = performance.now();
+    const pixels = await this.pixels(loaded, n, request.window);
+    const overlays = await this.overlays(loaded, n, pixels, request, fit);
+    this.counters.imagesEncoded++;
+    let body: Buffer;
+    try {
+      body = await encodeImage(pixels, { mediaType, quality: request.quality, ...(request.viewport ? { viewport: request.viewport } : {}), ...(fit ? { fit } : {}), overlays, srgbProfile: request.srgbProfile });
+    } catch (err) {
+      if (err instanceof ViewportError) throw Errors.badParameter('viewport', err.message);
+      throw err;
+    }
+    // The encoder's buffer may sit in a larger allocation (libvips and gifenc grow theirs as they write): the
+    // cache keeps an exact copy, so that what it counts is what it holds (~10 KB copied per image).
+    body = Buffer.from(body);
+    this.rendered.set(key, body);
+    this.options.observer?.rendered(loaded.header.meta.transferSyntaxUid, mediaType, (performance.now() - started) / 1000);
+    return body;
   }
 
   private async pixels(loaded: Loaded, n: number, window: Window | undefined): Promise<Pixels & { window?: Window }> {

@@ -1,4 +1,6 @@
 import type { PacsObserver, PacsPeer, RetrieveRequest } from './pacs-peer.js';
+import { context, trace, SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
+import { tracer } from '../../tracing/tracing.js';
 import { StudyCatalog } from './study-catalog.js';
 import { catalogOf } from '../../archive/catalog.js';
 import type { InstanceCache, CachedInstance } from '../../cache/instance-cache.js';
@@ -95,6 +97,8 @@ class Retrieval {
   moveMessageId: number | undefined;
   /** performance.now() of the first arrival. */
   firstArrivalAt: number | undefined;
+  /** The retrieval's span (OpenTelemetry): each sub-operation that arrives is an event of it. */
+  span: Span | undefined;
   /** Called on every arrival: restarts the no-progress deadline. */
   onArrival: (() => void) | undefined;
   done = false;
@@ -128,6 +132,7 @@ class Retrieval {
   arrive(c: CachedInstance): void {
     this.arrived.push(c);
     this.firstArrivalAt ??= performance.now();
+    this.span?.addEvent('sub-operation', { 'dicom.sop_instance_uid': c.sopInstanceUid });
     this.onArrival?.();
     this.arrivalWaiters = this.arrivalWaiters.filter((w) => {
       if (!inScope(w.scope, asItem(c))) return true;
@@ -411,13 +416,16 @@ export class MoveMediator {
       };
     };
     const started = performance.now();
+    const method = this.peer.deliversToStorageScp ? 'move' : 'get';
+    r.span = tracer().startSpan(method === 'move' ? 'C-MOVE' : 'C-GET', { kind: SpanKind.CLIENT, attributes: { 'dicom.level': request.level } });
+    const inSpan = trace.setSpan(context.active(), r.span);
     try {
-      r.result = await this.peer.retrieve(request, {
+      r.result = await context.with(inSpan, () => this.peer.retrieve(request, {
         onStarted: (messageId) => { r.moveMessageId = messageId; },
         onProgress: progress,
         receive,
         signal: controller.signal,
-      });
+      }));
       if (timedOut || r.result.status === Status.Cancel) throw new DimseTimeoutError('retrieve', this.options.idleTimeoutMs);
     } catch (err) {
       // Our own deadline ends the retrieval however the PACS reacts to the cancel (or to the abort after it).
@@ -432,8 +440,11 @@ export class MoveMediator {
     const expected = r.expected;
     const missing = expected ? [...expected.keys()].filter((sop) => !this.cache.get(sop)).length : undefined;
     this.log.info({ scope: r.scope, expected: expected?.size, arrived: r.arrived.length, missing, failed: r.result?.failed ?? 0, status: r.result ? statusHex(r.result.status) : undefined, ms: Math.round(performance.now() - started), error: r.error?.message }, 'retrieval finished');
+    r.span.setAttributes({ 'dicom.retrieve.instances': r.arrived.length, 'dicom.retrieve.failed_sub_operations': r.result?.failed ?? 0 });
+    if (r.error) r.span.setStatus({ code: SpanStatusCode.ERROR, message: r.error.message });
+    r.span.end();
     this.options.observer?.retrievalEnded({
-      method: this.peer.deliversToStorageScp ? 'move' : 'get',
+      method,
       seconds: (performance.now() - started) / 1000,
       ...(r.firstArrivalAt !== undefined ? { firstInstanceSeconds: (r.firstArrivalAt - started) / 1000 } : {}),
       instances: r.arrived.length,

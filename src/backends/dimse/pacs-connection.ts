@@ -2,6 +2,8 @@ import type { PacsPeer, FindSession, EchoResult, RetrieveRequest, RetrieveHooks,
 import type { AssociationPool, DedicatedAssociation, PoolStats } from '../../dimse-bridge/association-pool.js';
 import type { MoveResult, DimseClient } from '../../dimse-bridge/dimse-client.js';
 import { SopClass } from '../../dimse-bridge/sop-classes.js';
+import { context, trace, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { tracer } from '../../tracing/tracing.js';
 import { Status } from '../../dimse-bridge/command.js';
 import { Dataset } from '../../dicom/dataset.js';
 import { Tags } from '../../dicom/tag.js';
@@ -104,7 +106,17 @@ export class PooledPacsPeer implements PacsPeer {
 
   async find(identifier: Dataset, options: { fuzzyMatching: boolean }): Promise<FindSession> {
     const started = performance.now();
-    const lease = await this.pool.acquire(options.fuzzyMatching ? 'fuzzy' : 'plain');
+    const span = tracer().startSpan('C-FIND', { kind: SpanKind.CLIENT, attributes: { 'dicom.level': identifier.getString(Tags.QueryRetrieveLevel) ?? '' } });
+    let lease;
+    try {
+      lease = await context.with(trace.setSpan(context.active(), span), () => this.pool.acquire(options.fuzzyMatching ? 'fuzzy' : 'plain'));
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      span.end();
+      throw err;
+    }
+    span.setAttribute('dicom.called_ae_title', lease.client.association.remoteAeTitle);
+    let responses = 0;
     const state = { cancelledByPeer: false };
     const source = lease.client.find(SopClass.StudyRootFind, identifier, { onCancelledByPeer: () => { state.cancelledByPeer = true; } });
     let done = false;
@@ -113,10 +125,18 @@ export class PooledPacsPeer implements PacsPeer {
       done = true;
       lease.release(lease.client.association.isOpen);
       this.options.observer?.findEnded((performance.now() - started) / 1000, outcome);
+      span.setAttributes({ 'dicom.find.outcome': outcome, 'dicom.find.responses': responses });
+      if (outcome === 'failure') span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    };
+    // Each pending C-FIND response (PS3.7 §9.1.2) is an event of the span.
+    const responded = (r: IteratorResult<Dataset>): IteratorResult<Dataset> => {
+      if (!r.done) { responses++; span.addEvent('C-FIND-RSP pending'); }
+      return r;
     };
     let first: IteratorResult<Dataset>;
     try {
-      first = await source.next();
+      first = responded(await source.next());
     } catch (err) {
       finish('failure');
       throw err;
@@ -133,7 +153,7 @@ export class PooledPacsPeer implements PacsPeer {
         }
         if (done) return { done: true, value: undefined };
         try {
-          const r = await source.next();
+          const r = responded(await source.next());
           if (r.done) finish('success');
           return r;
         } catch (err) {
