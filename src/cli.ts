@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError } from './config/load.js';
 import { FormatError } from './sqlite-format.js';
 import { gatewayVersion } from './version.js';
+import { formatCapabilities, probePacs } from './commands/probe-command.js';
 import type { GatewayConfig } from './config/schema.js';
 import { startGateway } from './gateway.js';
 import { mint, mintTarget, MintError, parseTtl } from './auth/mint.js';
@@ -28,6 +29,7 @@ const USAGE = `usage: dicomweb-gateway [serve] [--config FILE] [--insecure]
        dicomweb-gateway start [--config FILE]
        dicomweb-gateway --version
        dicomweb-gateway echo [--config FILE]
+       dicomweb-gateway probe [--tenant ID] [--json] [--config FILE]
        dicomweb-gateway reindex [--config FILE]
        dicomweb-gateway samples DIR
        dicomweb-gateway import DIR|FILE... [--tenant ID] [--concurrency 4] [--config FILE]
@@ -122,6 +124,24 @@ async function echo(config: GatewayConfig): Promise<void> {
   }
 }
 
+/** `probe`: what the tenant's PACS supports (models, C-GET, extended negotiation, storage syntaxes), read-only. */
+async function probe(tenant: TenantSettings, json: boolean): Promise<void> {
+  if (tenant.backend !== 'dimse') fail(2, `tenant ${tenant.id} has no PACS (it is served by the embedded archive): nothing to probe`);
+  const { pacs } = tenant;
+  const tlsOptions = pacsTlsOptions({ pacs });
+  try {
+    const found = await probePacs({
+      aeTitle: pacs.aeTitle, host: pacs.host, port: pacs.port, callingAeTitle: tenant.dimse.aeTitle, maxPduLength: pacs.maxPduLength,
+      connectTimeoutMs: pacs.connectTimeoutMs, artimTimeoutMs: pacs.artimTimeoutMs, responseTimeoutMs: pacs.responseTimeoutMs,
+      ...(tlsOptions ? { tls: tlsOptions } : {}),
+    });
+    process.stdout.write(json ? `${JSON.stringify(found, null, 2)}\n` : formatCapabilities(found));
+  } catch (err) {
+    const message = err instanceof DimseNetworkError || err instanceof Error ? err.message : String(err);
+    fail(1, `probing ${pacs.aeTitle}@${pacs.host}:${pacs.port} failed: ${message}`);
+  }
+}
+
 function sign(config: GatewayConfig, target: string | undefined, options: { ttl: string; capability: boolean; tenant: string }): void {
   if (!target) fail(2, `sign needs a path\n${USAGE}`);
   const ttl = parseTtl(options.ttl);
@@ -150,7 +170,7 @@ async function main(): Promise<void> {
     parsed = parseArgs({ allowPositionals: true, options: {
       config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' }, insecure: { type: 'boolean' },
       ttl: { type: 'string', default: '1h' }, capability: { type: 'boolean' }, tenant: { type: 'string', default: 'default' },
-      concurrency: { type: 'string', default: '4' }, 'from-query': { type: 'string' },
+      concurrency: { type: 'string', default: '4' }, 'from-query': { type: 'string' }, json: { type: 'boolean' },
     } });
   } catch (err) {
     fail(2, `${(err as Error).message}\n${USAGE}`);
@@ -165,7 +185,7 @@ async function main(): Promise<void> {
   }
   const command = parsed.positionals[0] ?? 'serve';
   const arity = command === 'sign' || command === 'samples' ? 2 : command === 'import' || command === 'prefetch' ? Infinity : 1;
-  if (parsed.positionals.length > arity || !['serve', 'start', 'echo', 'sign', 'reindex', 'samples', 'import', 'prefetch'].includes(command)) fail(2, `unknown command "${parsed.positionals.join(' ')}"\n${USAGE}`);
+  if (parsed.positionals.length > arity || !['serve', 'start', 'echo', 'probe', 'sign', 'reindex', 'samples', 'import', 'prefetch'].includes(command)) fail(2, `unknown command "${parsed.positionals.join(' ')}"\n${USAGE}`);
   if (command === 'samples') {
     const dir = parsed.positionals[1];
     if (!dir) fail(2, `samples needs a directory\n${USAGE}`);
@@ -200,7 +220,8 @@ async function main(): Promise<void> {
     process.exitCode = await prefetchCommand(config, tenantOf(), { studies: parsed.positionals.slice(1), ...(parsed.values['from-query'] ? { query: parsed.values['from-query'] } : {}) }, { stdout: process.stdout, stderr: process.stderr });
     return;
   }
-  if (command === 'echo') await echo(config);
+  if (command === 'probe') await probe(tenantOf(), parsed.values.json === true);
+  else if (command === 'echo') await echo(config);
   else if (command === 'reindex') reindex(config);
   else if (command === 'sign') sign(config, parsed.positionals[1], { ttl: parsed.values.ttl ?? '1h', capability: parsed.values.capability === true, tenant: parsed.values.tenant ?? 'default' });
   else await serve(config, parsed.values.insecure === true, quickStart);
