@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError } from './config/load.js';
 import { FormatError } from './sqlite-format.js';
 import { gatewayVersion } from './version.js';
-import { formatCapabilities, probePacs } from './commands/probe-command.js';
+import { formatCapabilities, probePacs, probeTargetOf } from './commands/probe-command.js';
 import type { GatewayConfig } from './config/schema.js';
 import { startGateway } from './gateway.js';
 import { mint, mintTarget, MintError, parseTtl } from './auth/mint.js';
@@ -128,13 +128,8 @@ async function echo(config: GatewayConfig): Promise<void> {
 async function probe(tenant: TenantSettings, json: boolean): Promise<void> {
   if (tenant.backend !== 'dimse') fail(2, `tenant ${tenant.id} has no PACS (it is served by the embedded archive): nothing to probe`);
   const { pacs } = tenant;
-  const tlsOptions = pacsTlsOptions({ pacs });
   try {
-    const found = await probePacs({
-      aeTitle: pacs.aeTitle, host: pacs.host, port: pacs.port, callingAeTitle: tenant.dimse.aeTitle, maxPduLength: pacs.maxPduLength,
-      connectTimeoutMs: pacs.connectTimeoutMs, artimTimeoutMs: pacs.artimTimeoutMs, responseTimeoutMs: pacs.responseTimeoutMs,
-      ...(tlsOptions ? { tls: tlsOptions } : {}),
-    });
+    const found = await probePacs(probeTargetOf(tenant));
     process.stdout.write(json ? `${JSON.stringify(found, null, 2)}\n` : formatCapabilities(found));
   } catch (err) {
     const message = err instanceof DimseNetworkError || err instanceof Error ? err.message : String(err);

@@ -15,6 +15,7 @@ import type { RenderService } from './services/render-service.js';
 import { GatewayMetrics, type TenantReadings } from './metrics/gateway-metrics.js';
 import { listenMetrics, type MetricsServer } from './metrics/metrics-server.js';
 import { DimseArchive } from './backends/dimse/dimse-archive.js';
+import { probePacs, probeTargetOf, type PacsCapabilities } from './commands/probe-command.js';
 
 
 /** The whole gateway: per tenant a PACS connection pool, a Storage SCP and a cache; one DICOMweb HTTP server. */
@@ -68,7 +69,10 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
   const tenants: Tenant[] = [];
   const metrics = config.metrics.enabled ? new GatewayMetrics() : undefined;
   let metricsServer: MetricsServer | undefined;
+  const capabilities: Record<string, PacsCapabilities | { error: string }> = {};
+  const probes: Promise<void>[] = [];
   const closeAll = async (): Promise<void> => {
+    await Promise.allSettled(probes);
     await metricsServer?.close();
     for (const t of tenants) await t.close();
     await codecs.close();
@@ -81,11 +85,21 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
     const readBuffers = new ReadBuffers();
     for (const s of settings) tenants.push(await startTenant(s, { config, codecs, readBuffers, audit, logger: log, ...(metrics ? { metrics } : {}) }));
     app = buildApp({ settings: httpSettings(config), tenants, audit, loggerInstance: log, ...(metrics ? { metrics } : {}) });
+    // Each PACS is probed once at start, in the background (a PACS down at start does not stop the gateway):
+    // logged once, and served to operators on the metrics listener only (never the public one).
+    for (const t of tenants) {
+      if (!(t.archive instanceof DimseArchive) || !t.settings.pacs.probeAtStart) continue;
+      const id = t.settings.id;
+      probes.push(probePacs(probeTargetOf(t.settings)).then(
+        (found) => { capabilities[id] = found; log.info({ tenant: id, capabilities: found }, 'PACS capabilities'); },
+        (err: unknown) => { capabilities[id] = { error: (err as Error).message }; log.warn({ tenant: id, err: (err as Error).message }, 'PACS capabilities could not be probed'); },
+      ));
+    }
     if (metrics) {
       for (const t of tenants) metrics.watchTenant(tenantReadings(t));
       metrics.watchCodecs({ queued: () => codecs.queued, threads: () => codecs.threadCount });
       const { host, port } = config.metrics;
-      metricsServer = await listenMetrics(metrics, { host, port }, log).catch((err: unknown) => { throw listenProblem(err, 'metrics.port', host, port); });
+      metricsServer = await listenMetrics(metrics, { host, port }, log, { pacs: () => capabilities }).catch((err: unknown) => { throw listenProblem(err, 'metrics.port', host, port); });
       log.info({ url: `${metricsServer.url}/metrics` }, 'metrics listening');
     }
     address = await app.listen({ host: config.http.host, port: config.http.port }).catch((err: unknown) => { throw listenProblem(err, 'http.port', config.http.host, config.http.port); });

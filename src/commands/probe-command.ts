@@ -5,6 +5,8 @@ import { SopClass } from '../dimse-bridge/sop-classes.js';
 import { statusHex } from '../dimse-bridge/command.js';
 import { IMPLEMENTATION } from '../dicom/uid.js';
 import { STORABLE_TRANSFER_SYNTAXES, UNCOMPRESSED_TRANSFER_SYNTAXES } from '../dicom/transfer-syntax.js';
+import type { GatewayConfig } from '../config/schema.js';
+import { pacsTlsOptions } from '../config/tls.js';
 
 /** CT Image Storage: the storage SOP class the transfer syntaxes are asked for (what STOW-RS forwarding needs). */
 const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
@@ -43,6 +45,17 @@ export interface ProbeTarget {
   artimTimeoutMs: number;
   responseTimeoutMs: number;
   tls?: tls.ConnectionOptions;
+}
+
+/** The probe's target as a tenant's configuration says: its PACS, called as its own AE title. */
+export function probeTargetOf(t: { pacs: GatewayConfig['pacs']; dimse: Pick<GatewayConfig['dimse'], 'aeTitle'> }): ProbeTarget {
+  const { pacs } = t;
+  const tlsOptions = pacsTlsOptions({ pacs });
+  return {
+    aeTitle: pacs.aeTitle, host: pacs.host, port: pacs.port, callingAeTitle: t.dimse.aeTitle, maxPduLength: pacs.maxPduLength,
+    connectTimeoutMs: pacs.connectTimeoutMs, artimTimeoutMs: pacs.artimTimeoutMs, responseTimeoutMs: pacs.responseTimeoutMs,
+    ...(tlsOptions ? { tls: tlsOptions } : {}),
+  };
 }
 
 /**

@@ -112,6 +112,8 @@ const pacsSchema = z.object({
   host: host.default('127.0.0.1'),
   port: port.default(4242),
   retrieve: z.enum(['move', 'get']).default('move'),
+  /** Probe the PACS once at start (negotiation and C-ECHO, no data): logged, and on the metrics listener's /admin/pacs. */
+  probeAtStart: z.boolean().default(true),
   maxAssociations: z.number().int().positive().max(64).default(8),
   /** Callers waiting for a free association beyond this get 503 at once. */
   queueLimit: z.number().int().nonnegative().default(64),
