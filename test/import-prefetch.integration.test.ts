@@ -131,6 +131,9 @@ describe('dicomweb-gateway prefetch', () => {
       expect(byQuery.code).toBe(0);
       const instances = doe?.studies.flatMap((s) => s.series).reduce((n, s) => n + s.instances, 0);
       expect(byQuery.stdout).toMatch(new RegExp(`prefetched 2 of 2 studies \\(${instances} instances, .* MB\\)`));
+      // A study's answer ends with its last instance; the cache records it complete once its files are synced,
+      // just after (a request meanwhile joins the retrieval): wait for that record, not for a time.
+      await gw.archive.mediator.settled();
       expect([scope(first.uid), scope(second.uid)]).toEqual([true, true]);
 
       await pacs.stop(); // the PACS goes down: what the cache holds is still served, the rest fails
