@@ -85,16 +85,6 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
     const readBuffers = new ReadBuffers();
     for (const s of settings) tenants.push(await startTenant(s, { config, codecs, readBuffers, audit, logger: log, ...(metrics ? { metrics } : {}) }));
     app = buildApp({ settings: httpSettings(config), tenants, audit, loggerInstance: log, ...(metrics ? { metrics } : {}) });
-    // Each PACS is probed once at start, in the background (a PACS down at start does not stop the gateway):
-    // logged once, and served to operators on the metrics listener only (never the public one).
-    for (const t of tenants) {
-      if (!(t.archive instanceof DimseArchive) || !t.settings.pacs.probeAtStart) continue;
-      const id = t.settings.id;
-      probes.push(probePacs(probeTargetOf(t.settings)).then(
-        (found) => { capabilities[id] = found; log.info({ tenant: id, capabilities: found }, 'PACS capabilities'); },
-        (err: unknown) => { capabilities[id] = { error: (err as Error).message }; log.warn({ tenant: id, err: (err as Error).message }, 'PACS capabilities could not be probed'); },
-      ));
-    }
     if (metrics) {
       for (const t of tenants) metrics.watchTenant(tenantReadings(t));
       metrics.watchCodecs({ queued: () => codecs.queued, threads: () => codecs.threadCount });
@@ -106,6 +96,16 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
   } catch (err) {
     await closeAll();
     throw err;
+  }
+  // Each PACS is probed once, in the background, once the gateway listens (a start that fails does not wait for
+  // it, and a PACS down does not stop the start): logged once, and served to operators on the metrics listener only.
+  for (const t of tenants) {
+    if (!(t.archive instanceof DimseArchive) || !t.settings.pacs.probeAtStart) continue;
+    const id = t.settings.id;
+    probes.push(probePacs(probeTargetOf(t.settings)).then(
+      (found) => { capabilities[id] = found; log.info({ tenant: id, capabilities: found }, 'PACS capabilities'); },
+      (err: unknown) => { capabilities[id] = { error: (err as Error).message }; log.warn({ tenant: id, err: (err as Error).message }, 'PACS capabilities could not be probed'); },
+    ));
   }
   const [main] = tenants as [Tenant, ...Tenant[]];
   return {

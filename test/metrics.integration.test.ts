@@ -139,10 +139,12 @@ describe('metrics in front of a PACS (dcmqrscp)', () => {
     expect((await fetch(`${gw.httpUrl}/metrics`)).status).toBe(404);
     const elsewhere = await fetch(`${gw.metricsUrl ?? ''}/studies`);
     expect(elsewhere.status).toBe(404);
-    expect(await elsewhere.json()).toMatchObject({ error: 'not found' });
+    expect(await elsewhere.json()).toMatchObject({ error: 'DWG_NOT_FOUND', status: 404 });
     expect(new URL(metricsUrl).hostname).toBe('127.0.0.1');
     const posted = await fetch(metricsUrl, { method: 'POST' });
     expect(posted.status).toBe(405);
+    expect(posted.headers.get('allow')).toBe('GET, HEAD');
+    expect(await posted.json()).toMatchObject({ error: 'DWG_METHOD_NOT_ALLOWED', status: 405 });
   });
 
   it('are the families docs/operations.md lists, no more and no fewer', async () => {

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../logger.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
+import { Errors, toGatewayError, withHeaders, type GatewayError } from '../errors.js';
 
 /** The metrics listener: `GET /metrics` and `GET /admin/pacs` (operators'), on its own address (default 127.0.0.1:9464), apart from DICOMweb. */
 export interface MetricsServer {
@@ -10,9 +11,14 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-const json = (res: http.ServerResponse, status: number, body: Record<string, unknown>): void => {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+const json = (res: http.ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void => {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers }).end(JSON.stringify(body));
 };
+
+/** An error of the gateway's one registry (errors.ts), in the body shape every listener answers with. */
+const fail = (res: http.ServerResponse, err: GatewayError): void => json(res, err.statusCode, err.toBody(), err.headers);
+
+const PATHS = ['/metrics', '/admin/pacs'];
 
 /** What the operators' side of the listener reports besides metrics. */
 export interface AdminReadings {
@@ -22,13 +28,13 @@ export interface AdminReadings {
 
 export async function listenMetrics(metrics: GatewayMetrics, address: { host: string; port: number }, log: Logger, admin: AdminReadings): Promise<MetricsServer> {
   const server = http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path !== '/metrics' && path !== '/admin/pacs') return json(res, 404, { error: 'not found', detail: 'this listener serves GET /metrics and GET /admin/pacs' });
-    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed', detail: `GET ${path}` });
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (!PATHS.includes(path)) return fail(res, Errors.notFound(`no resource at ${path} on the metrics listener (it serves ${PATHS.map((p) => `GET ${p}`).join(' and ')})`));
+    if (req.method !== 'GET' && req.method !== 'HEAD') return fail(res, withHeaders(Errors.methodNotAllowed(req.method ?? '', path, 'GET, HEAD'), { allow: 'GET, HEAD' }));
     if (path === '/admin/pacs') return json(res, 200, admin.pacs());
     metrics.exposition().then(
       ({ body, contentType }) => { res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) }).end(req.method === 'HEAD' ? undefined : body); },
-      (err: unknown) => { log.error({ err }, 'metrics could not be collected'); json(res, 500, { error: 'metrics could not be collected', detail: String(err) }); },
+      (err: unknown) => { log.error({ err }, 'metrics could not be collected'); fail(res, toGatewayError(err)); },
     );
   });
   await new Promise<void>((resolve, reject) => {
