@@ -6,7 +6,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError } from './config/load.js';
 import { FormatError } from './sqlite-format.js';
 import { gatewayVersion } from './version.js';
-import { formatCapabilities, probePacs, probeTargetOf } from './commands/probe-command.js';
+import { formatCapabilities, probeCommand } from './commands/probe-command.js';
+import { silentLogger } from './logger.js';
 import type { GatewayConfig } from './config/schema.js';
 import { startGateway } from './gateway.js';
 import { mint, mintTarget, MintError, parseTtl } from './auth/mint.js';
@@ -45,6 +46,9 @@ const USAGE = `usage: dicomweb-gateway [serve] [--config FILE] [--insecure]
   prefetch have the running gateway retrieve these studies (or those QUERY matches, e.g. 'PatientID=123')
           from its PACS into its cache, with progress
   echo    C-ECHO the configured PACS and print the status and round-trip time
+  probe   what the tenant's PACS supports: C-ECHO, Q/R models and levels, C-FIND extended negotiation, its
+          implementation, storage transfer syntaxes, and one instance retrieved by C-GET and by C-MOVE to a
+          Storage SCP lent on dimse.port (whether it echoes the Move Originator); --json for a machine
   reindex rebuild the embedded archive's index from its files, for every tenant with an archive (stop the
           gateway first: the archive has one writer)
   sign    print a signed URL for PATH (relative to http.basePath, or absolute), valid for --ttl (s, m, h, d);
@@ -124,12 +128,12 @@ async function echo(config: GatewayConfig): Promise<void> {
   }
 }
 
-/** `probe`: what the tenant's PACS supports (models, C-GET, extended negotiation, storage syntaxes), read-only. */
+/** `probe`: what the tenant's PACS supports (models and levels, C-GET, C-MOVE and its originator, extended negotiation, storage syntaxes), read-only. */
 async function probe(tenant: TenantSettings, json: boolean): Promise<void> {
   if (tenant.backend !== 'dimse') fail(2, `tenant ${tenant.id} has no PACS (it is served by the embedded archive): nothing to probe`);
   const { pacs } = tenant;
   try {
-    const found = await probePacs(probeTargetOf(tenant));
+    const found = await probeCommand(tenant, silentLogger);
     process.stdout.write(json ? `${JSON.stringify(found, null, 2)}\n` : formatCapabilities(found));
   } catch (err) {
     const message = err instanceof DimseNetworkError || err instanceof Error ? err.message : String(err);

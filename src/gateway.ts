@@ -15,7 +15,7 @@ import type { RenderService } from './services/render-service.js';
 import { GatewayMetrics, type TenantReadings } from './metrics/gateway-metrics.js';
 import { listenMetrics, type MetricsServer } from './metrics/metrics-server.js';
 import { DimseArchive } from './backends/dimse/dimse-archive.js';
-import { probePacs, probeTargetOf, type PacsCapabilities } from './commands/probe-command.js';
+import type { PacsCapabilities } from './backends/dimse/pacs-probe.js';
 
 
 /** The whole gateway: per tenant a PACS connection pool, a Storage SCP and a cache; one DICOMweb HTTP server. */
@@ -69,7 +69,8 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
   const tenants: Tenant[] = [];
   const metrics = config.metrics.enabled ? new GatewayMetrics() : undefined;
   let metricsServer: MetricsServer | undefined;
-  const capabilities: Record<string, PacsCapabilities | { error: string }> = {};
+  // Each PACS as last probed, by tenant (served on the metrics listener only).
+  const capabilities = (): Record<string, PacsCapabilities | { error: string }> => Object.fromEntries(tenants.flatMap((t) => (t.archive instanceof DimseArchive && t.archive.capabilities.latest ? [[t.settings.id, t.archive.capabilities.latest]] : [])));
   const probes: Promise<void>[] = [];
   const closeAll = async (): Promise<void> => {
     await Promise.allSettled(probes);
@@ -89,7 +90,7 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
       for (const t of tenants) metrics.watchTenant(tenantReadings(t));
       metrics.watchCodecs({ queued: () => codecs.queued, threads: () => codecs.threadCount });
       const { host, port } = config.metrics;
-      metricsServer = await listenMetrics(metrics, { host, port }, log, { pacs: () => capabilities }).catch((err: unknown) => { throw listenProblem(err, 'metrics.port', host, port); });
+      metricsServer = await listenMetrics(metrics, { host, port }, log, { pacs: capabilities }).catch((err: unknown) => { throw listenProblem(err, 'metrics.port', host, port); });
       log.info({ url: `${metricsServer.url}/metrics` }, 'metrics listening');
     }
     address = await app.listen({ host: config.http.host, port: config.http.port }).catch((err: unknown) => { throw listenProblem(err, 'http.port', config.http.host, config.http.port); });
@@ -98,14 +99,10 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
     throw err;
   }
   // Each PACS is probed once, in the background, once the gateway listens (a start that fails does not wait for
-  // it, and a PACS down does not stop the start): logged once, and served to operators on the metrics listener only.
+  // it, and a PACS down does not stop the start): logged once, served to operators on the metrics listener only,
+  // and with pacs.retrieve auto it chooses C-GET or C-MOVE (retrievals wait for it).
   for (const t of tenants) {
-    if (!(t.archive instanceof DimseArchive) || !t.settings.pacs.probeAtStart) continue;
-    const id = t.settings.id;
-    probes.push(probePacs(probeTargetOf(t.settings)).then(
-      (found) => { capabilities[id] = found; log.info({ tenant: id, capabilities: found }, 'PACS capabilities'); },
-      (err: unknown) => { capabilities[id] = { error: (err as Error).message }; log.warn({ tenant: id, err: (err as Error).message }, 'PACS capabilities could not be probed'); },
-    ));
+    if (t.archive instanceof DimseArchive && t.settings.pacs.probeAtStart) probes.push(t.archive.probe().then(() => undefined, () => undefined));
   }
   const [main] = tenants as [Tenant, ...Tenant[]];
   return {

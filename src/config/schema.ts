@@ -85,7 +85,7 @@ const dimseSchema = z.object({
   /** Default: 127.0.0.1 when HTTP listens on loopback, else 0.0.0.0. */
   host: host.optional(),
   port: port.default(11112),
-  /** Run the Storage SCP. Default: only when the PACS retrieves by C-MOVE (with C-GET nothing is sent to it). */
+  /** Run the Storage SCP. Default: unless the PACS retrieves by C-GET (nothing is sent to it then). */
   listen: z.boolean().optional(),
   /** Accept associations only from these calling AE titles (empty: any). A filter, not authentication. */
   allowedCallingAeTitles: z.array(aeTitle).default([]),
@@ -111,7 +111,8 @@ const pacsSchema = z.object({
   aeTitle: aeTitle.default('ORTHANC'),
   host: host.default('127.0.0.1'),
   port: port.default(4242),
-  retrieve: z.enum(['move', 'get']).default('move'),
+  /** C-MOVE into our Storage SCP, C-GET, or `auto`: what the capability probe finds works (docs/conformance.md §3). */
+  retrieve: z.enum(['move', 'get', 'auto']).default('move'),
   /** Probe the PACS once at start (negotiation and C-ECHO, no data): logged, and on the metrics listener's /admin/pacs. */
   probeAtStart: z.boolean().default(true),
   maxAssociations: z.number().int().positive().max(64).default(8),
@@ -319,7 +320,7 @@ export const configSchema = z.object({
       pacs,
       archive: t.archive ?? archiveSchema.parse({}),
       // An archive needs its Storage SCP (modalities store into it); in front of a PACS, C-GET needs none.
-      dimse: { ...t.dimse, host: t.dimse.host ?? dimseHost, listen: t.dimse.listen ?? (backend === 'embedded' || pacs.retrieve === 'move') },
+      dimse: { ...t.dimse, host: t.dimse.host ?? dimseHost, listen: t.dimse.listen ?? (backend === 'embedded' || pacs.retrieve !== 'get') },
     };
   };
   return {

@@ -18,6 +18,8 @@ import { DimseSearch } from './search.js';
 import { MoveMediator } from './move-mediator.js';
 import { mappedErrors, mappedIteration } from './http-errors.js';
 import { StoreForwarder } from './store-forwarder.js';
+import { probePacs, probeTargetOf, type PacsCapabilities } from './pacs-probe.js';
+import { PacsCapabilityWatch } from './pacs-capabilities.js';
 
 /** What the DIMSE back end of one tenant is configured with. */
 export interface DimseArchiveSettings {
@@ -88,6 +90,8 @@ export class DimseArchive implements Archive {
     private readonly store: InstanceStore,
     private readonly forwarder: StoreForwarder,
     private readonly echoTimeoutMs: number,
+    /** The PACS as last probed; with `pacs.retrieve: auto`, what chooses C-GET or C-MOVE. */
+    readonly capabilities: PacsCapabilityWatch,
   ) {}
 
   static async start(settings: DimseArchiveSettings, hooks: DimseArchiveHooks): Promise<DimseArchive> {
@@ -95,7 +99,7 @@ export class DimseArchive implements Archive {
     const log = hooks.logger;
     const pool = pacsAssociationPool(settings, log);
     const { observer } = settings;
-    const peer = new PooledPacsPeer(pool, { retrieve: pacs.retrieve, moveDestination: dimse.aeTitle, cancelGraceMs: Math.min(pacs.retrieveTimeoutMs, 5000), ...(observer ? { observer } : {}) });
+    const peer = new PooledPacsPeer(pool, { retrieve: pacs.retrieve === 'get' ? 'get' : 'move', moveDestination: dimse.aeTitle, cancelGraceMs: Math.min(pacs.retrieveTimeoutMs, 5000), ...(observer ? { observer } : {}) });
     // The PACS keeps the data: the cache syncs a scope's files once, when it records the scope complete.
     const store = new InstanceStore(settings.cache.dir, { minFreeBytes: dimse.minFreeBytes, syncEach: false });
     const cache = new InstanceCache(store, settings.cache.maxBytes, log);
@@ -116,7 +120,10 @@ export class DimseArchive implements Archive {
     }
     const echoTimeoutMs = Math.min(pacs.connectTimeoutMs + pacs.artimTimeoutMs, 10_000);
     const forwarder = new StoreForwarder(pool, path.join(settings.cache.dir, 'stow-spool'), settings.codecs, log.child({ component: 'store-forwarder' }));
-    return new DimseArchive(peer, cache, mediator, storageScp, new DimseSearch(peer, settings.qido), store, forwarder, echoTimeoutMs);
+    // The probe's C-MOVE goes to our Storage SCP, which admits the one instance it asks for (and caches it).
+    const receiver = storageScp ? mediator.probeReceiver() : { unavailable: 'dimse.listen is off: no Storage SCP to receive it' };
+    const capabilities = new PacsCapabilityWatch(() => probePacs(probeTargetOf(settings), receiver), peer, pacs.retrieve === 'auto', log);
+    return new DimseArchive(peer, cache, mediator, storageScp, new DimseSearch(peer, settings.qido), store, forwarder, echoTimeoutMs, capabilities);
   }
 
   search(request: SearchRequest): SearchResults {
@@ -124,7 +131,13 @@ export class DimseArchive implements Archive {
     return { matches: mappedIteration(results.matches), get warnings() { return results.warnings; }, get truncated() { return results.truncated; } };
   }
 
+  /** Probes the PACS now (pacs-probe.ts): recorded for /admin/pacs, and with `pacs.retrieve: auto` applied. */
+  probe(): Promise<PacsCapabilities> {
+    return this.capabilities.probe();
+  }
+
   async open(scope: RetrieveScope): Promise<InstanceStream> {
+    await this.capabilities.beforeRetrieval();
     const stream = await mappedErrors(this.mediator.open(scope));
     return {
       get fromCache() { return stream.fromCache; },
@@ -164,6 +177,7 @@ export class DimseArchive implements Archive {
   }
 
   async close(): Promise<void> {
+    await this.capabilities.settled();
     await this.storageScp?.close();
     await this.mediator.settled();
     await this.peer.close();

@@ -14,6 +14,7 @@ import { describeScope, type CatalogInstance, type HeldInstance, type InstanceSt
 import { Errors, withDetails } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { silentLogger } from '../../logger.js';
+import { ProbeReceiver, type ProbeMoveReceiver } from './pacs-probe.js';
 
 interface Listed {
   sop: string;
@@ -88,6 +89,7 @@ class Consumer {
 /** One C-MOVE or C-GET in progress, shared by every request it covers (single-flight). */
 class Retrieval {
   readonly arrived: CachedInstance[] = [];
+  private readonly arrivedUids = new Set<string>();
   readonly consumers = new Set<Consumer>();
   /** Pins on arrivals that came before any consumer joined; released once the first one has them. */
   readonly earlyPins: (() => void)[] = [];
@@ -129,7 +131,10 @@ class Retrieval {
     return this.expected ? this.expected.has(c.sopInstanceUid) : inScope(this.scope, asItem(c));
   }
 
-  arrive(c: CachedInstance): void {
+  /** Records an arrival; false when the instance had arrived already (the probe's C-MOVE may bring a copy too). */
+  arrive(c: CachedInstance): boolean {
+    if (this.arrivedUids.has(c.sopInstanceUid)) return false;
+    this.arrivedUids.add(c.sopInstanceUid);
     this.arrived.push(c);
     this.firstArrivalAt ??= performance.now();
     this.span?.addEvent('sub-operation', { 'dicom.sop_instance_uid': c.sopInstanceUid });
@@ -139,6 +144,7 @@ class Retrieval {
       w.resolve();
       return false;
     });
+    return true;
   }
 
   /** Resolves when an instance of `scope` has arrived (at once if one has). */
@@ -173,6 +179,8 @@ class Retrieval {
  */
 export class MoveMediator {
   private readonly active = new Map<string, Retrieval>();
+  /** What the capability probe's C-MOVE asks for, while it runs. */
+  private readonly probe: ProbeReceiver;
   /** Complete scopes being synced and recorded, which closing waits for. */
   private readonly recording = new Set<Promise<void>>();
   private readonly catalog: StudyCatalog;
@@ -186,6 +194,7 @@ export class MoveMediator {
   ) {
     this.log = (options.logger ?? silentLogger).child({ component: 'retrieve' });
     this.catalog = new StudyCatalog(peer);
+    this.probe = new ProbeReceiver(options.storageScp.aeTitle);
   }
 
   /** A cached instance handed out: kept from eviction until released. */
@@ -210,6 +219,9 @@ export class MoveMediator {
     const originator = request.moveOriginator;
     const named = originator && originator.aeTitle === this.options.storageScp.aeTitle ? moves.find((r) => r.moveMessageId === originator.messageId) : undefined;
     const candidates = named ? [named] : moves.filter((r) => !r.expected || r.expected.has(request.sopInstanceUid));
+    // The probe's C-MOVE names no retrieval of ours; its one instance still reaches any retrieval expecting it.
+    const probe = named ? undefined : this.probe.admit(request.sopInstanceUid, (stored) => this.onStored(stored));
+    if (probe) return probe;
     if (candidates.length === 0) return { refusal: { status: Status.NotAuthorized, comment: 'no retrieval of this gateway expects this instance' } };
     return {
       verify: async (arrived) => {
@@ -220,6 +232,14 @@ export class MoveMediator {
       },
       stored: (stored) => this.onStored(stored),
     };
+  }
+
+  /**
+   * Our Storage SCP lent to the capability probe's C-MOVE (pacs-probe.ts): it admits the one instance the probe
+   * asks for while the probe runs, notes the Move Originator its C-STORE carried, and caches it like any other.
+   */
+  probeReceiver(): ProbeMoveReceiver {
+    return this.probe;
   }
 
   /** The mediator: an instance we admitted is durable on disk. Index it and hand it to the retrievals that expect it. */
@@ -234,7 +254,7 @@ export class MoveMediator {
     for (const r of this.active.values()) {
       const byOriginator = stored.moveOriginator !== undefined && r.moveMessageId === stored.moveOriginator.messageId && stored.moveOriginator.aeTitle === this.options.storageScp.aeTitle;
       if (!byOriginator && !r.expects(cached)) continue;
-      r.arrive(cached);
+      if (!r.arrive(cached)) continue;
       if (r.consumers.size === 0) r.earlyPins.push(this.cache.pin(cached.sopInstanceUid));
       for (const c of r.consumers) c.offer(this.hold(cached));
     }

@@ -10,6 +10,7 @@ import { Tags } from '../../dicom/tag.js';
 import { STORABLE_TRANSFER_SYNTAXES, UNCOMPRESSED_TRANSFER_SYNTAXES } from '../../dicom/transfer-syntax.js';
 
 export interface PooledPacsPeerOptions {
+  /** How retrievals run at first (C-MOVE into our Storage SCP, or C-GET). */
   retrieve: 'move' | 'get';
   /** Our Storage SCP's AE title: the C-MOVE destination. */
   moveDestination: string;
@@ -55,7 +56,20 @@ export function getAssociationContexts(sopClassUids: readonly string[]): Dedicat
 
 /** The PACS reached over DIMSE through an association pool. */
 export class PooledPacsPeer implements PacsPeer {
-  constructor(private readonly pool: AssociationPool, private readonly options: PooledPacsPeerOptions) {}
+  private mode: 'move' | 'get';
+
+  constructor(private readonly pool: AssociationPool, private readonly options: PooledPacsPeerOptions) {
+    this.mode = options.retrieve;
+  }
+
+  /** How retrievals starting from now run (`pacs.retrieve: auto` sets it from the probe). */
+  get retrieval(): 'move' | 'get' {
+    return this.mode;
+  }
+
+  set retrieval(mode: 'move' | 'get') {
+    this.mode = mode;
+  }
 
   /** The association pool's state (metrics). */
   poolStats(): PoolStats {
@@ -63,14 +77,15 @@ export class PooledPacsPeer implements PacsPeer {
   }
 
   get deliversToStorageScp(): boolean {
-    return this.options.retrieve === 'move';
+    return this.mode === 'move';
   }
 
   get listsBeforeRetrieving(): boolean {
-    return this.options.retrieve === 'get';
+    return this.mode === 'get';
   }
 
   async retrieve(request: RetrieveRequest, hooks: RetrieveHooks): Promise<MoveResult> {
+    const mode = this.mode;
     const identifier = new Dataset().setText(Tags.QueryRetrieveLevel, request.level, 'CS').setText(Tags.StudyInstanceUID, request.studyUid, 'UI');
     if (request.seriesUid) identifier.setText(Tags.SeriesInstanceUID, request.seriesUid, 'UI');
     if (request.sopInstanceUid) identifier.setText(Tags.SOPInstanceUID, request.sopInstanceUid, 'UI');
@@ -83,7 +98,7 @@ export class PooledPacsPeer implements PacsPeer {
       };
       hooks.signal?.addEventListener('abort', onAbort);
       try {
-        return this.options.retrieve === 'get'
+        return mode === 'get'
           ? await client.get(SopClass.StudyRootGet, identifier, hooks.receive, hooks.onProgress)
           : await client.move(SopClass.StudyRootMove, this.options.moveDestination, identifier, hooks.onProgress, hooks.onStarted);
       } finally {
@@ -91,7 +106,7 @@ export class PooledPacsPeer implements PacsPeer {
         hooks.signal?.removeEventListener('abort', onAbort);
       }
     };
-    const profile = this.options.retrieve === 'get' ? getAssociationContexts(request.sopClassUids) : 'plain';
+    const profile = mode === 'get' ? getAssociationContexts(request.sopClassUids) : 'plain';
     const lease = await this.pool.acquire(profile);
     let result: MoveResult | undefined;
     try {

@@ -1,9 +1,9 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { rmSync } from 'node:fs';
-import { MoveMediator } from './move-mediator.js';
+import { MoveMediator, type MoveMediatorOptions } from './move-mediator.js';
 import type { PacsPeer, FindSession, RetrieveHooks } from './pacs-peer.js';
 import type { MoveResult } from '../../dimse-bridge/dimse-client.js';
-import { commandMismatch, type StoreAdmission, type StoreRequest } from '../../dimse-bridge/storage-scp.js';
+import { commandMismatch, type StoreAdmission, type StoredEvent, type StoreRequest } from '../../dimse-bridge/storage-scp.js';
 import type { ArrivedUids, StoreRefusal } from '../../cache/instance-receiver.js';
 import { InstanceStore } from '../../cache/instance-store.js';
 import { InstanceCache } from '../../cache/instance-cache.js';
@@ -65,14 +65,14 @@ describe('Storage SCP admission (the retrieval mediator)', () => {
   const dirs: string[] = [];
   afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
 
-  async function service(listingDelayMs = 0) {
+  async function service(listingDelayMs = 0, observer?: MoveMediatorOptions['observer']) {
     const dir = tempDir('admit');
     dirs.push(dir);
     const store = new InstanceStore(dir);
     const cache = new InstanceCache(store, 1 << 20);
     await cache.open();
     const pacs = fakePacs(listingDelayMs);
-    const retrieve = new MoveMediator(pacs.backend, cache, store, { idleTimeoutMs: 10_000, storageScp: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: 11112 } });
+    const retrieve = new MoveMediator(pacs.backend, cache, store, { idleTimeoutMs: 10_000, storageScp: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: 11112 }, ...(observer ? { observer } : {}) });
     return { retrieve, pacs };
   }
 
@@ -118,4 +118,38 @@ describe('Storage SCP admission (the retrieval mediator)', () => {
     for await (const held of stream) held.release();
     expect(await decide(retrieve.admitStore(request(LISTED[0] as string)), arrived(LISTED[0] as string))).toMatchObject({ status: 0x0124 });
   });
+
+  it('hands the capability probe\'s copy of an instance to a retrieval expecting it once, whichever copy comes first', async () => {
+    const ended: number[] = [];
+    const { retrieve, pacs } = await service(0, { retrievalEnded: (e) => { ended.push(e.instances); } });
+    const stream = await retrieve.open({ study: STUDY });
+    const [first, second] = LISTED as [string, string];
+    const probe = retrieve.probeReceiver().expect({ studyInstanceUid: STUDY, seriesInstanceUid: SERIES, sopInstanceUid: first });
+    const storedEvent = (sop: string, originator?: { aeTitle: string; messageId: number }): StoredEvent => ({
+      sopClassUid: CT, sopInstanceUid: sop, transferSyntaxUid: '1.2.840.10008.1.2.1', sourceAeTitle: 'PACS', callingAeTitle: 'PACS',
+      path: `/nonexistent/${sop}.dcm`, bytes: 100, arrived: arrived(sop), ...(originator ? { moveOriginator: originator } : {}),
+    });
+    const store = async (sop: string, originator?: { aeTitle: string; messageId: number }): Promise<void> => {
+      const admission = retrieve.admitStore(request(sop, originator ? { moveOriginator: originator } : {}));
+      if ('refusal' in admission) throw new Error(`refused ${sop}`);
+      expect(await admission.verify?.(arrived(sop))).toBeUndefined();
+      await admission.stored(storedEvent(sop, originator));
+    };
+    const ours = { aeTitle: 'DICOMWEB', messageId: MOVE_MESSAGE_ID };
+    await store(first, { aeTitle: 'DICOMWEB', messageId: 4242 }); // the probe's C-MOVE, named by its own Message ID
+    await store(first, ours); // the retrieval's own copy
+    await store(second, ours);
+    probe.end();
+    pacs.endMove();
+    const got: string[] = [];
+    for await (const held of stream) {
+      got.push(held.instance.sopInstanceUid);
+      held.release();
+    }
+    expect(got.sort()).toEqual([...LISTED].sort());
+    expect(probe.arrivals).toEqual([{ aeTitle: 'DICOMWEB', messageId: 4242 }]);
+    await retrieve.settled();
+    expect(ended).toEqual([2]); // two instances arrived, not three copies
+  });
 });
+
