@@ -5,7 +5,7 @@ import { context, trace, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { tracer } from './tracing/tracing.js';
 import type { TlsOptions } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify';
 import cors from '@fastify/cors';
 import { httpTlsOptions } from './config/tls.js';
 import { GatewayError, toGatewayError, Errors, withHeaders } from './errors.js';
@@ -71,6 +71,8 @@ export interface AppDependencies {
   metrics?: GatewayMetrics;
   logger?: FastifyServerOptions['logger'];
   loggerInstance?: FastifyServerOptions['loggerInstance'];
+  /** Told of every route as it is registered (test/conformance.test.ts holds them against the documents). */
+  onRoute?: (route: RouteOptions) => void;
 }
 
 /**
@@ -128,6 +130,7 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     });
     context.with(trace.setSpan(context.active(), span), () => runInRequest(request.id, done));
   });
+  if (deps.onRoute) app.addHook('onRoute', deps.onRoute);
 
   const { metrics } = deps;
   if (metrics) {
@@ -274,6 +277,7 @@ function registerMethodNotAllowed(app: FastifyInstance, byPath: ReadonlyMap<stri
       refusing.route({
         method: missing,
         url: path,
+        config: { refusesMethod: true },
         handler: async (request) => {
           throw withHeaders(Errors.methodNotAllowed(request.method, request.url.split('?')[0] ?? '', allow), { allow });
         },

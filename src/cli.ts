@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=4
 // V8 grows each thread's young generation to 3 × 16 MiB under allocation pressure (ingest, retrieval): 4 MiB semi
-// spaces keep ~30 MB off peak RSS at the same ingest rate (docs/conformance.md §6). npm start passes the same flags.
+// spaces keep ~30 MB off peak RSS at the same ingest rate (docs/conformance.md §8.2). npm start passes the same flags.
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError } from './config/load.js';

@@ -3,10 +3,10 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { ERROR_CODES, Errors } from './errors.js';
 
-/** Each code of docs/conformance.md §5 (the status mapping table) with the statuses its rows give it. */
+/** Each code of docs/conformance.md §4.7 (the status mapping table) with the statuses its rows give it. */
 function documentedCodes(): Map<string, string[]> {
   const doc = readFileSync('docs/conformance.md', 'utf8');
-  const section = doc.slice(doc.indexOf('## 5.'), doc.indexOf('\n## 6.'));
+  const section = doc.slice(doc.indexOf('### 4.7 '), doc.indexOf('\n## 5. '));
   const rows = new Map<string, string[]>();
   for (const line of section.split('\n').filter((l) => l.startsWith('|'))) {
     const status = line.split('|')[2] ?? '';
@@ -20,7 +20,7 @@ function sourceFiles(dir: string): string[] {
 }
 
 describe('error registry', () => {
-  it('documents every code in docs/conformance.md §5, with its HTTP status', () => {
+  it('documents every code in docs/conformance.md §4.7, with its HTTP status', () => {
     const rows = documentedCodes();
     for (const factory of Object.values(Errors)) {
       const statuses = rows.get(factory.code);

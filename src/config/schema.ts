@@ -111,7 +111,7 @@ const pacsSchema = z.object({
   aeTitle: aeTitle.default('ORTHANC'),
   host: host.default('127.0.0.1'),
   port: port.default(4242),
-  /** C-MOVE into our Storage SCP, C-GET, or `auto`: what the capability probe finds works (docs/conformance.md §3). */
+  /** C-MOVE into our Storage SCP, C-GET, or `auto`: what the capability probe finds works (docs/conformance.md §3.2.1.4). */
   retrieve: z.enum(['move', 'get', 'auto']).default('move'),
   /** Probe the PACS once at start (negotiation and C-ECHO, no data): logged, and on the metrics listener's /admin/pacs. */
   probeAtStart: z.boolean().default(true),

@@ -18,7 +18,9 @@ const json = (res: http.ServerResponse, status: number, body: Record<string, unk
 /** An error of the gateway's one registry (errors.ts), in the body shape every listener answers with. */
 const fail = (res: http.ServerResponse, err: GatewayError): void => json(res, err.statusCode, err.toBody(), err.headers);
 
-const PATHS = ['/metrics', '/admin/pacs'];
+/** What the metrics listener serves (GET and HEAD each; docs/conformance.md Table 4-2). */
+export const METRICS_LISTENER_PATHS: readonly string[] = ['/metrics', '/admin/pacs'];
+
 
 /** What the operators' side of the listener reports besides metrics. */
 export interface AdminReadings {
@@ -29,7 +31,7 @@ export interface AdminReadings {
 export async function listenMetrics(metrics: GatewayMetrics, address: { host: string; port: number }, log: Logger, admin: AdminReadings): Promise<MetricsServer> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (!PATHS.includes(path)) return fail(res, Errors.notFound(`no resource at ${path} on the metrics listener (it serves ${PATHS.map((p) => `GET ${p}`).join(' and ')})`));
+    if (!METRICS_LISTENER_PATHS.includes(path)) return fail(res, Errors.notFound(`no resource at ${path} on the metrics listener (it serves ${METRICS_LISTENER_PATHS.map((p) => `GET ${p}`).join(' and ')})`));
     if (req.method !== 'GET' && req.method !== 'HEAD') return fail(res, withHeaders(Errors.methodNotAllowed(req.method ?? '', path, 'GET, HEAD'), { allow: 'GET, HEAD' }));
     if (path === '/admin/pacs') return json(res, 200, admin.pacs());
     metrics.exposition().then(

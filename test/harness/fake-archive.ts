@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { IncomingDataset, StoreStatus, Archive, ArchivedInstance, CatalogInstance, HeldInstance, InstanceStream, RetrieveScope, SearchMatch, SearchRequest, SearchResults } from '../../src/archive/archive.js';
 import { archivedInstanceOf } from '../../src/archive/archived-instance.js';
 import { catalogOf } from '../../src/archive/catalog.js';
-import { buildApp, httpSettings } from '../../src/app.js';
+import { buildApp, httpSettings, type AppDependencies } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import { CodecPool } from '../../src/codecs/codec-pool.js';
 import { Audit } from '../../src/audit/audit.js';
@@ -109,7 +109,7 @@ export class FakeArchive implements Archive {
 }
 
 /** The HTTP app of one default tenant over `archive`, with the default config; `close()` ends it and its codecs. */
-export function appOver(archive: Archive): { app: FastifyInstance; close(): Promise<void> } {
+export function appOver(archive: Archive, options: Pick<AppDependencies, 'onRoute'> = {}): { app: FastifyInstance; close(): Promise<void> } {
   const config = loadConfig({ env: {} });
   const [settings] = tenantSettings(config);
   if (!settings) throw new Error('no default tenant');
@@ -120,6 +120,6 @@ export function appOver(archive: Archive): { app: FastifyInstance; close(): Prom
     id: settings.id, basePath: settings.basePath, signing: settings.auth, archive, qido: new QidoService(archive), wado, stow: new StowService(archive, tempDir('fake-stow-spool')), render,
     auth: { mode: 'none' as const, scope: { base: settings.basePath }, signingKeys: new Map(), maxSignedTtlSeconds: 1 },
   };
-  const app = buildApp({ settings: httpSettings(config), tenants: [tenant], audit: new Audit([]), logger: false });
+  const app = buildApp({ settings: httpSettings(config), tenants: [tenant], audit: new Audit([]), logger: false, ...options });
   return { app, close: async () => { await app.close(); await codecs.close(); } };
 }

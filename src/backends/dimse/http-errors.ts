@@ -4,7 +4,7 @@ import {
 import { statusHex } from '../../dimse-bridge/command.js';
 import { Errors, GatewayError, withDetails, withHeaders } from '../../errors.js';
 
-/** The DIMSE → HTTP mapping (documented as a table in docs/conformance.md §5). */
+/** The DIMSE → HTTP mapping (documented as a table in docs/conformance.md §4.7). */
 export function fromDimseError(err: DimseNetworkError): GatewayError {
   switch (err.kind) {
     case 'unreachable':

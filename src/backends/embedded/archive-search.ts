@@ -47,7 +47,7 @@ const globOf = (value: string): string => value.replace(/\[/g, '[[]');
  * QIDO-RS over the embedded archive (the same semantics as in front of a PACS, PS3.4 §C.2.2.2): single values,
  * `*`/`?` wildcards, DA/TM/DT ranges, UID lists, ModalitiesInStudy/SOPClassesInStudy against the study's series
  * and instances, person names case-insensitively on the alphabetic group, sequence keys re-checked on the stored
- * attributes, and fuzzymatching as a normalised match (see docs/conformance.md §2.7).
+ * attributes, and fuzzymatching as a normalised match (see docs/conformance.md §8.1).
  */
 export function searchArchive(index: ArchiveIndex, request: SearchRequest): SearchResults {
   const warnings: string[] = [];
