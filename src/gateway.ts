@@ -69,8 +69,15 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
   const tenants: Tenant[] = [];
   const metrics = config.metrics.enabled ? new GatewayMetrics() : undefined;
   let metricsServer: MetricsServer | undefined;
-  // Each PACS as last probed, by tenant (served on the metrics listener only).
-  const capabilities = (): Record<string, PacsCapabilities | { error: string }> => Object.fromEntries(tenants.flatMap((t) => (t.archive instanceof DimseArchive && t.archive.capabilities.latest ? [[t.settings.id, t.archive.capabilities.latest]] : [])));
+  // Each PACS as last probed (null: not yet) and how retrievals run now, by tenant (on the metrics listener only).
+  const pacsReport = (): Record<string, PacsReport> => Object.fromEntries(tenants.flatMap((t) => {
+    if (!(t.archive instanceof DimseArchive)) return [];
+    const report: PacsReport = {
+      retrieval: { method: t.archive.peer.retrieval, chosenBy: t.settings.pacs.retrieve === 'auto' ? 'probe' : 'configuration' },
+      probe: t.archive.capabilities.latest ?? null,
+    };
+    return [[t.settings.id, report]];
+  }));
   const probes: Promise<void>[] = [];
   const closeAll = async (): Promise<void> => {
     await Promise.allSettled(probes);
@@ -90,7 +97,7 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
       for (const t of tenants) metrics.watchTenant(tenantReadings(t));
       metrics.watchCodecs({ queued: () => codecs.queued, threads: () => codecs.threadCount });
       const { host, port } = config.metrics;
-      metricsServer = await listenMetrics(metrics, { host, port }, log, { pacs: capabilities }).catch((err: unknown) => { throw listenProblem(err, 'metrics.port', host, port); });
+      metricsServer = await listenMetrics(metrics, { host, port }, log, { pacs: pacsReport }).catch((err: unknown) => { throw listenProblem(err, 'metrics.port', host, port); });
       log.info({ url: `${metricsServer.url}/metrics` }, 'metrics listening');
     }
     address = await app.listen({ host: config.http.host, port: config.http.port }).catch((err: unknown) => { throw listenProblem(err, 'http.port', config.http.host, config.http.port); });
@@ -117,6 +124,12 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
       await closeAll();
     },
   };
+}
+
+/** What `/admin/pacs` says of a tenant's PACS. */
+interface PacsReport {
+  retrieval: { method: 'move' | 'get'; chosenBy: 'configuration' | 'probe' };
+  probe: PacsCapabilities | { error: string } | null;
 }
 
 /** What the metrics read of a tenant at each scrape: its PACS pool and cache, or its archive. */

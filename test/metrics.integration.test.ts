@@ -124,14 +124,15 @@ describe('metrics in front of a PACS (dcmqrscp)', () => {
 
   it('serve the PACS\'s capabilities, as last probed, to operators on the metrics listener only', async () => {
     // Probed here, not at start: its C-MOVE would change what the tests above count (the start-up probe: request-logs).
-    const before = (await (await fetch(`${gw.metricsUrl ?? ''}/admin/pacs`)).json()) as Record<string, unknown>;
-    expect(before).toEqual({});
+    type Report = Record<string, { retrieval: { method: string; chosenBy: string }; probe: { target?: string; models?: Record<string, { find: boolean }>; echo?: { status: string }; move?: { outcome: string } } | null }>;
+    const admin = async (): Promise<Report> => (await (await fetch(`${gw.metricsUrl ?? ''}/admin/pacs`)).json()) as Report;
+    expect(await admin()).toEqual({ default: { retrieval: { method: 'move', chosenBy: 'configuration' }, probe: null } });
     await gw.archive.probe();
-    const found = (await (await fetch(`${gw.metricsUrl ?? ''}/admin/pacs`)).json()) as Record<string, { target?: string; models?: Record<string, { find: boolean }>; echo?: { status: string }; move?: { outcome: string } }>;
-    expect(found.default?.target).toBe(`${pacs.aeTitle}@${pacs.host}:${pacs.port}`);
-    expect(found.default?.echo?.status).toBe('0x0000');
-    expect(found.default?.models?.['Study Root']?.find).toBe(true);
-    expect(found.default?.move?.outcome).toBe('delivered');
+    const found = (await admin()).default?.probe;
+    expect(found?.target).toBe(`${pacs.aeTitle}@${pacs.host}:${pacs.port}`);
+    expect(found?.echo?.status).toBe('0x0000');
+    expect(found?.models?.['Study Root']?.find).toBe(true);
+    expect(found?.move?.outcome).toBe('delivered');
     expect((await fetch(`${gw.httpUrl}/admin/pacs`)).status).toBe(404);
   });
 

@@ -119,7 +119,7 @@ describe('pacs.retrieve auto', () => {
 
   it('retrieves by C-GET from a PACS that does not know us as a move destination, the probe run by the first retrieval', async () => {
     const pacs = await startOrthanc();
-    const gw = await startTestGateway(pacs, { pacs: { retrieve: 'auto' } });
+    const gw = await startTestGateway(pacs, { pacs: { retrieve: 'auto' }, metrics: { enabled: true, port: 0 } });
     try {
       expect(gw.archive.capabilities.latest).toBeUndefined(); // no probe at start here (pacs.probeAtStart off)
       const { url, instances } = seriesRequest(gw.base);
@@ -128,6 +128,10 @@ describe('pacs.retrieve auto', () => {
       expect(answer.parts).toHaveLength(instances);
       expect(gw.archive.capabilities.latest).toMatchObject({ move: { outcome: 'failed' }, get: { outcome: 'delivered' } });
       expect(gw.archive.peer.retrieval).toBe('get');
+      // Operators see the choice and why beside the findings (metrics listener).
+      const report = (await (await fetch(`${gw.metricsUrl ?? ''}/admin/pacs`)).json()) as Record<string, { retrieval: unknown; probe: { get?: { outcome: string } } }>;
+      expect(report.default?.retrieval).toEqual({ method: 'get', chosenBy: 'probe' });
+      expect(report.default?.probe.get?.outcome).toBe('delivered');
       // Nothing came to our Storage SCP: the instances arrived on the C-GET association.
       expect(gw.archive.storageScp?.tallies.stored).toBe(0);
     } finally {
