@@ -49,8 +49,12 @@ export interface PacsCapabilities {
   findOptions: { relational: boolean; dateTime: boolean; fuzzy: boolean } | undefined;
   /** Transfer syntaxes the PACS accepts for CT Image Storage (one presentation context proposed per syntax). */
   storageTransferSyntaxes: string[];
-  /** The instance retrieved to try C-GET and C-MOVE: the first IMAGE-level match; absent when the PACS answered none. */
-  sample?: ProbeSample;
+  /**
+   * The instance retrieved to try C-GET and C-MOVE (the first IMAGE-level match; absent when the PACS answered
+   * none): only its SOP Class UID, when the PACS returned it — its UIDs identify a patient's study, and the
+   * findings are logged and shown to operators.
+   */
+  sample?: { sopClassUid?: string };
   get: RetrievalTrial;
   /** C-MOVE of the sample to our Storage SCP, and whether its C-STORE named our C-MOVE (PS3.7 §9.3.1.1). */
   move: RetrievalTrial & { echoesMoveOriginator?: boolean };
@@ -162,7 +166,7 @@ const failure = (err: unknown): string => (err as Error).message;
 
 /**
  * The first match of one C-FIND (the rest cancelled, PS3.7 §9.3.2.3), and what the level gave. Only unique
- * keys are asked for and returned: nothing about patients is read.
+ * keys are asked for; the match is used only to ask the level below (and a PATIENT match not at all).
  */
 async function firstMatch(client: DimseClient, model: string, level: string, keys: Record<string, string>, returns: Tag[]): Promise<{ outcome: LevelOutcome; match?: Dataset }> {
   const identifier = new Dataset().setText(Tags.QueryRetrieveLevel, level, 'CS');
@@ -207,6 +211,8 @@ export async function probePacs(target: ProbeTarget, receiver: ProbeMoveReceiver
     }
     const { levels, sample } = await askLevels(client, models);
     return {
+      found: sample,
+      capabilities: {
       target: `${target.aeTitle}@${target.host}:${target.port}`,
       echo,
       implementation: association.peerImplementation,
@@ -215,10 +221,12 @@ export async function probePacs(target: ProbeTarget, receiver: ProbeMoveReceiver
       levels,
       findOptions: granted ? { relational: granted[0] === 1, dateTime: granted[1] === 1, fuzzy: granted[2] === 1 } : undefined,
       storageTransferSyntaxes: accepted.filter((c) => c.abstractSyntax === CT_IMAGE_STORAGE).map((c) => c.transferSyntax),
-      ...(sample ? { sample } : {}),
+      ...(sample ? { sample: sample.sopClassUid ? { sopClassUid: sample.sopClassUid } : {} } : {}),
+      } satisfies Omit<PacsCapabilities, 'get' | 'move'>,
     };
   }, { extendedNegotiations: [{ sopClassUid: SopClass.StudyRootFind, applicationInfo: Buffer.from([1, 1, 1]) }] });
-  const { sample, models } = negotiated;
+  const { found: sample, capabilities } = negotiated;
+  const { models } = capabilities;
   const untried = (why: string): RetrievalTrial => ({ outcome: 'not tried', detail: why });
   const noSample = 'the PACS answered no instance to retrieve';
   const get = !models['Study Root'].get ? untried('Study Root C-GET not accepted') : sample ? await tryGet(target, sample) : untried(noSample);
@@ -226,10 +234,10 @@ export async function probePacs(target: ProbeTarget, receiver: ProbeMoveReceiver
     : !sample ? untried(noSample)
       : 'unavailable' in receiver ? untried(receiver.unavailable)
         : await tryMove(target, sample, receiver);
-  return { ...negotiated, get, move };
+  return { ...capabilities, get, move };
 }
 
-async function askLevels(client: DimseClient, models: PacsCapabilities['models']): Promise<Pick<PacsCapabilities, 'levels' | 'sample'>> {
+async function askLevels(client: DimseClient, models: PacsCapabilities['models']): Promise<{ levels: PacsCapabilities['levels']; sample?: ProbeSample }> {
   const notAsked = 'not asked';
   const patient = models['Patient Root'].find ? (await firstMatch(client, SopClass.PatientRootFind, 'PATIENT', {}, [Tags.PatientID])).outcome : notAsked;
   const levels: PacsCapabilities['levels'] = { 'Patient Root': { PATIENT: patient }, 'Study Root': { STUDY: notAsked, SERIES: notAsked, IMAGE: notAsked } };
