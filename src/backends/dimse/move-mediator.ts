@@ -14,7 +14,7 @@ import { describeScope, type CatalogInstance, type HeldInstance, type InstanceSt
 import { Errors, withDetails } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { silentLogger } from '../../logger.js';
-import { ProbeReceiver, type ProbeMoveReceiver } from './pacs-probe.js';
+import { ProbeReceiver } from './pacs-probe.js';
 
 interface Listed {
   sop: string;
@@ -238,7 +238,7 @@ export class MoveMediator {
    * Our Storage SCP lent to the capability probe's C-MOVE (pacs-probe.ts): it admits the one instance the probe
    * asks for while the probe runs, notes the Move Originator its C-STORE carried, and caches it like any other.
    */
-  probeReceiver(): ProbeMoveReceiver {
+  probeReceiver(): ProbeReceiver {
     return this.probe;
   }
 

@@ -85,20 +85,11 @@ export interface ProbeSample {
 export type ArrivedOriginator = { aeTitle: string; messageId: number } | null;
 
 /**
- * Our Storage SCP, lent to the probe's C-MOVE: it admits the one instance asked for (and nothing else of the
- * probe's) and says what Move Originator each of its C-STOREs carried.
+ * A Storage SCP lent to the probe (the gateway's own, or one the command starts): the instances a probe's C-MOVE
+ * asks for while it runs, each admitted in the sample's study and series (the SCP checks the SOP UIDs), with the
+ * Move Originator its C-STORE carried. `aeTitle` is the C-MOVE destination, as the PACS knows it.
  */
-export interface ProbeMoveReceiver {
-  /** The C-MOVE destination: our Storage SCP's AE title, as the PACS knows it. */
-  aeTitle: string;
-  expect(instance: ProbeSample): { arrivals: ArrivedOriginator[]; end(): void };
-}
-
-/**
- * A Storage SCP lent to the probe: the instances a probe's C-MOVE asks for while it runs, each admitted once in
- * the sample's study and series (the SCP checks the SOP UIDs), with the Move Originator its C-STORE carried.
- */
-export class ProbeReceiver implements ProbeMoveReceiver {
+export class ProbeReceiver {
   private readonly expected = new Map<string, { sample: ProbeSample; arrivals: ArrivedOriginator[] }>();
 
   constructor(readonly aeTitle: string) {}
@@ -173,10 +164,8 @@ async function firstMatch(client: DimseClient, model: string, level: string, key
   for (const [name, value] of Object.entries(keys)) identifier.setText(Tags[name as keyof typeof Tags], value, 'UI');
   for (const t of returns) identifier.setEmpty(t);
   try {
-    for await (const match of client.find(model, identifier)) {
-      await client.whenIdle();
-      return { outcome: 'matches', match };
-    }
+    // Leaving the loop cancels the rest; the finally below waits for that to settle.
+    for await (const match of client.find(model, identifier)) return { outcome: 'matches', match };
     return { outcome: 'no matches' };
   } catch (err) {
     return { outcome: `failed: ${failure(err)}` };
@@ -193,7 +182,7 @@ async function firstMatch(client: DimseClient, model: string, level: string, key
  * dropped) and once by C-MOVE to `receiver` (when there is one), which says whether the PACS echoes the Move Originator.
  * Read-only: nothing is stored on the PACS.
  */
-export async function probePacs(target: ProbeTarget, receiver: ProbeMoveReceiver | { unavailable: string } = { unavailable: 'no Storage SCP to receive it' }): Promise<PacsCapabilities> {
+export async function probePacs(target: ProbeTarget, receiver: ProbeReceiver | { unavailable: string } = { unavailable: 'no Storage SCP to receive it' }): Promise<PacsCapabilities> {
   const queries = [SopClass.Verification, ...Object.values(MODELS).flatMap((m) => [m.find, m.move, m.get])];
   const negotiated = await onAssociation(target, [
     ...queries.map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] })),
@@ -293,7 +282,7 @@ async function tryGet(target: ProbeTarget, sample: ProbeSample): Promise<Retriev
 }
 
 /** C-MOVE of the sample to `receiver` (PS3.4 §C.4.2), and whether its C-STORE carried our C-MOVE's Message ID. */
-async function tryMove(target: ProbeTarget, sample: ProbeSample, receiver: ProbeMoveReceiver): Promise<PacsCapabilities['move']> {
+async function tryMove(target: ProbeTarget, sample: ProbeSample, receiver: ProbeReceiver): Promise<PacsCapabilities['move']> {
   const expected = receiver.expect(sample);
   try {
     return await onAssociation(target, [{ abstractSyntax: SopClass.StudyRootMove, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] }], async (client) => {
