@@ -56,19 +56,11 @@ export function getAssociationContexts(sopClassUids: readonly string[]): Dedicat
 
 /** The PACS reached over DIMSE through an association pool. */
 export class PooledPacsPeer implements PacsPeer {
-  private mode: 'move' | 'get';
+  /** How retrievals starting from now run (`pacs.retrieve: auto` sets it from the probe). */
+  retrieval: 'move' | 'get';
 
   constructor(private readonly pool: AssociationPool, private readonly options: PooledPacsPeerOptions) {
-    this.mode = options.retrieve;
-  }
-
-  /** How retrievals starting from now run (`pacs.retrieve: auto` sets it from the probe). */
-  get retrieval(): 'move' | 'get' {
-    return this.mode;
-  }
-
-  set retrieval(mode: 'move' | 'get') {
-    this.mode = mode;
+    this.retrieval = options.retrieve;
   }
 
   /** The association pool's state (metrics). */
@@ -77,15 +69,15 @@ export class PooledPacsPeer implements PacsPeer {
   }
 
   get deliversToStorageScp(): boolean {
-    return this.mode === 'move';
+    return this.retrieval === 'move';
   }
 
   get listsBeforeRetrieving(): boolean {
-    return this.mode === 'get';
+    return this.retrieval === 'get';
   }
 
   async retrieve(request: RetrieveRequest, hooks: RetrieveHooks): Promise<MoveResult> {
-    const mode = this.mode;
+    const mode = this.retrieval;
     const identifier = new Dataset().setText(Tags.QueryRetrieveLevel, request.level, 'CS').setText(Tags.StudyInstanceUID, request.studyUid, 'UI');
     if (request.seriesUid) identifier.setText(Tags.SeriesInstanceUID, request.seriesUid, 'UI');
     if (request.sopInstanceUid) identifier.setText(Tags.SOPInstanceUID, request.sopInstanceUid, 'UI');
