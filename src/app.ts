@@ -5,7 +5,7 @@ import { context, trace, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { tracer } from './tracing/tracing.js';
 import type { TlsOptions } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify';
 import cors from '@fastify/cors';
 import { httpTlsOptions } from './config/tls.js';
 import { GatewayError, toGatewayError, Errors, withHeaders } from './errors.js';
@@ -19,7 +19,7 @@ import { registerAuditHooks } from './audit/audit-hook.js';
 import type { Audit } from './audit/audit.js';
 import { registerSignedUrlRoutes } from './routes/signed-urls.js';
 import { registerRenderedRoutes } from './routes/rendered.js';
-import { retrieveScope, type UidParams } from './routes/path-params.js';
+import { retrieveScope, warnNonConformantUids, type UidParams } from './routes/path-params.js';
 import type { Archive } from './archive/archive.js';
 import type { GatewayConfig } from './config/schema.js';
 import type { AuthConfig } from './auth/from-config.js';
@@ -31,6 +31,10 @@ import type { StowService } from './services/stow-service.js';
 import { registerStowRoutes } from './routes/stow.js';
 import { registerUiRoutes } from './routes/ui.js';
 import type { GatewayMetrics } from './metrics/gateway-metrics.js';
+import { requestSerializer } from './log-redaction.js';
+
+/** Errors whose message quotes a query value of the request (patient data, in a search). */
+const QUOTES_QUERY_VALUES: ReadonlySet<string> = new Set([Errors.badParameter.code, Errors.badMatchValue.code]);
 
 /** What the HTTP server itself is configured with; the rest of the configuration reaches the services. */
 export interface HttpSettings {
@@ -40,11 +44,11 @@ export interface HttpSettings {
   render: Pick<GatewayConfig['render'], 'defaultQuality'>;
   stow: GatewayConfig['stow'];
   ui: GatewayConfig['ui'];
-  logLevel: string;
+  log: GatewayConfig['log'];
 }
 
 export const httpSettings = (config: GatewayConfig): HttpSettings =>
-  ({ http: config.http, limits: config.limits, qido: config.qido, render: config.render, stow: config.stow, ui: config.ui, logLevel: config.log.level });
+  ({ http: config.http, limits: config.limits, qido: config.qido, render: config.render, stow: config.stow, ui: config.ui, log: config.log });
 
 /** What the HTTP side needs of a tenant: where it is served, its access policy and its services over its archive. */
 export interface AppTenant {
@@ -83,8 +87,12 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   const { settings } = deps;
   const config = settings;
   const app = Fastify({
-    ...(deps.loggerInstance ? { loggerInstance: deps.loggerInstance } : { logger: deps.logger ?? { level: settings.logLevel } }),
-    ...listenerOptions(config.http, httpTlsOptions(settings)),
+    ...(deps.loggerInstance
+      ? { loggerInstance: deps.loggerInstance }
+      : { logger: deps.logger ?? { level: settings.log.level, serializers: { req: requestSerializer(settings.log.queryValues) } } }),
+    // "incoming request" / "request completed" lines, which the operator may turn down (log.requests).
+    logController: new LogController({ disableRequestLogging: !settings.log.requests }),
+    ...listenerOptions(config.http, httpTlsOptions(settings, deps.tenants.some((t) => t.auth.clientCertificates.length > 0))),
     // X-Forwarded-Proto/Host/For only from the configured proxies: request.protocol/host/ip, and so every URL the
     // gateway writes (RetrieveURL, BulkDataURI, signed URLs), follow what the client saw.
     trustProxy: config.http.trustedProxies.length ? config.http.trustedProxies : false,
@@ -157,7 +165,9 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       ? toGatewayError(error)
       : fastifyClientError(fastifyStatus, (error as Error).message);
     if (gatewayError.statusCode >= 500) request.log.error({ err: error, code: gatewayError.code }, gatewayError.message);
-    else request.log.info({ code: gatewayError.code }, gatewayError.message);
+    else if (settings.log.queryValues || !QUOTES_QUERY_VALUES.has(gatewayError.code)) request.log.info({ code: gatewayError.code }, gatewayError.message);
+    // Such a message repeats what the search asked for (a name, a birth date): its code says enough.
+    else request.log.info({ code: gatewayError.code }, 'a query parameter was refused (its value is not logged: log.queryValues)');
     if (reply.sent || reply.raw.headersSent) return;
     void reply.status(gatewayError.statusCode).headers(gatewayError.headers).type('application/json; charset=utf-8').send(gatewayError.toBody());
   });
@@ -238,6 +248,7 @@ function registerTenantRoutes(scoped: FastifyInstance, tenant: AppTenant, shared
     id,
     (request) => heldLocally(tenant.archive, request.params as UidParams),
   ));
+  scoped.addHook('preHandler', warnNonConformantUids);
   registerQidoRoutes(scoped, {
     service: tenant.qido,
     limits: { defaultLimit: config.qido.defaultLimit, maxLimit: config.qido.maxLimit },

@@ -3,13 +3,17 @@
 // spaces keep ~30 MB off peak RSS at the same ingest rate (docs/conformance.md §8.2). npm start passes the same flags.
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadConfig, ConfigError } from './config/load.js';
+import { configErrorOf, loadConfig, maskedConfig, ConfigError } from './config/load.js';
+import { commandUsage, isCommand, usage, type CommandName } from './commands/usage.js';
+import { createApiKeyCommand } from './commands/apikey-command.js';
+import { sopClassLines } from './commands/sop-classes-command.js';
+import { acceptsSignedUrl } from './auth/signed-url.js';
 import { FormatError } from './sqlite-format.js';
 import { gatewayVersion } from './version.js';
 import { formatCapabilities, probeCommand } from './commands/probe-command.js';
 import { silentLogger } from './logger.js';
 import type { GatewayConfig } from './config/schema.js';
-import { startGateway } from './gateway.js';
+import { startGateway, startProblems } from './gateway.js';
 import { mint, mintTarget, MintError, parseTtl } from './auth/mint.js';
 import { embeddedSettings, scopeOf, tenantSettings, type TenantSettings } from './tenant.js';
 import { importCommand } from './commands/import-command.js';
@@ -26,37 +30,11 @@ import { QUICK_START_DEFAULTS, seedOnFirstStart, whatToTry, withRunSigningKey } 
 import { writeSamples } from './samples/samples.js';
 import { UNCOMPRESSED_TRANSFER_SYNTAXES } from './dicom/transfer-syntax.js';
 
-const USAGE = `usage: dicomweb-gateway [serve] [--config FILE] [--insecure]
-       dicomweb-gateway start [--config FILE]
-       dicomweb-gateway --version
-       dicomweb-gateway echo [--config FILE]
-       dicomweb-gateway probe [--tenant ID] [--json] [--config FILE]
-       dicomweb-gateway reindex [--config FILE]
-       dicomweb-gateway samples DIR
-       dicomweb-gateway import DIR|FILE... [--tenant ID] [--concurrency 4] [--config FILE]
-       dicomweb-gateway prefetch STUDY_UID... [--from-query QUERY] [--tenant ID] [--config FILE]
-       dicomweb-gateway sign PATH[?QUERY] [--ttl 1h] [--capability] [--tenant ID] [--config FILE]
-
-  serve   start the DICOMweb server (default); --insecure allows auth.mode none on a non-loopback address
-  start   what npm start runs: without --config, the embedded archive under ./data seeded with the sample
-          studies on first start, on 127.0.0.1:8080 without credentials; prints what to try
-  samples write the sample studies as DICOM files under DIR
-  import  store the DICOM files found under DIR (or FILE) into the tenant's embedded archive, or by C-STORE
-          into its PACS, --concurrency at a time, with progress; non-DICOM files are skipped and counted
-  prefetch have the running gateway retrieve these studies (or those QUERY matches, e.g. 'PatientID=123')
-          from its PACS into its cache, with progress
-  echo    C-ECHO the configured PACS and print the status and round-trip time
-  probe   what the tenant's PACS supports: C-ECHO, Q/R models and levels, C-FIND extended negotiation, its
-          implementation, storage transfer syntaxes, and one instance retrieved by C-GET and by C-MOVE to a
-          Storage SCP lent on dimse.port (whether it echoes the Move Originator); --json for a machine
-  reindex rebuild the embedded archive's index from its files, for every tenant with an archive (stop the
-          gateway first: the archive has one writer)
-  sign    print a signed URL for PATH (relative to http.basePath, or absolute), valid for --ttl (s, m, h, d);
-          with --capability, a capability token for everything under PATH instead; --tenant signs with that
-          tenant's key, PATH relative to its base ({basePath}/tenants/ID)
-
-Every configuration key can also be set with an environment variable, e.g. DICOMWEB_PACS_HOST.
-Exit codes: 0 success, 1 runtime failure (e.g. PACS unreachable), 2 invalid usage or configuration.`;
+/** Positional arguments each command takes, its own name included. */
+const ARITY: Record<CommandName, number> = {
+  serve: 1, start: 1, check: 1, echo: 1, probe: 1, reindex: 1, samples: 2, import: Infinity, prefetch: Infinity, sign: 2,
+  apikey: 2, 'sop-classes': 1, help: 2,
+};
 
 function fail(code: number, message: string): never {
   process.stderr.write(`dicomweb-gateway: ${message}\n`);
@@ -74,7 +52,8 @@ async function serve(config: GatewayConfig, allowInsecure: boolean, quickStart =
     if (err instanceof ConfigError || err instanceof FormatError) fail(2, err.message);
     throw err;
   }
-  gateway.app.log.info({ url: `${gateway.httpUrl}${config.http.basePath}`, backend: config.backend, pacs: config.pacs ? `${config.pacs.aeTitle}@${config.pacs.host}:${config.pacs.port}` : undefined }, 'dicomweb-gateway ready');
+  const backend = config.backend === 'dimse' ? { pacs: `${config.pacs.aeTitle}@${config.pacs.host}:${config.pacs.port}` } : { archive: config.archive.dir };
+  gateway.app.log.info({ url: `${gateway.httpUrl}${config.http.basePath}`, backend: config.backend, ...backend }, 'dicomweb-gateway ready');
   if (quickStart) process.stdout.write(whatToTry(config, gateway.httpUrl, seeded));
   let stopping = false;
   const stop = (signal: string): void => {
@@ -87,6 +66,11 @@ async function serve(config: GatewayConfig, allowInsecure: boolean, quickStart =
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+  // logrotate's postrotate (or systemctl reload): the audit file is opened again by name.
+  process.on('SIGHUP', () => {
+    gateway.reopenFiles();
+    gateway.app.log.info('SIGHUP: audit file reopened');
+  });
 }
 
 function reindex(config: GatewayConfig): void {
@@ -100,6 +84,7 @@ function reindex(config: GatewayConfig): void {
 }
 
 async function echo(config: GatewayConfig): Promise<void> {
+  if (config.backend !== 'dimse') fail(2, `echo: no PACS is configured (the default tenant is served by the embedded archive in ${config.archive.dir}): nothing to C-ECHO`);
   const target = `${config.pacs.aeTitle}@${config.pacs.host}:${config.pacs.port}`;
   const start = performance.now();
   const tlsOptions = pacsTlsOptions(config);
@@ -142,16 +127,23 @@ async function probe(tenant: TenantSettings, json: boolean): Promise<void> {
 }
 
 function sign(config: GatewayConfig, target: string | undefined, options: { ttl: string; capability: boolean; tenant: string }): void {
-  if (!target) fail(2, `sign needs a path\n${USAGE}`);
+  if (!target) fail(2, `sign needs a path\n${commandUsage('sign')}`);
   const ttl = parseTtl(options.ttl);
   if (ttl === undefined) fail(2, `--ttl ${options.ttl}: give seconds or a number with s, m, h or d`);
   const tenant = tenantSettings(config).find((t) => t.id === options.tenant);
   if (!tenant) fail(2, `--tenant ${options.tenant}: no such tenant (configured: ${tenantSettings(config).map((t) => t.id).join(', ')})`);
   const capability = options.capability;
   try {
-    const { value, expires } = mint(tenant.auth, capability ? 'capability' : 'url', mintTarget(target, scopeOf(tenant)), ttl);
+    const path = mintTarget(target, scopeOf(tenant));
+    // A signed URL opens what an <img> loads, nothing else (docs/security.md): minting one for another resource
+    // would hand out a URL that answers 401.
+    if (!capability && !acceptsSignedUrl(path.split('?')[0] ?? '')) {
+      fail(2, `${target}: signed URLs open rendered and thumbnail resources only; for this resource mint a capability (--capability) or use a bearer token`);
+    }
+    const { value, expires } = mint(tenant.auth, capability ? 'capability' : 'url', path, ttl);
     const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
-    const origin = config.http.publicUrl?.replace(/\/+$/, '') ?? `http://${host}:${config.http.port}`;
+    const scheme = config.http.tls ? 'https' : 'http';
+    const origin = config.http.publicUrl?.replace(/\/+$/, '') ?? `${scheme}://${host}:${config.http.port}`;
     process.stdout.write(`${capability ? value : `${origin}${value}`}\n`);
     process.stderr.write(`valid until ${new Date(expires * 1000).toISOString()}\n`);
   } catch (err) {
@@ -170,25 +162,39 @@ async function main(): Promise<void> {
       config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' }, insecure: { type: 'boolean' },
       ttl: { type: 'string', default: '1h' }, capability: { type: 'boolean' }, tenant: { type: 'string', default: 'default' },
       concurrency: { type: 'string', default: '4' }, 'from-query': { type: 'string' }, json: { type: 'boolean' },
+      id: { type: 'string' }, scopes: { type: 'string', default: 'read' },
     } });
   } catch (err) {
-    fail(2, `${(err as Error).message}\n${USAGE}`);
+    fail(2, `${(err as Error).message}\n${usage()}`);
   }
-  if (parsed.values.help) {
-    process.stdout.write(`${USAGE}\n`);
+  const first = parsed.positionals[0];
+  if (parsed.values.help || first === 'help') {
+    // `help COMMAND`, `COMMAND --help`: that command's usage; `help`, `--help`: all of it.
+    const topic = first === 'help' ? parsed.positionals[1] : first;
+    if (topic !== undefined && !isCommand(topic)) fail(2, `help: no command "${topic}"\n${usage()}`);
+    process.stdout.write(`${topic ? commandUsage(topic) : usage()}\n`);
     return;
   }
   if (parsed.values.version) {
     process.stdout.write(`dicomweb-gateway ${gatewayVersion()}\n`);
     return;
   }
-  const command = parsed.positionals[0] ?? 'serve';
-  const arity = command === 'sign' || command === 'samples' ? 2 : command === 'import' || command === 'prefetch' ? Infinity : 1;
-  if (parsed.positionals.length > arity || !['serve', 'start', 'echo', 'probe', 'sign', 'reindex', 'samples', 'import', 'prefetch'].includes(command)) fail(2, `unknown command "${parsed.positionals.join(' ')}"\n${USAGE}`);
+  const command = first ?? 'serve';
+  if (!isCommand(command)) fail(2, `unknown command "${parsed.positionals.join(' ')}"\n${usage()}`);
+  if (parsed.positionals.length > ARITY[command]) fail(2, `${command}: too many arguments (${parsed.positionals.slice(1).join(' ')})\n${commandUsage(command)}`);
   if (command === 'samples') {
     const dir = parsed.positionals[1];
-    if (!dir) fail(2, `samples needs a directory\n${USAGE}`);
+    if (!dir) fail(2, `samples needs a directory\n${commandUsage('samples')}`);
     process.stdout.write(`wrote ${writeSamples(dir)} sample instances under ${dir}\n`);
+    return;
+  }
+  if (command === 'sop-classes') {
+    process.stdout.write(`${sopClassLines().join('\n')}\n`);
+    return;
+  }
+  if (command === 'apikey') {
+    if (parsed.positionals[1] !== 'create' || !parsed.values.id) fail(2, commandUsage('apikey'));
+    process.exitCode = createApiKeyCommand(parsed.values.id, parsed.values.scopes ?? 'read', { stdout: process.stdout, stderr: process.stderr });
     return;
   }
   const quickStart = command === 'start' && !parsed.values.config;
@@ -199,6 +205,13 @@ async function main(): Promise<void> {
     if (err instanceof ConfigError) fail(2, err.message);
     throw err;
   }
+  if (command === 'check') {
+    const problems = startProblems(config, { allowInsecure: parsed.values.insecure === true });
+    if (problems.length) fail(2, configErrorOf(problems).message);
+    process.stdout.write(`${JSON.stringify(maskedConfig(config), null, 2)}\n`);
+    process.stderr.write('the configuration is valid\n');
+    return;
+  }
   if (quickStart) config = withRunSigningKey(config);
   const tenantOf = (): TenantSettings => {
     const t = tenantSettings(config).find((s) => s.id === (parsed.values.tenant ?? 'default'));
@@ -208,7 +221,7 @@ async function main(): Promise<void> {
   if (command === 'import') {
     const paths = parsed.positionals.slice(1);
     const concurrency = Number(parsed.values.concurrency);
-    if (paths.length === 0) fail(2, `import needs a directory or a file\n${USAGE}`);
+    if (paths.length === 0) fail(2, `import needs a directory or a file\n${commandUsage('import')}`);
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) fail(2, `--concurrency ${parsed.values.concurrency}: give a whole number from 1 to 64`);
     const missing = paths.find((p) => !existsSync(p));
     if (missing) fail(2, `import: ${missing} does not exist`);

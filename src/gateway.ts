@@ -1,12 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
-import { currentRequestId } from './request-context.js';
+import { gatewayLogger } from './logger.js';
 import { startTracing } from './tracing/tracing.js';
 import { gatewayVersion } from './version.js';
 import { buildApp, httpSettings } from './app.js';
 import { ReadBuffers } from './services/file-body.js';
 import { isLoopback, type GatewayConfig } from './config/schema.js';
-import { ConfigError, listenProblem } from './config/load.js';
+import { configErrorOf, listenProblem } from './config/load.js';
 import { authConfigProblem } from './auth/from-config.js';
 import { CodecPool } from './codecs/codec-pool.js';
 import { auditFromConfig } from './audit/audit.js';
@@ -30,6 +29,8 @@ export interface Gateway {
   httpUrl: string;
   /** The metrics listener's address, when `metrics.enabled`. */
   metricsUrl?: string;
+  /** Opens the audit file again (SIGHUP after logrotate moved it). */
+  reopenFiles(): void;
   close(): Promise<void>;
 }
 
@@ -38,25 +39,29 @@ export interface StartOptions {
   allowInsecure?: boolean;
 }
 
-export async function startGateway(config: GatewayConfig, start: StartOptions = {}): Promise<Gateway> {
-  const settings = tenantSettings(config);
-  for (const t of settings) {
+/**
+ * What keeps a valid configuration from starting safely: a tenant nobody could authenticate to, or one served
+ * without credentials beyond this machine. (`check` reports them too.)
+ */
+export function startProblems(config: GatewayConfig, start: StartOptions = {}): string[] {
+  return tenantSettings(config).flatMap((t) => {
     const where = t.id === DEFAULT_TENANT ? '' : `tenants.${t.id}.`;
     const problem = authConfigProblem(t.auth);
-    if (problem) throw new ConfigError(`${where}${problem}`);
+    if (problem) return [`${where}${problem}`];
     if (t.auth.mode === 'none' && !isLoopback(config.http.host) && !start.allowInsecure) {
-      throw new ConfigError(`${where}auth.mode is "none" but HTTP listens on ${config.http.host}: anyone who can reach it would read the archive. Configure auth, listen on 127.0.0.1, or start with --insecure`);
+      return [`${where}auth.mode is "none" but HTTP listens on ${config.http.host}: anyone who can reach it would read the archive. Configure auth, listen on 127.0.0.1, or start with --insecure`];
     }
-  }
-  // Every line logged in a request's asynchronous context — the DIMSE work it causes included — carries its id,
-  // unless the logger already binds one (Fastify's request logger does).
-  const log = pino({
-    level: config.log.level,
-    mixin: (_line, _level, logger) => {
-      const reqId = currentRequestId();
-      return reqId === undefined || 'reqId' in logger.bindings() ? {} : { reqId };
-    },
+    const certificates = t.auth.clientCertificates.length > 0;
+    if (certificates && !config.http.tls?.ca) return [`${where}auth.clientCertificates needs http.tls with a ca that verifies the clients' certificates`];
+    return [];
   });
+}
+
+export async function startGateway(config: GatewayConfig, start: StartOptions = {}): Promise<Gateway> {
+  const settings = tenantSettings(config);
+  const problems = startProblems(config, start);
+  if (problems.length) throw configErrorOf(problems);
+  const log = gatewayLogger(config.log);
   for (const t of settings) {
     if (t.backend === 'embedded' && t.dimse.listen && !isLoopback(t.dimse.host) && t.dimse.allowedPeers.length === 0 && !t.dimse.tls?.requireClientCert) {
       log.warn({ tenant: t.id, host: t.dimse.host, port: t.dimse.port }, 'the archive\'s Storage SCP takes instances from any peer that can reach it: set dimse.allowedPeers (or DICOM TLS with client certificates)');
@@ -119,6 +124,7 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
     render: main.render,
     httpUrl: address,
     ...(metricsServer ? { metricsUrl: metricsServer.url } : {}),
+    reopenFiles: () => audit.reopen(),
     async close() {
       await app.close();
       await closeAll();

@@ -6,7 +6,7 @@
  */
 import { describe, it, expect, afterAll } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -17,21 +17,7 @@ import { IMAGING_FIXTURES, imagingFile } from '../src/samples/imaging.js';
 import { freePort } from '../devkit/ports.js';
 import { tempDir } from '../devkit/temp.js';
 import { run } from '../devkit/processes.js';
-
-const repo = path.resolve(import.meta.dirname, '..');
-
-/** The repository as a clone has it (tracked and new files, nothing ignored: no data/, no dist/), node_modules linked. */
-async function cleanCopy(): Promise<string> {
-  const dir = path.join(tempDir('quick-start'), 'dicomweb-gateway');
-  const { stdout } = await run('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: repo });
-  for (const file of stdout.split('\0').filter((f) => f && existsSync(path.join(repo, f)))) {
-    mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
-    copyFileSync(path.join(repo, file), path.join(dir, file));
-  }
-  symlinkSync(path.join(repo, 'node_modules'), path.join(dir, 'node_modules'));
-  await run('npm', ['run', 'build'], { cwd: dir, env: process.env }); // what `npm ci` runs as `prepare`
-  return dir;
-}
+import { cleanCopy } from './harness/clean-copy.js';
 
 interface NpmStart { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }
 
@@ -95,7 +81,7 @@ describe('npm start (the README\'s first command)', () => {
   });
 
   it('in a clean copy: seeds the samples, prints what to try (each works), takes a storescu, stops on Ctrl-C', async () => {
-    const dir = await cleanCopy();
+    const dir = await cleanCopy('quick-start');
     const [http, dimse] = [await freePort(), await freePort()];
     const start = npmStart(dir, { DICOMWEB_HTTP_PORT: String(http), DICOMWEB_DIMSE_PORT: String(dimse) });
     running.push(start);

@@ -34,10 +34,13 @@ function upload(parts: { type: string; body: Buffer }[]): string {
   return file;
 }
 
-async function curlPost(url: string, file: string, contentType = `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`): Promise<{ status: number; body: Json }> {
-  const out = path.join(tempDir('stow-answer'), 'answer.json');
-  const { stdout } = await run('curl', ['-s', '-o', out, '-w', '%{http_code}', '-X', 'POST', '-H', `Content-Type: ${contentType}`, '-H', 'Accept: application/dicom+json', '--data-binary', `@${file}`, url]);
-  return { status: Number(stdout), body: JSON.parse(readFileSync(out, 'utf8')) as Json };
+async function curlPost(url: string, file: string, contentType = `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`, extra: string[] = []): Promise<{ status: number; body: Json; warnings: string[] }> {
+  const dir = tempDir('stow-answer');
+  const out = path.join(dir, 'answer.json');
+  const headers = path.join(dir, 'headers.txt');
+  const { stdout } = await run('curl', ['-s', '-o', out, '-D', headers, '-w', '%{http_code}', '-X', 'POST', '-H', `Content-Type: ${contentType}`, '-H', 'Accept: application/dicom+json', ...extra, '--data-binary', `@${file}`, url]);
+  const warnings = readFileSync(headers, 'latin1').split('\r\n').filter((l) => /^warning:/i.test(l)).map((l) => l.replace(/^warning:\s*/i, ''));
+  return { status: Number(stdout), body: JSON.parse(readFileSync(out, 'utf8')) as Json, warnings };
 }
 
 const items = (json: Json, hex: string): Json[] => (json[hex]?.Value ?? []) as Json[];
@@ -63,8 +66,18 @@ describe('STOW-RS into the embedded archive', () => {
     expect(r.status).toBe(202);
     const stored = items(r.body, '00081199');
     expect(stored.map((i) => v(i, '00081155')).sort()).toEqual([ct.uid, fixture('mr-12bit').uid].sort());
-    expect(v(stored.find((i) => v(i, '00081155') === ct.uid), '00081190')).toBe(`${gw.base}/studies/${IMAGING_STUDY.uid}/instances/${ct.uid}`);
+    expect(v(stored.find((i) => v(i, '00081155') === ct.uid), '00081190')).toBe(`${gw.base}/studies/${IMAGING_STUDY.uid}/series/${ct.seriesUid}/instances/${ct.uid}`);
+    // Every RetrieveURL of the answer is a resource that answers (PS3.18 §10.5.3).
+    for (const item of stored) {
+      const retrieved = await fetchMultipart(String(v(item, '00081190')), { headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
+      expect(retrieved.parts).toHaveLength(1);
+    }
     expect(items(r.body, '00081198').map((i) => v(i, '00081197'))).toEqual([0xc000, 0xc000]);
+    // Why each part failed: a 299 Warning each, naming the part (a part that is not DICOM has no UID).
+    expect(r.warnings).toEqual([
+      expect.stringMatching(/^299 dicomweb-gateway "part 2 failed 0xC000: not a DICOM Part 10 file: 23 bytes, shorter than the preamble/),
+      expect.stringMatching(/^299 dicomweb-gateway "part 4 failed 0xC000: a part of type text\/plain is not application\/dicom"$/),
+    ]);
     const [found] = (await (await fetch(`${gw.base}/instances?SOPInstanceUID=${ct.uid}`)).json()) as Json[];
     expect(v(found, '0020000D')).toBe(IMAGING_STUDY.uid);
     const back = await fetchMultipart(`${gw.base}/studies/${IMAGING_STUDY.uid}/series/${ct.seriesUid}/instances/${ct.uid}`, { headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
@@ -97,6 +110,10 @@ describe('STOW-RS into the embedded archive', () => {
     ]));
     expect(r.status).toBe(202);
     expect(items(r.body, '00081198').map((i) => [v(i, '00081155'), v(i, '00081197')])).toEqual([[fixture('cr-mono1').uid, 0xc000], ['1.2.826.0.1.3680043.99.5', 0x0122]]);
+    expect(r.warnings).toEqual([
+      expect.stringMatching(new RegExp(`^299 dicomweb-gateway "instance ${fixture('cr-mono1').uid} failed 0xC000: .*(end|short|truncat)`)),
+      expect.stringMatching(/^299 dicomweb-gateway "instance 1\.2\.826\.0\.1\.3680043\.99\.5 failed 0x0122: .+"$/),
+    ]);
     expect(items(r.body, '00081199').map((i) => v(i, '00081155'))).toEqual([fixture('palette-8').uid]);
     for (const uid of [fixture('cr-mono1').uid, '1.2.826.0.1.3680043.99.5']) expect(await (await fetch(`${gw.base}/instances?SOPInstanceUID=${uid}`)).json()).toEqual([]);
     const archive = gw.archive as EmbeddedArchive;
@@ -195,16 +212,35 @@ describe('STOW-RS into the embedded archive', () => {
     const pdf = fixture('pdf');
     const r = await curlPost(`${gw.base}/studies/1.2.826.0.1.3680043.99.77`, upload([{ type: 'application/dicom', body: file('pdf') }]));
     expect(r.status).toBe(409);
+    expect(r.warnings).toEqual([expect.stringContaining(`instance ${pdf.uid} failed 0xA900: the instance belongs to study`)]);
     expect(items(r.body, '00081198').map((i) => [v(i, '00081155'), v(i, '00081197')])).toEqual([[pdf.uid, 0xa900]]);
     expect(await (await fetch(`${gw.base}/instances?SOPInstanceUID=${pdf.uid}`)).json()).toEqual([]);
   });
 
-  it('answers 415 for another body type, 400 for a body without parts, 413 beyond stow.maxBytes', async () => {
+  it('gives each stored instance a RetrieveURL that answers, and the study its own (a study in the path)', async () => {
+    const sr = fixture('sr-basic');
+    const r = await curlPost(`${gw.base}/studies/${IMAGING_STUDY.uid}`, upload([{ type: 'application/dicom', body: file('sr-basic') }]));
+    expect(r.status).toBe(200);
+    expect(v(r.body, '00081190')).toBe(`${gw.base}/studies/${IMAGING_STUDY.uid}`);
+    const urls = [String(v(r.body, '00081190')), ...items(r.body, '00081199').map((i) => String(v(i, '00081190')))];
+    expect(urls[1]).toBe(`${gw.base}/studies/${IMAGING_STUDY.uid}/series/${sr.seriesUid}/instances/${sr.uid}`);
+    for (const url of urls) {
+      const answer = await fetchMultipart(url, { headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
+      expect(answer.parts.length, url).toBeGreaterThan(0);
+    }
+  });
+
+  it('answers 415 for another body type (naming it and what is taken) without reading it, 400 without a boundary, 400 for a body without parts, 413 beyond stow.maxBytes', async () => {
     const one = upload([{ type: 'application/dicom', body: file('sr-basic') }]);
-    for (const type of ['application/octet-stream', `multipart/related; type="application/pdf"; boundary=${BOUNDARY}`]) {
+    for (const type of ['application/octet-stream', `multipart/related; type="application/pdf"; boundary=${BOUNDARY}`, 'application/json']) {
       const wrongType = await curlPost(`${gw.base}/studies`, one, type);
       expect([wrongType.status, wrongType.body.error], type).toEqual([415, 'DWG_UNSUPPORTED_MEDIA_TYPE']);
+      const message = (wrongType.body as unknown as { message: string }).message;
+      expect(message).toContain(`received "${type}"`);
+      expect(message).toContain('multipart/related; type="application/dicom" or type="application/dicom+json"');
     }
+    const noBoundary = await curlPost(`${gw.base}/studies`, one, 'multipart/related; type="application/dicom"');
+    expect([noBoundary.status, (noBoundary.body as unknown as { message: string }).message]).toEqual([400, expect.stringMatching(/no boundary parameter/)]);
     const empty = path.join(tempDir('stow-empty'), 'empty.bin');
     writeFileSync(empty, `--${BOUNDARY}--\r\n`);
     const none = await curlPost(`${gw.base}/studies`, empty);
@@ -221,7 +257,7 @@ describe('STOW-RS into the embedded archive', () => {
 
   it('needs a bearer token with write: capabilities and read tokens never store', async () => {
     const key = Buffer.alloc(32, 9);
-    const policy: AuthPolicy = { mode: 'required', scope: { base: '/dicomweb' }, signingKeys: new Map([['k', key]]), maxSignedTtlSeconds: 3600 };
+    const policy: AuthPolicy = { mode: 'required', scope: { base: '/dicomweb' }, signingKeys: new Map([['k', key]]), maxSignedTtlSeconds: 3600, apiKeys: [], clientCertificates: [] };
     const now = Math.floor(Date.now() / 1000);
     const capability = mintCapability('/dicomweb', { kid: 'k', key, expires: now + 600 });
     const d = await decide(policy, { method: 'POST', url: `/dicomweb/studies?capability=${capability}`, headers: {} }, 'write', now);

@@ -11,6 +11,7 @@ declare module 'dcmjs' {
     DicomMetaDictionary: {
       dictionary: Record<string, DictionaryEntry | undefined>;
       nameMap: Record<string, DictionaryEntry | undefined>;
+      sopClassNamesByUID: Record<string, string | undefined>;
     };
   };
   const dcmjs: { data: typeof data };

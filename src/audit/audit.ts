@@ -36,19 +36,36 @@ export interface AuditRecord {
 
 export interface AuditSink {
   write(record: AuditRecord): void;
+  /** Opens its file again (after logrotate moved it away); a sink with no file does nothing. */
+  reopen?(): void;
   close(): Promise<void>;
 }
 
-/** JSON lines to a file (appended) or to stdout. */
-export class JsonLinesSink implements AuditSink {
-  private readonly stream: WriteStream | NodeJS.WriteStream;
+/** Targets that mean standard output rather than a file of that name. */
+const STDOUT_TARGETS: ReadonlySet<string> = new Set(['stdout', '-']);
 
-  constructor(target: string) {
-    this.stream = target === 'stdout' ? process.stdout : createWriteStream(target, { flags: 'a', mode: 0o600 });
+/** JSON lines to a file (appended, mode 600) or to stdout (`stdout` or `-`). */
+export class JsonLinesSink implements AuditSink {
+  private stream: WriteStream | NodeJS.WriteStream;
+
+  constructor(private readonly target: string) {
+    this.stream = this.open();
+  }
+
+  private open(): WriteStream | NodeJS.WriteStream {
+    return STDOUT_TARGETS.has(this.target) ? process.stdout : createWriteStream(this.target, { flags: 'a', mode: 0o600 });
   }
 
   write(record: AuditRecord): void {
     this.stream.write(`${JSON.stringify(record)}\n`);
+  }
+
+  /** The file is opened again by name: records go to the new file, what was written stays in the rotated one. */
+  reopen(): void {
+    if (this.stream === process.stdout) return;
+    const old = this.stream as WriteStream;
+    this.stream = this.open();
+    old.end();
   }
 
   close(): Promise<void> {
@@ -142,6 +159,11 @@ export class Audit {
 
   record(record: AuditRecord): void {
     for (const sink of this.sinks) sink.write(record);
+  }
+
+  /** Reopens every file sink (SIGHUP, as logrotate's postrotate sends). */
+  reopen(): void {
+    for (const sink of this.sinks) sink.reopen?.();
   }
 
   async close(): Promise<void> {

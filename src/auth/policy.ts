@@ -5,6 +5,8 @@ import { CAPABILITY_PREFIX, verifyCapability } from './capability.js';
 import { splitTarget } from './canonical.js';
 import { AUTH_PARAMETERS, verifySignedUrl, type KeyRing } from './signed-url.js';
 import { tenantOwns, type TenantScope } from './tenant-scope.js';
+import { API_KEY_PREFIX, verifyApiKey, type ApiKeyEntry } from './api-keys.js';
+import { matchClientCertificate, peerCertificateOf, type ClientCertificateEntry, type PeerCertificate } from './client-certificates.js';
 import '../routes/route-config.js';
 
 /**
@@ -15,6 +17,9 @@ import '../routes/route-config.js';
  *   QIDO-RS, WADO-RS      a bearer token with `read`, or a capability covering the path
  *   STOW-RS (POST …/studies)  a bearer token with `write` (signed URLs and capabilities only ever read)
  *   POST …/signed-urls    a bearer token with `sign`
+ *
+ * A bearer token is an OAuth access token, or an API key (`dwgk.…`); a verified client certificate mapped in
+ * auth.clientCertificates counts as one with the rights it is given.
  *
  * Signed URLs and capabilities that fail → 403 with the reason; no credentials for QIDO/WADO, or a bearer
  * token that fails → 401 with `WWW-Authenticate: Bearer` (RFC 6750 §3); a valid token without the scope → 403.
@@ -28,11 +33,13 @@ export interface AuthPolicy {
   signingKeys: KeyRing;
   maxSignedTtlSeconds: number;
   bearer?: BearerVerifier;
+  apiKeys: readonly ApiKeyEntry[];
+  clientCertificates: readonly ClientCertificateEntry[];
 }
 
 /** Who a request was let in as, for logs and audit records. */
 export interface Principal {
-  via: 'none' | 'signed-url' | 'capability' | 'bearer';
+  via: 'none' | 'signed-url' | 'capability' | 'bearer' | 'api-key' | 'client-certificate';
   subject: string;
   rights: ReadonlySet<Right>;
 }
@@ -64,8 +71,27 @@ const bearerOf = (request: FastifyRequest): string | undefined => {
   return m?.[1];
 };
 
+/** The right an action needs. */
+const rightFor = (action: Action): Right => (action === 'sign' ? 'sign' : action === 'write' ? 'write' : 'read');
+
+/** A machine's credential (API key, client certificate) with `rights`: let in as `subject`, or 403 naming what it lacks. */
+function admitService(via: 'api-key' | 'client-certificate', subject: string, rights: Set<Right>, action: Action): Decision {
+  const needed = rightFor(action);
+  if (!rights.has(needed)) return refuse(Errors.forbidden, `${subject} does not grant ${needed}`);
+  return { ok: true, principal: { via, subject, rights } };
+}
+
+/** What a request shows of itself to the policy. */
+export interface Presented {
+  method: string;
+  url: string;
+  headers: FastifyRequest['headers'];
+  /** The client's TLS certificate, when the connection is TLS and one was presented. */
+  peerCertificate?: PeerCertificate | undefined;
+}
+
 /** Decides one request (pure: no side effects), `now` in Unix seconds. */
-export async function decide(policy: AuthPolicy, request: { method: string; url: string; headers: FastifyRequest['headers'] }, action: Action, now: number): Promise<Decision> {
+export async function decide(policy: AuthPolicy, request: Presented, action: Action, now: number): Promise<Decision> {
   if (policy.mode === 'none') return { ok: true, principal: { via: 'none', subject: 'anonymous', rights: new Set(['read', 'write', 'sign']) } };
   const { path, query } = splitTarget(request.url);
   const params = new URLSearchParams(query);
@@ -83,22 +109,36 @@ export async function decide(policy: AuthPolicy, request: { method: string; url:
     if (!tenantOwns(policy.scope, check.capability?.prefix ?? '')) return refuse(Errors.badCapability, 'it was issued for another tenant');
     return { ok: true, principal: { via: 'capability', subject: `capability:${check.capability?.prefix}`, rights: new Set(['read']) } };
   }
+  if (bearer?.startsWith(API_KEY_PREFIX)) {
+    const check = verifyApiKey(policy.apiKeys, bearer);
+    if (!check.ok) return refuse(Errors.unauthorized, check.reason, { error: 'invalid_token' });
+    return admitService('api-key', `apikey:${check.id}`, check.rights, action);
+  }
   if (bearer && !bearer.startsWith(CAPABILITY_PREFIX)) {
     if (!policy.bearer) return refuse(Errors.unauthorized, 'bearer tokens are not accepted here (no issuer configured)', { error: 'invalid_token' });
     const check = await policy.bearer.verify(bearer);
     if (!check.ok) return refuse(Errors.unauthorized, `bearer token refused: ${check.reason}`, { error: 'invalid_token' });
-    const needed: Right = action === 'sign' ? 'sign' : action === 'write' ? 'write' : 'read';
+    const needed = rightFor(action);
     if (!check.rights.has(needed)) return refuse(Errors.forbidden, `the token lacks the scope ${policy.bearer.scopeFor(needed)} (${needed})`, { error: 'insufficient_scope', scope: policy.bearer.scopeFor(needed) });
     return { ok: true, principal: { via: 'bearer', subject: check.subject, rights: check.rights } };
   }
+  const certificate = matchClientCertificate(policy.clientCertificates, request.peerCertificate);
+  if (certificate) return admitService('client-certificate', `certificate:${certificate.id}`, new Set(certificate.scopes), action);
   if (action === 'render') return refuse(Errors.badSignature, 'the URL carries no signature (or send a capability or a bearer token)');
+  if (params.has('signature')) return refuse(Errors.unauthorized, 'signed URLs open rendered and thumbnail resources only; this resource needs a bearer token or a capability');
   return refuse(Errors.unauthorized, action === 'sign' || action === 'write' ? `a bearer token with the ${action} scope is required` : 'a bearer token or a capability is required');
 }
 
 /** The hook: decides, records who got in, and takes the credentials out of the query before routes read it. */
 export function authHook(policy: AuthPolicy, onRefused?: (request: FastifyRequest, error: GatewayError) => void): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
   return async (request) => {
-    const decision = await decide(policy, request, request.routeOptions.config.action ?? 'read', Math.floor(Date.now() / 1000));
+    const presented: Presented = {
+      method: request.method,
+      url: request.url,
+      headers: request.headers,
+      ...(policy.clientCertificates.length ? { peerCertificate: peerCertificateOf(request.raw.socket) } : {}),
+    };
+    const decision = await decide(policy, presented, request.routeOptions.config.action ?? 'read', Math.floor(Date.now() / 1000));
     if (!decision.ok) {
       onRefused?.(request, decision.error);
       throw decision.error;

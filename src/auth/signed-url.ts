@@ -16,6 +16,12 @@ export const SIGNATURE_SCHEME = 'DWG1-HMAC-SHA256';
 export const AUTH_PARAMETERS: ReadonlySet<string> = new Set(['signature', 'expires', 'kid', 'capability']);
 const NOT_SIGNED: ReadonlySet<string> = new Set(['signature']);
 
+/**
+ * Whether a path is a resource a signed URL opens: rendered and thumbnail resources (what an EHR's <img> loads,
+ * PS3.18 §10.4.1.1.3–.4); everything else needs a capability or a bearer token.
+ */
+export const acceptsSignedUrl = (path: string): boolean => /\/(rendered|thumbnail)$/.test(path);
+
 /** Signing keys by id: several at once so that keys rotate without breaking URLs already handed out. */
 export type KeyRing = ReadonlyMap<string, Buffer>;
 

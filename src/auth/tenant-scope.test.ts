@@ -23,7 +23,7 @@ describe('tenant scopes', () => {
 
   it('refuse a capability for a prefix outside the tenant even when the key is the same (defence in depth)', async () => {
     // The configuration forbids tenants sharing a secret; if it happened, the scope still holds.
-    const policy: AuthPolicy = { mode: 'required', scope: tenantB, signingKeys: new Map([['k', key]]), maxSignedTtlSeconds: 3600 };
+    const policy: AuthPolicy = { mode: 'required', scope: tenantB, signingKeys: new Map([['k', key]]), maxSignedTtlSeconds: 3600, apiKeys: [], clientCertificates: [] };
     const expires = Math.floor(Date.now() / 1000) + 600;
     const whole = mintCapability('/dicomweb', { kid: 'k', key, expires });
     const d = await decide(policy, { method: 'GET', url: `/dicomweb/tenants/b/studies?capability=${whole}`, headers: {} }, 'read', Math.floor(Date.now() / 1000));

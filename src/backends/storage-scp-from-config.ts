@@ -14,7 +14,9 @@ export interface StorageScpHooks {
 }
 
 /** The tenant's Storage SCP as `dimse` configures it, listening, its arrivals going to `destination`. */
-export async function listenStorageScp(dimse: GatewayConfig['dimse'], store: InstanceStore, destination: StoreDestination, hooks: StorageScpHooks): Promise<StorageScp> {
+export async function listenStorageScp(
+  dimse: GatewayConfig['dimse'], store: InstanceStore, destination: StoreDestination, hooks: StorageScpHooks, storedLogLevel: 'info' | 'debug' = 'debug',
+): Promise<StorageScp> {
   const tls = scpTlsOptions({ dimse });
   const scp: StorageScp = new StorageScp({
     aeTitle: dimse.aeTitle,
@@ -34,6 +36,7 @@ export async function listenStorageScp(dimse: GatewayConfig['dimse'], store: Ins
     onRefused: (event) => hooks.onStoreRefused(event, `${dimse.aeTitle}@${dimse.host}:${scp.port}`),
     ...(tls ? { tls } : {}),
     logger: hooks.logger,
+    storedLogLevel,
   });
   try {
     await scp.listen();

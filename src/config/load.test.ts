@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadConfig, ConfigError, configLeaves } from './load.js';
+import { loadConfig, ConfigError, configLeaves, maskedConfig } from './load.js';
 import { tempDir } from '../../devkit/temp.js';
 
 function file(text: string, name = 'c.yaml'): string {
@@ -66,5 +66,59 @@ describe('configuration', () => {
     expect(envs).toContain('DICOMWEB_HTTP_BASE_PATH');
     expect(envs).toContain('DICOMWEB_DIMSE_TLS_CERT');
     expect(new Set(envs).size).toBe(envs.length);
+  });
+
+  const SECRET = Buffer.alloc(32, 7).toString('base64');
+  const KEYS = JSON.stringify([{ kid: 'k1', secret: SECRET }]);
+
+  it('takes structured values as JSON from the environment: signing keys, OAuth keys, lists', () => {
+    expect(loadConfig({ env: { DICOMWEB_AUTH_SIGNING_KEYS: KEYS } }).auth.signingKeys).toEqual([{ kid: 'k1', secret: SECRET }]);
+    const oauth = loadConfig({ env: {
+      DICOMWEB_AUTH_OAUTH_ISSUER: 'https://idp.example.org', DICOMWEB_AUTH_OAUTH_AUDIENCE: 'dicomweb',
+      DICOMWEB_AUTH_OAUTH_KEYS: JSON.stringify([{ kid: 'o1', key: '{"kty":"OKP"}' }]),
+    } }).auth.oauth;
+    expect(oauth?.keys).toEqual([{ kid: 'o1', key: '{"kty":"OKP"}' }]);
+    expect(loadConfig({ env: { DICOMWEB_DIMSE_ALLOWED_PEERS: '["10.0.0.0/8"]' } }).dimse.allowedPeers).toEqual(['10.0.0.0/8']);
+  });
+
+  it('says how to give a list of objects, and never repeats a secret back', () => {
+    const problem = (env: NodeJS.ProcessEnv): string => { try { loadConfig({ env }); } catch (e) { return (e as Error).message; } return ''; };
+    const shorthand = problem({ DICOMWEB_AUTH_SIGNING_KEYS: `k1:${SECRET}` });
+    expect(shorthand).toMatch(/DICOMWEB_AUTH_SIGNING_KEYS: auth\.signingKeys is a list of objects: give it as JSON/);
+    expect(shorthand).not.toContain(SECRET);
+    const broken = problem({ DICOMWEB_AUTH_SIGNING_KEYS: `[{"kid": "k1", "secret": "${SECRET}"` });
+    expect(broken).toMatch(/auth\.signingKeys is not valid JSON/);
+    expect(broken).not.toContain(SECRET);
+  });
+
+  it('reads a value from the file a *_FILE variable names (Docker and Kubernetes secrets, systemd credentials)', () => {
+    const keys = file(`${KEYS}\n`, 'keys.json');
+    expect(loadConfig({ env: { DICOMWEB_AUTH_SIGNING_KEYS_FILE: keys } }).auth.signingKeys[0]?.secret).toBe(SECRET);
+    const apiKeys = file(JSON.stringify([{ id: 'modality-1', sha256: 'a'.repeat(64), scopes: ['write'] }]), 'api.json');
+    expect(loadConfig({ env: { DICOMWEB_AUTH_API_KEYS_FILE: apiKeys } }).auth.apiKeys[0]?.id).toBe('modality-1');
+    const issuer = file('https://idp.example.org\n', 'issuer');
+    const jwks = file('https://idp.example.org/jwks', 'jwks');
+    expect(loadConfig({ env: { DICOMWEB_AUTH_OAUTH_ISSUER_FILE: issuer, DICOMWEB_AUTH_OAUTH_AUDIENCE: 'a', DICOMWEB_AUTH_OAUTH_JWKS_URL_FILE: jwks } }).auth.oauth)
+      .toMatchObject({ issuer: 'https://idp.example.org', jwksUrl: 'https://idp.example.org/jwks' });
+    expect(() => loadConfig({ env: { DICOMWEB_AUTH_SIGNING_KEYS_FILE: keys, DICOMWEB_AUTH_SIGNING_KEYS: KEYS } })).toThrow(/both set/);
+    expect(() => loadConfig({ env: { DICOMWEB_AUTH_SIGNING_KEYS_FILE: '/nonexistent/keys' } })).toThrow(/DICOMWEB_AUTH_SIGNING_KEYS_FILE: cannot read \/nonexistent\/keys: ENOENT/);
+  });
+
+  it('reports every problem at once', () => {
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({ file: file('pacs: { port: 70000 }\nhttp: { trustedProxies: [not-an-ip] }\n'), env: { DICOMWEB_CACHE_MAX_BYTES: '10 parsecs', DICOMWEB_NOPE: '1' } });
+    } catch (e) {
+      error = e as ConfigError;
+    }
+    expect(error?.problems).toHaveLength(4);
+    expect(error?.message).toMatch(/^4 problems:/);
+    for (const key of ['pacs.port', 'http.trustedProxies.0', 'cache.maxBytes', 'DICOMWEB_NOPE']) expect(error?.message).toContain(key);
+  });
+
+  it('masks credentials in the configuration it prints', () => {
+    const masked = JSON.stringify(maskedConfig(loadConfig({ env: { DICOMWEB_AUTH_SIGNING_KEYS: KEYS } })));
+    expect(masked).not.toContain(SECRET);
+    expect(masked).toContain('"kid":"k1","secret":"***"');
   });
 });

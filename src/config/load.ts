@@ -3,12 +3,23 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { configSchema, type GatewayConfig } from './schema.js';
 
-/** A configuration that cannot be used; the CLI exits with code 2 and prints `message`. */
+/**
+ * A configuration that cannot be used; the CLI exits with code 2 and prints `message`. `problems` lists each
+ * thing wrong (a configuration is checked whole, so that an operator mends it in one pass).
+ */
 export class ConfigError extends Error {
-  constructor(message: string) {
+  readonly problems: readonly string[];
+  constructor(message: string, problems: readonly string[] = [message]) {
     super(message);
     this.name = 'ConfigError';
+    this.problems = problems;
   }
+}
+
+/** Several problems as one ConfigError: the first on the message's first line, every one below it. */
+export function configErrorOf(problems: readonly string[]): ConfigError {
+  const lines = problems.map((p) => `invalid configuration: ${p}`);
+  return new ConfigError(lines.length === 1 ? (lines[0] ?? '') : `${lines.length} problems:\n  ${lines.join('\n  ')}`, problems);
 }
 
 export const ENV_PREFIX = 'DICOMWEB_';
@@ -28,7 +39,7 @@ export function listenProblem(err: unknown, key: string, host: string, port: num
   return err;
 }
 
-type LeafKind = 'string' | 'number' | 'boolean' | 'array' | 'size';
+type LeafKind = 'string' | 'number' | 'boolean' | 'array' | 'objects' | 'size';
 interface Leaf { path: string[]; env: string; kind: LeafKind }
 
 const snake = (key: string): string => key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
@@ -46,7 +57,7 @@ function leafKind(schema: z.ZodType): LeafKind {
   const s = unwrap(schema);
   if (s instanceof z.ZodNumber) return 'number';
   if (s instanceof z.ZodBoolean) return 'boolean';
-  if (s instanceof z.ZodArray) return 'array';
+  if (s instanceof z.ZodArray) return unwrap(s.element as z.ZodType) instanceof z.ZodObject ? 'objects' : 'array';
   if (s instanceof z.ZodUnion) return 'size';
   return 'string';
 }
@@ -62,22 +73,68 @@ export function configLeaves(schema: z.ZodType = configSchema, path: string[] = 
   return [{ path, env: envNameOf(path.join('.')), kind: leafKind(s) }];
 }
 
-function coerce(leaf: Leaf, raw: string): unknown {
+/**
+ * Keys whose values are credentials: never echoed in an error, masked where the configuration is printed. A
+ * public key or a file path is no secret; a signing secret and an API key's hash are.
+ */
+const SECRET_KEYS: ReadonlySet<string> = new Set(['secret', 'sha256']);
+/** Keys whose values hold credentials among other things (a list of signing keys). */
+const HOLDING_SECRETS: ReadonlySet<string> = new Set(['signingKeys', 'apiKeys']);
+
+/** Whether the key at `path` holds a credential, or a structure with one in it. */
+const holdsSecret = (path: readonly string[]): boolean => path.some((k) => SECRET_KEYS.has(k) || HOLDING_SECRETS.has(k));
+
+/** A JSON value given for a structured key (a list of objects, or a list as `["a","b"]`). */
+function parseJson(leaf: Leaf, raw: string, shown: string): unknown {
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch (err) {
+    throw new ConfigError(`${shown}: ${leaf.path.join('.')} is not valid JSON (${(err as Error).message})`);
+  }
+}
+
+function coerce(leaf: Leaf, raw: string, source: string): unknown {
+  // A secret's value is never repeated back (it would land in the journal of a failed start).
+  const shown = holdsSecret(leaf.path) ? source : `${source}=${raw}`;
   switch (leaf.kind) {
     case 'number': {
       const n = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`${leaf.env}=${raw}: ${leaf.path.join('.')} must be a number`);
+      if (raw.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`${shown}: ${leaf.path.join('.')} must be a number`);
       return n;
     }
     case 'boolean':
-      if (!/^(true|false|1|0)$/i.test(raw)) throw new ConfigError(`${leaf.env}=${raw}: ${leaf.path.join('.')} must be true or false`);
+      if (!/^(true|false|1|0)$/i.test(raw)) throw new ConfigError(`${shown}: ${leaf.path.join('.')} must be true or false`);
       return /^(true|1)$/i.test(raw);
     case 'array':
+      if (raw.trim().startsWith('[')) return parseJson(leaf, raw, shown);
       return raw.split(',').map((v) => v.trim()).filter((v) => v !== '');
+    case 'objects':
+      // A list of objects has no comma-separated form: JSON, e.g. [{"kid":"k1","secret":"…"}].
+      if (!raw.trim().startsWith('[')) throw new ConfigError(`${shown}: ${leaf.path.join('.')} is a list of objects: give it as JSON, e.g. [{"name": "value"}]`);
+      return parseJson(leaf, raw, shown);
     case 'size':
       return /^\d+$/.test(raw.trim()) ? Number(raw) : raw;
     default:
       return raw;
+  }
+}
+
+/** The suffix of a variable that names a file holding the value (Docker/Kubernetes secrets, systemd LoadCredential=). */
+export const FILE_SUFFIX = '_FILE';
+
+/**
+ * The value of a key from the environment: `NAME`, or the content of the file `NAME_FILE` names (one trailing
+ * newline dropped, as `echo` and editors leave one). Both at once is a mistake, not a precedence.
+ */
+function envValue(leaf: Leaf, env: NodeJS.ProcessEnv): { raw: string; source: string } | undefined {
+  const direct = env[leaf.env];
+  const fileName = env[leaf.env + FILE_SUFFIX];
+  if (fileName === undefined) return direct === undefined ? undefined : { raw: direct, source: leaf.env };
+  if (direct !== undefined) throw new ConfigError(`${leaf.env} and ${leaf.env}${FILE_SUFFIX} are both set: give ${leaf.path.join('.')} one way`);
+  try {
+    return { raw: readFileSync(fileName, 'utf8').replace(/\r?\n$/, ''), source: `${leaf.env}${FILE_SUFFIX} (${fileName})` };
+  } catch (err) {
+    throw new ConfigError(`${leaf.env}${FILE_SUFFIX}: cannot read ${fileName}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }
 
@@ -119,28 +176,46 @@ function readConfigFile(file: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
+/** Where an issue of the schema is, as an operator writes the key. */
+const issueKey = (path: readonly PropertyKey[]): string => (path.length ? path.map(String).join('.') : '(top level)');
+
 /**
  * Loads the configuration: the schema's defaults, then `defaults`, then the file (if any), then DICOMWEB_*
- * environment variables. Throws ConfigError naming the first bad key and why.
+ * environment variables (or `DICOMWEB_*_FILE`, a file holding the value). Throws a ConfigError listing every
+ * bad key and why.
  */
 export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; defaults?: Record<string, unknown> } = {}): GatewayConfig {
   const raw: Record<string, unknown> = structuredClone(options.defaults ?? {});
   if (options.file) mergeInto(raw, readConfigFile(options.file));
   const env = options.env ?? process.env;
   const known = new Set<string>();
+  const problems: string[] = [];
   for (const leaf of configLeaves()) {
-    known.add(leaf.env);
-    const value = env[leaf.env];
-    if (value !== undefined) setPath(raw, leaf.path, coerce(leaf, value));
+    known.add(leaf.env).add(leaf.env + FILE_SUFFIX);
+    try {
+      const value = envValue(leaf, env);
+      if (value !== undefined) setPath(raw, leaf.path, coerce(leaf, value.raw, value.source));
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(err.message);
+    }
   }
   for (const name of Object.keys(env)) {
-    if (name.startsWith(ENV_PREFIX) && !known.has(name)) throw new ConfigError(`${name}: no such configuration key (see README "Configuration")`);
+    if (name.startsWith(ENV_PREFIX) && !known.has(name)) problems.push(`${name}: no such configuration key (see README "Configuration")`);
   }
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    const issue = result.error.issues[0];
-    const where = issue?.path.length ? issue.path.join('.') : '(top level)';
-    throw new ConfigError(`invalid configuration: ${where}: ${issue?.message ?? 'invalid'}`);
+    for (const issue of result.error.issues) problems.push(`${issueKey(issue.path)}: ${issue.message}`);
   }
+  if (problems.length || !result.success) throw configErrorOf(problems);
   return result.data;
+}
+
+/** The configuration as it will be used, with every credential replaced by `***` (for `check`). */
+export function maskedConfig(value: unknown, path: (string | number)[] = []): unknown {
+  if (Array.isArray(value)) return value.map((v, i) => maskedConfig(v, [...path, i]));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskedConfig(v, [...path, k])]));
+  }
+  return SECRET_KEYS.has(String(path[path.length - 1])) && value !== undefined ? '***' : value;
 }

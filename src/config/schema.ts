@@ -61,6 +61,26 @@ const oauth = z.object({
   scopes: z.object({ read: z.string().default('dicomweb.read'), write: z.string().default('dicomweb.write'), sign: z.string().default('dicomweb.sign') }).strict().prefault({}),
 }).strict().refine((o) => !!o.jwksUrl !== !!o.keys?.length, { message: 'give exactly one of jwksUrl and keys' });
 
+/** The rights a service credential grants (an OAuth token's scopes map to the same). */
+const rights = z.array(z.enum(['read', 'write', 'sign'])).min(1);
+
+/** A service credential (API key) as kept: only its SHA-256 (`dicomweb-gateway apikey create` prints both). */
+const apiKey = z.object({
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -, at most 64'),
+  sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'the key\'s SHA-256 in hex (64 characters)'),
+  scopes: rights,
+  /** Refused by name from now on (kept so that its use is audited as a revoked key's). */
+  revoked: z.boolean().default(false),
+}).strict();
+
+/** A client certificate (mutual TLS on http.tls, verified against its ca) and the rights it grants. */
+const clientCertificate = z.object({
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -, at most 64'),
+  fingerprint256: z.string().regex(/^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/, 'a SHA-256 fingerprint (openssl x509 -noout -fingerprint -sha256)').optional(),
+  subjectCN: z.string().min(1).optional(),
+  scopes: rights,
+}).strict().refine((c) => !!c.fingerprint256 !== !!c.subjectCN, { message: 'give exactly one of fingerprint256 and subjectCN' });
+
 export const authSchema = z.object({
   /** `required` (default): credentials on every DICOMweb request; `none`: open, for local use on loopback only. */
   mode: z.enum(['required', 'none']).default('required'),
@@ -69,6 +89,10 @@ export const authSchema = z.object({
   /** Longest life of a signed URL or capability, whatever `expires` it carries (seconds). */
   maxSignedTtlSeconds: z.number().int().positive().default(7 * 24 * 3600),
   oauth: oauth.optional(),
+  /** Service credentials for machines, sent as `Authorization: Bearer dwgk.<id>.<secret>`. */
+  apiKeys: z.array(apiKey).default([]),
+  /** Client certificates that authenticate a machine over http.tls (its ca verifies them). */
+  clientCertificates: z.array(clientCertificate).default([]),
 }).strict();
 
 /** An IPv4/IPv6 address, or a CIDR range of them. */
@@ -78,6 +102,19 @@ const peerAddress = z.string().refine((v) => {
   if (!family || extra !== undefined) return false;
   return prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
 }, 'an IP address or a CIDR range such as 10.1.0.0/16');
+
+/**
+ * A browser origin as the Origin header carries it (RFC 6454 §6.1): scheme, host and port, nothing else. A
+ * trailing slash is dropped (it would never match); a path or a query is refused.
+ */
+const corsOrigin = z.string().url().transform((v, ctx) => {
+  const url = new URL(v);
+  if (url.pathname !== '/' || url.search || url.hash || url.username) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not an origin: give scheme://host[:port] only, as browsers send it` });
+    return z.NEVER;
+  }
+  return url.origin;
+});
 
 /** Our DICOM side: the Storage SCP that receives C-MOVE sub-operations, and the AE title we call from. */
 const dimseSchema = z.object({
@@ -174,9 +211,9 @@ export const configSchema = z.object({
      * Addresses (or CIDR ranges) of TLS-terminating proxies whose X-Forwarded-Proto/Host/For are believed; from
      * anywhere else those headers are ignored.
      */
-    trustedProxies: z.array(z.string().min(1)).default([]),
+    trustedProxies: z.array(peerAddress).default([]),
     /** Origins (scheme://host[:port]) browser viewers may call from (CORS); none by default. */
-    corsOrigins: z.array(z.string().url()).default([]),
+    corsOrigins: z.array(corsOrigin).default([]),
     /** Longest request header section, URL included, in bytes; beyond: 431. */
     maxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
     /**
@@ -238,7 +275,7 @@ export const configSchema = z.object({
   }).strict().prefault({}),
 
   audit: z.object({
-    /** JSON lines of audit records: a file path (appended, mode 600) or "stdout"; none by default. */
+    /** JSON lines of audit records: a file path (appended, mode 600, reopened on SIGHUP), or "stdout" / "-"; none by default. */
     file: z.string().min(1).optional(),
     /** A syslog collector (RFC 5424 over TCP, or TLS when `tls`). */
     syslog: z.object({
@@ -294,6 +331,13 @@ export const configSchema = z.object({
 
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /**
+     * Query values in request lines (`PatientName=doe*`); off: names only (`PatientName=…`), since a search's
+     * values are patient data. Credentials (signature, capability, access_token) are never logged.
+     */
+    queryValues: z.boolean().default(false),
+    /** One info line as each HTTP request comes in and one as it completes; associations and stores log regardless. */
+    requests: z.boolean().default(true),
   }).strict().prefault({}),
 }).strict().superRefine((config, ctx) => {
   // One back end per tenant until a later issue defines what a PACS and an archive together would mean.

@@ -16,12 +16,13 @@ export function pacsTlsOptions(config: Pick<GatewayConfig, 'pacs'>): tls.Connect
 }
 
 /** Certificate, key and optional CA of a TLS listener; `requireClientCert` asks for and verifies client certificates. */
-function listenerTls(t: { cert: string; key: string; ca?: string | undefined; requireClientCert: boolean }): tls.TlsOptions {
+function listenerTls(t: { cert: string; key: string; ca?: string | undefined; requireClientCert: boolean }, askClientCert = false): tls.TlsOptions {
   return {
     cert: readFileSync(t.cert),
     key: readFileSync(t.key),
     ...(t.ca ? { ca: readFileSync(t.ca) } : {}),
-    requestCert: t.requireClientCert,
+    // Asked for (not required) when certificates are one credential among others (auth.clientCertificates).
+    requestCert: t.requireClientCert || askClientCert,
     rejectUnauthorized: t.requireClientCert,
     // TLS 1.2 or later (BCP 195, as the PS3.15 Annex B secure transport profiles require).
     minVersion: 'TLSv1.2',
@@ -33,7 +34,10 @@ export function scpTlsOptions(config: Pick<GatewayConfig, 'dimse'>): tls.TlsOpti
   return config.dimse.tls ? listenerTls(config.dimse.tls) : undefined;
 }
 
-/** HTTPS options for the HTTP listener (http.tls); client certificates required when `requireClientCert`. */
-export function httpTlsOptions(config: Pick<GatewayConfig, 'http'>): tls.TlsOptions | undefined {
-  return config.http.tls ? listenerTls(config.http.tls) : undefined;
+/**
+ * HTTPS options for the HTTP listener (http.tls); client certificates required when `requireClientCert`, asked
+ * for when `askClientCert` (some tenant maps certificates to rights).
+ */
+export function httpTlsOptions(config: Pick<GatewayConfig, 'http'>, askClientCert = false): tls.TlsOptions | undefined {
+  return config.http.tls ? listenerTls(config.http.tls, askClientCert) : undefined;
 }

@@ -13,15 +13,26 @@ export const IMPLEMENTATION = {
 } as const;
 
 const UID_PATTERN = /^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$/;
+const UID_SHAPE = /^[0-9]+(\.[0-9]+)*$/;
 
-/** Why a string is not a valid UID (PS3.5 §9.1), or undefined when it is. */
+/**
+ * Why a string cannot be a UID, or undefined when it can: 1–64 characters of digit components joined by dots.
+ * A component with a leading zero (`1.2.03`) passes here: PS3.5 §9.1 forbids it, but archives written before
+ * validation was common hold such UIDs, and a study found by a search must also be retrievable.
+ */
 export function uidProblem(value: string): string | undefined {
   if (value.length === 0) return 'is empty';
   if (value.length > 64) return `is ${value.length} characters long (at most 64)`;
-  if (!UID_PATTERN.test(value)) return 'may hold only digits and dots, with no leading zeros in a component';
+  if (!UID_SHAPE.test(value)) return 'may hold only digit components separated by dots';
   return undefined;
 }
 
+/** What keeps a UID that can be one from conforming to PS3.5 §9.1, or undefined when it conforms. */
+export function uidNonConformance(value: string): string | undefined {
+  return UID_PATTERN.test(value) ? undefined : 'has a component with a leading zero, which PS3.5 §9.1 does not allow';
+}
+
+/** Whether a string can be a UID (see uidProblem: leading zeros are let through). */
 export const isValidUid = (value: string): boolean => uidProblem(value) === undefined;
 
 /** A deterministic UID under 2.25 from a label (fixtures and tests). */

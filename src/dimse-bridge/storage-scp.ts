@@ -36,6 +36,11 @@ export interface StorageScpOptions {
   onRefused?: (event: RefusedEvent) => void;
   tls?: tls.TlsOptions;
   logger?: Logger;
+  /**
+   * The level of the line each stored instance logs: `info` where the instance is the gateway's to keep (its
+   * archive: an operator follows what modalities send), `debug` (default) where it is a cached C-MOVE arrival.
+   */
+  storedLogLevel?: 'info' | 'debug';
 }
 
 /** One C-STORE-RQ as the Storage SCP sees it, before any data. */
@@ -308,7 +313,7 @@ export class StorageScp {
         reply(Status.Success);
         this.tallies.stored++;
         this.tallies.storedBytes += outcome.stored.bytes;
-        this.log.debug({ sop: sopInstanceUid, bytes: outcome.stored.bytes, from: association.remoteAeTitle }, 'instance stored');
+        this.log[this.options.storedLogLevel ?? 'debug']({ sop: sopInstanceUid, bytes: outcome.stored.bytes, from: association.remoteAeTitle }, 'instance stored');
       },
       abort: (reason) => {
         this.log.info({ sop: sopInstanceUid, reason: reason.message }, 'association ended mid-dataset; partial instance dropped');

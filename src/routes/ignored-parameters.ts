@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { warningHeader } from './multipart-stream.js';
+import { addWarnings } from './multipart-stream.js';
 
 /**
  * Query parameters a resource does not define are ignored, and said to be (a 299 Warning, as QIDO-RS does for
@@ -15,6 +15,6 @@ export function ignoredParameters(query: unknown, known: ReadonlySet<string>): s
 export function warnIgnoredParameters(known: ReadonlySet<string>): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
   return async (request, reply) => {
     const text = ignoredParameters(request.query, known);
-    if (text) void reply.header('warning', warningHeader('dicomweb-gateway', text));
+    if (text) addWarnings(reply, [text]);
   };
 }

@@ -4,7 +4,16 @@ import type { FastifyReply } from 'fastify';
 
 /** A 299 Warning (RFC 9111 §5.5 form, as PS3.18 §8.3.4 uses it). */
 export function warningHeader(agent: string, text: string): string {
-  return `299 ${agent} "${text.replace(/["\\]/g, "'")}"`;
+  // A header value is ASCII here: anything else (a reason quoting a name) becomes '?'.
+  return `299 ${agent} "${text.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, '?')}"`;
+}
+
+/** Adds 299 Warnings to a reply, beside those already on it (Fastify's `header()` would replace them). */
+export function addWarnings(reply: FastifyReply, texts: readonly string[]): void {
+  if (!texts.length) return;
+  const had = reply.getHeader('warning');
+  const before = had === undefined ? [] : [had].flat().map(String);
+  void reply.header('warning', [...before, ...texts.map((t) => warningHeader('dicomweb-gateway', t))]);
 }
 
 /** One part of a multipart/related response (PS3.18 §8.7.1, RFC 2387). */
@@ -72,7 +81,7 @@ export async function streamResponse(reply: FastifyReply, options: StreamOptions
   if (options.contentLength !== undefined) headers['content-length'] = String(options.contentLength);
   reply.hijack();
   const res = reply.raw;
-  if (options.warnings.length) headers.warning = options.warnings.map((w) => warningHeader('dicomweb-gateway', w));
+  if (options.warnings.length) headers.warning = [...[headers.warning ?? []].flat(), ...options.warnings.map((w) => warningHeader('dicomweb-gateway', w))];
   const iterator = body[Symbol.asyncIterator]();
   if (reply.request.method === 'HEAD') {
     // The headers GET would send, no body (RFC 9110 §9.3.2). The body is started and stopped at once, so that

@@ -30,7 +30,7 @@ describe('QIDO-RS query parameters (PS3.18 §8.3.4)', () => {
     ['StudyTime', '2500'], ['StudyTime', '1260'], ['InstanceNumber', 'x'],
     // Calendar dates the same way everywhere: a day that does not exist is as wrong as a month that does not.
     ['StudyDate', '20200230'], ['StudyDate', '20210229'], ['StudyDate', '19000229'], ['StudyDate', '20200431'], ['StudyDate', '20200100'], ['StudyDate', '20200101-20200230'],
-    ['AcquisitionDateTime', '20200230120000'], ['AcquisitionDateTime', '20201301'], ['AcquisitionDateTime', '20200101250000'], ['AcquisitionDateTime', '20200101120000+1500'], ['AcquisitionDateTime', '20200101-20200230'], ['StudyInstanceUID', '1.02.3'], ['StudyInstanceUID', `1.${'2'.repeat(70)}`],
+    ['AcquisitionDateTime', '20200230120000'], ['AcquisitionDateTime', '20201301'], ['AcquisitionDateTime', '20200101250000'], ['AcquisitionDateTime', '20200101120000+1500'], ['AcquisitionDateTime', '20200101-20200230'], ['StudyInstanceUID', '1.x.3'], ['StudyInstanceUID', `1.${'2'.repeat(70)}`],
     ['PatientID', 'a\\b'], ['PatientID', 'bad\u0001'], ['Modality', 'A-VERY-LONG-MODALITY'], ['RequestAttributesSequence', 'x'],
   ])('rejects %s=%s with 400', (key, value) => {
     const c = code(() => parse({ [key]: value }));
@@ -50,6 +50,21 @@ describe('QIDO-RS query parameters (PS3.18 §8.3.4)', () => {
     expect(r.warnings[0]).toMatch(/500 applied/);
     expect(code(() => parse({ limit: '-1' }))).toBe('DWG_BAD_PARAMETER');
     expect(code(() => parse({ offset: '1.5' }))).toBe('DWG_BAD_PARAMETER');
+  });
+
+  it('says a limit or offset is too large rather than not a number, and refuses limit=0', () => {
+    const message = (fn: () => unknown): string => { try { fn(); } catch (e) { return (e as GatewayError).message; } return ''; };
+    expect(message(() => parse({ offset: '99999999999999999999' }))).toMatch(/too large \(at most 999999999\)/);
+    expect(parse({ offset: '999999999' }).offset).toBe(999_999_999);
+    expect(message(() => parse({ limit: '0' }))).toMatch(/limit.*asks for no matches: give 1 or more/);
+    expect(parse({ offset: '0' }).offset).toBe(0);
+  });
+
+  it('takes a UID with a leading-zero component (older archives hold them), refuses what cannot be a UID', () => {
+    expect(parse({ StudyInstanceUID: '1.2.03' }).matches[0]?.value).toBe('1.2.03');
+    expect(code(() => parse({ StudyInstanceUID: '1.2.a' }))).toBe('DWG_BAD_UID');
+    expect(code(() => parse({ StudyInstanceUID: '1..2' }))).toBe('DWG_BAD_UID');
+    expect(code(() => parse({ StudyInstanceUID: `1.${'2'.repeat(64)}` }))).toBe('DWG_BAD_UID');
   });
 
   it('reads includefield lists and all; warns about parameters it does not apply', () => {

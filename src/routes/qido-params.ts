@@ -183,10 +183,17 @@ function single(query: RawQuery, key: string): string | undefined {
   return v;
 }
 
-function nonNegativeInt(key: string, value: string | undefined): number | undefined {
+/** The largest limit or offset taken: beyond it no archive pages, and the number would lose precision. */
+const MAX_COUNT = 999_999_999;
+
+function wholeNumber(key: string, value: string | undefined, min: 0 | 1): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d{1,9}$/.test(value)) throw Errors.badParameter(key, `"${value}" is not a non-negative integer`);
-  return Number(value);
+  if (!/^\d+$/.test(value)) throw Errors.badParameter(key, `"${value}" is not a whole number of ${min} or more`);
+  const n = Number(value);
+  if (n > MAX_COUNT) throw Errors.badParameter(key, `${value} is too large (at most ${MAX_COUNT})`);
+  // limit=0 would ask for no match at all and be answered "there are more": a client error, said as one.
+  if (n < min) throw Errors.badParameter(key, `${value} asks for no matches: give ${min} or more`);
+  return n;
 }
 
 function booleanParam(key: string, value: string | undefined): boolean {
@@ -226,12 +233,12 @@ export function parseQidoQuery(scope: QidoScope, query: RawQuery, limits: QidoLi
     includes.push(resolveAttributePath(name, false).tags);
   }
 
-  let limit = nonNegativeInt('limit', single(query, 'limit')) ?? limits.defaultLimit;
+  let limit = wholeNumber('limit', single(query, 'limit'), 1) ?? limits.defaultLimit;
   if (limit > limits.maxLimit) {
     warnings.push(`limit ${limit} exceeds this gateway's maximum; ${limits.maxLimit} applied`);
     limit = limits.maxLimit;
   }
-  const offset = nonNegativeInt('offset', single(query, 'offset')) ?? 0;
+  const offset = wholeNumber('offset', single(query, 'offset'), 0) ?? 0;
   const fuzzy = booleanParam('fuzzymatching', single(query, 'fuzzymatching'));
   if (booleanParam('emptyvaluematching', single(query, 'emptyvaluematching'))) warnings.push('emptyvaluematching is not supported and was not applied');
   if (booleanParam('multiplevaluematching', single(query, 'multiplevaluematching'))) warnings.push('multiplevaluematching is not supported and was not applied');

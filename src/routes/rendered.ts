@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { frameNumbers, retrieveScope } from './path-params.js';
 import { parseRenderRequest, type RawQuery } from './rendered-params.js';
-import { streamResponse, multipartBody, newBoundary, warningHeader, type Part } from './multipart-stream.js';
+import { addWarnings, streamResponse, multipartBody, newBoundary, type Part } from './multipart-stream.js';
 import type { RenderService } from '../services/render-service.js';
 import { etagOf, type RenderAnswer } from '../services/render-answer.js';
 import type { RetrieveScope } from '../archive/archive.js';
@@ -37,7 +37,6 @@ function ifNoneMatch(request: FastifyRequest, etag: string): boolean {
 }
 
 async function send(request: FastifyRequest, reply: FastifyReply, answer: RenderAnswer, warnings: string[], base: string, study: string): Promise<void> {
-  const allWarnings = [...warnings, ...answer.warnings].map((w) => warningHeader('dicomweb-gateway', w));
   if (answer.kind === 'multipart') {
     const boundary = newBoundary();
     const parts = (async function* (): AsyncGenerator<Part> {
@@ -60,7 +59,7 @@ async function send(request: FastifyRequest, reply: FastifyReply, answer: Render
     return;
   }
   void reply.headers({ etag: answer.etag, 'cache-control': CACHE_CONTROL, vary: 'Accept, Accept-Language' });
-  if (allWarnings.length) void reply.header('warning', allWarnings);
+  addWarnings(reply, [...warnings, ...answer.warnings]);
   if (answer.kind === 'stream') {
     void reply.type(answer.mediaType).header('content-length', String(answer.length));
     await reply.send(Readable.from(answer.body));

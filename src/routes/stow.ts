@@ -5,6 +5,7 @@ import { Errors } from '../errors.js';
 import { describeRanges, negotiate, parseAccept, simpleOffer } from './accept.js';
 import { toNativeDicomXml } from '../dicom/xml-model.js';
 import { multipartParts } from './multipart-parse.js';
+import { addWarnings } from './multipart-stream.js';
 import { pathUid } from './qido-params.js';
 import type { PublicUrl } from './public-url.js';
 import type { RouteConfig } from './route-config.js';
@@ -16,13 +17,19 @@ export interface StowRouteOptions {
   maxBytes: number;
 }
 
-/** The boundary and `type` of a `multipart/related` request (PS3.18 §10.5.1.1), or 415 naming what is taken. */
+const ACCEPTED_BODY_TYPES = 'multipart/related; type="application/dicom" or type="application/dicom+json", with a boundary';
+
+/**
+ * The boundary and `type` of a `multipart/related` request (PS3.18 §10.5.1.1): 415 naming the type received and
+ * the types taken, or 400 when a multipart/related body has no boundary to be read by.
+ */
 function bodyTypeOf(contentType: string | undefined): { boundary: string; type: 'application/dicom' | 'application/dicom+json' } {
   const [range] = parseAccept(contentType ?? '');
   const type = range?.params.type ?? 'application/dicom';
   const ok = range && range.type === 'multipart' && range.subtype === 'related' && (type === 'application/dicom' || type === 'application/dicom+json');
-  const boundary = range?.params.boundary;
-  if (!ok || !boundary) throw Errors.unsupportedMediaType(`${contentType ?? 'none'}; STOW-RS takes multipart/related; type="application/dicom" or "application/dicom+json"; boundary=…`);
+  if (!ok) throw Errors.unsupportedMediaType(`received ${contentType ? `"${contentType}"` : 'no Content-Type'}; STOW-RS takes ${ACCEPTED_BODY_TYPES}`);
+  const boundary = range.params.boundary;
+  if (!boundary) throw Errors.badRequest(`the multipart/related Content-Type has no boundary parameter (RFC 2046 §5.1.1), so its parts cannot be found`);
   return { boundary, type: type as 'application/dicom' | 'application/dicom+json' };
 }
 
@@ -56,10 +63,15 @@ const STORE: { config: RouteConfig } = { config: { action: 'write', auditEvent: 
  * into the archive; the Store Instances Response says what was stored and what failed. Registered only where the
  * archive takes instances (elsewhere POST is 405).
  */
-export function registerStowRoutes(app: FastifyInstance, options: StowRouteOptions): void {
-  if (!options.service.accepts) return;
-  // The body is left to the route as a stream: never held whole.
-  app.addContentTypeParser('multipart/related', (_request, payload, done) => done(null, payload));
+export function registerStowRoutes(parent: FastifyInstance, options: StowRouteOptions): void {
+  if (options.service.accepts) void parent.register(async (app) => registerStoring(app, options));
+}
+
+function registerStoring(app: FastifyInstance, options: StowRouteOptions): void {
+  // Every body, whatever it claims to be, is left to the route as a stream: never held whole, and never parsed by
+  // Fastify first (a body sent as application/json that is not JSON is a 415 here, not a 400).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
   const handle = async (request: FastifyRequest<{ Params: { study?: string } }>, reply: import('fastify').FastifyReply): Promise<unknown> => {
     const study = request.params.study !== undefined ? pathUid('StudyInstanceUID', request.params.study) : undefined;
     const { boundary, type } = bodyTypeOf(request.headers['content-type']);
@@ -74,6 +86,11 @@ export function registerStowRoutes(app: FastifyInstance, options: StowRouteOptio
     })();
     const answer = await options.service.store(parts, study, options.publicUrl(request), type);
     request.auditInstances = answer.stored;
+    if (answer.reasons.length) {
+      // The reason of each part that failed or warned, for the uploader and for the operator it calls.
+      request.log.warn({ stored: answer.stored.length, reasons: answer.reasons }, 'STOW-RS parts failed or stored with warnings');
+      addWarnings(reply, answer.reasons);
+    }
     if (format === 'xml') return reply.status(answer.status).type('application/dicom+xml; charset=utf-8').send(toNativeDicomXml(answer.response));
     return reply.status(answer.status).type('application/dicom+json').send(answer.response);
   };

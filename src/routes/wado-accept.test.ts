@@ -15,6 +15,9 @@ describe('instanceSyntaxes (PS3.18 §8.7.3.5)', () => {
 
   it('answers 406 for media types other than application/dicom and for transfer syntaxes that are not UIDs', () => {
     expect(() => instanceSyntaxes('application/dicom+json')).toThrow(expect.objectContaining({ statusCode: 406 }));
+    // A bare application/dicom asks for a single-part answer, which is not what is sent.
+    expect(() => instanceSyntaxes('application/dicom')).toThrow(expect.objectContaining({ statusCode: 406 }));
+    expect(instanceSyntaxes('application/dicom, multipart/related; type="application/dicom"; q=0.5')).toEqual(['1.2.840.10008.1.2.1']);
     expect(() => instanceSyntaxes('multipart/related; type="application/dicom"; transfer-syntax=jpeg')).toThrow(expect.objectContaining({ statusCode: 406 }));
   });
 });

@@ -15,10 +15,14 @@ function checkSyntax(value: string | undefined, ranges: MediaRange[]): void {
   if (value !== undefined && !UID_OR_STAR.test(value)) throw Errors.notAcceptable(`${describeRanges(ranges)} (transfer-syntax=${value} is not a UID)`, 'transfer-syntax=* or a transfer syntax UID');
 }
 
+/**
+ * Whether a range takes the answer, which is always multipart/related; type="application/dicom" (PS3.18
+ * Table 8.7.3-2). A bare `application/dicom` asks for a single part, which is not offered: it does not accept it.
+ */
 function acceptsDicom(r: MediaRange): boolean {
   if (r.type === '*' && r.subtype === '*') return true;
   if (r.type === 'multipart' && (r.subtype === 'related' || r.subtype === '*')) return r.params.type === undefined || r.params.type === 'application/dicom';
-  return r.type === 'application' && r.subtype === 'dicom';
+  return false;
 }
 
 /**

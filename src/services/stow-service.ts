@@ -20,6 +20,22 @@ export interface StowAnswer {
   response: DicomJsonObject;
   /** The SOP Instance UIDs stored (for the audit record). */
   stored: string[];
+  /**
+   * Why each part failed or was stored with a warning, in words: the Failed SOP Sequence carries only a Failure
+   * Reason code (PS3.18 Table 10.5.3-3), so these go out as 299 Warning headers and into the log.
+   */
+  reasons: string[];
+}
+
+const hex = (status: number): string => `0x${status.toString(16).toUpperCase().padStart(4, '0')}`;
+
+/** A status with no comment, in the words of PS3.4 §B.2.3 and PS3.18 Table 10.5.3-2. */
+function describeStatus(status: number): string {
+  if ((status & 0xff00) === 0xa700) return 'out of resources';
+  if ((status & 0xff00) === 0xa900) return 'data set does not match SOP class';
+  if ((status & 0xf000) === 0xc000) return 'cannot understand';
+  if ((status & 0xf000) === 0xb000) return 'stored with a warning';
+  return 'processing failure';
 }
 
 /** Parts being made durable at once, beyond the one being read. */
@@ -78,7 +94,8 @@ export class StowService {
     this.tallies.stored += stored.length - warned;
     this.tallies.warning += warned;
     this.tallies.failed += failed.length;
-    const instanceUrl = (o: StoreOutcome): string => `${base}/studies/${o.studyInstanceUid ?? studyUid ?? ''}/instances/${o.sopInstanceUid}`;
+    // PS3.18 §10.5.3: the Retrieve URL of an instance is its WADO-RS resource, study and series in its path.
+    const instanceUrl = (o: StoreOutcome): string => `${base}/studies/${o.studyInstanceUid ?? studyUid ?? ''}/series/${o.seriesInstanceUid ?? ''}/instances/${o.sopInstanceUid}`;
     const response: DicomJsonObject = {};
     if (studyUid) response['00081190'] = { vr: 'UR', Value: [`${base}/studies/${studyUid}`] };
     if (stored.length) {
@@ -103,7 +120,18 @@ export class StowService {
       };
     }
     // PS3.18 §10.5.3: all stored 200; some stored, or stored with warnings, 202; none 409.
-    return { status: failed.length === 0 && !stored.some(isWarning) ? 200 : stored.length ? 202 : 409, response, stored: stored.map((o) => o.sopInstanceUid) };
+    const reasons = outcomes.flatMap((o, i) => {
+      if (o.status.status === 0) return [];
+      const which = o.sopInstanceUid ? `instance ${o.sopInstanceUid}` : `part ${i + 1}`;
+      const what = isWarning(o) ? 'stored with warning' : 'failed';
+      return [`${which} ${what} ${hex(o.status.status)}: ${o.status.comment || describeStatus(o.status.status)}`];
+    });
+    return {
+      status: failed.length === 0 && !stored.some(isWarning) ? 200 : stored.length ? 202 : 409,
+      response,
+      stored: stored.map((o) => o.sopInstanceUid),
+      reasons,
+    };
   }
 
   private async storePart(part: StowPart, studyUid: string | undefined): Promise<StoreOutcome> {
@@ -111,7 +139,8 @@ export class StowService {
     const store = this.archive.storeInstance?.bind(this.archive);
     if (!/^application\/dicom\s*(;|$)/i.test(part.mediaType) || !store) {
       await drain(part.body[Symbol.asyncIterator]());
-      return { sopClassUid: '', sopInstanceUid: '', status: { status: store ? CANNOT_UNDERSTAND : PROCESSING_FAILURE } };
+      const comment = store ? `a part of type ${part.mediaType || '(none)'} is not application/dicom` : 'this archive takes no instances';
+      return { sopClassUid: '', sopInstanceUid: '', status: { status: store ? CANNOT_UNDERSTAND : PROCESSING_FAILURE, comment } };
     }
     return storePart10(store, part.body, { source: 'STOW-RS', ...(studyUid ? { studyUid } : {}) });
   }

@@ -118,7 +118,7 @@ export function appOver(archive: Archive, options: Pick<AppDependencies, 'onRout
   const wado = new WadoService(archive, { bulkDataThreshold: config.wado.bulkDataThreshold, readBuffers: new ReadBuffers(), codecs });
   const tenant = {
     id: settings.id, basePath: settings.basePath, signing: settings.auth, archive, qido: new QidoService(archive), wado, stow: new StowService(archive, tempDir('fake-stow-spool')), render,
-    auth: { mode: 'none' as const, scope: { base: settings.basePath }, signingKeys: new Map(), maxSignedTtlSeconds: 1 },
+    auth: { mode: 'none' as const, scope: { base: settings.basePath }, signingKeys: new Map(), maxSignedTtlSeconds: 1, apiKeys: [], clientCertificates: [] },
   };
   const app = buildApp({ settings: httpSettings(config), tenants: [tenant], audit: new Audit([]), logger: false, ...options });
   return { app, close: async () => { await app.close(); await codecs.close(); } };

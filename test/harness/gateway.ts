@@ -62,11 +62,12 @@ const SENT_AS = [
  * SCP, the files in turn as written (Explicit VR Little Endian), and converted by dcmconv to Big Endian, Deflated
  * and Implicit VR Little Endian (each proposed as its own transfer syntax, so the archive keeps it as sent).
  */
-export async function gatewayOnEmbeddedArchive(files: readonly string[] = fixtureFiles().files, more: Pick<ConfigInput, 'stow' | 'audit' | 'metrics'> = {}): Promise<Gateway & { base: string; config: GatewayConfig; scpPort: number }> {
+export async function gatewayOnEmbeddedArchive(files: readonly string[] = fixtureFiles().files, more: Pick<ConfigInput, 'stow' | 'audit' | 'metrics' | 'auth'> & { http?: { tls?: NonNullable<ConfigInput['http']>['tls'] } } = {}): Promise<Gateway & { base: string; config: GatewayConfig; scpPort: number }> {
   const config = configSchema.parse({
+    auth: { mode: 'none' },
     ...more,
-    http: { host: '127.0.0.1', port: 0 }, dimse: { port: 0 }, archive: { dir: tempDir('archive') }, cache: { dir: tempDir('cache') },
-    auth: { mode: 'none' }, log: { level: process.env.DWG_TEST_LOG ?? 'silent' },
+    http: { host: '127.0.0.1', port: 0, ...more.http }, dimse: { port: 0 }, archive: { dir: tempDir('archive') }, cache: { dir: tempDir('cache') },
+    log: { level: process.env.DWG_TEST_LOG ?? 'silent' },
   });
   const gateway = await startGateway(config);
   const scpPort = gateway.archive.storageScp?.port ?? 0;

@@ -114,7 +114,8 @@ export class EmbeddedArchive implements Archive, StoreDestination {
   static async start(settings: EmbeddedArchiveSettings, dimse: GatewayConfig['dimse'], hooks: StorageScpHooks): Promise<EmbeddedArchive> {
     const archive = await EmbeddedArchive.open(settings, hooks.logger);
     try {
-      archive.scp = await listenStorageScp(dimse, archive.store, archive, hooks);
+      // What a modality stores here is the archive's to keep: one info line each.
+      archive.scp = await listenStorageScp(dimse, archive.store, archive, hooks, 'info');
     } catch (err) {
       await archive.close();
       throw err;
