@@ -19,6 +19,11 @@ export default tseslint.config(
     languageOptions: { globals: globals.browser, sourceType: 'module' },
   },
   {
+    // Viewer configurations: scripts a viewer loads as they are.
+    files: ['docs/viewers/*.js'],
+    languageOptions: { globals: globals.browser, sourceType: 'script' },
+  },
+  {
     files: ['bench/**'],
     rules: { 'no-console': 'off' },
   },

@@ -200,7 +200,11 @@ async function main(): Promise<void> {
   const quickStart = command === 'start' && !parsed.values.config;
   let config: GatewayConfig;
   try {
-    config = loadConfig({ ...(parsed.values.config ? { file: parsed.values.config } : {}), ...(quickStart ? { defaults: QUICK_START_DEFAULTS } : {}) });
+    config = loadConfig({
+      ...(parsed.values.config ? { file: parsed.values.config } : {}),
+      ...(quickStart ? { defaults: QUICK_START_DEFAULTS } : {}),
+      onWarning: (message) => process.stderr.write(`dicomweb-gateway: warning: ${message}\n`),
+    });
   } catch (err) {
     if (err instanceof ConfigError) fail(2, err.message);
     throw err;

@@ -9,6 +9,7 @@ import { parse } from 'yaml';
 import type { RouteOptions } from 'fastify';
 import { FakeArchive, appOver } from './harness/fake-archive.js';
 import { METRICS_LISTENER_PATHS } from '../src/metrics/metrics-server.js';
+import { sopClassLines } from '../src/commands/sop-classes-command.js';
 
 const statement = readFileSync(new URL('../docs/conformance.md', import.meta.url), 'utf8');
 
@@ -53,6 +54,16 @@ describe('the conformance statement and openapi.yaml', () => {
 
   it('list exactly the paths of the metrics listener (Table 4-2)', () => {
     expect(sorted(tableRoutes('**Table 4-2.'))).toEqual(sorted(METRICS_LISTENER_PATHS.map((p) => `GET ${p}`)));
+  });
+
+  it('list exactly the storage SOP classes taken (§8.3), as `sop-classes` prints them', () => {
+    const table = /<!-- sop-classes -->\n([\s\S]*?)<!-- \/sop-classes -->/.exec(statement)?.[1] ?? '';
+    const rows = table.split('\n').slice(2).filter(Boolean).map((row) => row.split('|').slice(1, 3).map((c) => c.trim().replace(/`/g, '')).join('\t').trimEnd());
+    expect(rows).toEqual(sopClassLines());
+  });
+
+  it('cite nothing outside the repository', () => {
+    expect(statement).not.toMatch(/\.\.\/shared|sources\.md|dependencies\.md|peers\.md/);
   });
 
   it('name only test files that exist', () => {

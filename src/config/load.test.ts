@@ -121,4 +121,20 @@ describe('configuration', () => {
     expect(masked).not.toContain(SECRET);
     expect(masked).toContain('"kid":"k1","secret":"***"');
   });
+
+  it('takes a renamed key under its old name for a while, with a warning (the deprecation rule)', () => {
+    const renames = [{ from: 'pacs.callTimeoutMs', to: 'pacs.responseTimeoutMs', until: '0.3.0' }];
+    const warnings: string[] = [];
+    const fromFile = loadConfig({ file: file('pacs: { callTimeoutMs: 1234 }\n'), env: {}, renames, onWarning: (w) => warnings.push(w) });
+    expect(fromFile.pacs.responseTimeoutMs).toBe(1234);
+    const fromEnv = loadConfig({ env: { DICOMWEB_PACS_CALL_TIMEOUT_MS: '4321' }, renames, onWarning: (w) => warnings.push(w) });
+    expect(fromEnv.pacs.responseTimeoutMs).toBe(4321);
+    expect(warnings).toEqual([
+      'pacs.callTimeoutMs is now pacs.responseTimeoutMs; the old name is taken until version 0.3.0: rename it in the configuration file',
+      'DICOMWEB_PACS_CALL_TIMEOUT_MS is now DICOMWEB_PACS_RESPONSE_TIMEOUT_MS; the old name is taken until version 0.3.0',
+    ]);
+    expect(() => loadConfig({ file: file('pacs: { callTimeoutMs: 1, responseTimeoutMs: 2 }\n'), env: {}, renames })).toThrow(/both set/);
+    // Without the rename (a later version), the old name is an unknown key like any other.
+    expect(() => loadConfig({ file: file('pacs: { callTimeoutMs: 1234 }\n'), env: {} })).toThrow(/callTimeoutMs/);
+  });
 });

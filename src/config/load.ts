@@ -176,6 +176,63 @@ function readConfigFile(file: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
+/**
+ * A configuration key that was renamed. The rule (CHANGELOG.md): a renamed key keeps working, with a warning
+ * naming its new name, for one minor version after the rename; only then is it refused like any unknown key.
+ */
+export interface RenamedKey {
+  from: string;
+  to: string;
+  /** The version that stops taking the old name. */
+  until: string;
+}
+
+/** Every configuration key renamed and still taken under its old name (none since 0.1.0). */
+export const RENAMED_KEYS: readonly RenamedKey[] = [];
+
+const pathOf = (key: string): string[] => key.split('.');
+
+function getPath(target: Record<string, unknown>, path: readonly string[]): unknown {
+  let node: unknown = target;
+  for (const key of path) {
+    if (typeof node !== 'object' || node === null || Array.isArray(node)) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+function deletePath(target: Record<string, unknown>, path: readonly string[]): void {
+  const parent = getPath(target, path.slice(0, -1));
+  if (parent && typeof parent === 'object') delete (parent as Record<string, unknown>)[path[path.length - 1] as string];
+}
+
+/**
+ * Moves values given under an old key name to the new one, in the file and in the environment, and says so;
+ * a value under both names is a mistake, not a precedence.
+ */
+function applyRenames(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, renames: readonly RenamedKey[], warn: (message: string) => void): NodeJS.ProcessEnv {
+  const renamedEnv: NodeJS.ProcessEnv = { ...env };
+  for (const { from, to, until } of renames) {
+    const old = getPath(raw, pathOf(from));
+    if (old !== undefined) {
+      if (getPath(raw, pathOf(to)) !== undefined) throw new ConfigError(`invalid configuration: ${from} and ${to} are both set: ${from} is the old name of ${to}; keep ${to}`);
+      deletePath(raw, pathOf(from));
+      setPath(raw, pathOf(to), old);
+      warn(`${from} is now ${to}; the old name is taken until version ${until}: rename it in the configuration file`);
+    }
+    for (const suffix of ['', FILE_SUFFIX]) {
+      const oldName = envNameOf(from) + suffix;
+      if (renamedEnv[oldName] === undefined) continue;
+      const newName = envNameOf(to) + suffix;
+      if (renamedEnv[newName] !== undefined) throw new ConfigError(`invalid configuration: ${oldName} and ${newName} are both set: keep ${newName}`);
+      renamedEnv[newName] = renamedEnv[oldName];
+      delete renamedEnv[oldName];
+      warn(`${oldName} is now ${newName}; the old name is taken until version ${until}`);
+    }
+  }
+  return renamedEnv;
+}
+
 /** Where an issue of the schema is, as an operator writes the key. */
 const issueKey = (path: readonly PropertyKey[]): string => (path.length ? path.map(String).join('.') : '(top level)');
 
@@ -184,10 +241,17 @@ const issueKey = (path: readonly PropertyKey[]): string => (path.length ? path.m
  * environment variables (or `DICOMWEB_*_FILE`, a file holding the value). Throws a ConfigError listing every
  * bad key and why.
  */
-export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; defaults?: Record<string, unknown> } = {}): GatewayConfig {
+export function loadConfig(options: {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  defaults?: Record<string, unknown>;
+  /** Told of each key given under an old name (RENAMED_KEYS). */
+  onWarning?: (message: string) => void;
+  renames?: readonly RenamedKey[];
+} = {}): GatewayConfig {
   const raw: Record<string, unknown> = structuredClone(options.defaults ?? {});
   if (options.file) mergeInto(raw, readConfigFile(options.file));
-  const env = options.env ?? process.env;
+  const env = applyRenames(raw, options.env ?? process.env, options.renames ?? RENAMED_KEYS, options.onWarning ?? (() => {}));
   const known = new Set<string>();
   const problems: string[] = [];
   for (const leaf of configLeaves()) {

@@ -62,7 +62,7 @@ const SENT_AS = [
  * SCP, the files in turn as written (Explicit VR Little Endian), and converted by dcmconv to Big Endian, Deflated
  * and Implicit VR Little Endian (each proposed as its own transfer syntax, so the archive keeps it as sent).
  */
-export async function gatewayOnEmbeddedArchive(files: readonly string[] = fixtureFiles().files, more: Pick<ConfigInput, 'stow' | 'audit' | 'metrics' | 'auth'> & { http?: { tls?: NonNullable<ConfigInput['http']>['tls'] } } = {}): Promise<Gateway & { base: string; config: GatewayConfig; scpPort: number }> {
+export async function gatewayOnEmbeddedArchive(files: readonly string[] = fixtureFiles().files, more: Pick<ConfigInput, 'stow' | 'audit' | 'metrics' | 'auth'> & { http?: Pick<NonNullable<ConfigInput['http']>, 'tls' | 'corsOrigins'> } = {}): Promise<Gateway & { base: string; config: GatewayConfig; scpPort: number }> {
   const config = configSchema.parse({
     auth: { mode: 'none' },
     ...more,
