@@ -118,6 +118,32 @@ describe('Storage SCP robustness', () => {
     expect((closedBy as Error).message).toMatch(/aborted/);
   });
 
+  it('removes the partial file of a peer that falls silent mid-dataset, when its idle period aborts the association', async () => {
+    const dir = tempDir('silent');
+    const scp = await startScp(new InstanceStore(dir), 300);
+    const association = await testAssociation({
+      port: scp.port, calledAeTitle: 'DICOMWEB',
+      presentationContexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.7', transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] }],
+    });
+    let stop!: () => void;
+    const stopped = new Promise<void>((resolve) => { stop = resolve; });
+    // 256 KiB of a dataset that never ends: the peer (a PACS whose host died) sends nothing more.
+    const halfDataset = (async function* (): AsyncGenerator<Buffer> {
+      yield Buffer.alloc(256 * 1024, 0x22);
+      await stopped;
+    })();
+    const sent = new DimseClient(association, { responseTimeoutMs: 10_000 }).store('1.2.840.10008.5.1.4.1.1.7', '1.2.826.0.1.3680043.99.42', TransferSyntax.ExplicitVRLittleEndian, halfDataset).catch((err: Error) => err);
+    const incoming = (): string[] => readdirSync(path.join(dir, 'incoming'));
+    for (let i = 0; i < 250 && incoming().length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(incoming()).toHaveLength(1);
+    // The SCP aborts within its idle period, and the file goes with the association.
+    expect(await Promise.race([association.closed, new Promise<string>((r) => setTimeout(() => r('still open'), 5000))])).toBeInstanceOf(Error);
+    for (let i = 0; i < 250 && incoming().length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(incoming()).toEqual([]);
+    stop();
+    expect(await sent).toBeInstanceOf(Error);
+  });
+
   it('aborts a C-STORE whose dataset outgrows dimse.maxDatasetBytes and deletes what was written', async () => {
     const dir = tempDir('bigds');
     const refused: string[] = [];

@@ -56,7 +56,7 @@ export class InstanceCache {
    */
   async open(): Promise<void> {
     await this.store.init();
-    for (const leftover of readdirSync(path.join(this.store.root, 'incoming'))) rmSync(path.join(this.store.root, 'incoming', leftover), { force: true });
+    await this.store.removeLeftovers();
     const index = new CacheIndex(path.join(this.store.root, 'cache-index.sqlite'));
     this.index = index;
     const dir = path.join(this.store.root, 'instances');

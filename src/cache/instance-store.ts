@@ -1,4 +1,4 @@
-import { mkdir, open, rename, statfs, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { encodeFileMetaHeader } from '../dicom/part10.js';
@@ -77,6 +77,14 @@ export class InstanceStore {
   async init(): Promise<void> {
     await mkdir(this.incomingDir, { recursive: true });
     await mkdir(this.instancesDir, { recursive: true });
+  }
+
+  /**
+   * Deletes what a crash left in incoming/ (files being received when the process died). Only for the store's one
+   * owner, at its start: nothing else may be receiving into it then.
+   */
+  async removeLeftovers(): Promise<void> {
+    for (const leftover of await readdir(this.incomingDir)) await rm(path.join(this.incomingDir, leftover), { force: true });
   }
 
   /** Where an instance lives. UIDs are validated first: no path can be smuggled through them. */

@@ -76,6 +76,8 @@ export class EmbeddedArchive implements Archive, StoreDestination {
     const file = indexFile(settings.dir);
     const store = new InstanceStore(settings.dir, { minFreeBytes: settings.minFreeBytes });
     await store.init();
+    // The archive has one writer (this process): what a crash left half-received is nobody's.
+    await store.removeLeftovers();
     let index: ArchiveIndex | undefined;
     let problem: string | undefined;
     if (!existsSync(file) && archivedFiles(settings.dir).length > 0) problem = 'the index is missing';
