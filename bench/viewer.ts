@@ -8,7 +8,8 @@
  *   - the gateway warm over TLS, HTTP/1.1 (Chromium with HTTP/2 off) and HTTP/2 (ALPN h2), the same process.
  * The page runs on the origin it asks (no CORS): Orthanc's, or the gateway's.
  */
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../devkit/browser.js';
 import { testCertificates } from '../devkit/certificates.js';
 import { startOrthanc, type TestPacs } from '../devkit/pacs.js';
 import { freePort } from '../devkit/ports.js';
@@ -21,8 +22,6 @@ const INSTANCES = Number(process.env.DWG_BENCH_VIEWER_INSTANCES ?? 500);
 const RUNS = 3;
 /** Frames in flight at once: a viewer's bounded request pool (HTTP/1.1 still lets Chromium open only 6 connections). */
 const POOL = 16;
-const CHROMIUM = process.env.DWG_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--no-first-run'];
 
 interface ViewerRun { firstImageMs: number; allImagesMs: number; metadataMs: number; frames: number; bytes: number; protocols: string[] }
 
@@ -98,8 +97,8 @@ export async function runViewerBench(): Promise<SuiteResult> {
   try {
     process.stdout.write(`generating ${INSTANCES} CT instances into Orthanc...\n`);
     const study = await sendToOrthanc(pacs.httpPort as number, { label: 'viewer', instances: INSTANCES });
-    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-    const http1Only = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, '--disable-http2'] });
+    const browser = await launchChromium();
+    const http1Only = await launchChromium(['--disable-http2']);
     browsers.push(browser, http1Only);
     const warm = await startGateway(work, 'warm', { pacs, dimsePort: ports.warm });
     const tls = await startGateway(work, 'warm-tls', { pacs, dimsePort: ports.tls, aeTitle: 'DWTLS', tls: { cert: certs.cert, key: certs.key } });

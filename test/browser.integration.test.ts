@@ -7,7 +7,8 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../devkit/browser.js';
 import { startDcmqrscp, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway } from './harness/gateway.js';
 import { allInstances, PATIENTS } from '../src/samples/catalog.js';
@@ -17,7 +18,6 @@ type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 interface ImageState { complete: boolean; width: number; height: number }
 
 const SECRET = Buffer.alloc(32, 0x5e);
-const CHROMIUM = process.env.DWG_CHROMIUM ?? '/usr/bin/chromium';
 
 describe('a signed thumbnail in an <img> (headless Chromium)', () => {
   let pacs: TestPacs;
@@ -34,12 +34,7 @@ describe('a signed thumbnail in an <img> (headless Chromium)', () => {
     // The EHR: a page on its own origin, the way a portal embeds images it does not serve.
     ehr = http.createServer((_req, res) => { res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page); });
     await new Promise<void>((r) => ehr.listen(0, '127.0.0.1', r));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      // Root in a container: no user namespaces for the sandbox. No GPU, no network beyond loopback.
-      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

@@ -8,7 +8,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../devkit/browser.js';
 import { configSchema, type GatewayConfig } from '../src/config/schema.js';
 import { startGateway, type Gateway } from '../src/gateway.js';
 import { seedSamples } from '../src/samples/samples.js';
@@ -27,7 +28,6 @@ declare const document: { querySelectorAll(selector: string): ArrayLike<PageElem
 type HTMLImageElement = PageElement;
 type HTMLAnchorElement = PageElement;
 
-const CHROMIUM = process.env.DWG_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(import.meta.dirname, '..', 'test-artifacts', 'study-browser');
 const SECRET = Buffer.alloc(32, 0x3c).toString('base64');
 
@@ -70,7 +70,7 @@ describe('the study browser (headless Chromium)', () => {
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--no-first-run'] });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

@@ -9,13 +9,13 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../devkit/browser.js';
 import { gatewayOnEmbeddedArchive } from './harness/gateway.js';
 import { startIssuer, type TestIssuer } from './harness/issuer.js';
 import { fixtureFiles } from '../devkit/fixtures.js';
 import { allInstances } from '../src/samples/catalog.js';
 
-const CHROMIUM = process.env.DWG_CHROMIUM ?? '/usr/bin/chromium';
 const CONFIG = readFileSync(new URL('../docs/viewers/ohif-app-config.js', import.meta.url), 'utf8');
 const EXAMPLE_ORIGIN = 'https://pacs-gateway.hospital.example';
 
@@ -45,7 +45,7 @@ describe('the OHIF data source of docs/viewers.md', () => {
       http: { corsOrigins: [`${viewerOrigin}/`] },
       auth: { mode: 'required', oauth: { issuer: idp.issuer, audience: idp.audience, jwksUrl: idp.jwksUrl } },
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--no-first-run'] });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
