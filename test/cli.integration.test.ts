@@ -11,6 +11,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { freePort } from '../devkit/ports.js';
+import { run } from '../devkit/processes.js';
+import { fixtureFiles } from '../devkit/fixtures.js';
 import { tempDir } from '../devkit/temp.js';
 import { STORAGE_SOP_CLASSES } from '../src/dimse-bridge/sop-classes.js';
 import { startGateway } from '../src/gateway.js';
@@ -110,11 +112,12 @@ describe('commands on the embedded archive', () => {
     expect(lines).toContain('1.2.840.10008.5.1.4.1.1.2\tCTImage');
   });
 
-  it('names the archive in its ready line, not a PACS; takes "-" as stdout for the audit file', async () => {
+  it('names the archive in its ready line, not a PACS; logs each instance a modality stores; takes "-" as stdout for the audit file', async () => {
     const cwd = tempDir('cli-embedded');
     const port = await freePort();
+    const dimsePort = await freePort();
     const gw = start(['serve'], {
-      DICOMWEB_HTTP_HOST: '127.0.0.1', DICOMWEB_HTTP_PORT: String(port), DICOMWEB_DIMSE_PORT: String(await freePort()), DICOMWEB_AUTH_MODE: 'none',
+      DICOMWEB_HTTP_HOST: '127.0.0.1', DICOMWEB_HTTP_PORT: String(port), DICOMWEB_DIMSE_PORT: String(dimsePort), DICOMWEB_AUTH_MODE: 'none',
       DICOMWEB_ARCHIVE_DIR: path.join(cwd, 'archive'), DICOMWEB_CACHE_DIR: path.join(cwd, 'cache'), DICOMWEB_AUDIT_FILE: '-',
     }, cwd);
     await gw.until(/dicomweb-gateway ready/);
@@ -123,6 +126,12 @@ describe('commands on the embedded archive', () => {
     expect(ready.pacs).toBeUndefined();
     expect((await fetch(`http://127.0.0.1:${port}/dicomweb/studies`)).status).toBe(200);
     await gw.until(/"event":\{"id":"110112"/);
+    // A modality stores one instance: one info line (level 30) names it, at the default log level.
+    const [file] = fixtureFiles().files;
+    await run('storescu', ['-aec', 'DICOMWEB', '127.0.0.1', String(dimsePort), file ?? '']);
+    await gw.until(/"msg":"instance stored"/);
+    const stored = gw.stdout().split('\n').filter((l) => l.includes('"msg":"instance stored"')).map((l) => JSON.parse(l) as { level: number; from: string });
+    expect(stored).toEqual([expect.objectContaining({ level: 30, from: 'STORESCU' })]);
     gw.signal('SIGTERM');
     expect((await gw.exit).code).toBe(0);
     expect(readdirSync(cwd)).not.toContain('-');
