@@ -24,7 +24,7 @@ import { Association } from './dimse-bridge/association.js';
 import { DimseClient } from './dimse-bridge/dimse-client.js';
 import { SopClass } from './dimse-bridge/sop-classes.js';
 import { DimseNetworkError } from './dimse-bridge/errors.js';
-import { statusHex } from './dimse-bridge/command.js';
+import { statusHex } from './dicom/status.js';
 import { IMPLEMENTATION } from './dicom/uid.js';
 import { QUICK_START_DEFAULTS, seedOnFirstStart, whatToTry, withRunSigningKey } from './quick-start.js';
 import { writeSamples } from './samples/samples.js';

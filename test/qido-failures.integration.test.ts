@@ -8,7 +8,7 @@ import { startTestGateway } from './harness/gateway.js';
 import { startDcmqrscp } from '../devkit/pacs.js';
 import { startFakeScp, startBlackHole, isFind, isEcho } from './harness/fake-scp.js';
 import { freePort } from '../devkit/ports.js';
-import { Status } from '../src/dimse-bridge/command.js';
+import { Status } from '../src/dicom/status.js';
 import { Dataset } from '../src/dicom/dataset.js';
 import { Tags } from '../src/dicom/tag.js';
 import { writeDataset } from '../src/dicom/dataset-codec.js';

@@ -5,10 +5,11 @@ import { isValidUid } from '../dicom/uid.js';
 import { readPart10Header } from '../dicom/part10-reader.js';
 import { Tags } from '../dicom/tag.js';
 
-/** C-STORE statuses (PS3.4 §B.2.3). */
-const SUCCESS = 0x0000;
-const OUT_OF_RESOURCES = 0xa700;
-const CANNOT_UNDERSTAND = 0xc000;
+import { Status } from '../dicom/status.js';
+
+const SUCCESS = Status.Success;
+const OUT_OF_RESOURCES = Status.OutOfResources;
+const CANNOT_UNDERSTAND = Status.UnableToProcess;
 
 /** A C-STORE failure status and why (the Error Comment of the response). */
 export interface StoreRefusal {

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { InstanceStore } from '../cache/instance-store.js';
-import { Status } from '../dimse-bridge/command.js';
+import { Status } from '../dicom/status.js';
 import type { StorageScp, StoreDestination } from '../dimse-bridge/storage-scp.js';
 import { listenStorageScp } from '../backends/storage-scp-from-config.js';
 import { ProbeReceiver, probePacs, probeTargetOf, type PacsCapabilities, type QueryModel } from '../backends/dimse/pacs-probe.js';

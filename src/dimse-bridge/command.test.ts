@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { encodeCommand, decodeCommand, CommandField, Status, isFailureStatus, isPending } from './command.js';
+import { encodeCommand, decodeCommand, CommandField } from './command.js';
+import { Status, isFailureStatus, isPending } from '../dicom/status.js';
 
 describe('DIMSE command sets (PS3.7 §9.3, Annex E)', () => {
   it('round-trips a C-MOVE-RQ and a C-MOVE-RSP with counts', () => {

@@ -18,29 +18,7 @@ export const Priority = { Medium: 0x0000, High: 0x0001, Low: 0x0002 } as const;
 /** Command Data Set Type: 0101H means "no data set" (PS3.7 §9.3.1); we send 0000H otherwise. */
 const NO_DATASET = 0x0101;
 
-/** DIMSE status classes (PS3.7 Annex C). */
-export const Status = {
-  Success: 0x0000,
-  Pending: 0xff00,
-  PendingWarning: 0xff01,
-  Cancel: 0xfe00,
-  Warning: 0xb000,
-  OutOfResources: 0xa700,
-  MoveDestinationUnknown: 0xa801,
-  IdentifierDoesNotMatchSOPClass: 0xa900,
-  UnableToProcess: 0xc000,
-  ProcessingFailure: 0x0110,
-  /** Refused: Not Authorized (PS3.7 Annex C.5.x, 0124H). */
-  NotAuthorized: 0x0124,
-  SOPClassNotSupported: 0x0122,
-  DuplicateInvocation: 0x0210,
-  UnrecognizedOperation: 0x0211,
-} as const;
 
-export const isPending = (status: number): boolean => status === 0xff00 || status === 0xff01;
-export const isWarningStatus = (status: number): boolean => status === 0x0001 || (status & 0xf000) === 0xb000 || status === 0x0107 || status === 0x0116;
-export const isFailureStatus = (status: number): boolean => !isPending(status) && status !== 0 && status !== Status.Cancel && !isWarningStatus(status);
-export const statusHex = (status: number): string => `0x${status.toString(16).toUpperCase().padStart(4, '0')}`;
 
 export interface DimseCommand {
   commandField: number;

@@ -1,5 +1,6 @@
 import type { Association, MessageHandler, DatasetSink } from './association.js';
-import { CommandField, Priority, Status, isPending, isFailureStatus, type DimseCommand } from './command.js';
+import { CommandField, Priority, type DimseCommand } from './command.js';
+import { Status, isPending, isFailureStatus } from '../dicom/status.js';
 import { DimseStatusError, DimseTimeoutError, NoPresentationContextError, ProtocolError, AssociationAbortedError } from './errors.js';
 import { SopClass } from './sop-classes.js';
 import type { Dataset } from '../dicom/dataset.js';

@@ -1,4 +1,4 @@
-import { statusHex } from './command.js';
+import { statusHex } from '../dicom/status.js';
 
 /** Base class of every failure of the DICOM network layer; `kind` drives the HTTP mapping (docs/conformance.md). */
 export abstract class DimseNetworkError extends Error {

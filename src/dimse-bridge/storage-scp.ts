@@ -1,7 +1,8 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { Association, plainAddress, type AcceptDecision, type DatasetSink, type Implementation } from './association.js';
-import { CommandField, Status, statusHex, type DimseCommand } from './command.js';
+import { CommandField, type DimseCommand } from './command.js';
+import { Status, statusHex } from '../dicom/status.js';
 import { AbortReason, AbortSource, PresentationContextResult, RejectReasonUser, RejectResult, RejectSource, type AssociateRQ, type PresentationContextAnswer } from './pdu.js';
 import { SopClass, STORAGE_SOP_CLASSES } from './sop-classes.js';
 import { STORABLE_TRANSFER_SYNTAXES, UNCOMPRESSED_TRANSFER_SYNTAXES, TransferSyntax } from '../dicom/transfer-syntax.js';

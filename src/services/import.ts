@@ -1,3 +1,4 @@
+import { isStored } from '../dicom/status.js';
 import { createReadStream, openSync, readSync, closeSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { storePart10, type StoreInstance } from './part10-store.js';
@@ -72,7 +73,7 @@ export async function importFiles(paths: readonly string[], store: StoreInstance
         } else {
           const outcome = await storePart10(store, createReadStream(file, { highWaterMark: 256 * 1024 }), { source: 'IMPORT' });
           const { status, comment } = outcome.status;
-          if (status === 0 || (status & 0xf000) === 0xb000) progress.stored++;
+          if (isStored(status)) progress.stored++;
           else progress.failed.push({ file, reason: `status ${status.toString(16).toUpperCase().padStart(4, '0')}${comment ? `: ${comment}` : ''}` });
         }
       } catch (err) {

@@ -3,10 +3,12 @@ import { readDataset } from '../dicom/dataset-codec.js';
 import { tag } from '../dicom/tag.js';
 import { isValidUid } from '../dicom/uid.js';
 
+import { Status } from '../dicom/status.js';
+
 /** Failure Reason values (PS3.18 Table 10.5.3-2, PS3.4 §B.2.3). */
-export const CANNOT_UNDERSTAND = 0xc000;
-export const DOES_NOT_MATCH = 0xa900;
-export const PROCESSING_FAILURE = 0x0110;
+export const CANNOT_UNDERSTAND = Status.UnableToProcess;
+export const DOES_NOT_MATCH = Status.IdentifierDoesNotMatchSOPClass;
+export const PROCESSING_FAILURE = Status.ProcessingFailure;
 /** A File Meta Information group longer than this is not one (it holds a few UIDs). */
 const MAX_META_BYTES = 64 * 1024;
 

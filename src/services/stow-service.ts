@@ -1,6 +1,7 @@
 import type { Archive } from '../archive/archive.js';
 import type { DicomJsonObject } from '../dicom/json-model.js';
 import { Errors } from '../errors.js';
+import { describeStatus, isStored, isWarningStatus, statusHex } from '../dicom/status.js';
 import { CANNOT_UNDERSTAND, PROCESSING_FAILURE, drain, storePart10, type StoreOutcome } from './part10-store.js';
 import { part10FromJsonRequest } from './stow-json.js';
 
@@ -25,17 +26,6 @@ export interface StowAnswer {
    * Reason code (PS3.18 Table 10.5.3-3), so these go out as 299 Warning headers and into the log.
    */
   reasons: string[];
-}
-
-const hex = (status: number): string => `0x${status.toString(16).toUpperCase().padStart(4, '0')}`;
-
-/** A status with no comment, in the words of PS3.4 §B.2.3 and PS3.18 Table 10.5.3-2. */
-function describeStatus(status: number): string {
-  if ((status & 0xff00) === 0xa700) return 'out of resources';
-  if ((status & 0xff00) === 0xa900) return 'data set does not match SOP class';
-  if ((status & 0xf000) === 0xc000) return 'cannot understand';
-  if ((status & 0xf000) === 0xb000) return 'stored with a warning';
-  return 'processing failure';
 }
 
 /** Parts being made durable at once, beyond the one being read. */
@@ -87,8 +77,8 @@ export class StowService {
       outcomes.push(r.outcome);
     }
     // A Warning (Bxxx, PS3.4 §B.2.3) is stored all the same, with its Warning Reason.
-    const isWarning = (o: StoreOutcome): boolean => (o.status.status & 0xf000) === 0xb000;
-    const stored = outcomes.filter((o) => o.status.status === 0 || isWarning(o));
+    const isWarning = (o: StoreOutcome): boolean => isWarningStatus(o.status.status);
+    const stored = outcomes.filter((o) => isStored(o.status.status));
     const failed = outcomes.filter((o) => !stored.includes(o));
     const warned = stored.filter(isWarning).length;
     this.tallies.stored += stored.length - warned;
@@ -124,7 +114,7 @@ export class StowService {
       if (o.status.status === 0) return [];
       const which = o.sopInstanceUid ? `instance ${o.sopInstanceUid}` : `part ${i + 1}`;
       const what = isWarning(o) ? 'stored with warning' : 'failed';
-      return [`${which} ${what} ${hex(o.status.status)}: ${o.status.comment || describeStatus(o.status.status)}`];
+      return [`${which} ${what} ${statusHex(o.status.status)}: ${o.status.comment || describeStatus(o.status.status)}`];
     });
     return {
       status: failed.length === 0 && !stored.some(isWarning) ? 200 : stored.length ? 202 : 409,

@@ -6,7 +6,7 @@ import type { PacsObserver } from './pacs-peer.js';
 import { AssociationPool } from '../../dimse-bridge/association-pool.js';
 import type { StorageScp } from '../../dimse-bridge/storage-scp.js';
 import { listenStorageScp, type StorageScpHooks } from '../storage-scp-from-config.js';
-import { statusHex } from '../../dimse-bridge/command.js';
+import { statusHex } from '../../dicom/status.js';
 import { InstanceStore } from '../../cache/instance-store.js';
 import { InstanceCache } from '../../cache/instance-cache.js';
 import { pacsTlsOptions } from '../../config/tls.js';

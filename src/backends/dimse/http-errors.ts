@@ -1,7 +1,7 @@
 import {
   DimseNetworkError, AssociationRejectedError, DimseStatusError, DimseTimeoutError, PoolExhaustedError,
 } from '../../dimse-bridge/errors.js';
-import { statusHex } from '../../dimse-bridge/command.js';
+import { statusHex } from '../../dicom/status.js';
 import { Errors, GatewayError, withDetails, withHeaders } from '../../errors.js';
 
 /** The DIMSE → HTTP mapping (documented as a table in docs/conformance.md §4.7). */

@@ -8,7 +8,7 @@ import type { InstanceStore, StoredInstance } from '../../cache/instance-store.j
 import { receiveInstance, type ArrivedUids } from '../../cache/instance-receiver.js';
 import type { MoveResult, StoreRequestHandler } from '../../dimse-bridge/dimse-client.js';
 import { commandMismatch, type StoreAdmission, type StoreRequest } from '../../dimse-bridge/storage-scp.js';
-import { Status, statusHex } from '../../dimse-bridge/command.js';
+import { Status, statusHex } from '../../dicom/status.js';
 import { DimseStatusError, DimseTimeoutError } from '../../dimse-bridge/errors.js';
 import { describeScope, type CatalogInstance, type HeldInstance, type InstanceStream, type RetrieveScope } from '../../archive/archive.js';
 import { Errors, withDetails } from '../../errors.js';

@@ -4,7 +4,7 @@ import type { MoveResult, DimseClient } from '../../dimse-bridge/dimse-client.js
 import { SopClass } from '../../dimse-bridge/sop-classes.js';
 import { context, trace, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { tracer } from '../../tracing/tracing.js';
-import { Status } from '../../dimse-bridge/command.js';
+import { Status } from '../../dicom/status.js';
 import { Dataset } from '../../dicom/dataset.js';
 import { Tags } from '../../dicom/tag.js';
 import { STORABLE_TRANSFER_SYNTAXES, UNCOMPRESSED_TRANSFER_SYNTAXES } from '../../dicom/transfer-syntax.js';

@@ -2,7 +2,7 @@ import type tls from 'node:tls';
 import { Association, type RequestOptions } from '../../dimse-bridge/association.js';
 import { DimseClient } from '../../dimse-bridge/dimse-client.js';
 import { SopClass } from '../../dimse-bridge/sop-classes.js';
-import { Status, statusHex } from '../../dimse-bridge/command.js';
+import { Status, statusHex } from '../../dicom/status.js';
 import { DimseStatusError } from '../../dimse-bridge/errors.js';
 import type { StoreAdmission, StoredEvent } from '../../dimse-bridge/storage-scp.js';
 import { IMPLEMENTATION } from '../../dicom/uid.js';

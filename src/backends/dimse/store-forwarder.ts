@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { IncomingDataset, StoreStatus } from '../../archive/archive.js';
 import type { AssociationPool, DedicatedAssociation } from '../../dimse-bridge/association-pool.js';
 import { commandMismatch } from '../../dimse-bridge/storage-scp.js';
+import { Status } from '../../dicom/status.js';
 import type { CodecPool } from '../../codecs/codec-pool.js';
 import { conversionProblem, transcodedDataset } from '../../codecs/transcode.js';
 import { encodeFileMetaHeader } from '../../dicom/part10.js';
@@ -16,9 +17,9 @@ import { IMPLEMENTATION } from '../../dicom/uid.js';
 import type { Logger } from '../../logger.js';
 
 /** PS3.4 §B.2.3 statuses the forwarder answers itself. */
-const CANNOT_UNDERSTAND = 0xc000;
-const PROCESSING_FAILURE = 0x0110;
-const SOP_CLASS_NOT_SUPPORTED = 0x0122;
+const CANNOT_UNDERSTAND = Status.UnableToProcess;
+const PROCESSING_FAILURE = Status.ProcessingFailure;
+const SOP_CLASS_NOT_SUPPORTED = Status.SOPClassNotSupported;
 
 /**
  * Instances stored through the gateway in front of a PACS (STOW-RS, `import`): each is spooled to a file as it

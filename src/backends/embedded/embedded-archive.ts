@@ -4,7 +4,7 @@ import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { describeScope, type IncomingDataset, type StoreStatus, type StoredMetadata, type Archive, type CatalogInstance, type HeldInstance, type InstanceStream, type RetrieveScope, type SearchRequest, type SearchResults } from '../../archive/archive.js';
 import { commandMismatch, type StorageScp, type StoreAdmission, type StoreDestination, type StoreRequest, type StoredEvent } from '../../dimse-bridge/storage-scp.js';
-import { Status } from '../../dimse-bridge/command.js';
+import { Status } from '../../dicom/status.js';
 import { STORAGE_SOP_CLASSES } from '../../dimse-bridge/sop-classes.js';
 import { STORABLE_TRANSFER_SYNTAXES } from '../../dicom/transfer-syntax.js';
 import { InstanceStore } from '../../cache/instance-store.js';
@@ -35,7 +35,7 @@ export interface EmbeddedArchiveSettings {
 }
 
 /** PS3.4 §B.2.3 Refused: SOP Class not supported. */
-const SOP_CLASS_NOT_SUPPORTED = 0x0122;
+const SOP_CLASS_NOT_SUPPORTED = Status.SOPClassNotSupported;
 
 const PIXEL_TAGS: ReadonlySet<Tag> = new Set([Tags.PixelData, tag(0x7fe0, 0x0008), tag(0x7fe0, 0x0009)]);
 const MODALITY = tagToHex(tag(0x0008, 0x0060));
