@@ -221,7 +221,7 @@ function fastifyClientError(status: number, message: string): GatewayError {
 }
 
 /** A retrieval route's request the gateway answers alone; a path whose UIDs do not parse gets 400, not the PACS. */
-function heldLocally(archive: AppTenant['archive'], params: UidParams): boolean {
+function holdsRequestedScope(archive: AppTenant['archive'], params: UidParams): boolean {
   try {
     return archive.holdsLocally(retrieveScope(params));
   } catch {
@@ -246,7 +246,7 @@ function registerTenantRoutes(scoped: FastifyInstance, tenant: AppTenant, shared
     { requests: config.limits.clientRequests, windowSeconds: config.limits.windowSeconds },
     { requests: config.limits.tenantRequests, windowSeconds: config.limits.windowSeconds },
     id,
-    (request) => heldLocally(tenant.archive, request.params as UidParams),
+    (request) => holdsRequestedScope(tenant.archive, request.params as UidParams),
   ));
   scoped.addHook('preHandler', warnNonConformantUids);
   registerQidoRoutes(scoped, {

@@ -58,14 +58,14 @@ export const clientKey = (request: FastifyRequest): string =>
 
 /**
  * A preHandler (after authentication, so the subject is known) enforcing both limits on requests that cost the
- * PACS; `servedFromCache` says whether a retrieval route's request will be answered without it.
+ * PACS; `holdsLocally` says whether a retrieval route's request will be answered without it.
  */
-export function rateLimitHook(perClient: Limit, perTenant: Limit, tenant: string, servedFromCache: (request: FastifyRequest) => boolean): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
+export function rateLimitHook(perClient: Limit, perTenant: Limit, tenant: string, holdsLocally: (request: FastifyRequest) => boolean): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
   const clients = new FixedWindowLimiter(perClient);
   const tenants = new FixedWindowLimiter(perTenant, 1024);
   return async (request) => {
     const cost = request.routeOptions.config.pacsCost;
-    if (!cost || (cost === 'retrieve' && servedFromCache(request))) return;
+    if (!cost || (cost === 'retrieve' && holdsLocally(request))) return;
     const now = Date.now();
     const client = clients.take(clientKey(request), now);
     const whole = client === undefined ? tenants.take(tenant, now) : undefined;

@@ -84,7 +84,7 @@ export function requireFrames(wanted: readonly number[], total: number): void {
 
 export function locateFrames(header: StoredHeader): FrameLocator {
   const ds = header.dataset;
-  const pixel = ds.get(Tags.PixelData) ?? ds.get(tag(0x7fe0, 0x0008)) ?? ds.get(tag(0x7fe0, 0x0009));
+  const pixel = ds.get(Tags.PixelData) ?? ds.get(Tags.FloatPixelData) ?? ds.get(Tags.DoubleFloatPixelData);
   if (!pixel || pixel.vr === 'SQ') throw new FrameError('the instance has no pixel data', 'no-pixels');
   const numberOfFrames = Math.max(1, ds.getNumber(tag(0x0028, 0x0008)) ?? 1);
   const ts = header.meta.transferSyntaxUid;
@@ -158,7 +158,7 @@ function groupFragments(header: StoredHeader, frames: number, offsetTable: { off
     const offsets = Array.from({ length: frames }, (_, i) => (header.meta.transferSyntaxUid === TransferSyntax.ExplicitVRBigEndian ? table.readUInt32BE(i * 4) : table.readUInt32LE(i * 4)));
     return byOffsets(offsets);
   }
-  const eot = header.dataset.get(tag(0x7fe0, 0x0001));
+  const eot = header.dataset.get(Tags.ExtendedOffsetTable);
   if (eot && 'bytes' in eot && eot.bytes.length >= 8 * frames) {
     return byOffsets(Array.from({ length: frames }, (_, i) => Number(eot.bytes.readBigUInt64LE(i * 8))));
   }

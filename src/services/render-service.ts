@@ -10,6 +10,7 @@ import { CodecPoolBusyError, type CodecPool } from '../codecs/codec-pool.js';
 import { readPart10Header, type StoredHeader } from '../dicom/part10-reader.js';
 import { tag } from '../dicom/tag.js';
 import { Errors, GatewayError } from '../errors.js';
+import { openFirst } from './open-scope.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { describeFrame, numbers, RenderDescriptionError, type RenderDescription, type Window } from '../render/image-description.js';
@@ -235,15 +236,12 @@ export class RenderService {
 
   /** Retrieves (or finds cached) one instance and reads its header. */
   private async load(scope: Required<RetrieveScope>): Promise<Loaded> {
-    const stream: InstanceStream = await this.archive.open(scope);
-    const it = stream[Symbol.asyncIterator]();
-    const first = await it.next();
-    await it.return?.(undefined);
-    if (first.done) throw Errors.pacsFailed(`the PACS listed the instance but did not send it (${stream.missing} missing)`);
+    const { first, rest } = await openFirst(this.archive, scope);
+    await rest.return?.(undefined);
     try {
-      return this.loadHeld(first.value);
+      return this.loadHeld(first);
     } catch (err) {
-      first.value.release();
+      first.release();
       throw err;
     }
   }

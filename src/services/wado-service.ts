@@ -4,13 +4,14 @@ import { planFrames, type FrameOption, type FramePlan } from './frame-delivery.j
 import { conversionProblem, transcodedPart10 } from '../codecs/transcode.js';
 import { fileBody, type ReadBuffers } from './file-body.js';
 import { iterable, prepend, readAhead, releasing } from './iteration.js';
+import { openFirst } from './open-scope.js';
 import { pixelFormatOf, PixelFormatError } from '../codecs/pixel-format.js';
 import { CONVERSION_TARGETS, LOSSLESS_ENCODERS } from '../codecs/transfer-syntaxes.js';
 import type { CodecPool } from '../codecs/codec-pool.js';
 import { readPart10Header, bulkStream, type StoredHeader } from '../dicom/part10-reader.js';
 import { toDicomJson, type DicomJsonObject } from '../dicom/json-model.js';
 import { wordSizeOf } from '../dicom/dataset-codec.js';
-import { parseHexTag, Tags, tag, type Tag } from '../dicom/tag.js';
+import { PIXEL_DATA_TAGS, parseHexTag } from '../dicom/tag.js';
 import type { DataElement, Dataset } from '../dicom/dataset.js';
 import { Errors, type GatewayError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -74,7 +75,6 @@ export interface FrameAcceptance {
   asked: string;
 }
 
-const PIXEL_TAGS: ReadonlySet<Tag> = new Set([Tags.PixelData, tag(0x7fe0, 0x0008), tag(0x7fe0, 0x0009)]);
 /** Parts prepared ahead of the one being written, each reading its first chunk (≤ 1 MiB) meanwhile. */
 const READ_AHEAD = 4;
 /** Frames produced ahead of the one being written (decoding runs in the codec workers meanwhile). */
@@ -106,7 +106,7 @@ export class WadoService {
    * (§8.7.3.5). When the first instance cannot be had in any, 406; a later one that cannot is left out and counted.
    */
   async instances(scope: RetrieveScope, syntaxes: readonly string[], base: string): Promise<WadoParts> {
-    const { stream, first, rest } = await this.firstAndRest(scope);
+    const { stream, first, rest } = await openFirst(this.archive, scope);
     const firstPart = this.instancePart(base, first, syntaxes);
     if (!firstPart.part) {
       await rest.return?.();
@@ -142,7 +142,7 @@ export class WadoService {
       })();
       return { objects, lateWarning: () => undefined, local: true };
     }
-    const { stream, first, rest } = await this.firstAndRest(scope);
+    const { stream, first, rest } = await openFirst(this.archive, scope);
     const firstJson = this.metadataOf(base, first);
     const objects = (async function* (this: WadoService): AsyncGenerator<DicomJsonObject> {
       yield firstJson;
@@ -264,18 +264,9 @@ export class WadoService {
     };
   }
 
-  /** Opens the scope and waits for its first instance, so the status is known before any byte (PS3.18 §10.4.3). */
-  private async firstAndRest(scope: RetrieveScope): Promise<{ stream: InstanceStream; first: HeldInstance; rest: AsyncIterator<HeldInstance> }> {
-    const stream = await this.archive.open(scope);
-    const rest = stream[Symbol.asyncIterator]();
-    const first = await rest.next();
-    if (first.done) throw Errors.pacsFailed(`the PACS listed the instances but sent none of them (${stream.missing} missing)`);
-    return { stream, first: first.value, rest };
-  }
-
   /** The one instance of an instance-level request, held, with its header parsed. */
   private async openInstance(scope: Required<RetrieveScope>): Promise<{ held: HeldInstance; header: StoredHeader }> {
-    const { first, rest } = await this.firstAndRest(scope);
+    const { first, rest } = await openFirst(this.archive, scope);
     await rest.return?.();
     try {
       return { held: first, header: readPart10Header(first.instance.path, this.options.bulkDataThreshold) };
@@ -313,7 +304,7 @@ export class WadoService {
     try {
       const header = readPart10Header(held.instance.path, this.options.bulkDataThreshold);
       const url = instanceUrl(base, held.instance);
-      return toDicomJson(header.dataset, { inlineBinaryMaxBytes: this.options.bulkDataThreshold, bulkDataUri: (path) => `${url}/bulkdata/${path}`, alwaysBulk: PIXEL_TAGS });
+      return toDicomJson(header.dataset, { inlineBinaryMaxBytes: this.options.bulkDataThreshold, bulkDataUri: (path) => `${url}/bulkdata/${path}`, alwaysBulk: PIXEL_DATA_TAGS });
     } finally {
       held.release();
     }

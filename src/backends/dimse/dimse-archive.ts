@@ -157,7 +157,7 @@ export class DimseArchive implements Archive {
   }
 
   holdsLocally(scope: RetrieveScope): boolean {
-    return this.mediator.servedFromCache(scope);
+    return this.mediator.holdsLocally(scope);
   }
 
   /** Ready when the PACS answers C-ECHO with Success in time (its round trip is reported). */

@@ -278,7 +278,7 @@ export class MoveMediator {
   }
 
   /** Whether `open(scope)` would be answered from the cache alone (nothing asked of the PACS). */
-  servedFromCache(scope: RetrieveScope): boolean {
+  holdsLocally(scope: RetrieveScope): boolean {
     return this.cachedScope(scope) !== undefined;
   }
 

@@ -12,7 +12,7 @@ import { receiveInstance, type StoreRefusal } from '../../cache/instance-receive
 import type { GatewayConfig } from '../../config/schema.js';
 import { readPart10Header } from '../../dicom/part10-reader.js';
 import { toDicomJson } from '../../dicom/json-model.js';
-import { Tags, tag, tagToHex, type Tag } from '../../dicom/tag.js';
+import { PIXEL_DATA_TAGS, tag, tagToHex } from '../../dicom/tag.js';
 import { Errors } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { listenStorageScp, type StorageScpHooks } from '../storage-scp-from-config.js';
@@ -37,7 +37,6 @@ export interface EmbeddedArchiveSettings {
 /** PS3.4 §B.2.3 Refused: SOP Class not supported. */
 const SOP_CLASS_NOT_SUPPORTED = Status.SOPClassNotSupported;
 
-const PIXEL_TAGS: ReadonlySet<Tag> = new Set([Tags.PixelData, tag(0x7fe0, 0x0008), tag(0x7fe0, 0x0009)]);
 const MODALITY = tagToHex(tag(0x0008, 0x0060));
 
 /**
@@ -294,7 +293,7 @@ function rebuildIndex(dir: string, inlineBinaryMaxBytes: number): { instances: n
 /** What the index records of a Part 10 file: its UIDs and numbers, and its DICOM JSON with relative BulkDataURIs. */
 function indexedInstanceOf(file: string, bytes: number, inlineBinaryMaxBytes: number): IndexedInstance {
   const header = readPart10Header(file, inlineBinaryMaxBytes);
-  const metadata = toDicomJson(header.dataset, { inlineBinaryMaxBytes, bulkDataUri: (p) => `bulkdata/${p}`, alwaysBulk: PIXEL_TAGS });
+  const metadata = toDicomJson(header.dataset, { inlineBinaryMaxBytes, bulkDataUri: (p) => `bulkdata/${p}`, alwaysBulk: PIXEL_DATA_TAGS });
   const modality = metadata[MODALITY]?.Value?.[0];
   return {
     ...archivedInstanceFrom(header, file, bytes),
