@@ -5,9 +5,10 @@ import type { VR } from '../dicom/vr.js';
 
 /**
  * The seam between the DICOMweb services and whatever holds the images: a PACS reached over DIMSE
- * (backends/dimse/), and next the embedded archive. Everything here is said in DICOMweb terms — levels, match
- * keys, scopes, held instances — never in C-FIND identifiers or C-MOVE results, so that a back end that is not
- * DIMSE need not fake them. Errors leave a back end as GatewayErrors (errors.ts), already mapped to HTTP.
+ * (backends/dimse/) or the gateway's own embedded archive (backends/embedded/). Everything here is said in
+ * DICOMweb terms — levels, match keys, scopes, held instances — never in C-FIND identifiers or C-MOVE results, so
+ * that a back end that is not DIMSE need not fake them. Errors leave a back end as GatewayErrors (errors.ts),
+ * already mapped to HTTP.
  */
 export interface Archive {
   /** Matches of one level (PS3.18 §10.6), in the order the archive finds them. Rejects only through `matches`. */

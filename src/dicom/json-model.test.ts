@@ -47,7 +47,7 @@ describe('character sets (PS3.5 §6.1, Annexes H, I, K)', () => {
     expect(decodeText(encodeText(patient.name, patient.charset), patient.charset || undefined, 'PN')).toBe(patient.name);
   });
 
-  /** The remaining character sets of the source statements (sources.md §2.7), beyond the fixture patients. */
+  /** The remaining character sets of PS3.3 C.12.1.1.2 the gateway decodes, beyond the fixture patients. */
   it.each([
     ['ISO_IR 109', 'Borġ^Ġużeppi'],
     ['ISO_IR 110', 'Ķēniņš^Jānis'],

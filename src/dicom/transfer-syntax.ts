@@ -51,10 +51,10 @@ export function encodingOf(transferSyntaxUid: string): DatasetEncoding {
   return { explicitVR: true, littleEndian: true };
 }
 
-/** Every transfer syntax the Storage SCP accepts and stores as received (issue 3, sources.md §2.3 column A). */
+/** Every transfer syntax the Storage SCP accepts and stores as received (docs/conformance.md §3.2.2). */
 export const STORABLE_TRANSFER_SYNTAXES: readonly string[] = Object.values(TransferSyntax);
 
-/** Transfer syntaxes proposed for query/retrieve and verification: uncompressed only (sources.md §2.3). */
+/** Transfer syntaxes proposed for query/retrieve and verification: uncompressed only (PS3.5 §10: every SCP takes them). */
 export const UNCOMPRESSED_TRANSFER_SYNTAXES: readonly string[] = [
   TransferSyntax.ExplicitVRLittleEndian,
   TransferSyntax.ImplicitVRLittleEndian,

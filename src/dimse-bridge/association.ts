@@ -565,7 +565,7 @@ async function connectSocket(options: RequestOptions): Promise<net.Socket> {
     socket.once(readyEvent, () => {
       clearTimeout(timer);
       socket.off('error', onError);
-      socket.setNoDelay(true); // Nagle + delayed ACK costs ~40 ms per exchange (dependencies.md)
+      socket.setNoDelay(true); // Nagle + delayed ACK would cost ~40 ms per exchange (docs/conformance.md §8.2)
       socket.on('error', () => {}); // errors surface through the reader loop's close
       resolve(socket);
     });

@@ -11,7 +11,7 @@ export const SopClass = {
 
 const IMAGE_STORAGE_ROOT = '1.2.840.10008.5.1.4.1.1';
 
-/** Suffixes under 1.2.840.10008.5.1.4.1.1 of the storage SOP classes in the widest source list (sources.md §2.10.1). */
+/** Suffixes under 1.2.840.10008.5.1.4.1.1 of the standard storage SOP classes taken (docs/conformance.md §8.3). */
 const STORAGE_SUFFIXES = [
   '1', '1.1', '1.1.1', '1.2', '1.2.1', '1.3', '1.3.1',
   '2', '2.1', '2.2',
@@ -52,7 +52,7 @@ const OTHER_STORAGE = [
   '1.2.840.10008.5.1.4.34.1', '1.2.840.10008.5.1.4.34.7', '1.2.840.10008.5.1.4.34.10',
 ];
 
-/** Private storage SOP classes the source archive stores (sources.md §2.10.1, Table 2). */
+/** Private storage SOP classes taken, as vendors' modalities send them (docs/conformance.md §8.3). */
 export const PRIVATE_STORAGE_SOP_CLASSES: readonly string[] = [
   '1.2.124.113532.3500.7', '1.2.246.352.70.1.40', '1.2.246.352.70.1.41', '1.2.246.352.70.1.70', '1.2.246.352.70.1.71',
   '1.2.840.113619.4.26', '1.2.840.113619.4.30', '1.3.12.2.1107.5.9.1', '1.3.12.2.1107.5.99.3.10', '1.3.12.2.1107.5.99.3.11',

@@ -35,7 +35,7 @@ async function sendParts(reply: FastifyReply, answer: WadoParts): Promise<void> 
   await sendSized(reply, `multipart/related; type="${answer.type}"; boundary=${boundary}`, await sizedMultipartBody(boundary, parts, SIZED_BYTES), answer.lateWarning, answer.recycle);
 }
 
-/** Frames and other in-memory answers up to this size go out with Content-Length (issue 13: viewers decode them sooner). */
+/** Frames and other in-memory answers up to this size go out with Content-Length (viewers decode them sooner). */
 const SIZED_BYTES = 8 * 2 ** 20;
 
 /** What a frames request accepts, and what it asked for (406 messages). */

@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS instances (
 );
 CREATE INDEX IF NOT EXISTS instances_of_series ON instances(series_uid, number, sop_uid);
 CREATE INDEX IF NOT EXISTS instances_of_study ON instances(study_uid);
--- Matching values: one row per value of each top-level attribute of an entity, normalised (match-values.ts).
+-- Matching values: one row per value of each top-level attribute of an entity, normalised (matchValuesOf below).
 CREATE TABLE IF NOT EXISTS match_values (level TEXT NOT NULL, uid TEXT NOT NULL, tag TEXT NOT NULL, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS match_by_value ON match_values(level, tag, value);
 CREATE INDEX IF NOT EXISTS match_by_entity ON match_values(level, uid);
