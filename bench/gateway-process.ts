@@ -43,11 +43,15 @@ export interface GatewayOptions {
 
 export async function startGateway(work: string, name: string, options: GatewayOptions = {}): Promise<GatewayProcess> {
   const httpPort = await freePort();
-  const dimsePort = options.dimsePort ?? await freePort();
+  const dimsePort = options.dimsePort ?? (await freePort());
   const configFile = path.join(work, `${name}.yaml`);
   const pacs = options.pacs;
-  const tls = options.tls ? `, tls: { cert: ${options.tls.cert}, key: ${options.tls.key} }, http2: ${options.tls.http2 ?? true}` : '';
-  writeFileSync(configFile, `http: { host: 127.0.0.1, port: ${httpPort}, basePath: /dicomweb${tls} }
+  const tls = options.tls
+    ? `, tls: { cert: ${options.tls.cert}, key: ${options.tls.key} }, http2: ${options.tls.http2 ?? true}`
+    : '';
+  writeFileSync(
+    configFile,
+    `http: { host: 127.0.0.1, port: ${httpPort}, basePath: /dicomweb${tls} }
 dimse: { aeTitle: ${options.aeTitle ?? 'DICOMWEB'}, host: 127.0.0.1, port: ${dimsePort}${pacs ? '' : ', minFreeBytes: 0'} }
 ${pacs ? `pacs: { aeTitle: ${pacs.aeTitle}, host: 127.0.0.1, port: ${pacs.port}, retrieve: move${options.pacsSettings ? `, ${options.pacsSettings}` : ''} }` : `archive: { dir: ${path.join(work, name)} }`}
 cache: { dir: ${path.join(work, `${name}-cache`)}, maxBytes: ${options.cacheMaxBytes ?? '4GiB'} }
@@ -55,11 +59,16 @@ auth: { mode: none }
 limits: { clientRequests: 0, tenantRequests: 0 }   # measuring throughput, not admission control
 log: { level: ${options.logLevel ?? process.env.DWG_BENCH_LOG ?? 'warn'} }
 ${options.yaml ?? ''}
-`);
-  const child = spawn(process.execPath, [...cliNodeFlags(), ...(options.nodeArgs ?? []), 'dist/cli.js', 'serve', '--config', configFile], {
-    stdio: ['ignore', options.captureLog ? 'pipe' : 'inherit', 'inherit'],
-    env: { ...process.env, ...(process.env.DWG_UV ? { UV_THREADPOOL_SIZE: process.env.DWG_UV } : {}) },
-  });
+`,
+  );
+  const child = spawn(
+    process.execPath,
+    [...cliNodeFlags(), ...(options.nodeArgs ?? []), 'dist/cli.js', 'serve', '--config', configFile],
+    {
+      stdio: ['ignore', options.captureLog ? 'pipe' : 'inherit', 'inherit'],
+      env: { ...process.env, ...(process.env.DWG_UV ? { UV_THREADPOOL_SIZE: process.env.DWG_UV } : {}) },
+    },
+  );
   const logLines: string[] = [];
   if (options.captureLog && child.stdout) {
     let rest = '';

@@ -43,19 +43,41 @@ function multipartFile(files: readonly string[], file: string): string {
  */
 async function stow(url: string, bodies: readonly string[]): Promise<number> {
   const started = performance.now();
-  await Promise.all(bodies.map(async (body) => {
-    const { stdout } = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', '-T', body, '-H', `Content-Type: multipart/related; type="application/dicom"; boundary=${BOUNDARY}`, '-H', 'Accept: application/dicom+json', url]);
-    if (stdout !== '200') throw new Error(`STOW-RS ${url}: HTTP ${stdout}`);
-  }));
+  await Promise.all(
+    bodies.map(async (body) => {
+      const { stdout } = await run('curl', [
+        '-s',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code}',
+        '-X',
+        'POST',
+        '-T',
+        body,
+        '-H',
+        `Content-Type: multipart/related; type="application/dicom"; boundary=${BOUNDARY}`,
+        '-H',
+        'Accept: application/dicom+json',
+        url,
+      ]);
+      if (stdout !== '200') throw new Error(`STOW-RS ${url}: HTTP ${stdout}`);
+    }),
+  );
   return (performance.now() - started) / 1000;
 }
 
 /** `dicomweb-gateway import` into a new embedded archive; seconds and the process's peak RSS (polled). */
 async function importFolder(dir: string, work: string): Promise<{ seconds: number; rssMb: number }> {
   const config = path.join(work, 'import.yaml');
-  writeFileSync(config, `archive: { dir: ${path.join(work, 'imported')} }\ndimse: { minFreeBytes: 0 }\nlog: { level: error }\n`);
+  writeFileSync(
+    config,
+    `archive: { dir: ${path.join(work, 'imported')} }\ndimse: { minFreeBytes: 0 }\nlog: { level: error }\n`,
+  );
   const started = performance.now();
-  const child = spawn(process.execPath, [...cliNodeFlags(), 'dist/cli.js', 'import', dir, '--config', config], { stdio: ['ignore', 'ignore', 'ignore'] });
+  const child = spawn(process.execPath, [...cliNodeFlags(), 'dist/cli.js', 'import', dir, '--config', config], {
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
   let rss = 0;
   const poll = setInterval(() => {
     try {
@@ -76,7 +98,10 @@ export async function runIngestBench(): Promise<SuiteResult> {
   const filesDir = path.join(work, 'files');
   mkdirSync(filesDir);
   writeStudy(filesDir);
-  const ct = readdirSync(filesDir).filter((f) => f.startsWith('ct')).sort().map((f) => path.join(filesDir, f));
+  const ct = readdirSync(filesDir)
+    .filter((f) => f.startsWith('ct'))
+    .sort()
+    .map((f) => path.join(filesDir, f));
   const ctDir = path.join(work, 'ct');
   mkdirSync(ctDir);
   for (const f of ct) await run('cp', [f, ctDir]);
@@ -84,7 +109,12 @@ export async function runIngestBench(): Promise<SuiteResult> {
 
   const bodies = {
     one: [multipartFile(ct, path.join(work, 'one.body'))],
-    parallel: Array.from({ length: PARALLEL }, (_, i) => multipartFile(ct.filter((_, n) => n % PARALLEL === i), path.join(work, `part${i}.body`))),
+    parallel: Array.from({ length: PARALLEL }, (_, i) =>
+      multipartFile(
+        ct.filter((_, n) => n % PARALLEL === i),
+        path.join(work, `part${i}.body`),
+      ),
+    ),
   };
   const figures: Record<string, number> = {};
   let gatewayRss = 0;
@@ -110,40 +140,74 @@ export async function runIngestBench(): Promise<SuiteResult> {
     await orthanc.stop();
   }
 
-  const rate = (sec: number | undefined): Cell[] => (sec === undefined ? ['', '', ''] : [perSecond(ct.length / sec, 'instances'), `${(bytes / 2 ** 20 / sec).toFixed(0)} MB/s`, seconds(sec)]);
+  const rate = (sec: number | undefined): Cell[] =>
+    sec === undefined
+      ? ['', '', '']
+      : [perSecond(ct.length / sec, 'instances'), `${(bytes / 2 ** 20 / sec).toFixed(0)} MB/s`, seconds(sec)];
   const ratioOf = (a: string, b: string): number => (figures[b] ?? NaN) / (figures[a] ?? NaN);
   const importRatio = (figures['storescu-orthanc'] ?? NaN) / imported.seconds;
   return {
     suite: 'ingest',
     title: 'Ingest: STOW-RS and import',
     setup: `The same ${ct.length}-instance CT study (512×512, 16-bit, ${(bytes / 2 ** 20).toFixed(0)} MB), each time into a new, empty archive: STOW-RS into the gateway's embedded archive (durable: each instance synced and indexed before it counts) in one request and in ${PARALLEL} parallel requests, sent by curl from prepared bodies, against Orthanc's own STOW-RS (DICOMweb plugin, as shipped); and \`dicomweb-gateway import\` of the folder against DCMTK \`storescu\` into Orthanc as shipped.`,
-    tables: [{
-      title: 'Ingest',
-      columns: ['', 'instances/s', 'MB/s', 'time'],
-      rows: [
-        ['STOW-RS, one request: gateway embedded archive (durable)', ...rate(figures['gateway-one'])],
-        ["STOW-RS, one request: Orthanc's own", ...rate(figures['orthanc-one'])],
-        [`STOW-RS, ${PARALLEL} parallel requests: gateway embedded archive (durable)`, ...rate(figures['gateway-parallel'])],
-        [`STOW-RS, ${PARALLEL} parallel requests: Orthanc's own`, ...rate(figures['orthanc-parallel'])],
-        ['a folder: `dicomweb-gateway import` (durable)', ...rate(imported.seconds)],
-        ['a folder: storescu into Orthanc (as shipped)', ...rate(figures['storescu-orthanc'])],
-      ],
-    }],
+    tables: [
+      {
+        title: 'Ingest',
+        columns: ['', 'instances/s', 'MB/s', 'time'],
+        rows: [
+          ['STOW-RS, one request: gateway embedded archive (durable)', ...rate(figures['gateway-one'])],
+          ["STOW-RS, one request: Orthanc's own", ...rate(figures['orthanc-one'])],
+          [
+            `STOW-RS, ${PARALLEL} parallel requests: gateway embedded archive (durable)`,
+            ...rate(figures['gateway-parallel']),
+          ],
+          [`STOW-RS, ${PARALLEL} parallel requests: Orthanc's own`, ...rate(figures['orthanc-parallel'])],
+          ['a folder: `dicomweb-gateway import` (durable)', ...rate(imported.seconds)],
+          ['a folder: storescu into Orthanc (as shipped)', ...rate(figures['storescu-orthanc'])],
+        ],
+      },
+    ],
     targets: [
-      target('STOW-RS gateway / Orthanc, one request', ratio(ratioOf('gateway-one', 'orthanc-one')), '≥ 3×', ratioOf('gateway-one', 'orthanc-one') >= 3),
-      target(`STOW-RS gateway / Orthanc, ${PARALLEL} parallel`, ratio(ratioOf('gateway-parallel', 'orthanc-parallel')), '≥ 3×', ratioOf('gateway-parallel', 'orthanc-parallel') >= 3),
+      target(
+        'STOW-RS gateway / Orthanc, one request',
+        ratio(ratioOf('gateway-one', 'orthanc-one')),
+        '≥ 3×',
+        ratioOf('gateway-one', 'orthanc-one') >= 3,
+      ),
+      target(
+        `STOW-RS gateway / Orthanc, ${PARALLEL} parallel`,
+        ratio(ratioOf('gateway-parallel', 'orthanc-parallel')),
+        '≥ 3×',
+        ratioOf('gateway-parallel', 'orthanc-parallel') >= 3,
+      ),
       target('import / storescu into Orthanc', ratio(importRatio), '> 1×', importRatio > 1),
       target('gateway peak RSS (both STOW runs)', mb(gatewayRss), '< 200 MB', gatewayRss < 200),
       target('import peak RSS', mb(imported.rssMb), '< 200 MB', imported.rssMb < 200),
     ],
     charts: [
       barChart('rate', `Ingest of ${ct.length} CT instances, instances per second`, 'instances per second', [
-        { group: 'STOW-RS, one request', series: 'gateway (durable)', value: ct.length / (figures['gateway-one'] ?? NaN) },
+        {
+          group: 'STOW-RS, one request',
+          series: 'gateway (durable)',
+          value: ct.length / (figures['gateway-one'] ?? NaN),
+        },
         { group: 'STOW-RS, one request', series: 'Orthanc', value: ct.length / (figures['orthanc-one'] ?? NaN) },
-        { group: `STOW-RS, ${PARALLEL} parallel requests`, series: 'gateway (durable)', value: ct.length / (figures['gateway-parallel'] ?? NaN) },
-        { group: `STOW-RS, ${PARALLEL} parallel requests`, series: 'Orthanc', value: ct.length / (figures['orthanc-parallel'] ?? NaN) },
+        {
+          group: `STOW-RS, ${PARALLEL} parallel requests`,
+          series: 'gateway (durable)',
+          value: ct.length / (figures['gateway-parallel'] ?? NaN),
+        },
+        {
+          group: `STOW-RS, ${PARALLEL} parallel requests`,
+          series: 'Orthanc',
+          value: ct.length / (figures['orthanc-parallel'] ?? NaN),
+        },
         { group: 'a folder (import / storescu)', series: 'gateway (durable)', value: ct.length / imported.seconds },
-        { group: 'a folder (import / storescu)', series: 'Orthanc', value: ct.length / (figures['storescu-orthanc'] ?? NaN) },
+        {
+          group: 'a folder (import / storescu)',
+          series: 'Orthanc',
+          value: ct.length / (figures['storescu-orthanc'] ?? NaN),
+        },
       ]),
     ],
   };

@@ -54,7 +54,9 @@ export interface RunInfo {
   versions: Record<string, string>;
 }
 
-interface StoredResult extends SuiteResult { run: RunInfo }
+interface StoredResult extends SuiteResult {
+  run: RunInfo;
+}
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS_DIR = path.join(BENCH_DIR, 'results');
@@ -80,7 +82,11 @@ export function target(what: string, measured: string, targetText: string, met: 
 function markdownTable(columns: readonly string[], rows: readonly Cell[][]): string {
   const escape = (c: Cell): string => String(c).replace(/\|/g, '\\|');
   const align = columns.map((_, i) => (i === 0 ? '---' : '---:')); // names left, figures right
-  return [`| ${columns.map(escape).join(' | ')} |`, `| ${align.join(' | ')} |`, ...rows.map((r) => `| ${r.map(escape).join(' | ')} |`)].join('\n');
+  return [
+    `| ${columns.map(escape).join(' | ')} |`,
+    `| ${align.join(' | ')} |`,
+    ...rows.map((r) => `| ${r.map(escape).join(' | ')} |`),
+  ].join('\n');
 }
 
 /** One suite as Markdown (the report's section, and what the console shows). */
@@ -93,7 +99,15 @@ export function suiteMarkdown(r: SuiteResult, run?: RunInfo, chartLink?: (chart:
     if (t.note) out.push(t.note, '');
   }
   if (r.targets.length) {
-    out.push('**Targets**', '', markdownTable(['', 'measured', 'target', ''], r.targets.map((t) => [t.what, t.measured, t.target, t.met ? 'met' : '**not met**'])), '');
+    out.push(
+      '**Targets**',
+      '',
+      markdownTable(
+        ['', 'measured', 'target', ''],
+        r.targets.map((t) => [t.what, t.measured, t.target, t.met ? 'met' : '**not met**']),
+      ),
+      '',
+    );
   }
   if (chartLink) for (const c of r.charts) out.push(`![${c.title}](${chartLink(c)})`, '');
   return out.join('\n');
@@ -102,7 +116,14 @@ export function suiteMarkdown(r: SuiteResult, run?: RunInfo, chartLink?: (chart:
 // ------------------------------------------------------------------------------------------------- charts
 
 const FONT = 'DejaVu Sans';
-const CHART_CONFIG = { font: FONT, background: 'white', view: { stroke: null }, axis: { labelFontSize: 12, titleFontSize: 12 }, legend: { labelFontSize: 12, titleFontSize: 12, orient: 'bottom' as const }, title: { fontSize: 15, anchor: 'start' as const } };
+const CHART_CONFIG = {
+  font: FONT,
+  background: 'white',
+  view: { stroke: null },
+  axis: { labelFontSize: 12, titleFontSize: 12 },
+  legend: { labelFontSize: 12, titleFontSize: 12, orient: 'bottom' as const },
+  title: { fontSize: 15, anchor: 'start' as const },
+};
 
 /**
  * One colour per side, the same in every chart: the gateway in blues, Orthanc in oranges, DCMTK (and our raw
@@ -127,13 +148,41 @@ function colorScale(series: readonly string[]): { domain: string[]; range: strin
 }
 
 /** A chart of `values`, one colour per `series` (the same side, the same colour in every chart). */
-function chart(name: string, title: string, values: { series: string }[], layout: { mark: unknown; encoding: Record<string, unknown>; height?: number }): Chart {
-  const color = { field: 'series', type: 'nominal', sort: null, title: null, scale: colorScale(values.map((d) => d.series)), legend: { columns: 1, labelLimit: 600 } };
-  return { name, title, spec: { title, width: 620, config: CHART_CONFIG, data: { values }, ...layout, encoding: { ...layout.encoding, color } } as TopLevelSpec };
+function chart(
+  name: string,
+  title: string,
+  values: { series: string }[],
+  layout: { mark: unknown; encoding: Record<string, unknown>; height?: number },
+): Chart {
+  const color = {
+    field: 'series',
+    type: 'nominal',
+    sort: null,
+    title: null,
+    scale: colorScale(values.map((d) => d.series)),
+    legend: { columns: 1, labelLimit: 600 },
+  };
+  return {
+    name,
+    title,
+    spec: {
+      title,
+      width: 620,
+      config: CHART_CONFIG,
+      data: { values },
+      ...layout,
+      encoding: { ...layout.encoding, color },
+    } as TopLevelSpec,
+  };
 }
 
 /** Horizontal grouped bars: one group per `group`, one bar per `series` (e.g. gateway / Orthanc / DCMTK). */
-export function barChart(name: string, title: string, unit: string, data: { group: string; series: string; value: number }[]): Chart {
+export function barChart(
+  name: string,
+  title: string,
+  unit: string,
+  data: { group: string; series: string; value: number }[],
+): Chart {
   return chart(name, title, data, {
     mark: { type: 'bar', tooltip: false },
     encoding: {
@@ -145,13 +194,24 @@ export function barChart(name: string, title: string, unit: string, data: { grou
 }
 
 /** Lines with points: `y` against `x` per `series` (e.g. throughput by client count, time by study size). */
-export function lineChart(name: string, title: string, axes: { x: string; y: string; logX?: boolean; logY?: boolean }, data: { x: number; y: number; series: string }[]): Chart {
+export function lineChart(
+  name: string,
+  title: string,
+  axes: { x: string; y: string; logX?: boolean; logY?: boolean },
+  data: { x: number; y: number; series: string }[],
+): Chart {
   const xs = [...new Set(data.map((d) => d.x))];
   return chart(name, title, data, {
     height: 320,
     mark: { type: 'line', point: true },
     encoding: {
-      x: { field: 'x', type: 'quantitative', title: axes.x, scale: axes.logX ? { type: 'log', domain: extent(xs), nice: false } : { zero: true }, axis: xs.length <= 12 ? { values: xs } : {} },
+      x: {
+        field: 'x',
+        type: 'quantitative',
+        title: axes.x,
+        scale: axes.logX ? { type: 'log', domain: extent(xs), nice: false } : { zero: true },
+        axis: xs.length <= 12 ? { values: xs } : {},
+      },
       y: { field: 'y', type: 'quantitative', title: axes.y, scale: axes.logY ? { type: 'log' } : { zero: true } },
     },
   });
@@ -171,7 +231,12 @@ export async function renderChart(spec: TopLevelSpec, file: string): Promise<voi
 
 function firstLine(cmd: string, args: string[]): string {
   try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n').find((l) => l.trim())?.trim() ?? '?';
+    return (
+      execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+        .split('\n')
+        .find((l) => l.trim())
+        ?.trim() ?? '?'
+    );
   } catch {
     return 'not found';
   }
@@ -184,7 +249,9 @@ function debPackage(name: string): string {
 /** The machine, the date and the versions of everything measured, read now. */
 export function runInfo(): RunInfo {
   const cpus = os.cpus();
-  const debian = existsSync('/etc/debian_version') ? `Debian ${readFileSync('/etc/debian_version', 'utf8').trim()}` : os.type();
+  const debian = existsSync('/etc/debian_version')
+    ? `Debian ${readFileSync('/etc/debian_version', 'utf8').trim()}`
+    : os.type();
   const commit = firstLine('git', ['describe', '--always', '--dirty']);
   const pkg = JSON.parse(readFileSync(path.join(BENCH_DIR, '..', 'package.json'), 'utf8')) as { version: string };
   return {
@@ -231,18 +298,39 @@ export function writeReport(): void {
     '',
   ];
   if (latest) {
-    out.push(`Machine of the latest run: ${latest.machine}.`, '', markdownTable(['', 'version'], Object.entries(latest.versions)), '');
+    out.push(
+      `Machine of the latest run: ${latest.machine}.`,
+      '',
+      markdownTable(['', 'version'], Object.entries(latest.versions)),
+      '',
+    );
   }
-  out.push(results.map((r) => `- [${r.title}](#${anchor(r.title)}) — ${r.targets.filter((t) => t.met).length} of ${r.targets.length} targets met`).join('\n'), '');
-  const allVersions = (run: RunInfo): string => Object.entries(run.versions).map(([k, v]) => `${k} ${v}`).join(', ');
+  out.push(
+    results
+      .map(
+        (r) =>
+          `- [${r.title}](#${anchor(r.title)}) — ${r.targets.filter((t) => t.met).length} of ${r.targets.length} targets met`,
+      )
+      .join('\n'),
+    '',
+  );
+  const allVersions = (run: RunInfo): string =>
+    Object.entries(run.versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
   for (const r of results) {
     out.push(suiteMarkdown(r, r.run, (c) => `report/${chartFile(r.suite, c)}`));
-    if (latest && allVersions(r.run) !== allVersions(latest)) out.push(`*Versions of this run: ${allVersions(r.run)}.*`, '');
+    if (latest && allVersions(r.run) !== allVersions(latest))
+      out.push(`*Versions of this run: ${allVersions(r.run)}.*`, '');
   }
   writeFileSync(REPORT, `${out.join('\n').trimEnd()}\n`);
 }
 
 /** GitHub's heading anchor. */
 function anchor(title: string): string {
-  return title.toLowerCase().replace(/[^\p{L}\p{N}\s-]/gu, '').trim().replace(/\s/g, '-');
+  return title
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s-]/gu, '')
+    .trim()
+    .replace(/\s/g, '-');
 }

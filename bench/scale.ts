@@ -47,24 +47,49 @@ function instanceFile(i: number): Buffer {
   const sop = uidFromLabel(`scale/instance${i}`);
   pixels.writeUInt32LE(i, 0); // each instance's pixels its own
   const ds = new Dataset()
-    .setText(Tags.SOPClassUID, MR, 'UI').setText(Tags.SOPInstanceUID, sop, 'UI')
-    .setText(tag(0x0008, 0x0060), 'MR', 'CS').setText(Tags.PatientName, patientName(p)).setText(Tags.PatientID, `SCALE${p}`)
-    .setText(Tags.StudyInstanceUID, studyUid(s), 'UI').setText(Tags.SeriesInstanceUID, uidFromLabel(`scale/series${s}`), 'UI')
-    .setText(tag(0x0008, 0x0020), studyDate(s), 'DA').setText(tag(0x0008, 0x0050), `ACC${s}`, 'SH')
+    .setText(Tags.SOPClassUID, MR, 'UI')
+    .setText(Tags.SOPInstanceUID, sop, 'UI')
+    .setText(tag(0x0008, 0x0060), 'MR', 'CS')
+    .setText(Tags.PatientName, patientName(p))
+    .setText(Tags.PatientID, `SCALE${p}`)
+    .setText(Tags.StudyInstanceUID, studyUid(s), 'UI')
+    .setText(Tags.SeriesInstanceUID, uidFromLabel(`scale/series${s}`), 'UI')
+    .setText(tag(0x0008, 0x0020), studyDate(s), 'DA')
+    .setText(tag(0x0008, 0x0050), `ACC${s}`, 'SH')
     .setText(tag(0x0020, 0x0013), String((i % PER_STUDY) + 1), 'IS')
-    .setUint16(Tags.SamplesPerPixel, 1).setText(Tags.PhotometricInterpretation, 'MONOCHROME2', 'CS')
-    .setUint16(Tags.Rows, 64).setUint16(Tags.Columns, 64)
-    .setUint16(Tags.BitsAllocated, 16).setUint16(Tags.BitsStored, 12).setUint16(Tags.HighBit, 11).setUint16(Tags.PixelRepresentation, 0)
+    .setUint16(Tags.SamplesPerPixel, 1)
+    .setText(Tags.PhotometricInterpretation, 'MONOCHROME2', 'CS')
+    .setUint16(Tags.Rows, 64)
+    .setUint16(Tags.Columns, 64)
+    .setUint16(Tags.BitsAllocated, 16)
+    .setUint16(Tags.BitsStored, 12)
+    .setUint16(Tags.HighBit, 11)
+    .setUint16(Tags.PixelRepresentation, 0)
     .set({ tag: Tags.PixelData, vr: 'OW', bytes: pixels });
   return encodePart10File(ds, { sopClassUid: MR, sopInstanceUid: sop });
 }
 
 /** One STOW-RS request of instances [from, to), generated as it is sent (backpressure: waits for 'drain'). */
 export async function stowRange(url: string, from: number, to: number): Promise<void> {
-  const req = http.request(url, { method: 'POST', headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`, accept: 'application/dicom+json' } });
-  const answered = new Promise<http.IncomingMessage>((resolve, reject) => { req.once('response', resolve); req.once('error', reject); });
+  const req = http.request(url, {
+    method: 'POST',
+    headers: {
+      'content-type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`,
+      accept: 'application/dicom+json',
+    },
+  });
+  const answered = new Promise<http.IncomingMessage>((resolve, reject) => {
+    req.once('response', resolve);
+    req.once('error', reject);
+  });
   for (let i = from; i < to; i++) {
-    const ok = req.write(Buffer.concat([Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`), instanceFile(i), Buffer.from('\r\n')]));
+    const ok = req.write(
+      Buffer.concat([
+        Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`),
+        instanceFile(i),
+        Buffer.from('\r\n'),
+      ]),
+    );
     if (!ok) await once(req, 'drain');
   }
   req.end(`--${BOUNDARY}--\r\n`);
@@ -74,12 +99,22 @@ export async function stowRange(url: string, from: number, to: number): Promise<
   if (res.statusCode !== 200) throw new Error(`STOW-RS of instances ${from}–${to}: HTTP ${res.statusCode}`);
 }
 
-interface Queries { patient: Summary; dateRange: Summary; dateYear: Summary; studyList: Summary; metadata: Summary }
+interface Queries {
+  patient: Summary;
+  dateRange: Summary;
+  dateYear: Summary;
+  studyList: Summary;
+  metadata: Summary;
+}
 /** Storage read per request, KB, by query (the peer's page-cache misses; the gateway's only, where its pid is known). */
 type ReadPerRequest = Record<keyof Queries, number>;
 
 /** The queries against a DICOMweb base, on an archive of `size` instances; `pid`: the server's, to count its reads. */
-async function measureQueries(base: string, size: number, pid?: number): Promise<{ latency: Queries; readKb?: ReadPerRequest }> {
+async function measureQueries(
+  base: string,
+  size: number,
+  pid?: number,
+): Promise<{ latency: Queries; readKb?: ReadPerRequest }> {
   const studies = size / PER_STUDY;
   const patients = Math.floor(studies / STUDIES_PER_PATIENT);
   let n = 0;
@@ -87,8 +122,14 @@ async function measureQueries(base: string, size: number, pid?: number): Promise
   const pick = (count: number): number => (n * 7919 + 13) % count;
   const urls = {
     patient: (): string => `${base}/studies?PatientName=${patientName(pick(patients)).split('^')[0]}*`,
-    dateRange: (): string => { const d = studyDate(pick(studies)); return `${base}/studies?StudyDate=${d}-${d}&limit=101`; },
-    dateYear: (): string => { const y = studyDate(pick(studies)).slice(0, 4); return `${base}/studies?StudyDate=${y}0101-${y}1231&limit=101`; },
+    dateRange: (): string => {
+      const d = studyDate(pick(studies));
+      return `${base}/studies?StudyDate=${d}-${d}&limit=101`;
+    },
+    dateYear: (): string => {
+      const y = studyDate(pick(studies)).slice(0, 4);
+      return `${base}/studies?StudyDate=${y}0101-${y}1231&limit=101`;
+    },
     studyList: (): string => `${base}/studies?limit=101`,
     metadata: (): string => `${base}/studies/${studyUid(pick(studies))}/metadata`,
   };
@@ -96,11 +137,17 @@ async function measureQueries(base: string, size: number, pid?: number): Promise
   const readKb: Partial<ReadPerRequest> = {};
   for (const [name, url] of Object.entries(urls) as [keyof Queries, () => string][]) {
     const readBefore = pid === undefined ? 0 : storageReadBytes(pid);
-    latency[name] = summarise(await sequential(QUERY_RUNS, async () => {
-      n++;
-      const r = await get(url());
-      if (r.status !== 200) throw new Error(`${name}: HTTP ${r.status}`);
-    }, 5));
+    latency[name] = summarise(
+      await sequential(
+        QUERY_RUNS,
+        async () => {
+          n++;
+          const r = await get(url());
+          if (r.status !== 200) throw new Error(`${name}: HTTP ${r.status}`);
+        },
+        5,
+      ),
+    );
     if (pid !== undefined) readKb[name] = (storageReadBytes(pid) - readBefore) / 1024 / (QUERY_RUNS + 5);
   }
   return { latency: latency as Queries, ...(pid === undefined ? {} : { readKb: readKb as ReadPerRequest }) };
@@ -125,7 +172,10 @@ export async function runScaleBench(): Promise<SuiteResult> {
         const started = performance.now();
         // Two requests at once, as two modalities or scripts would send.
         const half = stored + Math.ceil((to - stored) / 2);
-        await Promise.all([stowRange(`${gateway.base}/studies`, stored, half), stowRange(`${gateway.base}/studies`, half, to)]);
+        await Promise.all([
+          stowRange(`${gateway.base}/studies`, stored, half),
+          stowRange(`${gateway.base}/studies`, half, to),
+        ]);
         figures.rate.push({ at: to, perSecond: (to - stored) / ((performance.now() - started) / 1000) });
         stored = to;
         if (stored % 50_000 === 0) process.stdout.write(`  ${stored} instances in the archive\n`);
@@ -166,7 +216,13 @@ function scaleResult(f: ScaleFigures): SuiteResult {
   const tail = f.rate.slice(-Math.max(1, Math.ceil(f.rate.length / 10)));
   const mean = (xs: { perSecond: number }[]): number => xs.reduce((a, x) => a + x.perSecond, 0) / xs.length;
   const rateRatio = mean(tail) / mean(head);
-  const QUERY_NAMES: [keyof Queries, string][] = [['patient', 'patient name (one patient)'], ['dateRange', 'a day, limit=101'], ['dateYear', 'a year, limit=101'], ['studyList', 'study list, limit=101'], ['metadata', 'study metadata (10 instances)']];
+  const QUERY_NAMES: [keyof Queries, string][] = [
+    ['patient', 'patient name (one patient)'],
+    ['dateRange', 'a day, limit=101'],
+    ['dateYear', 'a year, limit=101'],
+    ['studyList', 'study list, limit=101'],
+    ['metadata', 'study metadata (10 instances)'],
+  ];
   const growth = (k: keyof Queries): number => (last?.gateway[k].p50 ?? NaN) / (first?.gateway[k].p50 ?? NaN);
   const fmtSize = (n: number): string => n.toLocaleString('en-US');
   return {
@@ -178,12 +234,25 @@ function scaleResult(f: ScaleFigures): SuiteResult {
         title: 'Query latency by archive size, p50 / p95',
         columns: ['instances', ...QUERY_NAMES.map(([, label]) => label), 'gateway peak RSS'],
         rows: f.bySize.flatMap((b) => [
-          [`${fmtSize(b.size)}, gateway`, ...QUERY_NAMES.map(([k]) => `${ms(b.gateway[k].p50)} / ${ms(b.gateway[k].p95)}`), mb(b.rssMb)],
-          ...(b.orthanc ? [[`${fmtSize(b.size)}, Orthanc's own DICOMweb`, ...QUERY_NAMES.map(([k]) => `${ms(b.orthanc?.[k].p50 ?? NaN)} / ${ms(b.orthanc?.[k].p95 ?? NaN)}`), '']] : []),
+          [
+            `${fmtSize(b.size)}, gateway`,
+            ...QUERY_NAMES.map(([k]) => `${ms(b.gateway[k].p50)} / ${ms(b.gateway[k].p95)}`),
+            mb(b.rssMb),
+          ],
+          ...(b.orthanc
+            ? [
+                [
+                  `${fmtSize(b.size)}, Orthanc's own DICOMweb`,
+                  ...QUERY_NAMES.map(([k]) => `${ms(b.orthanc?.[k].p50 ?? NaN)} / ${ms(b.orthanc?.[k].p95 ?? NaN)}`),
+                  '',
+                ],
+              ]
+            : []),
         ]),
       },
       {
-        title: 'Read from storage by the gateway per request, KB (page-cache misses: what the OS had not kept of the archive)',
+        title:
+          'Read from storage by the gateway per request, KB (page-cache misses: what the OS had not kept of the archive)',
         columns: ['instances', ...QUERY_NAMES.map(([, label]) => label)],
         rows: f.bySize.map((b) => [fmtSize(b.size), ...QUERY_NAMES.map(([k]) => b.readKb[k].toFixed(0))]),
       },
@@ -191,27 +260,72 @@ function scaleResult(f: ScaleFigures): SuiteResult {
         title: 'Ingest rate over the whole ingest (STOW-RS, durable)',
         columns: ['', 'instances/s'],
         rows: [
-          [`first ${head.length} batches (to ${fmtSize(head[head.length - 1]?.at ?? 0)} instances)`, mean(head).toFixed(0)],
-          [`last ${tail.length} batches (to ${fmtSize(tail[tail.length - 1]?.at ?? 0)} instances)`, mean(tail).toFixed(0)],
-          ...(f.orthancRate ? [[`Orthanc's STOW-RS, first ${fmtSize(ORTHANC_SIZE)} instances`, f.orthancRate.toFixed(0)]] : []),
+          [
+            `first ${head.length} batches (to ${fmtSize(head[head.length - 1]?.at ?? 0)} instances)`,
+            mean(head).toFixed(0),
+          ],
+          [
+            `last ${tail.length} batches (to ${fmtSize(tail[tail.length - 1]?.at ?? 0)} instances)`,
+            mean(tail).toFixed(0),
+          ],
+          ...(f.orthancRate
+            ? [[`Orthanc's STOW-RS, first ${fmtSize(ORTHANC_SIZE)} instances`, f.orthancRate.toFixed(0)]]
+            : []),
         ],
       },
     ],
     targets: [
-      ...QUERY_NAMES.slice(0, 4).map(([k, label]) => target(`${label}: p50 at ${fmtSize(last?.size ?? 0)} / at ${fmtSize(first?.size ?? 0)}`, ratio(growth(k)), '≤ 3×', growth(k) <= 3)),
+      ...QUERY_NAMES.slice(0, 4).map(([k, label]) =>
+        target(
+          `${label}: p50 at ${fmtSize(last?.size ?? 0)} / at ${fmtSize(first?.size ?? 0)}`,
+          ratio(growth(k)),
+          '≤ 3×',
+          growth(k) <= 3,
+        ),
+      ),
       target(`ingest rate at the end / at the start`, ratio(rateRatio), '≥ 0.8×', rateRatio >= 0.8),
-      target('gateway peak RSS', mb(Math.max(...f.bySize.map((b) => b.rssMb))), '< 200 MB', Math.max(...f.bySize.map((b) => b.rssMb)) < 200),
+      target(
+        'gateway peak RSS',
+        mb(Math.max(...f.bySize.map((b) => b.rssMb))),
+        '< 200 MB',
+        Math.max(...f.bySize.map((b) => b.rssMb)) < 200,
+      ),
     ],
     charts: [
-      lineChart('qido', 'Query p50 by archive size (ms, log scales)', { x: 'instances in the archive', y: 'milliseconds', logX: true, logY: true }, f.bySize.flatMap((b) => [
-        ...QUERY_NAMES.map(([k, label]) => ({ x: b.size, y: b.gateway[k].p50, series: `gateway: ${label}` })),
-        ...(b.orthanc ? QUERY_NAMES.map(([k, label]) => ({ x: b.size, y: b.orthanc?.[k].p50 ?? NaN, series: `Orthanc: ${label}` })) : []),
-      ])),
-      lineChart('ingest', 'Ingest rate over the ingest (instances per second, per batch)', { x: 'instances in the archive', y: 'instances per second' }, f.rate.map((r) => ({ x: r.at, y: r.perSecond, series: 'gateway embedded archive (STOW-RS, durable)' }))),
-      ...(first?.orthanc ? [barChart('orthanc', `Query p50 at ${fmtSize(first.size)} instances (ms)`, 'milliseconds', QUERY_NAMES.flatMap(([k, label]) => [
-        { group: label, series: 'gateway embedded archive', value: first.gateway[k].p50 },
-        { group: label, series: "Orthanc's own DICOMweb", value: first.orthanc?.[k].p50 ?? NaN },
-      ]))] : []),
+      lineChart(
+        'qido',
+        'Query p50 by archive size (ms, log scales)',
+        { x: 'instances in the archive', y: 'milliseconds', logX: true, logY: true },
+        f.bySize.flatMap((b) => [
+          ...QUERY_NAMES.map(([k, label]) => ({ x: b.size, y: b.gateway[k].p50, series: `gateway: ${label}` })),
+          ...(b.orthanc
+            ? QUERY_NAMES.map(([k, label]) => ({
+                x: b.size,
+                y: b.orthanc?.[k].p50 ?? NaN,
+                series: `Orthanc: ${label}`,
+              }))
+            : []),
+        ]),
+      ),
+      lineChart(
+        'ingest',
+        'Ingest rate over the ingest (instances per second, per batch)',
+        { x: 'instances in the archive', y: 'instances per second' },
+        f.rate.map((r) => ({ x: r.at, y: r.perSecond, series: 'gateway embedded archive (STOW-RS, durable)' })),
+      ),
+      ...(first?.orthanc
+        ? [
+            barChart(
+              'orthanc',
+              `Query p50 at ${fmtSize(first.size)} instances (ms)`,
+              'milliseconds',
+              QUERY_NAMES.flatMap(([k, label]) => [
+                { group: label, series: 'gateway embedded archive', value: first.gateway[k].p50 },
+                { group: label, series: "Orthanc's own DICOMweb", value: first.orthanc?.[k].p50 ?? NaN },
+              ]),
+            ),
+          ]
+        : []),
     ],
   };
 }

@@ -7,11 +7,21 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[i] as number;
 }
 
-export interface Summary { p50: number; p95: number; mean: number; n: number }
+export interface Summary {
+  p50: number;
+  p95: number;
+  mean: number;
+  n: number;
+}
 
 export function summarise(samples: readonly number[]): Summary {
   const sorted = [...samples].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), mean: sorted.reduce((a, b) => a + b, 0) / sorted.length, n: sorted.length };
+  return {
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    mean: sorted.reduce((a, b) => a + b, 0) / sorted.length,
+    n: sorted.length,
+  };
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -21,7 +31,9 @@ export function get(url: string, headers: Record<string, string> = {}): Promise<
   return new Promise((resolve, reject) => {
     const req = http.get(url, { agent, headers }, (res) => {
       let bytes = 0;
-      res.on('data', (c: Buffer) => { bytes += c.length; });
+      res.on('data', (c: Buffer) => {
+        bytes += c.length;
+      });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
       res.on('error', reject);
     });
@@ -42,19 +54,24 @@ export async function sequential(n: number, fn: () => Promise<unknown>, warmup =
 }
 
 /** `clients` concurrent loops of `perClient` calls; returns requests per second and per-call latencies. */
-export async function parallel(clients: number, perClient: number, fn: () => Promise<unknown>): Promise<{ rps: number; latencies: number[] }> {
+export async function parallel(
+  clients: number,
+  perClient: number,
+  fn: () => Promise<unknown>,
+): Promise<{ rps: number; latencies: number[] }> {
   const latencies: number[] = [];
   const start = performance.now();
-  await Promise.all(Array.from({ length: clients }, async () => {
-    for (let i = 0; i < perClient; i++) {
-      const t = performance.now();
-      await fn();
-      latencies.push(performance.now() - t);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      for (let i = 0; i < perClient; i++) {
+        const t = performance.now();
+        await fn();
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
   return { rps: (clients * perClient) / ((performance.now() - start) / 1000), latencies };
 }
-
 
 /** A process's peak resident set (VmHWM), in MB. */
 export function peakRssMb(pid: number): number {

@@ -56,7 +56,12 @@ function expectWhole(what: string, t: Timing, study: GeneratedStudy): Timing {
 }
 
 /** One series: the baseline, the gateway cold and warm, Orthanc's own, and the metadata, first byte and total. */
-async function measureSize(work: string, pacs: TestPacs, ports: { gateway: number; baseline: number }, study: GeneratedStudy): Promise<SizeFigures> {
+async function measureSize(
+  work: string,
+  pacs: TestPacs,
+  ports: { gateway: number; baseline: number },
+  study: GeneratedStudy,
+): Promise<SizeFigures> {
   const series = `/studies/${study.studyUid}/series/${study.seriesUid}`;
   const orthancBase = `http://127.0.0.1:${pacs.httpPort}/dicom-web`;
   const baseline = await baselineMove(work, pacs, ports.baseline, study);
@@ -69,7 +74,16 @@ async function measureSize(work: string, pacs: TestPacs, ports: { gateway: numbe
     const metadataOrthanc = await timedGet(`${orthancBase}${series}/metadata`);
     const warm = expectWhole('gateway warm', await timedGet(`${gateway.base}${series}`, ACCEPT), study);
     const metadataWarm = await timedGet(`${gateway.base}${series}/metadata`);
-    figures = { instances: study.instances, bytes: study.bytes, baseline, cold, warm, orthanc, metadataWarm, metadataOrthanc };
+    figures = {
+      instances: study.instances,
+      bytes: study.bytes,
+      baseline,
+      cold,
+      warm,
+      orthanc,
+      metadataWarm,
+      metadataOrthanc,
+    };
     rss = peakRssMb(gateway.process.pid as number);
   } finally {
     await gateway.stop();
@@ -90,14 +104,26 @@ async function measureSize(work: string, pacs: TestPacs, ports: { gateway: numbe
 function instanceBytes(dir: string): number {
   let total = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile() && !/\.sqlite(-wal|-shm)?$/.test(entry.name)) total += statSync(path.join(entry.parentPath, entry.name)).size;
+    if (entry.isFile() && !/\.sqlite(-wal|-shm)?$/.test(entry.name))
+      total += statSync(path.join(entry.parentPath, entry.name)).size;
   }
   return total;
 }
 
-async function measureEviction(work: string, pacs: TestPacs, port: number, study: GeneratedStudy): Promise<EvictionFigures> {
+async function measureEviction(
+  work: string,
+  pacs: TestPacs,
+  port: number,
+  study: GeneratedStudy,
+): Promise<EvictionFigures> {
   const budgetBytes = Math.floor(study.bytes / 4);
-  const gateway = await startGateway(work, 'gw-evict', { pacs, dimsePort: port, cacheMaxBytes: budgetBytes, logLevel: 'info', captureLog: true });
+  const gateway = await startGateway(work, 'gw-evict', {
+    pacs,
+    dimsePort: port,
+    cacheMaxBytes: budgetBytes,
+    logLevel: 'info',
+    captureLog: true,
+  });
   const series = `${gateway.base}/studies/${study.studyUid}/series/${study.seriesUid}`;
   try {
     const first = expectWhole('eviction, first', await timedGet(series, ACCEPT), study);
@@ -105,7 +131,14 @@ async function measureEviction(work: string, pacs: TestPacs, port: number, study
     const rssMb = peakRssMb(gateway.process.pid as number);
     await gateway.stop(); // its last log lines are in, and the cache is what it left
     const cacheBytesAfter = instanceBytes(path.join(work, 'gw-evict-cache'));
-    return { budgetBytes, first, second, arrivedPerRetrieval: logged(gateway, 'retrieval finished').map((l) => Number(l.arrived)), cacheBytesAfter, rssMb };
+    return {
+      budgetBytes,
+      first,
+      second,
+      arrivedPerRetrieval: logged(gateway, 'retrieval finished').map((l) => Number(l.arrived)),
+      cacheBytesAfter,
+      rssMb,
+    };
   } finally {
     await gateway.stop();
     rmSync(path.join(work, 'gw-evict-cache'), { recursive: true, force: true });
@@ -117,7 +150,10 @@ export async function runStudiesBench(): Promise<SuiteResult> {
   const dataDir = path.join(work, 'orthanc-data');
   mkdirSync(dataDir);
   const ports = { gateway: await freePort(), baseline: await freePort() };
-  const destinations = { moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: ports.gateway }, moreDestinations: [{ aeTitle: 'BASELINE', host: '127.0.0.1', port: ports.baseline }] };
+  const destinations = {
+    moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: ports.gateway },
+    moreDestinations: [{ aeTitle: 'BASELINE', host: '127.0.0.1', port: ports.baseline }],
+  };
   const bySetup: Record<'shipped' | 'tuned', SizeFigures[]> = { shipped: [], tuned: [] };
   const studies: GeneratedStudy[] = [];
   let eviction: EvictionFigures | undefined;
@@ -146,22 +182,39 @@ export async function runStudiesBench(): Promise<SuiteResult> {
   return studiesResult(bySetup, eviction as EvictionFigures, studies[studies.length - 1] as GeneratedStudy);
 }
 
-function studiesResult(bySetup: Record<'shipped' | 'tuned', SizeFigures[]>, eviction: EvictionFigures, largest: GeneratedStudy): SuiteResult {
-  const setups = [['as shipped', bySetup.shipped], ['tuned', bySetup.tuned]] as const;
+function studiesResult(
+  bySetup: Record<'shipped' | 'tuned', SizeFigures[]>,
+  eviction: EvictionFigures,
+  largest: GeneratedStudy,
+): SuiteResult {
+  const setups = [
+    ['as shipped', bySetup.shipped],
+    ['tuned', bySetup.tuned],
+  ] as const;
   const rate = (f: SizeFigures, t: Timing): string => `${(f.bytes / 1e6 / (t.totalMs / 1000)).toFixed(0)} MB/s`;
-  const retrievalRows = (name: string, all: SizeFigures[]): Cell[][] => all.map((f) => [
-    `${f.instances} (${(f.bytes / 1e9).toFixed(2)} GB), Orthanc ${name}`,
-    seconds(f.baseline.totalMs / 1000), `${seconds(f.cold.totalMs / 1000)} (${rate(f, f.cold)})`, seconds(f.orthanc.totalMs / 1000), `${seconds(f.warm.totalMs / 1000)} (${rate(f, f.warm)})`,
-    ratio(f.cold.totalMs / f.baseline.totalMs), ratio(f.orthanc.totalMs / f.warm.totalMs), mb(f.rssMb),
-  ]);
-  const metadataRows = (name: string, all: SizeFigures[]): Cell[][] => all.map((f) => [
-    `${f.instances}, Orthanc ${name}`,
-    `${ms(f.metadataCold.ttfbMs)} / ${seconds(f.metadataCold.totalMs / 1000)}`, `${ms(f.metadataWarm.ttfbMs)} / ${seconds(f.metadataWarm.totalMs / 1000)}`,
-    `${ms(f.metadataOrthanc.ttfbMs)} / ${seconds(f.metadataOrthanc.totalMs / 1000)}`,
-    ratio(f.metadataCold.totalMs / f.baseline.totalMs), ratio(f.metadataCold.totalMs / f.metadataOrthanc.totalMs),
-  ]);
+  const retrievalRows = (name: string, all: SizeFigures[]): Cell[][] =>
+    all.map((f) => [
+      `${f.instances} (${(f.bytes / 1e9).toFixed(2)} GB), Orthanc ${name}`,
+      seconds(f.baseline.totalMs / 1000),
+      `${seconds(f.cold.totalMs / 1000)} (${rate(f, f.cold)})`,
+      seconds(f.orthanc.totalMs / 1000),
+      `${seconds(f.warm.totalMs / 1000)} (${rate(f, f.warm)})`,
+      ratio(f.cold.totalMs / f.baseline.totalMs),
+      ratio(f.orthanc.totalMs / f.warm.totalMs),
+      mb(f.rssMb),
+    ]);
+  const metadataRows = (name: string, all: SizeFigures[]): Cell[][] =>
+    all.map((f) => [
+      `${f.instances}, Orthanc ${name}`,
+      `${ms(f.metadataCold.ttfbMs)} / ${seconds(f.metadataCold.totalMs / 1000)}`,
+      `${ms(f.metadataWarm.ttfbMs)} / ${seconds(f.metadataWarm.totalMs / 1000)}`,
+      `${ms(f.metadataOrthanc.ttfbMs)} / ${seconds(f.metadataOrthanc.totalMs / 1000)}`,
+      ratio(f.metadataCold.totalMs / f.baseline.totalMs),
+      ratio(f.metadataCold.totalMs / f.metadataOrthanc.totalMs),
+    ]);
   const rssGrowth = (all: SizeFigures[]): number => (all[all.length - 1]?.rssMb ?? NaN) / (all[0]?.rssMb ?? NaN);
-  const onceEach = eviction.arrivedPerRetrieval.length === 2 && eviction.arrivedPerRetrieval.every((n) => n === largest.instances);
+  const onceEach =
+    eviction.arrivedPerRetrieval.length === 2 && eviction.arrivedPerRetrieval.every((n) => n === largest.instances);
   return {
     suite: 'studies',
     title: 'Large studies: retrieval by study size',
@@ -169,40 +222,113 @@ function studiesResult(bySetup: Record<'shipped' | 'tuned', SizeFigures[]>, evic
     tables: [
       {
         title: 'Whole series (`GET /studies/{st}/series/{se}`)',
-        columns: ['instances', 'movescu → storescp', 'gateway cold', "Orthanc's own", 'gateway warm', 'cold / baseline', "Orthanc's / warm", 'gateway peak RSS'],
+        columns: [
+          'instances',
+          'movescu → storescp',
+          'gateway cold',
+          "Orthanc's own",
+          'gateway warm',
+          'cold / baseline',
+          "Orthanc's / warm",
+          'gateway peak RSS',
+        ],
         rows: setups.flatMap(([name, all]) => retrievalRows(name, all)),
       },
       {
         title: 'Series metadata (`/series/{se}/metadata`): first byte / total',
-        columns: ['instances', 'gateway cold', 'gateway warm', "Orthanc's own", 'cold total / movescu', "cold total / Orthanc's"],
+        columns: [
+          'instances',
+          'gateway cold',
+          'gateway warm',
+          "Orthanc's own",
+          'cold total / movescu',
+          "cold total / Orthanc's",
+        ],
         rows: setups.flatMap(([name, all]) => metadataRows(name, all)),
-        note: 'Cold, the gateway streams each instance\'s metadata as the instance arrives, so the first byte comes with the first instance and the end with the last: the total is the C-MOVE of the series.',
+        note: "Cold, the gateway streams each instance's metadata as the instance arrives, so the first byte comes with the first instance and the end with the last: the total is the C-MOVE of the series.",
       },
       {
         title: `Eviction under pressure: ${largest.instances} instances (${(largest.bytes / 1e9).toFixed(2)} GB) through a cache of ${(eviction.budgetBytes / 1e9).toFixed(2)} GB (Orthanc as shipped)`,
         columns: ['', 'first byte', 'total', 'instances the PACS sent'],
         rows: [
-          ['first retrieval', ms(eviction.first.ttfbMs), seconds(eviction.first.totalMs / 1000), String(eviction.arrivedPerRetrieval[0] ?? '?')],
-          ['second retrieval (what the budget forces: all again)', ms(eviction.second.ttfbMs), seconds(eviction.second.totalMs / 1000), String(eviction.arrivedPerRetrieval[1] ?? '?')],
+          [
+            'first retrieval',
+            ms(eviction.first.ttfbMs),
+            seconds(eviction.first.totalMs / 1000),
+            String(eviction.arrivedPerRetrieval[0] ?? '?'),
+          ],
+          [
+            'second retrieval (what the budget forces: all again)',
+            ms(eviction.second.ttfbMs),
+            seconds(eviction.second.totalMs / 1000),
+            String(eviction.arrivedPerRetrieval[1] ?? '?'),
+          ],
         ],
         note: `Both answers carried the whole series. Cached instance files afterwards: ${(eviction.cacheBytesAfter / 1e6).toFixed(1)} MB of a ${(eviction.budgetBytes / 1e6).toFixed(1)} MB budget; peak RSS ${mb(eviction.rssMb)}.`,
       },
     ],
     targets: [
-      ...setups.flatMap(([name, all]) => all.map((f) => target(`cold / movescu → storescp, ${f.instances} instances (${name})`, ratio(f.cold.totalMs / f.baseline.totalMs), '≤ 1.2×', f.cold.totalMs <= 1.2 * f.baseline.totalMs))),
-      ...setups.map(([name, all]) => target(`peak RSS, largest / smallest study (${name})`, ratio(rssGrowth(all)), '≤ 1.2× (does not grow)', rssGrowth(all) <= 1.2)),
-      ...setups.map(([name, all]) => target(`peak RSS, any size (${name})`, mb(Math.max(...all.map((f) => f.rssMb))), '< 200 MB', Math.max(...all.map((f) => f.rssMb)) < 200)),
-      target('eviction: the PACS asked once per instance per retrieval', eviction.arrivedPerRetrieval.join(' + '), `${largest.instances} + ${largest.instances}`, onceEach),
-      target('eviction: cached instance files within the budget', `${(eviction.cacheBytesAfter / 1e6).toFixed(1)} MB`, `≤ ${(eviction.budgetBytes / 1e6).toFixed(1)} MB`, eviction.cacheBytesAfter <= eviction.budgetBytes),
+      ...setups.flatMap(([name, all]) =>
+        all.map((f) =>
+          target(
+            `cold / movescu → storescp, ${f.instances} instances (${name})`,
+            ratio(f.cold.totalMs / f.baseline.totalMs),
+            '≤ 1.2×',
+            f.cold.totalMs <= 1.2 * f.baseline.totalMs,
+          ),
+        ),
+      ),
+      ...setups.map(([name, all]) =>
+        target(
+          `peak RSS, largest / smallest study (${name})`,
+          ratio(rssGrowth(all)),
+          '≤ 1.2× (does not grow)',
+          rssGrowth(all) <= 1.2,
+        ),
+      ),
+      ...setups.map(([name, all]) =>
+        target(
+          `peak RSS, any size (${name})`,
+          mb(Math.max(...all.map((f) => f.rssMb))),
+          '< 200 MB',
+          Math.max(...all.map((f) => f.rssMb)) < 200,
+        ),
+      ),
+      target(
+        'eviction: the PACS asked once per instance per retrieval',
+        eviction.arrivedPerRetrieval.join(' + '),
+        `${largest.instances} + ${largest.instances}`,
+        onceEach,
+      ),
+      target(
+        'eviction: cached instance files within the budget',
+        `${(eviction.cacheBytesAfter / 1e6).toFixed(1)} MB`,
+        `≤ ${(eviction.budgetBytes / 1e6).toFixed(1)} MB`,
+        eviction.cacheBytesAfter <= eviction.budgetBytes,
+      ),
     ],
     charts: [
-      ...setups.map(([name, all]) => lineChart(`retrieval-${name === 'tuned' ? 'tuned' : 'shipped'}`, `Retrieval time of a whole series by its size, Orthanc ${name} (seconds, log scale)`, { x: 'instances in the series', y: 'seconds', logX: true, logY: true }, all.flatMap((f) => [
-        { x: f.instances, y: f.cold.totalMs / 1000, series: 'gateway cold' },
-        { x: f.instances, y: f.warm.totalMs / 1000, series: 'gateway warm' },
-        { x: f.instances, y: f.orthanc.totalMs / 1000, series: "Orthanc's own WADO-RS" },
-        { x: f.instances, y: f.baseline.totalMs / 1000, series: 'DCMTK movescu → storescp' },
-      ]))),
-      barChart('rss', 'Gateway peak RSS by study size (MB)', 'MB', setups.flatMap(([name, all]) => all.map((f) => ({ group: `${f.instances} instances`, series: `gateway, Orthanc ${name}`, value: f.rssMb })))),
+      ...setups.map(([name, all]) =>
+        lineChart(
+          `retrieval-${name === 'tuned' ? 'tuned' : 'shipped'}`,
+          `Retrieval time of a whole series by its size, Orthanc ${name} (seconds, log scale)`,
+          { x: 'instances in the series', y: 'seconds', logX: true, logY: true },
+          all.flatMap((f) => [
+            { x: f.instances, y: f.cold.totalMs / 1000, series: 'gateway cold' },
+            { x: f.instances, y: f.warm.totalMs / 1000, series: 'gateway warm' },
+            { x: f.instances, y: f.orthanc.totalMs / 1000, series: "Orthanc's own WADO-RS" },
+            { x: f.instances, y: f.baseline.totalMs / 1000, series: 'DCMTK movescu → storescp' },
+          ]),
+        ),
+      ),
+      barChart(
+        'rss',
+        'Gateway peak RSS by study size (MB)',
+        'MB',
+        setups.flatMap(([name, all]) =>
+          all.map((f) => ({ group: `${f.instances} instances`, series: `gateway, Orthanc ${name}`, value: f.rssMb })),
+        ),
+      ),
     ],
   };
 }

@@ -47,15 +47,29 @@ export function* studyInstances(spec: StudySpec): Generator<{ index: number; sop
     for (let p = 0; p < size * size; p++) frame.writeUInt16LE((p + i * 7) & 0x0fff, p * 2);
     const sop = uidFromLabel(`bench/${spec.label}/instance${i}`);
     const ds = new Dataset()
-      .setText(Tags.SOPClassUID, SOP_CLASS[modality], 'UI').setText(Tags.SOPInstanceUID, sop, 'UI')
-      .setText(tag(0x0008, 0x0060), modality, 'CS').setText(Tags.PatientName, spec.patientName ?? 'Bench^Mark').setText(Tags.PatientID, spec.patientId ?? 'BENCH')
-      .setText(Tags.StudyInstanceUID, studyUid, 'UI').setText(Tags.SeriesInstanceUID, seriesUid, 'UI')
-      .setText(tag(0x0020, 0x0013), String(i + 1), 'IS').setText(tag(0x0008, 0x0020), '20260101', 'DA')
-      .setUint16(Tags.SamplesPerPixel, 1).setText(Tags.PhotometricInterpretation, 'MONOCHROME2', 'CS')
-      .setUint16(Tags.Rows, size).setUint16(Tags.Columns, size)
-      .setUint16(Tags.BitsAllocated, 16).setUint16(Tags.BitsStored, 12).setUint16(Tags.HighBit, 11).setUint16(Tags.PixelRepresentation, 0)
+      .setText(Tags.SOPClassUID, SOP_CLASS[modality], 'UI')
+      .setText(Tags.SOPInstanceUID, sop, 'UI')
+      .setText(tag(0x0008, 0x0060), modality, 'CS')
+      .setText(Tags.PatientName, spec.patientName ?? 'Bench^Mark')
+      .setText(Tags.PatientID, spec.patientId ?? 'BENCH')
+      .setText(Tags.StudyInstanceUID, studyUid, 'UI')
+      .setText(Tags.SeriesInstanceUID, seriesUid, 'UI')
+      .setText(tag(0x0020, 0x0013), String(i + 1), 'IS')
+      .setText(tag(0x0008, 0x0020), '20260101', 'DA')
+      .setUint16(Tags.SamplesPerPixel, 1)
+      .setText(Tags.PhotometricInterpretation, 'MONOCHROME2', 'CS')
+      .setUint16(Tags.Rows, size)
+      .setUint16(Tags.Columns, size)
+      .setUint16(Tags.BitsAllocated, 16)
+      .setUint16(Tags.BitsStored, 12)
+      .setUint16(Tags.HighBit, 11)
+      .setUint16(Tags.PixelRepresentation, 0)
       .set({ tag: Tags.PixelData, vr: 'OW', bytes: frame });
-    yield { index: i, sopInstanceUid: sop, file: encodePart10File(ds, { sopClassUid: SOP_CLASS[modality], sopInstanceUid: sop }) };
+    yield {
+      index: i,
+      sopInstanceUid: sop,
+      file: encodePart10File(ds, { sopClassUid: SOP_CLASS[modality], sopInstanceUid: sop }),
+    };
   }
 }
 
@@ -73,14 +87,16 @@ export function writeStudyFiles(dir: string, spec: StudySpec, prefix = 'ct'): Ge
 export async function sendToOrthanc(httpPort: number, spec: StudySpec, concurrency = 4): Promise<GeneratedStudy> {
   const instances = studyInstances(spec);
   let bytes = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    for (let next = instances.next(); !next.done; next = instances.next()) {
-      const { file } = next.value;
-      bytes += file.length;
-      const res = await fetch(`http://127.0.0.1:${httpPort}/instances`, { method: 'POST', body: file });
-      if (!res.ok) throw new Error(`Orthanc refused an instance: HTTP ${res.status} ${await res.text()}`);
-      await res.arrayBuffer();
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let next = instances.next(); !next.done; next = instances.next()) {
+        const { file } = next.value;
+        bytes += file.length;
+        const res = await fetch(`http://127.0.0.1:${httpPort}/instances`, { method: 'POST', body: file });
+        if (!res.ok) throw new Error(`Orthanc refused an instance: HTTP ${res.status} ${await res.text()}`);
+        await res.arrayBuffer();
+      }
+    }),
+  );
   return { ...studyUids(spec), instances: spec.instances, bytes };
 }

@@ -29,48 +29,101 @@ const FRAMES = 200;
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 
 /** Writes the benchmark study — the CT series and, in a series of its own, the multi-frame instance — as Part 10 files. */
-export function writeStudy(dir: string): { studyUid: string; seriesUid: string; multiFrame: { series: string; sop: string }; bytes: number; seriesBytes: number } {
+export function writeStudy(dir: string): {
+  studyUid: string;
+  seriesUid: string;
+  multiFrame: { series: string; sop: string };
+  bytes: number;
+  seriesBytes: number;
+} {
   const series = writeStudyFiles(dir, { label: 'wado', instances: INSTANCES });
   const mfSeries = uidFromLabel('bench/wado/multiframe-series');
   const mfSop = uidFromLabel('bench/wado/multiframe');
   const mf = Buffer.alloc(512 * 512 * 2 * FRAMES);
-  for (let f = 0; f < FRAMES; f++) for (let p = 0; p < 512 * 512; p += 64) mf.writeUInt16LE((p + f) & 0x0fff, (f * 512 * 512 + p) * 2);
+  for (let f = 0; f < FRAMES; f++)
+    for (let p = 0; p < 512 * 512; p += 64) mf.writeUInt16LE((p + f) & 0x0fff, (f * 512 * 512 + p) * 2);
   const ds = new Dataset()
-    .setText(Tags.SOPClassUID, CT, 'UI').setText(Tags.SOPInstanceUID, mfSop, 'UI')
-    .setText(tag(0x0008, 0x0060), 'CT', 'CS').setText(Tags.PatientName, 'Bench^Mark').setText(Tags.PatientID, 'BENCH')
-    .setText(Tags.StudyInstanceUID, series.studyUid, 'UI').setText(Tags.SeriesInstanceUID, mfSeries, 'UI')
-    .setText(tag(0x0020, 0x0013), '1', 'IS').setText(tag(0x0008, 0x0020), '20260101', 'DA')
-    .setUint16(Tags.SamplesPerPixel, 1).setText(Tags.PhotometricInterpretation, 'MONOCHROME2', 'CS')
-    .setUint16(Tags.Rows, 512).setUint16(Tags.Columns, 512)
-    .setUint16(Tags.BitsAllocated, 16).setUint16(Tags.BitsStored, 12).setUint16(Tags.HighBit, 11).setUint16(Tags.PixelRepresentation, 0)
-    .setText(tag(0x0028, 0x0008), String(FRAMES), 'IS').set({ tag: Tags.PixelData, vr: 'OW', bytes: mf });
+    .setText(Tags.SOPClassUID, CT, 'UI')
+    .setText(Tags.SOPInstanceUID, mfSop, 'UI')
+    .setText(tag(0x0008, 0x0060), 'CT', 'CS')
+    .setText(Tags.PatientName, 'Bench^Mark')
+    .setText(Tags.PatientID, 'BENCH')
+    .setText(Tags.StudyInstanceUID, series.studyUid, 'UI')
+    .setText(Tags.SeriesInstanceUID, mfSeries, 'UI')
+    .setText(tag(0x0020, 0x0013), '1', 'IS')
+    .setText(tag(0x0008, 0x0020), '20260101', 'DA')
+    .setUint16(Tags.SamplesPerPixel, 1)
+    .setText(Tags.PhotometricInterpretation, 'MONOCHROME2', 'CS')
+    .setUint16(Tags.Rows, 512)
+    .setUint16(Tags.Columns, 512)
+    .setUint16(Tags.BitsAllocated, 16)
+    .setUint16(Tags.BitsStored, 12)
+    .setUint16(Tags.HighBit, 11)
+    .setUint16(Tags.PixelRepresentation, 0)
+    .setText(tag(0x0028, 0x0008), String(FRAMES), 'IS')
+    .set({ tag: Tags.PixelData, vr: 'OW', bytes: mf });
   const file = encodePart10File(ds, { sopClassUid: CT, sopInstanceUid: mfSop });
   writeFileSync(path.join(dir, 'multiframe.dcm'), file);
-  return { studyUid: series.studyUid, seriesUid: series.seriesUid, multiFrame: { series: mfSeries, sop: mfSop }, bytes: series.bytes + file.length, seriesBytes: series.bytes };
+  return {
+    studyUid: series.studyUid,
+    seriesUid: series.seriesUid,
+    multiFrame: { series: mfSeries, sop: mfSop },
+    bytes: series.bytes + file.length,
+    seriesBytes: series.bytes,
+  };
 }
 
-export interface Timing { ttfbMs: number; totalMs: number; bytes: number }
+export interface Timing {
+  ttfbMs: number;
+  totalMs: number;
+  bytes: number;
+}
 
 /**
  * GET with curl, the same client for every side (a Node client was itself the bottleneck at ~400 MB/s):
  * time to the first byte and to the end, and the bytes.
  */
 export async function timedGet(url: string, headers: Record<string, string> = {}): Promise<Timing> {
-  const args = ['-s', '-o', '/dev/null', '-w', '%{http_code} %{time_starttransfer} %{time_total} %{size_download}', ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
+  const args = [
+    '-s',
+    '-o',
+    '/dev/null',
+    '-w',
+    '%{http_code} %{time_starttransfer} %{time_total} %{size_download}',
+    ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]),
+    url,
+  ];
   const { stdout } = await run('curl', args);
   const [code, ttfb, total, bytes] = stdout.trim().split(' ');
   if (code !== '200') throw new Error(`${url}: HTTP ${code}`);
   return { ttfbMs: Number(ttfb) * 1000, totalMs: Number(total) * 1000, bytes: Number(bytes) };
 }
 
-
-interface WadoFigures { cold: Timing; baseline: Timing; orthanc: Timing; warm: Timing; frames: { p50: number; p95: number }; firstFrame: Timing; rss: number }
+interface WadoFigures {
+  cold: Timing;
+  baseline: Timing;
+  orthanc: Timing;
+  warm: Timing;
+  frames: { p50: number; p95: number };
+  firstFrame: Timing;
+  rss: number;
+}
 
 /** One measurement against an Orthanc started as shipped, or tuned (TCP_NODELAY=1, not how it ships). */
-async function measure(work: string, filesDir: string, study: ReturnType<typeof writeStudy>, tuned: boolean): Promise<WadoFigures> {
+async function measure(
+  work: string,
+  filesDir: string,
+  study: ReturnType<typeof writeStudy>,
+  tuned: boolean,
+): Promise<WadoFigures> {
   const gatewayDimse = await freePort();
   const baselinePort = await freePort();
-  const pacs = await startOrthanc({ loadFixtures: false, tuned, moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: gatewayDimse }, moreDestinations: [{ aeTitle: 'BASELINE', host: '127.0.0.1', port: baselinePort }] });
+  const pacs = await startOrthanc({
+    loadFixtures: false,
+    tuned,
+    moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: gatewayDimse },
+    moreDestinations: [{ aeTitle: 'BASELINE', host: '127.0.0.1', port: baselinePort }],
+  });
   const name = tuned ? 'tuned' : 'shipped';
   let gateway: GatewayProcess | undefined;
   try {
@@ -78,11 +131,23 @@ async function measure(work: string, filesDir: string, study: ReturnType<typeof 
     await run('storescu', ['-aec', pacs.aeTitle, '+sd', '127.0.0.1', String(pacs.port), filesDir]);
 
     // (b) the network baseline: movescu → storescp, same Orthanc, same series.
-    const baseline = await baselineMove(work, pacs, baselinePort, { studyUid: study.studyUid, seriesUid: study.seriesUid, instances: INSTANCES, bytes: study.seriesBytes });
+    const baseline = await baselineMove(work, pacs, baselinePort, {
+      studyUid: study.studyUid,
+      seriesUid: study.seriesUid,
+      instances: INSTANCES,
+      bytes: study.seriesBytes,
+    });
 
     // The gateway, as its own process. DWG_BENCH_PROF=DIR: a CPU profile of it per run, to see where its time goes.
-    const profile = process.env.DWG_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.DWG_BENCH_PROF}`, `--cpu-prof-name=gateway-${name}.cpuprofile`] : [];
-    gateway = await startGateway(work, `gateway-${name}`, { pacs, dimsePort: gatewayDimse, cacheMaxBytes: '2GiB', nodeArgs: profile });
+    const profile = process.env.DWG_BENCH_PROF
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.DWG_BENCH_PROF}`, `--cpu-prof-name=gateway-${name}.cpuprofile`]
+      : [];
+    gateway = await startGateway(work, `gateway-${name}`, {
+      pacs,
+      dimsePort: gatewayDimse,
+      cacheMaxBytes: '2GiB',
+      nodeArgs: profile,
+    });
     const httpPort = gateway.httpPort;
     const seriesPath = `/studies/${study.studyUid}/series/${study.seriesUid}`;
     const accept = { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' };
@@ -95,7 +160,15 @@ async function measure(work: string, filesDir: string, study: ReturnType<typeof 
     const firstFrame = await timedGet(`${framesBase}/1`);
     const frameTimes: number[] = [];
     for (let i = 0; i < 100; i++) frameTimes.push((await timedGet(`${framesBase}/${1 + ((i * 37) % FRAMES)}`)).totalMs);
-    return { cold, baseline, orthanc, warm, frames: summarise(frameTimes), firstFrame, rss: peakRssMb(gateway.process.pid as number) };
+    return {
+      cold,
+      baseline,
+      orthanc,
+      warm,
+      frames: summarise(frameTimes),
+      firstFrame,
+      rss: peakRssMb(gateway.process.pid as number),
+    };
   } finally {
     await gateway?.stop();
     await pacs.stop();
@@ -113,7 +186,10 @@ export async function runWadoBench(): Promise<SuiteResult> {
     const tuned = await measure(work, filesDir, study, true);
     const { seriesBytes } = study;
     const rate = (t: Timing): string => `${(seriesBytes / 1e6 / (t.totalMs / 1000)).toFixed(0)} MB/s`;
-    const setups = [['as shipped', shipped], ['tuned', tuned]] as const;
+    const setups = [
+      ['as shipped', shipped],
+      ['tuned', tuned],
+    ] as const;
     const sides = (f: WadoFigures): [string, Timing][] => [
       ['gateway, cold (C-MOVE, streamed)', f.cold],
       ['DCMTK movescu → storescp (first byte: first file)', f.baseline],
@@ -133,18 +209,46 @@ export async function runWadoBench(): Promise<SuiteResult> {
         {
           title: `Single frames of the cached ${FRAMES}-frame instance`,
           columns: ['Orthanc', 'first frame (cold)', 'p50', 'p95', 'gateway peak RSS'],
-          rows: setups.map(([name, f]) => [name, ms(f.firstFrame.totalMs), ms(f.frames.p50), ms(f.frames.p95), mb(f.rss)]),
+          rows: setups.map(([name, f]) => [
+            name,
+            ms(f.firstFrame.totalMs),
+            ms(f.frames.p50),
+            ms(f.frames.p95),
+            mb(f.rss),
+          ]),
         },
       ],
       targets: setups.flatMap(([name, f]) => [
-        target(`cold / movescu → storescp (${name})`, ratio(f.cold.totalMs / f.baseline.totalMs), '≤ 1.2×', f.cold.totalMs <= 1.2 * f.baseline.totalMs),
-        target(`first byte after the PACS's first instance (${name})`, ms(f.cold.ttfbMs - f.baseline.ttfbMs), '< 100 ms', f.cold.ttfbMs - f.baseline.ttfbMs < 100),
-        target(`Orthanc's WADO-RS / gateway warm (${name})`, ratio(f.orthanc.totalMs / f.warm.totalMs), '≥ 1.5×', f.orthanc.totalMs >= 1.5 * f.warm.totalMs),
+        target(
+          `cold / movescu → storescp (${name})`,
+          ratio(f.cold.totalMs / f.baseline.totalMs),
+          '≤ 1.2×',
+          f.cold.totalMs <= 1.2 * f.baseline.totalMs,
+        ),
+        target(
+          `first byte after the PACS's first instance (${name})`,
+          ms(f.cold.ttfbMs - f.baseline.ttfbMs),
+          '< 100 ms',
+          f.cold.ttfbMs - f.baseline.ttfbMs < 100,
+        ),
+        target(
+          `Orthanc's WADO-RS / gateway warm (${name})`,
+          ratio(f.orthanc.totalMs / f.warm.totalMs),
+          '≥ 1.5×',
+          f.orthanc.totalMs >= 1.5 * f.warm.totalMs,
+        ),
         target(`gateway peak RSS (${name})`, mb(f.rss), '< 200 MB', f.rss < 200),
         target(`single cached frame p50 (${name})`, ms(f.frames.p50), '< 10 ms', f.frames.p50 < 10),
       ]),
       charts: [
-        barChart('series', `Time to retrieve ${INSTANCES} CT instances (${(seriesBytes / 1e6).toFixed(0)} MB), seconds`, 'seconds', setups.flatMap(([name, f]) => sides(f).map(([side, t]) => ({ group: `Orthanc ${name}`, series: side, value: t.totalMs / 1000 })))),
+        barChart(
+          'series',
+          `Time to retrieve ${INSTANCES} CT instances (${(seriesBytes / 1e6).toFixed(0)} MB), seconds`,
+          'seconds',
+          setups.flatMap(([name, f]) =>
+            sides(f).map(([side, t]) => ({ group: `Orthanc ${name}`, series: side, value: t.totalMs / 1000 })),
+          ),
+        ),
       ],
     };
   } finally {

@@ -52,9 +52,14 @@ export async function startDcmqrscp(options: PacsOptions = {}): Promise<TestPacs
   mkdirSync(db);
   const port = await freePort();
   const aeTitle = 'QRSCP';
-  const destinations = [...(options.moveDestination ? [options.moveDestination] : []), ...(options.moreDestinations ?? [])];
+  const destinations = [
+    ...(options.moveDestination ? [options.moveDestination] : []),
+    ...(options.moreDestinations ?? []),
+  ];
   const hosts = destinations.map((d, i) => `dest${i} = (${d.aeTitle}, ${d.host}, ${d.port})\n`).join('');
-  writeFileSync(path.join(dir, 'dcmqrscp.cfg'), `NetworkTCPPort = ${port}
+  writeFileSync(
+    path.join(dir, 'dcmqrscp.cfg'),
+    `NetworkTCPPort = ${port}
 MaxPDUSize = 65536
 MaxAssociations = 32
 HostTable BEGIN
@@ -64,14 +69,26 @@ VendorTable END
 AETable BEGIN
 ${aeTitle} ${db} RW (500, 1024mb) ANY
 AETable END
-`);
+`,
+  );
   const files = options.files ?? (options.loadFixtures !== false ? fixtureFiles().files : []);
   if (files.length) await run('dcmqridx', [db, ...files]);
-  const proc = startProcess('dcmqrscp', [...(options.verbose ? ['-v'] : []), '-c', path.join(dir, 'dcmqrscp.cfg'), String(port)], { env: peerEnv(options) });
+  const proc = startProcess(
+    'dcmqrscp',
+    [...(options.verbose ? ['-v'] : []), '-c', path.join(dir, 'dcmqrscp.cfg'), String(port)],
+    { env: peerEnv(options) },
+  );
   await waitForPeer(proc, port, 'dcmqrscp');
   return {
-    name: 'dcmqrscp', aeTitle, host: '127.0.0.1', port, output: proc.output,
-    async stop() { await proc.stop(); rmSync(dir, { recursive: true, force: true }); },
+    name: 'dcmqrscp',
+    aeTitle,
+    host: '127.0.0.1',
+    port,
+    output: proc.output,
+    async stop() {
+      await proc.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 
@@ -82,31 +99,38 @@ export async function startOrthanc(options: PacsOptions = {}): Promise<TestPacs>
   const httpPort = await freePort();
   const aeTitle = 'ORTHANC';
   const modalities: Record<string, [string, string, number]> = {};
-  for (const [i, d] of [...(options.moveDestination ? [options.moveDestination] : []), ...(options.moreDestinations ?? [])].entries()) modalities[`dest${i}`] = [d.aeTitle, d.host, d.port];
-  writeFileSync(path.join(dir, 'orthanc.json'), JSON.stringify({
-    Name: 'dwg-test',
-    StorageDirectory: path.join(options.dataDir ?? dir, 'storage'),
-    IndexDirectory: path.join(options.dataDir ?? dir, 'index'),
-    HttpPort: httpPort,
-    DicomPort: port,
-    DicomAet: aeTitle,
-    RemoteAccessAllowed: false,
-    AuthenticationEnabled: false,
-    DefaultEncoding: 'Utf8',
-    DicomCheckCalledAet: true,
-    // Orthanc 1.9+ refuses C-FIND/C-GET/C-MOVE from AE titles it does not know unless told otherwise.
-    DicomAlwaysAllowFind: true,
-    DicomAlwaysAllowGet: true,
-    DicomAlwaysAllowMove: true,
-    DicomModalities: modalities,
-    Plugins: ['/usr/share/orthanc/plugins/libOrthancDicomWeb.so'],
-    DicomWeb: { Enable: true, Root: '/dicom-web/', EnableWado: true, StudiesMetadata: 'Full' },
-    ConcurrentJobs: 2,
-    // Orthanc serves at most this many associations at once; more wait ~1 s each (its workers poll). Match pacs.maxAssociations.
-    DicomThreadsCount: 8,
-    HttpThreadsCount: 8,
-    ...options.orthanc,
-  }));
+  for (const [i, d] of [
+    ...(options.moveDestination ? [options.moveDestination] : []),
+    ...(options.moreDestinations ?? []),
+  ].entries())
+    modalities[`dest${i}`] = [d.aeTitle, d.host, d.port];
+  writeFileSync(
+    path.join(dir, 'orthanc.json'),
+    JSON.stringify({
+      Name: 'dwg-test',
+      StorageDirectory: path.join(options.dataDir ?? dir, 'storage'),
+      IndexDirectory: path.join(options.dataDir ?? dir, 'index'),
+      HttpPort: httpPort,
+      DicomPort: port,
+      DicomAet: aeTitle,
+      RemoteAccessAllowed: false,
+      AuthenticationEnabled: false,
+      DefaultEncoding: 'Utf8',
+      DicomCheckCalledAet: true,
+      // Orthanc 1.9+ refuses C-FIND/C-GET/C-MOVE from AE titles it does not know unless told otherwise.
+      DicomAlwaysAllowFind: true,
+      DicomAlwaysAllowGet: true,
+      DicomAlwaysAllowMove: true,
+      DicomModalities: modalities,
+      Plugins: ['/usr/share/orthanc/plugins/libOrthancDicomWeb.so'],
+      DicomWeb: { Enable: true, Root: '/dicom-web/', EnableWado: true, StudiesMetadata: 'Full' },
+      ConcurrentJobs: 2,
+      // Orthanc serves at most this many associations at once; more wait ~1 s each (its workers poll). Match pacs.maxAssociations.
+      DicomThreadsCount: 8,
+      HttpThreadsCount: 8,
+      ...options.orthanc,
+    }),
+  );
   const proc = startProcess('Orthanc', [path.join(dir, 'orthanc.json')], { env: peerEnv(options) }); // DCMTK inside
   await waitForPeer(proc, port, 'Orthanc');
   await waitForPort(httpPort);
@@ -117,8 +141,16 @@ export async function startOrthanc(options: PacsOptions = {}): Promise<TestPacs>
     }
   }
   return {
-    name: 'orthanc', aeTitle, host: '127.0.0.1', port, httpPort, output: proc.output,
-    async stop() { await proc.stop(); rmSync(dir, { recursive: true, force: true }); },
+    name: 'orthanc',
+    aeTitle,
+    host: '127.0.0.1',
+    port,
+    httpPort,
+    output: proc.output,
+    async stop() {
+      await proc.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 

@@ -18,7 +18,9 @@ let stopping = false;
 /** Starts Orthanc and the gateway; a Ctrl-C meanwhile stops at the next step (whatever started is stopped). */
 async function start(): Promise<void> {
   const base = loadConfig();
-  pacs = await startOrthanc({ moveDestination: { aeTitle: base.dimse.aeTitle, host: '127.0.0.1', port: base.dimse.port } });
+  pacs = await startOrthanc({
+    moveDestination: { aeTitle: base.dimse.aeTitle, host: '127.0.0.1', port: base.dimse.port },
+  });
   // The imaging fixtures too, so that rendered and thumbnail resources have images to show.
   for (const file of generateImagingFixtures(tempDir('demo-imaging')).values()) {
     if (stopping) return;
@@ -30,12 +32,17 @@ async function start(): Promise<void> {
     http: { ...base.http, host: process.env.DICOMWEB_HTTP_HOST ?? '127.0.0.1' },
     pacs: { ...base.pacs, aeTitle: pacs.aeTitle, host: pacs.host, port: pacs.port },
     // A local demo: no credentials unless DICOMWEB_AUTH_MODE says otherwise (and then keys must be configured).
-    auth: { ...base.auth, mode: process.env.DICOMWEB_AUTH_MODE === 'required' ? 'required' as const : 'none' as const },
+    auth: {
+      ...base.auth,
+      mode: process.env.DICOMWEB_AUTH_MODE === 'required' ? ('required' as const) : ('none' as const),
+    },
   };
   gateway = await startGateway(config);
   if (stopping) return;
   const url = `${gateway.httpUrl}${config.http.basePath}`;
-  process.stdout.write(`\nDemo PACS: Orthanc ${pacs.aeTitle}@127.0.0.1:${pacs.port} (its own DICOMweb: http://127.0.0.1:${pacs.httpPort}/dicom-web)\nGateway:   ${url}\n\nTry:\n  curl '${url}/studies?PatientName=Doe*'\n  curl '${url}/studies?PatientID=PAT-JAPANESE'\n  curl -o study-thumbnail.jpg '${url}/studies/${IMAGING_STUDY.uid}/thumbnail'\n\n`);
+  process.stdout.write(
+    `\nDemo PACS: Orthanc ${pacs.aeTitle}@127.0.0.1:${pacs.port} (its own DICOMweb: http://127.0.0.1:${pacs.httpPort}/dicom-web)\nGateway:   ${url}\n\nTry:\n  curl '${url}/studies?PatientName=Doe*'\n  curl '${url}/studies?PatientID=PAT-JAPANESE'\n  curl -o study-thumbnail.jpg '${url}/studies/${IMAGING_STUDY.uid}/thumbnail'\n\n`,
+  );
 }
 
 /** Stops whatever has started, removes the demo's temporary files; bounded so that Ctrl-C always ends it. */

@@ -47,8 +47,15 @@ export interface HttpSettings {
   log: GatewayConfig['log'];
 }
 
-export const httpSettings = (config: GatewayConfig): HttpSettings =>
-  ({ http: config.http, limits: config.limits, qido: config.qido, render: config.render, stow: config.stow, ui: config.ui, log: config.log });
+export const httpSettings = (config: GatewayConfig): HttpSettings => ({
+  http: config.http,
+  limits: config.limits,
+  qido: config.qido,
+  render: config.render,
+  stow: config.stow,
+  ui: config.ui,
+  log: config.log,
+});
 
 /** What the HTTP side needs of a tenant: where it is served, its access policy and its services over its archive. */
 export interface AppTenant {
@@ -89,10 +96,21 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   const app = Fastify({
     ...(deps.loggerInstance
       ? { loggerInstance: deps.loggerInstance }
-      : { logger: deps.logger ?? { level: settings.log.level, serializers: { req: requestSerializer(settings.log.queryValues) } } }),
+      : {
+          logger: deps.logger ?? {
+            level: settings.log.level,
+            serializers: { req: requestSerializer(settings.log.queryValues) },
+          },
+        }),
     // "incoming request" / "request completed" lines, which the operator may turn down (log.requests).
     logController: new LogController({ disableRequestLogging: !settings.log.requests }),
-    ...listenerOptions(config.http, httpTlsOptions(settings, deps.tenants.some((t) => t.auth.clientCertificates.length > 0))),
+    ...listenerOptions(
+      config.http,
+      httpTlsOptions(
+        settings,
+        deps.tenants.some((t) => t.auth.clientCertificates.length > 0),
+      ),
+    ),
     // X-Forwarded-Proto/Host/For only from the configured proxies: request.protocol/host/ip, and so every URL the
     // gateway writes (RetrieveURL, BulkDataURI, signed URLs), follow what the client saw.
     trustProxy: config.http.trustedProxies.length ? config.http.trustedProxies : false,
@@ -104,9 +122,14 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
         socket.destroy();
         return;
       }
-      const e = err.code === 'HPE_HEADER_OVERFLOW' ? Errors.headersTooLarge(config.http.maxHeaderBytes) : Errors.badRequest(err.code ?? err.message);
+      const e =
+        err.code === 'HPE_HEADER_OVERFLOW'
+          ? Errors.headersTooLarge(config.http.maxHeaderBytes)
+          : Errors.badRequest(err.code ?? err.message);
       const body = JSON.stringify(e.toBody());
-      socket.end(`HTTP/1.1 ${e.statusCode} ${STATUS_CODES[e.statusCode] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 ${e.statusCode} ${STATUS_CODES[e.statusCode] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
     },
     requestTimeout: 0,
     bodyLimit: 1024 * 1024,
@@ -118,7 +141,8 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     // Node's HTTP/2 takes header lists up to 64 KiB whatever SETTINGS say: the bound is ours to hold.
     const max = config.http.maxHeaderBytes;
     app.addHook('onRequest', async (request) => {
-      if (request.raw.httpVersionMajor === 2 && headerListSize(request.raw.rawHeaders) > max) throw Errors.headersTooLarge(max);
+      if (request.raw.httpVersionMajor === 2 && headerListSize(request.raw.rawHeaders) > max)
+        throw Errors.headersTooLarge(max);
     });
   }
 
@@ -129,7 +153,11 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     // Its span (OpenTelemetry; a no-op unless tracing is on) is the parent of the DIMSE and render spans it causes.
     const span = tracer().startSpan(`${request.method} ${request.routeOptions.url ?? 'unmatched'}`, {
       kind: SpanKind.SERVER,
-      attributes: { 'http.request.method': request.method, 'http.route': request.routeOptions.url ?? 'unmatched', 'dicomweb_gateway.request_id': request.id },
+      attributes: {
+        'http.request.method': request.method,
+        'http.route': request.routeOptions.url ?? 'unmatched',
+        'dicomweb_gateway.request_id': request.id,
+      },
     });
     reply.raw.once('close', () => {
       span.setAttribute('http.response.status_code', reply.statusCode);
@@ -144,7 +172,12 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   if (metrics) {
     // By route pattern (`/studies/:study/series`), never the URL: one series per route, whatever the UIDs.
     app.addHook('onResponse', async (request, reply) => {
-      metrics.observeHttp(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
+      metrics.observeHttp(
+        request.routeOptions.url ?? 'unmatched',
+        request.method,
+        reply.statusCode,
+        reply.elapsedTime / 1000,
+      );
     });
   }
 
@@ -154,22 +187,41 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
       origin: config.http.corsOrigins,
       methods: ['GET', 'HEAD', 'POST', 'OPTIONS'],
       allowedHeaders: ['Authorization', 'Accept', 'Accept-Language', 'Content-Type', 'If-None-Match', 'Range'],
-      exposedHeaders: ['ETag', 'Warning', 'Content-Location', 'Content-Range', 'WWW-Authenticate', 'Retry-After', 'X-Request-Id'],
+      exposedHeaders: [
+        'ETag',
+        'Warning',
+        'Content-Location',
+        'Content-Range',
+        'WWW-Authenticate',
+        'Retry-After',
+        'X-Request-Id',
+      ],
       maxAge: 600,
     });
   }
 
   app.setErrorHandler((error, request, reply) => {
     const fastifyStatus = (error as { statusCode?: number }).statusCode;
-    const gatewayError = error instanceof GatewayError || fastifyStatus === undefined || fastifyStatus >= 500
-      ? toGatewayError(error)
-      : fastifyClientError(fastifyStatus, (error as Error).message);
-    if (gatewayError.statusCode >= 500) request.log.error({ err: error, code: gatewayError.code }, gatewayError.message);
-    else if (settings.log.queryValues || !QUOTES_QUERY_VALUES.has(gatewayError.code)) request.log.info({ code: gatewayError.code }, gatewayError.message);
+    const gatewayError =
+      error instanceof GatewayError || fastifyStatus === undefined || fastifyStatus >= 500
+        ? toGatewayError(error)
+        : fastifyClientError(fastifyStatus, (error as Error).message);
+    if (gatewayError.statusCode >= 500)
+      request.log.error({ err: error, code: gatewayError.code }, gatewayError.message);
+    else if (settings.log.queryValues || !QUOTES_QUERY_VALUES.has(gatewayError.code))
+      request.log.info({ code: gatewayError.code }, gatewayError.message);
     // Such a message repeats what the search asked for (a name, a birth date): its code says enough.
-    else request.log.info({ code: gatewayError.code }, 'a query parameter was refused (its value is not logged: log.queryValues)');
+    else
+      request.log.info(
+        { code: gatewayError.code },
+        'a query parameter was refused (its value is not logged: log.queryValues)',
+      );
     if (reply.sent || reply.raw.headersSent) return;
-    void reply.status(gatewayError.statusCode).headers(gatewayError.headers).type('application/json; charset=utf-8').send(gatewayError.toBody());
+    void reply
+      .status(gatewayError.statusCode)
+      .headers(gatewayError.headers)
+      .type('application/json; charset=utf-8')
+      .send(gatewayError.toBody());
   });
 
   app.setNotFoundHandler((request, reply) => {
@@ -179,11 +231,21 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
 
   const [defaultTenant] = deps.tenants;
   if (!defaultTenant) throw new Error('no tenant to serve');
-  registerHealthRoutes(app, deps.tenants.map((t) => ({ id: t.id, archive: t.archive })));
-  if (settings.ui.enabled) registerUiRoutes(app, { path: settings.ui.path, basePath: defaultTenant.basePath, authRequired: defaultTenant.auth.mode === 'required' });
+  registerHealthRoutes(
+    app,
+    deps.tenants.map((t) => ({ id: t.id, archive: t.archive })),
+  );
+  if (settings.ui.enabled)
+    registerUiRoutes(app, {
+      path: settings.ui.path,
+      basePath: defaultTenant.basePath,
+      authRequired: defaultTenant.auth.mode === 'required',
+    });
 
   for (const tenant of deps.tenants) {
-    void app.register(async (scoped) => registerTenantRoutes(scoped, tenant, { settings, audit: deps.audit }), { prefix: tenant.basePath });
+    void app.register(async (scoped) => registerTenantRoutes(scoped, tenant, { settings, audit: deps.audit }), {
+      prefix: tenant.basePath,
+    });
   }
   return app;
 }
@@ -233,7 +295,11 @@ function holdsRequestedScope(archive: AppTenant['archive'], params: UidParams): 
  * One tenant's DICOMweb service under its base path. Hooks are scoped to it (Fastify encapsulation): its own
  * credentials, its own rate-limit counters and its own services — so nothing of one tenant answers for another.
  */
-function registerTenantRoutes(scoped: FastifyInstance, tenant: AppTenant, shared: { settings: HttpSettings; audit: Audit }): void {
+function registerTenantRoutes(
+  scoped: FastifyInstance,
+  tenant: AppTenant,
+  shared: { settings: HttpSettings; audit: Audit },
+): void {
   const config = shared.settings;
   const { id, basePath } = tenant;
   const publicUrl = publicUrlResolver(config.http.publicUrl, basePath);
@@ -242,12 +308,15 @@ function registerTenantRoutes(scoped: FastifyInstance, tenant: AppTenant, shared
   registerAuditHooks(scoped, shared.audit, { basePath, tenant: id });
   scoped.addHook('onRequest', authHook(tenant.auth));
   // After authentication, so that a client is counted by its token's subject.
-  scoped.addHook('preHandler', rateLimitHook(
-    { requests: config.limits.clientRequests, windowSeconds: config.limits.windowSeconds },
-    { requests: config.limits.tenantRequests, windowSeconds: config.limits.windowSeconds },
-    id,
-    (request) => holdsRequestedScope(tenant.archive, request.params as UidParams),
-  ));
+  scoped.addHook(
+    'preHandler',
+    rateLimitHook(
+      { requests: config.limits.clientRequests, windowSeconds: config.limits.windowSeconds },
+      { requests: config.limits.tenantRequests, windowSeconds: config.limits.windowSeconds },
+      id,
+      (request) => holdsRequestedScope(tenant.archive, request.params as UidParams),
+    ),
+  );
   scoped.addHook('preHandler', warnNonConformantUids);
   registerQidoRoutes(scoped, {
     service: tenant.qido,
@@ -296,4 +365,3 @@ function registerMethodNotAllowed(app: FastifyInstance, byPath: ReadonlyMap<stri
     }
   });
 }
-

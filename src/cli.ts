@@ -32,8 +32,19 @@ import { UNCOMPRESSED_TRANSFER_SYNTAXES } from './dicom/transfer-syntax.js';
 
 /** Positional arguments each command takes, its own name included. */
 const ARITY: Record<CommandName, number> = {
-  serve: 1, start: 1, check: 1, echo: 1, probe: 1, reindex: 1, samples: 2, import: Infinity, prefetch: Infinity, sign: 2,
-  apikey: 2, 'sop-classes': 1, help: 2,
+  serve: 1,
+  start: 1,
+  check: 1,
+  echo: 1,
+  probe: 1,
+  reindex: 1,
+  samples: 2,
+  import: Infinity,
+  prefetch: Infinity,
+  sign: 2,
+  apikey: 2,
+  'sop-classes': 1,
+  help: 2,
 };
 
 function fail(code: number, message: string): never {
@@ -52,8 +63,14 @@ async function serve(config: GatewayConfig, allowInsecure: boolean, quickStart =
     if (err instanceof ConfigError || err instanceof FormatError) fail(2, err.message);
     throw err;
   }
-  const backend = config.backend === 'dimse' ? { pacs: `${config.pacs.aeTitle}@${config.pacs.host}:${config.pacs.port}` } : { archive: config.archive.dir };
-  gateway.app.log.info({ url: `${gateway.httpUrl}${config.http.basePath}`, backend: config.backend, ...backend }, 'dicomweb-gateway ready');
+  const backend =
+    config.backend === 'dimse'
+      ? { pacs: `${config.pacs.aeTitle}@${config.pacs.host}:${config.pacs.port}` }
+      : { archive: config.archive.dir };
+  gateway.app.log.info(
+    { url: `${gateway.httpUrl}${config.http.basePath}`, backend: config.backend, ...backend },
+    'dicomweb-gateway ready',
+  );
   if (quickStart) process.stdout.write(whatToTry(config, gateway.httpUrl, seeded));
   let stopping = false;
   const stop = (signal: string): void => {
@@ -61,8 +78,14 @@ async function serve(config: GatewayConfig, allowInsecure: boolean, quickStart =
     stopping = true;
     gateway.app.log.info({ signal }, 'shutting down');
     // Responses still streaming get 10 s; then the process ends regardless (a stalled client must not hold it).
-    setTimeout(() => { gateway.app.log.warn('shutdown took over 10 s; exiting'); process.exit(1); }, 10_000).unref();
-    gateway.close().then(() => process.exit(0), () => process.exit(1));
+    setTimeout(() => {
+      gateway.app.log.warn('shutdown took over 10 s; exiting');
+      process.exit(1);
+    }, 10_000).unref();
+    gateway.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
@@ -79,12 +102,18 @@ function reindex(config: GatewayConfig): void {
   for (const t of archives) {
     const started = performance.now();
     const { instances, skipped } = EmbeddedArchive.reindex(embeddedSettings(t, config));
-    process.stdout.write(`tenant ${t.id}: ${instances} instance(s) indexed from ${t.archive.dir} in ${((performance.now() - started) / 1000).toFixed(1)} s${skipped ? `; ${skipped} file(s) that do not parse skipped` : ''}\n`);
+    process.stdout.write(
+      `tenant ${t.id}: ${instances} instance(s) indexed from ${t.archive.dir} in ${((performance.now() - started) / 1000).toFixed(1)} s${skipped ? `; ${skipped} file(s) that do not parse skipped` : ''}\n`,
+    );
   }
 }
 
 async function echo(config: GatewayConfig): Promise<void> {
-  if (config.backend !== 'dimse') fail(2, `echo: no PACS is configured (the default tenant is served by the embedded archive in ${config.archive.dir}): nothing to C-ECHO`);
+  if (config.backend !== 'dimse')
+    fail(
+      2,
+      `echo: no PACS is configured (the default tenant is served by the embedded archive in ${config.archive.dir}): nothing to C-ECHO`,
+    );
   const target = `${config.pacs.aeTitle}@${config.pacs.host}:${config.pacs.port}`;
   const start = performance.now();
   const tlsOptions = pacsTlsOptions(config);
@@ -94,7 +123,9 @@ async function echo(config: GatewayConfig): Promise<void> {
       port: config.pacs.port,
       calledAeTitle: config.pacs.aeTitle,
       callingAeTitle: config.dimse.aeTitle,
-      presentationContexts: [{ abstractSyntax: SopClass.Verification, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] }],
+      presentationContexts: [
+        { abstractSyntax: SopClass.Verification, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] },
+      ],
       implementation: IMPLEMENTATION,
       maxPduLength: config.pacs.maxPduLength,
       timeouts: { connectMs: config.pacs.connectTimeoutMs, artimMs: config.pacs.artimTimeoutMs },
@@ -105,7 +136,9 @@ async function echo(config: GatewayConfig): Promise<void> {
     const status = await client.echo();
     const rtt = performance.now() - echoStart;
     await association.release();
-    process.stdout.write(`C-ECHO ${target}: status ${statusHex(status)}${status === 0 ? ' (Success)' : ''}, round trip ${rtt.toFixed(2)} ms (association ${(echoStart - start).toFixed(1)} ms)\n`);
+    process.stdout.write(
+      `C-ECHO ${target}: status ${statusHex(status)}${status === 0 ? ' (Success)' : ''}, round trip ${rtt.toFixed(2)} ms (association ${(echoStart - start).toFixed(1)} ms)\n`,
+    );
     process.exit(status === 0 ? 0 : 1);
   } catch (err) {
     const message = err instanceof DimseNetworkError ? err.message : String(err);
@@ -115,7 +148,8 @@ async function echo(config: GatewayConfig): Promise<void> {
 
 /** `probe`: what the tenant's PACS supports (models and levels, C-GET, C-MOVE and its originator, extended negotiation, storage syntaxes), read-only. */
 async function probe(tenant: TenantSettings, json: boolean): Promise<void> {
-  if (tenant.backend !== 'dimse') fail(2, `tenant ${tenant.id} has no PACS (it is served by the embedded archive): nothing to probe`);
+  if (tenant.backend !== 'dimse')
+    fail(2, `tenant ${tenant.id} has no PACS (it is served by the embedded archive): nothing to probe`);
   const { pacs } = tenant;
   try {
     const found = await probeCommand(tenant, silentLogger);
@@ -126,19 +160,32 @@ async function probe(tenant: TenantSettings, json: boolean): Promise<void> {
   }
 }
 
-function sign(config: GatewayConfig, target: string | undefined, options: { ttl: string; capability: boolean; tenant: string }): void {
+function sign(
+  config: GatewayConfig,
+  target: string | undefined,
+  options: { ttl: string; capability: boolean; tenant: string },
+): void {
   if (!target) fail(2, `sign needs a path\n${commandUsage('sign')}`);
   const ttl = parseTtl(options.ttl);
   if (ttl === undefined) fail(2, `--ttl ${options.ttl}: give seconds or a number with s, m, h or d`);
   const tenant = tenantSettings(config).find((t) => t.id === options.tenant);
-  if (!tenant) fail(2, `--tenant ${options.tenant}: no such tenant (configured: ${tenantSettings(config).map((t) => t.id).join(', ')})`);
+  if (!tenant)
+    fail(
+      2,
+      `--tenant ${options.tenant}: no such tenant (configured: ${tenantSettings(config)
+        .map((t) => t.id)
+        .join(', ')})`,
+    );
   const capability = options.capability;
   try {
     const path = mintTarget(target, scopeOf(tenant));
     // A signed URL opens what an <img> loads, nothing else (docs/security.md): minting one for another resource
     // would hand out a URL that answers 401.
     if (!capability && !acceptsSignedUrl(path.split('?')[0] ?? '')) {
-      fail(2, `${target}: signed URLs open rendered and thumbnail resources only; for this resource mint a capability (--capability) or use a bearer token`);
+      fail(
+        2,
+        `${target}: signed URLs open rendered and thumbnail resources only; for this resource mint a capability (--capability) or use a bearer token`,
+      );
     }
     const { value, expires } = mint(tenant.auth, capability ? 'capability' : 'url', path, ttl);
     const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
@@ -158,12 +205,23 @@ async function main(): Promise<void> {
   process.env.UV_THREADPOOL_SIZE ??= '16';
   let parsed;
   try {
-    parsed = parseArgs({ allowPositionals: true, options: {
-      config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' }, insecure: { type: 'boolean' },
-      ttl: { type: 'string', default: '1h' }, capability: { type: 'boolean' }, tenant: { type: 'string', default: 'default' },
-      concurrency: { type: 'string', default: '4' }, 'from-query': { type: 'string' }, json: { type: 'boolean' },
-      id: { type: 'string' }, scopes: { type: 'string', default: 'read' },
-    } });
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+        insecure: { type: 'boolean' },
+        ttl: { type: 'string', default: '1h' },
+        capability: { type: 'boolean' },
+        tenant: { type: 'string', default: 'default' },
+        concurrency: { type: 'string', default: '4' },
+        'from-query': { type: 'string' },
+        json: { type: 'boolean' },
+        id: { type: 'string' },
+        scopes: { type: 'string', default: 'read' },
+      },
+    });
   } catch (err) {
     fail(2, `${(err as Error).message}\n${usage()}`);
   }
@@ -181,7 +239,8 @@ async function main(): Promise<void> {
   }
   const command = first ?? 'serve';
   if (!isCommand(command)) fail(2, `unknown command "${parsed.positionals.join(' ')}"\n${usage()}`);
-  if (parsed.positionals.length > ARITY[command]) fail(2, `${command}: too many arguments (${parsed.positionals.slice(1).join(' ')})\n${commandUsage(command)}`);
+  if (parsed.positionals.length > ARITY[command])
+    fail(2, `${command}: too many arguments (${parsed.positionals.slice(1).join(' ')})\n${commandUsage(command)}`);
   if (command === 'samples') {
     const dir = parsed.positionals[1];
     if (!dir) fail(2, `samples needs a directory\n${commandUsage('samples')}`);
@@ -194,7 +253,10 @@ async function main(): Promise<void> {
   }
   if (command === 'apikey') {
     if (parsed.positionals[1] !== 'create' || !parsed.values.id) fail(2, commandUsage('apikey'));
-    process.exitCode = createApiKeyCommand(parsed.values.id, parsed.values.scopes ?? 'read', { stdout: process.stdout, stderr: process.stderr });
+    process.exitCode = createApiKeyCommand(parsed.values.id, parsed.values.scopes ?? 'read', {
+      stdout: process.stdout,
+      stderr: process.stderr,
+    });
     return;
   }
   const quickStart = command === 'start' && !parsed.values.config;
@@ -219,28 +281,54 @@ async function main(): Promise<void> {
   if (quickStart) config = withRunSigningKey(config);
   const tenantOf = (): TenantSettings => {
     const t = tenantSettings(config).find((s) => s.id === (parsed.values.tenant ?? 'default'));
-    if (!t) fail(2, `--tenant ${parsed.values.tenant}: no such tenant (configured: ${tenantSettings(config).map((s) => s.id).join(', ')})`);
+    if (!t)
+      fail(
+        2,
+        `--tenant ${parsed.values.tenant}: no such tenant (configured: ${tenantSettings(config)
+          .map((s) => s.id)
+          .join(', ')})`,
+      );
     return t;
   };
   if (command === 'import') {
     const paths = parsed.positionals.slice(1);
     const concurrency = Number(parsed.values.concurrency);
     if (paths.length === 0) fail(2, `import needs a directory or a file\n${commandUsage('import')}`);
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) fail(2, `--concurrency ${parsed.values.concurrency}: give a whole number from 1 to 64`);
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
+      fail(2, `--concurrency ${parsed.values.concurrency}: give a whole number from 1 to 64`);
     const missing = paths.find((p) => !existsSync(p));
     if (missing) fail(2, `import: ${missing} does not exist`);
-    process.exitCode = await importCommand(config, tenantOf(), paths, { concurrency }, { stdout: process.stdout, stderr: process.stderr });
+    process.exitCode = await importCommand(
+      config,
+      tenantOf(),
+      paths,
+      { concurrency },
+      { stdout: process.stdout, stderr: process.stderr },
+    );
     return;
   }
   if (command === 'prefetch') {
-    process.exitCode = await prefetchCommand(config, tenantOf(), { studies: parsed.positionals.slice(1), ...(parsed.values['from-query'] ? { query: parsed.values['from-query'] } : {}) }, { stdout: process.stdout, stderr: process.stderr });
+    process.exitCode = await prefetchCommand(
+      config,
+      tenantOf(),
+      {
+        studies: parsed.positionals.slice(1),
+        ...(parsed.values['from-query'] ? { query: parsed.values['from-query'] } : {}),
+      },
+      { stdout: process.stdout, stderr: process.stderr },
+    );
     return;
   }
   if (command === 'probe') await probe(tenantOf(), parsed.values.json === true);
   else if (command === 'echo') await echo(config);
   else if (command === 'reindex') reindex(config);
-  else if (command === 'sign') sign(config, parsed.positionals[1], { ttl: parsed.values.ttl ?? '1h', capability: parsed.values.capability === true, tenant: parsed.values.tenant ?? 'default' });
+  else if (command === 'sign')
+    sign(config, parsed.positionals[1], {
+      ttl: parsed.values.ttl ?? '1h',
+      capability: parsed.values.capability === true,
+      tenant: parsed.values.tenant ?? 'default',
+    });
   else await serve(config, parsed.values.insecure === true, quickStart);
 }
 
-main().catch((err: unknown) => fail(1, err instanceof Error ? err.stack ?? err.message : String(err)));
+main().catch((err: unknown) => fail(1, err instanceof Error ? (err.stack ?? err.message) : String(err)));

@@ -16,7 +16,13 @@ function documentedCodes(): Map<string, string[]> {
 }
 
 function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sourceFiles(path.join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [path.join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory()
+      ? sourceFiles(path.join(dir, e.name))
+      : e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')
+        ? [path.join(dir, e.name)]
+        : [],
+  );
 }
 
 describe('error registry', () => {
@@ -25,7 +31,10 @@ describe('error registry', () => {
     for (const factory of Object.values(Errors)) {
       const statuses = rows.get(factory.code);
       expect(statuses, `${factory.code} is missing from the status table`).toBeDefined();
-      expect(statuses?.some((column) => column.includes(String(factory.statusCode))), `${factory.code} is documented with ${statuses?.join(', ')}, not ${factory.statusCode}`).toBe(true);
+      expect(
+        statuses?.some((column) => column.includes(String(factory.statusCode))),
+        `${factory.code} is documented with ${statuses?.join(', ')}, not ${factory.statusCode}`,
+      ).toBe(true);
     }
   });
 

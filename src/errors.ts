@@ -32,7 +32,8 @@ interface ErrorDefinition {
 type ErrorFactory = ((...args: (string | number)[]) => GatewayError) & ErrorDefinition;
 
 function defineError(code: string, statusCode: number, template: string): ErrorFactory {
-  const factory = (...args: (string | number)[]): GatewayError => new GatewayError(code, statusCode, format(template, ...args));
+  const factory = (...args: (string | number)[]): GatewayError =>
+    new GatewayError(code, statusCode, format(template, ...args));
   return Object.assign(factory, { code, statusCode, template });
 }
 
@@ -40,12 +41,24 @@ export const Errors = {
   badParameter: defineError('DWG_BAD_PARAMETER', 400, 'query parameter "%s": %s'),
   badPathSegment: defineError('DWG_BAD_PATH_SEGMENT', 400, 'path segment "%s": %s'),
   methodNotAllowed: defineError('DWG_METHOD_NOT_ALLOWED', 405, '%s is not allowed on %s (allowed: %s)'),
-  headersTooLarge: defineError('DWG_HEADERS_TOO_LARGE', 431, 'the request header section, URL included, is over %s bytes (http.maxHeaderBytes)'),
+  headersTooLarge: defineError(
+    'DWG_HEADERS_TOO_LARGE',
+    431,
+    'the request header section, URL included, is over %s bytes (http.maxHeaderBytes)',
+  ),
   badRequest: defineError('DWG_BAD_REQUEST', 400, 'the request cannot be parsed: %s'),
-  unknownAttribute: defineError('DWG_UNKNOWN_ATTRIBUTE', 400, '"%s" is not a DICOM keyword or tag known to this gateway'),
+  unknownAttribute: defineError(
+    'DWG_UNKNOWN_ATTRIBUTE',
+    400,
+    '"%s" is not a DICOM keyword or tag known to this gateway',
+  ),
   badMatchValue: defineError('DWG_BAD_MATCH_VALUE', 400, '%s: "%s" %s'),
   badUid: defineError('DWG_BAD_UID', 400, '%s "%s" is not a valid UID: it %s'),
-  notAcceptable: defineError('DWG_NOT_ACCEPTABLE', 406, 'none of the requested media types can be served (asked: %s; available: %s)'),
+  notAcceptable: defineError(
+    'DWG_NOT_ACCEPTABLE',
+    406,
+    'none of the requested media types can be served (asked: %s; available: %s)',
+  ),
   notFound: defineError('DWG_NOT_FOUND', 404, '%s'),
   pacsUnreachable: defineError('DWG_PACS_UNREACHABLE', 502, 'the PACS cannot be reached: %s'),
   pacsRejected: defineError('DWG_PACS_REJECTED', 502, 'the PACS rejected the association: %s'),
@@ -64,10 +77,22 @@ export const Errors = {
   badSignature: defineError('DWG_BAD_SIGNATURE', 403, 'signed URL refused: %s'),
   badCapability: defineError('DWG_BAD_CAPABILITY', 403, 'capability refused: %s'),
   forbidden: defineError('DWG_FORBIDDEN', 403, '%s'),
-  rateLimited: defineError('DWG_RATE_LIMITED', 429, '%s sent more than %s requests that need the PACS in %s s; retry after %s s'),
-  rangeNotSatisfiable: defineError('DWG_RANGE_NOT_SATISFIABLE', 416, 'range "%s" cannot be served from %s bytes (one range: bytes=a-b, a-, or -n)'),
+  rateLimited: defineError(
+    'DWG_RATE_LIMITED',
+    429,
+    '%s sent more than %s requests that need the PACS in %s s; retry after %s s',
+  ),
+  rangeNotSatisfiable: defineError(
+    'DWG_RANGE_NOT_SATISFIABLE',
+    416,
+    'range "%s" cannot be served from %s bytes (one range: bytes=a-b, a-, or -n)',
+  ),
   payloadTooLarge: defineError('DWG_PAYLOAD_TOO_LARGE', 413, 'the request body is too large: %s'),
-  unsupportedMediaType: defineError('DWG_UNSUPPORTED_MEDIA_TYPE', 415, 'the request body\'s media type is not accepted: %s'),
+  unsupportedMediaType: defineError(
+    'DWG_UNSUPPORTED_MEDIA_TYPE',
+    415,
+    "the request body's media type is not accepted: %s",
+  ),
 } as const;
 
 /** Every code the gateway answers with (its own test checks each against docs/conformance.md). */

@@ -22,7 +22,10 @@ export const QUICK_START_DEFAULTS: Record<string, unknown> = {
 /** A signing key for this run (so that the printed signed URL is a real one), unless keys are configured. */
 export function withRunSigningKey(config: GatewayConfig): GatewayConfig {
   if (config.auth.signingKeys.length) return config;
-  return { ...config, auth: { ...config.auth, signingKeys: [{ kid: 'quick-start', secret: randomBytes(32).toString('base64') }] } };
+  return {
+    ...config,
+    auth: { ...config.auth, signingKeys: [{ kid: 'quick-start', secret: randomBytes(32).toString('base64') }] },
+  };
 }
 
 const SEEDED_MARK = '.samples-seeded';
@@ -39,7 +42,10 @@ export async function seedOnFirstStart(config: GatewayConfig): Promise<number | 
   try {
     const outcomes = await seedSamples((incoming) => archive.storeInstance(incoming));
     const failed = outcomes.filter((o) => o.status.status !== 0);
-    if (failed.length) throw new Error(`seeding the sample studies: ${failed.length} instance(s) refused, the first ${failed[0]?.sopInstanceUid} with status ${failed[0]?.status.status.toString(16)}`);
+    if (failed.length)
+      throw new Error(
+        `seeding the sample studies: ${failed.length} instance(s) refused, the first ${failed[0]?.sopInstanceUid} with status ${failed[0]?.status.status.toString(16)}`,
+      );
     writeFileSync(path.join(main.archive.dir, SEEDED_MARK), `${new Date().toISOString()}\n`);
     return outcomes.length;
   } finally {
@@ -52,9 +58,16 @@ export function whatToTry(config: GatewayConfig, httpUrl: string, seeded: number
   const [main] = tenantSettings(config);
   const base = `${httpUrl}${config.http.basePath}`;
   const ct = IMAGING_FIXTURES.find((f) => f.key === 'ct-signed');
-  const image = ct ? `${base}/studies/${IMAGING_STUDY.uid}/series/${ct.seriesUid}/instances/${ct.uid}/rendered?annotation=patient,technique&viewport=512,512` : '';
-  const thumbnail = main ? `${httpUrl}${mint(main.auth, 'url', mintTarget(`/studies/${IMAGING_STUDY.uid}/thumbnail`, scopeOf(main)), 3600).value}` : '';
-  const where = main?.backend === 'embedded' ? `its embedded archive in ${main.archive.dir}${seeded ? ` (seeded now with ${seeded} sample instances)` : ''}` : `the PACS ${config.pacs?.aeTitle}@${config.pacs?.host}:${config.pacs?.port}`;
+  const image = ct
+    ? `${base}/studies/${IMAGING_STUDY.uid}/series/${ct.seriesUid}/instances/${ct.uid}/rendered?annotation=patient,technique&viewport=512,512`
+    : '';
+  const thumbnail = main
+    ? `${httpUrl}${mint(main.auth, 'url', mintTarget(`/studies/${IMAGING_STUDY.uid}/thumbnail`, scopeOf(main)), 3600).value}`
+    : '';
+  const where =
+    main?.backend === 'embedded'
+      ? `its embedded archive in ${main.archive.dir}${seeded ? ` (seeded now with ${seeded} sample instances)` : ''}`
+      : `the PACS ${config.pacs?.aeTitle}@${config.pacs?.host}:${config.pacs?.port}`;
   return [
     '',
     `dicomweb-gateway is serving ${where}.`,

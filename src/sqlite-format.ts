@@ -33,7 +33,9 @@ export interface SqliteFormat {
 export function openFormat(db: Database.Database, format: SqliteFormat): void {
   const found = db.pragma('user_version', { simple: true }) as number;
   if (found > format.version) {
-    throw new FormatError(`${format.what} ${format.file} has format ${found}, written by a newer dicomweb-gateway; this version reads formats up to ${format.version}. ${format.remedy}`);
+    throw new FormatError(
+      `${format.what} ${format.file} has format ${found}, written by a newer dicomweb-gateway; this version reads formats up to ${format.version}. ${format.remedy}`,
+    );
   }
   if (found === format.version) return;
   db.transaction(() => {

@@ -39,13 +39,22 @@ export interface TenantSettings {
 export function tenantSettings(config: GatewayConfig): TenantSettings[] {
   const base = config.http.basePath;
   return [
-    { id: DEFAULT_TENANT, basePath: base, backend: config.backend, pacs: config.pacs, archive: config.archive, dimse: config.dimse, auth: config.auth, cache: config.cache },
+    {
+      id: DEFAULT_TENANT,
+      basePath: base,
+      backend: config.backend,
+      pacs: config.pacs,
+      archive: config.archive,
+      dimse: config.dimse,
+      auth: config.auth,
+      cache: config.cache,
+    },
     ...Object.entries(config.tenants).map(([id, t]) => ({ id, basePath: `${base}/tenants/${id}`, ...t })),
   ];
 }
 
 export const scopeOf = (t: TenantSettings): TenantScope =>
-  (t.id === DEFAULT_TENANT ? { base: t.basePath, excluded: `${t.basePath}/tenants` } : { base: t.basePath });
+  t.id === DEFAULT_TENANT ? { base: t.basePath, excluded: `${t.basePath}/tenants` } : { base: t.basePath };
 
 /** The back ends a tenant can have. */
 export type TenantArchive = DimseArchive | EmbeddedArchive;
@@ -58,29 +67,64 @@ export interface Tenant extends AppTenant {
 }
 
 /** The embedded archive of a tenant as configured. */
-export const embeddedSettings = (t: TenantSettings, config: GatewayConfig): EmbeddedArchiveSettings =>
-  ({ dir: t.archive.dir, duplicates: t.archive.duplicates, minFreeBytes: t.dimse.minFreeBytes, inlineBinaryMaxBytes: config.wado.bulkDataThreshold });
+export const embeddedSettings = (t: TenantSettings, config: GatewayConfig): EmbeddedArchiveSettings => ({
+  dir: t.archive.dir,
+  duplicates: t.archive.duplicates,
+  minFreeBytes: t.dimse.minFreeBytes,
+  inlineBinaryMaxBytes: config.wado.bulkDataThreshold,
+});
 
 /** The composition root of one tenant: its archive from its config, then every service over that archive. */
-export async function startTenant(settings: TenantSettings, shared: { config: GatewayConfig; codecs: CodecPool; readBuffers: ReadBuffers; audit: Audit; logger: Logger; metrics?: GatewayMetrics }): Promise<Tenant> {
+export async function startTenant(
+  settings: TenantSettings,
+  shared: {
+    config: GatewayConfig;
+    codecs: CodecPool;
+    readBuffers: ReadBuffers;
+    audit: Audit;
+    logger: Logger;
+    metrics?: GatewayMetrics;
+  },
+): Promise<Tenant> {
   const { dimse } = settings;
   const log = shared.logger.child({ tenant: settings.id });
   const hooks: StorageScpHooks = {
     logger: log,
-    listenProblem: (err) => listenProblem(err, settings.id === DEFAULT_TENANT ? 'dimse.port' : `tenants.${settings.id}.dimse.port`, dimse.host, dimse.port),
-    onStoreRefused: (event, scpAddress) => shared.audit.record({
-      time: new Date().toISOString(),
-      event: AuditEvents.securityAlert,
-      outcome: 8,
-      who: { subject: event.callingAeTitle ?? 'unassociated', via: 'dicom', address: event.peerAddress, tenant: settings.id },
-      what: event.sopInstanceUid ? { instance: event.sopInstanceUid } : {},
-      request: { method: 'C-STORE', path: scpAddress, status: event.status ?? 0 },
-      reason: event.reason,
-    }),
+    listenProblem: (err) =>
+      listenProblem(
+        err,
+        settings.id === DEFAULT_TENANT ? 'dimse.port' : `tenants.${settings.id}.dimse.port`,
+        dimse.host,
+        dimse.port,
+      ),
+    onStoreRefused: (event, scpAddress) =>
+      shared.audit.record({
+        time: new Date().toISOString(),
+        event: AuditEvents.securityAlert,
+        outcome: 8,
+        who: {
+          subject: event.callingAeTitle ?? 'unassociated',
+          via: 'dicom',
+          address: event.peerAddress,
+          tenant: settings.id,
+        },
+        what: event.sopInstanceUid ? { instance: event.sopInstanceUid } : {},
+        request: { method: 'C-STORE', path: scpAddress, status: event.status ?? 0 },
+        reason: event.reason,
+      }),
   };
-  const archive: TenantArchive = settings.backend === 'embedded'
-    ? await EmbeddedArchive.start(embeddedSettings(settings, shared.config), dimse, hooks)
-    : await DimseArchive.start({ ...settings, qido: shared.config.qido, codecs: shared.codecs, ...(shared.metrics ? { observer: shared.metrics.pacsObserver(settings.id, settings.pacs.aeTitle) } : {}) }, hooks);
+  const archive: TenantArchive =
+    settings.backend === 'embedded'
+      ? await EmbeddedArchive.start(embeddedSettings(settings, shared.config), dimse, hooks)
+      : await DimseArchive.start(
+          {
+            ...settings,
+            qido: shared.config.qido,
+            codecs: shared.codecs,
+            ...(shared.metrics ? { observer: shared.metrics.pacsObserver(settings.id, settings.pacs.aeTitle) } : {}),
+          },
+          hooks,
+        );
   const { render } = shared.config;
   const renderService = new RenderService(archive, shared.codecs, {
     renderedCacheBytes: render.renderedCacheBytes,
@@ -96,8 +140,16 @@ export async function startTenant(settings: TenantSettings, shared: { config: Ga
     signing: settings.auth,
     archive,
     qido: new QidoService(archive),
-    wado: new WadoService(archive, { bulkDataThreshold: shared.config.wado.bulkDataThreshold, readBuffers: shared.readBuffers, codecs: shared.codecs, logger: log }),
-    stow: new StowService(archive, path.join(settings.backend === 'embedded' ? settings.archive.dir : settings.cache.dir, 'stow-json-spool')),
+    wado: new WadoService(archive, {
+      bulkDataThreshold: shared.config.wado.bulkDataThreshold,
+      readBuffers: shared.readBuffers,
+      codecs: shared.codecs,
+      logger: log,
+    }),
+    stow: new StowService(
+      archive,
+      path.join(settings.backend === 'embedded' ? settings.archive.dir : settings.cache.dir, 'stow-json-spool'),
+    ),
     render: renderService,
     auth: authPolicy(settings.auth, scopeOf(settings)),
     close: () => archive.close(),

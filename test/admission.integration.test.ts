@@ -13,7 +13,9 @@ type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 
 describe('admission control', () => {
   const cleanups: (() => Promise<void>)[] = [];
-  afterAll(async () => { for (const c of cleanups.reverse()) await c(); });
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
   const pacsFor = async (verbose = false): Promise<TestPacs> => {
     const pacs = await startDcmqrscp({ verbose });
     cleanups.push(() => pacs.stop());
@@ -25,11 +27,17 @@ describe('admission control', () => {
     return gw;
   };
 
-  it('answers 429 with Retry-After beyond a client\'s limit, counting each token subject on its own', async () => {
+  it("answers 429 with Retry-After beyond a client's limit, counting each token subject on its own", async () => {
     const idp: TestIssuer = await startIssuer();
     cleanups.push(() => idp.close());
-    const gw = await gatewayFor(await pacsFor(), { limits: { clientRequests: 3, tenantRequests: 100, windowSeconds: 60 }, auth: { mode: 'required', oauth: { issuer: idp.issuer, audience: idp.audience, jwksUrl: idp.jwksUrl } } });
-    const as = async (sub: string): Promise<Response> => fetch(`${gw.base}/studies?PatientID=PAT-ASCII-1`, { headers: { authorization: `Bearer ${await idp.token({ sub })}` } });
+    const gw = await gatewayFor(await pacsFor(), {
+      limits: { clientRequests: 3, tenantRequests: 100, windowSeconds: 60 },
+      auth: { mode: 'required', oauth: { issuer: idp.issuer, audience: idp.audience, jwksUrl: idp.jwksUrl } },
+    });
+    const as = async (sub: string): Promise<Response> =>
+      fetch(`${gw.base}/studies?PatientID=PAT-ASCII-1`, {
+        headers: { authorization: `Bearer ${await idp.token({ sub })}` },
+      });
     const alice = [await as('alice'), await as('alice'), await as('alice'), await as('alice')];
     expect(alice.map((r) => r.status)).toEqual([200, 200, 200, 429]);
     const refused = alice[3] as Response;
@@ -40,7 +48,9 @@ describe('admission control', () => {
   });
 
   it('limits a tenant as a whole', async () => {
-    const gw = await gatewayFor(await pacsFor(), { limits: { clientRequests: 0, tenantRequests: 4, windowSeconds: 60 } });
+    const gw = await gatewayFor(await pacsFor(), {
+      limits: { clientRequests: 0, tenantRequests: 4, windowSeconds: 60 },
+    });
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++) statuses.push((await fetch(`${gw.base}/studies?PatientID=PAT-ASCII-1`)).status);
     expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
@@ -50,7 +60,10 @@ describe('admission control', () => {
     const dimsePort = await freePort();
     const pacs = await startDcmqrscp({ moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: dimsePort } });
     cleanups.push(() => pacs.stop());
-    const gw = await gatewayFor(pacs, { dimse: { port: dimsePort }, limits: { clientRequests: 5, tenantRequests: 5, windowSeconds: 60 } });
+    const gw = await gatewayFor(pacs, {
+      dimse: { port: dimsePort },
+      limits: { clientRequests: 5, tenantRequests: 5, windowSeconds: 60 },
+    });
     const first = [...allInstances()].find((i) => i.series.modality === 'CT' && !i.series.frames);
     const ct = [...allInstances()].filter((i) => i.series.uid === first?.series.uid);
     const series = `${gw.base}/studies/${ct[0]?.study.uid}/series/${ct[0]?.series.uid}`;
@@ -60,7 +73,8 @@ describe('admission control', () => {
     const statuses = new Map<number, number>();
     for (let i = 0; i < 300; i++) {
       const inst = ct[i % ct.length];
-      const url = i % 3 === 2 ? `${series}/instances/${inst?.uid}/rendered` : `${series}/instances/${inst?.uid}/frames/1`;
+      const url =
+        i % 3 === 2 ? `${series}/instances/${inst?.uid}/rendered` : `${series}/instances/${inst?.uid}/frames/1`;
       const res = await fetch(url);
       await res.arrayBuffer();
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
@@ -78,7 +92,9 @@ describe('admission control', () => {
     const associations = (): number => (pacs.output().match(/Association Received/g) ?? []).length;
     const before = associations();
     const ids = PATIENTS.map((p) => p.id);
-    const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => fetch(`${gw.base}/studies?PatientID=${ids[i % ids.length]}`)));
+    const answers = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => fetch(`${gw.base}/studies?PatientID=${ids[i % ids.length]}`)),
+    );
     expect(answers.every((a) => a.status === 200)).toBe(true);
     await new Promise((r) => setTimeout(r, 300));
     expect(associations() - before).toBeLessThanOrEqual(2);

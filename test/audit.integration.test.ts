@@ -37,24 +37,50 @@ describe('audit trail', () => {
     gw = await startTestGateway(pacs, {
       pacs: { retrieve: 'get' },
       auth: { mode: 'required', signingKeys: [{ kid: 'k1', secret }] },
-      audit: { file, syslog: { host: '127.0.0.1', port: (collector.address() as AddressInfo).port, tls: false, appName: 'dwg-test' } },
+      audit: {
+        file,
+        syslog: { host: '127.0.0.1', port: (collector.address() as AddressInfo).port, tls: false, appName: 'dwg-test' },
+      },
     });
     const inst = [...allInstances()].find((i) => i.series.modality === 'CT');
     const thumb = `/dicomweb/studies/${inst?.study.uid}/series/${inst?.series.uid}/instances/${inst?.uid}/thumbnail`;
     const origin = gw.base.replace(/\/dicomweb$/, '');
-    const signed = signUrl(thumb, { kid: 'k1', key: Buffer.from(secret, 'base64'), expires: Math.floor(Date.now() / 1000) + 60 });
+    const signed = signUrl(thumb, {
+      kid: 'k1',
+      key: Buffer.from(secret, 'base64'),
+      expires: Math.floor(Date.now() / 1000) + 60,
+    });
     expect((await fetch(`${origin}${signed}`)).status).toBe(200);
     expect((await fetch(`${origin}${signed.replace('kid=k1', 'kid=k2')}`)).status).toBe(403);
     expect((await fetch(`${gw.base}/studies?PatientID=PAT-ASCII-1`)).status).toBe(401);
     await new Promise((r) => setTimeout(r, 300));
 
-    const records = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditRecord);
+    const records = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AuditRecord);
     expect(records).toHaveLength(3);
     const [viewed, alert, unauthenticated] = records as [AuditRecord, AuditRecord, AuditRecord];
-    expect(viewed).toMatchObject({ event: { id: '110103', name: 'DICOM Instances Accessed' }, outcome: 0, who: { via: 'signed-url', subject: 'key:k1', address: '127.0.0.1', tenant: 'default' }, what: { study: inst?.study.uid, series: inst?.series.uid, instance: inst?.uid }, request: { method: 'GET', path: thumb, status: 200 } });
+    expect(viewed).toMatchObject({
+      event: { id: '110103', name: 'DICOM Instances Accessed' },
+      outcome: 0,
+      who: { via: 'signed-url', subject: 'key:k1', address: '127.0.0.1', tenant: 'default' },
+      what: { study: inst?.study.uid, series: inst?.series.uid, instance: inst?.uid },
+      request: { method: 'GET', path: thumb, status: 200 },
+    });
     expect(viewed.what.query).toBeUndefined(); // credentials are not written to the trail
-    expect(alert).toMatchObject({ event: { id: '110113', name: 'Security Alert' }, outcome: 4, who: { subject: 'unauthenticated' }, request: { status: 403 }, reason: expect.stringMatching(/no signing key "k2"/) });
-    expect(unauthenticated).toMatchObject({ event: { id: '110113' }, request: { status: 401 }, what: { query: 'PatientID=PAT-ASCII-1' } });
+    expect(alert).toMatchObject({
+      event: { id: '110113', name: 'Security Alert' },
+      outcome: 4,
+      who: { subject: 'unauthenticated' },
+      request: { status: 403 },
+      reason: expect.stringMatching(/no signing key "k2"/),
+    });
+    expect(unauthenticated).toMatchObject({
+      event: { id: '110113' },
+      request: { status: 401 },
+      what: { query: 'PatientID=PAT-ASCII-1' },
+    });
 
     // The same three as RFC 5424 messages, octet-counted: "<len> <PRI>1 TIMESTAMP HOST APP PROCID MSGID - BOM{json}".
     const stream = received.join('');
@@ -62,7 +88,9 @@ describe('audit trail', () => {
     for (let at = 0; at < stream.length;) {
       const space = stream.indexOf(' ', at);
       const length = Number(stream.slice(at, space));
-      const bytes = Buffer.from(stream.slice(space + 1), 'utf8').subarray(0, length).toString('utf8');
+      const bytes = Buffer.from(stream.slice(space + 1), 'utf8')
+        .subarray(0, length)
+        .toString('utf8');
       frames.push(bytes);
       at = space + 1 + bytes.length;
     }
@@ -72,11 +100,15 @@ describe('audit trail', () => {
     expect(JSON.parse((frames[1] as string).split('\ufeff')[1] as string)).toEqual(alert);
   });
 
-  it('takes each request\'s ATNA event from what its route declares: query, accessed, transferred, authentication', async () => {
+  it("takes each request's ATNA event from what its route declares: query, accessed, transferred, authentication", async () => {
     const file = path.join(tempDir('audit'), 'audit.jsonl');
     const secret = Buffer.alloc(32, 6).toString('base64');
     pacs = await startDcmqrscp();
-    gw = await startTestGateway(pacs, { pacs: { retrieve: 'get' }, auth: { mode: 'none', signingKeys: [{ kid: 'k1', secret }] }, audit: { file } });
+    gw = await startTestGateway(pacs, {
+      pacs: { retrieve: 'get' },
+      auth: { mode: 'none', signingKeys: [{ kid: 'k1', secret }] },
+      audit: { file },
+    });
     const inst = [...allInstances()].find((i) => i.series.modality === 'CT');
     const series = `${gw.base}/studies/${inst?.study.uid}/series/${inst?.series.uid}`;
     const requests: [string, RequestInit?][] = [
@@ -84,7 +116,14 @@ describe('audit trail', () => {
       [`${series}/metadata`],
       [`${series}/instances/${inst?.uid}`],
       [`${series}/instances/${inst?.uid}/rendered`],
-      [`${gw.base}/signed-urls`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ urls: [`/studies/${inst?.study.uid}/thumbnail`], ttl: '1m' }) }],
+      [
+        `${gw.base}/signed-urls`,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ urls: [`/studies/${inst?.study.uid}/thumbnail`], ttl: '1m' }),
+        },
+      ],
     ];
     for (const [url, init] of requests) {
       const r = await fetch(url, init);
@@ -92,7 +131,10 @@ describe('audit trail', () => {
       expect(r.status, url).toBeLessThan(300);
     }
     await new Promise((r) => setTimeout(r, 300));
-    const events = readFileSync(file, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as AuditRecord).event.id);
+    const events = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as AuditRecord).event.id);
     expect(events).toEqual(['110112', '110103', '110104', '110103', '110114']);
   });
 });

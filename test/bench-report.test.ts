@@ -8,9 +8,24 @@ const result: SuiteResult = {
   suite: 'example',
   title: 'An example suite',
   setup: 'What was measured.',
-  tables: [{ title: 'Figures', columns: ['', 'p50'], rows: [['gateway | cold', '1.00 ms'], ['Orthanc', '2.00 ms']], note: 'A note.' }],
+  tables: [
+    {
+      title: 'Figures',
+      columns: ['', 'p50'],
+      rows: [
+        ['gateway | cold', '1.00 ms'],
+        ['Orthanc', '2.00 ms'],
+      ],
+      note: 'A note.',
+    },
+  ],
   targets: [target('gateway / Orthanc', '0.50×', '≤ 1×', true), target('RSS', '250 MB', '< 200 MB', false)],
-  charts: [barChart('latency', 'Latency', 'ms', [{ group: 'p50', series: 'gateway', value: 1 }, { group: 'p50', series: "Orthanc's own", value: 2 }])],
+  charts: [
+    barChart('latency', 'Latency', 'ms', [
+      { group: 'p50', series: 'gateway', value: 1 },
+      { group: 'p50', series: "Orthanc's own", value: 2 },
+    ]),
+  ],
 };
 
 describe('benchmark report', () => {
@@ -44,7 +59,12 @@ describe('benchmark report', () => {
 
   it('draws a line chart on a log axis without failing on its extent', async () => {
     const dir = tempDir('bench-report');
-    const chart = lineChart('t', 'Throughput', { x: 'clients', y: 'req/s', logX: true }, [1, 2, 4].map((x) => ({ x, y: 100 * x, series: 'gateway' })));
+    const chart = lineChart(
+      't',
+      'Throughput',
+      { x: 'clients', y: 'req/s', logX: true },
+      [1, 2, 4].map((x) => ({ x, y: 100 * x, series: 'gateway' })),
+    );
     await renderChart(chart.spec, path.join(dir, 'lines.png'));
     expect((await sharp(path.join(dir, 'lines.png')).metadata()).height).toBeGreaterThan(300);
   });

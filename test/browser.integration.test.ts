@@ -15,7 +15,11 @@ import { allInstances, PATIENTS } from '../src/samples/catalog.js';
 import { signUrl } from '../src/auth/signed-url.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
-interface ImageState { complete: boolean; width: number; height: number }
+interface ImageState {
+  complete: boolean;
+  width: number;
+  height: number;
+}
 
 const SECRET = Buffer.alloc(32, 0x5e);
 
@@ -30,9 +34,14 @@ describe('a signed thumbnail in an <img> (headless Chromium)', () => {
 
   beforeAll(async () => {
     pacs = await startDcmqrscp();
-    gw = await startTestGateway(pacs, { pacs: { retrieve: 'get' }, auth: { mode: 'required', signingKeys: [{ kid: 'ehr', secret: SECRET.toString('base64') }] } });
+    gw = await startTestGateway(pacs, {
+      pacs: { retrieve: 'get' },
+      auth: { mode: 'required', signingKeys: [{ kid: 'ehr', secret: SECRET.toString('base64') }] },
+    });
     // The EHR: a page on its own origin, the way a portal embeds images it does not serve.
-    ehr = http.createServer((_req, res) => { res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page); });
+    ehr = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page);
+    });
     await new Promise<void>((r) => ehr.listen(0, '127.0.0.1', r));
     browser = await launchChromium();
   });
@@ -64,14 +73,14 @@ describe('a signed thumbnail in an <img> (headless Chromium)', () => {
       tab.on('requestfailed', (r) => failures.set(r.url(), r.failure()?.errorText ?? ''));
       await tab.goto(`${ehrOrigin}/patient-chart`, { waitUntil: 'load' });
       // Run in the page (a string, so that this file needs no DOM types): wait for each image to load or fail.
-      const images = await tab.evaluate(`(async () => {
+      const images = (await tab.evaluate(`(async () => {
         const state = (id) => {
           const img = document.getElementById(id);
           const done = img.complete ? Promise.resolve() : new Promise((r) => { img.onload = r; img.onerror = r; });
           return done.then(() => ({ complete: img.complete, width: img.naturalWidth, height: img.naturalHeight }));
         };
         return { good: await state('good'), bad: await state('bad') };
-      })()`) as { good: ImageState; bad: ImageState };
+      })()`)) as { good: ImageState; bad: ImageState };
       // What the gateway serves for the same URL, measured by sharp: the browser decoded the same image.
       const served = await fetch(signed);
       expect(served.status).toBe(200);

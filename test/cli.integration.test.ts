@@ -34,7 +34,11 @@ interface Running {
 /** The command as a process, with only the DICOMWEB_* variables given (none of the caller's). */
 function start(args: string[], env: NodeJS.ProcessEnv = {}, cwd = process.cwd()): Running {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DICOMWEB_')));
-  const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], { env: { ...clean, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], {
+    env: { ...clean, ...env },
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   const waiters: { match: RegExp; resolve: () => void }[] = [];
@@ -45,14 +49,21 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}, cwd = process.cwd())
       else waiters.push(w);
     }
   });
-  child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-  const exit = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const exit = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.once('exit', (code) => resolve({ code, stdout, stderr })),
+  );
   return {
     stdout: () => stdout,
-    until: (match) => (match.test(stdout) ? Promise.resolve() : new Promise<void>((resolve, reject) => {
-      waiters.push({ match, resolve });
-      void exit.then((e) => reject(new Error(`exited ${e.code} before ${match}: ${e.stderr}`)));
-    })),
+    until: (match) =>
+      match.test(stdout)
+        ? Promise.resolve()
+        : new Promise<void>((resolve, reject) => {
+            waiters.push({ match, resolve });
+            void exit.then((e) => reject(new Error(`exited ${e.code} before ${match}: ${e.stderr}`)));
+          }),
     signal: (name) => child.kill(name),
     exit,
   };
@@ -61,14 +72,32 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}, cwd = process.cwd())
 const cli = (args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Running['exit'] => start(args, env, cwd).exit;
 
 describe('dicomweb-gateway help', () => {
-  it('prints one command\'s usage for COMMAND --help and help COMMAND, all of it for help', async () => {
-    const [byFlag, byHelp, all, unknown] = await Promise.all([cli(['check', '--help']), cli(['help', 'sign']), cli(['help']), cli(['help', 'nope'])]);
+  it("prints one command's usage for COMMAND --help and help COMMAND, all of it for help", async () => {
+    const [byFlag, byHelp, all, unknown] = await Promise.all([
+      cli(['check', '--help']),
+      cli(['help', 'sign']),
+      cli(['help']),
+      cli(['help', 'nope']),
+    ]);
     expect(byFlag.code).toBe(0);
     expect(byFlag.stdout).toMatch(/^usage: dicomweb-gateway check \[--config FILE\]\n/);
     expect(byFlag.stdout).not.toContain('dicomweb-gateway sign');
     expect(byHelp.stdout).toMatch(/^usage: dicomweb-gateway sign PATH/);
     expect(byHelp.stdout).toContain('rendered and thumbnail resources only');
-    for (const command of ['serve', 'start', 'check', 'echo', 'probe', 'reindex', 'import', 'prefetch', 'sign', 'apikey', 'sop-classes']) expect(all.stdout).toContain(`  ${command}\n`);
+    for (const command of [
+      'serve',
+      'start',
+      'check',
+      'echo',
+      'probe',
+      'reindex',
+      'import',
+      'prefetch',
+      'sign',
+      'apikey',
+      'sop-classes',
+    ])
+      expect(all.stdout).toContain(`  ${command}\n`);
     expect(all.stdout).toContain('_FILE');
     expect([unknown.code, unknown.stderr]).toEqual([2, expect.stringContaining('help: no command "nope"')]);
   });
@@ -77,19 +106,30 @@ describe('dicomweb-gateway help', () => {
 describe('dicomweb-gateway check', () => {
   it('lists every problem of a configuration at once (exit 2)', async () => {
     const file = path.join(tempDir('check'), 'gateway.yaml');
-    writeFileSync(file, 'pacs: { port: 70000, retrieve: fetch }\nhttp: { trustedProxies: [not-an-ip], corsOrigins: ["https://ohif.example.org/viewer"] }\n');
+    writeFileSync(
+      file,
+      'pacs: { port: 70000, retrieve: fetch }\nhttp: { trustedProxies: [not-an-ip], corsOrigins: ["https://ohif.example.org/viewer"] }\n',
+    );
     const r = await cli(['check', '--config', file], { DICOMWEB_CACHE_MAX_BYTES: 'lots' });
     expect(r.code).toBe(2);
-    for (const key of ['pacs.port', 'pacs.retrieve', 'http.trustedProxies.0', 'http.corsOrigins.0', 'cache.maxBytes']) expect(r.stderr).toContain(key);
+    for (const key of ['pacs.port', 'pacs.retrieve', 'http.trustedProxies.0', 'http.corsOrigins.0', 'cache.maxBytes'])
+      expect(r.stderr).toContain(key);
     expect(r.stderr).toMatch(/5 problems/);
   });
 
   it('prints the effective configuration (defaults, file, environment) with every secret masked', async () => {
     const file = path.join(tempDir('check'), 'gateway.yaml');
-    writeFileSync(file, `http: { corsOrigins: ["https://ohif.example.org/"] }\nauth: { signingKeys: [{ kid: k1, secret: "${SECRET}" }] }\n`);
+    writeFileSync(
+      file,
+      `http: { corsOrigins: ["https://ohif.example.org/"] }\nauth: { signingKeys: [{ kid: k1, secret: "${SECRET}" }] }\n`,
+    );
     const r = await cli(['check', '--config', file], { DICOMWEB_PACS_HOST: 'pacs.example.org' });
     expect(r.code).toBe(0);
-    const effective = JSON.parse(r.stdout) as { pacs: { host: string; port: number }; http: { corsOrigins: string[] }; auth: { signingKeys: { kid: string; secret: string }[] } };
+    const effective = JSON.parse(r.stdout) as {
+      pacs: { host: string; port: number };
+      http: { corsOrigins: string[] };
+      auth: { signingKeys: { kid: string; secret: string }[] };
+    };
     expect(effective.pacs).toMatchObject({ host: 'pacs.example.org', port: 4242 });
     // A trailing slash would never match a browser's Origin header: it is dropped.
     expect(effective.http.corsOrigins).toEqual(['https://ohif.example.org']);
@@ -116,12 +156,26 @@ describe('commands on the embedded archive', () => {
     const cwd = tempDir('cli-embedded');
     const port = await freePort();
     const dimsePort = await freePort();
-    const gw = start(['serve'], {
-      DICOMWEB_HTTP_HOST: '127.0.0.1', DICOMWEB_HTTP_PORT: String(port), DICOMWEB_DIMSE_PORT: String(dimsePort), DICOMWEB_AUTH_MODE: 'none',
-      DICOMWEB_ARCHIVE_DIR: path.join(cwd, 'archive'), DICOMWEB_CACHE_DIR: path.join(cwd, 'cache'), DICOMWEB_AUDIT_FILE: '-',
-    }, cwd);
+    const gw = start(
+      ['serve'],
+      {
+        DICOMWEB_HTTP_HOST: '127.0.0.1',
+        DICOMWEB_HTTP_PORT: String(port),
+        DICOMWEB_DIMSE_PORT: String(dimsePort),
+        DICOMWEB_AUTH_MODE: 'none',
+        DICOMWEB_ARCHIVE_DIR: path.join(cwd, 'archive'),
+        DICOMWEB_CACHE_DIR: path.join(cwd, 'cache'),
+        DICOMWEB_AUDIT_FILE: '-',
+      },
+      cwd,
+    );
     await gw.until(/dicomweb-gateway ready/);
-    const ready = JSON.parse(gw.stdout().split('\n').find((l) => l.includes('dicomweb-gateway ready')) ?? '{}') as Record<string, unknown>;
+    const ready = JSON.parse(
+      gw
+        .stdout()
+        .split('\n')
+        .find((l) => l.includes('dicomweb-gateway ready')) ?? '{}',
+    ) as Record<string, unknown>;
     expect(ready).toMatchObject({ backend: 'embedded', archive: path.join(cwd, 'archive') });
     expect(ready.pacs).toBeUndefined();
     expect((await fetch(`http://127.0.0.1:${port}/dicomweb/studies`)).status).toBe(200);
@@ -130,7 +184,11 @@ describe('commands on the embedded archive', () => {
     const [file] = fixtureFiles().files;
     await run('storescu', ['-aec', 'DICOMWEB', '127.0.0.1', String(dimsePort), file ?? '']);
     await gw.until(/"msg":"instance stored"/);
-    const stored = gw.stdout().split('\n').filter((l) => l.includes('"msg":"instance stored"')).map((l) => JSON.parse(l) as { level: number; from: string });
+    const stored = gw
+      .stdout()
+      .split('\n')
+      .filter((l) => l.includes('"msg":"instance stored"'))
+      .map((l) => JSON.parse(l) as { level: number; from: string });
     expect(stored).toEqual([expect.objectContaining({ level: 30, from: 'STORESCU' })]);
     gw.signal('SIGTERM');
     expect((await gw.exit).code).toBe(0);
@@ -143,8 +201,13 @@ describe('commands on the embedded archive', () => {
     const audit = path.join(dir, 'audit.jsonl');
     const port = await freePort();
     const gw = start(['serve'], {
-      DICOMWEB_HTTP_HOST: '127.0.0.1', DICOMWEB_HTTP_PORT: String(port), DICOMWEB_DIMSE_PORT: String(await freePort()), DICOMWEB_AUTH_MODE: 'none',
-      DICOMWEB_ARCHIVE_DIR: path.join(dir, 'archive'), DICOMWEB_CACHE_DIR: path.join(dir, 'cache'), DICOMWEB_AUDIT_FILE: audit,
+      DICOMWEB_HTTP_HOST: '127.0.0.1',
+      DICOMWEB_HTTP_PORT: String(port),
+      DICOMWEB_DIMSE_PORT: String(await freePort()),
+      DICOMWEB_AUTH_MODE: 'none',
+      DICOMWEB_ARCHIVE_DIR: path.join(dir, 'archive'),
+      DICOMWEB_CACHE_DIR: path.join(dir, 'cache'),
+      DICOMWEB_AUDIT_FILE: audit,
     });
     await gw.until(/dicomweb-gateway ready/);
     await (await fetch(`http://127.0.0.1:${port}/dicomweb/studies?PatientID=before`)).arrayBuffer();
@@ -153,7 +216,8 @@ describe('commands on the embedded archive', () => {
     gw.signal('SIGHUP');
     await gw.until(/SIGHUP: audit file reopened/);
     await (await fetch(`http://127.0.0.1:${port}/dicomweb/studies?PatientID=after`)).arrayBuffer();
-    const lines = (): string[] => (existsSync(audit) ? readFileSync(audit, 'utf8').trim().split('\n').filter(Boolean) : []);
+    const lines = (): string[] =>
+      existsSync(audit) ? readFileSync(audit, 'utf8').trim().split('\n').filter(Boolean) : [];
     while (lines().length === 0) await new Promise((r) => setTimeout(r, 20));
     gw.signal('SIGTERM');
     await gw.exit;
@@ -166,7 +230,10 @@ describe('commands on the embedded archive', () => {
 describe('signed URLs are for rendered and thumbnail resources', () => {
   const config = (dir: string, tls: boolean): string => {
     const file = path.join(dir, tls ? 'tls.yaml' : 'plain.yaml');
-    writeFileSync(file, `http: { port: 8443${tls ? ', tls: { cert: /etc/dwg/cert.pem, key: /etc/dwg/key.pem }' : ''} }\nauth: { signingKeys: [{ kid: k1, secret: "${SECRET}" }] }\n`);
+    writeFileSync(
+      file,
+      `http: { port: 8443${tls ? ', tls: { cert: /etc/dwg/cert.pem, key: /etc/dwg/key.pem }' : ''} }\nauth: { signingKeys: [{ kid: k1, secret: "${SECRET}" }] }\n`,
+    );
     return file;
   };
 
@@ -176,21 +243,41 @@ describe('signed URLs are for rendered and thumbnail resources', () => {
       cli(['sign', '/studies/1.2.3/thumbnail', '--config', config(dir, true)]),
       cli(['sign', '/studies/1.2.3/metadata', '--config', config(dir, false)]),
     ]);
-    expect(https.stdout).toMatch(/^https:\/\/localhost:8443\/dicomweb\/studies\/1\.2\.3\/thumbnail\?expires=\d+&kid=k1&signature=/);
-    expect([metadata.code, metadata.stderr]).toEqual([2, expect.stringContaining('signed URLs open rendered and thumbnail resources only; for this resource mint a capability (--capability)')]);
+    expect(https.stdout).toMatch(
+      /^https:\/\/localhost:8443\/dicomweb\/studies\/1\.2\.3\/thumbnail\?expires=\d+&kid=k1&signature=/,
+    );
+    expect([metadata.code, metadata.stderr]).toEqual([
+      2,
+      expect.stringContaining(
+        'signed URLs open rendered and thumbnail resources only; for this resource mint a capability (--capability)',
+      ),
+    ]);
     const capability = await cli(['sign', '/studies/1.2.3/metadata', '--capability', '--config', config(dir, false)]);
     expect(capability.stdout).toMatch(/^dwgcap\./);
   });
 
   it('says why a signed URL does not open another resource (401)', async () => {
-    const gateway = await startGateway(configSchema.parse({
-      http: { host: '127.0.0.1', port: 0 }, dimse: { port: 0 }, archive: { dir: tempDir('signed-archive') }, cache: { dir: tempDir('signed-cache') },
-      auth: { signingKeys: [{ kid: 'k1', secret: SECRET }] }, log: { level: 'silent' },
-    }));
+    const gateway = await startGateway(
+      configSchema.parse({
+        http: { host: '127.0.0.1', port: 0 },
+        dimse: { port: 0 },
+        archive: { dir: tempDir('signed-archive') },
+        cache: { dir: tempDir('signed-cache') },
+        auth: { signingKeys: [{ kid: 'k1', secret: SECRET }] },
+        log: { level: 'silent' },
+      }),
+    );
     try {
-      const signed = signUrl('/dicomweb/studies/1.2.3/metadata', { kid: 'k1', key: Buffer.from(SECRET, 'base64'), expires: Math.floor(Date.now() / 1000) + 60 });
+      const signed = signUrl('/dicomweb/studies/1.2.3/metadata', {
+        kid: 'k1',
+        key: Buffer.from(SECRET, 'base64'),
+        expires: Math.floor(Date.now() / 1000) + 60,
+      });
       const r = await fetch(`${gateway.httpUrl}${signed}`);
-      expect([r.status, ((await r.json()) as { message: string }).message]).toEqual([401, 'signed URLs open rendered and thumbnail resources only; this resource needs a bearer token or a capability']);
+      expect([r.status, ((await r.json()) as { message: string }).message]).toEqual([
+        401,
+        'signed URLs open rendered and thumbnail resources only; this resource needs a bearer token or a capability',
+      ]);
     } finally {
       await gateway.close();
     }
@@ -199,8 +286,16 @@ describe('signed URLs are for rendered and thumbnail resources', () => {
 
 describe('a bad http.trustedProxies', () => {
   it('is refused at start: exit 2 naming the key, no stack trace', async () => {
-    const r = await cli(['serve'], { DICOMWEB_HTTP_TRUSTED_PROXIES: 'not-an-ip', DICOMWEB_AUTH_MODE: 'none', DICOMWEB_HTTP_HOST: '127.0.0.1' });
+    const r = await cli(['serve'], {
+      DICOMWEB_HTTP_TRUSTED_PROXIES: 'not-an-ip',
+      DICOMWEB_AUTH_MODE: 'none',
+      DICOMWEB_HTTP_HOST: '127.0.0.1',
+    });
     expect(r.code).toBe(2);
-    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^dicomweb-gateway: invalid configuration: http\.trustedProxies\.0: an IP address or a CIDR range/)]);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(
+        /^dicomweb-gateway: invalid configuration: http\.trustedProxies\.0: an IP address or a CIDR range/,
+      ),
+    ]);
   });
 });

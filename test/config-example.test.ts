@@ -8,9 +8,9 @@ import { run } from '../devkit/processes.js';
 const FILE = new URL('../gateway.example.yaml', import.meta.url);
 
 const flatten = (o: unknown, prefix = ''): [string, string][] =>
-  (o && typeof o === 'object' && !Array.isArray(o)
+  o && typeof o === 'object' && !Array.isArray(o)
     ? Object.entries(o).flatMap(([k, v]) => flatten(v, `${prefix}${k}.`))
-    : [[prefix.slice(0, -1), JSON.stringify(o)]]);
+    : [[prefix.slice(0, -1), JSON.stringify(o)]];
 
 describe('gateway.example.yaml', () => {
   it('is a valid configuration whose every value is the default', () => {
@@ -22,9 +22,15 @@ describe('gateway.example.yaml', () => {
 
   it('names every configuration key, set or commented out with an example', () => {
     // The commented-out keys ("# key: …") made live, explanations ("## …") dropped.
-    const text = readFileSync(FILE, 'utf8').split('\n')
+    const text = readFileSync(FILE, 'utf8')
+      .split('\n')
       .filter((line) => !/^\s*##/.test(line))
-      .map((line) => line.replace(/^(\s*)# (?=\s*[\w-]+:)/, '$1').replace(/\s+##.*$/, '').replace(/^(\s*[\w-]+:)\s*\{\}\s*$/, '$1'))
+      .map((line) =>
+        line
+          .replace(/^(\s*)# (?=\s*[\w-]+:)/, '$1')
+          .replace(/\s+##.*$/, '')
+          .replace(/^(\s*[\w-]+:)\s*\{\}\s*$/, '$1'),
+      )
       .join('\n');
     const documented = parse(text) as Record<string, unknown>;
     const has = (path: string[]): boolean => {
@@ -44,7 +50,9 @@ describe('gateway.example.yaml', () => {
 
 describe('dicomweb-gateway --version', () => {
   it('prints the version of package.json', async () => {
-    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
     const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--version']);
     expect(stdout.trim()).toBe(`dicomweb-gateway ${version}`);
   });

@@ -18,9 +18,14 @@ function tableRoutes(caption: string): string[] {
   const start = statement.indexOf(caption);
   if (start < 0) throw new Error(`no ${caption} in docs/conformance.md`);
   const lines = statement.slice(start).split('\n');
-  const table = lines.slice(lines.findIndex((l) => l.startsWith('|'))).filter((_, i, all) => all.slice(0, i + 1).every((l) => l.startsWith('|')));
+  const table = lines
+    .slice(lines.findIndex((l) => l.startsWith('|')))
+    .filter((_, i, all) => all.slice(0, i + 1).every((l) => l.startsWith('|')));
   return table.slice(2).map((row) => {
-    const [method, path] = row.split('|').slice(1, 3).map((c) => c.trim().replace(/`/g, ''));
+    const [method, path] = row
+      .split('|')
+      .slice(1, 3)
+      .map((c) => c.trim().replace(/`/g, ''));
     return `${method ?? ''} ${path ?? ''}`;
   });
 }
@@ -31,15 +36,27 @@ async function registeredRoutes(): Promise<string[]> {
   const { app, close } = appOver(new FakeArchive(), { onRoute: (r) => routes.push(r) });
   await app.ready();
   await close();
-  const openApiPath = (url: string): string => url.replace('/bulkdata/*', '/bulkdata/{path}').replace(/:(\w+)/g, '{$1}');
+  const openApiPath = (url: string): string =>
+    url.replace('/bulkdata/*', '/bulkdata/{path}').replace(/:(\w+)/g, '{$1}');
   return routes
     .filter((r) => !(r.config as { refusesMethod?: boolean } | undefined)?.refusesMethod)
-    .flatMap((r) => [r.method].flat().filter((m) => m === 'GET' || m === 'POST').map((m) => `${m} ${openApiPath(r.url)}`));
+    .flatMap((r) =>
+      [r.method]
+        .flat()
+        .filter((m) => m === 'GET' || m === 'POST')
+        .map((m) => `${m} ${openApiPath(r.url)}`),
+    );
 }
 
 function openApiRoutes(): string[] {
-  const spec = parse(readFileSync(new URL('../openapi.yaml', import.meta.url), 'utf8')) as { paths: Record<string, Record<string, unknown>> };
-  return Object.entries(spec.paths).flatMap(([path, item]) => Object.keys(item).filter((m) => ['get', 'post', 'put', 'delete', 'patch'].includes(m)).map((m) => `${m.toUpperCase()} ${path}`));
+  const spec = parse(readFileSync(new URL('../openapi.yaml', import.meta.url), 'utf8')) as {
+    paths: Record<string, Record<string, unknown>>;
+  };
+  return Object.entries(spec.paths).flatMap(([path, item]) =>
+    Object.keys(item)
+      .filter((m) => ['get', 'post', 'put', 'delete', 'patch'].includes(m))
+      .map((m) => `${m.toUpperCase()} ${path}`),
+  );
 }
 
 const sorted = (xs: string[]): string[] => [...new Set(xs)].sort();
@@ -58,7 +75,18 @@ describe('the conformance statement and openapi.yaml', () => {
 
   it('list exactly the storage SOP classes taken (§8.3), as `sop-classes` prints them', () => {
     const table = /<!-- sop-classes -->\n([\s\S]*?)<!-- \/sop-classes -->/.exec(statement)?.[1] ?? '';
-    const rows = table.split('\n').slice(2).filter(Boolean).map((row) => row.split('|').slice(1, 3).map((c) => c.trim().replace(/`/g, '')).join('\t').trimEnd());
+    const rows = table
+      .split('\n')
+      .slice(2)
+      .filter(Boolean)
+      .map((row) =>
+        row
+          .split('|')
+          .slice(1, 3)
+          .map((c) => c.trim().replace(/`/g, ''))
+          .join('\t')
+          .trimEnd(),
+      );
     expect(rows).toEqual(sopClassLines());
   });
 

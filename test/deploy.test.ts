@@ -36,7 +36,13 @@ describe('the systemd unit of docs/deploy.md', () => {
   });
 
   it('has an exposure below 3 in systemd-analyze security', async () => {
-    const result = await run('systemd-analyze', ['security', '--offline=yes', '--threshold=30', '--no-pager', unitHere()]);
+    const result = await run('systemd-analyze', [
+      'security',
+      '--offline=yes',
+      '--threshold=30',
+      '--no-pager',
+      unitHere(),
+    ]);
     const level = /Overall exposure level for \S+: ([\d.]+)/.exec(result.stdout)?.[1];
     expect(Number(level)).toBeLessThan(3);
     expect(result.code).toBe(0);

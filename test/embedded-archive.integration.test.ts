@@ -32,10 +32,23 @@ type Json = Record<string, { vr: string; Value?: unknown[] }>;
 const value = (json: Json | undefined, hex: string): unknown => json?.[hex]?.Value?.[0];
 
 const dimse = configSchema.parse({ dimse: { port: 0, host: '127.0.0.1' }, http: { host: '127.0.0.1' } }).dimse;
-const hooks = { logger: pino({ level: process.env.DWG_TEST_LOG ?? 'silent' }), onStoreRefused: () => {}, listenProblem: (err: unknown) => err };
+const hooks = {
+  logger: pino({ level: process.env.DWG_TEST_LOG ?? 'silent' }),
+  onStoreRefused: () => {},
+  listenProblem: (err: unknown) => err,
+};
 
 async function storescu(port: number, files: string[]): Promise<{ code: number; out: string }> {
-  const r = await run('storescu', ['-v', '-aet', 'MODALITY', '-aec', 'DICOMWEB', '127.0.0.1', String(port), ...files]).catch((err: Error & { code?: number }) => ({ stdout: err.message, stderr: '', code: 1 }));
+  const r = await run('storescu', [
+    '-v',
+    '-aet',
+    'MODALITY',
+    '-aec',
+    'DICOMWEB',
+    '127.0.0.1',
+    String(port),
+    ...files,
+  ]).catch((err: Error & { code?: number }) => ({ stdout: err.message, stderr: '', code: 1 }));
   return { code: r.code, out: `${r.stdout}${r.stderr}` };
 }
 
@@ -58,7 +71,8 @@ describe('embedded archive (storescu → Storage SCP → SQLite index)', () => {
     await archive?.close();
   });
 
-  const get = async (url: string, accept?: string) => served.app.inject({ method: 'GET', url: `/dicomweb${url}`, ...(accept ? { headers: { accept } } : {}) });
+  const get = async (url: string, accept?: string) =>
+    served.app.inject({ method: 'GET', url: `/dicomweb${url}`, ...(accept ? { headers: { accept } } : {}) });
 
   it('acknowledged every instance only once indexed: all are searchable', async () => {
     expect(archive.index.instanceCount).toBe(files.length);
@@ -74,7 +88,9 @@ describe('embedded archive (storescu → Storage SCP → SQLite index)', () => {
       const res = await get(`/studies?PatientName=${encodeURIComponent(`${family.toLowerCase()}*`)}`);
       const found = res.json() as Json[];
       expect(found.length, patient.id).toBe(patient.studies.length);
-      expect((value(found[0], '00100010') as { Alphabetic?: string }).Alphabetic, patient.id).toBe(patient.name.split('=')[0]);
+      expect((value(found[0], '00100010') as { Alphabetic?: string }).Alphabetic, patient.id).toBe(
+        patient.name.split('=')[0],
+      );
     }
   });
 
@@ -83,10 +99,16 @@ describe('embedded archive (storescu → Storage SCP → SQLite index)', () => {
     const in2021 = studies.filter((s) => s.study.date >= '20210101' && s.study.date <= '20211231');
     expect(((await get('/studies?StudyDate=20210101-20211231')).json() as Json[]).length).toBe(in2021.length);
     const two = studies.slice(0, 2).map((s) => s.study.uid);
-    expect(((await get(`/studies?StudyInstanceUID=${two.join(',')}`)).json() as Json[]).map((j) => value(j, '0020000D')).sort()).toEqual([...two].sort());
+    expect(
+      ((await get(`/studies?StudyInstanceUID=${two.join(',')}`)).json() as Json[])
+        .map((j) => value(j, '0020000D'))
+        .sort(),
+    ).toEqual([...two].sort());
     const withMr = studies.filter((s) => s.study.series.some((se) => se.modality === 'MR'));
     const phantomsHaveMr = IMAGING_FIXTURES.some((f) => f.modality === 'MR');
-    expect(((await get('/studies?ModalitiesInStudy=MR')).json() as Json[]).length).toBe(withMr.length + (phantomsHaveMr ? 1 : 0));
+    expect(((await get('/studies?ModalitiesInStudy=MR')).json() as Json[]).length).toBe(
+      withMr.length + (phantomsHaveMr ? 1 : 0),
+    );
     const first = studies[0];
     const [row] = (await get(`/studies?StudyInstanceUID=${first?.study.uid}`)).json() as Json[];
     expect(value(row, '00201206')).toBe(first?.study.series.length);
@@ -97,7 +119,9 @@ describe('embedded archive (storescu → Storage SCP → SQLite index)', () => {
   it('pages exactly with limit and offset, and says when there is more', async () => {
     const all = (await get('/studies?limit=1000')).json() as Json[];
     const page = await get('/studies?limit=3&offset=2');
-    expect((page.json() as Json[]).map((j) => value(j, '0020000D'))).toEqual(all.slice(2, 5).map((j) => value(j, '0020000D')));
+    expect((page.json() as Json[]).map((j) => value(j, '0020000D'))).toEqual(
+      all.slice(2, 5).map((j) => value(j, '0020000D')),
+    );
     expect([page.headers.warning].flat().join()).toMatch(/more matches than this page holds/);
     const last = await get(`/studies?limit=3&offset=${all.length - 3}`);
     expect(last.headers.warning).toBeUndefined();
@@ -109,9 +133,13 @@ describe('embedded archive (storescu → Storage SCP → SQLite index)', () => {
     const [row] = res.json() as Json[];
     expect(value(row, '0020000D')).toBe(instance?.study.uid);
     expect(value(row, '00100020')).toBe(instance?.patient.id);
-    expect(value(row, '00081190')).toMatch(new RegExp(`/studies/${instance?.study.uid}/series/${instance?.series.uid}/instances/${instance?.uid}$`));
+    expect(value(row, '00081190')).toMatch(
+      new RegExp(`/studies/${instance?.study.uid}/series/${instance?.series.uid}/instances/${instance?.uid}$`),
+    );
     const series = await get(`/studies/${instance?.study.uid}/series?Modality=${instance?.series.modality}`);
-    expect((series.json() as Json[]).length).toBe(instance?.study.series.filter((se) => se.modality === instance.series.modality).length);
+    expect((series.json() as Json[]).length).toBe(
+      instance?.study.series.filter((se) => se.modality === instance.series.modality).length,
+    );
   });
 
   it('serves metadata, frames and a thumbnail from the archive', async () => {
@@ -140,10 +168,15 @@ describe('embedded archive (storescu → Storage SCP → SQLite index)', () => {
   });
 
   it('serves /metadata from what it stored at ingest, the same as read from the files', async () => {
-    const fromFiles = appOver(new FakeArchive({ files: archive.index.instancesIn({ study: IMAGING_STUDY.uid }).map((i) => i.path) }));
+    const fromFiles = appOver(
+      new FakeArchive({ files: archive.index.instancesIn({ study: IMAGING_STUDY.uid }).map((i) => i.path) }),
+    );
     try {
       const stored = await get(`/studies/${IMAGING_STUDY.uid}/metadata`);
-      const read = await fromFiles.app.inject({ method: 'GET', url: `/dicomweb/studies/${IMAGING_STUDY.uid}/metadata` });
+      const read = await fromFiles.app.inject({
+        method: 'GET',
+        url: `/dicomweb/studies/${IMAGING_STUDY.uid}/metadata`,
+      });
       expect(stored.statusCode).toBe(200);
       expect(stored.json()).toEqual(read.json());
       expect((stored.json() as Json[]).length).toBe(IMAGING_FIXTURES.length);
@@ -153,9 +186,14 @@ describe('embedded archive (storescu → Storage SCP → SQLite index)', () => {
   });
 
   it('rebuilds the index from the files — by reindex, or at start when it is missing or damaged — with the same answers', async () => {
-    const answers = async (): Promise<string[]> => Promise.all([
-      get('/studies?limit=1000&includefield=all'), get('/instances?limit=1000'), get(`/studies/${IMAGING_STUDY.uid}/metadata`),
-    ].map(async (r) => (await r).body));
+    const answers = async (): Promise<string[]> =>
+      Promise.all(
+        [
+          get('/studies?limit=1000&includefield=all'),
+          get('/instances?limit=1000'),
+          get(`/studies/${IMAGING_STUDY.uid}/metadata`),
+        ].map(async (r) => (await r).body),
+      );
     const before = await answers();
     const reopen = async (): Promise<void> => {
       await served.close();
@@ -173,7 +211,8 @@ describe('embedded archive (storescu → Storage SCP → SQLite index)', () => {
     served = appOver(archive);
     expect(await answers()).toEqual(before);
     await archive.close();
-    for (const f of ['index.sqlite', 'index.sqlite-wal', 'index.sqlite-shm']) rmSync(path.join(settings.dir, f), { force: true });
+    for (const f of ['index.sqlite', 'index.sqlite-wal', 'index.sqlite-shm'])
+      rmSync(path.join(settings.dir, f), { force: true });
     archive = await EmbeddedArchive.start(settings, dimse, hooks);
     await reopen();
     expect(await answers()).toEqual(before);
@@ -214,17 +253,25 @@ describe('embedded archive (storescu → Storage SCP → SQLite index)', () => {
     }
   });
 
-  it('answers A900 to a dataset whose SOP class is not its presentation context\'s, and keeps nothing of it', async () => {
+  it("answers A900 to a dataset whose SOP class is not its presentation context's, and keeps nothing of it", async () => {
     const mr = IMAGING_FIXTURES.find((f) => f.key === 'mr-12bit');
     const file = readFileSync(imagingFixtureFiles().get(mr as (typeof IMAGING_FIXTURES)[number]) as string);
     const before = archive.index.instanceCount;
     const association = await testAssociation({
-      port: archive.storageScp?.port ?? 0, calledAeTitle: 'DICOMWEB',
-      presentationContexts: [{ abstractSyntax: CT_IMAGE_STORAGE, transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] }],
+      port: archive.storageScp?.port ?? 0,
+      calledAeTitle: 'DICOMWEB',
+      presentationContexts: [
+        { abstractSyntax: CT_IMAGE_STORAGE, transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] },
+      ],
     });
     try {
       // An MR dataset under a CT context and command (same SOP Instance UID): PS3.4 §B.2.3 A900.
-      const status = await new DimseClient(association, { responseTimeoutMs: 10_000 }).store(CT_IMAGE_STORAGE, mr?.uid ?? '', TransferSyntax.ExplicitVRLittleEndian, file.subarray(metaEnd(file)));
+      const status = await new DimseClient(association, { responseTimeoutMs: 10_000 }).store(
+        CT_IMAGE_STORAGE,
+        mr?.uid ?? '',
+        TransferSyntax.ExplicitVRLittleEndian,
+        file.subarray(metaEnd(file)),
+      );
       expect(status).toBe(0xa900);
     } finally {
       await association.release();
@@ -237,14 +284,31 @@ describe('embedded archive (storescu → Storage SCP → SQLite index)', () => {
     const f = IMAGING_FIXTURES.find((x) => x.key === 'cr-mono1');
     if (!f) throw new Error('fixture missing');
     const sop = `${f.uid}.7`;
-    const part10 = encodePart10File(f.build().setText(Tags.SOPInstanceUID, sop, 'UI'), { sopClassUid: f.sopClassUid, sopInstanceUid: sop });
+    const part10 = encodePart10File(f.build().setText(Tags.SOPInstanceUID, sop, 'UI'), {
+      sopClassUid: f.sopClassUid,
+      sopInstanceUid: sop,
+    });
     const dataset = part10.subarray(metaEnd(part10));
-    const chunks = async function* (): AsyncGenerator<Buffer> { for (let at = 0; at < dataset.length; at += 4096) yield dataset.subarray(at, at + 4096); };
-    const stored = await archive.storeInstance({ sopClassUid: f.sopClassUid, sopInstanceUid: sop, transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian, source: 'TEST', dataset: chunks() });
+    const chunks = async function* (): AsyncGenerator<Buffer> {
+      for (let at = 0; at < dataset.length; at += 4096) yield dataset.subarray(at, at + 4096);
+    };
+    const stored = await archive.storeInstance({
+      sopClassUid: f.sopClassUid,
+      sopInstanceUid: sop,
+      transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian,
+      source: 'TEST',
+      dataset: chunks(),
+    });
     expect(stored).toEqual({ status: 0 });
     const [found] = (await get(`/instances?SOPInstanceUID=${sop}`)).json() as Json[];
     expect(value(found, '00080018')).toBe(sop);
-    const mismatch = await archive.storeInstance({ sopClassUid: f.sopClassUid, sopInstanceUid: `${sop}.8`, transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian, source: 'TEST', dataset: chunks() });
+    const mismatch = await archive.storeInstance({
+      sopClassUid: f.sopClassUid,
+      sopInstanceUid: `${sop}.8`,
+      transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian,
+      source: 'TEST',
+      dataset: chunks(),
+    });
     expect(mismatch.status).toBe(0xc000);
     expect((await get(`/instances?SOPInstanceUID=${sop}.8`)).json()).toEqual([]);
   });
@@ -252,12 +316,18 @@ describe('embedded archive (storescu → Storage SCP → SQLite index)', () => {
   it('refuses with A700 below the free-space reserve, leaving no file and no index row', async () => {
     const dir = tempDir('archive-full');
     const free = statfsSync(dir).bavail * statfsSync(dir).bsize;
-    const full = await EmbeddedArchive.start({ dir, duplicates: 'keep', minFreeBytes: free * 2, inlineBinaryMaxBytes: 1024 }, dimse, hooks);
+    const full = await EmbeddedArchive.start(
+      { dir, duplicates: 'keep', minFreeBytes: free * 2, inlineBinaryMaxBytes: 1024 },
+      dimse,
+      hooks,
+    );
     try {
       const sent = await storescu(full.storageScp?.port ?? 0, files.slice(0, 1));
       expect(sent.out).toMatch(/A700|Out of Resources|Refused/i);
       expect(full.index.instanceCount).toBe(0);
-      const left = readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.dcm') || f.endsWith('.part'));
+      const left = readdirSync(dir, { recursive: true })
+        .map(String)
+        .filter((f) => f.endsWith('.dcm') || f.endsWith('.part'));
       expect(left).toEqual([]);
     } finally {
       await full.close();
@@ -268,8 +338,12 @@ describe('embedded archive (storescu → Storage SCP → SQLite index)', () => {
 describe('the gateway with no PACS configured', () => {
   it('starts on its embedded archive, and what storescu sends is searchable, retrievable and renderable over HTTP', async () => {
     const config = configSchema.parse({
-      http: { host: '127.0.0.1', port: 0 }, dimse: { port: 0 }, archive: { dir: tempDir('gw-archive') }, cache: { dir: tempDir('gw-cache') },
-      auth: { mode: 'none' }, log: { level: process.env.DWG_TEST_LOG ?? 'silent' },
+      http: { host: '127.0.0.1', port: 0 },
+      dimse: { port: 0 },
+      archive: { dir: tempDir('gw-archive') },
+      cache: { dir: tempDir('gw-cache') },
+      auth: { mode: 'none' },
+      log: { level: process.env.DWG_TEST_LOG ?? 'silent' },
     });
     expect(config.backend).toBe('embedded');
     const gw = await startGateway(config);
@@ -281,10 +355,15 @@ describe('the gateway with no PACS configured', () => {
       const base = `${gw.httpUrl}/dicomweb`;
       const ready = await fetch(`${gw.httpUrl}/readyz`);
       expect(await ready.json()).toMatchObject({ status: 'ready', archive: { instances: phantoms.length } });
-      const studies = (await (await fetch(`${base}/studies?PatientID=${encodeURIComponent(IMAGING_STUDY.patientId)}`)).json()) as Json[];
+      const studies = (await (
+        await fetch(`${base}/studies?PatientID=${encodeURIComponent(IMAGING_STUDY.patientId)}`)
+      ).json()) as Json[];
       expect(studies.map((j) => value(j, '0020000D'))).toEqual([IMAGING_STUDY.uid]);
       const ct = IMAGING_FIXTURES.find((f) => f.key === 'ct-signed');
-      const rendered = await fetch(`${base}/studies/${IMAGING_STUDY.uid}/series/${ct?.seriesUid}/instances/${ct?.uid}/rendered`, { headers: { accept: 'image/png' } });
+      const rendered = await fetch(
+        `${base}/studies/${IMAGING_STUDY.uid}/series/${ct?.seriesUid}/instances/${ct?.uid}/rendered`,
+        { headers: { accept: 'image/png' } },
+      );
       expect(rendered.status).toBe(200);
       const png = await sharp(Buffer.from(await rendered.arrayBuffer())).metadata();
       expect([png.format, png.width, png.height]).toEqual(['png', 256, 256]);

@@ -12,11 +12,16 @@ import { allInstances } from '../src/samples/catalog.js';
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 
 /** One request on a fresh connection: status, headers, body length. */
-function send(method: 'GET' | 'HEAD', url: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; bytes: number }> {
+function send(
+  method: 'GET' | 'HEAD',
+  url: string,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; bytes: number }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method, agent: false }, (res) => {
       let bytes = 0;
-      res.on('data', (c: Buffer) => { bytes += c.length; });
+      res.on('data', (c: Buffer) => {
+        bytes += c.length;
+      });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, bytes }));
     });
     req.on('error', reject);
@@ -44,14 +49,26 @@ describe('HEAD', () => {
   });
 
   it.each([
-    s, se, inst, `${s}/metadata`, `${se}/metadata`, `${inst}/metadata`, `${inst}/frames/1`, `${inst}/rendered`, `${s}/thumbnail`,
-    `${inst}/bulkdata/7FE00010`, '/studies?PatientID=PAT-ASCII-1', `/studies/1.2.3.4.5`,
-  ])('%s answers with GET\'s status and headers and no body', async (resource) => {
+    s,
+    se,
+    inst,
+    `${s}/metadata`,
+    `${se}/metadata`,
+    `${inst}/metadata`,
+    `${inst}/frames/1`,
+    `${inst}/rendered`,
+    `${s}/thumbnail`,
+    `${inst}/bulkdata/7FE00010`,
+    '/studies?PatientID=PAT-ASCII-1',
+    `/studies/1.2.3.4.5`,
+  ])("%s answers with GET's status and headers and no body", async (resource) => {
     const get = await send('GET', `${gw.base}${resource}`);
     const head = await send('HEAD', `${gw.base}${resource}`);
     expect(head.status).toBe(get.status);
     expect(head.bytes).toBe(0);
-    expect(head.headers['content-type']?.toString().replace(/boundary=[^;]+/, 'boundary=B')).toBe(get.headers['content-type']?.toString().replace(/boundary=[^;]+/, 'boundary=B'));
+    expect(head.headers['content-type']?.toString().replace(/boundary=[^;]+/, 'boundary=B')).toBe(
+      get.headers['content-type']?.toString().replace(/boundary=[^;]+/, 'boundary=B'),
+    );
   });
 
   it('releases what it opened: 30 HEADs of a cold and a cached study leave no descriptor and no retrieval behind', async () => {

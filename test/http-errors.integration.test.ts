@@ -25,11 +25,21 @@ describe('HTTP errors and warnings', () => {
   });
 
   // The study resources also take POST (STOW-RS, forwarded to the PACS); the others are read only.
-  it.each([['DELETE', `/studies/${ct?.study.uid}`, 'GET, HEAD, POST'], ['PUT', inst, 'GET, HEAD'], ['PATCH', '/studies', 'GET, HEAD, POST'], ['POST', `${inst}/rendered`, 'GET, HEAD'], ['DELETE', `${inst}/frames/1`, 'GET, HEAD']])('%s %s answers 405 with Allow: %s', async (method, path, allow) => {
+  it.each([
+    ['DELETE', `/studies/${ct?.study.uid}`, 'GET, HEAD, POST'],
+    ['PUT', inst, 'GET, HEAD'],
+    ['PATCH', '/studies', 'GET, HEAD, POST'],
+    ['POST', `${inst}/rendered`, 'GET, HEAD'],
+    ['DELETE', `${inst}/frames/1`, 'GET, HEAD'],
+  ])('%s %s answers 405 with Allow: %s', async (method, path, allow) => {
     const r = await fetch(`${gw.base}${path}`, { method });
     expect(r.status).toBe(405);
     expect(r.headers.get('allow')).toBe(allow);
-    expect(await r.json()).toMatchObject({ error: 'DWG_METHOD_NOT_ALLOWED', status: 405, message: expect.stringContaining(`${method} is not allowed`) });
+    expect(await r.json()).toMatchObject({
+      error: 'DWG_METHOD_NOT_ALLOWED',
+      status: 405,
+      message: expect.stringContaining(`${method} is not allowed`),
+    });
   });
 
   it('still answers 404 for a path that is no resource', async () => {
@@ -37,7 +47,12 @@ describe('HTTP errors and warnings', () => {
     expect(r.status).toBe(404);
   });
 
-  it.each([[`${inst}/frames/0`, 'frames'], [`${inst}/frames/1,x`, 'frames'], [`${inst}/bulkdata/ZZZZ`, 'bulkdata'], [`${inst}/frames/0/rendered`, 'frames']])('%s names the bad path segment', async (path, segment) => {
+  it.each([
+    [`${inst}/frames/0`, 'frames'],
+    [`${inst}/frames/1,x`, 'frames'],
+    [`${inst}/bulkdata/ZZZZ`, 'bulkdata'],
+    [`${inst}/frames/0/rendered`, 'frames'],
+  ])('%s names the bad path segment', async (path, segment) => {
     const r = await fetch(`${gw.base}${path}`);
     expect(r.status).toBe(400);
     const body = (await r.json()) as { error: string; message: string };

@@ -16,15 +16,26 @@ import type { TestPacs } from '../devkit/pacs.js';
 
 type Started = Awaited<ReturnType<typeof gatewayInFrontOfDcmqrscp>>;
 
-interface H2Answer { status: number; headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader; body: Buffer }
+interface H2Answer {
+  status: number;
+  headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader;
+  body: Buffer;
+}
 
 /** One GET on an HTTP/2 session; `readSlowly` pauses after every chunk so that flow control holds the server back. */
-function h2get(session: ClientHttp2Session, path: string, headers: Record<string, string> = {}, readSlowly = false): Promise<H2Answer> {
+function h2get(
+  session: ClientHttp2Session,
+  path: string,
+  headers: Record<string, string> = {},
+  readSlowly = false,
+): Promise<H2Answer> {
   return new Promise((resolve, reject) => {
     const stream = session.request({ ':path': path, ...headers });
     let responseHeaders: H2Answer['headers'] = {};
     const chunks: Buffer[] = [];
-    stream.on('response', (h) => { responseHeaders = h; });
+    stream.on('response', (h) => {
+      responseHeaders = h;
+    });
     stream.on('data', (c: Buffer) => {
       chunks.push(c);
       if (readSlowly) {
@@ -32,7 +43,9 @@ function h2get(session: ClientHttp2Session, path: string, headers: Record<string
         setTimeout(() => stream.resume(), 1);
       }
     });
-    stream.on('end', () => resolve({ status: Number(responseHeaders[':status']), headers: responseHeaders, body: Buffer.concat(chunks) }));
+    stream.on('end', () =>
+      resolve({ status: Number(responseHeaders[':status']), headers: responseHeaders, body: Buffer.concat(chunks) }),
+    );
     stream.on('error', reject);
   });
 }
@@ -46,7 +59,9 @@ describe('HTTP/2', () => {
   let certs: TestCertificates;
   const started: Started[] = [];
   const sessions: ClientHttp2Session[] = [];
-  beforeAll(async () => { certs = await testCertificates(); }, 60_000);
+  beforeAll(async () => {
+    certs = await testCertificates();
+  }, 60_000);
   afterAll(async () => {
     for (const s of sessions) s.close();
     for (const { gw, pacs } of started) {
@@ -59,12 +74,13 @@ describe('HTTP/2', () => {
     started.push(s);
     return s.gw;
   };
-  const connect = (origin: string, options: http2.SecureClientSessionOptions = {}): Promise<ClientHttp2Session> => new Promise((resolve, reject) => {
-    const session = http2.connect(origin, options);
-    sessions.push(session);
-    session.once('connect', () => resolve(session));
-    session.once('error', reject);
-  });
+  const connect = (origin: string, options: http2.SecureClientSessionOptions = {}): Promise<ClientHttp2Session> =>
+    new Promise((resolve, reject) => {
+      const session = http2.connect(origin, options);
+      sessions.push(session);
+      session.once('connect', () => resolve(session));
+      session.once('error', reject);
+    });
 
   it('over TLS: negotiates h2 by ALPN, answers QIDO and a frame with Content-Length, and still serves HTTP/1.1 on the same port', async () => {
     const gw = await start({ tls: { cert: certs.cert, key: certs.key } });
@@ -78,17 +94,29 @@ describe('HTTP/2', () => {
     expect(JSON.parse(qido.body.toString('utf8'))).toHaveLength(patient?.studies.length ?? -1);
 
     if (!cine) throw new Error('the fixtures have a multi-frame instance');
-    const frame = await h2get(session, `${pathOf(gw.base)}/studies/${cine.study.uid}/series/${cine.series.uid}/instances/${cine.uid}/frames/2`, { accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' });
+    const frame = await h2get(
+      session,
+      `${pathOf(gw.base)}/studies/${cine.study.uid}/series/${cine.series.uid}/instances/${cine.uid}/frames/2`,
+      { accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' },
+    );
     expect(frame.status).toBe(200);
     expect(Number(frame.headers['content-length'])).toBe(frame.body.length);
     expect(parseMultipart(frame.body, boundaryOf(String(frame.headers['content-type'])))).toHaveLength(1);
 
     const http1 = await new Promise<{ status: number; version: string; body: string }>((resolve, reject) => {
-      https.get(`${gw.base}/studies?PatientID=${patient?.id}`, { ca, ALPNProtocols: ['http/1.1'] } as https.RequestOptions, (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => { body += c.toString(); });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, version: res.httpVersion, body }));
-      }).on('error', reject);
+      https
+        .get(
+          `${gw.base}/studies?PatientID=${patient?.id}`,
+          { ca, ALPNProtocols: ['http/1.1'] } as https.RequestOptions,
+          (res) => {
+            let body = '';
+            res.on('data', (c: Buffer) => {
+              body += c.toString();
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, version: res.httpVersion, body }));
+          },
+        )
+        .on('error', reject);
     });
     expect(http1).toMatchObject({ status: 200, version: '1.1' });
     expect(JSON.parse(http1.body)).toHaveLength(patient?.studies.length ?? -1);
@@ -104,7 +132,9 @@ describe('HTTP/2', () => {
     // A client that gives up after its first chunk: its stream is reset, and the session goes on.
     await new Promise<void>((resolve, reject) => {
       const stream = session.request({ ':path': series, ...accept });
-      stream.once('data', () => { stream.close(http2.constants.NGHTTP2_CANCEL); });
+      stream.once('data', () => {
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+      });
       stream.once('close', () => resolve());
       stream.once('error', reject);
     });

@@ -29,9 +29,21 @@ describe('UIDs with leading zeros, in front of dcmqrscp', () => {
   beforeAll(async () => {
     file = path.join(tempDir('legacy-uids'), 'legacy.dcm');
     copyFileSync(fixtureFiles().files[0] ?? '', file);
-    await run('dcmodify', ['-nb', '-m', `(0020,000D)=${STUDY}`, '-m', `(0020,000E)=${SERIES}`, '-m', `(0008,0018)=${INSTANCE}`, file]);
+    await run('dcmodify', [
+      '-nb',
+      '-m',
+      `(0020,000D)=${STUDY}`,
+      '-m',
+      `(0020,000E)=${SERIES}`,
+      '-m',
+      `(0008,0018)=${INSTANCE}`,
+      file,
+    ]);
     const dimsePort = await freePort();
-    pacs = await startDcmqrscp({ files: [file], moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: dimsePort } });
+    pacs = await startDcmqrscp({
+      files: [file],
+      moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: dimsePort },
+    });
     gw = await startTestGateway(pacs, { dimse: { port: dimsePort } });
   });
   afterAll(async () => {
@@ -47,13 +59,16 @@ describe('UIDs with leading zeros, in front of dcmqrscp', () => {
   });
 
   it('retrieves it by WADO-RS (C-MOVE) with a Warning that the UIDs do not conform', async () => {
-    const r = await fetchMultipart(`${gw.base}/studies/${STUDY}/series/${SERIES}/instances/${INSTANCE}`, { headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
+    const r = await fetchMultipart(`${gw.base}/studies/${STUDY}/series/${SERIES}/instances/${INSTANCE}`, {
+      headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' },
+    });
     expect(r.status).toBe(200);
     const sent = readFileSync(file);
     const [part] = r.parts;
     expect(part?.body.subarray(metaEnd(part.body)).equals(sent.subarray(metaEnd(sent)))).toBe(true);
     const warning = r.headers.get('warning') ?? '';
-    for (const uid of [STUDY, SERIES, INSTANCE]) expect(warning).toContain(`${uid} has a component with a leading zero`);
+    for (const uid of [STUDY, SERIES, INSTANCE])
+      expect(warning).toContain(`${uid} has a component with a leading zero`);
     const metadata = await fetch(`${gw.base}/studies/${STUDY}/metadata`);
     expect(metadata.status).toBe(200);
     expect(metadata.headers.get('warning')).toContain(`StudyInstanceUID ${STUDY} has a component with a leading zero`);
@@ -66,7 +81,9 @@ describe('UIDs with leading zeros, in front of dcmqrscp', () => {
   });
 
   it('answers 406 to Accept: application/dicom alone (a single part is not offered), naming what is', async () => {
-    const r = await fetch(`${gw.base}/studies/${STUDY}/series/${SERIES}/instances/${INSTANCE}`, { headers: { accept: 'application/dicom' } });
+    const r = await fetch(`${gw.base}/studies/${STUDY}/series/${SERIES}/instances/${INSTANCE}`, {
+      headers: { accept: 'application/dicom' },
+    });
     expect(r.status).toBe(406);
     expect(((await r.json()) as { message: string }).message).toContain('multipart/related; type="application/dicom"');
   });

@@ -52,7 +52,10 @@ describe('credentials and patient data in the log', () => {
 
   it('logs each request without its credential or its search values', async () => {
     const expires = Math.floor(Date.now() / 1000) + 600;
-    const thumbnail = signUrl(`/dicomweb/studies/${study?.uid}/series/${inst?.series.uid}/instances/${inst?.uid}/thumbnail`, { kid: 'k1', key: SECRET, expires });
+    const thumbnail = signUrl(
+      `/dicomweb/studies/${study?.uid}/series/${inst?.series.uid}/instances/${inst?.uid}/thumbnail`,
+      { kid: 'k1', key: SECRET, expires },
+    );
     const signature = new URL(thumbnail, origin()).searchParams.get('signature') ?? '';
     const capability = mintCapability('/dicomweb', { kid: 'k1', key: SECRET, expires });
     const token = await idp.token();
@@ -63,7 +66,9 @@ describe('credentials and patient data in the log', () => {
       await fetch(`${origin()}${thumbnail}`),
       await fetch(`${gw.base}/studies?capability=${capability}`),
       await fetch(`${gw.base}/studies?PatientName=${name}*`, { headers: { authorization: `Bearer ${token}` } }),
-      await fetch(`${gw.base}/studies?PatientID=${patient?.id ?? ''}`, { headers: { authorization: `Bearer ${apiKey.key}` } }),
+      await fetch(`${gw.base}/studies?PatientID=${patient?.id ?? ''}`, {
+        headers: { authorization: `Bearer ${apiKey.key}` },
+      }),
       await fetch(`${gw.base}/studies?access_token=${token}`),
     ];
     expect(responses.map((r) => r.status)).toEqual([200, 200, 200, 200, 401]);
@@ -73,7 +78,14 @@ describe('credentials and patient data in the log', () => {
     }
 
     const all = gw.lines.map((l) => l.raw).join('\n');
-    for (const secret of [signature, capability, token, apiKey.key, apiKey.key.split('.').pop() ?? '', SECRET.toString('base64')]) {
+    for (const secret of [
+      signature,
+      capability,
+      token,
+      apiKey.key,
+      apiKey.key.split('.').pop() ?? '',
+      SECRET.toString('base64'),
+    ]) {
       expect(secret.length).toBeGreaterThan(20);
       expect(all).not.toContain(secret);
     }
@@ -90,8 +102,16 @@ describe('credentials and patient data in the log', () => {
 
 describe('request lines turned down (log.requests: false)', () => {
   let gw: GatewayProcess;
-  beforeAll(async () => { gw = await gatewayProcessInFrontOfDcmqrscp({ DICOMWEB_LOG_REQUESTS: 'false', DICOMWEB_LOG_QUERY_VALUES: 'true', DICOMWEB_LOG_LEVEL: 'debug' }); });
-  afterAll(async () => { await gw?.stop(); });
+  beforeAll(async () => {
+    gw = await gatewayProcessInFrontOfDcmqrscp({
+      DICOMWEB_LOG_REQUESTS: 'false',
+      DICOMWEB_LOG_QUERY_VALUES: 'true',
+      DICOMWEB_LOG_LEVEL: 'debug',
+    });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+  });
 
   it('logs no per-request line, while the association a search opens is still logged', async () => {
     const search = await fetch(`${gw.base}/studies?PatientID=nobody`);

@@ -23,8 +23,12 @@ function promtoolCheck(text: string): Promise<{ code: number | null; output: str
   return new Promise((resolve, reject) => {
     const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let output = '';
-    child.stdout.on('data', (c: Buffer) => { output += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { output += c.toString(); });
+    child.stdout.on('data', (c: Buffer) => {
+      output += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      output += c.toString();
+    });
     child.once('error', reject);
     child.once('exit', (code) => resolve({ code, output }));
     child.stdin.end(text);
@@ -36,7 +40,11 @@ describe('metrics in front of a PACS (dcmqrscp)', () => {
   let gw: Awaited<ReturnType<typeof gatewayInFrontOfDcmqrscp>>['gw'];
   let metricsUrl: string;
   beforeAll(async () => {
-    ({ pacs, gw } = await gatewayInFrontOfDcmqrscp({ metrics: { enabled: true, port: 0 }, pacs: { maxAssociations: 3 }, cache: { maxBytes: '1GiB' } }));
+    ({ pacs, gw } = await gatewayInFrontOfDcmqrscp({
+      metrics: { enabled: true, port: 0 },
+      pacs: { maxAssociations: 3 },
+      cache: { maxBytes: '1GiB' },
+    }));
     metricsUrl = `${gw.metricsUrl ?? ''}/metrics`;
   });
   afterAll(async () => {
@@ -53,26 +61,44 @@ describe('metrics in front of a PACS (dcmqrscp)', () => {
     const text = await (await fetch(metricsUrl)).text();
     const base = gw.config.http.basePath;
     const requests = (route: string, status: number): number | undefined =>
-      sample(text, `dicomweb_gateway_http_request_duration_seconds_count{route="${base}${route}",method="GET",status="${status}"}`);
+      sample(
+        text,
+        `dicomweb_gateway_http_request_duration_seconds_count{route="${base}${route}",method="GET",status="${status}"}`,
+      );
     expect(requests('/studies', 200)).toBe(3);
     expect(requests('/studies', 400)).toBe(1);
     expect(requests('/studies/:study/series', 200)).toBe(1);
-    expect(sample(text, 'dicomweb_gateway_http_request_duration_seconds_count{route="unmatched",method="GET",status="404"}')).toBe(1);
+    expect(
+      sample(text, 'dicomweb_gateway_http_request_duration_seconds_count{route="unmatched",method="GET",status="404"}'),
+    ).toBe(1);
     // Every answered request is in a bucket no larger than +Inf; no UID becomes a label.
-    expect(sample(text, `dicomweb_gateway_http_request_duration_seconds_bucket{le="+Inf",route="${base}/studies",method="GET",status="200"}`)).toBe(3);
+    expect(
+      sample(
+        text,
+        `dicomweb_gateway_http_request_duration_seconds_bucket{le="+Inf",route="${base}/studies",method="GET",status="200"}`,
+      ),
+    ).toBe(3);
     expect(text).not.toContain(study);
-    const pool = (state: string): number | undefined => sample(text, `dicomweb_gateway_pacs_associations{tenant="default",pacs="${pacs.aeTitle}",state="${state}"}`);
+    const pool = (state: string): number | undefined =>
+      sample(text, `dicomweb_gateway_pacs_associations{tenant="default",pacs="${pacs.aeTitle}",state="${state}"}`);
     expect(pool('max')).toBe(3);
     expect(pool('open')).toBeGreaterThanOrEqual(1); // the searches' association, kept for reuse
     expect(pool('open')).toBeLessThanOrEqual(3);
     expect(pool('busy')).toBe(0);
     expect(pool('waiting')).toBe(0);
-    expect(sample(text, `dicomweb_gateway_pacs_association_requests_refused_total{tenant="default",pacs="${pacs.aeTitle}"}`)).toBe(0);
+    expect(
+      sample(text, `dicomweb_gateway_pacs_association_requests_refused_total{tenant="default",pacs="${pacs.aeTitle}"}`),
+    ).toBe(0);
     expect(sample(text, 'dicomweb_gateway_cache_bytes{tenant="default",kind="budget"}')).toBe(2 ** 30);
-    expect(sample(text, 'dicomweb_gateway_cache_bytes{tenant="default",kind="used"}')).toBe(gw.archive.cache.totalBytes);
+    expect(sample(text, 'dicomweb_gateway_cache_bytes{tenant="default",kind="used"}')).toBe(
+      gw.archive.cache.totalBytes,
+    );
     expect(sample(text, 'dicomweb_gateway_codec_queue_depth')).toBe(0);
     // The three searches' C-FINDs, each to the end; one study level each (the series search: one more).
-    const finds = sample(text, `dicomweb_gateway_pacs_find_duration_seconds_count{tenant="default",pacs="${pacs.aeTitle}",outcome="success"}`);
+    const finds = sample(
+      text,
+      `dicomweb_gateway_pacs_find_duration_seconds_count{tenant="default",pacs="${pacs.aeTitle}",outcome="success"}`,
+    );
     expect(finds).toBeGreaterThanOrEqual(4);
     expect(text).toMatch(/^nodejs_eventloop_lag_p99_seconds \d/m);
   });
@@ -82,7 +108,9 @@ describe('metrics in front of a PACS (dcmqrscp)', () => {
     const series = study?.series[0];
     if (!study || !series) throw new Error('no fixture series');
     const url = `${gw.base}/studies/${study.uid}/series/${series.uid}`;
-    const response = await fetch(url, { headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
+    const response = await fetch(url, {
+      headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' },
+    });
     expect(response.status).toBe(200);
     await response.arrayBuffer();
     const text = await (await fetch(metricsUrl)).text();
@@ -93,10 +121,14 @@ describe('metrics in front of a PACS (dcmqrscp)', () => {
     expect(sample(text, `dicomweb_gateway_pacs_failed_sub_operations_total{${labels}}`)).toBe(0);
     // The first instance came no later than the end.
     const first = sample(text, `dicomweb_gateway_pacs_retrieval_first_instance_seconds_sum{${labels}}`) ?? NaN;
-    expect(first).toBeLessThanOrEqual(sample(text, `dicomweb_gateway_pacs_retrieval_duration_seconds_sum{${labels},outcome="success"}`) ?? NaN);
+    expect(first).toBeLessThanOrEqual(
+      sample(text, `dicomweb_gateway_pacs_retrieval_duration_seconds_sum{${labels},outcome="success"}`) ?? NaN,
+    );
     expect(sample(text, 'dicomweb_gateway_cache_instances{tenant="default"}')).toBe(series.instances);
     // Its sub-operations came to our Storage SCP, on one association.
-    expect(sample(text, 'dicomweb_gateway_scp_instances_total{tenant="default",outcome="stored"}')).toBe(series.instances);
+    expect(sample(text, 'dicomweb_gateway_scp_instances_total{tenant="default",outcome="stored"}')).toBe(
+      series.instances,
+    );
     expect(sample(text, 'dicomweb_gateway_scp_instances_total{tenant="default",outcome="refused"}')).toBe(0);
     expect(sample(text, 'dicomweb_gateway_scp_associations_total{tenant="default",outcome="accepted"}')).toBe(1);
     expect(sample(text, 'dicomweb_gateway_scp_stored_bytes_total{tenant="default"}')).toBe(gw.archive.cache.totalBytes);
@@ -106,27 +138,58 @@ describe('metrics in front of a PACS (dcmqrscp)', () => {
 
     // Again: from the cache (or joining the first retrieval while it records the series complete: the PACS is not
     // asked again either way); then one frame rendered, and the same frame again from the rendered cache.
-    await (await fetch(url, { headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } })).arrayBuffer();
+    await (
+      await fetch(url, { headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } })
+    ).arrayBuffer();
     const instance = [...allInstances()].find((i) => i.series.uid === series.uid);
     const rendered = `${url}/instances/${instance?.uid ?? ''}/frames/1/rendered`;
     for (let i = 0; i < 2; i++) expect((await fetch(rendered, { headers: { accept: 'image/png' } })).status).toBe(200);
     const after = await (await fetch(metricsUrl)).text();
     const hits = sample(after, 'dicomweb_gateway_cache_lookups_total{tenant="default",outcome="hit"}') ?? 0;
-    expect(hits + (sample(after, 'dicomweb_gateway_cache_lookups_total{tenant="default",outcome="joined"}') ?? 0)).toBeGreaterThanOrEqual(2);
-    expect(sample(after, 'dicomweb_gateway_pacs_retrieval_duration_seconds_count{tenant="default",pacs="' + pacs.aeTitle + '",method="move",outcome="success"}')).toBe(1);
+    expect(
+      hits + (sample(after, 'dicomweb_gateway_cache_lookups_total{tenant="default",outcome="joined"}') ?? 0),
+    ).toBeGreaterThanOrEqual(2);
+    expect(
+      sample(
+        after,
+        'dicomweb_gateway_pacs_retrieval_duration_seconds_count{tenant="default",pacs="' +
+          pacs.aeTitle +
+          '",method="move",outcome="success"}',
+      ),
+    ).toBe(1);
     expect(sample(after, 'dicomweb_gateway_cache_lookups_total{tenant="default",outcome="miss"}')).toBe(1);
-    const renders = after.split('\n').filter((l) => l.startsWith('dicomweb_gateway_render_duration_seconds_count{tenant="default",') && l.includes('output="image/png"'));
+    const renders = after
+      .split('\n')
+      .filter(
+        (l) =>
+          l.startsWith('dicomweb_gateway_render_duration_seconds_count{tenant="default",') &&
+          l.includes('output="image/png"'),
+      );
     expect(renders).toHaveLength(1);
     expect(renders[0]).toMatch(/transfer_syntax="1\.2\.840\.10008\.1\.2[.\d]*",output="image\/png"} 1$/);
     expect(sample(after, 'dicomweb_gateway_render_cache_bytes{tenant="default",cache="rendered"}')).toBeGreaterThan(0);
     expect(sample(after, 'dicomweb_gateway_cache_evictions_total{tenant="default"}')).toBe(0);
   });
 
-  it('serve the PACS\'s capabilities, as last probed, to operators on the metrics listener only', async () => {
+  it("serve the PACS's capabilities, as last probed, to operators on the metrics listener only", async () => {
     // Probed here, not at start: its C-MOVE would change what the tests above count (the start-up probe: request-logs).
-    type Report = Record<string, { retrieval: { method: string; chosenBy: string }; probe: { target?: string; models?: Record<string, { find: boolean }>; echo?: { status: string }; move?: { outcome: string } } | null }>;
-    const admin = async (): Promise<Report> => (await (await fetch(`${gw.metricsUrl ?? ''}/admin/pacs`)).json()) as Report;
-    expect(await admin()).toEqual({ default: { retrieval: { method: 'move', chosenBy: 'configuration' }, probe: null } });
+    type Report = Record<
+      string,
+      {
+        retrieval: { method: string; chosenBy: string };
+        probe: {
+          target?: string;
+          models?: Record<string, { find: boolean }>;
+          echo?: { status: string };
+          move?: { outcome: string };
+        } | null;
+      }
+    >;
+    const admin = async (): Promise<Report> =>
+      (await (await fetch(`${gw.metricsUrl ?? ''}/admin/pacs`)).json()) as Report;
+    expect(await admin()).toEqual({
+      default: { retrieval: { method: 'move', chosenBy: 'configuration' }, probe: null },
+    });
     await gw.archive.probe();
     const found = (await admin()).default?.probe;
     expect(found?.target).toBe(`${pacs.aeTitle}@${pacs.host}:${pacs.port}`);
@@ -151,7 +214,9 @@ describe('metrics in front of a PACS (dcmqrscp)', () => {
   it('are the families docs/operations.md lists, no more and no fewer', async () => {
     const text = await (await fetch(metricsUrl)).text();
     const exposed = new Set([...text.matchAll(/^# TYPE (dicomweb_gateway_\w+) /gm)].map((m) => m[1]));
-    const documented = new Set([...readFileSync('docs/operations.md', 'utf8').matchAll(/^\| `(dicomweb_gateway_\w+)` \|/gm)].map((m) => m[1]));
+    const documented = new Set(
+      [...readFileSync('docs/operations.md', 'utf8').matchAll(/^\| `(dicomweb_gateway_\w+)` \|/gm)].map((m) => m[1]),
+    );
     expect(exposed.size).toBeGreaterThanOrEqual(7);
     expect([...exposed].sort()).toEqual([...documented].sort());
   });
@@ -167,10 +232,14 @@ describe('metrics in front of a PACS (dcmqrscp)', () => {
 
 describe('metrics on the embedded archive', () => {
   let gw: Awaited<ReturnType<typeof gatewayOnEmbeddedArchive>>;
-  beforeAll(async () => { gw = await gatewayOnEmbeddedArchive(undefined, { metrics: { enabled: true, port: 0 } }); });
-  afterAll(async () => { await gw?.close(); });
+  beforeAll(async () => {
+    gw = await gatewayOnEmbeddedArchive(undefined, { metrics: { enabled: true, port: 0 } });
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
 
-  it('reads the archive\'s instance count, and promtool accepts them', async () => {
+  it("reads the archive's instance count, and promtool accepts them", async () => {
     const text = await (await fetch(`${gw.metricsUrl ?? ''}/metrics`)).text();
     const held = (await (await fetch(`${gw.httpUrl}/readyz`)).json()) as { archive?: { instances?: number } };
     const instances = sample(text, 'dicomweb_gateway_archive_instances{tenant="default"}');
@@ -178,11 +247,15 @@ describe('metrics on the embedded archive', () => {
     expect(instances).toBe(held.archive?.instances);
     // What storescu sent into the archive's Storage SCP, each on an association of its own kind.
     expect(sample(text, 'dicomweb_gateway_scp_instances_total{tenant="default",outcome="stored"}')).toBe(instances);
-    expect(sample(text, 'dicomweb_gateway_scp_associations_total{tenant="default",outcome="accepted"}')).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(text, 'dicomweb_gateway_scp_associations_total{tenant="default",outcome="accepted"}'),
+    ).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'dicomweb_gateway_scp_associations_total{tenant="default",outcome="rejected"}')).toBe(0);
     // A modality calling the wrong AE title is rejected (PS3.8 §7.1.1.6), and counted so.
     const file = fixtureFiles().files[0] ?? '';
-    await expect(run('storescu', ['-aec', 'NOT-US', '127.0.0.1', String(gw.scpPort), file], { env: SHIPPED_ENV })).rejects.toThrow();
+    await expect(
+      run('storescu', ['-aec', 'NOT-US', '127.0.0.1', String(gw.scpPort), file], { env: SHIPPED_ENV }),
+    ).rejects.toThrow();
     const after = await (await fetch(`${gw.metricsUrl ?? ''}/metrics`)).text();
     expect(sample(after, 'dicomweb_gateway_scp_associations_total{tenant="default",outcome="rejected"}')).toBe(1);
     expect(sample(after, 'dicomweb_gateway_scp_instances_total{tenant="default",outcome="stored"}')).toBe(instances);
@@ -190,10 +263,20 @@ describe('metrics on the embedded archive', () => {
     // not DICOM, failed.
     const boundary = 'metrics-test-boundary';
     const body = Buffer.concat([
-      Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`), readFileSync(file),
-      Buffer.from(`\r\n--${boundary}\r\nContent-Type: application/dicom\r\n\r\nnot a DICOM file\r\n--${boundary}--\r\n`),
+      Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`),
+      readFileSync(file),
+      Buffer.from(
+        `\r\n--${boundary}\r\nContent-Type: application/dicom\r\n\r\nnot a DICOM file\r\n--${boundary}--\r\n`,
+      ),
     ]);
-    const stow = await fetch(`${gw.base}/studies`, { method: 'POST', body, headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, accept: 'application/dicom+json' } });
+    const stow = await fetch(`${gw.base}/studies`, {
+      method: 'POST',
+      body,
+      headers: {
+        'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
+        accept: 'application/dicom+json',
+      },
+    });
     expect(stow.status).toBe(202);
     const later = await (await fetch(`${gw.metricsUrl ?? ''}/metrics`)).text();
     expect(sample(later, 'dicomweb_gateway_stow_instances_total{tenant="default",outcome="stored"}')).toBe(1);

@@ -22,7 +22,13 @@ const repo = path.resolve(import.meta.dirname, '..');
 async function prebuiltMirror(): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
   const dir = tempDir('prebuilt');
   const tarball = path.join(dir, 'prebuilt.tar.gz');
-  await run('tar', ['-czf', tarball, '-C', path.join(repo, 'node_modules', 'better-sqlite3'), 'build/Release/better_sqlite3.node']);
+  await run('tar', [
+    '-czf',
+    tarball,
+    '-C',
+    path.join(repo, 'node_modules', 'better-sqlite3'),
+    'build/Release/better_sqlite3.node',
+  ]);
   const body = readFileSync(tarball);
   const requests: string[] = [];
   const server = http.createServer((req, res) => {
@@ -35,40 +41,69 @@ async function prebuiltMirror(): Promise<{ url: string; requests: string[]; clos
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 describe('the release tarball', () => {
   const cleanups: (() => Promise<void>)[] = [];
-  afterAll(async () => { for (const c of cleanups.reverse()) await c(); });
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
 
   // npm installs some 370 packages from its cache: minutes on a busy two-core machine, not seconds.
   it('packs only what runs, installs with npm install -g, and starts', { timeout: 240_000 }, async () => {
     const copy = await cleanCopy('package');
     const out = tempDir('package-out');
-    const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', out], { cwd: copy, env: process.env });
+    const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', out], {
+      cwd: copy,
+      env: process.env,
+    });
     const [packed] = JSON.parse(stdout) as { filename: string; files: { path: string }[] }[];
     const files = packed?.files.map((f) => f.path) ?? [];
     expect(files).toContain('dist/cli.js');
     expect(files).toContain('dist/codecs/codec-worker.js');
     expect(files).toContain('ui/index.html');
     expect(files).toContain('gateway.example.yaml');
-    expect(files.filter((f) => /^(test|bench|devkit|scripts|src)\//.test(f) || f.endsWith('.test.js') || f.endsWith('.map'))).toEqual([]);
+    expect(
+      files.filter((f) => /^(test|bench|devkit|scripts|src)\//.test(f) || f.endsWith('.test.js') || f.endsWith('.map')),
+    ).toEqual([]);
     expect(files.length).toBeLessThan(250);
 
     const mirror = await prebuiltMirror();
     cleanups.push(mirror.close);
     const prefix = tempDir('package-prefix');
-    await run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', path.join(out, packed?.filename ?? '')], {
-      env: { ...process.env, npm_config_better_sqlite3_binary_host: mirror.url },
-    });
+    await run(
+      'npm',
+      [
+        'install',
+        '-g',
+        '--prefix',
+        prefix,
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        path.join(out, packed?.filename ?? ''),
+      ],
+      {
+        env: { ...process.env, npm_config_better_sqlite3_binary_host: mirror.url },
+      },
+    );
     expect(mirror.requests.some((r) => r.includes('better-sqlite3-v'))).toBe(true);
 
     const cwd = tempDir('package-run');
     const port = await freePort();
     const child = spawn(path.join(prefix, 'bin', 'dicomweb-gateway'), ['start'], {
       cwd,
-      env: { ...process.env, DICOMWEB_HTTP_PORT: String(port), DICOMWEB_DIMSE_PORT: String(await freePort()), DICOMWEB_LOG_LEVEL: 'warn' },
+      env: {
+        ...process.env,
+        DICOMWEB_HTTP_PORT: String(port),
+        DICOMWEB_DIMSE_PORT: String(await freePort()),
+        DICOMWEB_LOG_LEVEL: 'warn',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
@@ -78,7 +113,9 @@ describe('the release tarball', () => {
     });
     let printed = '';
     let stderr = '';
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (c: Buffer) => {
         printed += c.toString();

@@ -23,14 +23,31 @@ const INSTANCE = `${SERIES}.1`;
 
 /** A secondary capture instance with `pixelBytes` of pixel data, written to a file without holding it whole. */
 function largeInstance(file: string, pixelBytes: number): void {
-  const ds = new Dataset().setText(Tags.SOPClassUID, '1.2.840.10008.5.1.4.1.1.7', 'UI').setText(Tags.SOPInstanceUID, INSTANCE, 'UI')
-    .setText(Tags.StudyInstanceUID, STUDY, 'UI').setText(Tags.SeriesInstanceUID, SERIES, 'UI')
-    .setText(Tags.PatientName, 'Partial^Arrival', 'PN').setText(Tags.PatientID, 'PARTIAL-1', 'LO').setText(tag(0x0008, 0x0060), 'OT', 'CS')
-    .setUint16(Tags.SamplesPerPixel, 1).setText(Tags.PhotometricInterpretation, 'MONOCHROME2', 'CS').setUint16(Tags.Rows, 8192).setUint16(Tags.Columns, pixelBytes / 8192 / 2)
-    .setUint16(Tags.BitsAllocated, 16).setUint16(Tags.BitsStored, 16).setUint16(Tags.HighBit, 15).setUint16(Tags.PixelRepresentation, 0);
+  const ds = new Dataset()
+    .setText(Tags.SOPClassUID, '1.2.840.10008.5.1.4.1.1.7', 'UI')
+    .setText(Tags.SOPInstanceUID, INSTANCE, 'UI')
+    .setText(Tags.StudyInstanceUID, STUDY, 'UI')
+    .setText(Tags.SeriesInstanceUID, SERIES, 'UI')
+    .setText(Tags.PatientName, 'Partial^Arrival', 'PN')
+    .setText(Tags.PatientID, 'PARTIAL-1', 'LO')
+    .setText(tag(0x0008, 0x0060), 'OT', 'CS')
+    .setUint16(Tags.SamplesPerPixel, 1)
+    .setText(Tags.PhotometricInterpretation, 'MONOCHROME2', 'CS')
+    .setUint16(Tags.Rows, 8192)
+    .setUint16(Tags.Columns, pixelBytes / 8192 / 2)
+    .setUint16(Tags.BitsAllocated, 16)
+    .setUint16(Tags.BitsStored, 16)
+    .setUint16(Tags.HighBit, 15)
+    .setUint16(Tags.PixelRepresentation, 0);
   const header = Buffer.from([0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x57, 0, 0, 0, 0, 0, 0]);
   header.writeUInt32LE(pixelBytes, 8);
-  writeFileSync(file, Buffer.concat([encodePart10File(ds, { sopClassUid: '1.2.840.10008.5.1.4.1.1.7', sopInstanceUid: INSTANCE }), header]));
+  writeFileSync(
+    file,
+    Buffer.concat([
+      encodePart10File(ds, { sopClassUid: '1.2.840.10008.5.1.4.1.1.7', sopInstanceUid: INSTANCE }),
+      header,
+    ]),
+  );
   const chunk = Buffer.alloc(1 << 20, 0x33);
   for (let written = 0; written < pixelBytes; written += chunk.length) writeFileSync(file, chunk, { flag: 'a' });
 }
@@ -51,34 +68,54 @@ describe('a PACS that dies mid-instance', () => {
     await pacs?.stop();
   });
 
-  it.each(['move', 'get'] as const)('leaves no partial file in incoming/ once the association has ended (C-%s)', async (retrieve) => {
-    const file = path.join(tempDir('partial'), 'large.dcm');
-    largeInstance(file, 160 * 2 ** 20);
-    const dimsePort = await freePort();
-    await gw?.close();
-    await pacs?.stop();
-    pacs = await startDcmqrscp({ files: [file], moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: dimsePort } });
-    gw = await startTestGateway(pacs, { dimse: { port: dimsePort }, pacs: { retrieve } });
-    const incoming = path.join(gw.config.cache.dir, 'incoming');
-    const partials = (): string[] => (existsSync(incoming) ? readdirSync(incoming) : []);
+  it.each(['move', 'get'] as const)(
+    'leaves no partial file in incoming/ once the association has ended (C-%s)',
+    async (retrieve) => {
+      const file = path.join(tempDir('partial'), 'large.dcm');
+      largeInstance(file, 160 * 2 ** 20);
+      const dimsePort = await freePort();
+      await gw?.close();
+      await pacs?.stop();
+      pacs = await startDcmqrscp({
+        files: [file],
+        moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: dimsePort },
+      });
+      gw = await startTestGateway(pacs, { dimse: { port: dimsePort }, pacs: { retrieve } });
+      const incoming = path.join(gw.config.cache.dir, 'incoming');
+      const partials = (): string[] => (existsSync(incoming) ? readdirSync(incoming) : []);
 
-    const answer = fetch(`${gw.base}/studies/${STUDY}/series/${SERIES}/instances/${INSTANCE}`, { headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } })
-      .then(async (r) => ({ status: r.status, bytes: (await r.arrayBuffer()).byteLength }), (err: Error) => ({ status: 0, bytes: 0, error: err.message }));
-    // The instance is arriving: some megabytes of it are on disk.
-    await until('a partial file of a few MB in incoming/', () => partials().some((f) => statSync(path.join(incoming, f)).size > 4 * 2 ** 20), 30_000);
-    const port = pacs.port;
-    // Every dcmqrscp process of this PACS at once: the listener and the child serving the C-MOVE.
-    await run('pkill', ['-KILL', '-f', `dcmqrscp .* ${port}$`]);
-    const ended = await answer;
-    expect(ended.bytes).toBeLessThan(160 * 2 ** 20);
-    // Removed as the association ends (the PACS's connection closing), which is before the answer is over.
-    await until('incoming/ empty', () => partials().length === 0, 2_000);
-    expect(existsSync(path.join(gw.config.cache.dir, 'instances')) ? readdirSync(path.join(gw.config.cache.dir, 'instances'), { recursive: true }).filter((f) => String(f).endsWith('.dcm')) : []).toEqual([]);
-  });
+      const answer = fetch(`${gw.base}/studies/${STUDY}/series/${SERIES}/instances/${INSTANCE}`, {
+        headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' },
+      }).then(
+        async (r) => ({ status: r.status, bytes: (await r.arrayBuffer()).byteLength }),
+        (err: Error) => ({ status: 0, bytes: 0, error: err.message }),
+      );
+      // The instance is arriving: some megabytes of it are on disk.
+      await until(
+        'a partial file of a few MB in incoming/',
+        () => partials().some((f) => statSync(path.join(incoming, f)).size > 4 * 2 ** 20),
+        30_000,
+      );
+      const port = pacs.port;
+      // Every dcmqrscp process of this PACS at once: the listener and the child serving the C-MOVE.
+      await run('pkill', ['-KILL', '-f', `dcmqrscp .* ${port}$`]);
+      const ended = await answer;
+      expect(ended.bytes).toBeLessThan(160 * 2 ** 20);
+      // Removed as the association ends (the PACS's connection closing), which is before the answer is over.
+      await until('incoming/ empty', () => partials().length === 0, 2_000);
+      expect(
+        existsSync(path.join(gw.config.cache.dir, 'instances'))
+          ? readdirSync(path.join(gw.config.cache.dir, 'instances'), { recursive: true }).filter((f) =>
+              String(f).endsWith('.dcm'),
+            )
+          : [],
+      ).toEqual([]);
+    },
+  );
 });
 
 describe('a crash of the gateway mid-instance', () => {
-  it('leaves nothing in the archive\'s incoming/ after the next start', async () => {
+  it("leaves nothing in the archive's incoming/ after the next start", async () => {
     const dir = tempDir('archive-leftover');
     const first = await EmbeddedArchive.open({ dir, duplicates: 'keep', minFreeBytes: 0, inlineBinaryMaxBytes: 1024 });
     await first.close();

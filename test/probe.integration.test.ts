@@ -16,19 +16,35 @@ import { allInstances, allStudies } from '../src/samples/catalog.js';
 import { gatewayInFrontOfDcmqrscp, startTestGateway } from './harness/gateway.js';
 import { fetchMultipart } from './harness/multipart.js';
 
-const UNCOMPRESSED = [TransferSyntax.ImplicitVRLittleEndian, TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ExplicitVRBigEndian].sort();
+const UNCOMPRESSED = [
+  TransferSyntax.ImplicitVRLittleEndian,
+  TransferSyntax.ExplicitVRLittleEndian,
+  TransferSyntax.ExplicitVRBigEndian,
+].sort();
 
 /** The command as an operator runs it, pointed at `pacs` by environment variables, its Storage SCP on `scpPort`. */
-function probe(pacs: Pick<TestPacs, 'aeTitle' | 'host' | 'port'>, scpPort: number, ...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+function probe(
+  pacs: Pick<TestPacs, 'aeTitle' | 'host' | 'port'>,
+  scpPort: number,
+  ...args: string[]
+): Promise<{ stdout: string; stderr: string; code: number }> {
   return run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'probe', ...args], {
     env: {
-      ...process.env, DICOMWEB_PACS_AE_TITLE: pacs.aeTitle, DICOMWEB_PACS_HOST: pacs.host, DICOMWEB_PACS_PORT: String(pacs.port),
-      DICOMWEB_DIMSE_HOST: '127.0.0.1', DICOMWEB_DIMSE_PORT: String(scpPort), DICOMWEB_LOG_LEVEL: 'silent',
+      ...process.env,
+      DICOMWEB_PACS_AE_TITLE: pacs.aeTitle,
+      DICOMWEB_PACS_HOST: pacs.host,
+      DICOMWEB_PACS_PORT: String(pacs.port),
+      DICOMWEB_DIMSE_HOST: '127.0.0.1',
+      DICOMWEB_DIMSE_PORT: String(scpPort),
+      DICOMWEB_LOG_LEVEL: 'silent',
     },
   });
 }
 
-const probeDirs = (): string[] => readdirSync(os.tmpdir()).filter((d) => d.startsWith('dicomweb-probe-')).sort();
+const probeDirs = (): string[] =>
+  readdirSync(os.tmpdir())
+    .filter((d) => d.startsWith('dicomweb-probe-'))
+    .sort();
 
 describe('probe', () => {
   it.each([
@@ -51,10 +67,14 @@ describe('probe', () => {
       // Neither grants C-FIND extended negotiation.
       expect(found.findOptions).toBeUndefined();
       // Every level answers; an instance was found to retrieve, and none of the UIDs the PACS holds is reported.
-      expect(found.levels).toEqual({ 'Patient Root': { PATIENT: 'matches' }, 'Study Root': { STUDY: 'matches', SERIES: 'matches', IMAGE: 'matches' } });
+      expect(found.levels).toEqual({
+        'Patient Root': { PATIENT: 'matches' },
+        'Study Root': { STUDY: 'matches', SERIES: 'matches', IMAGE: 'matches' },
+      });
       expect(found.sample).toBeDefined();
       const reported = JSON.stringify(found);
-      for (const instance of allInstances()) for (const uid of [instance.uid, instance.series.uid, instance.study.uid]) expect(reported).not.toContain(uid);
+      for (const instance of allInstances())
+        for (const uid of [instance.uid, instance.series.uid, instance.study.uid]) expect(reported).not.toContain(uid);
       // Both deliver it by C-GET, and by C-MOVE with our C-MOVE's Message ID as Move Originator (PS3.7 §9.3.1.1).
       expect(found.get.outcome).toBe('delivered');
       expect(found.move).toMatchObject({ outcome: 'delivered', echoesMoveOriginator: true });
@@ -67,7 +87,13 @@ describe('probe', () => {
       } else {
         expect([...allInstances()].map((i) => i.sopClassUid)).toContain(found.sample?.sopClassUid);
         // Orthanc stores what it is sent, compressed ones included.
-        for (const ts of [...UNCOMPRESSED, TransferSyntax.JPEG2000Lossless, TransferSyntax.JPEGBaseline8Bit, TransferSyntax.RLELossless]) expect(found.storageTransferSyntaxes).toContain(ts);
+        for (const ts of [
+          ...UNCOMPRESSED,
+          TransferSyntax.JPEG2000Lossless,
+          TransferSyntax.JPEGBaseline8Bit,
+          TransferSyntax.RLELossless,
+        ])
+          expect(found.storageTransferSyntaxes).toContain(ts);
       }
       const human = (await probe(pacs, scpPort)).stdout;
       expect(human).toContain(`PACS ${found.target}`);
@@ -80,7 +106,7 @@ describe('probe', () => {
     }
   });
 
-  it('says why C-MOVE failed when the PACS does not know us, and when our Storage SCP\'s port is taken', async () => {
+  it("says why C-MOVE failed when the PACS does not know us, and when our Storage SCP's port is taken", async () => {
     // Orthanc knows no move destination here, and answers such a C-MOVE with 0xC000, not 0xA801 (PS3.4 §C.4.2.1.5).
     const pacs = await startOrthanc();
     const taken = net.createServer();
@@ -88,10 +114,16 @@ describe('probe', () => {
       const scpPort = await freePort();
       const unknown = JSON.parse((await probe(pacs, scpPort, '--json')).stdout) as PacsCapabilities;
       expect(unknown.get.outcome).toBe('delivered');
-      expect(unknown.move).toEqual({ outcome: 'failed', detail: expect.stringMatching(/^C-MOVE failed with status 0xC000/) as unknown });
+      expect(unknown.move).toEqual({
+        outcome: 'failed',
+        detail: expect.stringMatching(/^C-MOVE failed with status 0xC000/) as unknown,
+      });
       await new Promise<void>((resolve) => taken.listen(scpPort, '127.0.0.1', resolve));
       const busy = JSON.parse((await probe(pacs, scpPort, '--json')).stdout) as PacsCapabilities;
-      expect(busy.move).toEqual({ outcome: 'not tried', detail: expect.stringContaining(`dimse.port ${scpPort} is in use`) as unknown });
+      expect(busy.move).toEqual({
+        outcome: 'not tried',
+        detail: expect.stringContaining(`dimse.port ${scpPort} is in use`) as unknown,
+      });
       expect(busy.get.outcome).toBe('delivered');
     } finally {
       taken.close();
@@ -101,9 +133,17 @@ describe('probe', () => {
 
   it('says why when the PACS cannot be reached, and that the embedded archive has nothing to probe', async () => {
     const nobody = { aeTitle: 'NOBODY', host: '127.0.0.1', port: await freePort() };
-    const refused = await probe(nobody, await freePort()).then(() => undefined, (err: Error) => err.message);
+    const refused = await probe(nobody, await freePort()).then(
+      () => undefined,
+      (err: Error) => err.message,
+    );
     expect(refused).toMatch(/probing NOBODY@127\.0\.0\.1:\d+ failed: .*(refused|ECONNREFUSED)/i);
-    const embedded = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'probe'], { env: { ...process.env, DICOMWEB_LOG_LEVEL: 'silent' } }).then(() => undefined, (err: Error) => err.message);
+    const embedded = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'probe'], {
+      env: { ...process.env, DICOMWEB_LOG_LEVEL: 'silent' },
+    }).then(
+      () => undefined,
+      (err: Error) => err.message,
+    );
     expect(embedded).toMatch(/exited with 2/);
     expect(embedded).toMatch(/tenant default has no PACS/);
   });
@@ -127,10 +167,16 @@ describe('pacs.retrieve auto', () => {
       const answer = await fetchMultipart(url, { headers: accept });
       expect(answer.status).toBe(200);
       expect(answer.parts).toHaveLength(instances);
-      expect(gw.archive.capabilities.latest).toMatchObject({ move: { outcome: 'failed' }, get: { outcome: 'delivered' } });
+      expect(gw.archive.capabilities.latest).toMatchObject({
+        move: { outcome: 'failed' },
+        get: { outcome: 'delivered' },
+      });
       expect(gw.archive.peer.retrieval).toBe('get');
       // Operators see the choice and why beside the findings (metrics listener).
-      const report = (await (await fetch(`${gw.metricsUrl ?? ''}/admin/pacs`)).json()) as Record<string, { retrieval: unknown; probe: { get?: { outcome: string } } }>;
+      const report = (await (await fetch(`${gw.metricsUrl ?? ''}/admin/pacs`)).json()) as Record<
+        string,
+        { retrieval: unknown; probe: { get?: { outcome: string } } }
+      >;
       expect(report.default?.retrieval).toEqual({ method: 'get', chosenBy: 'probe' });
       expect(report.default?.probe.get?.outcome).toBe('delivered');
       // Nothing came to our Storage SCP: the instances arrived on the C-GET association.
@@ -145,7 +191,9 @@ describe('pacs.retrieve auto', () => {
     const { pacs, gw } = await gatewayInFrontOfDcmqrscp({ pacs: { retrieve: 'auto', probeAtStart: true } });
     try {
       await gw.archive.capabilities.settled();
-      expect(gw.archive.capabilities.latest).toMatchObject({ move: { outcome: 'delivered', echoesMoveOriginator: true } });
+      expect(gw.archive.capabilities.latest).toMatchObject({
+        move: { outcome: 'delivered', echoesMoveOriginator: true },
+      });
       expect(gw.archive.peer.retrieval).toBe('move');
       const storedByProbe = gw.archive.storageScp?.tallies.stored ?? NaN;
       expect(storedByProbe).toBe(1); // the probe's instance, through the Storage SCP like any C-MOVE's

@@ -30,13 +30,21 @@ async function getJson(url: string): Promise<{ status: number; headers: Headers;
 }
 
 const match = (uid: string): Buffer =>
-  writeDataset(new Dataset().setText(Tags.QueryRetrieveLevel, 'STUDY').setText(Tags.StudyInstanceUID, uid).setText(Tags.PatientID, 'SLOW'), { explicitVR: true, littleEndian: true });
+  writeDataset(
+    new Dataset()
+      .setText(Tags.QueryRetrieveLevel, 'STUDY')
+      .setText(Tags.StudyInstanceUID, uid)
+      .setText(Tags.PatientID, 'SLOW'),
+    { explicitVR: true, littleEndian: true },
+  );
 
 describe('QIDO-RS streaming', () => {
   it('sends the first match to the client before a slow PACS has finished the C-FIND', async () => {
     const events: string[] = [];
     let release: () => void = () => {};
-    const finalMayGo = new Promise<void>((r) => { release = r; });
+    const finalMayGo = new Promise<void>((r) => {
+      release = r;
+    });
     const scp = await startFakeScp((cmd, reply) => {
       if (!isFind(cmd)) return;
       void (async () => {
@@ -124,8 +132,16 @@ describe('QIDO-RS failure mapping', () => {
   const brokenCommand = Buffer.from([0, 0, 0, 0, 0xf0, 0xff, 0xff, 0x0f, 1, 2, 3, 4]);
   it.each([
     ['an unknown PDU type', (): Buffer => Buffer.from([0x09, 0, 0, 0, 0, 4, 1, 2, 3, 4]), /unrecognised PDU type 0x9/],
-    ['a command set that does not parse', (pcId: number): Buffer => commandPdu(pcId, brokenCommand), /undecodable command set/],
-    ['a P-DATA-TF claiming 64 MiB', (): Buffer => Buffer.from([0x04, 0, 0x04, 0, 0, 0]), /67108864 bytes, over the limit/],
+    [
+      'a command set that does not parse',
+      (pcId: number): Buffer => commandPdu(pcId, brokenCommand),
+      /undecodable command set/,
+    ],
+    [
+      'a P-DATA-TF claiming 64 MiB',
+      (): Buffer => Buffer.from([0x04, 0, 0x04, 0, 0, 0]),
+      /67108864 bytes, over the limit/,
+    ],
   ])('answers 502 DWG_PACS_PROTOCOL with the reason when the PACS sends %s', async (_what, bytes, reason) => {
     const scp = await startFakeScp((cmd, _reply, _association, _identifier, pcId, writeRaw) => {
       if (isFind(cmd)) writeRaw?.(bytes(pcId ?? 1));
@@ -170,7 +186,9 @@ describe('QIDO-RS failure mapping', () => {
   });
 
   it('answers 504 when the PACS never answers the C-FIND', async () => {
-    const scp = await startFakeScp(() => { /* silent */ });
+    const scp = await startFakeScp(() => {
+      /* silent */
+    });
     cleanups.push(() => scp.close());
     const gw = await gatewayFor(scp.port, { pacs: { responseTimeoutMs: 300 } });
     const r = await getJson(`${gw.base}/studies`);
@@ -178,23 +196,28 @@ describe('QIDO-RS failure mapping', () => {
     expect(r.body.phase).toBe('response');
   });
 
-  it.each([[Status.OutOfResources, '0xA700'], [Status.IdentifierDoesNotMatchSOPClass, '0xA900'], [0xc001, '0xC001']])(
-    'answers 502 with the DIMSE status when the C-FIND fails with %s',
-    async (status, hex) => {
-      const scp = await startFakeScp((cmd, reply) => { if (isFind(cmd)) void reply(status, { errorComment: 'scripted failure' }); });
-      cleanups.push(() => scp.close());
-      const gw = await gatewayFor(scp.port);
-      const r = await getJson(`${gw.base}/studies?PatientID=X`);
-      expect(r.status).toBe(502);
-      expect(r.body.error).toBe('DWG_PACS_FAILURE');
-      expect(r.body.dimseStatus).toBe(hex);
-      expect(r.body.errorComment).toBe('scripted failure');
-    },
-  );
+  it.each([
+    [Status.OutOfResources, '0xA700'],
+    [Status.IdentifierDoesNotMatchSOPClass, '0xA900'],
+    [0xc001, '0xC001'],
+  ])('answers 502 with the DIMSE status when the C-FIND fails with %s', async (status, hex) => {
+    const scp = await startFakeScp((cmd, reply) => {
+      if (isFind(cmd)) void reply(status, { errorComment: 'scripted failure' });
+    });
+    cleanups.push(() => scp.close());
+    const gw = await gatewayFor(scp.port);
+    const r = await getJson(`${gw.base}/studies?PatientID=X`);
+    expect(r.status).toBe(502);
+    expect(r.body.error).toBe('DWG_PACS_FAILURE');
+    expect(r.body.dimseStatus).toBe(hex);
+    expect(r.body.errorComment).toBe('scripted failure');
+  });
 
   it('answers 503 with Retry-After when every association is busy and the queue is full', async () => {
     // The first search holds the only association (the SCP never answers it); the second finds no room.
-    const scp = await startFakeScp(() => { /* silent */ });
+    const scp = await startFakeScp(() => {
+      /* silent */
+    });
     cleanups.push(() => scp.close());
     const gw = await gatewayFor(scp.port, { pacs: { maxAssociations: 1, queueLimit: 0, responseTimeoutMs: 2000 } });
     const first = fetch(`${gw.base}/studies`);
@@ -208,9 +231,13 @@ describe('QIDO-RS failure mapping', () => {
   });
 
   it('answers 503 when a queued request waits longer than the queue timeout', async () => {
-    const scp = await startFakeScp(() => { /* silent */ });
+    const scp = await startFakeScp(() => {
+      /* silent */
+    });
     cleanups.push(() => scp.close());
-    const gw = await gatewayFor(scp.port, { pacs: { maxAssociations: 1, queueLimit: 4, queueTimeoutMs: 200, responseTimeoutMs: 1500 } });
+    const gw = await gatewayFor(scp.port, {
+      pacs: { maxAssociations: 1, queueLimit: 4, queueTimeoutMs: 200, responseTimeoutMs: 1500 },
+    });
     const first = fetch(`${gw.base}/studies`);
     await new Promise((r) => setTimeout(r, 100));
     const second = await getJson(`${gw.base}/studies`);
@@ -221,7 +248,9 @@ describe('QIDO-RS failure mapping', () => {
   });
 
   it('reuses one association for consecutive searches', async () => {
-    const scp = await startFakeScp((cmd, reply) => { if (isFind(cmd) || isEcho(cmd)) void reply(Status.Success); });
+    const scp = await startFakeScp((cmd, reply) => {
+      if (isFind(cmd) || isEcho(cmd)) void reply(Status.Success);
+    });
     cleanups.push(() => scp.close());
     const gw = await gatewayFor(scp.port);
     for (let i = 0; i < 5; i++) expect((await fetch(`${gw.base}/studies`)).status).toBe(200);

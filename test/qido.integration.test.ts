@@ -16,7 +16,12 @@ type Gateway = Pick<Awaited<ReturnType<typeof startTestGateway>>, 'base' | 'http
 const BACKENDS = {
   dcmqrscp: { start: () => startBehindPacs('dcmqrscp'), checksSequences: false, fuzzy: false, returnsSopClass: false },
   orthanc: { start: () => startBehindPacs('orthanc'), checksSequences: false, fuzzy: false, returnsSopClass: true },
-  embedded: { start: async () => ({ gw: await gatewayOnEmbeddedArchive(), stop: async () => {} }), checksSequences: true, fuzzy: true, returnsSopClass: true },
+  embedded: {
+    start: async () => ({ gw: await gatewayOnEmbeddedArchive(), stop: async () => {} }),
+    checksSequences: true,
+    fuzzy: true,
+    returnsSopClass: true,
+  },
 } as const;
 
 async function startBehindPacs(kind: keyof typeof PACS_KINDS): Promise<{ gw: Gateway; stop: () => Promise<void> }> {
@@ -45,7 +50,10 @@ for (const kind of Object.keys(BACKENDS) as (keyof typeof BACKENDS)[]) {
     let stop: (() => Promise<void>) | undefined;
     let gw: Gateway;
 
-    async function search(path: string, init?: RequestInit): Promise<{ status: number; headers: Headers; body: DicomJsonObject[] }> {
+    async function search(
+      path: string,
+      init?: RequestInit,
+    ): Promise<{ status: number; headers: Headers; body: DicomJsonObject[] }> {
       const res = await fetch(`${gw.base}${path}`, init);
       const text = await res.text();
       return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as DicomJsonObject[]) : [] };
@@ -63,7 +71,9 @@ for (const kind of Object.keys(BACKENDS) as (keyof typeof BACKENDS)[]) {
       const { status, headers, body } = await search('/studies');
       expect(status).toBe(200);
       expect(headers.get('content-type')).toBe('application/dicom+json');
-      const expected = allStudies().map((s) => s.study.uid).sort();
+      const expected = allStudies()
+        .map((s) => s.study.uid)
+        .sort();
       expect(body.map((s) => str(s, '0020000D')).sort()).toEqual(expected);
       for (const s of body) expect(str(s, '00081190')).toBe(`${gw.base}/studies/${str(s, '0020000D')}`);
       expect(headers.get('warning')).toBeNull();
@@ -77,15 +87,21 @@ for (const kind of Object.keys(BACKENDS) as (keyof typeof BACKENDS)[]) {
       expect(byTag.body.map((s) => str(s, '0020000D')).sort()).toEqual(doe);
     });
 
-    it.each(['20220101-20221231', '-20191231', '20240101-', '20200115'])('matches StudyDate range %s', async (range) => {
-      const [from, to] = range.includes('-') ? range.split('-') : [range, range];
-      const inRange = (d: string): boolean => (!from || d >= from) && (!to || d <= to);
-      const { status, body } = await search(`/studies?StudyDate=${range}`);
-      expect(status).toBe(200);
-      const expected = allStudies().filter((s) => inRange(s.study.date)).map((s) => s.study.uid).sort();
-      expect(expected.length).toBeGreaterThan(0);
-      expect(body.map((s) => str(s, '0020000D')).sort()).toEqual(expected);
-    });
+    it.each(['20220101-20221231', '-20191231', '20240101-', '20200115'])(
+      'matches StudyDate range %s',
+      async (range) => {
+        const [from, to] = range.includes('-') ? range.split('-') : [range, range];
+        const inRange = (d: string): boolean => (!from || d >= from) && (!to || d <= to);
+        const { status, body } = await search(`/studies?StudyDate=${range}`);
+        expect(status).toBe(200);
+        const expected = allStudies()
+          .filter((s) => inRange(s.study.date))
+          .map((s) => s.study.uid)
+          .sort();
+        expect(expected.length).toBeGreaterThan(0);
+        expect(body.map((s) => str(s, '0020000D')).sort()).toEqual(expected);
+      },
+    );
 
     it('matches a comma-separated UID list', async () => {
       const [a, b] = allStudies();
@@ -93,15 +109,18 @@ for (const kind of Object.keys(BACKENDS) as (keyof typeof BACKENDS)[]) {
       expect(body.map((s) => str(s, '0020000D')).sort()).toEqual([a?.study.uid, b?.study.uid].sort());
     });
 
-    it.each(PATIENTS.map((p) => [p.charset || 'default repertoire', p] as const))('decodes a %s patient name into Unicode', async (_charset, patient) => {
-      const { status, body } = await search(`/studies?PatientID=${encodeURIComponent(patient.id)}`);
-      expect(status).toBe(200);
-      expect(body.length).toBe(patient.studies.length);
-      for (const s of body) {
-        expect(s['00100010']?.Value?.[0]).toEqual(expectedPersonName(patient.name));
-        if (s['00080005']) expect(s['00080005'].Value).toEqual(['ISO_IR 192']);
-      }
-    });
+    it.each(PATIENTS.map((p) => [p.charset || 'default repertoire', p] as const))(
+      'decodes a %s patient name into Unicode',
+      async (_charset, patient) => {
+        const { status, body } = await search(`/studies?PatientID=${encodeURIComponent(patient.id)}`);
+        expect(status).toBe(200);
+        expect(body.length).toBe(patient.studies.length);
+        for (const s of body) {
+          expect(s['00100010']?.Value?.[0]).toEqual(expectedPersonName(patient.name));
+          if (s['00080005']) expect(s['00080005'].Value).toEqual(['ISO_IR 192']);
+        }
+      },
+    );
 
     it("lists a study's series with the default series attributes", async () => {
       const study = PATIENTS[0]?.studies[0];
@@ -118,7 +137,9 @@ for (const kind of Object.keys(BACKENDS) as (keyof typeof BACKENDS)[]) {
     it('searches all series by modality across studies, with the study attributes', async () => {
       const { status, body } = await search('/series?Modality=CT');
       expect(status).toBe(200);
-      const expected = PATIENTS.flatMap((p) => p.studies.flatMap((st) => st.series.filter((se) => se.modality === 'CT').map((se) => se.uid))).sort();
+      const expected = PATIENTS.flatMap((p) =>
+        p.studies.flatMap((st) => st.series.filter((se) => se.modality === 'CT').map((se) => se.uid)),
+      ).sort();
       expect(body.map((s) => str(s, '0020000E')).sort()).toEqual(expected);
       for (const s of body) {
         expect(str(s, '00100020')).toMatch(/^PAT-/);
@@ -131,12 +152,17 @@ for (const kind of Object.keys(BACKENDS) as (keyof typeof BACKENDS)[]) {
       const series = study?.series[0];
       const inSeries = await search(`/studies/${study?.uid}/series/${series?.uid}/instances`);
       expect(inSeries.status).toBe(200);
-      const expected = [...allInstances()].filter((i) => i.series.uid === series?.uid).map((i) => i.uid).sort();
+      const expected = [...allInstances()]
+        .filter((i) => i.series.uid === series?.uid)
+        .map((i) => i.uid)
+        .sort();
       expect(inSeries.body.map((i) => str(i, '00080018')).sort()).toEqual(expected);
       for (const i of inSeries.body) {
         // dcmqrscp's index does not keep SOP Class UID at image level; Orthanc does.
         if (backend.returnsSopClass) expect(str(i, '00080016')).toBe('1.2.840.10008.5.1.4.1.1.2');
-        expect(str(i, '00081190')).toBe(`${gw.base}/studies/${study?.uid}/series/${series?.uid}/instances/${str(i, '00080018')}`);
+        expect(str(i, '00081190')).toBe(
+          `${gw.base}/studies/${study?.uid}/series/${series?.uid}/instances/${str(i, '00080018')}`,
+        );
       }
       const inStudy = await search(`/studies/${study?.uid}/instances`);
       expect(inStudy.body.length).toBe([...allInstances()].filter((i) => i.study.uid === study?.uid).length);
@@ -145,7 +171,10 @@ for (const kind of Object.keys(BACKENDS) as (keyof typeof BACKENDS)[]) {
 
     it('searches all instances of a patient, with study and series attributes', async () => {
       const { body } = await search('/instances?PatientID=PAT-KOREAN');
-      const expected = [...allInstances()].filter((i) => i.patient.id === 'PAT-KOREAN').map((i) => i.uid).sort();
+      const expected = [...allInstances()]
+        .filter((i) => i.patient.id === 'PAT-KOREAN')
+        .map((i) => i.uid)
+        .sort();
       expect(body.map((i) => str(i, '00080018')).sort()).toEqual(expected);
       for (const i of body) {
         expect(str(i, '00100020')).toBe('PAT-KOREAN');
@@ -206,7 +235,9 @@ for (const kind of Object.keys(BACKENDS) as (keyof typeof BACKENDS)[]) {
     });
 
     it('answers multipart/related; type="application/dicom+xml" with one Native DICOM Model part per match', async () => {
-      const res = await fetch(`${gw.base}/studies?PatientID=PAT-JAPANESE`, { headers: { accept: 'multipart/related; type=application/dicom+xml' } });
+      const res = await fetch(`${gw.base}/studies?PatientID=PAT-JAPANESE`, {
+        headers: { accept: 'multipart/related; type=application/dicom+xml' },
+      });
       expect(res.status).toBe(200);
       const contentType = res.headers.get('content-type') ?? '';
       expect(contentType).toMatch(/^multipart\/related; type="application\/dicom\+xml"; boundary=/);

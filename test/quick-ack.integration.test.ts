@@ -10,8 +10,21 @@ describe('no delayed ACKs against a PACS as shipped', () => {
   for (const kind of ['dcmqrscp', 'orthanc'] as const) {
     it(`${kind}: 30 searches, fewer than 15 delayed ACKs (one or more per search without TCP_QUICKACK)`, async () => {
       // unshare -rn: a user and network namespace (works as root and as an ordinary user); lo must be brought up.
-      const { stdout } = await run('unshare', ['-rn', 'sh', '-c', `ip link set lo up && exec "${process.execPath}" --import tsx test/harness/delayed-ack-probe.ts ${kind} 30`], { env: process.env });
-      const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { matches: number; delayedAcks: number; requests: number };
+      const { stdout } = await run(
+        'unshare',
+        [
+          '-rn',
+          'sh',
+          '-c',
+          `ip link set lo up && exec "${process.execPath}" --import tsx test/harness/delayed-ack-probe.ts ${kind} 30`,
+        ],
+        { env: process.env },
+      );
+      const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as {
+        matches: number;
+        delayedAcks: number;
+        requests: number;
+      };
       expect(result.matches).toBe(2);
       expect(result.requests).toBe(30);
       expect(result.delayedAcks).toBeLessThan(15);

@@ -19,22 +19,40 @@ import { tempDir } from '../devkit/temp.js';
 import { run } from '../devkit/processes.js';
 import { cleanCopy } from './harness/clean-copy.js';
 
-interface NpmStart { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }
+interface NpmStart {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
 
 /** `npm start` in its own process group, as a terminal runs it (Ctrl-C reaches npm and the gateway alike). */
 function npmStart(cwd: string, env: NodeJS.ProcessEnv): NpmStart {
-  const child = spawn('npm', ['start'], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn('npm', ['start'], {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   let out = '';
   let err = '';
-  child.stdout?.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr?.on('data', (c: Buffer) => { err += c.toString(); });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  child.stdout?.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    err += c.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
 async function until(what: string, ready: () => boolean, exited: Promise<unknown>): Promise<void> {
   let done = false;
-  void exited.then(() => { done = true; });
+  void exited.then(() => {
+    done = true;
+  });
   while (!ready()) {
     if (done) throw new Error(`exited before ${what}`);
     await new Promise((r) => setTimeout(r, 50));
@@ -43,26 +61,33 @@ async function until(what: string, ready: () => boolean, exited: Promise<unknown
 
 /** Processes whose working directory is under `dir` (what npm start left running there). */
 function processesIn(dir: string): number[] {
-  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try {
-      return readlinkSync(`/proc/${p}/cwd`).startsWith(dir);
-    } catch {
-      return false; // gone meanwhile, or not ours to read
-    }
-  }).map(Number);
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return readlinkSync(`/proc/${p}/cwd`).startsWith(dir);
+      } catch {
+        return false; // gone meanwhile, or not ours to read
+      }
+    })
+    .map(Number);
 }
 
-const listens = (port: number): Promise<boolean> => new Promise((resolve) => {
-  const socket = net.connect({ host: '127.0.0.1', port }, () => { socket.destroy(); resolve(true); });
-  socket.once('error', () => resolve(false));
-});
+const listens = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 
 const printed = (stdout: string, label: string): string => {
   const line = stdout.split('\n').find((l) => l.trimStart().startsWith(label)) ?? '';
   return /'([^']+)'/.exec(line)?.[1] ?? line.trim().split(/\s+/)[1] ?? '';
 };
 
-describe('npm start (the README\'s first command)', () => {
+describe("npm start (the README's first command)", () => {
   const running: NpmStart[] = [];
   afterAll(async () => {
     for (const r of running) {
@@ -76,8 +101,25 @@ describe('npm start (the README\'s first command)', () => {
 
   it('defaults to the embedded archive under ./data on 127.0.0.1:8080/dicomweb, DICOMWEB on 11112, no credentials', () => {
     const config = loadConfig({ env: {}, defaults: QUICK_START_DEFAULTS });
-    expect({ host: config.http.host, port: config.http.port, base: config.http.basePath, backend: config.backend, dir: config.archive?.dir, ae: config.dimse.aeTitle, dimse: config.dimse.port, auth: config.auth.mode })
-      .toEqual({ host: '127.0.0.1', port: 8080, base: '/dicomweb', backend: 'embedded', dir: './data/archive', ae: 'DICOMWEB', dimse: 11112, auth: 'none' });
+    expect({
+      host: config.http.host,
+      port: config.http.port,
+      base: config.http.basePath,
+      backend: config.backend,
+      dir: config.archive?.dir,
+      ae: config.dimse.aeTitle,
+      dimse: config.dimse.port,
+      auth: config.auth.mode,
+    }).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      base: '/dicomweb',
+      backend: 'embedded',
+      dir: './data/archive',
+      ae: 'DICOMWEB',
+      dimse: 11112,
+      auth: 'none',
+    });
   });
 
   it('in a clean copy: seeds the samples, prints what to try (each works), takes a storescu, stops on Ctrl-C', async () => {
@@ -136,10 +178,21 @@ describe('npm start (the README\'s first command)', () => {
     expect(((await after.json()) as unknown[]).length).toBe(allStudies().length + 2);
 
     // A second one on the same HTTP port: one line naming the variable, a non-zero exit.
-    const busy = npmStart(dir, { DICOMWEB_HTTP_PORT: String(http), DICOMWEB_DIMSE_PORT: String(await freePort()), DICOMWEB_ARCHIVE_DIR: path.join(tempDir('quick-start-busy'), 'archive') });
+    const busy = npmStart(dir, {
+      DICOMWEB_HTTP_PORT: String(http),
+      DICOMWEB_DIMSE_PORT: String(await freePort()),
+      DICOMWEB_ARCHIVE_DIR: path.join(tempDir('quick-start-busy'), 'archive'),
+    });
     running.push(busy);
     expect((await busy.exited).code).not.toBe(0);
-    expect(busy.stderr().split('\n').filter((l) => l.startsWith('dicomweb-gateway:'))).toEqual([`dicomweb-gateway: 127.0.0.1:${http} is already in use: set http.port (DICOMWEB_HTTP_PORT) to a free port`]);
+    expect(
+      busy
+        .stderr()
+        .split('\n')
+        .filter((l) => l.startsWith('dicomweb-gateway:')),
+    ).toEqual([
+      `dicomweb-gateway: 127.0.0.1:${http} is already in use: set http.port (DICOMWEB_HTTP_PORT) to a free port`,
+    ]);
 
     await ctrlC(again);
   }, 120_000);

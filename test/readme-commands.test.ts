@@ -27,12 +27,20 @@ describe('README front door', () => {
     expect(ci).not.toMatch(/sudo apt-get/);
     // npm ci builds what npm start runs (test/quick-start.integration.test.ts runs that in a clean copy).
     const scripts = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
-    expect([scripts.prepare, scripts.start]).toEqual(['npm run build', ['node', ...cliNodeFlags(), 'dist/cli.js start'].join(' ')]);
+    expect([scripts.prepare, scripts.start]).toEqual([
+      'npm run build',
+      ['node', ...cliNodeFlags(), 'dist/cli.js start'].join(' '),
+    ]);
     // The installed command runs with the same flags as npm start: its shebang (`env -S`) carries them.
-    expect(readFileSync('dist/cli.js', 'utf8').split('\n', 1)[0]).toBe(readFileSync('src/cli.ts', 'utf8').split('\n', 1)[0]);
+    expect(readFileSync('dist/cli.js', 'utf8').split('\n', 1)[0]).toBe(
+      readFileSync('src/cli.ts', 'utf8').split('\n', 1)[0],
+    );
   });
 
-  for (const [who, uid, expected] of [['root, no sudo installed', '0', 'apt-get install'], ['a sudo user', '1000', 'sudo apt-get install']] as const) {
+  for (const [who, uid, expected] of [
+    ['root, no sudo installed', '0', 'apt-get install'],
+    ['a sudo user', '1000', 'sudo apt-get install'],
+  ] as const) {
     it(`installs what is missing as ${who}`, async () => {
       const bin = tempDir('fakebin');
       const log = path.join(bin, 'calls.log');

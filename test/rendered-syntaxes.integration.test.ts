@@ -46,15 +46,24 @@ describe('rendering every transfer syntax (through Orthanc)', () => {
   beforeAll(async () => {
     variants = await makeSyntaxVariants(imagingFixtureFiles());
     const dimsePort = await freePort();
-    pacs = await startOrthanc({ loadFixtures: false, moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: dimsePort } });
+    pacs = await startOrthanc({
+      loadFixtures: false,
+      moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: dimsePort },
+    });
     for (const v of variants.filter((x) => !HTJ2K.has(x.transferSyntax))) {
-      const r = await fetch(`http://127.0.0.1:${pacs.httpPort}/instances`, { method: 'POST', body: readFileSync(v.file) });
+      const r = await fetch(`http://127.0.0.1:${pacs.httpPort}/instances`, {
+        method: 'POST',
+        body: readFileSync(v.file),
+      });
       expect(r.ok, `${v.fixture.key} in ${v.transferSyntax}`).toBe(true);
     }
     // Orthanc 1.10 and DCMTK 3.6.7 predate HTJ2K and cannot send it (and the Storage SCP takes only what a retrieval
     // brings): those variants are put in the gateway's cache before it starts, and rendered from there.
     cacheDir = tempDir('cache-htj2k');
-    await seedCache(cacheDir, variants.filter((x) => HTJ2K.has(x.transferSyntax)).map((v) => v.file));
+    await seedCache(
+      cacheDir,
+      variants.filter((x) => HTJ2K.has(x.transferSyntax)).map((v) => v.file),
+    );
     gw = await startTestGateway(pacs, { dimse: { port: dimsePort }, cache: { dir: cacheDir } });
   }, 240_000);
   afterAll(async () => {
@@ -64,22 +73,47 @@ describe('rendering every transfer syntax (through Orthanc)', () => {
   });
 
   it('covers the 13 syntaxes of the source statement and HTJ2K, each with several fixtures', () => {
-    const required = ['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.1.99', '1.2.840.10008.1.2.2', '1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51', '1.2.840.10008.1.2.4.57', '1.2.840.10008.1.2.4.70', '1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2.4.81', '1.2.840.10008.1.2.4.90', '1.2.840.10008.1.2.4.91', '1.2.840.10008.1.2.5', TS.HTJ2KLossless];
-    for (const ts of required) expect(variants.filter((v) => v.transferSyntax === ts).length, ts).toBeGreaterThanOrEqual(ts === TS.JPEGBaseline8Bit ? 3 : 4);
+    const required = [
+      '1.2.840.10008.1.2',
+      '1.2.840.10008.1.2.1',
+      '1.2.840.10008.1.2.1.99',
+      '1.2.840.10008.1.2.2',
+      '1.2.840.10008.1.2.4.50',
+      '1.2.840.10008.1.2.4.51',
+      '1.2.840.10008.1.2.4.57',
+      '1.2.840.10008.1.2.4.70',
+      '1.2.840.10008.1.2.4.80',
+      '1.2.840.10008.1.2.4.81',
+      '1.2.840.10008.1.2.4.90',
+      '1.2.840.10008.1.2.4.91',
+      '1.2.840.10008.1.2.5',
+      TS.HTJ2KLossless,
+    ];
+    for (const ts of required)
+      expect(variants.filter((v) => v.transferSyntax === ts).length, ts).toBeGreaterThanOrEqual(
+        ts === TS.JPEGBaseline8Bit ? 3 : 4,
+      );
     expect(WRITERS.map((w) => w.ts).sort()).toEqual([...required].sort());
     // Every image fixture is rendered in every lossless syntax except that 1-bit data exists only uncompressed.
-    for (const f of IMAGING_FIXTURES.filter((x) => x.kind === 'image')) expect(variants.filter((v) => v.fixture === f && !v.lossy).length).toBe(f.key === 'bitmap-1bit' ? 4 : 10);
+    for (const f of IMAGING_FIXTURES.filter((x) => x.kind === 'image'))
+      expect(variants.filter((v) => v.fixture === f && !v.lossy).length).toBe(f.key === 'bitmap-1bit' ? 4 : 10);
   });
 
-  const byName = (): { name: string; v: SyntaxVariant }[] => variants.map((v) => ({ name: `${v.fixture.key} in ${v.transferSyntax}`, v }));
+  const byName = (): { name: string; v: SyntaxVariant }[] =>
+    variants.map((v) => ({ name: `${v.fixture.key} in ${v.transferSyntax}`, v }));
 
   it('renders each variant like DCMTK renders its source (lossless) or itself (lossy)', async () => {
     const failures: string[] = [];
     for (const { name, v } of byName()) {
       const frames = v.fixture.frames > 1 ? [1, v.fixture.frames] : [1];
       for (const n of frames) {
-        const r = await fetch(`${gw.base}/studies/${VARIANT_STUDY}/series/${v.series}/instances/${v.sop}/frames/${n}/rendered?accept=image/png`);
-        if (r.status !== 200) { failures.push(`${name} frame ${n}: HTTP ${r.status} ${await r.text()}`); continue; }
+        const r = await fetch(
+          `${gw.base}/studies/${VARIANT_STUDY}/series/${v.series}/instances/${v.sop}/frames/${n}/rendered?accept=image/png`,
+        );
+        if (r.status !== 200) {
+          failures.push(`${name} frame ${n}: HTTP ${r.status} ${await r.text()}`);
+          continue;
+        }
         const ours = await decodeImage(Buffer.from(await r.arrayBuffer()));
         let reference;
         if (!v.lossy) {
@@ -88,7 +122,10 @@ describe('rendering every transfer syntax (through Orthanc)', () => {
           // DCMTK or GDCM decompress the lossy file, then DCMTK renders it. DCMTK's lossy encoders drop a VOI LUT
           // Sequence: without it the gateway, like DCMTK's min-max, spans the frame's values.
           const native = await decompressedCopy(v.file);
-          let args = v.fixture.reference[0] === '+Wl' && !(await hasElement(native, '0028,3010')) ? ['+Wm'] : v.fixture.reference;
+          let args =
+            v.fixture.reference[0] === '+Wl' && !(await hasElement(native, '0028,3010'))
+              ? ['+Wm']
+              : v.fixture.reference;
           // A window the fixture states as its original's min/max is the lossy copy's min/max here, from the samples
           // DCMTK decoded: LINEAR_EXACT over [min, max] is LINEAR (min+max)/2 + 0.5, max − min + 1.
           if (v.fixture.minMaxWindow) {

@@ -32,10 +32,19 @@ for (const backend of ['orthanc', 'embedded'] as const) {
     let pacs: TestPacs | undefined;
     let gw: Gateway;
     const files = imagingFixtureFiles();
-    const url = (f: ImagingFixture, suffix = ''): string => `${gw.base}/studies/${IMAGING_STUDY.uid}/series/${f.seriesUid}/instances/${f.uid}${suffix}`;
-    const get = async (u: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string; body: Buffer; headers: Headers }> => {
+    const url = (f: ImagingFixture, suffix = ''): string =>
+      `${gw.base}/studies/${IMAGING_STUDY.uid}/series/${f.seriesUid}/instances/${f.uid}${suffix}`;
+    const get = async (
+      u: string,
+      headers: Record<string, string> = {},
+    ): Promise<{ status: number; type: string; body: Buffer; headers: Headers }> => {
       const r = await fetch(u, { headers });
-      return { status: r.status, type: r.headers.get('content-type') ?? '', body: Buffer.from(await r.arrayBuffer()), headers: r.headers };
+      return {
+        status: r.status,
+        type: r.headers.get('content-type') ?? '',
+        body: Buffer.from(await r.arrayBuffer()),
+        headers: r.headers,
+      };
     };
 
     beforeAll(async () => {
@@ -45,9 +54,15 @@ for (const backend of ['orthanc', 'embedded'] as const) {
         return;
       }
       const dimsePort = await freePort();
-      pacs = await startOrthanc({ loadFixtures: false, moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: dimsePort } });
+      pacs = await startOrthanc({
+        loadFixtures: false,
+        moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: dimsePort },
+      });
       for (const file of files.values()) {
-        const r = await fetch(`http://127.0.0.1:${pacs.httpPort}/instances`, { method: 'POST', body: readFileSync(file) });
+        const r = await fetch(`http://127.0.0.1:${pacs.httpPort}/instances`, {
+          method: 'POST',
+          body: readFileSync(file),
+        });
         expect(r.ok).toBe(true);
       }
       gw = await startTestGateway(pacs, { dimse: { port: dimsePort } });
@@ -58,7 +73,9 @@ for (const backend of ['orthanc', 'embedded'] as const) {
     });
 
     const images = IMAGING_FIXTURES.filter((f) => f.kind === 'image');
-    const cases = images.flatMap((f) => (f.frames > 1 ? [1, Math.ceil(f.frames / 2), f.frames] : [1]).map((n) => [f.key, n] as const));
+    const cases = images.flatMap((f) =>
+      (f.frames > 1 ? [1, Math.ceil(f.frames / 2), f.frames] : [1]).map((n) => [f.key, n] as const),
+    );
 
     it.each(cases)('%s frame %i as PNG equals DCMTK dcmj2pnm (PSNR ≥ 45 dB)', async (key, n) => {
       const f = fixture(key);
@@ -67,7 +84,11 @@ for (const backend of ['orthanc', 'embedded'] as const) {
       expect(r.type).toBe('image/png');
       const ours = await decodeImage(r.body);
       const reference = await referenceRender(f, files.get(f) as string, n);
-      expect({ width: ours.width, height: ours.height, channels: ours.channels }).toEqual({ width: reference.width, height: reference.height, channels: reference.channels });
+      expect({ width: ours.width, height: ours.height, channels: ours.channels }).toEqual({
+        width: reference.width,
+        height: reference.height,
+        channels: reference.channels,
+      });
       expect(psnr(ours, reference)).toBeGreaterThanOrEqual(LOSSLESS_PSNR);
     });
 
@@ -75,14 +96,22 @@ for (const backend of ['orthanc', 'embedded'] as const) {
       const f = fixture('ct-signed');
       const r = await get(url(f, '/rendered'));
       expect(r.type).toBe('image/jpeg');
-      expect(psnr(await decodeImage(r.body), await referenceRender(f, files.get(f) as string, 1))).toBeGreaterThanOrEqual(30);
+      expect(
+        psnr(await decodeImage(r.body), await referenceRender(f, files.get(f) as string, 1)),
+      ).toBeGreaterThanOrEqual(30);
     });
 
     it('renders PNG losslessly: the PNG holds exactly the 8-bit pipeline output the GIF (grayscale palette) holds', async () => {
       const f = fixture('mr-12bit');
       const png = await decodeImage((await get(url(f, '/rendered?accept=image/png'))).body);
       const gif = await decodeImage((await get(url(f, '/rendered?accept=image/gif'))).body);
-      expect(maxDifference(png, { ...gif, channels: 1, data: gif.channels === 3 ? Buffer.from(gif.data.filter((_, i) => i % 3 === 0)) : gif.data })).toBe(0);
+      expect(
+        maxDifference(png, {
+          ...gif,
+          channels: 1,
+          data: gif.channels === 3 ? Buffer.from(gif.data.filter((_, i) => i % 3 === 0)) : gif.data,
+        }),
+      ).toBe(0);
     });
 
     describe('window', () => {
@@ -95,13 +124,21 @@ for (const backend of ['orthanc', 'embedded'] as const) {
       ])('window=%s equals DCMTK with the same window', async (window, args) => {
         const r = await get(url(f, `/rendered?accept=image/png&window=${window}`));
         expect(r.status).toBe(200);
-        expect(psnr(await decodeImage(r.body), await referenceRender(f, files.get(f) as string, 1, args))).toBeGreaterThanOrEqual(LOSSLESS_PSNR);
+        expect(
+          psnr(await decodeImage(r.body), await referenceRender(f, files.get(f) as string, 1, args)),
+        ).toBeGreaterThanOrEqual(LOSSLESS_PSNR);
       });
-      it.each([['40'], ['a,400'], ['40,0'], ['40,400,gamma'], ['40,400,linear,x']])('window=%s → 400 naming the parameter', async (window) => {
-        const r = await get(url(f, `/rendered?window=${window}`));
-        expect(r.status).toBe(400);
-        expect(JSON.parse(r.body.toString())).toMatchObject({ error: 'DWG_BAD_PARAMETER', message: expect.stringContaining('"window"') });
-      });
+      it.each([['40'], ['a,400'], ['40,0'], ['40,400,gamma'], ['40,400,linear,x']])(
+        'window=%s → 400 naming the parameter',
+        async (window) => {
+          const r = await get(url(f, `/rendered?window=${window}`));
+          expect(r.status).toBe(400);
+          expect(JSON.parse(r.body.toString())).toMatchObject({
+            error: 'DWG_BAD_PARAMETER',
+            message: expect.stringContaining('"window"'),
+          });
+        },
+      );
     });
 
     describe('viewport', () => {
@@ -115,8 +152,12 @@ for (const backend of ['orthanc', 'embedded'] as const) {
       });
       it('crops a source region, and flips it for a negative width', async () => {
         const reference = await referenceRender(f, files.get(f) as string, 1);
-        const region = await decodeImage((await get(url(f, '/rendered?accept=image/png&viewport=50,60,20,30,50,60'))).body);
-        const flipped = await decodeImage((await get(url(f, '/rendered?accept=image/png&viewport=50,60,70,30,-50,60'))).body);
+        const region = await decodeImage(
+          (await get(url(f, '/rendered?accept=image/png&viewport=50,60,20,30,50,60'))).body,
+        );
+        const flipped = await decodeImage(
+          (await get(url(f, '/rendered?accept=image/png&viewport=50,60,70,30,-50,60'))).body,
+        );
         let same = 0;
         let mirrored = 0;
         for (let y = 0; y < 60; y++) {
@@ -129,11 +170,14 @@ for (const backend of ['orthanc', 'embedded'] as const) {
         expect(same).toBe(50 * 60);
         expect(mirrored).toBe(50 * 60);
       });
-      it.each([['0,100'], ['100'], ['100,100,1,2,3'], ['100,100,0,0,0,10'], ['9000,10'], ['100,100,500,0,10,10']])('viewport=%s → 400', async (viewport) => {
-        const r = await get(url(f, `/rendered?viewport=${viewport}`));
-        expect(r.status).toBe(400);
-        expect(JSON.parse(r.body.toString()).message).toContain('"viewport"');
-      });
+      it.each([['0,100'], ['100'], ['100,100,1,2,3'], ['100,100,0,0,0,10'], ['9000,10'], ['100,100,500,0,10,10']])(
+        'viewport=%s → 400',
+        async (viewport) => {
+          const r = await get(url(f, `/rendered?viewport=${viewport}`));
+          expect(r.status).toBe(400);
+          expect(JSON.parse(r.body.toString()).message).toContain('"viewport"');
+        },
+      );
     });
 
     describe('quality, annotation, iccprofile', () => {
@@ -147,13 +191,20 @@ for (const backend of ['orthanc', 'embedded'] as const) {
       });
       it('burns in patient and technique text; unknown keywords are listed in a Warning', async () => {
         const plain = await decodeImage((await get(url(f, '/rendered?accept=image/png'))).body);
-        const r = await get(url(f, '/rendered?accept=image/png&annotation=patient,technique,ruler'), { 'accept-language': 'de-DE' });
+        const r = await get(url(f, '/rendered?accept=image/png&annotation=patient,technique,ruler'), {
+          'accept-language': 'de-DE',
+        });
         const annotated = await decodeImage(r.body);
         expect(r.headers.get('warning')).toMatch(/^299 .*ruler/);
-        const changed = (y0: number, y1: number): number => { let n = 0; for (let y = y0; y < y1; y++) for (let x = 0; x < 120; x++) if (plain.data[y * 256 + x] !== annotated.data[y * 256 + x]) n++; return n; };
-        expect(changed(0, 40)).toBeGreaterThan(100);     // patient block, top left
-        expect(changed(216, 256)).toBeGreaterThan(100);  // technique block, bottom left
-        expect(changed(110, 150)).toBe(0);               // the middle is untouched
+        const changed = (y0: number, y1: number): number => {
+          let n = 0;
+          for (let y = y0; y < y1; y++)
+            for (let x = 0; x < 120; x++) if (plain.data[y * 256 + x] !== annotated.data[y * 256 + x]) n++;
+          return n;
+        };
+        expect(changed(0, 40)).toBeGreaterThan(100); // patient block, top left
+        expect(changed(216, 256)).toBeGreaterThan(100); // technique block, bottom left
+        expect(changed(110, 150)).toBe(0); // the middle is untouched
       });
       it('embeds an sRGB ICC profile when asked', async () => {
         const withProfile = await get(url(fixture('rgb-planar0'), '/rendered?accept=image/png&iccprofile=srgb'));
@@ -172,11 +223,17 @@ for (const backend of ['orthanc', 'embedded'] as const) {
         expect((await get(url(mf, '/frames/1/rendered?accept=image/webp'))).status).toBe(406);
       });
       it('honours q-values and the accept query parameter over the header', async () => {
-        expect((await get(url(mf, '/frames/1/rendered'), { accept: 'image/jpeg;q=0.5, image/png' })).type).toBe('image/png');
-        expect((await get(url(mf, '/frames/1/rendered?accept=image/gif'), { accept: 'image/png' })).type).toBe('image/gif');
+        expect((await get(url(mf, '/frames/1/rendered'), { accept: 'image/jpeg;q=0.5, image/png' })).type).toBe(
+          'image/png',
+        );
+        expect((await get(url(mf, '/frames/1/rendered?accept=image/gif'), { accept: 'image/png' })).type).toBe(
+          'image/gif',
+        );
       });
       it('sends one part per frame, frames sorted ascending, when multipart is accepted', async () => {
-        const r = await fetchMultipart(url(mf, '/frames/5,2,3/rendered'), { headers: { accept: 'multipart/related; type="image/png"' } });
+        const r = await fetchMultipart(url(mf, '/frames/5,2,3/rendered'), {
+          headers: { accept: 'multipart/related; type="image/png"' },
+        });
         expect(r.parts).toHaveLength(3);
         const expected = await Promise.all([2, 3, 5].map((n) => referenceRender(mf, files.get(mf) as string, n)));
         for (const [i, part] of r.parts.entries()) {
@@ -219,7 +276,9 @@ for (const backend of ['orthanc', 'embedded'] as const) {
 
     describe('studies, series, thumbnails, non-image objects', () => {
       it('renders a study as one part per image frame, 206 with a Warning counting the SR and the PDF', async () => {
-        const r = await fetch(`${gw.base}/studies/${IMAGING_STUDY.uid}/rendered`, { headers: { accept: 'multipart/related; type="image/jpeg"' } });
+        const r = await fetch(`${gw.base}/studies/${IMAGING_STUDY.uid}/rendered`, {
+          headers: { accept: 'multipart/related; type="image/jpeg"' },
+        });
         expect(r.status).toBe(206);
         expect(r.headers.get('warning')).toMatch(/2 instance\(s\) not rendered/);
         const body = Buffer.from(await r.arrayBuffer());
@@ -227,11 +286,19 @@ for (const backend of ['orthanc', 'embedded'] as const) {
         expect(body.toString('latin1').split('Content-Type: image/jpeg').length - 1).toBe(frames);
       });
       it('renders a series with only images with 200, and 404 for a series with nothing renderable', async () => {
-        const series = await fetch(`${gw.base}/studies/${IMAGING_STUDY.uid}/series/${fixture('rgb-planar0').seriesUid}/rendered`, { headers: { accept: 'multipart/related; type="image/png"' } });
+        const series = await fetch(
+          `${gw.base}/studies/${IMAGING_STUDY.uid}/series/${fixture('rgb-planar0').seriesUid}/rendered`,
+          { headers: { accept: 'multipart/related; type="image/png"' } },
+        );
         expect(series.status).toBe(200);
-        const sr = await fetch(`${gw.base}/studies/${IMAGING_STUDY.uid}/series/${fixture('sr-basic').seriesUid}/rendered`, { headers: { accept: 'multipart/related; type="image/png"' } });
+        const sr = await fetch(
+          `${gw.base}/studies/${IMAGING_STUDY.uid}/series/${fixture('sr-basic').seriesUid}/rendered`,
+          { headers: { accept: 'multipart/related; type="image/png"' } },
+        );
         expect(sr.status).toBe(404);
-        const single = await fetch(`${gw.base}/studies/${IMAGING_STUDY.uid}/rendered`, { headers: { accept: 'image/jpeg' } });
+        const single = await fetch(`${gw.base}/studies/${IMAGING_STUDY.uid}/rendered`, {
+          headers: { accept: 'image/jpeg' },
+        });
         expect(single.status).toBe(406);
       });
       it('makes small thumbnails: 128 pixels at most, of the middle frame, viewport overrides', async () => {
@@ -247,7 +314,9 @@ for (const backend of ['orthanc', 'embedded'] as const) {
         expect([sized.width, sized.height]).toEqual([64, 32]);
       });
       it('makes a study thumbnail of the first image series', async () => {
-        const study = await decodeImage((await get(`${gw.base}/studies/${IMAGING_STUDY.uid}/thumbnail?accept=image/png`)).body);
+        const study = await decodeImage(
+          (await get(`${gw.base}/studies/${IMAGING_STUDY.uid}/thumbnail?accept=image/png`)).body,
+        );
         const ct = await decodeImage((await get(url(fixture('ct-signed'), '/thumbnail?accept=image/png'))).body);
         expect(maxDifference(study, ct)).toBe(0);
         expect((await get(`${gw.base}/studies/1.2.3.4.5.6/thumbnail`)).status).toBe(404);
@@ -280,7 +349,9 @@ for (const backend of ['orthanc', 'embedded'] as const) {
         expect((await get(`${gw.base}/studies/1.2.x/rendered`)).status).toBe(400);
         expect((await get(url(fixture('ct-signed'), '/frames/0/rendered'))).status).toBe(400);
         expect((await get(url(fixture('ct-signed'), '/frames/1,a/rendered'))).status).toBe(400);
-        expect((await get(`${gw.base}/studies/${IMAGING_STUDY.uid}/series/1.2.3/instances/1.2.3.4/rendered`)).status).toBe(404);
+        expect(
+          (await get(`${gw.base}/studies/${IMAGING_STUDY.uid}/series/1.2.3/instances/1.2.3.4/rendered`)).status,
+        ).toBe(404);
       });
     });
   });
@@ -294,9 +365,15 @@ describe('rendering: corrupt data, coalescing, frame cache, video (through Ortha
   const files = imagingFixtureFiles();
   const dir = tempDir('render-extra');
   /** A fixture copied into this describe's study under a new SOP Instance UID, in a transfer syntax made by `convert`. */
-  const variant = async (key: string, sop: string, convert?: (from: string, to: string) => Promise<unknown>): Promise<string> => {
+  const variant = async (
+    key: string,
+    sop: string,
+    convert?: (from: string, to: string) => Promise<unknown>,
+  ): Promise<string> => {
     const ds = fixture(key).build();
-    ds.setText(Tags.SOPInstanceUID, sop, 'UI').setText(Tags.StudyInstanceUID, study, 'UI').setText(Tags.SeriesInstanceUID, series, 'UI');
+    ds.setText(Tags.SOPInstanceUID, sop, 'UI')
+      .setText(Tags.StudyInstanceUID, study, 'UI')
+      .setText(Tags.SeriesInstanceUID, series, 'UI');
     const source = path.join(dir, `${sop}-source.dcm`);
     writeFileSync(source, encodePart10File(ds, { sopClassUid: fixture(key).sopClassUid, sopInstanceUid: sop }));
     if (!convert) return source;
@@ -319,21 +396,60 @@ describe('rendering: corrupt data, coalescing, frame cache, video (through Ortha
     bytes.fill(0xff, codestream + 4, codestream + 44);
     writeFileSync(corrupt, bytes);
     // An encapsulated H.264 stream: the gateway never decodes video, it hands the stream on (PS3.18 §8.7.4).
-    const video = new Dataset().setText(Tags.SOPClassUID, '1.2.840.10008.5.1.4.1.1.77.1.1.1', 'UI').setText(Tags.SOPInstanceUID, videoSop, 'UI')
-      .setText(Tags.StudyInstanceUID, study, 'UI').setText(Tags.SeriesInstanceUID, series, 'UI').setText(tag(0x0008, 0x0060), 'ES', 'CS')
-      .setUint16(Tags.SamplesPerPixel, 3).setText(Tags.PhotometricInterpretation, 'YBR_PARTIAL_420', 'CS').setUint16(Tags.PlanarConfiguration, 0)
-      .setText(Tags.NumberOfFrames, '30', 'IS').setUint16(Tags.Rows, 720).setUint16(Tags.Columns, 1280)
-      .setUint16(Tags.BitsAllocated, 8).setUint16(Tags.BitsStored, 8).setUint16(Tags.HighBit, 7).setUint16(Tags.PixelRepresentation, 0);
-    const item = (b: Buffer): Buffer => { const h = Buffer.alloc(8); h.writeUInt16LE(0xfffe, 0); h.writeUInt16LE(0xe000, 2); h.writeUInt32LE(b.length, 4); return Buffer.concat([h, b]); };
+    const video = new Dataset()
+      .setText(Tags.SOPClassUID, '1.2.840.10008.5.1.4.1.1.77.1.1.1', 'UI')
+      .setText(Tags.SOPInstanceUID, videoSop, 'UI')
+      .setText(Tags.StudyInstanceUID, study, 'UI')
+      .setText(Tags.SeriesInstanceUID, series, 'UI')
+      .setText(tag(0x0008, 0x0060), 'ES', 'CS')
+      .setUint16(Tags.SamplesPerPixel, 3)
+      .setText(Tags.PhotometricInterpretation, 'YBR_PARTIAL_420', 'CS')
+      .setUint16(Tags.PlanarConfiguration, 0)
+      .setText(Tags.NumberOfFrames, '30', 'IS')
+      .setUint16(Tags.Rows, 720)
+      .setUint16(Tags.Columns, 1280)
+      .setUint16(Tags.BitsAllocated, 8)
+      .setUint16(Tags.BitsStored, 8)
+      .setUint16(Tags.HighBit, 7)
+      .setUint16(Tags.PixelRepresentation, 0);
+    const item = (b: Buffer): Buffer => {
+      const h = Buffer.alloc(8);
+      h.writeUInt16LE(0xfffe, 0);
+      h.writeUInt16LE(0xe000, 2);
+      h.writeUInt32LE(b.length, 4);
+      return Buffer.concat([h, b]);
+    };
     const pixelHeader = Buffer.from([0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x42, 0, 0, 0xff, 0xff, 0xff, 0xff]);
     const padded = Buffer.concat([videoStream, Buffer.alloc(videoStream.length % 2)]);
     const end = Buffer.from([0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]);
     const videoFile = path.join(dir, 'video.dcm');
-    writeFileSync(videoFile, Buffer.concat([encodeFileMetaHeader({ mediaStorageSopClassUid: '1.2.840.10008.5.1.4.1.1.77.1.1.1', mediaStorageSopInstanceUid: videoSop, transferSyntaxUid: '1.2.840.10008.1.2.4.102', implementationClassUid: IMPLEMENTATION.classUid, implementationVersionName: IMPLEMENTATION.versionName }), writeDataset(video, { explicitVR: true, littleEndian: true }), pixelHeader, item(Buffer.alloc(0)), item(padded), end]));
+    writeFileSync(
+      videoFile,
+      Buffer.concat([
+        encodeFileMetaHeader({
+          mediaStorageSopClassUid: '1.2.840.10008.5.1.4.1.1.77.1.1.1',
+          mediaStorageSopInstanceUid: videoSop,
+          transferSyntaxUid: '1.2.840.10008.1.2.4.102',
+          implementationClassUid: IMPLEMENTATION.classUid,
+          implementationVersionName: IMPLEMENTATION.versionName,
+        }),
+        writeDataset(video, { explicitVR: true, littleEndian: true }),
+        pixelHeader,
+        item(Buffer.alloc(0)),
+        item(padded),
+        end,
+      ]),
+    );
     const dimsePort = await freePort();
-    pacs = await startOrthanc({ loadFixtures: false, moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: dimsePort } });
+    pacs = await startOrthanc({
+      loadFixtures: false,
+      moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: dimsePort },
+    });
     for (const file of [j2k, corrupt, videoFile, files.get(fixture('multiframe')) as string]) {
-      const r = await fetch(`http://127.0.0.1:${pacs.httpPort}/instances`, { method: 'POST', body: readFileSync(file) });
+      const r = await fetch(`http://127.0.0.1:${pacs.httpPort}/instances`, {
+        method: 'POST',
+        body: readFileSync(file),
+      });
       expect(r.ok).toBe(true);
     }
     gw = await startTestGateway(pacs, { dimse: { port: dimsePort }, render: { thumbnailChoice: 'first' } });
@@ -343,10 +459,13 @@ describe('rendering: corrupt data, coalescing, frame cache, video (through Ortha
     await pacs?.stop();
   });
 
-  it('answers 500 with the decoder\'s reason for corrupt pixel data, and keeps serving', async () => {
+  it("answers 500 with the decoder's reason for corrupt pixel data, and keeps serving", async () => {
     const r = await fetch(`${url(corruptSop)}/rendered`);
     expect(r.status).toBe(500);
-    expect(await r.json()).toMatchObject({ error: 'DWG_DECODE_FAILED', message: expect.stringMatching(/frame 1 of instance .* could not be decoded/) });
+    expect(await r.json()).toMatchObject({
+      error: 'DWG_DECODE_FAILED',
+      message: expect.stringMatching(/frame 1 of instance .* could not be decoded/),
+    });
     const ok = await fetch(`${url(j2kSop)}/rendered`);
     expect(ok.status).toBe(200);
     expect((await fetch(`${gw.base.replace('/dicomweb', '')}/healthz`)).status).toBe(200);
@@ -354,7 +473,9 @@ describe('rendering: corrupt data, coalescing, frame cache, video (through Ortha
 
   it('decodes a frame once for ten identical concurrent requests, and not again for another window', async () => {
     const before = { ...gw.render.counters };
-    const answers = await Promise.all(Array.from({ length: 10 }, () => fetch(`${url(j2kSop)}/frames/1/rendered?accept=image/png&window=2000,1500`)));
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => fetch(`${url(j2kSop)}/frames/1/rendered?accept=image/png&window=2000,1500`)),
+    );
     expect(answers.every((a) => a.status === 200)).toBe(true);
     const bodies = await Promise.all(answers.map(async (a) => Buffer.from(await a.arrayBuffer())));
     expect(bodies.every((b) => b.equals(bodies[0] as Buffer))).toBe(true);
@@ -371,7 +492,9 @@ describe('rendering: corrupt data, coalescing, frame cache, video (through Ortha
     const r = await fetch(`${url(videoSop)}/rendered`, { headers: { accept: 'video/mp4' } });
     expect(r.status, await r.clone().text()).toBe(200);
     expect(r.headers.get('content-type')).toBe('video/mp4');
-    expect(Buffer.from(await r.arrayBuffer()).equals(Buffer.concat([videoStream, Buffer.alloc(videoStream.length % 2)]))).toBe(true);
+    expect(
+      Buffer.from(await r.arrayBuffer()).equals(Buffer.concat([videoStream, Buffer.alloc(videoStream.length % 2)])),
+    ).toBe(true);
     expect((await fetch(`${url(videoSop)}/rendered`, { headers: { accept: 'image/jpeg' } })).status).toBe(406);
     const icon = await fetch(`${url(videoSop)}/thumbnail`);
     expect(icon.status).toBe(200);
@@ -380,7 +503,15 @@ describe('rendering: corrupt data, coalescing, frame cache, video (through Ortha
 
   it('makes thumbnails of the first frame with thumbnailChoice: first', async () => {
     const mf = fixture('multiframe');
-    const thumb = await decodeImage(Buffer.from(await (await fetch(`${gw.base}/studies/${IMAGING_STUDY.uid}/series/${mf.seriesUid}/instances/${mf.uid}/thumbnail?accept=image/png`)).arrayBuffer()));
+    const thumb = await decodeImage(
+      Buffer.from(
+        await (
+          await fetch(
+            `${gw.base}/studies/${IMAGING_STUDY.uid}/series/${mf.seriesUid}/instances/${mf.uid}/thumbnail?accept=image/png`,
+          )
+        ).arrayBuffer(),
+      ),
+    );
     expect(psnr(thumb, await referenceRender(mf, files.get(mf) as string, 1))).toBeGreaterThanOrEqual(LOSSLESS_PSNR);
   });
 });

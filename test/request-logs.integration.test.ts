@@ -12,8 +12,12 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 describe('request ids in the log', () => {
   let gw: GatewayProcess;
-  beforeAll(async () => { gw = await gatewayProcessInFrontOfDcmqrscp({ DICOMWEB_LOG_LEVEL: 'debug' }); });
-  afterAll(async () => { await gw?.stop(); });
+  beforeAll(async () => {
+    gw = await gatewayProcessInFrontOfDcmqrscp({ DICOMWEB_LOG_LEVEL: 'debug' });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+  });
 
   const linesFor = (id: string): string[] => gw.lines.filter((l) => l.reqId === id).map((l) => l.msg ?? '');
   /** Waits until the gateway has logged the end of request `id` (Fastify's "request completed"). */
@@ -41,7 +45,9 @@ describe('request ids in the log', () => {
   it('logs the retrieval a request starts with its id', async () => {
     const { study } = allStudies()[0] ?? {};
     const series = study?.series[0];
-    const response = await fetch(`${gw.base}/studies/${study?.uid ?? ''}/series/${series?.uid ?? ''}`, { headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
+    const response = await fetch(`${gw.base}/studies/${study?.uid ?? ''}/series/${series?.uid ?? ''}`, {
+      headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' },
+    });
     expect(response.status).toBe(200);
     await response.arrayBuffer();
     const id = response.headers.get('x-request-id') ?? '';
@@ -52,7 +58,9 @@ describe('request ids in the log', () => {
   it('leaves lines of no request without an id', async () => {
     // The PACS probed once at start (pacs.probeAtStart), in the background: one line, no request's.
     await gw.logged((l) => l.msg === 'PACS capabilities');
-    const startUp = gw.lines.filter((l) => l.msg === 'dicomweb-gateway ready' || l.msg === 'Storage SCP listening' || l.msg === 'PACS capabilities');
+    const startUp = gw.lines.filter(
+      (l) => l.msg === 'dicomweb-gateway ready' || l.msg === 'Storage SCP listening' || l.msg === 'PACS capabilities',
+    );
     expect(startUp).toHaveLength(3);
     for (const l of startUp) expect(l.reqId).toBeUndefined();
     // Tracing is off by default (tracing.exporter: none): no span was written.

@@ -30,7 +30,10 @@ describe('Storage SCP admission in front of a PACS', () => {
     const dimsePort = await freePort();
     pacs = await startDcmqrscp({ moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: dimsePort } });
     // The PACS's AE title is on the allow-list: an attacker who spoofs it must still be refused.
-    gw = await startTestGateway(pacs, { dimse: { port: dimsePort, allowedCallingAeTitles: ['QRSCP', 'ANY'] }, audit: { file: auditFile } });
+    gw = await startTestGateway(pacs, {
+      dimse: { port: dimsePort, allowedCallingAeTitles: ['QRSCP', 'ANY'] },
+      audit: { file: auditFile },
+    });
   });
   afterAll(async () => {
     await gw?.close();
@@ -51,7 +54,10 @@ describe('Storage SCP admission in front of a PACS', () => {
   }
   async function storescu(callingAe: string, file: string): Promise<string> {
     // storescu exits 1 when a store fails: its message is what the test reads.
-    return run('storescu', ['-v', '-aet', callingAe, '-aec', 'DICOMWEB', '127.0.0.1', String(gw.scpPort), file]).then((r) => `${r.stdout}${r.stderr}`, (err: Error) => err.message);
+    return run('storescu', ['-v', '-aet', callingAe, '-aec', 'DICOMWEB', '127.0.0.1', String(gw.scpPort), file]).then(
+      (r) => `${r.stdout}${r.stderr}`,
+      (err: Error) => err.message,
+    );
   }
   async function patientName(i: FixtureInstance): Promise<string | undefined> {
     const res = await fetch(`${gw.base}/studies/${i.study.uid}/series/${i.series.uid}/instances/${i.uid}/metadata`);
@@ -60,7 +66,7 @@ describe('Storage SCP admission in front of a PACS', () => {
     return (ds?.['00100010']?.Value?.[0] as { Alphabetic?: string } | undefined)?.Alphabetic;
   }
 
-  it('refuses a forged copy of a cached instance from any calling AE title, the PACS\'s own included', async () => {
+  it("refuses a forged copy of a cached instance from any calling AE title, the PACS's own included", async () => {
     const target = instances.find((i) => i.patient.id === 'PAT-ASCII-1') as FixtureInstance;
     const original = await patientName(target); // retrieved from the PACS, now cached
     expect(original).toBe(target.patient.name);
@@ -72,7 +78,7 @@ describe('Storage SCP admission in front of a PACS', () => {
     expect(await patientName(target)).toBe(original);
   });
 
-  it('refuses an instance planted before anyone asked for it; the first request gets the PACS\'s', async () => {
+  it("refuses an instance planted before anyone asked for it; the first request gets the PACS's", async () => {
     const target = instances.find((i) => i.patient.id === 'PAT-UTF8') as FixtureInstance;
     const out = await storescu('QRSCP', await forge(target));
     expect(out).toMatch(/Received Store Response \(Unknown Status: 0x124\)/);
@@ -80,7 +86,18 @@ describe('Storage SCP admission in front of a PACS', () => {
   });
 
   it('audits each refusal as a Security Alert (110113) with the reason', () => {
-    const records = readFileSync(auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: { id: string }; request: { method: string }; reason?: string; who: { subject: string } });
+    const records = readFileSync(auditFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            event: { id: string };
+            request: { method: string };
+            reason?: string;
+            who: { subject: string };
+          },
+      );
     const alerts = records.filter((r) => r.event.id === '110113' && r.request.method === 'C-STORE');
     expect(alerts.length).toBeGreaterThanOrEqual(3);
     expect(alerts.map((a) => a.who.subject).sort()).toEqual(expect.arrayContaining(['ANY', 'QRSCP']));
@@ -105,7 +122,9 @@ describe('Storage SCP exposure', () => {
         const study = instances[0]?.study;
         const res = await fetch(`${gw.base}/studies/${study?.uid}/metadata`);
         expect(res.status).toBe(200);
-        expect(((await res.json()) as unknown[]).length).toBe(instances.filter((i) => i.study.uid === study?.uid).length);
+        expect(((await res.json()) as unknown[]).length).toBe(
+          instances.filter((i) => i.study.uid === study?.uid).length,
+        );
       } finally {
         await gw.close();
       }
@@ -124,7 +143,9 @@ describe('Storage SCP exposure', () => {
     const pacs = await startDcmqrscp();
     const gw = await startTestGateway(pacs, { dimse: { allowedPeers: ['192.0.2.0/24'] } });
     try {
-      await expect(run('echoscu', ['-aec', 'DICOMWEB', '127.0.0.1', String(gw.scpPort)])).rejects.toThrow(/exited with/);
+      await expect(run('echoscu', ['-aec', 'DICOMWEB', '127.0.0.1', String(gw.scpPort)])).rejects.toThrow(
+        /exited with/,
+      );
     } finally {
       await gw.close();
       await pacs.stop();

@@ -20,10 +20,29 @@ import { admitAll } from './harness/storage.js';
 import { tempDir } from '../devkit/temp.js';
 
 const scps: StorageScp[] = [];
-afterEach(async () => { for (const s of scps.splice(0)) await s.close(); });
+afterEach(async () => {
+  for (const s of scps.splice(0)) await s.close();
+});
 
-async function startScp(store: InstanceStore, idleTimeoutMs = 0, more: Partial<StorageScpOptions> = {}): Promise<StorageScp> {
-  const scp = new StorageScp({ aeTitle: 'DICOMWEB', host: '127.0.0.1', port: 0, allowedCallingAeTitles: [], maxAssociations: 4, maxPduLength: 65536, artimTimeoutMs: 2000, idleTimeoutMs, implementation: IMPLEMENTATION, store, destination: admitAll(), ...more });
+async function startScp(
+  store: InstanceStore,
+  idleTimeoutMs = 0,
+  more: Partial<StorageScpOptions> = {},
+): Promise<StorageScp> {
+  const scp = new StorageScp({
+    aeTitle: 'DICOMWEB',
+    host: '127.0.0.1',
+    port: 0,
+    allowedCallingAeTitles: [],
+    maxAssociations: 4,
+    maxPduLength: 65536,
+    artimTimeoutMs: 2000,
+    idleTimeoutMs,
+    implementation: IMPLEMENTATION,
+    store,
+    destination: admitAll(),
+    ...more,
+  });
   await scp.listen();
   scps.push(scp);
   return scp;
@@ -37,7 +56,10 @@ function exchange(port: number, bytes: Buffer): Promise<Buffer> {
     socket.on('data', (c) => chunks.push(c));
     socket.on('close', () => resolve(Buffer.concat(chunks)));
     socket.on('error', reject);
-    setTimeout(() => { socket.destroy(); reject(new Error('the SCP did not close the connection')); }, 5000).unref();
+    setTimeout(() => {
+      socket.destroy();
+      reject(new Error('the SCP did not close the connection'));
+    }, 5000).unref();
   });
 }
 
@@ -45,7 +67,14 @@ describe('Storage SCP robustness', () => {
   it.each([
     ['an unknown PDU type', Buffer.from([0x09, 0, 0, 0, 0, 4, 1, 2, 3, 4])],
     ['an A-ASSOCIATE-RQ claiming 100 MB', Buffer.from([0x01, 0, 0x06, 0x40, 0, 0])],
-    ['an A-ASSOCIATE-RQ with a truncated item', Buffer.concat([Buffer.from([0x01, 0, 0, 0, 0, 76, 0, 1, 0, 0]), Buffer.alloc(64, 0x20), Buffer.from([0, 0, 0, 0, 0x10, 0, 0, 40])])],
+    [
+      'an A-ASSOCIATE-RQ with a truncated item',
+      Buffer.concat([
+        Buffer.from([0x01, 0, 0, 0, 0, 76, 0, 1, 0, 0]),
+        Buffer.alloc(64, 0x20),
+        Buffer.from([0, 0, 0, 0, 0x10, 0, 0, 40]),
+      ]),
+    ],
   ])('answers %s with A-ABORT, then keeps serving', async (_what, bytes) => {
     const scp = await startScp(new InstanceStore(tempDir('robust')));
     const answer = await exchange(scp.port, bytes);
@@ -77,13 +106,23 @@ describe('Storage SCP robustness', () => {
     const store = new SlowDiskStore(tempDir('slow'));
     const scp = await startScp(store);
     const association = await testAssociation({
-      port: scp.port, calledAeTitle: 'DICOMWEB',
-      presentationContexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.7', transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] }],
+      port: scp.port,
+      calledAeTitle: 'DICOMWEB',
+      presentationContexts: [
+        { abstractSyntax: '1.2.840.10008.5.1.4.1.1.7', transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] },
+      ],
     });
     const uid = '1.2.826.0.1.3680043.99.3';
     const size = 8 * 1024 * 1024;
-    async function* data(): AsyncGenerator<Buffer> { for (let i = 0; i < size / 65536; i++) yield Buffer.alloc(65536, i & 0xff); }
-    const status = await new DimseClient(association, { responseTimeoutMs: 30_000 }).store('1.2.840.10008.5.1.4.1.1.7', uid, TransferSyntax.ExplicitVRLittleEndian, data());
+    async function* data(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < size / 65536; i++) yield Buffer.alloc(65536, i & 0xff);
+    }
+    const status = await new DimseClient(association, { responseTimeoutMs: 30_000 }).store(
+      '1.2.840.10008.5.1.4.1.1.7',
+      uid,
+      TransferSyntax.ExplicitVRLittleEndian,
+      data(),
+    );
     await association.release();
     expect(status).toBe(0);
     expect(maxOutstanding).toBe(1);
@@ -98,7 +137,10 @@ describe('Storage SCP robustness', () => {
         return {
           write: (chunk) => real.write(chunk),
           // The disk takes three idle periods to commit: the peer is waiting on us, not idle.
-          commit: async () => { await new Promise((r) => setTimeout(r, 900)); return real.commit(); },
+          commit: async () => {
+            await new Promise((r) => setTimeout(r, 900));
+            return real.commit();
+          },
           abort: () => real.abort(),
         };
       }
@@ -106,14 +148,25 @@ describe('Storage SCP robustness', () => {
     const store = new StallingStore(tempDir('idle'));
     const scp = await startScp(store, 300);
     const association = await testAssociation({
-      port: scp.port, calledAeTitle: 'DICOMWEB',
-      presentationContexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.7', transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] }],
+      port: scp.port,
+      calledAeTitle: 'DICOMWEB',
+      presentationContexts: [
+        { abstractSyntax: '1.2.840.10008.5.1.4.1.1.7', transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] },
+      ],
     });
     const uid = '1.2.826.0.1.3680043.99.4';
-    const status = await new DimseClient(association, { responseTimeoutMs: 10_000 }).store('1.2.840.10008.5.1.4.1.1.7', uid, TransferSyntax.ExplicitVRLittleEndian, Buffer.alloc(1024));
+    const status = await new DimseClient(association, { responseTimeoutMs: 10_000 }).store(
+      '1.2.840.10008.5.1.4.1.1.7',
+      uid,
+      TransferSyntax.ExplicitVRLittleEndian,
+      Buffer.alloc(1024),
+    );
     expect(status).toBe(0);
     // Now we say nothing: the SCP aborts within its idle period (with slack for a loaded machine).
-    const closedBy = await Promise.race([association.closed, new Promise<string>((r) => setTimeout(() => r('still open'), 5000))]);
+    const closedBy = await Promise.race([
+      association.closed,
+      new Promise<string>((r) => setTimeout(() => r('still open'), 5000)),
+    ]);
     expect(closedBy).toBeInstanceOf(Error);
     expect((closedBy as Error).message).toMatch(/aborted/);
   });
@@ -122,22 +175,36 @@ describe('Storage SCP robustness', () => {
     const dir = tempDir('silent');
     const scp = await startScp(new InstanceStore(dir), 300);
     const association = await testAssociation({
-      port: scp.port, calledAeTitle: 'DICOMWEB',
-      presentationContexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.7', transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] }],
+      port: scp.port,
+      calledAeTitle: 'DICOMWEB',
+      presentationContexts: [
+        { abstractSyntax: '1.2.840.10008.5.1.4.1.1.7', transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] },
+      ],
     });
     let stop!: () => void;
-    const stopped = new Promise<void>((resolve) => { stop = resolve; });
+    const stopped = new Promise<void>((resolve) => {
+      stop = resolve;
+    });
     // 256 KiB of a dataset that never ends: the peer (a PACS whose host died) sends nothing more.
     const halfDataset = (async function* (): AsyncGenerator<Buffer> {
       yield Buffer.alloc(256 * 1024, 0x22);
       await stopped;
     })();
-    const sent = new DimseClient(association, { responseTimeoutMs: 10_000 }).store('1.2.840.10008.5.1.4.1.1.7', '1.2.826.0.1.3680043.99.42', TransferSyntax.ExplicitVRLittleEndian, halfDataset).catch((err: Error) => err);
+    const sent = new DimseClient(association, { responseTimeoutMs: 10_000 })
+      .store(
+        '1.2.840.10008.5.1.4.1.1.7',
+        '1.2.826.0.1.3680043.99.42',
+        TransferSyntax.ExplicitVRLittleEndian,
+        halfDataset,
+      )
+      .catch((err: Error) => err);
     const incoming = (): string[] => readdirSync(path.join(dir, 'incoming'));
     for (let i = 0; i < 250 && incoming().length === 0; i++) await new Promise((r) => setTimeout(r, 20));
     expect(incoming()).toHaveLength(1);
     // The SCP aborts within its idle period, and the file goes with the association.
-    expect(await Promise.race([association.closed, new Promise<string>((r) => setTimeout(() => r('still open'), 5000))])).toBeInstanceOf(Error);
+    expect(
+      await Promise.race([association.closed, new Promise<string>((r) => setTimeout(() => r('still open'), 5000))]),
+    ).toBeInstanceOf(Error);
     for (let i = 0; i < 250 && incoming().length > 0; i++) await new Promise((r) => setTimeout(r, 20));
     expect(incoming()).toEqual([]);
     stop();
@@ -147,55 +214,103 @@ describe('Storage SCP robustness', () => {
   it('aborts a C-STORE whose dataset outgrows dimse.maxDatasetBytes and deletes what was written', async () => {
     const dir = tempDir('bigds');
     const refused: string[] = [];
-    const scp = await startScp(new InstanceStore(dir), 0, { maxDatasetBytes: 1024 * 1024, onRefused: (e) => refused.push(e.reason) });
+    const scp = await startScp(new InstanceStore(dir), 0, {
+      maxDatasetBytes: 1024 * 1024,
+      onRefused: (e) => refused.push(e.reason),
+    });
     const association = await testAssociation({
-      port: scp.port, calledAeTitle: 'DICOMWEB',
-      presentationContexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.7', transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] }],
+      port: scp.port,
+      calledAeTitle: 'DICOMWEB',
+      presentationContexts: [
+        { abstractSyntax: '1.2.840.10008.5.1.4.1.1.7', transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] },
+      ],
     });
     // Fragments without the last-fragment bit, for as long as the SCP reads them.
-    async function* endless(): AsyncGenerator<Buffer> { for (;;) yield Buffer.alloc(65536, 7); }
-    const sent = new DimseClient(association, { responseTimeoutMs: 30_000 }).store('1.2.840.10008.5.1.4.1.1.7', '1.2.826.0.1.3680043.99.5', TransferSyntax.ExplicitVRLittleEndian, endless());
+    async function* endless(): AsyncGenerator<Buffer> {
+      for (;;) yield Buffer.alloc(65536, 7);
+    }
+    const sent = new DimseClient(association, { responseTimeoutMs: 30_000 }).store(
+      '1.2.840.10008.5.1.4.1.1.7',
+      '1.2.826.0.1.3680043.99.5',
+      TransferSyntax.ExplicitVRLittleEndian,
+      endless(),
+    );
     // The SCP aborts the association; the sender sees that as an A-ABORT or a reset, whichever comes first.
     await expect(sent).rejects.toThrow();
     expect(await association.closed).toBeInstanceOf(Error);
     expect(refused).toEqual(['dataset larger than dimse.maxDatasetBytes (1048576 bytes)']);
     // The partial file goes once the abort has been handled; nothing ever reached instances/.
-    for (let i = 0; i < 100 && readdirSync(path.join(dir, 'incoming')).length; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && readdirSync(path.join(dir, 'incoming')).length; i++)
+      await new Promise((r) => setTimeout(r, 20));
     expect(readdirSync(path.join(dir, 'incoming'))).toEqual([]);
-    expect(readdirSync(path.join(dir, 'instances')).flatMap((shard) => readdirSync(path.join(dir, 'instances', shard)))).toEqual([]);
+    expect(
+      readdirSync(path.join(dir, 'instances')).flatMap((shard) => readdirSync(path.join(dir, 'instances', shard))),
+    ).toEqual([]);
   });
 
   it('refuses to start an instance (A700) while free disk space is below dimse.minFreeBytes', async () => {
     const scp = await startScp(new InstanceStore(tempDir('full'), { minFreeBytes: 2 ** 60 }));
     const association = await testAssociation({
-      port: scp.port, calledAeTitle: 'DICOMWEB',
-      presentationContexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.7', transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] }],
+      port: scp.port,
+      calledAeTitle: 'DICOMWEB',
+      presentationContexts: [
+        { abstractSyntax: '1.2.840.10008.5.1.4.1.1.7', transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] },
+      ],
     });
-    const status = await new DimseClient(association, { responseTimeoutMs: 10_000 }).store('1.2.840.10008.5.1.4.1.1.7', '1.2.826.0.1.3680043.99.6', TransferSyntax.ExplicitVRLittleEndian, Buffer.alloc(1024));
+    const status = await new DimseClient(association, { responseTimeoutMs: 10_000 }).store(
+      '1.2.840.10008.5.1.4.1.1.7',
+      '1.2.826.0.1.3680043.99.6',
+      TransferSyntax.ExplicitVRLittleEndian,
+      Buffer.alloc(1024),
+    );
     await association.release();
     expect(status).toBe(0xa700);
   });
 
   it('counts connections that have not associated yet: beyond maxAssociations their A-ASSOCIATE-RQs are rejected (local limit exceeded)', async () => {
     const scp = await startScp(new InstanceStore(tempDir('cap')), 0, { maxAssociations: 4, requestTimeoutMs: 5000 });
-    const connect = (): Promise<net.Socket> => new Promise((resolve, reject) => {
-      const socket = net.connect({ host: '127.0.0.1', port: scp.port }, () => resolve(socket));
-      socket.once('error', reject);
-    });
+    const connect = (): Promise<net.Socket> =>
+      new Promise((resolve, reject) => {
+        const socket = net.connect({ host: '127.0.0.1', port: scp.port }, () => resolve(socket));
+        socket.once('error', reject);
+      });
     // Twice the cap may wait for their A-ASSOCIATE-RQ; the next connection is closed without a word.
     const sockets = [];
     for (let i = 0; i < 8; i++) sockets.push(await connect());
     const ninth = await connect();
-    expect(await new Promise((resolve) => { ninth.once('data', () => resolve('data')); ninth.once('close', () => resolve('closed')); })).toBe('closed');
+    expect(
+      await new Promise((resolve) => {
+        ninth.once('data', () => resolve('data'));
+        ninth.once('close', () => resolve('closed'));
+      }),
+    ).toBe('closed');
     const rq = encodePdu({
-      type: PduType.AssociateRQ, protocolVersion: 1, calledAeTitle: 'DICOMWEB', callingAeTitle: 'FLOOD', applicationContext: DICOM_APPLICATION_CONTEXT,
-      presentationContexts: [{ id: 1, abstractSyntax: SopClass.Verification, transferSyntaxes: [TransferSyntax.ImplicitVRLittleEndian] }],
-      userInformation: { maxPduLength: 16384, implementationClassUid: IMPLEMENTATION.classUid, implementationVersionName: IMPLEMENTATION.versionName, roleSelections: [], extendedNegotiations: [], otherItems: [] },
+      type: PduType.AssociateRQ,
+      protocolVersion: 1,
+      calledAeTitle: 'DICOMWEB',
+      callingAeTitle: 'FLOOD',
+      applicationContext: DICOM_APPLICATION_CONTEXT,
+      presentationContexts: [
+        { id: 1, abstractSyntax: SopClass.Verification, transferSyntaxes: [TransferSyntax.ImplicitVRLittleEndian] },
+      ],
+      userInformation: {
+        maxPduLength: 16384,
+        implementationClassUid: IMPLEMENTATION.classUid,
+        implementationVersionName: IMPLEMENTATION.versionName,
+        roleSelections: [],
+        extendedNegotiations: [],
+        otherItems: [],
+      },
     });
-    const answers = await Promise.all(sockets.map((socket) => new Promise<Buffer>((resolve) => {
-      socket.once('data', (b: Buffer) => resolve(b));
-      socket.write(rq);
-    })));
+    const answers = await Promise.all(
+      sockets.map(
+        (socket) =>
+          new Promise<Buffer>((resolve) => {
+            socket.once('data', (b: Buffer) => resolve(b));
+            socket.write(rq);
+          }),
+      ),
+    );
     const accepted = answers.filter((a) => a[0] === PduType.AssociateAC);
     const rejected = answers.filter((a) => a[0] === PduType.AssociateRJ);
     expect(accepted.length).toBe(4);

@@ -26,7 +26,10 @@ describe('docs/security.md', () => {
     expect(block).toBeDefined();
     const secret = (await run('openssl', ['rand', '-base64', '32'])).stdout.trim();
     pacs = await startDcmqrscp();
-    gw = await startTestGateway(pacs, { pacs: { retrieve: 'get' }, auth: { mode: 'required', signingKeys: [{ kid: 'k1', secret }] } });
+    gw = await startTestGateway(pacs, {
+      pacs: { retrieve: 'get' },
+      auth: { mode: 'required', signingKeys: [{ kid: 'k1', secret }] },
+    });
     const inst = [...allInstances()].find((i) => i.series.modality === 'MR');
     const thumb = `/dicomweb/studies/${inst?.study.uid}/series/${inst?.series.uid}/instances/${inst?.uid}/thumbnail`;
     const cwd = tempDir('doc');
@@ -38,7 +41,10 @@ describe('docs/security.md', () => {
     // The example's viewport=128,128: exactly 128×128 (PS3.18 §8.3.5.1.3).
     expect([meta.width, meta.height]).toEqual([128, 128]);
     // The same block with a different key gets 403.
-    const wrong = await run('bash', ['-eo', 'pipefail', '-c', block as string], { env: { ...env, SECRET: Buffer.alloc(32, 3).toString('base64') }, cwd });
+    const wrong = await run('bash', ['-eo', 'pipefail', '-c', block as string], {
+      env: { ...env, SECRET: Buffer.alloc(32, 3).toString('base64') },
+      cwd,
+    });
     expect(wrong.stdout.trim()).toBe('403');
   });
 });

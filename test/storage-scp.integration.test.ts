@@ -35,7 +35,9 @@ describe('Storage SCP (as a storage component: its destination admits everything
   const cacheDir = path.join(work, 'cache');
 
   beforeAll(async () => {
-    ({ scp, store, stored } = await startStorageScp(cacheDir, { allowedCallingAeTitles: ['STORESCU', 'DWGTEST', 'QRSCP'] }));
+    ({ scp, store, stored } = await startStorageScp(cacheDir, {
+      allowedCallingAeTitles: ['STORESCU', 'DWGTEST', 'QRSCP'],
+    }));
     variants = await makeTransferSyntaxVariants();
   });
   afterAll(async () => {
@@ -52,16 +54,23 @@ describe('Storage SCP (as a storage component: its destination admits everything
   });
 
   it('rejects an association called with another AE title (PS3.8 reason 7)', async () => {
-    await expect(run('echoscu', ['-v', '-aet', 'STORESCU', '-aec', 'SOMEONE', '127.0.0.1', scpPort()])).rejects.toThrow(/Called AE Title Not Recognized/i);
+    await expect(run('echoscu', ['-v', '-aet', 'STORESCU', '-aec', 'SOMEONE', '127.0.0.1', scpPort()])).rejects.toThrow(
+      /Called AE Title Not Recognized/i,
+    );
   });
 
   it('rejects a calling AE title outside the allow-list (PS3.8 reason 3)', async () => {
-    await expect(run('echoscu', ['-v', '-aet', 'STRANGER', '-aec', 'DICOMWEB', '127.0.0.1', scpPort()])).rejects.toThrow(/Calling AE Title Not Recognized/i);
+    await expect(
+      run('echoscu', ['-v', '-aet', 'STRANGER', '-aec', 'DICOMWEB', '127.0.0.1', scpPort()]),
+    ).rejects.toThrow(/Calling AE Title Not Recognized/i);
   });
 
   /** DCMTK 3.6.7 predates HTJ2K: its DIMSE layer refuses those UIDs, so our own SCU sends them. */
-  const DCMTK_UNKNOWN = new Set<string>([TransferSyntax.HTJ2KLossless, TransferSyntax.HTJ2KLosslessRPCL, TransferSyntax.HTJ2K]);
-
+  const DCMTK_UNKNOWN = new Set<string>([
+    TransferSyntax.HTJ2KLossless,
+    TransferSyntax.HTJ2KLosslessRPCL,
+    TransferSyntax.HTJ2K,
+  ]);
 
   it('stores every transfer syntax it is sent (storescu where DCMTK knows the syntax), the dataset on disk byte-identical to the source file', async () => {
     expect(variants.length).toBeGreaterThanOrEqual(17);
@@ -70,26 +79,59 @@ describe('Storage SCP (as a storage component: its destination admits everything
         expect(await storeWithOurScu(scp.port, 'DICOMWEB', v.file), v.transferSyntax).toBe(0);
       } else {
         const profile = storescuProfile(work, v.sopClassUid, v.transferSyntax);
-        const r = await run('storescu', ['-aet', 'STORESCU', '-aec', 'DICOMWEB', '-xf', profile, 'Send', '127.0.0.1', scpPort(), v.file]);
+        const r = await run('storescu', [
+          '-aet',
+          'STORESCU',
+          '-aec',
+          'DICOMWEB',
+          '-xf',
+          profile,
+          'Send',
+          '127.0.0.1',
+          scpPort(),
+          v.file,
+        ]);
         expect(`${r.stdout}${r.stderr}`, v.transferSyntax).not.toMatch(/Store Failed/i);
       }
       const onDisk = readFileSync(store.pathOf(v.sopInstanceUid));
       const source = readFileSync(v.file);
-      expect(metaOf(onDisk), v.transferSyntax).toEqual({ transferSyntax: v.transferSyntax, sopInstanceUid: v.sopInstanceUid, sopClassUid: v.sopClassUid });
-      expect(onDisk.subarray(metaEnd(onDisk)).equals(source.subarray(metaEnd(source))), `dataset bytes for ${v.transferSyntax}`).toBe(true);
-      expect(stored.some((e) => e.sopInstanceUid === v.sopInstanceUid && e.transferSyntaxUid === v.transferSyntax && e.callingAeTitle === 'STORESCU')).toBe(true);
+      expect(metaOf(onDisk), v.transferSyntax).toEqual({
+        transferSyntax: v.transferSyntax,
+        sopInstanceUid: v.sopInstanceUid,
+        sopClassUid: v.sopClassUid,
+      });
+      expect(
+        onDisk.subarray(metaEnd(onDisk)).equals(source.subarray(metaEnd(source))),
+        `dataset bytes for ${v.transferSyntax}`,
+      ).toBe(true);
+      expect(
+        stored.some(
+          (e) =>
+            e.sopInstanceUid === v.sopInstanceUid &&
+            e.transferSyntaxUid === v.transferSyntax &&
+            e.callingAeTitle === 'STORESCU',
+        ),
+      ).toBe(true);
     }
     expect(readdirSync(path.join(cacheDir, 'incoming'))).toEqual([]);
   });
 
   it('keeps nothing and answers nothing when the peer aborts in the middle of a dataset', async () => {
     const association = await testAssociation({
-      port: scp.port, calledAeTitle: 'DICOMWEB', 
-      presentationContexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.2', transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] }],
+      port: scp.port,
+      calledAeTitle: 'DICOMWEB',
+      presentationContexts: [
+        { abstractSyntax: '1.2.840.10008.5.1.4.1.1.2', transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] },
+      ],
       maxPduLength: 16384,
     });
     const responses: unknown[] = [];
-    association.setHandler({ onCommand: (_pc, cmd) => { responses.push(cmd); return undefined; } });
+    association.setHandler({
+      onCommand: (_pc, cmd) => {
+        responses.push(cmd);
+        return undefined;
+      },
+    });
     const uid = '1.2.826.0.1.3680043.99.1';
     async function* partial(): AsyncGenerator<Buffer> {
       yield Buffer.alloc(200_000, 1);
@@ -98,7 +140,20 @@ describe('Storage SCP (as a storage component: its destination admits everything
       yield Buffer.alloc(200_000, 2);
     }
     const pc = association.findContext('1.2.840.10008.5.1.4.1.1.2');
-    await association.send(pc?.id ?? 1, { commandField: 0x0001, hasDataset: true, messageId: 1, affectedSopClassUid: '1.2.840.10008.5.1.4.1.1.2', affectedSopInstanceUid: uid, priority: 0 }, partial()).catch(() => {});
+    await association
+      .send(
+        pc?.id ?? 1,
+        {
+          commandField: 0x0001,
+          hasDataset: true,
+          messageId: 1,
+          affectedSopClassUid: '1.2.840.10008.5.1.4.1.1.2',
+          affectedSopInstanceUid: uid,
+          priority: 0,
+        },
+        partial(),
+      )
+      .catch(() => {});
     await new Promise((r) => setTimeout(r, 300));
     expect(responses).toEqual([]);
     expect(existsSync(store.pathOf(uid))).toBe(false);
@@ -108,21 +163,35 @@ describe('Storage SCP (as a storage component: its destination admits everything
 
   it('streams a large dataset (32 MB, in chunks) to disk intact', async () => {
     const association = await testAssociation({
-      port: scp.port, calledAeTitle: 'DICOMWEB', 
-      presentationContexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.1.7', transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] }],
+      port: scp.port,
+      calledAeTitle: 'DICOMWEB',
+      presentationContexts: [
+        { abstractSyntax: '1.2.840.10008.5.1.4.1.1.7', transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] },
+      ],
     });
     const client = new DimseClient(association, { responseTimeoutMs: 10_000 });
     const uid = '1.2.826.0.1.3680043.99.2';
     let produced = 0;
     // A real instance (its UIDs are the command's, PS3.4 §B.2.3) whose Pixel Data is 32 MB, sent chunk by chunk.
     const head = Buffer.concat([
-      writeDataset(new Dataset().setText(Tags.SOPClassUID, '1.2.840.10008.5.1.4.1.1.7', 'UI').setText(Tags.SOPInstanceUID, uid, 'UI').setText(Tags.StudyInstanceUID, '1.2.826.0.1.3680043.99.3', 'UI').setText(Tags.SeriesInstanceUID, '1.2.826.0.1.3680043.99.4', 'UI'), encodingOf(TransferSyntax.ExplicitVRLittleEndian)),
+      writeDataset(
+        new Dataset()
+          .setText(Tags.SOPClassUID, '1.2.840.10008.5.1.4.1.1.7', 'UI')
+          .setText(Tags.SOPInstanceUID, uid, 'UI')
+          .setText(Tags.StudyInstanceUID, '1.2.826.0.1.3680043.99.3', 'UI')
+          .setText(Tags.SeriesInstanceUID, '1.2.826.0.1.3680043.99.4', 'UI'),
+        encodingOf(TransferSyntax.ExplicitVRLittleEndian),
+      ),
       elementHeader(Tags.PixelData, 'OB', 512 * 65536, true),
     ]);
     async function* big(): AsyncGenerator<Buffer> {
       produced += head.length;
       yield head;
-      for (let i = 0; i < 512; i++) { const b = Buffer.alloc(65536, i & 0xff); produced += b.length; yield b; }
+      for (let i = 0; i < 512; i++) {
+        const b = Buffer.alloc(65536, i & 0xff);
+        produced += b.length;
+        yield b;
+      }
     }
     const status = await client.store('1.2.840.10008.5.1.4.1.1.7', uid, TransferSyntax.ExplicitVRLittleEndian, big());
     await association.release();
@@ -134,24 +203,40 @@ describe('Storage SCP (as a storage component: its destination admits everything
   });
 
   it('receives the sub-operations of a C-MOVE that our SCU sends to dcmqrscp', async () => {
-    const pacs: TestPacs = await startDcmqrscp({ moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: scp.port } });
+    const pacs: TestPacs = await startDcmqrscp({
+      moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: scp.port },
+    });
     try {
       const association = await testAssociation({
-        host: pacs.host, port: pacs.port, calledAeTitle: pacs.aeTitle,
-        presentationContexts: [{ abstractSyntax: SopClass.StudyRootMove, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] }],
+        host: pacs.host,
+        port: pacs.port,
+        calledAeTitle: pacs.aeTitle,
+        presentationContexts: [
+          { abstractSyntax: SopClass.StudyRootMove, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] },
+        ],
       });
       const client = new DimseClient(association, { responseTimeoutMs: 10_000 });
       const study = PATIENTS[0]?.studies[0];
-      const expected = [...allInstances()].filter((i) => i.study.uid === study?.uid).map((i) => i.uid).sort();
+      const expected = [...allInstances()]
+        .filter((i) => i.study.uid === study?.uid)
+        .map((i) => i.uid)
+        .sort();
       const before = stored.length;
-      const identifier = new Dataset().setText(Tags.QueryRetrieveLevel, 'STUDY').setText(Tags.StudyInstanceUID, study?.uid ?? '');
+      const identifier = new Dataset()
+        .setText(Tags.QueryRetrieveLevel, 'STUDY')
+        .setText(Tags.StudyInstanceUID, study?.uid ?? '');
       const progress: number[] = [];
-      const result = await client.move(SopClass.StudyRootMove, 'DICOMWEB', identifier, (p) => progress.push(p.completed ?? 0));
+      const result = await client.move(SopClass.StudyRootMove, 'DICOMWEB', identifier, (p) =>
+        progress.push(p.completed ?? 0),
+      );
       await association.release();
       expect(result.status).toBe(0);
       expect(result.completed).toBe(expected.length);
       expect(result.failed ?? 0).toBe(0);
-      const received = stored.slice(before).map((e) => e.sopInstanceUid).sort();
+      const received = stored
+        .slice(before)
+        .map((e) => e.sopInstanceUid)
+        .sort();
       expect(received).toEqual(expected);
       for (const e of stored.slice(before)) expect(e.callingAeTitle).toBe('QRSCP');
     } finally {
@@ -169,10 +254,15 @@ describe('C-GET SCU (sub-operations on our own association, into the instance st
       try {
         const storageClasses = Object.values(SOP_CLASS_BY_MODALITY);
         const association = await testAssociation({
-          host: pacs.host, port: pacs.port, calledAeTitle: pacs.aeTitle,
+          host: pacs.host,
+          port: pacs.port,
+          calledAeTitle: pacs.aeTitle,
           presentationContexts: [
             { abstractSyntax: SopClass.StudyRootGet, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] },
-            ...storageClasses.map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] })),
+            ...storageClasses.map((abstractSyntax) => ({
+              abstractSyntax,
+              transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES],
+            })),
           ],
           // PS3.4 §C.4.3.1: we take the SCP role for the storage sub-operations.
           roleSelections: storageClasses.map((sopClassUid) => ({ sopClassUid, scuRole: false, scpRole: true })),
@@ -180,7 +270,9 @@ describe('C-GET SCU (sub-operations on our own association, into the instance st
         const client = new DimseClient(association, { responseTimeoutMs: 10_000 });
         const study = PATIENTS[0]?.studies[0];
         const expected = [...allInstances()].filter((i) => i.study.uid === study?.uid);
-        const identifier = new Dataset().setText(Tags.QueryRetrieveLevel, 'STUDY').setText(Tags.StudyInstanceUID, study?.uid ?? '');
+        const identifier = new Dataset()
+          .setText(Tags.QueryRetrieveLevel, 'STUDY')
+          .setText(Tags.StudyInstanceUID, study?.uid ?? '');
         const received: string[] = [];
         const result = await client.get(SopClass.StudyRootGet, identifier, (info) => {
           received.push(info.sopInstanceUid);
@@ -195,7 +287,8 @@ describe('C-GET SCU (sub-operations on our own association, into the instance st
         for (const inst of expected) {
           const got = readFileSync(store.pathOf(inst.uid));
           const source = readFileSync(files[instances.findIndex((i) => i.uid === inst.uid)] as string);
-          const decode = (b: Buffer): unknown => toDicomJson(readDataset(b.subarray(metaEnd(b)), encodingOf(metaOf(b).transferSyntax)));
+          const decode = (b: Buffer): unknown =>
+            toDicomJson(readDataset(b.subarray(metaEnd(b)), encodingOf(metaOf(b).transferSyntax)));
           expect(decode(got)).toEqual(decode(source));
         }
       } finally {
@@ -209,19 +302,26 @@ describe('our SCU against DCMTK', () => {
   it('sends a C-STORE from a file stream that storescp writes byte-identical', async () => {
     const dir = tempDir('storescp');
     const port = await freePort();
-    const scp = startProcess('storescp', ['+B', '-od', dir, '-aet', 'STORESCP', String(port)]) // +B: write the dataset exactly as received;
+    const scp = startProcess('storescp', ['+B', '-od', dir, '-aet', 'STORESCP', String(port)]); // +B: write the dataset exactly as received;
     try {
       await waitForPort(port);
       const file = fixtureFiles().files[0] as string;
       const bytes = readFileSync(file);
       const meta = metaOf(bytes);
       const association = await testAssociation({
-        host: '127.0.0.1', port, calledAeTitle: 'STORESCP', 
+        host: '127.0.0.1',
+        port,
+        calledAeTitle: 'STORESCP',
         presentationContexts: [{ abstractSyntax: meta.sopClassUid, transferSyntaxes: [meta.transferSyntax] }],
         maxPduLength: 16384,
       });
       const client = new DimseClient(association, { responseTimeoutMs: 5000 });
-      const status = await client.store(meta.sopClassUid, meta.sopInstanceUid, meta.transferSyntax, createReadStream(file, { start: metaEnd(bytes), highWaterMark: 4096 }));
+      const status = await client.store(
+        meta.sopClassUid,
+        meta.sopInstanceUid,
+        meta.transferSyntax,
+        createReadStream(file, { start: metaEnd(bytes), highWaterMark: 4096 }),
+      );
       await association.release();
       expect(status).toBe(0);
       const [written] = readdirSync(dir);
@@ -236,11 +336,16 @@ describe('our SCU against DCMTK', () => {
     const pacs = await startDcmqrscp();
     try {
       const association = await testAssociation({
-        host: pacs.host, port: pacs.port, calledAeTitle: pacs.aeTitle,
-        presentationContexts: [{ abstractSyntax: SopClass.StudyRootFind, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] }],
+        host: pacs.host,
+        port: pacs.port,
+        calledAeTitle: pacs.aeTitle,
+        presentationContexts: [
+          { abstractSyntax: SopClass.StudyRootFind, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] },
+        ],
       });
       const client = new DimseClient(association, { responseTimeoutMs: 5000 });
-      const query = (): Dataset => new Dataset().setText(Tags.QueryRetrieveLevel, 'STUDY').setEmpty(Tags.StudyInstanceUID);
+      const query = (): Dataset =>
+        new Dataset().setText(Tags.QueryRetrieveLevel, 'STUDY').setEmpty(Tags.StudyInstanceUID);
       let first = 0;
       for await (const _ of client.find(SopClass.StudyRootFind, query())) {
         if (++first === 2) break;

@@ -23,8 +23,18 @@ import { startIssuer } from './harness/issuer.js';
 
 // The page's DOM as far as these checks reach into it, declared here: the project compiles without the DOM library
 // (whose fetch types would shadow Node's for all of it).
-interface PageElement { complete: boolean; naturalWidth: number; src: string; href: string; textContent: string | null; dataset: Record<string, string | undefined> }
-declare const document: { querySelectorAll(selector: string): ArrayLike<PageElement> & Iterable<PageElement>; getElementById(id: string): PageElement };
+interface PageElement {
+  complete: boolean;
+  naturalWidth: number;
+  src: string;
+  href: string;
+  textContent: string | null;
+  dataset: Record<string, string | undefined>;
+}
+declare const document: {
+  querySelectorAll(selector: string): ArrayLike<PageElement> & Iterable<PageElement>;
+  getElementById(id: string): PageElement;
+};
 type HTMLImageElement = PageElement;
 type HTMLAnchorElement = PageElement;
 
@@ -33,8 +43,11 @@ const SECRET = Buffer.alloc(32, 0x3c).toString('base64');
 
 async function seededGateway(auth: Record<string, unknown>): Promise<{ gateway: Gateway; config: GatewayConfig }> {
   const config = configSchema.parse({
-    http: { host: '127.0.0.1', port: 0 }, dimse: { port: 0, listen: false }, archive: { dir: tempDir('browser-archive') },
-    auth, log: { level: process.env.DWG_TEST_LOG ?? 'silent' },
+    http: { host: '127.0.0.1', port: 0 },
+    dimse: { port: 0, listen: false },
+    archive: { dir: tempDir('browser-archive') },
+    auth,
+    log: { level: process.env.DWG_TEST_LOG ?? 'silent' },
   });
   const gateway = await startGateway(config);
   const archive = gateway.archive;
@@ -48,20 +61,34 @@ async function seededGateway(auth: Record<string, unknown>): Promise<{ gateway: 
 function watch(page: Page, origin: string): { errors: string[]; foreign: string[] } {
   const seen = { errors: [] as string[], foreign: [] as string[] };
   page.on('pageerror', (e) => seen.errors.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error') seen.errors.push(m.text()); });
-  page.on('response', (r) => { if (r.status() >= 400) seen.errors.push(`${r.status()} ${r.url()}`); });
-  page.on('request', (r) => { if (!r.url().startsWith(origin) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) seen.foreign.push(r.url()); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') seen.errors.push(m.text());
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400) seen.errors.push(`${r.status()} ${r.url()}`);
+  });
+  page.on('request', (r) => {
+    if (!r.url().startsWith(origin) && !r.url().startsWith('blob:') && !r.url().startsWith('data:'))
+      seen.foreign.push(r.url());
+  });
   return seen;
 }
 
-const shot = (page: Page, name: string): Promise<Buffer> => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+const shot = (page: Page, name: string): Promise<Buffer> =>
+  page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 
 /** Thumbnails in view that decoded: complete with a natural width. */
 const decoded = (page: Page, selector: string): Promise<number> =>
   page.$$eval(selector, (imgs) => (imgs as HTMLImageElement[]).filter((i) => i.complete && i.naturalWidth > 0).length);
 
 async function untilDecoded(page: Page, selector: string, count: number): Promise<void> {
-  await page.waitForFunction(([s, n]) => [...document.querySelectorAll(s as string)].filter((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0).length >= (n as number), [selector, count]);
+  await page.waitForFunction(
+    ([s, n]) =>
+      [...document.querySelectorAll(s as string)].filter(
+        (i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0,
+      ).length >= (n as number),
+    [selector, count],
+  );
 }
 
 describe('the study browser (headless Chromium)', () => {
@@ -99,7 +126,9 @@ describe('the study browser (headless Chromium)', () => {
     await page.fill('input[name="PatientName"]', 'doe');
     await page.click('#search button[type="submit"]');
     await page.waitForFunction(() => document.querySelectorAll('#studies tbody tr').length === 2);
-    expect(await page.$$eval('#studies tbody tr td:nth-child(3)', (tds) => [...new Set(tds.map((t) => t.textContent))])).toEqual(['PAT-ASCII-1']);
+    expect(
+      await page.$$eval('#studies tbody tr td:nth-child(3)', (tds) => [...new Set(tds.map((t) => t.textContent))]),
+    ).toEqual(['PAT-ASCII-1']);
     await shot(page, '2-search');
 
     // The phantom study: its series with thumbnails.
@@ -114,12 +143,18 @@ describe('the study browser (headless Chromium)', () => {
     // The multi-frame series: frame 1, then frame 2 — a different image.
     const multiframe = IMAGING_FIXTURES.find((f) => f.key === 'multiframe');
     await page.click(`#series a[data-series="${multiframe?.seriesUid}"]`);
-    await page.waitForFunction(() => { const i = document.getElementById('image') as HTMLImageElement; return i.complete && i.naturalWidth > 0 && i.dataset.frame === '1'; });
+    await page.waitForFunction(() => {
+      const i = document.getElementById('image') as HTMLImageElement;
+      return i.complete && i.naturalWidth > 0 && i.dataset.frame === '1';
+    });
     expect(await page.textContent('#frame-position')).toBe(`Frame 1 of ${multiframe?.frames}`);
     const first = await page.locator('#image').screenshot();
     await shot(page, '4-series-frame-1');
     await page.keyboard.press('ArrowRight');
-    await page.waitForFunction(() => { const i = document.getElementById('image') as HTMLImageElement; return i.complete && i.naturalWidth > 0 && i.dataset.frame === '2'; });
+    await page.waitForFunction(() => {
+      const i = document.getElementById('image') as HTMLImageElement;
+      return i.complete && i.naturalWidth > 0 && i.dataset.frame === '2';
+    });
     await page.waitForLoadState('networkidle');
     const second = await page.locator('#image').screenshot();
     expect(second.equals(first)).toBe(false);
@@ -128,8 +163,17 @@ describe('the study browser (headless Chromium)', () => {
     // The CT: its own window and the CT presets; a preset changes the image; annotation burns in.
     const ct = IMAGING_FIXTURES.find((f) => f.key === 'ct-signed');
     await page.goto(`${gateway.httpUrl}/#study=${IMAGING_STUDY.uid}&series=${ct?.seriesUid}`);
-    await page.waitForFunction(() => [...document.querySelectorAll('#window option')].some((o) => o.textContent?.startsWith('Lung')));
-    expect(await page.$$eval('#window option', (o) => o.map((x) => x.textContent))).toEqual(['As stored', 'Window 1 (C 40, W 400)', 'Lung (C -600, W 1500)', 'Bone (C 400, W 1800)', 'Brain (C 40, W 80)', 'Soft tissue (C 40, W 400)']);
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('#window option')].some((o) => o.textContent?.startsWith('Lung')),
+    );
+    expect(await page.$$eval('#window option', (o) => o.map((x) => x.textContent))).toEqual([
+      'As stored',
+      'Window 1 (C 40, W 400)',
+      'Lung (C -600, W 1500)',
+      'Bone (C 400, W 1800)',
+      'Brain (C 40, W 80)',
+      'Soft tissue (C 40, W 400)',
+    ]);
     await page.waitForFunction(() => (document.getElementById('image') as HTMLImageElement).naturalWidth > 0);
     await page.waitForLoadState('networkidle');
     const stored = await page.locator('#image').screenshot();
@@ -137,7 +181,10 @@ describe('the study browser (headless Chromium)', () => {
     await page.check('#annotate');
     await page.waitForLoadState('networkidle');
     await page.waitForFunction(() => (document.getElementById('image') as HTMLImageElement).src.includes('annotation'));
-    await page.waitForFunction(() => { const i = document.getElementById('image') as HTMLImageElement; return i.complete && i.naturalWidth > 0; });
+    await page.waitForFunction(() => {
+      const i = document.getElementById('image') as HTMLImageElement;
+      return i.complete && i.naturalWidth > 0;
+    });
     expect((await page.locator('#image').screenshot()).equals(stored)).toBe(false);
     await shot(page, '6-ct-lung-annotated');
 
@@ -154,7 +201,11 @@ describe('the study browser (headless Chromium)', () => {
     await page.waitForSelector('#document:not([hidden])');
     const documentUrl = await page.$eval('#document', (a) => (a as HTMLAnchorElement).href);
     const rendered = await page.request.get(documentUrl ?? '');
-    expect([rendered.status(), rendered.headers()['content-type'], (await rendered.body()).toString('latin1', 0, 5)]).toEqual([200, 'application/pdf', '%PDF-']);
+    expect([
+      rendered.status(),
+      rendered.headers()['content-type'],
+      (await rendered.body()).toString('latin1', 0, 5),
+    ]).toEqual([200, 'application/pdf', '%PDF-']);
 
     expect(seen.errors).toEqual([]);
     expect(seen.foreign).toEqual([]);
@@ -186,7 +237,10 @@ describe('the study browser (headless Chromium)', () => {
 
   it('with a bearer token pasted once: every request carries it, images too (fetched, shown as blob: URLs)', async () => {
     const idp = await startIssuer();
-    const { gateway } = await seededGateway({ mode: 'required', oauth: { issuer: idp.issuer, audience: idp.audience, jwksUrl: idp.jwksUrl } });
+    const { gateway } = await seededGateway({
+      mode: 'required',
+      oauth: { issuer: idp.issuer, audience: idp.audience, jwksUrl: idp.jwksUrl },
+    });
     gateways.push(gateway);
     const page = await browser.newPage({ viewport: { width: 1200, height: 700 } });
     const seen = watch(page, gateway.httpUrl);
@@ -198,7 +252,11 @@ describe('the study browser (headless Chromium)', () => {
       const studies = allStudies().length + 1;
       await page.waitForFunction((n) => document.querySelectorAll('#studies tbody tr').length === n, studies);
       await untilDecoded(page, '#studies img.thumbnail', studies);
-      expect(await page.$$eval('#studies img.thumbnail', (imgs) => imgs.every((i) => (i as HTMLImageElement).src.startsWith('blob:')))).toBe(true);
+      expect(
+        await page.$$eval('#studies img.thumbnail', (imgs) =>
+          imgs.every((i) => (i as HTMLImageElement).src.startsWith('blob:')),
+        ),
+      ).toBe(true);
       expect(seen.errors.filter((e) => !/401/.test(e))).toEqual([]);
       expect(seen.foreign).toEqual([]);
     } finally {

@@ -14,10 +14,49 @@ const f = (name: string): string => path.join(dir, name);
 
 /** A throwaway CA with a server and a client certificate, made with openssl. */
 async function makeCertificates(): Promise<void> {
-  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '1', '-subj', '/CN=dwg-test-ca']);
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.pem'),
+    '-days',
+    '1',
+    '-subj',
+    '/CN=dwg-test-ca',
+  ]);
   for (const who of ['server', 'client']) {
-    await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f(`${who}.key`), '-out', f(`${who}.csr`), '-subj', `/CN=${who === 'server' ? 'localhost' : 'dwg-client'}`]);
-    await run('openssl', ['x509', '-req', '-in', f(`${who}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f(`${who}.pem`), '-days', '1']);
+    await run('openssl', [
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      f(`${who}.key`),
+      '-out',
+      f(`${who}.csr`),
+      '-subj',
+      `/CN=${who === 'server' ? 'localhost' : 'dwg-client'}`,
+    ]);
+    await run('openssl', [
+      'x509',
+      '-req',
+      '-in',
+      f(`${who}.csr`),
+      '-CA',
+      f('ca.pem'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      f(`${who}.pem`),
+      '-days',
+      '1',
+    ]);
   }
 }
 
@@ -25,12 +64,29 @@ describe('DICOM TLS', () => {
   beforeAll(makeCertificates, 60_000);
 
   it('our Storage SCP answers echoscu over mutually authenticated TLS, and refuses a client without a certificate', async () => {
-    const gw = await startTestGateway({ aeTitle: 'X', host: '127.0.0.1', port: 1 }, { dimse: { tls: { cert: f('server.pem'), key: f('server.key'), ca: f('ca.pem'), requireClientCert: true } } });
+    const gw = await startTestGateway(
+      { aeTitle: 'X', host: '127.0.0.1', port: 1 },
+      { dimse: { tls: { cert: f('server.pem'), key: f('server.key'), ca: f('ca.pem'), requireClientCert: true } } },
+    );
     try {
       const port = String(gw.scpPort);
-      const ok = await run('echoscu', ['+tls', f('client.key'), f('client.pem'), '+cf', f('ca.pem'), '-aet', 'ECHO', '-aec', 'DICOMWEB', '127.0.0.1', port]);
+      const ok = await run('echoscu', [
+        '+tls',
+        f('client.key'),
+        f('client.pem'),
+        '+cf',
+        f('ca.pem'),
+        '-aet',
+        'ECHO',
+        '-aec',
+        'DICOMWEB',
+        '127.0.0.1',
+        port,
+      ]);
       expect(ok.code).toBe(0);
-      await expect(run('echoscu', ['+tla', '+cf', f('ca.pem'), '-aet', 'ECHO', '-aec', 'DICOMWEB', '127.0.0.1', port])).rejects.toThrow();
+      await expect(
+        run('echoscu', ['+tla', '+cf', f('ca.pem'), '-aet', 'ECHO', '-aec', 'DICOMWEB', '127.0.0.1', port]),
+      ).rejects.toThrow();
     } finally {
       await gw.close();
     }
@@ -41,13 +97,29 @@ describe('DICOM TLS', () => {
     let port: number;
     beforeAll(async () => {
       port = await freePort();
-      scp = startProcess('storescp', ['+tls', f('server.key'), f('server.pem'), '+cf', f('ca.pem'), '-aet', 'TLSSCP', '-od', dir, String(port)]);
+      scp = startProcess('storescp', [
+        '+tls',
+        f('server.key'),
+        f('server.pem'),
+        '+cf',
+        f('ca.pem'),
+        '-aet',
+        'TLSSCP',
+        '-od',
+        dir,
+        String(port),
+      ]);
       await waitForPort(port);
     });
-    afterAll(async () => { await scp?.stop(); });
+    afterAll(async () => {
+      await scp?.stop();
+    });
 
     it('reaches a TLS-only PACS (readyz over C-ECHO with a client certificate)', async () => {
-      const gw = await startTestGateway({ aeTitle: 'TLSSCP', host: '127.0.0.1', port }, { pacs: { tls: { ca: f('ca.pem'), cert: f('client.pem'), key: f('client.key'), servername: 'localhost' } } });
+      const gw = await startTestGateway(
+        { aeTitle: 'TLSSCP', host: '127.0.0.1', port },
+        { pacs: { tls: { ca: f('ca.pem'), cert: f('client.pem'), key: f('client.key'), servername: 'localhost' } } },
+      );
       try {
         const res = await fetch(`${gw.httpUrl}/readyz`);
         expect(res.status).toBe(200);
@@ -57,7 +129,10 @@ describe('DICOM TLS', () => {
     });
 
     it('refuses a PACS whose certificate it cannot verify (502, not a silent downgrade)', async () => {
-      const gw = await startTestGateway({ aeTitle: 'TLSSCP', host: '127.0.0.1', port }, { pacs: { tls: { cert: f('client.pem'), key: f('client.key'), servername: 'localhost' } } });
+      const gw = await startTestGateway(
+        { aeTitle: 'TLSSCP', host: '127.0.0.1', port },
+        { pacs: { tls: { cert: f('client.pem'), key: f('client.key'), servername: 'localhost' } } },
+      );
       try {
         const res = await fetch(`${gw.base}/studies`);
         expect(res.status).toBe(502);

@@ -19,13 +19,19 @@ interface SpanLine extends LogLine {
 
 describe('traces', () => {
   let gw: GatewayProcess;
-  beforeAll(async () => { gw = await gatewayProcessInFrontOfDcmqrscp({ DICOMWEB_TRACING_EXPORTER: 'console', DICOMWEB_LOG_LEVEL: 'info' }); });
-  afterAll(async () => { await gw?.stop(); });
+  beforeAll(async () => {
+    gw = await gatewayProcessInFrontOfDcmqrscp({ DICOMWEB_TRACING_EXPORTER: 'console', DICOMWEB_LOG_LEVEL: 'info' });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+  });
 
   const spans = (): SpanLine[] => gw.lines.filter((l) => l.msg === 'span') as SpanLine[];
   /** The trace of the request whose response named `reqId`, once its HTTP span has ended. */
   async function traceOf(reqId: string): Promise<{ root: SpanLine; all: SpanLine[] }> {
-    const root = await gw.logged((l) => l.msg === 'span' && (l as SpanLine).attributes['dicomweb_gateway.request_id'] === reqId) as SpanLine;
+    const root = (await gw.logged(
+      (l) => l.msg === 'span' && (l as SpanLine).attributes['dicomweb_gateway.request_id'] === reqId,
+    )) as SpanLine;
     return { root, all: spans().filter((s) => s.traceId === root.traceId) };
   }
 
@@ -52,7 +58,9 @@ describe('traces', () => {
     const series = study?.series.find((se) => se.modality !== 'US');
     if (!study || !series) throw new Error('no fixture series');
     const url = `${gw.base}/studies/${study.uid}/series/${series.uid}`;
-    const retrieval = await fetch(url, { headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
+    const retrieval = await fetch(url, {
+      headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' },
+    });
     expect(retrieval.status).toBe(200);
     await retrieval.arrayBuffer();
     const moved = await traceOf(retrieval.headers.get('x-request-id') ?? '');
@@ -62,7 +70,9 @@ describe('traces', () => {
     expect(move?.events?.filter((e) => e.name === 'sub-operation')).toHaveLength(series.instances);
 
     const instance = [...allInstances()].find((i) => i.series.uid === series.uid);
-    const rendered = await fetch(`${url}/instances/${instance?.uid ?? ''}/frames/1/rendered`, { headers: { accept: 'image/jpeg' } });
+    const rendered = await fetch(`${url}/instances/${instance?.uid ?? ''}/frames/1/rendered`, {
+      headers: { accept: 'image/jpeg' },
+    });
     expect(rendered.status).toBe(200);
     await rendered.arrayBuffer();
     const render = await traceOf(rendered.headers.get('x-request-id') ?? '');

@@ -14,18 +14,24 @@ type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 
 function httpsGet(url: string, options: https.RequestOptions): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    https.get(url, options, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => { body += c.toString(); });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    }).on('error', reject);
+    https
+      .get(url, options, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => {
+          body += c.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
   });
 }
 
 describe('HTTP transport', () => {
   let pacs: TestPacs;
   const gateways: Gateway[] = [];
-  beforeAll(async () => { pacs = await startDcmqrscp(); });
+  beforeAll(async () => {
+    pacs = await startDcmqrscp();
+  });
   afterAll(async () => {
     for (const g of gateways) await g.close();
     await pacs?.stop();
@@ -42,7 +48,11 @@ describe('HTTP transport', () => {
     expect(gw.base.startsWith('https://127.0.0.1:')).toBe(true);
     const ca = readFileSync(c.ca);
     await expect(httpsGet(`${gw.base}/studies?PatientID=PAT-ASCII-1`, { ca })).rejects.toThrow();
-    const ok = await httpsGet(`${gw.base}/studies?PatientID=PAT-ASCII-1`, { ca, cert: readFileSync(c.clientCert), key: readFileSync(c.clientKey) });
+    const ok = await httpsGet(`${gw.base}/studies?PatientID=PAT-ASCII-1`, {
+      ca,
+      cert: readFileSync(c.clientCert),
+      key: readFileSync(c.clientKey),
+    });
     expect(ok.status).toBe(200);
     expect(JSON.parse(ok.body)).toHaveLength(PATIENTS[0]?.studies.length ?? 0);
   });
@@ -61,17 +71,25 @@ describe('HTTP transport', () => {
 
   it('answers CORS preflights for configured origins only', async () => {
     const gw = await start({ http: { corsOrigins: ['https://viewer.example.org'] } });
-    const preflight = (origin: string): Promise<Response> => fetch(`${gw.base}/studies`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' } });
+    const preflight = (origin: string): Promise<Response> =>
+      fetch(`${gw.base}/studies`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },
+      });
     const allowed = await preflight('https://viewer.example.org');
     expect(allowed.status).toBe(204);
     expect(allowed.headers.get('access-control-allow-origin')).toBe('https://viewer.example.org');
     expect(allowed.headers.get('access-control-allow-headers')).toMatch(/Authorization/i);
     const other = await preflight('https://evil.example.com');
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
-    const get = await fetch(`${gw.base}/studies?PatientID=PAT-ASCII-1`, { headers: { origin: 'https://viewer.example.org' } });
+    const get = await fetch(`${gw.base}/studies?PatientID=PAT-ASCII-1`, {
+      headers: { origin: 'https://viewer.example.org' },
+    });
     expect(get.headers.get('access-control-allow-origin')).toBe('https://viewer.example.org');
     const closed = await start({});
-    const none = await fetch(`${closed.base}/studies?PatientID=PAT-ASCII-1`, { headers: { origin: 'https://viewer.example.org' } });
+    const none = await fetch(`${closed.base}/studies?PatientID=PAT-ASCII-1`, {
+      headers: { origin: 'https://viewer.example.org' },
+    });
     expect(none.headers.get('access-control-allow-origin')).toBeNull();
   });
 
@@ -81,8 +99,18 @@ describe('HTTP transport', () => {
     expect(long.status).toBe(431);
     // The gateway's error shape, like every other error (Node's own answer had none).
     expect(long.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(await long.json()).toMatchObject({ error: 'DWG_HEADERS_TOO_LARGE', status: 431, message: expect.stringMatching(/8192 bytes \(http\.maxHeaderBytes\)/) });
-    for (const p of ['/studies/..%2F..%2F..%2Fetc%2Fpasswd/metadata', '/studies/1.2.3/series/%2e%2e/instances/1', `/studies/${'9'.repeat(65)}`, '/studies/1.2.3/series/1.2/instances/1.2%00/frames/1', '/studies/1.2.3/series/1.2/instances/1.2/bulkdata/..%2F..%2Fcompleteness.json']) {
+    expect(await long.json()).toMatchObject({
+      error: 'DWG_HEADERS_TOO_LARGE',
+      status: 431,
+      message: expect.stringMatching(/8192 bytes \(http\.maxHeaderBytes\)/),
+    });
+    for (const p of [
+      '/studies/..%2F..%2F..%2Fetc%2Fpasswd/metadata',
+      '/studies/1.2.3/series/%2e%2e/instances/1',
+      `/studies/${'9'.repeat(65)}`,
+      '/studies/1.2.3/series/1.2/instances/1.2%00/frames/1',
+      '/studies/1.2.3/series/1.2/instances/1.2/bulkdata/..%2F..%2Fcompleteness.json',
+    ]) {
       const r = await fetch(`${gw.base}${p}`);
       expect([400, 404], p).toContain(r.status);
       expect((await r.json()) as object, p).toHaveProperty('error');

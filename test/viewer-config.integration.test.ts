@@ -19,7 +19,12 @@ import { allInstances } from '../src/samples/catalog.js';
 const CONFIG = readFileSync(new URL('../docs/viewers/ohif-app-config.js', import.meta.url), 'utf8');
 const EXAMPLE_ORIGIN = 'https://pacs-gateway.hospital.example';
 
-interface Answer { status: number; type: string | null; body: string; count?: number }
+interface Answer {
+  status: number;
+  type: string | null;
+  body: string;
+  count?: number;
+}
 
 describe('the OHIF data source of docs/viewers.md', () => {
   let idp: TestIssuer;
@@ -33,10 +38,14 @@ describe('the OHIF data source of docs/viewers.md', () => {
     // The viewer's own server: its page and its app-config.js, pointed at the gateway under test.
     viewer = http.createServer((req, res) => {
       if (req.url === '/app-config.js') {
-        res.writeHead(200, { 'content-type': 'text/javascript' }).end(CONFIG.replaceAll(EXAMPLE_ORIGIN, gw.base.replace(/\/dicomweb$/, '')));
+        res
+          .writeHead(200, { 'content-type': 'text/javascript' })
+          .end(CONFIG.replaceAll(EXAMPLE_ORIGIN, gw.base.replace(/\/dicomweb$/, '')));
         return;
       }
-      res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><html><head><script src="/app-config.js"></script></head><body></body></html>');
+      res
+        .writeHead(200, { 'content-type': 'text/html' })
+        .end('<!doctype html><html><head><script src="/app-config.js"></script></head><body></body></html>');
     });
     await new Promise<void>((r) => viewer.listen(0, '127.0.0.1', r));
     // Another origin than the gateway's: localhost vs 127.0.0.1 and another port.
@@ -54,28 +63,48 @@ describe('the OHIF data source of docs/viewers.md', () => {
     await idp?.close();
   });
 
-  it('makes OHIF\'s requests through CORS with a bearer token, and each answers', async () => {
+  it("makes OHIF's requests through CORS with a bearer token, and each answers", async () => {
     const ct = [...allInstances()].find((i) => i.series.modality === 'CT');
     const token = await idp.token();
     const page = await browser.newPage();
     await page.goto(`${viewerOrigin}/`);
-    const answers = await page.evaluate(async ({ token: bearer, study, series, instance }) => {
-      type Config = { dataSources: { configuration: { qidoRoot: string; wadoRoot: string; acceptHeader: string[]; qidoSupportsIncludeField: boolean } }[]; defaultDataSourceName: string };
-      const { configuration: c } = (globalThis as unknown as { config: Config }).config.dataSources[0] as Config['dataSources'][number];
-      const get = async (url: string, accept: string): Promise<{ status: number; type: string | null; body: string; count?: number }> => {
-        const r = await fetch(url, { headers: { accept, authorization: `Bearer ${bearer}` } });
-        const bytes = await r.arrayBuffer();
-        const body = accept.includes('json') ? new TextDecoder().decode(bytes) : '';
-        return { status: r.status, type: r.headers.get('content-type'), body, count: bytes.byteLength };
-      };
-      const include = c.qidoSupportsIncludeField ? '&includefield=00081030%2C00080060' : '';
-      return [
-        await get(`${c.qidoRoot}/studies?limit=101&offset=0&fuzzymatching=false${include}`, 'application/dicom+json'),
-        await get(`${c.qidoRoot}/studies/${study}/series?includefield=0008103E%2C00080021`, 'application/dicom+json'),
-        await get(`${c.wadoRoot}/studies/${study}/series/${series}/metadata`, 'application/dicom+json'),
-        await get(`${c.wadoRoot}/studies/${study}/series/${series}/instances/${instance}/frames/1`, c.acceptHeader[0] ?? ''),
-      ];
-    }, { token, study: ct?.study.uid, series: ct?.series.uid, instance: ct?.uid });
+    const answers = await page.evaluate(
+      async ({ token: bearer, study, series, instance }) => {
+        type Config = {
+          dataSources: {
+            configuration: {
+              qidoRoot: string;
+              wadoRoot: string;
+              acceptHeader: string[];
+              qidoSupportsIncludeField: boolean;
+            };
+          }[];
+          defaultDataSourceName: string;
+        };
+        const { configuration: c } = (globalThis as unknown as { config: Config }).config
+          .dataSources[0] as Config['dataSources'][number];
+        const get = async (
+          url: string,
+          accept: string,
+        ): Promise<{ status: number; type: string | null; body: string; count?: number }> => {
+          const r = await fetch(url, { headers: { accept, authorization: `Bearer ${bearer}` } });
+          const bytes = await r.arrayBuffer();
+          const body = accept.includes('json') ? new TextDecoder().decode(bytes) : '';
+          return { status: r.status, type: r.headers.get('content-type'), body, count: bytes.byteLength };
+        };
+        const include = c.qidoSupportsIncludeField ? '&includefield=00081030%2C00080060' : '';
+        return [
+          await get(`${c.qidoRoot}/studies?limit=101&offset=0&fuzzymatching=false${include}`, 'application/dicom+json'),
+          await get(`${c.qidoRoot}/studies/${study}/series?includefield=0008103E%2C00080021`, 'application/dicom+json'),
+          await get(`${c.wadoRoot}/studies/${study}/series/${series}/metadata`, 'application/dicom+json'),
+          await get(
+            `${c.wadoRoot}/studies/${study}/series/${series}/instances/${instance}/frames/1`,
+            c.acceptHeader[0] ?? '',
+          ),
+        ];
+      },
+      { token, study: ct?.study.uid, series: ct?.series.uid, instance: ct?.uid },
+    );
     await page.close();
     const [studies, series, metadata, frame] = answers as [Answer, Answer, Answer, Answer];
     expect(studies.status).toBe(200);

@@ -21,15 +21,21 @@ import { TransferSyntax } from '../src/dicom/transfer-syntax.js';
 import { tempDir } from '../devkit/temp.js';
 
 const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
 
 const instances = [...allInstances()];
-const countRetrievals = (pacs: TestPacs): number => (pacs.output().match(/Message Type\s*: C-(MOVE|GET) RQ/g) ?? []).length;
+const countRetrievals = (pacs: TestPacs): number =>
+  (pacs.output().match(/Message Type\s*: C-(MOVE|GET) RQ/g) ?? []).length;
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 200));
 
 async function dcmqrscpWithGateway(overrides: Parameters<typeof startTestGateway>[1] = {}, withDestination = true) {
   const dimsePort = await freePort();
-  const pacs = await startDcmqrscp({ verbose: true, ...(withDestination ? { moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: dimsePort } } : {}) });
+  const pacs = await startDcmqrscp({
+    verbose: true,
+    ...(withDestination ? { moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: dimsePort } } : {}),
+  });
   cleanups.push(() => pacs.stop());
   const gw = await startTestGateway(pacs, { ...overrides, dimse: { port: dimsePort, ...overrides.dimse } });
   cleanups.push(() => gw.close());
@@ -61,7 +67,10 @@ describe('WADO-RS cache', () => {
     expect((await fetchMultipart(`${gw.base}/studies/${s?.uid}`)).parts.length).toBe(expected);
     await gw.close();
     await pacs.stop();
-    const restarted = await startTestGateway({ aeTitle: 'GONE', host: '127.0.0.1', port: await freePort() }, { cache: { dir: cacheDir } });
+    const restarted = await startTestGateway(
+      { aeTitle: 'GONE', host: '127.0.0.1', port: await freePort() },
+      { cache: { dir: cacheDir } },
+    );
     cleanups.push(() => restarted.close());
     expect(restarted.archive.cache.size).toBeGreaterThanOrEqual(expected);
     const warm = await fetchMultipart(`${restarted.base}/studies/${s?.uid}`);
@@ -72,14 +81,19 @@ describe('WADO-RS cache', () => {
     // Study and series thumbnails choose their image from the cache too (they asked the PACS: 502).
     const series = instances.filter((i) => i.study.uid === s?.uid);
     const middle = series[Math.floor((series.length - 1) / 2)];
-    for (const path of [`/studies/${s?.uid}/thumbnail`, `/studies/${s?.uid}/series/${series[0]?.series.uid}/thumbnail`]) {
+    for (const path of [
+      `/studies/${s?.uid}/thumbnail`,
+      `/studies/${s?.uid}/series/${series[0]?.series.uid}/thumbnail`,
+    ]) {
       const thumb = await fetch(`${restarted.base}${path}`);
       expect(thumb.status, path).toBe(200);
       expect(thumb.headers.get('content-type')).toBe('image/jpeg');
       expect((await thumb.arrayBuffer()).byteLength).toBeGreaterThan(100);
     }
     // The image the PACS's catalog would have chosen (the middle instance by Instance Number): the same JPEG as its own thumbnail.
-    const own = await fetch(`${restarted.base}/studies/${s?.uid}/series/${middle?.series.uid}/instances/${middle?.uid}/thumbnail`);
+    const own = await fetch(
+      `${restarted.base}/studies/${s?.uid}/series/${middle?.series.uid}/instances/${middle?.uid}/thumbnail`,
+    );
     const viaStudy = await fetch(`${restarted.base}/studies/${s?.uid}/thumbnail`);
     expect(own.status).toBe(200);
     expect(Buffer.from(await viaStudy.arrayBuffer()).equals(Buffer.from(await own.arrayBuffer()))).toBe(true);
@@ -111,7 +125,9 @@ describe('WADO-RS cache', () => {
     const before = countRetrievals(pacs);
     const studyRequest = fetchMultipart(`${gw.base}/studies/${s?.uid}`);
     while (gw.archive.mediator.activeCount === 0) await new Promise((r) => setTimeout(r, 1));
-    const instanceRequest = fetchMultipart(`${gw.base}/studies/${s?.uid}/series/${one?.series.uid}/instances/${one?.uid}`);
+    const instanceRequest = fetchMultipart(
+      `${gw.base}/studies/${s?.uid}/series/${one?.series.uid}/instances/${one?.uid}`,
+    );
     const [whole, single] = await Promise.all([studyRequest, instanceRequest]);
     expect(whole.parts.length).toBe(instances.filter((i) => i.study.uid === s?.uid).length);
     expect(single.parts.length).toBe(1);
@@ -131,7 +147,19 @@ describe('WADO-RS failures', () => {
     // dcmqrscp keeps its database locked after that C-MOVE while its association stays open, and a query on any
     // other association waits for the lock (the listing C-FIND of the next retrieval timed out: 504 instead of 502).
     // The gateway releases a failed retrieval's association instead of keeping it for reuse.
-    const find = await run('findscu', ['-S', '-k', 'QueryRetrieveLevel=STUDY', '-k', 'StudyInstanceUID', '-td', '5', '-aec', pacs.aeTitle, pacs.host, String(pacs.port)]);
+    const find = await run('findscu', [
+      '-S',
+      '-k',
+      'QueryRetrieveLevel=STUDY',
+      '-k',
+      'StudyInstanceUID',
+      '-td',
+      '5',
+      '-aec',
+      pacs.aeTitle,
+      pacs.host,
+      String(pacs.port),
+    ]);
     expect(`${find.stdout}${find.stderr}`).not.toMatch(/timeout|failed/i);
   });
 
@@ -144,11 +172,15 @@ describe('WADO-RS failures', () => {
     expect(r.status).toBe(502);
     const body = (await r.json()) as { dimseStatus: string; message: string };
     expect(body.dimseStatus).toBe('0xC000');
-    expect(body.message).toMatch(/before any instance arrived.*register AE title DICOMWEB, host 127\.0\.0\.1, port \d+ as a DICOM node/);
+    expect(body.message).toMatch(
+      /before any instance arrived.*register AE title DICOMWEB, host 127\.0\.0\.1, port \d+ as a DICOM node/,
+    );
   });
 
   /** A scripted PACS: answers the listing C-FINDs for one study of two CT instances; `onGet` plays the C-GET. */
-  async function scriptedPacs(onGet: (send: (sop: string, chunks: AsyncIterable<Buffer>) => Promise<void>, abort: () => void) => void) {
+  async function scriptedPacs(
+    onGet: (send: (sop: string, chunks: AsyncIterable<Buffer>) => Promise<void>, abort: () => void) => void,
+  ) {
     const studyUid = '1.2.826.0.1.3680043.77.1';
     const seriesUid = `${studyUid}.1`;
     const sops = [`${seriesUid}.1`, `${seriesUid}.2`];
@@ -157,19 +189,50 @@ describe('WADO-RS failures', () => {
       if (isFind(cmd)) {
         void (async () => {
           if (identifier?.getString(Tags.QueryRetrieveLevel) === 'SERIES') {
-            await reply(Status.Pending, {}, encode(new Dataset().setText(Tags.StudyInstanceUID, studyUid).setText(Tags.SeriesInstanceUID, seriesUid)));
+            await reply(
+              Status.Pending,
+              {},
+              encode(new Dataset().setText(Tags.StudyInstanceUID, studyUid).setText(Tags.SeriesInstanceUID, seriesUid)),
+            );
           } else {
-            for (const sop of sops) await reply(Status.Pending, {}, encode(new Dataset().setText(Tags.SOPInstanceUID, sop).setText(Tags.SOPClassUID, '1.2.840.10008.5.1.4.1.1.2')));
+            for (const sop of sops)
+              await reply(
+                Status.Pending,
+                {},
+                encode(
+                  new Dataset()
+                    .setText(Tags.SOPInstanceUID, sop)
+                    .setText(Tags.SOPClassUID, '1.2.840.10008.5.1.4.1.1.2'),
+                ),
+              );
           }
           await reply(Status.Success);
         })();
         return;
       }
       if (cmd.commandField === CommandField.CGetRQ) {
-        const storage = [...association.acceptedContexts.values()].find((pc) => pc.abstractSyntax === '1.2.840.10008.5.1.4.1.1.2' && pc.transferSyntax === TransferSyntax.ExplicitVRLittleEndian);
-        onGet(async (sop, chunks) => {
-          await association.send(storage?.id ?? 1, { commandField: CommandField.CStoreRQ, hasDataset: true, messageId: 99, affectedSopClassUid: '1.2.840.10008.5.1.4.1.1.2', affectedSopInstanceUid: sop, priority: 0 }, chunks);
-        }, () => association.abort());
+        const storage = [...association.acceptedContexts.values()].find(
+          (pc) =>
+            pc.abstractSyntax === '1.2.840.10008.5.1.4.1.1.2' &&
+            pc.transferSyntax === TransferSyntax.ExplicitVRLittleEndian,
+        );
+        onGet(
+          async (sop, chunks) => {
+            await association.send(
+              storage?.id ?? 1,
+              {
+                commandField: CommandField.CStoreRQ,
+                hasDataset: true,
+                messageId: 99,
+                affectedSopClassUid: '1.2.840.10008.5.1.4.1.1.2',
+                affectedSopInstanceUid: sop,
+                priority: 0,
+              },
+              chunks,
+            );
+          },
+          () => association.abort(),
+        );
       }
     });
     cleanups.push(() => scp.close());
@@ -179,14 +242,20 @@ describe('WADO-RS failures', () => {
   it('answers 502 and keeps nothing partial when the PACS aborts in the middle of sending an instance', async () => {
     const pacs = await scriptedPacs((send, abort) => {
       async function* half(): AsyncGenerator<Buffer> {
-        yield writeDataset(new Dataset().setText(Tags.SOPInstanceUID, '1.2.826.0.1.3680043.77.1.1.1'), { explicitVR: true, littleEndian: true });
+        yield writeDataset(new Dataset().setText(Tags.SOPInstanceUID, '1.2.826.0.1.3680043.77.1.1.1'), {
+          explicitVR: true,
+          littleEndian: true,
+        });
         yield Buffer.alloc(50_000, 7);
         await new Promise((r) => setTimeout(r, 50));
         abort();
       }
       void send('1.2.826.0.1.3680043.77.1.1.1', half()).catch(() => {});
     });
-    const gw = await startTestGateway({ aeTitle: 'FAKE', host: '127.0.0.1', port: pacs.scp.port }, { pacs: { retrieve: 'get' } });
+    const gw = await startTestGateway(
+      { aeTitle: 'FAKE', host: '127.0.0.1', port: pacs.scp.port },
+      { pacs: { retrieve: 'get' } },
+    );
     cleanups.push(() => gw.close());
     const r = await fetch(`${gw.base}/studies/${pacs.studyUid}`);
     expect(r.status).toBe(502);
@@ -197,8 +266,13 @@ describe('WADO-RS failures', () => {
   });
 
   it('cancels a retrieval that makes no progress and answers 504', async () => {
-    const pacs = await scriptedPacs(() => { /* accepts the C-GET, then nothing: no sub-operation, no response */ });
-    const gw = await startTestGateway({ aeTitle: 'FAKE', host: '127.0.0.1', port: pacs.scp.port }, { pacs: { retrieve: 'get', retrieveTimeoutMs: 300 } });
+    const pacs = await scriptedPacs(() => {
+      /* accepts the C-GET, then nothing: no sub-operation, no response */
+    });
+    const gw = await startTestGateway(
+      { aeTitle: 'FAKE', host: '127.0.0.1', port: pacs.scp.port },
+      { pacs: { retrieve: 'get', retrieveTimeoutMs: 300 } },
+    );
     cleanups.push(() => gw.close());
     const r = await fetch(`${gw.base}/studies/${pacs.studyUid}`);
     expect(r.status).toBe(504);

@@ -37,7 +37,13 @@ const PLAN: { name: string; modality: 'CT' | 'MR' | 'US' | 'cine'; ts: string; t
   { name: 'CT explicit VR', modality: 'CT', ts: TS.ExplicitVRLittleEndian, tool: 'dcmconv', args: ['+te'] },
   { name: 'CT big endian', modality: 'CT', ts: TS.ExplicitVRBigEndian, tool: 'dcmconv', args: ['+tb'] },
   { name: 'MR deflated', modality: 'MR', ts: TS.DeflatedExplicitVRLittleEndian, tool: 'dcmconv', args: ['+td'] },
-  { name: 'US RGB JPEG baseline (YBR_FULL_422)', modality: 'US', ts: TS.JPEGBaseline8Bit, tool: 'dcmcjpeg', args: ['+eb'] },
+  {
+    name: 'US RGB JPEG baseline (YBR_FULL_422)',
+    modality: 'US',
+    ts: TS.JPEGBaseline8Bit,
+    tool: 'dcmcjpeg',
+    args: ['+eb'],
+  },
   { name: 'MR JPEG extended 12-bit', modality: 'MR', ts: TS.JPEGExtended12Bit, tool: 'dcmcjpeg', args: ['+ee'] },
   { name: 'MR JPEG lossless', modality: 'MR', ts: TS.JPEGLossless, tool: 'dcmcjpeg', args: ['+el'] },
   { name: 'CT JPEG lossless SV1', modality: 'CT', ts: TS.JPEGLosslessSV1, tool: 'dcmcjpeg', args: ['+e1'] },
@@ -45,11 +51,25 @@ const PLAN: { name: string; modality: 'CT' | 'MR' | 'US' | 'cine'; ts: string; t
   { name: 'MR JPEG-LS near-lossless', modality: 'MR', ts: TS.JPEGLSNearLossless, tool: 'dcmcjpls', args: ['+en'] },
   { name: 'US RGB RLE', modality: 'US', ts: TS.RLELossless, tool: 'dcmcrle', args: [] },
   { name: 'CT JPEG 2000 lossless', modality: 'CT', ts: TS.JPEG2000Lossless, tool: 'gdcmconv', args: ['-K'] },
-  { name: 'MR JPEG 2000 lossy', modality: 'MR', ts: TS.JPEG2000, tool: 'gdcmconv', args: ['-K', '-Y', '--irreversible', '-q', '40'] },
+  {
+    name: 'MR JPEG 2000 lossy',
+    modality: 'MR',
+    ts: TS.JPEG2000,
+    tool: 'gdcmconv',
+    args: ['-K', '-Y', '--irreversible', '-q', '40'],
+  },
   { name: 'cine JPEG-LS multi-frame', modality: 'cine', ts: TS.JPEGLSLossless, tool: 'dcmcjpls', args: ['+el'] },
 ];
 
-const TARGETS = [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian, TS.RLELossless, TS.JPEGLSLossless, TS.JPEG2000Lossless, TS.HTJ2KLossless, TS.JPEGLosslessSV1];
+const TARGETS = [
+  TS.ExplicitVRLittleEndian,
+  TS.ImplicitVRLittleEndian,
+  TS.RLELossless,
+  TS.JPEGLSLossless,
+  TS.JPEG2000Lossless,
+  TS.HTJ2KLossless,
+  TS.JPEGLosslessSV1,
+];
 
 describe('WADO-RS transcoding (through Orthanc)', () => {
   let pacs: TestPacs;
@@ -60,9 +80,15 @@ describe('WADO-RS transcoding (through Orthanc)', () => {
   beforeAll(async () => {
     const files = fixtureFiles().files;
     const instances = [...allInstances()];
-    const fixtureOf = (m: string): string => files[instances.findIndex((i) => (m === 'cine' ? !!i.series.frames : i.series.modality === m && !i.series.frames))] as string;
+    const fixtureOf = (m: string): string =>
+      files[
+        instances.findIndex((i) => (m === 'cine' ? !!i.series.frames : i.series.modality === m && !i.series.frames))
+      ] as string;
     const dimsePort = await freePort();
-    pacs = await startOrthanc({ loadFixtures: false, moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: dimsePort } });
+    pacs = await startOrthanc({
+      loadFixtures: false,
+      moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: dimsePort },
+    });
     for (const [i, p] of PLAN.entries()) {
       const copy = path.join(dir, `src${i}-copy.dcm`);
       const file = path.join(dir, `src${i}.dcm`);
@@ -71,9 +97,19 @@ describe('WADO-RS transcoding (through Orthanc)', () => {
       await run(p.tool, [...p.args, copy, file]);
       const meta = metaOf(readFileSync(file));
       expect(meta.transferSyntax).toBe(p.ts);
-      const upload = await fetch(`http://127.0.0.1:${pacs.httpPort}/instances`, { method: 'POST', body: readFileSync(file) });
+      const upload = await fetch(`http://127.0.0.1:${pacs.httpPort}/instances`, {
+        method: 'POST',
+        body: readFileSync(file),
+      });
       expect(upload.ok).toBe(true);
-      sources.push({ name: p.name, transferSyntax: p.ts, file, ...(await studyAndSeriesOf(file)), sop: meta.sopInstanceUid, reference: await referenceDecode(file) });
+      sources.push({
+        name: p.name,
+        transferSyntax: p.ts,
+        file,
+        ...(await studyAndSeriesOf(file)),
+        sop: meta.sopInstanceUid,
+        reference: await referenceDecode(file),
+      });
     }
     gw = await startTestGateway(pacs, { dimse: { port: dimsePort } });
   });
@@ -84,27 +120,36 @@ describe('WADO-RS transcoding (through Orthanc)', () => {
 
   const url = (s: Source): string => `${gw.base}/studies/${s.study}/series/${s.series}/instances/${s.sop}`;
 
-  it.each(PLAN.map((p) => p.name))('%s: served in every syntax the gateway writes, pixels equal to the reference decoders', async (name) => {
-    const source = sources.find((s) => s.name === name) as Source;
-    for (const target of TARGETS) {
-      const r = await fetchMultipart(url(source), { headers: { accept: `multipart/related; type="application/dicom"; transfer-syntax=${target}` } });
-      expect(r.status, `${name} → ${target}`).toBe(200);
-      expect(r.parts).toHaveLength(1);
-      expect(r.parts[0]?.headers['content-type']).toBe(`application/dicom; transfer-syntax=${target}`);
-      const out = path.join(dir, `out-${sources.indexOf(source)}-${target}.dcm`);
-      writeFileSync(out, r.parts[0]?.body as Buffer);
-      expect(metaOf(readFileSync(out)).transferSyntax).toBe(target);
-      const decoded = await referenceDecode(out);
-      expect(decoded.pixels.length, `${name} → ${target}: pixel bytes`).toBe(source.reference.pixels.length);
-      expect(decoded.pixels.equals(source.reference.pixels), `${name} → ${target}: pixels`).toBe(true);
-      expect(decoded.photometric, `${name} → ${target}: photometric`).toBe(source.reference.photometric);
-    }
-  });
+  it.each(PLAN.map((p) => p.name))(
+    '%s: served in every syntax the gateway writes, pixels equal to the reference decoders',
+    async (name) => {
+      const source = sources.find((s) => s.name === name) as Source;
+      for (const target of TARGETS) {
+        const r = await fetchMultipart(url(source), {
+          headers: { accept: `multipart/related; type="application/dicom"; transfer-syntax=${target}` },
+        });
+        expect(r.status, `${name} → ${target}`).toBe(200);
+        expect(r.parts).toHaveLength(1);
+        expect(r.parts[0]?.headers['content-type']).toBe(`application/dicom; transfer-syntax=${target}`);
+        const out = path.join(dir, `out-${sources.indexOf(source)}-${target}.dcm`);
+        writeFileSync(out, r.parts[0]?.body as Buffer);
+        expect(metaOf(readFileSync(out)).transferSyntax).toBe(target);
+        const decoded = await referenceDecode(out);
+        expect(decoded.pixels.length, `${name} → ${target}: pixel bytes`).toBe(source.reference.pixels.length);
+        expect(decoded.pixels.equals(source.reference.pixels), `${name} → ${target}: pixels`).toBe(true);
+        expect(decoded.photometric, `${name} → ${target}: photometric`).toBe(source.reference.photometric);
+      }
+    },
+  );
 
   it('serves Explicit VR Little Endian when the request names no transfer syntax (PS3.18 §8.7.3.5.2)', async () => {
     for (const source of sources.filter((s) => s.transferSyntax !== TS.ExplicitVRLittleEndian)) {
-      const r = await fetchMultipart(url(source), { headers: { accept: 'multipart/related; type="application/dicom"' } });
-      expect(r.parts[0]?.headers['content-type']).toBe(`application/dicom; transfer-syntax=${TS.ExplicitVRLittleEndian}`);
+      const r = await fetchMultipart(url(source), {
+        headers: { accept: 'multipart/related; type="application/dicom"' },
+      });
+      expect(r.parts[0]?.headers['content-type']).toBe(
+        `application/dicom; transfer-syntax=${TS.ExplicitVRLittleEndian}`,
+      );
     }
   });
 
@@ -121,28 +166,46 @@ describe('WADO-RS transcoding (through Orthanc)', () => {
     const jpeg = sources.find((s) => s.transferSyntax === TS.JPEGBaseline8Bit) as Source;
     const ct = sources.find((s) => s.transferSyntax === TS.ExplicitVRLittleEndian) as Source;
     // The gateway never makes a lossy copy: JPEG baseline is available only for what is stored so.
-    const fallback = await fetchMultipart(url(ct), { headers: { accept: `multipart/related; type="application/dicom"; transfer-syntax=${TS.JPEGBaseline8Bit}, multipart/related; type="application/dicom"; transfer-syntax=${TS.JPEGLSLossless}; q=0.5` } });
+    const fallback = await fetchMultipart(url(ct), {
+      headers: {
+        accept: `multipart/related; type="application/dicom"; transfer-syntax=${TS.JPEGBaseline8Bit}, multipart/related; type="application/dicom"; transfer-syntax=${TS.JPEGLSLossless}; q=0.5`,
+      },
+    });
     expect(fallback.parts[0]?.headers['content-type']).toBe(`application/dicom; transfer-syntax=${TS.JPEGLSLossless}`);
-    const same = await fetchMultipart(url(jpeg), { headers: { accept: `multipart/related; type="application/dicom"; transfer-syntax=${TS.JPEGBaseline8Bit}` } });
+    const same = await fetchMultipart(url(jpeg), {
+      headers: { accept: `multipart/related; type="application/dicom"; transfer-syntax=${TS.JPEGBaseline8Bit}` },
+    });
     expect(same.parts[0]?.headers['content-type']).toBe(`application/dicom; transfer-syntax=${TS.JPEGBaseline8Bit}`);
-    const refused = await fetch(url(ct), { headers: { accept: `multipart/related; type="application/dicom"; transfer-syntax=${TS.JPEGBaseline8Bit}` } });
+    const refused = await fetch(url(ct), {
+      headers: { accept: `multipart/related; type="application/dicom"; transfer-syntax=${TS.JPEGBaseline8Bit}` },
+    });
     expect(refused.status).toBe(406);
-    expect(((await refused.json()) as { message: string }).message).toMatch(/does not write 1\.2\.840\.10008\.1\.2\.4\.50/);
-    const bad = await fetch(url(ct), { headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=jpeg' } });
+    expect(((await refused.json()) as { message: string }).message).toMatch(
+      /does not write 1\.2\.840\.10008\.1\.2\.4\.50/,
+    );
+    const bad = await fetch(url(ct), {
+      headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=jpeg' },
+    });
     expect(bad.status).toBe(406);
   });
 
   it('decodes compressed frames to native samples, and re-encodes frames for an image media type', async () => {
     const cine = sources.find((s) => s.name.startsWith('cine')) as Source;
     const frameBytes = 16 * 16;
-    const native = await fetchMultipart(`${url(cine)}/frames/3,1`, { headers: { accept: 'multipart/related; type="application/octet-stream"' } });
+    const native = await fetchMultipart(`${url(cine)}/frames/3,1`, {
+      headers: { accept: 'multipart/related; type="application/octet-stream"' },
+    });
     expect(native.status).toBe(200);
-    expect(native.parts.map((p) => p.headers['content-type'])).toEqual(Array(2).fill(`application/octet-stream; transfer-syntax=${TS.ExplicitVRLittleEndian}`));
+    expect(native.parts.map((p) => p.headers['content-type'])).toEqual(
+      Array(2).fill(`application/octet-stream; transfer-syntax=${TS.ExplicitVRLittleEndian}`),
+    );
     expect(native.parts[0]?.body.equals(cine.reference.pixels.subarray(2 * frameBytes, 3 * frameBytes))).toBe(true);
     expect(native.parts[1]?.body.equals(cine.reference.pixels.subarray(0, frameBytes))).toBe(true);
 
     const ct = sources.find((s) => s.transferSyntax === TS.JPEG2000Lossless) as Source;
-    const rle = await fetchMultipart(`${url(ct)}/frames/1`, { headers: { accept: 'multipart/related; type="image/dicom-rle"' } });
+    const rle = await fetchMultipart(`${url(ct)}/frames/1`, {
+      headers: { accept: 'multipart/related; type="image/dicom-rle"' },
+    });
     expect(rle.parts[0]?.headers['content-type']).toBe(`image/dicom-rle; transfer-syntax=${TS.RLELossless}`);
     // The RLE frame in a DICOM file of its own, decoded by DCMTK, gives the source's pixels.
     const wrapped = path.join(dir, 'rle-frame.dcm');
@@ -179,6 +242,9 @@ async function wrapFrame(source: string, frame: Buffer, ts: string, out: string)
   const header = Buffer.alloc(8);
   itemTag.copy(header, 0);
   header.writeUInt32LE(frame.length, 4);
-  writeFileSync(out, Buffer.concat([bytes.subarray(0, fragment), header, frame, bytes.subarray(fragment + 8 + fragmentLength)]));
+  writeFileSync(
+    out,
+    Buffer.concat([bytes.subarray(0, fragment), header, frame, bytes.subarray(fragment + 8 + fragmentLength)]),
+  );
   expect(metaOf(readFileSync(out)).transferSyntax).toBe(ts);
 }

@@ -1,3 +1,7 @@
 declare module 'dicom-character-set' {
-  export function convertBytes(specificCharacterSet: string | undefined, bytes: Uint8Array, options?: { vr?: string }): string;
+  export function convertBytes(
+    specificCharacterSet: string | undefined,
+    bytes: Uint8Array,
+    options?: { vr?: string },
+  ): string;
 }

@@ -8,7 +8,12 @@ const PAGE_SIZE = 20;
 const CREDENTIAL_KEY = 'dicomweb-gateway.credential';
 
 // Presets for CT (center, width in HU), beside the instance's own windows.
-const CT_PRESETS = [['Lung', -600, 1500], ['Bone', 400, 1800], ['Brain', 40, 80], ['Soft tissue', 40, 400]];
+const CT_PRESETS = [
+  ['Lung', -600, 1500],
+  ['Bone', 400, 1800],
+  ['Brain', 40, 80],
+  ['Soft tissue', 40, 400],
+];
 const DOCUMENT_CLASSES = { '1.2.840.10008.5.1.4.1.1.104.1': 'application/pdf' };
 const SR_CLASS_PREFIX = '1.2.840.10008.5.1.4.1.1.88.';
 
@@ -87,11 +92,15 @@ const text = (item, tag) => String(value(item, tag) ?? '');
 function personName(item, tag) {
   const pn = value(item, tag);
   if (!pn) return '';
-  return ['Alphabetic', 'Ideographic', 'Phonetic'].map((g) => pn[g]).filter(Boolean).map((group) => {
-    const [family = '', given = '', middle = '', prefix = '', suffix = ''] = group.split('^');
-    const rest = [prefix, given, middle].filter(Boolean).join(' ');
-    return [family, rest].filter(Boolean).join(', ') + (suffix ? ` ${suffix}` : '');
-  }).join(' = ');
+  return ['Alphabetic', 'Ideographic', 'Phonetic']
+    .map((g) => pn[g])
+    .filter(Boolean)
+    .map((group) => {
+      const [family = '', given = '', middle = '', prefix = '', suffix = ''] = group.split('^');
+      const rest = [prefix, given, middle].filter(Boolean).join(' ');
+      return [family, rest].filter(Boolean).join(', ') + (suffix ? ` ${suffix}` : '');
+    })
+    .join(' = ');
 }
 
 const date = (da) => (/^\d{8}$/.test(da) ? `${da.slice(0, 4)}-${da.slice(4, 6)}-${da.slice(6, 8)}` : da);
@@ -159,10 +168,26 @@ function studyRow(study) {
   const uid = text(study, '0020000D');
   const patient = personName(study, '00100010');
   const description = text(study, '00081030');
-  const img = element('img', { class: 'thumbnail', width: '64', height: '64', loading: 'lazy', alt: `Thumbnail of ${description || 'the study'} of ${patient || 'an unnamed patient'}` });
-  void showImage(img, `/studies/${uid}/thumbnail?viewport=64,64`).catch(() => { img.alt = 'No thumbnail'; });
+  const img = element('img', {
+    class: 'thumbnail',
+    width: '64',
+    height: '64',
+    loading: 'lazy',
+    alt: `Thumbnail of ${description || 'the study'} of ${patient || 'an unnamed patient'}`,
+  });
+  void showImage(img, `/studies/${uid}/thumbnail?viewport=64,64`).catch(() => {
+    img.alt = 'No thumbnail';
+  });
   const open = element('a', { href: `#study=${uid}`, text: patient || '(no name)' });
-  const cells = [img, open, text(study, '00100020'), date(text(study, '00080020')), description, values(study, '00080061').join(', '), `${number(study, '00201206')} / ${number(study, '00201208')}`];
+  const cells = [
+    img,
+    open,
+    text(study, '00100020'),
+    date(text(study, '00080020')),
+    description,
+    values(study, '00080061').join(', '),
+    `${number(study, '00201206')} / ${number(study, '00201208')}`,
+  ];
   return element('tr', { 'data-study': uid }, ...cells.map((c) => element('td', {}, c)));
 }
 
@@ -171,15 +196,38 @@ function studyRow(study) {
 async function showStudy(studyUid) {
   try {
     const [study] = await json(`/studies?StudyInstanceUID=${studyUid}&includefield=00081030`);
-    $('study-title').textContent = study ? `${personName(study, '00100010')} — ${text(study, '00081030') || 'study'} (${date(text(study, '00080020'))})` : 'Study';
-    const series = (await json(`/studies/${studyUid}/series?includefield=0008103E,00201209`)).sort((a, b) => number(a, '00200011') - number(b, '00200011'));
-    $('series').replaceChildren(...series.map((s) => {
-      const uid = text(s, '0020000E');
-      const label = `${text(s, '00080060')} ${number(s, '00200011')}: ${text(s, '0008103E') || 'series'} (${number(s, '00201209')} images)`;
-      const img = element('img', { class: 'thumbnail', width: '128', height: '128', loading: 'lazy', alt: `Thumbnail of series ${label}` });
-      void showImage(img, `/studies/${studyUid}/series/${uid}/thumbnail`).catch(() => { img.alt = 'No thumbnail'; });
-      return element('li', {}, element('a', { href: `#study=${studyUid}&series=${uid}`, 'data-series': uid }, img, element('span', { text: label })));
-    }));
+    $('study-title').textContent = study
+      ? `${personName(study, '00100010')} — ${text(study, '00081030') || 'study'} (${date(text(study, '00080020'))})`
+      : 'Study';
+    const series = (await json(`/studies/${studyUid}/series?includefield=0008103E,00201209`)).sort(
+      (a, b) => number(a, '00200011') - number(b, '00200011'),
+    );
+    $('series').replaceChildren(
+      ...series.map((s) => {
+        const uid = text(s, '0020000E');
+        const label = `${text(s, '00080060')} ${number(s, '00200011')}: ${text(s, '0008103E') || 'series'} (${number(s, '00201209')} images)`;
+        const img = element('img', {
+          class: 'thumbnail',
+          width: '128',
+          height: '128',
+          loading: 'lazy',
+          alt: `Thumbnail of series ${label}`,
+        });
+        void showImage(img, `/studies/${studyUid}/series/${uid}/thumbnail`).catch(() => {
+          img.alt = 'No thumbnail';
+        });
+        return element(
+          'li',
+          {},
+          element(
+            'a',
+            { href: `#study=${studyUid}&series=${uid}`, 'data-series': uid },
+            img,
+            element('span', { text: label }),
+          ),
+        );
+      }),
+    );
   } catch (err) {
     $('study-title').textContent = err.message;
   }
@@ -194,15 +242,20 @@ async function showSeries(studyUid, seriesUid) {
   $('back-to-study').href = `#study=${studyUid}`;
   try {
     const [series] = await json(`/studies/${studyUid}/series?SeriesInstanceUID=${seriesUid}&includefield=0008103E`);
-    $('series-title').textContent = series ? `${text(series, '00080060')} ${number(series, '00200011')}: ${text(series, '0008103E') || 'series'}` : 'Series';
-    viewer.instances = (await json(`/studies/${studyUid}/series/${seriesUid}/instances`)).sort((a, b) => number(a, '00200013') - number(b, '00200013'));
+    $('series-title').textContent = series
+      ? `${text(series, '00080060')} ${number(series, '00200011')}: ${text(series, '0008103E') || 'series'}`
+      : 'Series';
+    viewer.instances = (await json(`/studies/${studyUid}/series/${seriesUid}/instances`)).sort(
+      (a, b) => number(a, '00200013') - number(b, '00200013'),
+    );
     await showInstance(0);
   } catch (err) {
     $('series-title').textContent = err.message;
   }
 }
 
-const instancePath = () => `/studies/${viewer.study}/series/${viewer.series}/instances/${text(viewer.instances[viewer.index], '00080018')}`;
+const instancePath = () =>
+  `/studies/${viewer.study}/series/${viewer.series}/instances/${text(viewer.instances[viewer.index], '00080018')}`;
 
 async function showInstance(index) {
   viewer.index = Math.max(0, Math.min(index, viewer.instances.length - 1));
@@ -219,16 +272,25 @@ async function showInstance(index) {
   const documentType = DOCUMENT_CLASSES[sopClass] ?? (sopClass.startsWith(SR_CLASS_PREFIX) ? 'text/html' : undefined);
   const link = $('document');
   link.hidden = !documentType;
-  if (documentType) link.href = loadable(`${BASE}${instancePath()}/rendered?accept=${encodeURIComponent(documentType)}`);
+  if (documentType)
+    link.href = loadable(`${BASE}${instancePath()}/rendered?accept=${encodeURIComponent(documentType)}`);
   await showFrame();
 }
 
 function fillWindows(metadata) {
   const select = $('window');
-  const own = values(metadata, '00281050').map((c, i) => [values(metadata, '00281055')[i] || `Window ${i + 1}`, Number(c), Number(values(metadata, '00281051')[i])]);
+  const own = values(metadata, '00281050').map((c, i) => [
+    values(metadata, '00281055')[i] || `Window ${i + 1}`,
+    Number(c),
+    Number(values(metadata, '00281051')[i]),
+  ]);
   const presets = [...own, ...(text(metadata, '00080060') === 'CT' ? CT_PRESETS : [])];
-  select.replaceChildren(element('option', { value: '', text: own.length ? 'As stored' : 'Full range' }),
-    ...presets.filter(([, c, w]) => Number.isFinite(c) && w > 0).map(([name, c, w]) => element('option', { value: `${c},${w}`, text: `${name} (C ${c}, W ${w})` })));
+  select.replaceChildren(
+    element('option', { value: '', text: own.length ? 'As stored' : 'Full range' }),
+    ...presets
+      .filter(([, c, w]) => Number.isFinite(c) && w > 0)
+      .map(([name, c, w]) => element('option', { value: `${c},${w}`, text: `${name} (C ${c}, W ${w})` })),
+  );
 }
 
 async function showFrame() {
@@ -266,7 +328,10 @@ async function download(event) {
   const encode = (s) => new TextEncoder().encode(s);
   const start = find(encode('\r\n\r\n'), find(encode(`--${boundary}`), 0)) + 4;
   const end = find(encode(`\r\n--${boundary}`), start);
-  const a = element('a', { href: URL.createObjectURL(new Blob([bytes.subarray(start, end)], { type: 'application/dicom' })), download: `${text(viewer.metadata, '00080018')}.dcm` });
+  const a = element('a', {
+    href: URL.createObjectURL(new Blob([bytes.subarray(start, end)], { type: 'application/dicom' })),
+    download: `${text(viewer.metadata, '00080018')}.dcm`,
+  });
   a.click();
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
 }
@@ -287,20 +352,50 @@ function route() {
 
 function wire() {
   $('where').textContent = `DICOMweb at ${location.origin}${BASE}`;
-  $('search').addEventListener('submit', (e) => { e.preventDefault(); offset = 0; void showStudies(); });
-  $('search').addEventListener('reset', () => { offset = 0; setTimeout(showStudies); });
-  $('previous').addEventListener('click', () => { offset = Math.max(0, offset - PAGE_SIZE); void showStudies(); });
-  $('next').addEventListener('click', () => { offset += PAGE_SIZE; void showStudies(); });
+  $('search').addEventListener('submit', (e) => {
+    e.preventDefault();
+    offset = 0;
+    void showStudies();
+  });
+  $('search').addEventListener('reset', () => {
+    offset = 0;
+    setTimeout(showStudies);
+  });
+  $('previous').addEventListener('click', () => {
+    offset = Math.max(0, offset - PAGE_SIZE);
+    void showStudies();
+  });
+  $('next').addEventListener('click', () => {
+    offset += PAGE_SIZE;
+    void showStudies();
+  });
   $('image-previous').addEventListener('click', () => void showInstance(viewer.index - 1));
   $('image-next').addEventListener('click', () => void showInstance(viewer.index + 1));
-  $('frame-previous').addEventListener('click', () => { viewer.frame--; void showFrame(); });
-  $('frame-next').addEventListener('click', () => { viewer.frame++; void showFrame(); });
+  $('frame-previous').addEventListener('click', () => {
+    viewer.frame--;
+    void showFrame();
+  });
+  $('frame-next').addEventListener('click', () => {
+    viewer.frame++;
+    void showFrame();
+  });
   $('window').addEventListener('change', () => void showFrame());
   $('annotate').addEventListener('change', () => void showFrame());
   $('download').addEventListener('click', (e) => void download(e).catch(failed));
   document.addEventListener('keydown', (e) => {
-    if ($('series-view').hidden || e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement || e.target instanceof HTMLTextAreaElement) return;
-    const step = { ArrowUp: ['image', -1], ArrowDown: ['image', 1], ArrowLeft: ['frame', -1], ArrowRight: ['frame', 1] }[e.key];
+    if (
+      $('series-view').hidden ||
+      e.target instanceof HTMLInputElement ||
+      e.target instanceof HTMLSelectElement ||
+      e.target instanceof HTMLTextAreaElement
+    )
+      return;
+    const step = {
+      ArrowUp: ['image', -1],
+      ArrowDown: ['image', 1],
+      ArrowLeft: ['frame', -1],
+      ArrowRight: ['frame', 1],
+    }[e.key];
     if (!step) return;
     e.preventDefault();
     $(`${step[0]}-${step[1] < 0 ? 'previous' : 'next'}`).click();
@@ -313,7 +408,10 @@ function wire() {
     $('credentials').hidden = true;
     route();
   });
-  $('forget').addEventListener('click', () => { sessionStorage.removeItem(CREDENTIAL_KEY); $('credentials').hidden = false; });
+  $('forget').addEventListener('click', () => {
+    sessionStorage.removeItem(CREDENTIAL_KEY);
+    $('credentials').hidden = false;
+  });
   window.addEventListener('hashchange', route);
 }
 

@@ -1,4 +1,10 @@
-import { ALL_RETURN_KEYS, DEFAULT_RETURN_KEYS, LEVEL_RANK, levelOf, type QueryLevel } from '../dicom/query-attributes.js';
+import {
+  ALL_RETURN_KEYS,
+  DEFAULT_RETURN_KEYS,
+  LEVEL_RANK,
+  levelOf,
+  type QueryLevel,
+} from '../dicom/query-attributes.js';
 import type { Tag } from '../dicom/tag.js';
 import type { SearchRequest } from './archive.js';
 
@@ -7,7 +13,9 @@ import type { SearchRequest } from './archive.js';
  * includefield=all); the defaults of the higher levels when the path does not scope them (Table 10.6.3-2);
  * includefield attributes at the target level or above (lower ones are not returned).
  */
-export function returnKeysByLevel(request: Pick<SearchRequest, 'level' | 'studyUid' | 'seriesUid' | 'includes' | 'includeAll'>): Record<QueryLevel, Tag[][]> {
+export function returnKeysByLevel(
+  request: Pick<SearchRequest, 'level' | 'studyUid' | 'seriesUid' | 'includes' | 'includeAll'>,
+): Record<QueryLevel, Tag[][]> {
   const target = request.level;
   const out: Record<QueryLevel, Tag[][]> = { STUDY: [], SERIES: [], IMAGE: [] };
   const defaults = request.includeAll ? ALL_RETURN_KEYS : DEFAULT_RETURN_KEYS;

@@ -2,7 +2,9 @@ import { describe, it, expect } from 'vitest';
 import { checkSequenceKeys } from './sequence-match.js';
 
 const key = (value: string) => [{ path: [0x00400275, 0x00401001], vr: 'SH' as const, value }];
-const withSeq = { '00400275': { vr: 'SQ' as const, Value: [{ '00401001': { vr: 'SH' as const, Value: ['RP-1001'] } }] } };
+const withSeq = {
+  '00400275': { vr: 'SQ' as const, Value: [{ '00401001': { vr: 'SH' as const, Value: ['RP-1001'] } }] },
+};
 
 describe('sequence matching re-applied by the gateway', () => {
   it('keeps a match whose sequence item matches, exactly or by wildcard', () => {

@@ -41,7 +41,13 @@ function matchPath(json: DicomJsonObject, path: readonly Tag[], value: string): 
 /** Single value and wildcard matching (PS3.4 §C.2.2.2.1, §C.2.2.2.4); ranges are left to the PACS. */
 function valueMatches(v: JsonValue, pattern: string): boolean {
   if (v === null) return false;
-  const text = typeof v === 'object' ? (v as PersonNameJson).Alphabetic ?? '' : String(v);
-  const regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
+  const text = typeof v === 'object' ? ((v as PersonNameJson).Alphabetic ?? '') : String(v);
+  const regex = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    's',
+  );
   return regex.test(text);
 }

@@ -14,7 +14,8 @@ declare module 'fastify' {
 }
 
 /** Which ATNA event a request is (DCM event IDs, PS3.15 A.5), as its route declares it (route-config.ts). */
-const eventOf = (request: FastifyRequest): AuditEvent => AuditEvents[request.routeOptions.config.auditEvent ?? 'transferred'];
+const eventOf = (request: FastifyRequest): AuditEvent =>
+  AuditEvents[request.routeOptions.config.auditEvent ?? 'transferred'];
 
 const outcomeOf = (status: number): Outcome => (status < 400 ? 0 : status < 500 ? 4 : 8);
 
@@ -30,7 +31,11 @@ function auditedQuery(url: string): string | undefined {
  * One audit record per DICOMweb request, written when the response is done (so the outcome is known). A request
  * refused for its credentials is a Security Alert (110113) with the reason.
  */
-export function registerAuditHooks(app: FastifyInstance, audit: Audit, options: { basePath: string; tenant: string }): void {
+export function registerAuditHooks(
+  app: FastifyInstance,
+  audit: Audit,
+  options: { basePath: string; tenant: string },
+): void {
   if (!audit.enabled) return;
   app.addHook('onError', async (request, _reply, error) => {
     request.auditReason = error.message;
@@ -44,7 +49,12 @@ export function registerAuditHooks(app: FastifyInstance, audit: Audit, options: 
       time: new Date().toISOString(),
       event: refused ? AuditEvents.securityAlert : eventOf(request),
       outcome: outcomeOf(status),
-      who: { subject: request.principal?.subject ?? 'unauthenticated', via: request.principal?.via ?? 'none', address: request.ip, tenant: options.tenant },
+      who: {
+        subject: request.principal?.subject ?? 'unauthenticated',
+        via: request.principal?.via ?? 'none',
+        address: request.ip,
+        tenant: options.tenant,
+      },
       what: {
         ...(params?.study ? { study: params.study } : {}),
         ...(params?.series ? { series: params.series } : {}),

@@ -53,7 +53,9 @@ export class JsonLinesSink implements AuditSink {
   }
 
   private open(): WriteStream | NodeJS.WriteStream {
-    return STDOUT_TARGETS.has(this.target) ? process.stdout : createWriteStream(this.target, { flags: 'a', mode: 0o600 });
+    return STDOUT_TARGETS.has(this.target)
+      ? process.stdout
+      : createWriteStream(this.target, { flags: 'a', mode: 0o600 });
   }
 
   write(record: AuditRecord): void {
@@ -103,7 +105,10 @@ export class SyslogSink implements AuditSink {
   private closed = false;
   dropped = 0;
 
-  constructor(private readonly options: SyslogOptions, private readonly maxQueue = 10_000) {}
+  constructor(
+    private readonly options: SyslogOptions,
+    private readonly maxQueue = 10_000,
+  ) {}
 
   write(record: AuditRecord): void {
     const message = syslogMessage(record, this.options.appName);
@@ -172,7 +177,10 @@ export class Audit {
 }
 
 /** The sinks the configuration names (none: auditing off). */
-export function auditFromConfig(config: { file?: string | undefined; syslog?: { host: string; port: number; tls: boolean; ca?: string | undefined; appName: string } | undefined }): Audit {
+export function auditFromConfig(config: {
+  file?: string | undefined;
+  syslog?: { host: string; port: number; tls: boolean; ca?: string | undefined; appName: string } | undefined;
+}): Audit {
   const sinks: AuditSink[] = [];
   if (config.file) sinks.push(new JsonLinesSink(config.file));
   if (config.syslog) {

@@ -38,7 +38,8 @@ export function verifyApiKey(keys: readonly ApiKeyEntry[], presented: string): A
   if (!entry) return { ok: false, reason: 'the API key is not known here' };
   const expected = Buffer.from(entry.sha256, 'hex');
   const actual = Buffer.from(apiKeyHash(presented), 'hex');
-  if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return { ok: false, reason: `API key ${id} does not match` };
+  if (expected.length !== actual.length || !timingSafeEqual(expected, actual))
+    return { ok: false, reason: `API key ${id} does not match` };
   if (entry.revoked) return { ok: false, reason: `API key ${id} has been revoked` };
   return { ok: true, id, rights: new Set(entry.scopes) };
 }

@@ -1,4 +1,15 @@
-import { createRemoteJWKSet, importJWK, importSPKI, jwtVerify, errors, decodeProtectedHeader, type JWTPayload, type JWK, type CryptoKey, type KeyObject } from 'jose';
+import {
+  createRemoteJWKSet,
+  importJWK,
+  importSPKI,
+  jwtVerify,
+  errors,
+  decodeProtectedHeader,
+  type JWTPayload,
+  type JWK,
+  type CryptoKey,
+  type KeyObject,
+} from 'jose';
 
 /**
  * OAuth 2.0 bearer tokens (RFC 6750) that are JWTs from a configured issuer (RFC 9068 access tokens): the
@@ -25,8 +36,7 @@ export interface BearerOptions {
 }
 
 export type BearerCheck =
-  | { ok: true; subject: string; rights: Set<Right>; claims: JWTPayload }
-  | { ok: false; reason: string };
+  { ok: true; subject: string; rights: Set<Right>; claims: JWTPayload } | { ok: false; reason: string };
 
 /** Signature algorithms accepted: asymmetric only (RFC 8725 §3.1: no `none`, no algorithm confusion). */
 export const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
@@ -40,7 +50,13 @@ export class BearerVerifier {
   constructor(private readonly options: BearerOptions) {
     // jose caches the set, and fetches it again when a token names a kid it does not hold — at most once per
     // cooldown, so that tokens with made-up kids cannot make the gateway hammer the issuer.
-    this.remote = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl), { cooldownDuration: options.jwksCooldownMs ?? 5_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5_000 }) : undefined;
+    this.remote = options.jwksUrl
+      ? createRemoteJWKSet(new URL(options.jwksUrl), {
+          cooldownDuration: options.jwksCooldownMs ?? 5_000,
+          cacheMaxAge: 10 * 60_000,
+          timeoutDuration: 5_000,
+        })
+      : undefined;
   }
 
   private loadStatic(): Promise<Map<string, Key>> {
@@ -50,9 +66,9 @@ export class BearerVerifier {
         const text = key.trim();
         if (text.startsWith('{')) {
           const jwk = JSON.parse(text) as JWK;
-          map.set(kid, await importJWK(jwk, jwk.alg ?? algFromJwk(jwk)) as Key);
+          map.set(kid, (await importJWK(jwk, jwk.alg ?? algFromJwk(jwk))) as Key);
         } else {
-          map.set(kid, await importSPKI(text, pemAlgorithm(text)) as Key);
+          map.set(kid, (await importSPKI(text, pemAlgorithm(text))) as Key);
         }
       }
       return map;
@@ -63,16 +79,27 @@ export class BearerVerifier {
   async verify(token: string): Promise<BearerCheck> {
     try {
       const header = decodeProtectedHeader(token);
-      if (!header.alg || !ALGORITHMS.includes(header.alg)) return { ok: false, reason: `algorithm ${header.alg ?? '(none)'} is not accepted` };
-      const verifyOptions = { issuer: this.options.issuer, audience: this.options.audience, clockTolerance: this.options.clockSkewSeconds, algorithms: ALGORITHMS, requiredClaims: ['exp'] };
+      if (!header.alg || !ALGORITHMS.includes(header.alg))
+        return { ok: false, reason: `algorithm ${header.alg ?? '(none)'} is not accepted` };
+      const verifyOptions = {
+        issuer: this.options.issuer,
+        audience: this.options.audience,
+        clockTolerance: this.options.clockSkewSeconds,
+        algorithms: ALGORITHMS,
+        requiredClaims: ['exp'],
+      };
       let result;
       if (this.remote) {
         const remote = this.remote;
         // A key set that cannot be fetched is the issuer's problem, not the token's: say so (still 401).
-        const keyOf = (protectedHeader: Parameters<typeof remote>[0], jws: Parameters<typeof remote>[1]): ReturnType<typeof remote> => remote(protectedHeader, jws).catch((err: unknown) => {
-          if (err instanceof errors.JOSEError) throw err;
-          throw new KeySetUnreachable(this.options.jwksUrl ?? '', err);
-        });
+        const keyOf = (
+          protectedHeader: Parameters<typeof remote>[0],
+          jws: Parameters<typeof remote>[1],
+        ): ReturnType<typeof remote> =>
+          remote(protectedHeader, jws).catch((err: unknown) => {
+            if (err instanceof errors.JOSEError) throw err;
+            throw new KeySetUnreachable(this.options.jwksUrl ?? '', err);
+          });
         result = await jwtVerify(token, keyOf, verifyOptions);
       } else {
         const keys = await this.loadStatic();
@@ -98,7 +125,8 @@ export class BearerVerifier {
     const scp = (claims as { scp?: unknown }).scp;
     if (Array.isArray(scp)) for (const s of scp) if (typeof s === 'string') granted.add(s);
     const rights = new Set<Right>();
-    for (const [right, scope] of Object.entries(this.options.scopes) as [Right, string][]) if (granted.has(scope)) rights.add(right);
+    for (const [right, scope] of Object.entries(this.options.scopes) as [Right, string][])
+      if (granted.has(scope)) rights.add(right);
     return rights;
   }
 }
@@ -118,7 +146,10 @@ function pemAlgorithm(pem: string): string {
 /** The issuer's JWKS could not be fetched (connection refused, DNS, TLS): no verdict on the token itself. */
 class KeySetUnreachable extends Error {
   constructor(url: string, cause: unknown) {
-    const why = (cause as { cause?: { code?: string } } | undefined)?.cause?.code ?? (cause as Error | undefined)?.message ?? String(cause);
+    const why =
+      (cause as { cause?: { code?: string } } | undefined)?.cause?.code ??
+      (cause as Error | undefined)?.message ??
+      String(cause);
     super(`the issuer's key set ${url} could not be fetched (${why}); the token could not be checked`);
   }
 }
@@ -130,7 +161,8 @@ function describe(err: unknown): string {
   if (err instanceof errors.JWSSignatureVerificationFailed) return 'the token signature is not valid';
   if (err instanceof errors.JWKSNoMatchingKey) return 'no key of the issuer matches the token';
   if (err instanceof errors.JOSEAlgNotAllowed) return 'the token algorithm is not accepted';
-  if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid) return `the issuer's keys could not be fetched: ${(err as Error).message}`;
+  if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid)
+    return `the issuer's keys could not be fetched: ${(err as Error).message}`;
   if (err instanceof errors.JOSEError) return (err as Error).message;
   return 'the token is malformed';
 }

@@ -25,18 +25,33 @@ export interface PeerCertificate {
 const normalise = (fingerprint: string): string => fingerprint.replace(/:/g, '').toUpperCase();
 
 /** The entry a verified certificate matches, if any. */
-export function matchClientCertificate(entries: readonly ClientCertificateEntry[], peer: PeerCertificate | undefined): ClientCertificateEntry | undefined {
+export function matchClientCertificate(
+  entries: readonly ClientCertificateEntry[],
+  peer: PeerCertificate | undefined,
+): ClientCertificateEntry | undefined {
   if (!peer?.authorized) return undefined;
-  return entries.find((e) => (e.fingerprint256 !== undefined && normalise(e.fingerprint256) === normalise(peer.fingerprint256))
-    || (e.subjectCN !== undefined && e.subjectCN === peer.subjectCN));
+  return entries.find(
+    (e) =>
+      (e.fingerprint256 !== undefined && normalise(e.fingerprint256) === normalise(peer.fingerprint256)) ||
+      (e.subjectCN !== undefined && e.subjectCN === peer.subjectCN),
+  );
 }
 
 /** The verified client certificate of a connection (HTTPS, or HTTP/2 over TLS), if one was presented. */
 export function peerCertificateOf(socket: unknown): PeerCertificate | undefined {
-  const tls = socket as { authorized?: boolean; getPeerCertificate?: () => { fingerprint256?: string; subject?: { CN?: string | string[] } } } | undefined;
+  const tls = socket as
+    | {
+        authorized?: boolean;
+        getPeerCertificate?: () => { fingerprint256?: string; subject?: { CN?: string | string[] } };
+      }
+    | undefined;
   if (typeof tls?.getPeerCertificate !== 'function') return undefined;
   const cert = tls.getPeerCertificate();
   if (!cert?.fingerprint256) return undefined;
   const cn = cert.subject?.CN;
-  return { authorized: tls.authorized === true, fingerprint256: cert.fingerprint256, subjectCN: Array.isArray(cn) ? cn[0] : cn };
+  return {
+    authorized: tls.authorized === true,
+    fingerprint256: cert.fingerprint256,
+    subjectCN: Array.isArray(cn) ? cn[0] : cn,
+  };
 }

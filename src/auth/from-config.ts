@@ -8,7 +8,11 @@ export type AuthConfig = z.infer<typeof authSchema>;
 
 /** A configuration that cannot protect anything: `required` without any way to present credentials. */
 export function authConfigProblem(auth: AuthConfig): string | undefined {
-  const anyCredential = auth.signingKeys.length > 0 || auth.oauth || auth.apiKeys.some((k) => !k.revoked) || auth.clientCertificates.length > 0;
+  const anyCredential =
+    auth.signingKeys.length > 0 ||
+    auth.oauth ||
+    auth.apiKeys.some((k) => !k.revoked) ||
+    auth.clientCertificates.length > 0;
   if (auth.mode === 'required' && !anyCredential) {
     return 'auth.mode is "required" but none of auth.signingKeys, auth.oauth, auth.apiKeys and auth.clientCertificates is configured: nobody could get in (auth.mode: none serves without credentials, on loopback only)';
   }

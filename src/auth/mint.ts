@@ -22,13 +22,18 @@ export class MintError extends Error {
 /** The path a target names under a service base (`/dicomweb` or `/dicomweb/tenants/T`): relative targets get it. */
 export function underBase(target: string, base: string): string {
   const withSlash = target.startsWith('/') ? target : `/${target}`;
-  return withSlash === base || withSlash.startsWith(`${base}/`) || withSlash.startsWith(`${base}?`) ? withSlash : `${base}${withSlash}`;
+  return withSlash === base || withSlash.startsWith(`${base}/`) || withSlash.startsWith(`${base}?`)
+    ? withSlash
+    : `${base}${withSlash}`;
 }
 
 /** The absolute path to sign for a target, which must be the tenant's own (a tenant never mints for another). */
 export function mintTarget(target: string, scope: TenantScope): string {
   const p = underBase(target, scope.base);
-  if (!tenantOwns(scope, p)) throw new MintError(`${target} is not under this tenant's base ${scope.base}${scope.excluded ? ` (${scope.excluded}/… belongs to other tenants)` : ''}`);
+  if (!tenantOwns(scope, p))
+    throw new MintError(
+      `${target} is not under this tenant's base ${scope.base}${scope.excluded ? ` (${scope.excluded}/… belongs to other tenants)` : ''}`,
+    );
   return p;
 }
 
@@ -36,14 +41,26 @@ export function mintTarget(target: string, scope: TenantScope): string {
  * Signs a URL, or mints a capability, with the first signing key (during a rotation the newest key is listed
  * first, the old ones stay until what they signed has expired). The lifetime is bounded by maxSignedTtlSeconds.
  */
-export function mint(auth: AuthConfig, kind: 'url' | 'capability', target: string, ttlSeconds: number, nowSeconds = Math.floor(Date.now() / 1000)): { value: string; expires: number } {
+export function mint(
+  auth: AuthConfig,
+  kind: 'url' | 'capability',
+  target: string,
+  ttlSeconds: number,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): { value: string; expires: number } {
   const key = auth.signingKeys[0];
   if (!key) throw new MintError('no signing key is configured (auth.signingKeys)');
-  if (ttlSeconds > auth.maxSignedTtlSeconds) throw new MintError(`a lifetime of ${ttlSeconds} s exceeds auth.maxSignedTtlSeconds (${auth.maxSignedTtlSeconds} s)`);
+  if (ttlSeconds > auth.maxSignedTtlSeconds)
+    throw new MintError(
+      `a lifetime of ${ttlSeconds} s exceeds auth.maxSignedTtlSeconds (${auth.maxSignedTtlSeconds} s)`,
+    );
   const expires = nowSeconds + ttlSeconds;
   const secret = Buffer.from(key.secret, 'base64');
   try {
-    const value = kind === 'url' ? signUrl(target, { kid: key.kid, key: secret, expires }) : mintCapability(target.split('?')[0] as string, { kid: key.kid, key: secret, expires });
+    const value =
+      kind === 'url'
+        ? signUrl(target, { kid: key.kid, key: secret, expires })
+        : mintCapability(target.split('?')[0] as string, { kid: key.kid, key: secret, expires });
     return { value, expires };
   } catch (err) {
     throw new MintError((err as Error).message);

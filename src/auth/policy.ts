@@ -6,7 +6,12 @@ import { splitTarget } from './canonical.js';
 import { AUTH_PARAMETERS, verifySignedUrl, type KeyRing } from './signed-url.js';
 import { tenantOwns, type TenantScope } from './tenant-scope.js';
 import { API_KEY_PREFIX, verifyApiKey, type ApiKeyEntry } from './api-keys.js';
-import { matchClientCertificate, peerCertificateOf, type ClientCertificateEntry, type PeerCertificate } from './client-certificates.js';
+import {
+  matchClientCertificate,
+  peerCertificateOf,
+  type ClientCertificateEntry,
+  type PeerCertificate,
+} from './client-certificates.js';
 import '../routes/route-config.js';
 
 /**
@@ -75,7 +80,12 @@ const bearerOf = (request: FastifyRequest): string | undefined => {
 const rightFor = (action: Action): Right => (action === 'sign' ? 'sign' : action === 'write' ? 'write' : 'read');
 
 /** A machine's credential (API key, client certificate) with `rights`: let in as `subject`, or 403 naming what it lacks. */
-function admitService(via: 'api-key' | 'client-certificate', subject: string, rights: Set<Right>, action: Action): Decision {
+function admitService(
+  via: 'api-key' | 'client-certificate',
+  subject: string,
+  rights: Set<Right>,
+  action: Action,
+): Decision {
   const needed = rightFor(action);
   if (!rights.has(needed)) return refuse(Errors.forbidden, `${subject} does not grant ${needed}`);
   return { ok: true, principal: { via, subject, rights } };
@@ -92,7 +102,8 @@ export interface Presented {
 
 /** Decides one request (pure: no side effects), `now` in Unix seconds. */
 export async function decide(policy: AuthPolicy, request: Presented, action: Action, now: number): Promise<Decision> {
-  if (policy.mode === 'none') return { ok: true, principal: { via: 'none', subject: 'anonymous', rights: new Set(['read', 'write', 'sign']) } };
+  if (policy.mode === 'none')
+    return { ok: true, principal: { via: 'none', subject: 'anonymous', rights: new Set(['read', 'write', 'sign']) } };
   const { path, query } = splitTarget(request.url);
   const params = new URLSearchParams(query);
   const bearer = bearerOf(request as FastifyRequest);
@@ -104,10 +115,21 @@ export async function decide(policy: AuthPolicy, request: Presented, action: Act
     return { ok: true, principal: { via: 'signed-url', subject: `key:${check.kid}`, rights: new Set(['read']) } };
   }
   if (capability && action !== 'sign' && action !== 'write') {
-    const check = verifyCapability(capability, request.method, path, policy.signingKeys, now, policy.maxSignedTtlSeconds);
+    const check = verifyCapability(
+      capability,
+      request.method,
+      path,
+      policy.signingKeys,
+      now,
+      policy.maxSignedTtlSeconds,
+    );
     if (!check.ok) return refuse(Errors.badCapability, check.reason ?? 'refused');
-    if (!tenantOwns(policy.scope, check.capability?.prefix ?? '')) return refuse(Errors.badCapability, 'it was issued for another tenant');
-    return { ok: true, principal: { via: 'capability', subject: `capability:${check.capability?.prefix}`, rights: new Set(['read']) } };
+    if (!tenantOwns(policy.scope, check.capability?.prefix ?? ''))
+      return refuse(Errors.badCapability, 'it was issued for another tenant');
+    return {
+      ok: true,
+      principal: { via: 'capability', subject: `capability:${check.capability?.prefix}`, rights: new Set(['read']) },
+    };
   }
   if (bearer?.startsWith(API_KEY_PREFIX)) {
     const check = verifyApiKey(policy.apiKeys, bearer);
@@ -115,22 +137,44 @@ export async function decide(policy: AuthPolicy, request: Presented, action: Act
     return admitService('api-key', `apikey:${check.id}`, check.rights, action);
   }
   if (bearer && !bearer.startsWith(CAPABILITY_PREFIX)) {
-    if (!policy.bearer) return refuse(Errors.unauthorized, 'bearer tokens are not accepted here (no issuer configured)', { error: 'invalid_token' });
+    if (!policy.bearer)
+      return refuse(Errors.unauthorized, 'bearer tokens are not accepted here (no issuer configured)', {
+        error: 'invalid_token',
+      });
     const check = await policy.bearer.verify(bearer);
-    if (!check.ok) return refuse(Errors.unauthorized, `bearer token refused: ${check.reason}`, { error: 'invalid_token' });
+    if (!check.ok)
+      return refuse(Errors.unauthorized, `bearer token refused: ${check.reason}`, { error: 'invalid_token' });
     const needed = rightFor(action);
-    if (!check.rights.has(needed)) return refuse(Errors.forbidden, `the token lacks the scope ${policy.bearer.scopeFor(needed)} (${needed})`, { error: 'insufficient_scope', scope: policy.bearer.scopeFor(needed) });
+    if (!check.rights.has(needed))
+      return refuse(Errors.forbidden, `the token lacks the scope ${policy.bearer.scopeFor(needed)} (${needed})`, {
+        error: 'insufficient_scope',
+        scope: policy.bearer.scopeFor(needed),
+      });
     return { ok: true, principal: { via: 'bearer', subject: check.subject, rights: check.rights } };
   }
   const certificate = matchClientCertificate(policy.clientCertificates, request.peerCertificate);
-  if (certificate) return admitService('client-certificate', `certificate:${certificate.id}`, new Set(certificate.scopes), action);
-  if (action === 'render') return refuse(Errors.badSignature, 'the URL carries no signature (or send a capability or a bearer token)');
-  if (params.has('signature')) return refuse(Errors.unauthorized, 'signed URLs open rendered and thumbnail resources only; this resource needs a bearer token or a capability');
-  return refuse(Errors.unauthorized, action === 'sign' || action === 'write' ? `a bearer token with the ${action} scope is required` : 'a bearer token or a capability is required');
+  if (certificate)
+    return admitService('client-certificate', `certificate:${certificate.id}`, new Set(certificate.scopes), action);
+  if (action === 'render')
+    return refuse(Errors.badSignature, 'the URL carries no signature (or send a capability or a bearer token)');
+  if (params.has('signature'))
+    return refuse(
+      Errors.unauthorized,
+      'signed URLs open rendered and thumbnail resources only; this resource needs a bearer token or a capability',
+    );
+  return refuse(
+    Errors.unauthorized,
+    action === 'sign' || action === 'write'
+      ? `a bearer token with the ${action} scope is required`
+      : 'a bearer token or a capability is required',
+  );
 }
 
 /** The hook: decides, records who got in, and takes the credentials out of the query before routes read it. */
-export function authHook(policy: AuthPolicy, onRefused?: (request: FastifyRequest, error: GatewayError) => void): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
+export function authHook(
+  policy: AuthPolicy,
+  onRefused?: (request: FastifyRequest, error: GatewayError) => void,
+): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
   return async (request) => {
     const presented: Presented = {
       method: request.method,
@@ -138,7 +182,12 @@ export function authHook(policy: AuthPolicy, onRefused?: (request: FastifyReques
       headers: request.headers,
       ...(policy.clientCertificates.length ? { peerCertificate: peerCertificateOf(request.raw.socket) } : {}),
     };
-    const decision = await decide(policy, presented, request.routeOptions.config.action ?? 'read', Math.floor(Date.now() / 1000));
+    const decision = await decide(
+      policy,
+      presented,
+      request.routeOptions.config.action ?? 'read',
+      Math.floor(Date.now() / 1000),
+    );
     if (!decision.ok) {
       onRefused?.(request, decision.error);
       throw decision.error;

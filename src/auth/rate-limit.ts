@@ -11,7 +11,6 @@ import '../routes/route-config.js';
  * tracked per window (beyond, the oldest windows are dropped first).
  */
 
-
 export interface Limit {
   /** Requests allowed per window; 0 disables the limit. */
   requests: number;
@@ -21,7 +20,10 @@ export interface Limit {
 export class FixedWindowLimiter {
   private readonly counts = new Map<string, { start: number; count: number }>();
 
-  constructor(private readonly limit: Limit, private readonly maxKeys = 100_000) {}
+  constructor(
+    private readonly limit: Limit,
+    private readonly maxKeys = 100_000,
+  ) {}
 
   /**
    * Counts one request for `key`; undefined when allowed, else the seconds until its window ends. A key's window
@@ -60,7 +62,12 @@ export const clientKey = (request: FastifyRequest): string =>
  * A preHandler (after authentication, so the subject is known) enforcing both limits on requests that cost the
  * PACS; `holdsLocally` says whether a retrieval route's request will be answered without it.
  */
-export function rateLimitHook(perClient: Limit, perTenant: Limit, tenant: string, holdsLocally: (request: FastifyRequest) => boolean): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
+export function rateLimitHook(
+  perClient: Limit,
+  perTenant: Limit,
+  tenant: string,
+  holdsLocally: (request: FastifyRequest) => boolean,
+): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
   const clients = new FixedWindowLimiter(perClient);
   const tenants = new FixedWindowLimiter(perTenant, 1024);
   return async (request) => {
@@ -73,6 +80,9 @@ export function rateLimitHook(perClient: Limit, perTenant: Limit, tenant: string
     if (wait === undefined) return;
     const who = client !== undefined ? 'this client' : `tenant "${tenant}"`;
     const limit = client !== undefined ? perClient : perTenant;
-    throw withHeaders(withDetails(Errors.rateLimited(who, limit.requests, limit.windowSeconds, wait), { retryAfterSeconds: wait }), { 'retry-after': String(wait) });
+    throw withHeaders(
+      withDetails(Errors.rateLimited(who, limit.requests, limit.windowSeconds, wait), { retryAfterSeconds: wait }),
+      { 'retry-after': String(wait) },
+    );
   };
 }

@@ -7,7 +7,8 @@ import { mintCapability, verifyCapability } from './capability.js';
 const key = Buffer.alloc(32, 7);
 const keys = new Map([['k1', key]]);
 const NOW = 1_800_000_000;
-const verify = (url: string, now = NOW, ring = keys): ReturnType<typeof verifySignedUrl> => verifySignedUrl('GET', url, ring, now, 7 * 86400);
+const verify = (url: string, now = NOW, ring = keys): ReturnType<typeof verifySignedUrl> =>
+  verifySignedUrl('GET', url, ring, now, 7 * 86400);
 
 describe('canonical forms (RFC 3986)', () => {
   it('encodes everything but unreserved characters, upper-case hex, UTF-8', () => {
@@ -15,7 +16,9 @@ describe('canonical forms (RFC 3986)', () => {
     expect(rfc3986('image/png,1 2+é')).toBe('image%2Fpng%2C1%202%2B%C3%A9');
   });
   it('gives equivalent spellings one form, refuses dot segments and bad escapes', () => {
-    expect(canonicalPath('/dicomweb/studies/1.2/frames/1,2/rendered')).toBe(canonicalPath('/dicomweb/studies/1.2/frames/1%2C2/rendered'));
+    expect(canonicalPath('/dicomweb/studies/1.2/frames/1,2/rendered')).toBe(
+      canonicalPath('/dicomweb/studies/1.2/frames/1%2C2/rendered'),
+    );
     expect(canonicalPath('/dicomweb/studies/../x')).toBeUndefined();
     expect(canonicalPath('/dicomweb/%2e%2e/x')).toBeUndefined();
     expect(canonicalPath('/dicomweb/a%2Fb')).toBeUndefined();
@@ -27,7 +30,11 @@ describe('canonical forms (RFC 3986)', () => {
 });
 
 describe('signed URLs', () => {
-  const url = signUrl('/dicomweb/studies/1.2.3/thumbnail?viewport=64,64&accept=image/png', { kid: 'k1', key, expires: NOW + 3600 });
+  const url = signUrl('/dicomweb/studies/1.2.3/thumbnail?viewport=64,64&accept=image/png', {
+    kid: 'k1',
+    key,
+    expires: NOW + 3600,
+  });
 
   it('verifies what it signed, whatever the escaping of the parameters', () => {
     expect(verify(url)).toMatchObject({ ok: true, kid: 'k1' });
@@ -36,7 +43,11 @@ describe('signed URLs', () => {
 
   it('is an HMAC-SHA256 over the documented string (docs/security.md)', () => {
     const signature = new URLSearchParams(url.split('?')[1]).get('signature');
-    const expected = createHmac('sha256', key).update(`DWG1-HMAC-SHA256\nGET\n/dicomweb/studies/1.2.3/thumbnail\naccept=image%2Fpng&expires=${NOW + 3600}&kid=k1&viewport=64%2C64`).digest('base64url');
+    const expected = createHmac('sha256', key)
+      .update(
+        `DWG1-HMAC-SHA256\nGET\n/dicomweb/studies/1.2.3/thumbnail\naccept=image%2Fpng&expires=${NOW + 3600}&kid=k1&viewport=64%2C64`,
+      )
+      .digest('base64url');
     expect(signature).toBe(expected);
     expect(stringToSign('get', '/p', 'q')).toBe('DWG1-HMAC-SHA256\nGET\n/p\nq');
   });
@@ -62,16 +73,22 @@ describe('signed URLs', () => {
 
   it('keeps URLs signed with an old key valid while the key is configured (rotation)', () => {
     const newKey = Buffer.alloc(32, 9);
-    const rotated = new Map([['k2', newKey], ['k1', key]]);
+    const rotated = new Map([
+      ['k2', newKey],
+      ['k1', key],
+    ]);
     expect(verify(url, NOW, rotated)).toMatchObject({ ok: true, kid: 'k1' });
-    expect(verify(signUrl('/dicomweb/x/thumbnail', { kid: 'k2', key: newKey, expires: NOW + 60 }), NOW, rotated)).toMatchObject({ ok: true, kid: 'k2' });
+    expect(
+      verify(signUrl('/dicomweb/x/thumbnail', { kid: 'k2', key: newKey, expires: NOW + 60 }), NOW, rotated),
+    ).toMatchObject({ ok: true, kid: 'k2' });
     expect(verify(url, NOW, new Map([['k2', newKey]]))).toMatchObject({ ok: false, problem: 'unknown-key' });
   });
 });
 
 describe('capabilities', () => {
   const token = mintCapability('/dicomweb/studies/1.2.3', { kid: 'k1', key, expires: NOW + 600 });
-  const check = (path: string, t = token, method = 'GET', now = NOW): boolean => verifyCapability(t, method, path, keys, now, 86400).ok;
+  const check = (path: string, t = token, method = 'GET', now = NOW): boolean =>
+    verifyCapability(t, method, path, keys, now, 86400).ok;
 
   it('covers the prefix and everything under it, for GET only, until it expires', () => {
     expect(check('/dicomweb/studies/1.2.3')).toBe(true);
@@ -88,6 +105,9 @@ describe('capabilities', () => {
     const edited = JSON.parse(Buffer.from(payload as string, 'base64url').toString()) as Record<string, unknown>;
     edited.prefix = '/dicomweb';
     const forged = `dwgcap.${Buffer.from(JSON.stringify(edited)).toString('base64url')}.${signature}`;
-    expect(verifyCapability(forged, 'GET', '/dicomweb/studies/9', keys, NOW, 86400)).toMatchObject({ ok: false, reason: expect.stringMatching(/signature/) });
+    expect(verifyCapability(forged, 'GET', '/dicomweb/studies/9', keys, NOW, 86400)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/signature/),
+    });
   });
 });

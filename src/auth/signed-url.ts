@@ -39,17 +39,22 @@ export function stringToSign(method: string, path: string, canonical: string): s
   return `${SIGNATURE_SCHEME}\n${method.toUpperCase()}\n${path}\n${canonical}`;
 }
 
-export const hmac = (key: Buffer, text: string): string => createHmac('sha256', key).update(text, 'utf8').digest('base64url');
+export const hmac = (key: Buffer, text: string): string =>
+  createHmac('sha256', key).update(text, 'utf8').digest('base64url');
 
 /**
  * A signed URL for `target` (a path with an optional query, e.g. "/dicomweb/studies/1.2.3/thumbnail?viewport=64,64"):
  * adds `expires` and `kid`, then `signature`. The parameters are written canonically.
  */
-export function signUrl(target: string, options: { method?: string; kid: string; key: Buffer; expires: number }): string {
+export function signUrl(
+  target: string,
+  options: { method?: string; kid: string; key: Buffer; expires: number },
+): string {
   const { path, query } = splitTarget(target);
   const cPath = canonicalPath(path);
   const pairs = queryPairs(query);
-  if (cPath === undefined || pairs === undefined) throw new Error(`cannot sign "${target}": malformed percent-encoding or a dot segment`);
+  if (cPath === undefined || pairs === undefined)
+    throw new Error(`cannot sign "${target}": malformed percent-encoding or a dot segment`);
   const rest = pairs.filter(([name]) => !AUTH_PARAMETERS.has(name));
   const signed = [...rest, ['expires', String(options.expires)], ['kid', options.kid]] as [string, string][];
   const cQuery = canonicalQuery(signed, NOT_SIGNED);
@@ -68,11 +73,18 @@ export function constantTimeEqual(a: string, b: string): boolean {
  * Checks the signature of a request target (path and raw query as received). `maxTtlSeconds` bounds how far
  * ahead `expires` may lie, so that no URL lives for ever even if it was minted with a long life.
  */
-export function verifySignedUrl(method: string, target: string, keys: KeyRing, nowSeconds: number, maxTtlSeconds: number): SignatureCheck {
+export function verifySignedUrl(
+  method: string,
+  target: string,
+  keys: KeyRing,
+  nowSeconds: number,
+  maxTtlSeconds: number,
+): SignatureCheck {
   const { path, query } = splitTarget(target);
   const pairs = queryPairs(query);
   const cPath = canonicalPath(path);
-  if (pairs === undefined || cPath === undefined) return { ok: false, problem: 'malformed', reason: 'the URL has malformed percent-encoding or a dot segment' };
+  if (pairs === undefined || cPath === undefined)
+    return { ok: false, problem: 'malformed', reason: 'the URL has malformed percent-encoding or a dot segment' };
   const one = (name: string): string | undefined | null => {
     const values = pairs.filter(([n]) => n === name).map(([, v]) => v);
     return values.length > 1 ? null : values[0];
@@ -81,17 +93,29 @@ export function verifySignedUrl(method: string, target: string, keys: KeyRing, n
   const expiresText = one('expires');
   const kid = one('kid');
   if (signature === undefined) return { ok: false, problem: 'missing', reason: 'the URL carries no signature' };
-  if (signature === null || expiresText === null || kid === null) return { ok: false, problem: 'malformed', reason: 'signature, expires and kid may each appear once' };
-  if (expiresText === undefined || !/^\d{1,12}$/.test(expiresText)) return { ok: false, problem: 'malformed', reason: 'expires must be Unix seconds' };
+  if (signature === null || expiresText === null || kid === null)
+    return { ok: false, problem: 'malformed', reason: 'signature, expires and kid may each appear once' };
+  if (expiresText === undefined || !/^\d{1,12}$/.test(expiresText))
+    return { ok: false, problem: 'malformed', reason: 'expires must be Unix seconds' };
   if (!kid) return { ok: false, problem: 'malformed', reason: 'kid is missing' };
-  if (!/^[A-Za-z0-9_-]{43}$/.test(signature)) return { ok: false, problem: 'malformed', reason: 'signature must be 43 base64url characters (HMAC-SHA256)' };
+  if (!/^[A-Za-z0-9_-]{43}$/.test(signature))
+    return { ok: false, problem: 'malformed', reason: 'signature must be 43 base64url characters (HMAC-SHA256)' };
   const expires = Number(expiresText);
   const key = keys.get(kid);
   if (!key) return { ok: false, problem: 'unknown-key', reason: `no signing key "${kid}"`, kid, expires };
   // The signature first: an attacker learns nothing about expiry rules from a forged URL.
   const expected = hmac(key, stringToSign(method, cPath, canonicalQuery(pairs, NOT_SIGNED)));
-  if (!constantTimeEqual(expected, signature)) return { ok: false, problem: 'mismatch', reason: 'the signature does not match the URL', kid, expires };
-  if (expires < nowSeconds) return { ok: false, problem: 'expired', reason: `the URL expired at ${new Date(expires * 1000).toISOString()}`, kid, expires };
-  if (expires > nowSeconds + maxTtlSeconds) return { ok: false, problem: 'too-long', reason: `expires lies more than ${maxTtlSeconds} s ahead`, kid, expires };
+  if (!constantTimeEqual(expected, signature))
+    return { ok: false, problem: 'mismatch', reason: 'the signature does not match the URL', kid, expires };
+  if (expires < nowSeconds)
+    return {
+      ok: false,
+      problem: 'expired',
+      reason: `the URL expired at ${new Date(expires * 1000).toISOString()}`,
+      kid,
+      expires,
+    };
+  if (expires > nowSeconds + maxTtlSeconds)
+    return { ok: false, problem: 'too-long', reason: `expires lies more than ${maxTtlSeconds} s ahead`, kid, expires };
   return { ok: true, kid, expires };
 }

@@ -23,17 +23,38 @@ describe('tenant scopes', () => {
 
   it('refuse a capability for a prefix outside the tenant even when the key is the same (defence in depth)', async () => {
     // The configuration forbids tenants sharing a secret; if it happened, the scope still holds.
-    const policy: AuthPolicy = { mode: 'required', scope: tenantB, signingKeys: new Map([['k', key]]), maxSignedTtlSeconds: 3600, apiKeys: [], clientCertificates: [] };
+    const policy: AuthPolicy = {
+      mode: 'required',
+      scope: tenantB,
+      signingKeys: new Map([['k', key]]),
+      maxSignedTtlSeconds: 3600,
+      apiKeys: [],
+      clientCertificates: [],
+    };
     const expires = Math.floor(Date.now() / 1000) + 600;
     const whole = mintCapability('/dicomweb', { kid: 'k', key, expires });
-    const d = await decide(policy, { method: 'GET', url: `/dicomweb/tenants/b/studies?capability=${whole}`, headers: {} }, 'read', Math.floor(Date.now() / 1000));
+    const d = await decide(
+      policy,
+      { method: 'GET', url: `/dicomweb/tenants/b/studies?capability=${whole}`, headers: {} },
+      'read',
+      Math.floor(Date.now() / 1000),
+    );
     expect(d.ok).toBe(false);
     if (!d.ok) expect(d.error.message).toMatch(/another tenant/);
     const own = mintCapability('/dicomweb/tenants/b/studies', { kid: 'k', key, expires });
-    expect((await decide(policy, { method: 'GET', url: `/dicomweb/tenants/b/studies?capability=${own}`, headers: {} }, 'read', Math.floor(Date.now() / 1000))).ok).toBe(true);
+    expect(
+      (
+        await decide(
+          policy,
+          { method: 'GET', url: `/dicomweb/tenants/b/studies?capability=${own}`, headers: {} },
+          'read',
+          Math.floor(Date.now() / 1000),
+        )
+      ).ok,
+    ).toBe(true);
   });
 
-  it('refuse to mint for another tenant\'s paths', () => {
+  it("refuse to mint for another tenant's paths", () => {
     expect(mintTarget('/studies/1.2', defaultScope)).toBe('/dicomweb/studies/1.2');
     expect(mintTarget('studies/1.2', tenantB)).toBe('/dicomweb/tenants/b/studies/1.2');
     expect(() => mintTarget('/dicomweb/tenants/b/studies', defaultScope)).toThrow(MintError);

@@ -15,7 +15,11 @@ export interface StorageScpHooks {
 
 /** The tenant's Storage SCP as `dimse` configures it, listening, its arrivals going to `destination`. */
 export async function listenStorageScp(
-  dimse: GatewayConfig['dimse'], store: InstanceStore, destination: StoreDestination, hooks: StorageScpHooks, storedLogLevel: 'info' | 'debug' = 'debug',
+  dimse: GatewayConfig['dimse'],
+  store: InstanceStore,
+  destination: StoreDestination,
+  hooks: StorageScpHooks,
+  storedLogLevel: 'info' | 'debug' = 'debug',
 ): Promise<StorageScp> {
   const tls = scpTlsOptions({ dimse });
   const scp: StorageScp = new StorageScp({

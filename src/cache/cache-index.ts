@@ -38,7 +38,12 @@ export class CacheIndex {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     // Format 1: the schema below (files written before formats were numbered have it too).
-    openFormat(this.db, { what: 'the cache index', file, version: 1, remedy: 'Run the newer version, or delete the cache directory (it refills from the PACS).' });
+    openFormat(this.db, {
+      what: 'the cache index',
+      file,
+      version: 1,
+      remedy: 'Run the newer version, or delete the cache directory (it refills from the PACS).',
+    });
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS cached (sop TEXT PRIMARY KEY, series TEXT NOT NULL, study TEXT NOT NULL, sop_class TEXT NOT NULL, ts TEXT NOT NULL,
         series_number INTEGER, instance_number INTEGER, path TEXT NOT NULL, bytes INTEGER NOT NULL, used INTEGER NOT NULL);
@@ -53,13 +58,31 @@ export class CacheIndex {
   /** Every recorded instance, least recently used first. */
   instances(): CachedInstance[] {
     return (this.db.prepare('SELECT * FROM cached ORDER BY used').all() as Row[]).map((r) => ({
-      sopInstanceUid: r.sop, seriesInstanceUid: r.series, studyInstanceUid: r.study, sopClassUid: r.sop_class, transferSyntaxUid: r.ts,
-      seriesNumber: r.series_number ?? undefined, instanceNumber: r.instance_number ?? undefined, path: r.path, bytes: r.bytes,
+      sopInstanceUid: r.sop,
+      seriesInstanceUid: r.series,
+      studyInstanceUid: r.study,
+      sopClassUid: r.sop_class,
+      transferSyntaxUid: r.ts,
+      seriesNumber: r.series_number ?? undefined,
+      instanceNumber: r.instance_number ?? undefined,
+      path: r.path,
+      bytes: r.bytes,
     }));
   }
 
   add(e: CachedInstance): void {
-    this.put.run(e.sopInstanceUid, e.seriesInstanceUid, e.studyInstanceUid, e.sopClassUid, e.transferSyntaxUid, e.seriesNumber ?? null, e.instanceNumber ?? null, e.path, e.bytes, ++this.clock);
+    this.put.run(
+      e.sopInstanceUid,
+      e.seriesInstanceUid,
+      e.studyInstanceUid,
+      e.sopClassUid,
+      e.transferSyntaxUid,
+      e.seriesNumber ?? null,
+      e.instanceNumber ?? null,
+      e.path,
+      e.bytes,
+      ++this.clock,
+    );
   }
 
   touch(sopInstanceUid: string): void {
@@ -67,13 +90,21 @@ export class CacheIndex {
   }
 
   remove(sopInstanceUids: readonly string[]): void {
-    this.db.transaction(() => { for (const sop of sopInstanceUids) this.drop.run(sop); })();
+    this.db.transaction(() => {
+      for (const sop of sopInstanceUids) this.drop.run(sop);
+    })();
   }
 
   completeness(): Completeness {
     const out: Completeness = { series: {}, studies: {} };
-    for (const r of this.db.prepare('SELECT * FROM complete_series').all() as { series: string; study: string; instances: string }[]) out.series[r.series] = { study: r.study, instances: JSON.parse(r.instances) as string[] };
-    for (const r of this.db.prepare('SELECT * FROM complete_studies').all() as { study: string; series: string }[]) out.studies[r.study] = JSON.parse(r.series) as string[];
+    for (const r of this.db.prepare('SELECT * FROM complete_series').all() as {
+      series: string;
+      study: string;
+      instances: string;
+    }[])
+      out.series[r.series] = { study: r.study, instances: JSON.parse(r.instances) as string[] };
+    for (const r of this.db.prepare('SELECT * FROM complete_studies').all() as { study: string; series: string }[])
+      out.studies[r.study] = JSON.parse(r.series) as string[];
     return out;
   }
 

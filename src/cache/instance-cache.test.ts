@@ -8,16 +8,21 @@ import { fixtureFiles } from '../../devkit/fixtures.js';
 import { tempDir } from '../../devkit/temp.js';
 
 /** A cache directory holding copies of the first fixture files, as retrievals would have left them. */
-function cacheWith(count: number): { dir: string; sops: { sop: string; series: string; study: string; path: string }[] } {
+function cacheWith(count: number): {
+  dir: string;
+  sops: { sop: string; series: string; study: string; path: string }[];
+} {
   const dir = tempDir('cache-index');
   const store = new InstanceStore(dir);
-  const sops = fixtureFiles().files.slice(0, count).map((file) => {
-    const a = archivedInstanceOf(file);
-    const target = store.pathOf(a.sopInstanceUid);
-    mkdirSync(path.dirname(target), { recursive: true });
-    copyFileSync(file, target);
-    return { sop: a.sopInstanceUid, series: a.seriesInstanceUid, study: a.studyInstanceUid, path: target };
-  });
+  const sops = fixtureFiles()
+    .files.slice(0, count)
+    .map((file) => {
+      const a = archivedInstanceOf(file);
+      const target = store.pathOf(a.sopInstanceUid);
+      mkdirSync(path.dirname(target), { recursive: true });
+      copyFileSync(file, target);
+      return { sop: a.sopInstanceUid, series: a.seriesInstanceUid, study: a.studyInstanceUid, path: target };
+    });
   return { dir, sops };
 }
 

@@ -11,7 +11,10 @@ import { CacheIndex, type Completeness } from './cache-index.js';
 /** A cached file that is as long as when it arrived and parses to its end (part10-reader checks every length). */
 function isWhole(entry: CachedInstance): boolean {
   try {
-    return statSync(entry.path).size === entry.bytes && readPart10Header(entry.path).meta.sopInstanceUid === entry.sopInstanceUid;
+    return (
+      statSync(entry.path).size === entry.bytes &&
+      readPart10Header(entry.path).meta.sopInstanceUid === entry.sopInstanceUid
+    );
   } catch {
     return false;
   }
@@ -34,7 +37,11 @@ export class InstanceCache {
   private index: CacheIndex | undefined;
   private readonly log: Logger;
 
-  constructor(readonly store: InstanceStore, readonly maxBytes: number, logger?: Logger) {
+  constructor(
+    readonly store: InstanceStore,
+    readonly maxBytes: number,
+    logger?: Logger,
+  ) {
     this.log = (logger ?? silentLogger).child({ component: 'cache' });
   }
 
@@ -62,7 +69,8 @@ export class InstanceCache {
     const dir = path.join(this.store.root, 'instances');
     const onDisk = new Set<string>();
     for (const shard of readdirSync(dir)) {
-      for (const name of readdirSync(path.join(dir, shard))) if (name.endsWith('.dcm')) onDisk.add(path.join(dir, shard, name));
+      for (const name of readdirSync(path.join(dir, shard)))
+        if (name.endsWith('.dcm')) onDisk.add(path.join(dir, shard, name));
     }
     const gone: string[] = [];
     const loaded = index.completeness();
@@ -71,7 +79,10 @@ export class InstanceCache {
     const vouched = new Set(Object.values(loaded.series).flatMap((s) => s.instances));
     let checked = 0;
     for (const entry of index.instances()) {
-      if (!onDisk.delete(entry.path)) { gone.push(entry.sopInstanceUid); continue; }
+      if (!onDisk.delete(entry.path)) {
+        gone.push(entry.sopInstanceUid);
+        continue;
+      }
       if (!vouched.has(entry.sopInstanceUid)) {
         checked++;
         if (!isWhole(entry)) {
@@ -94,11 +105,23 @@ export class InstanceCache {
         rmSync(file, { force: true });
       }
     }
-    for (const [uid, s] of Object.entries(loaded.series)) if (s.instances.every((i) => this.instances.has(i))) this.completeness.series[uid] = s;
-    for (const [uid, series] of Object.entries(loaded.studies)) if (series.every((s) => this.completeness.series[s])) this.completeness.studies[uid] = series;
+    for (const [uid, s] of Object.entries(loaded.series))
+      if (s.instances.every((i) => this.instances.has(i))) this.completeness.series[uid] = s;
+    for (const [uid, series] of Object.entries(loaded.studies))
+      if (series.every((s) => this.completeness.series[s])) this.completeness.studies[uid] = series;
     // The JSON record of earlier versions: its scopes are retrieved once more.
     rmSync(path.join(this.store.root, 'completeness.json'), { force: true });
-    this.log.info({ instances: this.instances.size, bytes: this.total, parsed, checked, dropped: gone.length, completeSeries: Object.keys(this.completeness.series).length }, 'cache index loaded');
+    this.log.info(
+      {
+        instances: this.instances.size,
+        bytes: this.total,
+        parsed,
+        checked,
+        dropped: gone.length,
+        completeSeries: Object.keys(this.completeness.series).length,
+      },
+      'cache index loaded',
+    );
     this.evict();
   }
 
@@ -117,9 +140,15 @@ export class InstanceCache {
     if (!arrived) return this.indexFile(stored.path);
     // Verified on arrival: its header was read then (the command's UIDs equal the dataset's).
     return this.record({
-      sopInstanceUid: stored.sopInstanceUid, sopClassUid: stored.sopClassUid, transferSyntaxUid: stored.transferSyntaxUid,
-      studyInstanceUid: arrived.studyInstanceUid, seriesInstanceUid: arrived.seriesInstanceUid,
-      seriesNumber: arrived.seriesNumber, instanceNumber: arrived.instanceNumber, path: stored.path, bytes: stored.bytes,
+      sopInstanceUid: stored.sopInstanceUid,
+      sopClassUid: stored.sopClassUid,
+      transferSyntaxUid: stored.transferSyntaxUid,
+      studyInstanceUid: arrived.studyInstanceUid,
+      seriesInstanceUid: arrived.seriesInstanceUid,
+      seriesNumber: arrived.seriesNumber,
+      instanceNumber: arrived.instanceNumber,
+      path: stored.path,
+      bytes: stored.bytes,
     });
   }
 
@@ -202,12 +231,16 @@ export class InstanceCache {
    * their files are durable: a scope recorded complete is one a crash cannot leave incomplete.
    */
   async markComplete(study: string, series: Record<string, string[]>, wholeStudy: boolean): Promise<void> {
-    const files = Object.values(series).flat().map((sop) => this.instances.get(sop)?.path).filter((p): p is string => p !== undefined);
+    const files = Object.values(series)
+      .flat()
+      .map((sop) => this.instances.get(sop)?.path)
+      .filter((p): p is string => p !== undefined);
     await this.store.syncFiles(files);
     for (const [uid, instances] of Object.entries(series)) {
       if (instances.every((i) => this.instances.has(i))) this.completeness.series[uid] = { study, instances };
     }
-    if (wholeStudy && Object.keys(series).every((s) => this.completeness.series[s])) this.completeness.studies[study] = Object.keys(series);
+    if (wholeStudy && Object.keys(series).every((s) => this.completeness.series[s]))
+      this.completeness.studies[study] = Object.keys(series);
     this.saveCompleteness();
   }
 

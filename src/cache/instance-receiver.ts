@@ -17,9 +17,7 @@ export interface StoreRefusal {
   comment: string;
 }
 
-export type ReceiveOutcome =
-  | { status: typeof SUCCESS; stored: StoredInstance }
-  | StoreRefusal;
+export type ReceiveOutcome = { status: typeof SUCCESS; stored: StoredInstance } | StoreRefusal;
 
 export interface ReceiveOptions {
   /** Decided before any data: consume the dataset, store nothing, answer this. */
@@ -47,9 +45,14 @@ class Refused extends Error {
  * Streams a C-STORE dataset into the instance store. A refusal decided before the data, a failed verification
  * or a disk error still consumes every byte the peer sends, and the outcome says what to answer.
  */
-export function receiveInstance(store: InstanceStore, instance: IncomingInstance, options: ReceiveOptions = {}): InstanceReceiver {
+export function receiveInstance(
+  store: InstanceStore,
+  instance: IncomingInstance,
+  options: ReceiveOptions = {},
+): InstanceReceiver {
   let problem = options.refusal;
-  if (!problem && !isValidUid(instance.sopInstanceUid)) problem = { status: CANNOT_UNDERSTAND, comment: 'invalid Affected SOP Instance UID' };
+  if (!problem && !isValidUid(instance.sopInstanceUid))
+    problem = { status: CANNOT_UNDERSTAND, comment: 'invalid Affected SOP Instance UID' };
   let writer: Promise<InstanceWriter | undefined> = Promise.resolve(undefined);
   let openError: Error | undefined;
   if (!problem) {
@@ -60,11 +63,13 @@ export function receiveInstance(store: InstanceStore, instance: IncomingInstance
   }
   const { verify } = options;
   let arrived: ArrivedUids | undefined;
-  const check = verify && (async (tmpPath: string): Promise<void> => {
-    arrived = arrivedUids(tmpPath);
-    const refusal = await verify(arrived);
-    if (refusal) throw new Refused(refusal);
-  });
+  const check =
+    verify &&
+    (async (tmpPath: string): Promise<void> => {
+      arrived = arrivedUids(tmpPath);
+      const refusal = await verify(arrived);
+      if (refusal) throw new Refused(refusal);
+    });
   return {
     write: async (chunk) => {
       const w = await writer;
@@ -107,4 +112,5 @@ function arrivedUids(file: string): ArrivedUids {
   }
 }
 
-const describe = (err: unknown): string => (err as NodeJS.ErrnoException | undefined)?.code ?? (err as Error | undefined)?.message ?? 'unknown error';
+const describe = (err: unknown): string =>
+  (err as NodeJS.ErrnoException | undefined)?.code ?? (err as Error | undefined)?.message ?? 'unknown error';

@@ -69,7 +69,10 @@ export class InstanceStore {
   private written = 0;
 
   /** `minFreeBytes`: no new instance is started while the disk has less free space than this. */
-  constructor(readonly root: string, private readonly options: { minFreeBytes?: number; syncEach?: boolean } = {}) {
+  constructor(
+    readonly root: string,
+    private readonly options: { minFreeBytes?: number; syncEach?: boolean } = {},
+  ) {
     this.incomingDir = path.join(root, 'incoming');
     this.instancesDir = path.join(root, 'instances');
   }
@@ -84,7 +87,8 @@ export class InstanceStore {
    * owner, at its start: nothing else may be receiving into it then.
    */
   async removeLeftovers(): Promise<void> {
-    for (const leftover of await readdir(this.incomingDir)) await rm(path.join(this.incomingDir, leftover), { force: true });
+    for (const leftover of await readdir(this.incomingDir))
+      await rm(path.join(this.incomingDir, leftover), { force: true });
   }
 
   /** Where an instance lives. UIDs are validated first: no path can be smuggled through them. */
@@ -99,7 +103,8 @@ export class InstanceStore {
     const reserve = this.options.minFreeBytes ?? 0;
     if (reserve > 0) {
       const free = await this.freeBytes(reserve);
-      if (free < reserve) throw new Error(`free disk space ${free} bytes is below the reserve of ${reserve} bytes (dimse.minFreeBytes)`);
+      if (free < reserve)
+        throw new Error(`free disk space ${free} bytes is below the reserve of ${reserve} bytes (dimse.minFreeBytes)`);
     }
     const tmpPath = path.join(this.incomingDir, `${instance.sopInstanceUid}.${randomBytes(6).toString('hex')}.part`);
     const fh = await open(tmpPath, 'wx');
@@ -111,7 +116,16 @@ export class InstanceStore {
       implementationVersionName: IMPLEMENTATION.versionName,
       sourceApplicationEntityTitle: instance.sourceAeTitle,
     });
-    return new FileInstanceWriter(fh, tmpPath, finalPath, header, instance, (dir) => this.directory(dir), this.options.syncEach ?? true, (n) => this.noteWritten(n));
+    return new FileInstanceWriter(
+      fh,
+      tmpPath,
+      finalPath,
+      header,
+      instance,
+      (dir) => this.directory(dir),
+      this.options.syncEach ?? true,
+      (n) => this.noteWritten(n),
+    );
   }
 
   /**
@@ -137,7 +151,9 @@ export class InstanceStore {
       }
     };
     await Promise.all(Array.from({ length: Math.min(16, queue.length) }, worker));
-    await Promise.all([...new Set(paths.map((p) => path.dirname(p)))].map(async (dir) => (await this.directory(dir)).sync()));
+    await Promise.all(
+      [...new Set(paths.map((p) => path.dirname(p)))].map(async (dir) => (await this.directory(dir)).sync()),
+    );
   }
 
   /**
@@ -149,7 +165,8 @@ export class InstanceStore {
   private async freeBytes(reserve: number): Promise<number> {
     const now = Date.now();
     const known = this.free;
-    if (known && now - known.at < FREE_SPACE_TTL_MS && known.bytes - this.written - reserve > SAFETY_MARGIN) return known.bytes - this.written;
+    if (known && now - known.at < FREE_SPACE_TTL_MS && known.bytes - this.written - reserve > SAFETY_MARGIN)
+      return known.bytes - this.written;
     const fs = await statfs(this.root);
     this.free = { at: now, bytes: fs.bavail * fs.bsize };
     this.written = 0;
@@ -192,8 +209,12 @@ class FileInstanceWriter implements InstanceWriter {
   private waiters: (() => void)[] = [];
 
   constructor(
-    private readonly fh: FileHandle, private readonly tmpPath: string, private readonly finalPath: string, header: Buffer,
-    private readonly instance: IncomingInstance, private readonly directory: (dir: string) => Promise<FileHandle>,
+    private readonly fh: FileHandle,
+    private readonly tmpPath: string,
+    private readonly finalPath: string,
+    header: Buffer,
+    private readonly instance: IncomingInstance,
+    private readonly directory: (dir: string) => Promise<FileHandle>,
     private readonly syncEach: boolean,
     private readonly onWritten: (bytes: number) => void,
   ) {
@@ -280,10 +301,12 @@ function remainder(buffers: Buffer[], written: number): Buffer[] {
   let skip = written;
   const out: Buffer[] = [];
   for (const b of buffers) {
-    if (skip >= b.length) { skip -= b.length; continue; }
+    if (skip >= b.length) {
+      skip -= b.length;
+      continue;
+    }
     out.push(skip > 0 ? b.subarray(skip) : b);
     skip = 0;
   }
   return out;
 }
-

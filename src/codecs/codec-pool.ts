@@ -25,7 +25,8 @@ function workerEntry(): string {
 }
 
 /** True when a buffer owns its whole ArrayBuffer, so it can be moved to a worker (not a slice of Node's pool). */
-const ownsMemory = (b: Uint8Array): boolean => b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer;
+const ownsMemory = (b: Uint8Array): boolean =>
+  b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer;
 
 /**
  * Frame decoding and encoding on worker threads, so that the event loop keeps serving while JPEG 2000 frames

@@ -22,11 +22,19 @@ let ready: Promise<void> | undefined;
 
 /** Loads the WebAssembly module once per thread. */
 export function initCodecs(wasmPath: string): Promise<void> {
-  ready ??= NativeCodecs.initializeAsync({ webAssemblyModulePathOrUrl: wasmPath, logCodecsInfo: false, logCodecsTrace: false });
+  ready ??= NativeCodecs.initializeAsync({
+    webAssemblyModulePathOrUrl: wasmPath,
+    logCodecsInfo: false,
+    logCodecsTrace: false,
+  });
   return ready;
 }
 
-function contextFor(format: PixelFormat, buffers: { encodedBuffer?: Uint8Array; decodedBuffer?: Uint8Array }, photometric = format.photometricInterpretation): InstanceType<typeof Context> {
+function contextFor(
+  format: PixelFormat,
+  buffers: { encodedBuffer?: Uint8Array; decodedBuffer?: Uint8Array },
+  photometric = format.photometricInterpretation,
+): InstanceType<typeof Context> {
   return new Context({
     width: format.columns,
     height: format.rows,
@@ -58,20 +66,38 @@ export function decodeFrame(transferSyntaxUid: string, format: PixelFormat, enco
   const context = contextFor(format, { encodedBuffer: encoded });
   let decoded: InstanceType<typeof Context>;
   switch (family) {
-    case 'rle': decoded = NativeCodecs.decodeRle(context); break;
-    case 'jpeg': decoded = NativeCodecs.decodeJpeg(context, { convertColorspaceToRgb: format.photometricInterpretation.startsWith('YBR_') }); break;
-    case 'jpeg-ls': decoded = NativeCodecs.decodeJpegLs(context); break;
-    case 'jpeg2000': decoded = NativeCodecs.decodeJpeg2000(context); break;
-    case 'htj2k': decoded = NativeCodecs.decodeHtJpeg2000(context); break;
-    case 'jpeg-xl': decoded = NativeCodecs.decodeJpegXl(context); break;
+    case 'rle':
+      decoded = NativeCodecs.decodeRle(context);
+      break;
+    case 'jpeg':
+      decoded = NativeCodecs.decodeJpeg(context, {
+        convertColorspaceToRgb: format.photometricInterpretation.startsWith('YBR_'),
+      });
+      break;
+    case 'jpeg-ls':
+      decoded = NativeCodecs.decodeJpegLs(context);
+      break;
+    case 'jpeg2000':
+      decoded = NativeCodecs.decodeJpeg2000(context);
+      break;
+    case 'htj2k':
+      decoded = NativeCodecs.decodeHtJpeg2000(context);
+      break;
+    case 'jpeg-xl':
+      decoded = NativeCodecs.decodeJpegXl(context);
+      break;
   }
   let data = decoded.getDecodedBuffer();
   if (!data) throw new Error('the decoder returned no pixels');
   const bytesPerSample = format.bitsAllocated > 8 ? 2 : 1;
   const expected = format.rows * format.columns * format.samplesPerPixel * bytesPerSample;
-  if (data.length < expected) throw new Error(`the decoder returned ${data.length} bytes, a ${format.columns}×${format.rows} frame needs ${expected}`);
+  if (data.length < expected)
+    throw new Error(
+      `the decoder returned ${data.length} bytes, a ${format.columns}×${format.rows} frame needs ${expected}`,
+    );
   data = data.slice(0, expected); // a copy: the decoder's memory is reused by the next call
-  if (format.samplesPerPixel === 3 && decoded.getPlanarConfiguration() === 1) data = interleave(data, format.rows * format.columns, bytesPerSample);
+  if (format.samplesPerPixel === 3 && decoded.getPlanarConfiguration() === 1)
+    data = interleave(data, format.rows * format.columns, bytesPerSample);
   return { data, photometricInterpretation: decodedPhotometric(family, format.photometricInterpretation) };
 }
 
@@ -85,14 +111,33 @@ export function encodeFrame(transferSyntaxUid: string, format: PixelFormat, nati
   const context = contextFor({ ...format, planarConfiguration: 0 }, { decodedBuffer: native });
   let encoded: InstanceType<typeof Context>;
   switch (family) {
-    case 'rle': encoded = NativeCodecs.encodeRle(context); break;
-    case 'jpeg': encoded = NativeCodecs.encodeJpeg(context, { lossy: false, predictor: 1, pointTransform: 0 }); break;
-    case 'jpeg-ls': encoded = NativeCodecs.encodeJpegLs(context, { lossy: false }); break;
-    case 'jpeg2000': encoded = NativeCodecs.encodeJpeg2000(context, { lossy: false }); break;
-    case 'htj2k': encoded = NativeCodecs.encodeHtJpeg2000(context, { lossy: false, ...(transferSyntaxUid === TS.HTJ2KLosslessRPCL ? { progressionOrder: dcmjsCodecs.constants.Jpeg2000ProgressionOrder.Rpcl } : {}) }); break;
-    default: throw new Error(`no lossless encoder for ${family}`);
+    case 'rle':
+      encoded = NativeCodecs.encodeRle(context);
+      break;
+    case 'jpeg':
+      encoded = NativeCodecs.encodeJpeg(context, { lossy: false, predictor: 1, pointTransform: 0 });
+      break;
+    case 'jpeg-ls':
+      encoded = NativeCodecs.encodeJpegLs(context, { lossy: false });
+      break;
+    case 'jpeg2000':
+      encoded = NativeCodecs.encodeJpeg2000(context, { lossy: false });
+      break;
+    case 'htj2k':
+      encoded = NativeCodecs.encodeHtJpeg2000(context, {
+        lossy: false,
+        ...(transferSyntaxUid === TS.HTJ2KLosslessRPCL
+          ? { progressionOrder: dcmjsCodecs.constants.Jpeg2000ProgressionOrder.Rpcl }
+          : {}),
+      });
+      break;
+    default:
+      throw new Error(`no lossless encoder for ${family}`);
   }
   const data = encoded.getEncodedBuffer();
   if (!data) throw new Error('the encoder returned nothing');
-  return { data: data.slice(), photometricInterpretation: encoded.getPhotometricInterpretation() ?? format.photometricInterpretation };
+  return {
+    data: data.slice(),
+    photometricInterpretation: encoded.getPhotometricInterpretation() ?? format.photometricInterpretation,
+  };
 }

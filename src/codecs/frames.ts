@@ -27,10 +27,19 @@ export const FRAME_MEDIA_TYPE: Readonly<Record<string, string>> = {
   [TransferSyntax.RLELossless]: 'image/dicom-rle',
 };
 
-const NATIVE = new Set<string>([TransferSyntax.ImplicitVRLittleEndian, TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ExplicitVRBigEndian, TransferSyntax.DeflatedExplicitVRLittleEndian, TransferSyntax.EncapsulatedUncompressedExplicitVRLittleEndian]);
+const NATIVE = new Set<string>([
+  TransferSyntax.ImplicitVRLittleEndian,
+  TransferSyntax.ExplicitVRLittleEndian,
+  TransferSyntax.ExplicitVRBigEndian,
+  TransferSyntax.DeflatedExplicitVRLittleEndian,
+  TransferSyntax.EncapsulatedUncompressedExplicitVRLittleEndian,
+]);
 
 export class FrameError extends Error {
-  constructor(message: string, readonly kind: 'no-pixels' | 'out-of-range' | 'unsupported') {
+  constructor(
+    message: string,
+    readonly kind: 'no-pixels' | 'out-of-range' | 'unsupported',
+  ) {
     super(message);
     this.name = 'FrameError';
   }
@@ -53,7 +62,10 @@ function readRanges(header: StoredHeader, list: readonly { offset: number; lengt
   const out = Buffer.alloc(ranges(list));
   if (header.inflated) {
     let at = 0;
-    for (const r of list) { header.inflated.copy(out, at, r.offset, r.offset + r.length); at += r.length; }
+    for (const r of list) {
+      header.inflated.copy(out, at, r.offset, r.offset + r.length);
+      at += r.length;
+    }
     return out;
   }
   const fd = openSync(header.path, 'r');
@@ -74,7 +86,8 @@ function readRanges(header: StoredHeader, list: readonly { offset: number; lengt
   return out;
 }
 
-const missingFrameMessage = (n: number, total: number): string => `frame ${n} does not exist: the instance has ${total} frame${total === 1 ? '' : 's'}`;
+const missingFrameMessage = (n: number, total: number): string =>
+  `frame ${n} does not exist: the instance has ${total} frame${total === 1 ? '' : 's'}`;
 
 /** 404 naming the first of `wanted` beyond an instance's `total` frames (PS3.18 §10.4.1.1.4); nothing when all exist. */
 export function requireFrames(wanted: readonly number[], total: number): void {
@@ -91,7 +104,8 @@ export function locateFrames(header: StoredHeader): FrameLocator {
   const ref: BulkRef = 'bulk' in pixel ? pixel.bulk : { offset: -1, length: pixel.bytes.length, littleEndian: true };
   const inline = 'bytes' in pixel ? pixel.bytes : undefined;
   const check = (n: number): void => {
-    if (!Number.isInteger(n) || n < 1 || n > numberOfFrames) throw new FrameError(missingFrameMessage(n, numberOfFrames), 'out-of-range');
+    if (!Number.isInteger(n) || n < 1 || n > numberOfFrames)
+      throw new FrameError(missingFrameMessage(n, numberOfFrames), 'out-of-range');
   };
 
   if (NATIVE.has(ts) && !ref.fragments) {
@@ -101,7 +115,9 @@ export function locateFrames(header: StoredHeader): FrameLocator {
     const bitsAllocated = ds.getUint16(tag(0x0028, 0x0100)) ?? 8;
     const frameBits = rows * columns * samples * bitsAllocated;
     return {
-      numberOfFrames, encapsulated: false, transferSyntaxUid: ts,
+      numberOfFrames,
+      encapsulated: false,
+      transferSyntaxUid: ts,
       read(n) {
         check(n);
         const startBit = (n - 1) * frameBits;
@@ -112,24 +128,33 @@ export function locateFrames(header: StoredHeader): FrameLocator {
         const alignedFirst = firstByte - (firstByte % word);
         const endByte = Math.ceil((startBit + frameBits) / 8);
         const alignedEnd = Math.min(Math.ceil(endByte / word) * word, Math.max(ref.length, endByte));
-        const wide = inline ? Buffer.from(inline.subarray(alignedFirst, alignedEnd)) : readRanges(header, [{ offset: ref.offset + alignedFirst, length: alignedEnd - alignedFirst }]);
+        const wide = inline
+          ? Buffer.from(inline.subarray(alignedFirst, alignedEnd))
+          : readRanges(header, [{ offset: ref.offset + alignedFirst, length: alignedEnd - alignedFirst }]);
         const raw = swapWords(wide, word).subarray(firstByte - alignedFirst, endByte - alignedFirst);
         const shift = startBit % 8;
         if (shift === 0) return raw.subarray(0, Math.ceil(frameBits / 8));
         // 1-bit frames need not start on a byte (PS3.5 §8.1.1): realign so the frame starts at bit 0.
         const out = Buffer.alloc(Math.ceil(frameBits / 8));
-        for (let i = 0; i < out.length; i++) out[i] = (((raw[i] ?? 0) >> shift) | ((raw[i + 1] ?? 0) << (8 - shift))) & 0xff;
+        for (let i = 0; i < out.length; i++)
+          out[i] = (((raw[i] ?? 0) >> shift) | ((raw[i + 1] ?? 0) << (8 - shift))) & 0xff;
         return out;
       },
     };
   }
 
   const fragments = ref.fragments;
-  if (!fragments || fragments.length < 1) throw new FrameError('encapsulated pixel data without fragments', 'unsupported');
-  const [offsetTable, ...data] = fragments as [{ offset: number; length: number }, ...{ offset: number; length: number }[]];
+  if (!fragments || fragments.length < 1)
+    throw new FrameError('encapsulated pixel data without fragments', 'unsupported');
+  const [offsetTable, ...data] = fragments as [
+    { offset: number; length: number },
+    ...{ offset: number; length: number }[],
+  ];
   const frameFragments = groupFragments(header, numberOfFrames, offsetTable, data);
   return {
-    numberOfFrames, encapsulated: true, transferSyntaxUid: ts,
+    numberOfFrames,
+    encapsulated: true,
+    transferSyntaxUid: ts,
     read(n) {
       check(n);
       const list = frameFragments[n - 1];
@@ -144,7 +169,12 @@ export function locateFrames(header: StoredHeader): FrameLocator {
  * Extended Offset Table, else one fragment per frame, else all fragments for a single frame, else a new frame
  * at each fragment that starts with a codestream start marker (JPEG SOI FFD8, JPEG 2000 SOC FF4F).
  */
-function groupFragments(header: StoredHeader, frames: number, offsetTable: { offset: number; length: number }, data: { offset: number; length: number }[]): { offset: number; length: number }[][] {
+function groupFragments(
+  header: StoredHeader,
+  frames: number,
+  offsetTable: { offset: number; length: number },
+  data: { offset: number; length: number }[],
+): { offset: number; length: number }[][] {
   const itemStarts = data.map((f) => f.offset - 8);
   const firstItem = itemStarts[0] ?? 0;
   const byOffsets = (offsets: number[]): { offset: number; length: number }[][] =>
@@ -155,7 +185,11 @@ function groupFragments(header: StoredHeader, frames: number, offsetTable: { off
     });
   if (offsetTable.length >= 4 * frames && offsetTable.length > 0) {
     const table = readRanges(header, [offsetTable]);
-    const offsets = Array.from({ length: frames }, (_, i) => (header.meta.transferSyntaxUid === TransferSyntax.ExplicitVRBigEndian ? table.readUInt32BE(i * 4) : table.readUInt32LE(i * 4)));
+    const offsets = Array.from({ length: frames }, (_, i) =>
+      header.meta.transferSyntaxUid === TransferSyntax.ExplicitVRBigEndian
+        ? table.readUInt32BE(i * 4)
+        : table.readUInt32LE(i * 4),
+    );
     return byOffsets(offsets);
   }
   const eot = header.dataset.get(Tags.ExtendedOffsetTable);

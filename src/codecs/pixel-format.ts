@@ -29,10 +29,12 @@ export function pixelFormatOf(ds: Dataset): PixelFormat {
   const rows = ds.getUint16(Tags.Rows);
   const columns = ds.getUint16(Tags.Columns);
   const bitsAllocated = ds.getUint16(Tags.BitsAllocated);
-  if (!rows || !columns || !bitsAllocated) throw new PixelFormatError('the instance lacks Rows, Columns or Bits Allocated');
+  if (!rows || !columns || !bitsAllocated)
+    throw new PixelFormatError('the instance lacks Rows, Columns or Bits Allocated');
   const bitsStored = ds.getUint16(Tags.BitsStored) ?? bitsAllocated;
   const samplesPerPixel = ds.getUint16(Tags.SamplesPerPixel) ?? 1;
-  if (bitsStored > bitsAllocated || bitsStored === 0) throw new PixelFormatError(`Bits Stored ${bitsStored} does not fit Bits Allocated ${bitsAllocated}`);
+  if (bitsStored > bitsAllocated || bitsStored === 0)
+    throw new PixelFormatError(`Bits Stored ${bitsStored} does not fit Bits Allocated ${bitsAllocated}`);
   return {
     rows,
     columns,
@@ -41,7 +43,8 @@ export function pixelFormatOf(ds: Dataset): PixelFormat {
     bitsStored,
     highBit: ds.getUint16(Tags.HighBit) ?? bitsStored - 1,
     pixelRepresentation: ds.getUint16(Tags.PixelRepresentation) === 1 ? 1 : 0,
-    photometricInterpretation: ds.getString(Tags.PhotometricInterpretation) ?? (samplesPerPixel === 3 ? 'RGB' : 'MONOCHROME2'),
+    photometricInterpretation:
+      ds.getString(Tags.PhotometricInterpretation) ?? (samplesPerPixel === 3 ? 'RGB' : 'MONOCHROME2'),
     planarConfiguration: samplesPerPixel > 1 && ds.getUint16(Tags.PlanarConfiguration) === 1 ? 1 : 0,
     numberOfFrames: Math.max(1, Math.trunc(ds.getNumber(Tags.NumberOfFrames) ?? 1)),
   };
@@ -60,7 +63,9 @@ export const isSubsampledYbr = (photometric: string): boolean => /^YBR_(FULL|PAR
  * 16-bit samples at full resolution (`storedNative`: the samples are the stored, uncompressed ones).
  */
 export function encodeProblem(format: PixelFormat, storedNative: boolean): string | undefined {
-  if (format.bitsAllocated !== 8 && format.bitsAllocated !== 16) return `${format.bitsAllocated}-bit samples cannot be compressed`;
-  if (storedNative && isSubsampledYbr(format.photometricInterpretation)) return `uncompressed ${format.photometricInterpretation} cannot be compressed`;
+  if (format.bitsAllocated !== 8 && format.bitsAllocated !== 16)
+    return `${format.bitsAllocated}-bit samples cannot be compressed`;
+  if (storedNative && isSubsampledYbr(format.photometricInterpretation))
+    return `uncompressed ${format.photometricInterpretation} cannot be compressed`;
   return undefined;
 }

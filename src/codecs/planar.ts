@@ -6,7 +6,8 @@ export function deinterleave(interleaved: Uint8Array, pixels: number, bytesPerSa
   const plane = pixels * bytesPerSample;
   for (let p = 0; p < pixels; p++) {
     for (let s = 0; s < 3; s++) {
-      for (let b = 0; b < bytesPerSample; b++) out[s * plane + p * bytesPerSample + b] = interleaved[(p * 3 + s) * bytesPerSample + b] as number;
+      for (let b = 0; b < bytesPerSample; b++)
+        out[s * plane + p * bytesPerSample + b] = interleaved[(p * 3 + s) * bytesPerSample + b] as number;
     }
   }
   return out;
@@ -18,7 +19,8 @@ export function interleave(planar: Uint8Array, pixels: number, bytesPerSample: n
   const plane = pixels * bytesPerSample;
   for (let p = 0; p < pixels; p++) {
     for (let s = 0; s < 3; s++) {
-      for (let b = 0; b < bytesPerSample; b++) out[(p * 3 + s) * bytesPerSample + b] = planar[s * plane + p * bytesPerSample + b] as number;
+      for (let b = 0; b < bytesPerSample; b++)
+        out[(p * 3 + s) * bytesPerSample + b] = planar[s * plane + p * bytesPerSample + b] as number;
     }
   }
   return out;

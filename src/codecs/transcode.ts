@@ -38,12 +38,20 @@ const FRAMES_IN_FLIGHT = 4;
  * The frames of an instance as native samples, colour-by-pixel (decoded when stored compressed), in order, a few
  * at a time.
  */
-function nativeFrames(locator: FrameLocator, format: PixelFormat, codecs: CodecPool, onPhotometric: (p: string) => void): AsyncGenerator<Uint8Array> {
+function nativeFrames(
+  locator: FrameLocator,
+  format: PixelFormat,
+  codecs: CodecPool,
+  onPhotometric: (p: string) => void,
+): AsyncGenerator<Uint8Array> {
   const numbers = Array.from({ length: locator.numberOfFrames }, (_, i) => i + 1);
   return mapInOrder(numbers, (n) => {
     const bytes = locator.read(n);
     if (!locator.encapsulated) return Promise.resolve(colourByPixel(bytes, format));
-    return codecs.decode(locator.transferSyntaxUid, format, bytes).then((r) => { onPhotometric(r.photometricInterpretation); return r.data; });
+    return codecs.decode(locator.transferSyntaxUid, format, bytes).then((r) => {
+      onPhotometric(r.photometricInterpretation);
+      return r.data;
+    });
   });
 }
 
@@ -54,14 +62,20 @@ export function colourByPixel(native: Uint8Array, format: PixelFormat): Uint8Arr
 }
 
 /** `work` applied to each item of `source` with at most FRAMES_IN_FLIGHT running, results yielded in order. */
-async function* mapInOrder<T, U>(source: Iterable<T> | AsyncIterable<T>, work: (item: T) => Promise<U>): AsyncGenerator<U> {
+async function* mapInOrder<T, U>(
+  source: Iterable<T> | AsyncIterable<T>,
+  work: (item: T) => Promise<U>,
+): AsyncGenerator<U> {
   const it = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
   const queue: Promise<U>[] = [];
   let exhausted = false;
   const fill = async (): Promise<void> => {
     while (!exhausted && queue.length < FRAMES_IN_FLIGHT) {
       const r = await it.next();
-      if (r.done) { exhausted = true; break; }
+      if (r.done) {
+        exhausted = true;
+        break;
+      }
       const p = work(r.value);
       p.catch(() => {}); // awaited in turn below; not an unhandled rejection meanwhile
       queue.push(p);
@@ -123,7 +137,9 @@ export function transcodedDataset(header: StoredHeader, target: string, codecs: 
       // The attributes come before Pixel Data, but a decoder tells the photometric interpretation only once it has
       // run: decode the first frame first.
       let photometric = format.photometricInterpretation;
-      const frames = nativeFrames(locator, format, codecs, (p) => { photometric = p; })[Symbol.asyncIterator]();
+      const frames = nativeFrames(locator, format, codecs, (p) => {
+        photometric = p;
+      })[Symbol.asyncIterator]();
       const first = await frames.next();
       const rest = async function* (): AsyncGenerator<Uint8Array> {
         try {
@@ -142,12 +158,17 @@ export function transcodedDataset(header: StoredHeader, target: string, codecs: 
       if (NATIVE_TARGETS.includes(target)) {
         replacement = nativePixelData(decodedFormat, rest());
       } else {
-        const encoded = encodeFrames(target, decodedFormat, rest(), codecs, (p) => { photometric = p; });
+        const encoded = encodeFrames(target, decodedFormat, rest(), codecs, (p) => {
+          photometric = p;
+        });
         const firstEncoded = await encoded.next();
         replacement = encapsulatedPixelData(firstEncoded, encoded);
       }
       describePixels(ds, header, photometric, format.samplesPerPixel);
-      yield* writeStoredDataset(header, ds, { explicitVR: targetEncoding.explicitVR, replace: new Map([[Tags.PixelData, replacement]]) });
+      yield* writeStoredDataset(header, ds, {
+        explicitVR: targetEncoding.explicitVR,
+        replace: new Map([[Tags.PixelData, replacement]]),
+      });
     },
   };
 }
@@ -164,7 +185,8 @@ function describePixels(ds: Dataset, header: StoredHeader, photometric: string, 
 }
 
 function nativePixelData(format: PixelFormat, frames: AsyncIterable<Uint8Array>): ReplacementValue {
-  const bytes = format.rows * format.columns * format.samplesPerPixel * (format.bitsAllocated / 8) * format.numberOfFrames;
+  const bytes =
+    format.rows * format.columns * format.samplesPerPixel * (format.bitsAllocated / 8) * format.numberOfFrames;
   const padded = bytes + (bytes % 2);
   return {
     vr: format.bitsAllocated > 8 ? 'OW' : 'OB',
@@ -176,8 +198,19 @@ function nativePixelData(format: PixelFormat, frames: AsyncIterable<Uint8Array>)
   };
 }
 
-function encodeFrames(target: string, format: PixelFormat, frames: AsyncIterable<Uint8Array>, codecs: CodecPool, onPhotometric: (p: string) => void): AsyncGenerator<Uint8Array> {
-  return mapInOrder(frames, (frame) => codecs.encode(target, format, frame).then((e) => { onPhotometric(e.photometricInterpretation); return e.data; }));
+function encodeFrames(
+  target: string,
+  format: PixelFormat,
+  frames: AsyncIterable<Uint8Array>,
+  codecs: CodecPool,
+  onPhotometric: (p: string) => void,
+): AsyncGenerator<Uint8Array> {
+  return mapInOrder(frames, (frame) =>
+    codecs.encode(target, format, frame).then((e) => {
+      onPhotometric(e.photometricInterpretation);
+      return e.data;
+    }),
+  );
 }
 
 /** Encapsulated Pixel Data (PS3.5 §A.4): an empty Basic Offset Table, one fragment per frame, the delimiter. */

@@ -39,7 +39,10 @@ export const LOSSLESS_ENCODERS: Readonly<Record<string, CodecFamily>> = {
 
 /** Uncompressed transfer syntaxes whose pixel data is native (PS3.5 §8.1). */
 export const NATIVE_SYNTAXES: ReadonlySet<string> = new Set([
-  TS.ImplicitVRLittleEndian, TS.ExplicitVRLittleEndian, TS.ExplicitVRBigEndian, TS.DeflatedExplicitVRLittleEndian,
+  TS.ImplicitVRLittleEndian,
+  TS.ExplicitVRLittleEndian,
+  TS.ExplicitVRBigEndian,
+  TS.DeflatedExplicitVRLittleEndian,
 ]);
 
 /** Uncompressed transfer syntaxes we write (the default of application/dicom first, PS3.18 §8.7.3.5.2). */
@@ -50,11 +53,30 @@ export const CONVERSION_TARGETS: readonly string[] = [...NATIVE_TARGETS, ...Obje
 
 /** Lossy transfer syntaxes (their frames are approximations of the original). */
 export const LOSSY_SYNTAXES: ReadonlySet<string> = new Set([
-  TS.JPEGBaseline8Bit, TS.JPEGExtended12Bit, TS.JPEGLSNearLossless, TS.JPEG2000, TS.JPEG2000MC, TS.HTJ2K,
-  TS.JPEGXL, TS.JPEGXLJPEGRecompression,
-  TS.MPEG2MPML, TS.MPEG2MPMLF, TS.MPEG2MPHL, TS.MPEG2MPHLF, TS.MPEG4HP41, TS.MPEG4HP41F, TS.MPEG4HP41BD,
-  TS.MPEG4HP41BDF, TS.MPEG4HP422D, TS.MPEG4HP422DF, TS.MPEG4HP423D, TS.MPEG4HP423DF, TS.MPEG4HP42STEREO,
-  TS.MPEG4HP42STEREOF, TS.HEVCMP51, TS.HEVCM10P51,
+  TS.JPEGBaseline8Bit,
+  TS.JPEGExtended12Bit,
+  TS.JPEGLSNearLossless,
+  TS.JPEG2000,
+  TS.JPEG2000MC,
+  TS.HTJ2K,
+  TS.JPEGXL,
+  TS.JPEGXLJPEGRecompression,
+  TS.MPEG2MPML,
+  TS.MPEG2MPMLF,
+  TS.MPEG2MPHL,
+  TS.MPEG2MPHLF,
+  TS.MPEG4HP41,
+  TS.MPEG4HP41F,
+  TS.MPEG4HP41BD,
+  TS.MPEG4HP41BDF,
+  TS.MPEG4HP422D,
+  TS.MPEG4HP422DF,
+  TS.MPEG4HP423D,
+  TS.MPEG4HP423DF,
+  TS.MPEG4HP42STEREO,
+  TS.MPEG4HP42STEREOF,
+  TS.HEVCMP51,
+  TS.HEVCM10P51,
 ]);
 
 /** Video transfer syntaxes: the whole pixel data is one stream, not frames we can decode. */

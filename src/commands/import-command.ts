@@ -14,15 +14,29 @@ export interface CommandIo {
 }
 
 /** Where a tenant's instances go: its embedded archive's ingest, or C-STORE to its PACS. */
-async function openTenantStore(tenant: TenantSettings, config: GatewayConfig): Promise<{ store(i: IncomingDataset): Promise<StoreStatus>; close(): Promise<void>; where: string }> {
+async function openTenantStore(
+  tenant: TenantSettings,
+  config: GatewayConfig,
+): Promise<{ store(i: IncomingDataset): Promise<StoreStatus>; close(): Promise<void>; where: string }> {
   if (tenant.backend === 'embedded') {
     const archive = await EmbeddedArchive.open(embeddedSettings(tenant, config));
-    return { store: (i) => archive.storeInstance(i), close: () => archive.close(), where: `the embedded archive in ${tenant.archive.dir}` };
+    return {
+      store: (i) => archive.storeInstance(i),
+      close: () => archive.close(),
+      where: `the embedded archive in ${tenant.archive.dir}`,
+    };
   }
   const codecs = new CodecPool({ threads: config.codecs.threads, maxQueue: config.codecs.maxQueue });
   const pacs = tenant.pacs;
   const store = await openPacsStore({ pacs, dimse: tenant.dimse, cache: tenant.cache, codecs }, silentLogger);
-  return { store: (i) => store.store(i), close: async () => { await store.close(); await codecs.close(); }, where: `the PACS ${pacs.aeTitle}@${pacs.host}:${pacs.port}` };
+  return {
+    store: (i) => store.store(i),
+    close: async () => {
+      await store.close();
+      await codecs.close();
+    },
+    where: `the PACS ${pacs.aeTitle}@${pacs.host}:${pacs.port}`,
+  };
 }
 
 /**
@@ -30,7 +44,13 @@ async function openTenantStore(tenant: TenantSettings, config: GatewayConfig): P
  * summary at the end with every failure and why. Exit code 0 when everything that is DICOM was stored, 1 when
  * something failed, 130 when stopped with Ctrl-C (the files being stored then finish; none is stored in half).
  */
-export async function importCommand(config: GatewayConfig, tenant: TenantSettings, paths: readonly string[], options: { concurrency: number }, io: CommandIo): Promise<number> {
+export async function importCommand(
+  config: GatewayConfig,
+  tenant: TenantSettings,
+  paths: readonly string[],
+  options: { concurrency: number },
+  io: CommandIo,
+): Promise<number> {
   const target = await openTenantStore(tenant, config);
   const stop = new AbortController();
   const onSigint = (): void => {
@@ -45,7 +65,15 @@ export async function importCommand(config: GatewayConfig, tenant: TenantSetting
     result = await importFiles(paths, (i) => target.store(i), {
       concurrency: options.concurrency,
       signal: stop.signal,
-      onProgress: (p) => reporter.update({ done: p.doneFiles, total: p.files, doneBytes: p.doneBytes, totalBytes: p.bytes, unit: 'files', note: p.failed.length ? `${p.failed.length} failed` : '' }),
+      onProgress: (p) =>
+        reporter.update({
+          done: p.doneFiles,
+          total: p.files,
+          doneBytes: p.doneBytes,
+          totalBytes: p.bytes,
+          unit: 'files',
+          note: p.failed.length ? `${p.failed.length} failed` : '',
+        }),
     });
   } finally {
     process.removeListener('SIGINT', onSigint);
@@ -53,7 +81,9 @@ export async function importCommand(config: GatewayConfig, tenant: TenantSetting
     await target.close();
   }
   const seconds = (Date.now() - started) / 1000;
-  io.stdout.write(`${stop.signal.aborted ? 'stopped: ' : ''}${result.doneFiles} of ${result.files} files (${(result.doneBytes / 1e6).toFixed(1)} MB) in ${seconds.toFixed(1)} s into ${target.where}: ${result.stored} stored, ${result.skipped} skipped (not DICOM Part 10), ${result.failed.length} failed\n`);
+  io.stdout.write(
+    `${stop.signal.aborted ? 'stopped: ' : ''}${result.doneFiles} of ${result.files} files (${(result.doneBytes / 1e6).toFixed(1)} MB) in ${seconds.toFixed(1)} s into ${target.where}: ${result.stored} stored, ${result.skipped} skipped (not DICOM Part 10), ${result.failed.length} failed\n`,
+  );
   for (const f of result.failed) io.stdout.write(`  failed ${f.file}: ${f.reason}\n`);
   if (stop.signal.aborted) return 130;
   return result.failed.length ? 1 : 0;

@@ -3,7 +3,9 @@ import { PartCounter } from './prefetch-command.js';
 
 describe('PartCounter', () => {
   it('counts every part and sees the closing delimiter, however the body is cut into chunks', () => {
-    const body = Buffer.from('--b1\r\nContent-Type: application/dicom\r\n\r\nAAAA--b\r\n--b1\r\n\r\nBB\r\n--b1\r\n\r\nC\r\n--b1--\r\n');
+    const body = Buffer.from(
+      '--b1\r\nContent-Type: application/dicom\r\n\r\nAAAA--b\r\n--b1\r\n\r\nBB\r\n--b1\r\n\r\nC\r\n--b1--\r\n',
+    );
     for (let cut = 1; cut < body.length; cut++) {
       for (const size of [1, 2, 3, 7]) {
         const counter = new PartCounter('b1');

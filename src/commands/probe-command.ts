@@ -5,7 +5,13 @@ import { InstanceStore } from '../cache/instance-store.js';
 import { Status } from '../dicom/status.js';
 import type { StorageScp, StoreDestination } from '../dimse-bridge/storage-scp.js';
 import { listenStorageScp } from '../backends/storage-scp-from-config.js';
-import { ProbeReceiver, probePacs, probeTargetOf, type PacsCapabilities, type QueryModel } from '../backends/dimse/pacs-probe.js';
+import {
+  ProbeReceiver,
+  probePacs,
+  probeTargetOf,
+  type PacsCapabilities,
+  type QueryModel,
+} from '../backends/dimse/pacs-probe.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 
@@ -15,7 +21,10 @@ import type { Logger } from '../logger.js';
  * the one instance asked for and deletes it. While the gateway runs, that port is its own: the probe says so,
  * and the gateway's own probe at start is on the metrics listener's /admin/pacs.
  */
-export async function probeCommand(tenant: { pacs: GatewayConfig['pacs']; dimse: GatewayConfig['dimse'] }, log: Logger): Promise<PacsCapabilities> {
+export async function probeCommand(
+  tenant: { pacs: GatewayConfig['pacs']; dimse: GatewayConfig['dimse'] },
+  log: Logger,
+): Promise<PacsCapabilities> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'dicomweb-probe-'));
   const store = new InstanceStore(dir);
   let scp: StorageScp | undefined;
@@ -23,15 +32,22 @@ export async function probeCommand(tenant: { pacs: GatewayConfig['pacs']; dimse:
     await store.init();
     const receiver = new ProbeReceiver(tenant.dimse.aeTitle);
     const destination: StoreDestination = {
-      admitStore: (request) => receiver.admit(request.sopInstanceUid, (stored) => rm(stored.path, { force: true }))
-        ?? { refusal: { status: Status.NotAuthorized, comment: 'not the instance the probe asked for' } },
+      admitStore: (request) =>
+        receiver.admit(request.sopInstanceUid, (stored) => rm(stored.path, { force: true })) ?? {
+          refusal: { status: Status.NotAuthorized, comment: 'not the instance the probe asked for' },
+        },
     };
     let unavailable: string | undefined;
-    scp = await listenStorageScp(tenant.dimse, store, destination, { onStoreRefused: () => {}, listenProblem: (err) => err, logger: log }).catch((err: unknown) => {
+    scp = await listenStorageScp(tenant.dimse, store, destination, {
+      onStoreRefused: () => {},
+      listenProblem: (err) => err,
+      logger: log,
+    }).catch((err: unknown) => {
       const code = (err as NodeJS.ErrnoException).code;
-      unavailable = code === 'EADDRINUSE'
-        ? `dimse.port ${tenant.dimse.port} is in use (is the gateway running? its own probe is on the metrics listener's /admin/pacs)`
-        : `our Storage SCP could not listen on ${tenant.dimse.host}:${tenant.dimse.port}: ${(err as Error).message}`;
+      unavailable =
+        code === 'EADDRINUSE'
+          ? `dimse.port ${tenant.dimse.port} is in use (is the gateway running? its own probe is on the metrics listener's /admin/pacs)`
+          : `our Storage SCP could not listen on ${tenant.dimse.host}:${tenant.dimse.port}: ${(err as Error).message}`;
       return undefined;
     });
     return await probePacs(probeTargetOf(tenant), scp ? receiver : { unavailable: unavailable ?? 'no Storage SCP' });
@@ -46,7 +62,10 @@ const yesNo = (b: boolean): string => (b ? 'yes' : 'no');
 
 /** The findings as an operator reads them, a line each. */
 export function formatCapabilities(c: PacsCapabilities): string {
-  const echo = 'refused' in c.echo ? 'Verification not accepted' : `status ${c.echo.status}, round trip ${c.echo.roundTripMs.toFixed(2)} ms`;
+  const echo =
+    'refused' in c.echo
+      ? 'Verification not accepted'
+      : `status ${c.echo.status}, round trip ${c.echo.roundTripMs.toFixed(2)} ms`;
   const model = (name: QueryModel): string => {
     const m = c.models[name];
     return `FIND ${yesNo(m.find)}, MOVE ${yesNo(m.move)}, GET ${yesNo(m.get)}`;
@@ -54,8 +73,16 @@ export function formatCapabilities(c: PacsCapabilities): string {
   const find = c.findOptions
     ? `relational ${yesNo(c.findOptions.relational)}, date-time ${yesNo(c.findOptions.dateTime)}, fuzzy person names ${yesNo(c.findOptions.fuzzy)}`
     : 'none granted';
-  const levels = (name: QueryModel): string => Object.entries(c.levels[name]).map(([level, outcome]) => `${level} ${outcome}`).join(', ');
-  const echoed = c.move.echoesMoveOriginator === undefined ? '' : c.move.echoesMoveOriginator ? ' — echoes Move Originator Message ID' : ' — does not echo Move Originator Message ID (instances matched by UID)';
+  const levels = (name: QueryModel): string =>
+    Object.entries(c.levels[name])
+      .map(([level, outcome]) => `${level} ${outcome}`)
+      .join(', ');
+  const echoed =
+    c.move.echoesMoveOriginator === undefined
+      ? ''
+      : c.move.echoesMoveOriginator
+        ? ' — echoes Move Originator Message ID'
+        : ' — does not echo Move Originator Message ID (instances matched by UID)';
   return [
     `PACS ${c.target}`,
     `  C-ECHO:                     ${echo}`,

@@ -34,8 +34,9 @@ function clock(seconds: number): string {
 export function progressFigures(state: ProgressState, elapsedMs: number): string {
   const seconds = elapsedMs / 1000;
   const rate = seconds > 0 ? state.doneBytes / seconds : 0;
-  const fraction = state.totalBytes > 0 ? state.doneBytes / state.totalBytes : state.total > 0 ? state.done / state.total : 0;
-  const eta = fraction > 0 && fraction < 1 ? seconds * (1 - fraction) / fraction : fraction >= 1 ? 0 : Number.NaN;
+  const fraction =
+    state.totalBytes > 0 ? state.doneBytes / state.totalBytes : state.total > 0 ? state.done / state.total : 0;
+  const eta = fraction > 0 && fraction < 1 ? (seconds * (1 - fraction)) / fraction : fraction >= 1 ? 0 : Number.NaN;
   const total = state.total > 0 ? `/${state.total}` : '';
   const totalBytes = state.totalBytes > 0 ? `/${mb(state.totalBytes)}` : '';
   return `${state.done}${total} ${state.unit}  ${mb(state.doneBytes)}${totalBytes} MB  ${mb(rate)} MB/s  ETA ${clock(eta)}${state.note ? `  ${state.note}` : ''}`;
@@ -46,7 +47,11 @@ export class ProgressReporter {
   private lastPlain = Number.NEGATIVE_INFINITY;
   private drawn = false;
 
-  constructor(private readonly out: ProgressOutput, private readonly everyMs = 5000, private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly out: ProgressOutput,
+    private readonly everyMs = 5000,
+    private readonly now: () => number = Date.now,
+  ) {
     this.started = now();
   }
 
@@ -55,7 +60,8 @@ export class ProgressReporter {
     const figures = progressFigures(state, elapsed);
     if (this.out.isTTY) {
       const width = 24;
-      const fraction = state.totalBytes > 0 ? state.doneBytes / state.totalBytes : state.total > 0 ? state.done / state.total : 0;
+      const fraction =
+        state.totalBytes > 0 ? state.doneBytes / state.totalBytes : state.total > 0 ? state.done / state.total : 0;
       const filled = Math.round(Math.min(1, fraction) * width);
       const line = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${figures}`;
       this.out.write(`\r${line.slice(0, Math.max(20, (this.out.columns ?? 120) - 1))}\x1b[K`);

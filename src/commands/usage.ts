@@ -62,7 +62,7 @@ once on stdout, and the entry for auth.apiKeys (its id, SHA-256 and scopes — n
   },
   help: {
     synopsis: 'dicomweb-gateway help [COMMAND]',
-    help: 'this text, or one command\'s',
+    help: "this text, or one command's",
   },
 } as const;
 
@@ -74,7 +74,11 @@ const FOOTER = `Every configuration key can also be set with an environment vari
 a file with the _FILE suffix (DICOMWEB_AUTH_SIGNING_KEYS_FILE=/run/secrets/keys.json); lists of objects are JSON.
 Exit codes: 0 success, 1 runtime failure (e.g. PACS unreachable), 2 invalid usage or configuration.`;
 
-const indent = (text: string): string => text.split('\n').map((l) => `        ${l}`).join('\n');
+const indent = (text: string): string =>
+  text
+    .split('\n')
+    .map((l) => `        ${l}`)
+    .join('\n');
 
 /** The whole usage text. */
 export function usage(): string {
@@ -84,4 +88,5 @@ export function usage(): string {
 }
 
 /** One command's usage. */
-export const commandUsage = (name: CommandName): string => `usage: ${COMMANDS[name].synopsis}\n\n${COMMANDS[name].help}\n\n${FOOTER}`;
+export const commandUsage = (name: CommandName): string =>
+  `usage: ${COMMANDS[name].synopsis}\n\n${COMMANDS[name].help}\n\n${FOOTER}`;

@@ -19,7 +19,10 @@ export class ConfigError extends Error {
 /** Several problems as one ConfigError: the first on the message's first line, every one below it. */
 export function configErrorOf(problems: readonly string[]): ConfigError {
   const lines = problems.map((p) => `invalid configuration: ${p}`);
-  return new ConfigError(lines.length === 1 ? (lines[0] ?? '') : `${lines.length} problems:\n  ${lines.join('\n  ')}`, problems);
+  return new ConfigError(
+    lines.length === 1 ? (lines[0] ?? '') : `${lines.length} problems:\n  ${lines.join('\n  ')}`,
+    problems,
+  );
 }
 
 export const ENV_PREFIX = 'DICOMWEB_';
@@ -33,21 +36,33 @@ export const envNameOf = (key: string): string => ENV_PREFIX + key.split('.').ma
  */
 export function listenProblem(err: unknown, key: string, host: string, port: number): unknown {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'EADDRINUSE') return new ConfigError(`${host}:${port} is already in use: set ${key} (${envNameOf(key)}) to a free port`);
-  if (code === 'EACCES') return new ConfigError(`${host}:${port} may not be bound by this user: set ${key} (${envNameOf(key)}) to a port above 1023`);
-  if (code === 'EADDRNOTAVAIL') return new ConfigError(`${host} is not an address of this machine: set ${key.replace(/port$/, 'host')} (${envNameOf(key.replace(/port$/, 'host'))})`);
+  if (code === 'EADDRINUSE')
+    return new ConfigError(`${host}:${port} is already in use: set ${key} (${envNameOf(key)}) to a free port`);
+  if (code === 'EACCES')
+    return new ConfigError(
+      `${host}:${port} may not be bound by this user: set ${key} (${envNameOf(key)}) to a port above 1023`,
+    );
+  if (code === 'EADDRNOTAVAIL')
+    return new ConfigError(
+      `${host} is not an address of this machine: set ${key.replace(/port$/, 'host')} (${envNameOf(key.replace(/port$/, 'host'))})`,
+    );
   return err;
 }
 
 type LeafKind = 'string' | 'number' | 'boolean' | 'array' | 'objects' | 'size';
-interface Leaf { path: string[]; env: string; kind: LeafKind }
+interface Leaf {
+  path: string[];
+  env: string;
+  kind: LeafKind;
+}
 
 const snake = (key: string): string => key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
 
 function unwrap(schema: z.ZodType): z.ZodType {
   let s: z.ZodType = schema;
   for (;;) {
-    if (s instanceof z.ZodDefault || s instanceof z.ZodPrefault || s instanceof z.ZodOptional) s = s.unwrap() as z.ZodType;
+    if (s instanceof z.ZodDefault || s instanceof z.ZodPrefault || s instanceof z.ZodOptional)
+      s = s.unwrap() as z.ZodType;
     else if (s instanceof z.ZodPipe) s = s.in as z.ZodType;
     else return s;
   }
@@ -68,7 +83,9 @@ export function configLeaves(schema: z.ZodType = configSchema, path: string[] = 
   // Maps keyed by name (tenants) are configured in the file only.
   if (s instanceof z.ZodRecord) return [];
   if (s instanceof z.ZodObject) {
-    return Object.entries(s.shape as Record<string, z.ZodType>).flatMap(([key, child]) => configLeaves(child, [...path, key]));
+    return Object.entries(s.shape as Record<string, z.ZodType>).flatMap(([key, child]) =>
+      configLeaves(child, [...path, key]),
+    );
   }
   return [{ path, env: envNameOf(path.join('.')), kind: leafKind(s) }];
 }
@@ -82,7 +99,8 @@ const SECRET_KEYS: ReadonlySet<string> = new Set(['secret', 'sha256']);
 const HOLDING_SECRETS: ReadonlySet<string> = new Set(['signingKeys', 'apiKeys']);
 
 /** Whether the key at `path` holds a credential, or a structure with one in it. */
-const holdsSecret = (path: readonly string[]): boolean => path.some((k) => SECRET_KEYS.has(k) || HOLDING_SECRETS.has(k));
+const holdsSecret = (path: readonly string[]): boolean =>
+  path.some((k) => SECRET_KEYS.has(k) || HOLDING_SECRETS.has(k));
 
 /** A JSON value given for a structured key (a list of objects, or a list as `["a","b"]`). */
 function parseJson(leaf: Leaf, raw: string, shown: string): unknown {
@@ -99,18 +117,26 @@ function coerce(leaf: Leaf, raw: string, source: string): unknown {
   switch (leaf.kind) {
     case 'number': {
       const n = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`${shown}: ${leaf.path.join('.')} must be a number`);
+      if (raw.trim() === '' || !Number.isFinite(n))
+        throw new ConfigError(`${shown}: ${leaf.path.join('.')} must be a number`);
       return n;
     }
     case 'boolean':
-      if (!/^(true|false|1|0)$/i.test(raw)) throw new ConfigError(`${shown}: ${leaf.path.join('.')} must be true or false`);
+      if (!/^(true|false|1|0)$/i.test(raw))
+        throw new ConfigError(`${shown}: ${leaf.path.join('.')} must be true or false`);
       return /^(true|1)$/i.test(raw);
     case 'array':
       if (raw.trim().startsWith('[')) return parseJson(leaf, raw, shown);
-      return raw.split(',').map((v) => v.trim()).filter((v) => v !== '');
+      return raw
+        .split(',')
+        .map((v) => v.trim())
+        .filter((v) => v !== '');
     case 'objects':
       // A list of objects has no comma-separated form: JSON, e.g. [{"kid":"k1","secret":"…"}].
-      if (!raw.trim().startsWith('[')) throw new ConfigError(`${shown}: ${leaf.path.join('.')} is a list of objects: give it as JSON, e.g. [{"name": "value"}]`);
+      if (!raw.trim().startsWith('['))
+        throw new ConfigError(
+          `${shown}: ${leaf.path.join('.')} is a list of objects: give it as JSON, e.g. [{"name": "value"}]`,
+        );
       return parseJson(leaf, raw, shown);
     case 'size':
       return /^\d+$/.test(raw.trim()) ? Number(raw) : raw;
@@ -130,11 +156,19 @@ function envValue(leaf: Leaf, env: NodeJS.ProcessEnv): { raw: string; source: st
   const direct = env[leaf.env];
   const fileName = env[leaf.env + FILE_SUFFIX];
   if (fileName === undefined) return direct === undefined ? undefined : { raw: direct, source: leaf.env };
-  if (direct !== undefined) throw new ConfigError(`${leaf.env} and ${leaf.env}${FILE_SUFFIX} are both set: give ${leaf.path.join('.')} one way`);
+  if (direct !== undefined)
+    throw new ConfigError(
+      `${leaf.env} and ${leaf.env}${FILE_SUFFIX} are both set: give ${leaf.path.join('.')} one way`,
+    );
   try {
-    return { raw: readFileSync(fileName, 'utf8').replace(/\r?\n$/, ''), source: `${leaf.env}${FILE_SUFFIX} (${fileName})` };
+    return {
+      raw: readFileSync(fileName, 'utf8').replace(/\r?\n$/, ''),
+      source: `${leaf.env}${FILE_SUFFIX} (${fileName})`,
+    };
   } catch (err) {
-    throw new ConfigError(`${leaf.env}${FILE_SUFFIX}: cannot read ${fileName}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ConfigError(
+      `${leaf.env}${FILE_SUFFIX}: cannot read ${fileName}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 }
 
@@ -152,7 +186,8 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
 function mergeInto(into: Record<string, unknown>, from: Record<string, unknown>): void {
   for (const [key, value] of Object.entries(from)) {
     const here = into[key];
-    const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+    const isObject = (v: unknown): v is Record<string, unknown> =>
+      typeof v === 'object' && v !== null && !Array.isArray(v);
     if (isObject(here) && isObject(value)) mergeInto(here, value);
     else into[key] = value;
   }
@@ -172,7 +207,8 @@ function readConfigFile(file: string): Record<string, unknown> {
     throw new ConfigError(`config file ${file} is not valid YAML or JSON: ${(err as Error).message}`);
   }
   if (parsed === null || parsed === undefined) return {};
-  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${file} must hold a mapping of sections (http, dimse, pacs, cache, ...)`);
+  if (typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new ConfigError(`config file ${file} must hold a mapping of sections (http, dimse, pacs, cache, ...)`);
   return parsed as Record<string, unknown>;
 }
 
@@ -210,12 +246,20 @@ function deletePath(target: Record<string, unknown>, path: readonly string[]): v
  * Moves values given under an old key name to the new one, in the file and in the environment, and says so;
  * a value under both names is a mistake, not a precedence.
  */
-function applyRenames(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, renames: readonly RenamedKey[], warn: (message: string) => void): NodeJS.ProcessEnv {
+function applyRenames(
+  raw: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  renames: readonly RenamedKey[],
+  warn: (message: string) => void,
+): NodeJS.ProcessEnv {
   const renamedEnv: NodeJS.ProcessEnv = { ...env };
   for (const { from, to, until } of renames) {
     const old = getPath(raw, pathOf(from));
     if (old !== undefined) {
-      if (getPath(raw, pathOf(to)) !== undefined) throw new ConfigError(`invalid configuration: ${from} and ${to} are both set: ${from} is the old name of ${to}; keep ${to}`);
+      if (getPath(raw, pathOf(to)) !== undefined)
+        throw new ConfigError(
+          `invalid configuration: ${from} and ${to} are both set: ${from} is the old name of ${to}; keep ${to}`,
+        );
       deletePath(raw, pathOf(from));
       setPath(raw, pathOf(to), old);
       warn(`${from} is now ${to}; the old name is taken until version ${until}: rename it in the configuration file`);
@@ -224,7 +268,8 @@ function applyRenames(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, rena
       const oldName = envNameOf(from) + suffix;
       if (renamedEnv[oldName] === undefined) continue;
       const newName = envNameOf(to) + suffix;
-      if (renamedEnv[newName] !== undefined) throw new ConfigError(`invalid configuration: ${oldName} and ${newName} are both set: keep ${newName}`);
+      if (renamedEnv[newName] !== undefined)
+        throw new ConfigError(`invalid configuration: ${oldName} and ${newName} are both set: keep ${newName}`);
       renamedEnv[newName] = renamedEnv[oldName];
       delete renamedEnv[oldName];
       warn(`${oldName} is now ${newName}; the old name is taken until version ${until}`);
@@ -241,17 +286,24 @@ const issueKey = (path: readonly PropertyKey[]): string => (path.length ? path.m
  * environment variables (or `DICOMWEB_*_FILE`, a file holding the value). Throws a ConfigError listing every
  * bad key and why.
  */
-export function loadConfig(options: {
-  file?: string;
-  env?: NodeJS.ProcessEnv;
-  defaults?: Record<string, unknown>;
-  /** Told of each key given under an old name (RENAMED_KEYS). */
-  onWarning?: (message: string) => void;
-  renames?: readonly RenamedKey[];
-} = {}): GatewayConfig {
+export function loadConfig(
+  options: {
+    file?: string;
+    env?: NodeJS.ProcessEnv;
+    defaults?: Record<string, unknown>;
+    /** Told of each key given under an old name (RENAMED_KEYS). */
+    onWarning?: (message: string) => void;
+    renames?: readonly RenamedKey[];
+  } = {},
+): GatewayConfig {
   const raw: Record<string, unknown> = structuredClone(options.defaults ?? {});
   if (options.file) mergeInto(raw, readConfigFile(options.file));
-  const env = applyRenames(raw, options.env ?? process.env, options.renames ?? RENAMED_KEYS, options.onWarning ?? (() => {}));
+  const env = applyRenames(
+    raw,
+    options.env ?? process.env,
+    options.renames ?? RENAMED_KEYS,
+    options.onWarning ?? (() => {}),
+  );
   const known = new Set<string>();
   const problems: string[] = [];
   for (const leaf of configLeaves()) {
@@ -265,7 +317,8 @@ export function loadConfig(options: {
     }
   }
   for (const name of Object.keys(env)) {
-    if (name.startsWith(ENV_PREFIX) && !known.has(name)) problems.push(`${name}: no such configuration key (see README "Configuration")`);
+    if (name.startsWith(ENV_PREFIX) && !known.has(name))
+      problems.push(`${name}: no such configuration key (see README "Configuration")`);
   }
   const result = configSchema.safeParse(raw);
   if (!result.success) {

@@ -16,7 +16,10 @@ export function pacsTlsOptions(config: Pick<GatewayConfig, 'pacs'>): tls.Connect
 }
 
 /** Certificate, key and optional CA of a TLS listener; `requireClientCert` asks for and verifies client certificates. */
-function listenerTls(t: { cert: string; key: string; ca?: string | undefined; requireClientCert: boolean }, askClientCert = false): tls.TlsOptions {
+function listenerTls(
+  t: { cert: string; key: string; ca?: string | undefined; requireClientCert: boolean },
+  askClientCert = false,
+): tls.TlsOptions {
   return {
     cert: readFileSync(t.cert),
     key: readFileSync(t.key),

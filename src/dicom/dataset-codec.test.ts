@@ -30,10 +30,19 @@ describe('dataset codec (PS3.5 §7)', () => {
 
   it('reads what DCMTK writes (dump2dcm dataset, defined-length sequences)', () => {
     const dir = tempDir('codec');
-    writeFileSync(path.join(dir, 'in.txt'), [
-      '(0008,0005) CS [ISO_IR 100]', '(0010,0010) PN [M\\xfcller^J\\xfcrgen]', '(0020,000d) UI [1.2.3]',
-      '(0040,0275) SQ (Sequence with explicit length)', '(fffe,e000) na (Item with explicit length)', '(0040,1001) SH [RP-7]', '(fffe,e00d) na', '(fffe,e0dd) na',
-    ].join('\n'));
+    writeFileSync(
+      path.join(dir, 'in.txt'),
+      [
+        '(0008,0005) CS [ISO_IR 100]',
+        '(0010,0010) PN [M\\xfcller^J\\xfcrgen]',
+        '(0020,000d) UI [1.2.3]',
+        '(0040,0275) SQ (Sequence with explicit length)',
+        '(fffe,e000) na (Item with explicit length)',
+        '(0040,1001) SH [RP-7]',
+        '(fffe,e00d) na',
+        '(fffe,e0dd) na',
+      ].join('\n'),
+    );
     execFileSync('dump2dcm', ['-F', '+e', '+te', path.join(dir, 'in.txt'), path.join(dir, 'out.dcm')]);
     const bytes = readFileSync(path.join(dir, 'out.dcm'));
     const ds = readDataset(bytes, { explicitVR: true, littleEndian: true });
@@ -45,7 +54,9 @@ describe('dataset codec (PS3.5 §7)', () => {
   it('throws DatasetParseError on truncated input', () => {
     const bytes = writeDataset(sample(), { explicitVR: true, littleEndian: true });
     for (const cut of [3, 9, bytes.length - 3]) {
-      expect(() => readDataset(bytes.subarray(0, cut), { explicitVR: true, littleEndian: true })).toThrow(DatasetParseError);
+      expect(() => readDataset(bytes.subarray(0, cut), { explicitVR: true, littleEndian: true })).toThrow(
+        DatasetParseError,
+      );
     }
   });
 });

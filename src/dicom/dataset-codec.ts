@@ -7,7 +7,10 @@ import type { DatasetEncoding } from './transfer-syntax.js';
 const UNDEFINED_LENGTH = 0xffffffff;
 
 export class DatasetParseError extends Error {
-  constructor(message: string, readonly offset: number) {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
     super(`${message} at byte ${offset}`);
     this.name = 'DatasetParseError';
   }
@@ -22,8 +25,12 @@ export interface ByteSource {
 
 export class BufferSource implements ByteSource {
   constructor(private readonly buf: Buffer) {}
-  get length(): number { return this.buf.length; }
-  bytes(offset: number, length: number): Buffer { return this.buf.subarray(offset, offset + length); }
+  get length(): number {
+    return this.buf.length;
+  }
+  bytes(offset: number, length: number): Buffer {
+    return this.buf.subarray(offset, offset + length);
+  }
 }
 
 export interface ReadOptions extends DatasetEncoding {
@@ -35,7 +42,22 @@ export interface ReadOptions extends DatasetEncoding {
 }
 
 /** VRs whose values are words to byte-swap when read from a big-endian dataset (PS3.5 §7.3). */
-const WORD_SIZE: Partial<Record<VR, number>> = { US: 2, SS: 2, OW: 2, AT: 2, UL: 4, SL: 4, FL: 4, OF: 4, OL: 4, FD: 8, OD: 8, UV: 8, SV: 8, OV: 8 };
+const WORD_SIZE: Partial<Record<VR, number>> = {
+  US: 2,
+  SS: 2,
+  OW: 2,
+  AT: 2,
+  UL: 4,
+  SL: 4,
+  FL: 4,
+  OF: 4,
+  OL: 4,
+  FD: 8,
+  OD: 8,
+  UV: 8,
+  SV: 8,
+  OV: 8,
+};
 
 /** Size of the words of a VR's values (1 for bytes and text): what a big-endian value is swapped by. */
 export const wordSizeOf = (vr: VR): number => WORD_SIZE[vr] ?? 1;
@@ -55,7 +77,10 @@ export function readDatasetFrom(source: ByteSource, options: ReadOptions): Datas
 class Reader {
   pos = 0;
   private readonly le: boolean;
-  constructor(readonly src: ByteSource, readonly options: ReadOptions) {
+  constructor(
+    readonly src: ByteSource,
+    readonly options: ReadOptions,
+  ) {
     this.le = options.littleEndian;
   }
 

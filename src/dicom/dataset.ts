@@ -91,7 +91,6 @@ export class Dataset {
     return isInline(el) && el.bytes.length >= 2 ? el.bytes.readUInt16LE(0) : undefined;
   }
 
-
   /** A numeric-string (IS/DS) value as a number. */
   getNumber(t: Tag): number | undefined {
     const text = this.getString(t);

@@ -23,20 +23,31 @@ const AMBIGUOUS: Readonly<Record<string, VR>> = { ox: 'OW', xs: 'US', lt: 'OW' }
 function normaliseVR(raw: string): VR {
   const resolved = AMBIGUOUS[raw];
   if (resolved) return resolved;
-  const first = raw.split(/\s+or\s+/i)[0]?.trim().toUpperCase() ?? '';
+  const first =
+    raw
+      .split(/\s+or\s+/i)[0]
+      ?.trim()
+      .toUpperCase() ?? '';
   return isVR(first) ? first : 'UN';
 }
 
 const byTag = new Map<Tag, AttributeInfo | null>();
 const byKeyword = new Map<string, AttributeInfo | null>();
 
-function fromEntry(entry: { tag: string; vr: string; name: string } | undefined, expectedKey?: string): AttributeInfo | null {
+function fromEntry(
+  entry: { tag: string; vr: string; name: string } | undefined,
+  expectedKey?: string,
+): AttributeInfo | null {
   // dcmjs falls back to wildcard entries (e.g. "(60xx,3000)") for unknown tags; only accept an exact match.
   if (!entry || (expectedKey !== undefined && entry.tag.toUpperCase() !== expectedKey)) return null;
   if (entry.name.startsWith('RETIRED_') && expectedKey === undefined) return null;
   const m = /^\(([0-9A-Fa-f]{4}),([0-9A-Fa-f]{4})\)$/.exec(entry.tag);
   if (!m?.[1] || !m[2]) return null;
-  return { tag: ((Number.parseInt(m[1], 16) << 16) | Number.parseInt(m[2], 16)) >>> 0, keyword: entry.name.replace(/^RETIRED_/, ''), vr: normaliseVR(entry.vr) };
+  return {
+    tag: ((Number.parseInt(m[1], 16) << 16) | Number.parseInt(m[2], 16)) >>> 0,
+    keyword: entry.name.replace(/^RETIRED_/, ''),
+    vr: normaliseVR(entry.vr),
+  };
 }
 
 /** The dictionary entry for a tag, or undefined for private and unknown tags. */

@@ -31,7 +31,12 @@ export interface JsonOptions {
 }
 
 /** Converts a dataset to a DICOM JSON object. Text is decoded with the dataset's Specific Character Set. */
-export function toDicomJson(ds: Dataset, options: JsonOptions = {}, inheritedCharset?: string, path = ''): DicomJsonObject {
+export function toDicomJson(
+  ds: Dataset,
+  options: JsonOptions = {},
+  inheritedCharset?: string,
+  path = '',
+): DicomJsonObject {
   const charset = ds.specificCharacterSet ?? inheritedCharset;
   const out: DicomJsonObject = {};
   for (const el of ds.sorted()) {
@@ -41,7 +46,12 @@ export function toDicomJson(ds: Dataset, options: JsonOptions = {}, inheritedCha
   return out;
 }
 
-function elementToJson(el: DataElement, charset: string | undefined, options: JsonOptions, path: string): DicomJsonAttribute {
+function elementToJson(
+  el: DataElement,
+  charset: string | undefined,
+  options: JsonOptions,
+  path: string,
+): DicomJsonAttribute {
   if (el.vr === 'SQ') {
     return el.items.length === 0
       ? { vr: 'SQ' }
@@ -73,14 +83,22 @@ function numericValues(vr: VR, bytes: Buffer): JsonValue[] | undefined {
     return values;
   };
   switch (vr) {
-    case 'US': return read(2, (o) => bytes.readUInt16LE(o));
-    case 'SS': return read(2, (o) => bytes.readInt16LE(o));
-    case 'UL': return read(4, (o) => bytes.readUInt32LE(o));
-    case 'SL': return read(4, (o) => bytes.readInt32LE(o));
-    case 'FL': return read(4, (o) => bytes.readFloatLE(o));
-    case 'FD': return read(8, (o) => bytes.readDoubleLE(o));
-    case 'UV': return read(8, (o) => bytes.readBigUInt64LE(o));
-    case 'SV': return read(8, (o) => bytes.readBigInt64LE(o));
+    case 'US':
+      return read(2, (o) => bytes.readUInt16LE(o));
+    case 'SS':
+      return read(2, (o) => bytes.readInt16LE(o));
+    case 'UL':
+      return read(4, (o) => bytes.readUInt32LE(o));
+    case 'SL':
+      return read(4, (o) => bytes.readInt32LE(o));
+    case 'FL':
+      return read(4, (o) => bytes.readFloatLE(o));
+    case 'FD':
+      return read(8, (o) => bytes.readDoubleLE(o));
+    case 'UV':
+      return read(8, (o) => bytes.readBigUInt64LE(o));
+    case 'SV':
+      return read(8, (o) => bytes.readBigInt64LE(o));
     case 'AT': {
       const values: JsonValue[] = [];
       for (let off = 0; off + 4 <= bytes.length; off += 4) {
@@ -88,7 +106,8 @@ function numericValues(vr: VR, bytes: Buffer): JsonValue[] | undefined {
       }
       return values;
     }
-    default: return undefined;
+    default:
+      return undefined;
   }
 }
 
@@ -104,10 +123,14 @@ function textValues(t: Tag, vr: VR, bytes: Buffer, charset: string | undefined):
   return parts.map((p): JsonValue => {
     if (p === '') return null;
     switch (vr) {
-      case 'PN': return personName(p);
-      case 'DS': return decimalString(p);
-      case 'IS': return integerString(p);
-      default: return p;
+      case 'PN':
+        return personName(p);
+      case 'DS':
+        return decimalString(p);
+      case 'IS':
+        return integerString(p);
+      default:
+        return p;
     }
   });
 }

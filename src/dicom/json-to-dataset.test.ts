@@ -6,7 +6,10 @@ import { writeDataset, readDataset } from './dataset-codec.js';
 describe('datasetFromDicomJson', () => {
   it('encodes every VR family so that it reads back as the same JSON (binary numbers, tags, names in all groups, sequences)', () => {
     const json = {
-      '00100010': { vr: 'PN' as const, Value: [{ Alphabetic: 'Yamada^Tarou', Ideographic: '山田^太郎', Phonetic: 'やまだ^たろう' }] },
+      '00100010': {
+        vr: 'PN' as const,
+        Value: [{ Alphabetic: 'Yamada^Tarou', Ideographic: '山田^太郎', Phonetic: 'やまだ^たろう' }],
+      },
       '00181063': { vr: 'DS' as const, Value: [0.1 + 0.2, 12] },
       '00200013': { vr: 'IS' as const, Value: [7] },
       '00280030': { vr: 'DS' as const, Value: ['0.5', '0.5'] },
@@ -21,7 +24,12 @@ describe('datasetFromDicomJson', () => {
     };
     const { dataset, bulk } = datasetFromDicomJson(json);
     expect(bulk).toEqual([]);
-    const back = toDicomJson(readDataset(writeDataset(dataset, { explicitVR: true, littleEndian: true }), { explicitVR: true, littleEndian: true }));
+    const back = toDicomJson(
+      readDataset(writeDataset(dataset, { explicitVR: true, littleEndian: true }), {
+        explicitVR: true,
+        littleEndian: true,
+      }),
+    );
     expect(back['00080005']?.Value).toEqual(['ISO_IR 192']);
     expect(back['00100010']?.Value).toEqual(json['00100010'].Value);
     expect(back['00181063']?.Value).toEqual([0.3, 12]); // 0.30000000000000004 does not fit 16 characters
@@ -34,8 +42,12 @@ describe('datasetFromDicomJson', () => {
   });
 
   it('lists BulkDataURIs at the top level, refuses them in items, and refuses what is not DICOM JSON', () => {
-    expect(datasetFromDicomJson({ '7FE00010': { vr: 'OW', BulkDataURI: 'urn:x' } }).bulk).toEqual([{ tag: 0x7fe00010, vr: 'OW', uri: 'urn:x' }]);
-    expect(() => datasetFromDicomJson({ '00400275': { vr: 'SQ', Value: [{ '00420011': { vr: 'OB', BulkDataURI: 'urn:y' } }] } })).toThrow(/inside a sequence item/);
+    expect(datasetFromDicomJson({ '7FE00010': { vr: 'OW', BulkDataURI: 'urn:x' } }).bulk).toEqual([
+      { tag: 0x7fe00010, vr: 'OW', uri: 'urn:x' },
+    ]);
+    expect(() =>
+      datasetFromDicomJson({ '00400275': { vr: 'SQ', Value: [{ '00420011': { vr: 'OB', BulkDataURI: 'urn:y' } }] } }),
+    ).toThrow(/inside a sequence item/);
     expect(() => datasetFromDicomJson({ xyz: { vr: 'CS' } } as never)).toThrow(/not a tag/);
     expect(() => datasetFromDicomJson({ '00100020': { vr: 'QQ', Value: ['1'] } } as never)).toThrow(/unknown VR/);
   });

@@ -48,7 +48,8 @@ function decimalString(v: number): string {
 
 function personName(v: JsonValue): string {
   if (v === null) return '';
-  if (typeof v !== 'object') throw new DicomJsonError('a PN value must be an object with Alphabetic, Ideographic, Phonetic');
+  if (typeof v !== 'object')
+    throw new DicomJsonError('a PN value must be an object with Alphabetic, Ideographic, Phonetic');
   const pn = v as PersonNameJson;
   return [pn.Alphabetic ?? '', pn.Ideographic ?? '', pn.Phonetic ?? ''].join('=').replace(/=+$/, '');
 }
@@ -57,15 +58,33 @@ function valueBytes(tag: string, attr: DicomJsonAttribute & { vr: Exclude<VR, 'S
   const { vr } = attr;
   const values = attr.Value ?? [];
   if (vr === 'PN') return padEven(Buffer.from(values.map(personName).join('\\'), 'utf8'), vr);
-  if (STRING_VRS.has(vr)) return padEven(Buffer.from(values.map((v) => (v === null ? '' : String(v))).join('\\'), 'utf8'), vr);
+  if (STRING_VRS.has(vr))
+    return padEven(Buffer.from(values.map((v) => (v === null ? '' : String(v))).join('\\'), 'utf8'), vr);
   if (vr === 'IS' || vr === 'DS') {
-    return padEven(Buffer.from(values.map((v) => (v === null ? '' : typeof v === 'number' ? (vr === 'DS' ? decimalString(v) : String(Math.trunc(v))) : String(v))).join('\\'), 'latin1'), vr);
+    return padEven(
+      Buffer.from(
+        values
+          .map((v) =>
+            v === null
+              ? ''
+              : typeof v === 'number'
+                ? vr === 'DS'
+                  ? decimalString(v)
+                  : String(Math.trunc(v))
+                : String(v),
+          )
+          .join('\\'),
+        'latin1',
+      ),
+      vr,
+    );
   }
   const number = NUMBERS[vr];
   if (number) {
     const out = Buffer.alloc(number.size * values.length);
     values.forEach((v, i) => {
-      if (typeof v !== 'number' && typeof v !== 'string') throw new DicomJsonError(`${tag}: ${vr} values must be numbers`);
+      if (typeof v !== 'number' && typeof v !== 'string')
+        throw new DicomJsonError(`${tag}: ${vr} values must be numbers`);
       number.write(out, typeof v === 'string' ? BigInt(v) : v, i * number.size);
     });
     return out;
@@ -92,20 +111,25 @@ function valueBytes(tag: string, attr: DicomJsonAttribute & { vr: Exclude<VR, 'S
  * Values named by BulkDataURI are listed (top level only), not read: their parts come separately.
  */
 export function datasetFromDicomJson(json: DicomJsonObject, nested = false): { dataset: Dataset; bulk: BulkValue[] } {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new DicomJsonError('a DICOM JSON object is expected');
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new DicomJsonError('a DICOM JSON object is expected');
   const dataset = new Dataset();
   const bulk: BulkValue[] = [];
   for (const [hex, attr] of Object.entries(json)) {
     const tag = tagOf(hex);
     if (tag >>> 16 === 0x0002) continue; // File Meta Information is ours to write
     if (nested && tag === 0x00080005) continue; // the top level's ISO_IR 192 holds for the items too
-    if (typeof attr !== 'object' || attr === null || typeof attr.vr !== 'string') throw new DicomJsonError(`${hex}: an attribute needs a "vr"`);
+    if (typeof attr !== 'object' || attr === null || typeof attr.vr !== 'string')
+      throw new DicomJsonError(`${hex}: an attribute needs a "vr"`);
     const vr = attr.vr as VR;
     if (vr === 'SQ') {
-      dataset.setSequence(tag, (attr.Value ?? []).map((item) => {
-        const inner = datasetFromDicomJson(item as DicomJsonObject, true);
-        return inner.dataset;
-      }));
+      dataset.setSequence(
+        tag,
+        (attr.Value ?? []).map((item) => {
+          const inner = datasetFromDicomJson(item as DicomJsonObject, true);
+          return inner.dataset;
+        }),
+      );
       continue;
     }
     const uri = (attr as { BulkDataURI?: string }).BulkDataURI;

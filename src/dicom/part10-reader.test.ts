@@ -9,7 +9,13 @@ import { tempDir } from '../../devkit/temp.js';
 
 /** A big-endian file whose Pixel Data (OW) holds the words 0, 1, 2, … (mod 65536). */
 function bigEndianFile(words: number): string {
-  const meta = encodeFileMetaHeader({ mediaStorageSopClassUid: '1.2.840.10008.5.1.4.1.1.7', mediaStorageSopInstanceUid: '1.2.3', transferSyntaxUid: TransferSyntax.ExplicitVRBigEndian, implementationClassUid: '1.2.3.4', implementationVersionName: 'T' });
+  const meta = encodeFileMetaHeader({
+    mediaStorageSopClassUid: '1.2.840.10008.5.1.4.1.1.7',
+    mediaStorageSopInstanceUid: '1.2.3',
+    transferSyntaxUid: TransferSyntax.ExplicitVRBigEndian,
+    implementationClassUid: '1.2.3.4',
+    implementationVersionName: 'T',
+  });
   const header = Buffer.alloc(12);
   header.writeUInt16BE(0x7fe0, 0);
   header.writeUInt16BE(0x0010, 2);
@@ -42,8 +48,16 @@ describe('bulkStream', () => {
     expect((await collect(bulkStream(header, ref!, undefined, 2))).equals(expected)).toBe(true);
   });
 
-  it.each([[1, 10], [3, 3], [0, 0], [99_999, 400_001], [131_071, 131_072]])('serves the byte range %i-%i of the little-endian value', async (start, end) => {
-    expect((await collect(bulkStream(header, ref!, { start, end }, 2))).equals(expected.subarray(start, end + 1))).toBe(true);
+  it.each([
+    [1, 10],
+    [3, 3],
+    [0, 0],
+    [99_999, 400_001],
+    [131_071, 131_072],
+  ])('serves the byte range %i-%i of the little-endian value', async (start, end) => {
+    expect((await collect(bulkStream(header, ref!, { start, end }, 2))).equals(expected.subarray(start, end + 1))).toBe(
+      true,
+    );
   });
 
   it('leaves bytes alone for a word size of 1', async () => {

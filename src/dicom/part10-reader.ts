@@ -72,7 +72,8 @@ export function readPart10Header(path: string, bulkThreshold = 1024): StoredHead
   const fd = openSync(path, 'r');
   try {
     const source = new FileByteSource(fd);
-    if (source.length < 144 || source.bytes(128, 4).toString('latin1') !== 'DICM') throw new Part10Error(`${path} is not a DICOM Part 10 file`);
+    if (source.length < 144 || source.bytes(128, 4).toString('latin1') !== 'DICM')
+      throw new Part10Error(`${path} is not a DICOM Part 10 file`);
     const groupLength = source.bytes(140, 4).readUInt32LE(0);
     const datasetOffset = 144 + groupLength;
     const metaDs = readDatasetFrom(source, { explicitVR: true, littleEndian: true, start: 132, end: datasetOffset });
@@ -98,7 +99,12 @@ export function readPart10Header(path: string, bulkThreshold = 1024): StoredHead
  * Streams the bytes of a bulk value (or a byte range of it) from where it is stored, little endian: in a
  * big-endian file each word of `wordSize` bytes is swapped (PS3.18 §8.7.2: bulk data is little endian).
  */
-export async function* bulkStream(header: StoredHeader, ref: Pick<BulkRef, 'offset' | 'length'>, range: { start: number; end: number } | undefined, wordSize: number): AsyncGenerator<Buffer> {
+export async function* bulkStream(
+  header: StoredHeader,
+  ref: Pick<BulkRef, 'offset' | 'length'>,
+  range: { start: number; end: number } | undefined,
+  wordSize: number,
+): AsyncGenerator<Buffer> {
   const from = range?.start ?? 0;
   const to = range ? range.end + 1 : ref.length;
   const swap = header.bigEndian && wordSize > 1;
@@ -107,7 +113,13 @@ export async function* bulkStream(header: StoredHeader, ref: Pick<BulkRef, 'offs
   const alignedTo = swap ? Math.min(ref.length, Math.ceil(to / wordSize) * wordSize) : to;
   const raw: AsyncIterable<Buffer> | Iterable<Buffer> = header.inflated
     ? [header.inflated.subarray(ref.offset + alignedFrom, ref.offset + alignedTo)]
-    : alignedTo > alignedFrom ? createReadStream(header.path, { start: ref.offset + alignedFrom, end: ref.offset + alignedTo - 1, highWaterMark: 256 * 1024 }) : [];
+    : alignedTo > alignedFrom
+      ? createReadStream(header.path, {
+          start: ref.offset + alignedFrom,
+          end: ref.offset + alignedTo - 1,
+          highWaterMark: 256 * 1024,
+        })
+      : [];
   if (!swap) {
     yield* raw;
     return;
@@ -120,7 +132,10 @@ export async function* bulkStream(header: StoredHeader, ref: Pick<BulkRef, 'offs
     const whole = joined.length - (joined.length % wordSize);
     carry = joined.subarray(whole);
     let out = swapWords(joined.subarray(0, whole), wordSize);
-    if (skip) { out = out.subarray(skip); skip = 0; }
+    if (skip) {
+      out = out.subarray(skip);
+      skip = 0;
+    }
     if (out.length > left) out = out.subarray(0, left);
     left -= out.length;
     if (out.length) yield out;

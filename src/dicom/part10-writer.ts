@@ -28,7 +28,11 @@ export interface WriteOptions {
  * at most one batch. Group Length elements are dropped: they would no longer be right (PS3.5 §7.2, retired).
  * Sequences and items are written with undefined length.
  */
-export async function* writeStoredDataset(header: StoredHeader, ds: Dataset, options: WriteOptions): AsyncGenerator<Buffer> {
+export async function* writeStoredDataset(
+  header: StoredHeader,
+  ds: Dataset,
+  options: WriteOptions,
+): AsyncGenerator<Buffer> {
   const batch: Buffer[] = [];
   let batched = 0;
   const take = (b: Buffer): Buffer[] => {
@@ -48,7 +52,14 @@ export async function* writeStoredDataset(header: StoredHeader, ds: Dataset, opt
       if (elementOf(el.tag) === 0x0000 && groupOf(el.tag) !== 0x0002) continue;
       const replacement = options.replace?.get(el.tag);
       if (replacement) {
-        yield* take(elementHeader(el.tag, replacement.vr, replacement.length === 'undefined' ? UNDEFINED_LENGTH : replacement.length, options.explicitVR));
+        yield* take(
+          elementHeader(
+            el.tag,
+            replacement.vr,
+            replacement.length === 'undefined' ? UNDEFINED_LENGTH : replacement.length,
+            options.explicitVR,
+          ),
+        );
         yield* flush();
         yield* replacement.body;
         continue;

@@ -25,10 +25,12 @@ export const Status = {
 export const isPending = (status: number): boolean => status === Status.Pending || status === Status.PendingWarning;
 
 /** Warning statuses (PS3.7 C.3): 0001, Bxxx, and 0107 (attribute list error) and 0116 (value out of range). */
-export const isWarningStatus = (status: number): boolean => status === 0x0001 || (status & 0xf000) === 0xb000 || status === 0x0107 || status === 0x0116;
+export const isWarningStatus = (status: number): boolean =>
+  status === 0x0001 || (status & 0xf000) === 0xb000 || status === 0x0107 || status === 0x0116;
 
 /** Whatever is neither success, pending, cancel nor a warning. */
-export const isFailureStatus = (status: number): boolean => !isPending(status) && status !== Status.Success && status !== Status.Cancel && !isWarningStatus(status);
+export const isFailureStatus = (status: number): boolean =>
+  !isPending(status) && status !== Status.Success && status !== Status.Cancel && !isWarningStatus(status);
 
 /** What was stored: Success or a warning (PS3.4 §B.2.3: an instance stored with a warning is stored). */
 export const isStored = (status: number): boolean => status === Status.Success || isWarningStatus(status);

@@ -50,4 +50,8 @@ export const Tags = {
 } as const;
 
 /** The pixel data elements (PS3.3 C.7.6.3): an image has one of them; in metadata each is always a BulkDataURI. */
-export const PIXEL_DATA_TAGS: ReadonlySet<Tag> = new Set([Tags.PixelData, Tags.FloatPixelData, Tags.DoubleFloatPixelData]);
+export const PIXEL_DATA_TAGS: ReadonlySet<Tag> = new Set([
+  Tags.PixelData,
+  Tags.FloatPixelData,
+  Tags.DoubleFloatPixelData,
+]);

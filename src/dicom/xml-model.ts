@@ -18,7 +18,9 @@ function attributes(json: DicomJsonObject): string {
     out += `<DicomAttribute tag="${tagHex}" vr="${attr.vr}"${keyword ? ` keyword="${keyword}"` : ''}>`;
     if (attr.InlineBinary !== undefined) out += `<InlineBinary>${attr.InlineBinary}</InlineBinary>`;
     if (attr.BulkDataURI !== undefined) out += `<BulkData uri="${escapeXml(attr.BulkDataURI)}"/>`;
-    (attr.Value ?? []).forEach((v, i) => { out += value(attr.vr, v, i + 1); });
+    (attr.Value ?? []).forEach((v, i) => {
+      out += value(attr.vr, v, i + 1);
+    });
     out += '</DicomAttribute>';
   }
   return out;

@@ -68,7 +68,10 @@ interface Waiter {
 }
 
 /** Study Root C-FIND extended negotiation (PS3.4 §C.5.1.1): bytes relational, date-time, fuzzy PN; we ask only for fuzzy. */
-const FUZZY_NEGOTIATION: ExtendedNegotiation = { sopClassUid: SopClass.StudyRootFind, applicationInfo: Buffer.from([0, 0, 1]) };
+const FUZZY_NEGOTIATION: ExtendedNegotiation = {
+  sopClassUid: SopClass.StudyRootFind,
+  applicationInfo: Buffer.from([0, 0, 1]),
+};
 
 /** Abstract syntaxes of the query/retrieve associations. */
 const QUERY_CONTEXTS = [SopClass.Verification, SopClass.StudyRootFind, SopClass.StudyRootMove];
@@ -97,11 +100,20 @@ export class AssociationPool {
   private readonly log: Logger;
 
   constructor(private readonly options: PoolOptions) {
-    this.log = (options.logger ?? silentLogger).child({ pacs: `${options.peer.aeTitle}@${options.peer.host}:${options.peer.port}` });
+    this.log = (options.logger ?? silentLogger).child({
+      pacs: `${options.peer.aeTitle}@${options.peer.host}:${options.peer.port}`,
+    });
   }
 
   stats(): PoolStats {
-    return { open: this.open, idle: this.idle.length, busy: this.open - this.idle.length, waiting: this.waiters.length, max: this.options.maxAssociations, refused: this.refused };
+    return {
+      open: this.open,
+      idle: this.idle.length,
+      busy: this.open - this.idle.length,
+      waiting: this.waiters.length,
+      max: this.options.maxAssociations,
+      refused: this.refused,
+    };
   }
 
   async acquire(profile: Want = 'plain'): Promise<Lease> {
@@ -111,7 +123,10 @@ export class AssociationPool {
     if (this.open < this.options.maxAssociations || this.evictIdleOfOtherProfile(profile)) return this.openNew(profile);
     if (this.waiters.length >= this.options.queueLimit) {
       this.refused++;
-      throw new PoolExhaustedError(`${this.options.maxAssociations} associations in use and ${this.waiters.length} requests already waiting`, this.retryAfterSeconds());
+      throw new PoolExhaustedError(
+        `${this.options.maxAssociations} associations in use and ${this.waiters.length} requests already waiting`,
+        this.retryAfterSeconds(),
+      );
     }
     return new Promise<Lease>((resolve, reject) => {
       const waiter: Waiter = {
@@ -122,7 +137,12 @@ export class AssociationPool {
           const i = this.waiters.indexOf(waiter);
           if (i >= 0) this.waiters.splice(i, 1);
           this.refused++;
-          reject(new PoolExhaustedError(`no association became free within ${this.options.queueTimeoutMs} ms`, this.retryAfterSeconds()));
+          reject(
+            new PoolExhaustedError(
+              `no association became free within ${this.options.queueTimeoutMs} ms`,
+              this.retryAfterSeconds(),
+            ),
+          );
         }, this.options.queueTimeoutMs),
       };
       this.waiters.push(waiter);
@@ -149,7 +169,13 @@ export class AssociationPool {
       clearTimeout(w.timer);
       w.reject(new PoolExhaustedError('the association pool is shut down', 1));
     }
-    await Promise.allSettled(this.idle.splice(0).map((i) => { clearTimeout(i.timer); this.open--; return i.client.association.release(); }));
+    await Promise.allSettled(
+      this.idle.splice(0).map((i) => {
+        clearTimeout(i.timer);
+        this.open--;
+        return i.client.association.release();
+      }),
+    );
   }
 
   private retryAfterSeconds(): number {
@@ -195,13 +221,25 @@ export class AssociationPool {
     const o = this.options;
     const dedicated = typeof profile === 'string' ? undefined : profile;
     // A span of its own (OpenTelemetry), under the operation that needed it: connect and negotiation.
-    const span = tracer().startSpan('A-ASSOCIATE', { kind: SpanKind.CLIENT, attributes: { 'dicom.called_ae_title': o.peer.aeTitle, 'server.address': o.peer.host, 'server.port': o.peer.port } });
+    const span = tracer().startSpan('A-ASSOCIATE', {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        'dicom.called_ae_title': o.peer.aeTitle,
+        'server.address': o.peer.host,
+        'server.port': o.peer.port,
+      },
+    });
     const association = await Association.request({
       host: o.peer.host,
       port: o.peer.port,
       calledAeTitle: o.peer.aeTitle,
       callingAeTitle: o.callingAeTitle,
-      presentationContexts: dedicated?.presentationContexts ?? QUERY_CONTEXTS.map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] })),
+      presentationContexts:
+        dedicated?.presentationContexts ??
+        QUERY_CONTEXTS.map((abstractSyntax) => ({
+          abstractSyntax,
+          transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES],
+        })),
       ...(dedicated?.roleSelections ? { roleSelections: dedicated.roleSelections } : {}),
       extendedNegotiations: profile === 'fuzzy' ? [FUZZY_NEGOTIATION] : [],
       implementation: o.implementation,
@@ -211,8 +249,16 @@ export class AssociationPool {
       ...(o.localAddress ? { localAddress: o.localAddress } : {}),
       logger: this.log,
     }).then(
-      (a) => { span.setAttribute('dicom.accepted_contexts', a.acceptedContexts.size); span.end(); return a; },
-      (err: unknown) => { span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message }); span.end(); throw err; },
+      (a) => {
+        span.setAttribute('dicom.accepted_contexts', a.acceptedContexts.size);
+        span.end();
+        return a;
+      },
+      (err: unknown) => {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+        span.end();
+        throw err;
+      },
     );
     const client = new DimseClient(association, { responseTimeoutMs: o.responseTimeoutMs, logger: this.log });
     void association.closed.then(() => this.forget(client));
@@ -221,9 +267,11 @@ export class AssociationPool {
 
   private lease(client: DimseClient, profile: Want): Lease {
     let released = false;
-    const fuzzyMatchingGranted = profile === 'fuzzy' && client.association.peerExtendedNegotiations.some(
-      (n) => n.sopClassUid === SopClass.StudyRootFind && n.applicationInfo.length >= 3 && n.applicationInfo[2] === 1,
-    );
+    const fuzzyMatchingGranted =
+      profile === 'fuzzy' &&
+      client.association.peerExtendedNegotiations.some(
+        (n) => n.sopClassUid === SopClass.StudyRootFind && n.applicationInfo.length >= 3 && n.applicationInfo[2] === 1,
+      );
     return {
       client,
       fuzzyMatchingGranted,

@@ -2,16 +2,33 @@ import net from 'node:net';
 import { outsideRequests } from '../request-context.js';
 import tls from 'node:tls';
 import {
-  PduType, AbortSource, AbortReason, DICOM_APPLICATION_CONTEXT, PresentationContextResult,
-  encodePdu, encodePData,
-  type Pdu, type Pdv, type AssociateRQ, type AssociateAC, type AssociateRJ, type UserInformation,
-  type PresentationContextProposal, type PresentationContextAnswer, type RoleSelection, type ExtendedNegotiation,
+  PduType,
+  AbortSource,
+  AbortReason,
+  DICOM_APPLICATION_CONTEXT,
+  PresentationContextResult,
+  encodePdu,
+  encodePData,
+  type Pdu,
+  type Pdv,
+  type AssociateRQ,
+  type AssociateAC,
+  type AssociateRJ,
+  type UserInformation,
+  type PresentationContextProposal,
+  type PresentationContextAnswer,
+  type RoleSelection,
+  type ExtendedNegotiation,
 } from './pdu.js';
 import { PduParser, PduError } from './pdu-parser.js';
 import { quickAck } from './quick-ack.js';
 import { decodeCommand, encodeCommand, type DimseCommand } from './command.js';
 import {
-  AssociationAbortedError, AssociationRejectedError, DimseTimeoutError, PeerUnreachableError, ProtocolError,
+  AssociationAbortedError,
+  AssociationRejectedError,
+  DimseTimeoutError,
+  PeerUnreachableError,
+  ProtocolError,
 } from './errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
@@ -70,7 +87,12 @@ export interface RequestOptions {
 
 /** The acceptor's answer to an A-ASSOCIATE-RQ. */
 export type AcceptDecision =
-  | { accept: true; presentationContexts: PresentationContextAnswer[]; roleSelections?: RoleSelection[]; extendedNegotiations?: ExtendedNegotiation[] }
+  | {
+      accept: true;
+      presentationContexts: PresentationContextAnswer[];
+      roleSelections?: RoleSelection[];
+      extendedNegotiations?: ExtendedNegotiation[];
+    }
   | { accept: false; result: number; source: number; reason: number };
 
 export interface AcceptOptions {
@@ -138,11 +160,16 @@ export class Association {
     this.acceptedContexts = init.contexts;
     this.remoteAeTitle = init.remoteAeTitle;
     this.localAeTitle = init.localAeTitle;
-    this.peerImplementation = { classUid: init.peer.implementationClassUid, ...(init.peer.implementationVersionName ? { versionName: init.peer.implementationVersionName } : {}) };
+    this.peerImplementation = {
+      classUid: init.peer.implementationClassUid,
+      ...(init.peer.implementationVersionName ? { versionName: init.peer.implementationVersionName } : {}),
+    };
     this.peerExtendedNegotiations = init.extendedNegotiations;
     this.peerRoleSelections = init.roleSelections;
     this.log = logger;
-    this.closed = new Promise((resolve) => { this.resolveClosed = resolve; });
+    this.closed = new Promise((resolve) => {
+      this.resolveClosed = resolve;
+    });
   }
 
   get isOpen(): boolean {
@@ -166,7 +193,10 @@ export class Association {
       if (pc.abstractSyntax !== abstractSyntax) continue;
       const rank = preferredTransferSyntaxes ? preferredTransferSyntaxes.indexOf(pc.transferSyntax) : 0;
       const r = rank < 0 ? Number.MAX_SAFE_INTEGER : rank;
-      if (r < bestRank) { best = pc; bestRank = r; }
+      if (r < bestRank) {
+        best = pc;
+        bestRank = r;
+      }
     }
     return best;
   }
@@ -176,13 +206,19 @@ export class Association {
 
   /** Opens an association as requestor: TCP (or TLS) connect, A-ASSOCIATE-RQ, wait for AC or RJ. */
   static async request(options: RequestOptions): Promise<Association> {
-    const log = (options.logger ?? silentLogger).child({ peer: `${options.calledAeTitle}@${options.host}:${options.port}` });
+    const log = (options.logger ?? silentLogger).child({
+      peer: `${options.calledAeTitle}@${options.host}:${options.port}`,
+    });
     // The socket is made outside the request that opens the association: its events (and what they log) belong to
     // no request, as the association serves later ones too; what the opener awaits continues in its own context.
     const socket = await outsideRequests(() => connectSocket(options));
     const parser = new PduParser(options.maxPduLength);
-    const proposals: PresentationContextProposal[] = options.presentationContexts.map((pc, i) => ({ id: 2 * i + 1, ...pc }));
-    if (proposals.length > 128) throw new RangeError('at most 128 presentation contexts may be proposed (PS3.8 §9.3.2.2)');
+    const proposals: PresentationContextProposal[] = options.presentationContexts.map((pc, i) => ({
+      id: 2 * i + 1,
+      ...pc,
+    }));
+    if (proposals.length > 128)
+      throw new RangeError('at most 128 presentation contexts may be proposed (PS3.8 §9.3.2.2)');
     const rq: AssociateRQ = {
       type: PduType.AssociateRQ,
       protocolVersion: 1,
@@ -203,7 +239,10 @@ export class Association {
     let answer: AssociateAC | AssociateRJ;
     let leftover: Pdu[];
     try {
-      ({ pdu: answer, rest: leftover } = await awaitAssociatePdu(socket, parser, options.timeouts.artimMs, [PduType.AssociateAC, PduType.AssociateRJ]) as { pdu: AssociateAC | AssociateRJ; rest: Pdu[] });
+      ({ pdu: answer, rest: leftover } = (await awaitAssociatePdu(socket, parser, options.timeouts.artimMs, [
+        PduType.AssociateAC,
+        PduType.AssociateRJ,
+      ])) as { pdu: AssociateAC | AssociateRJ; rest: Pdu[] });
     } catch (err) {
       socket.destroy();
       throw err;
@@ -215,20 +254,34 @@ export class Association {
     const contexts = new Map<number, AcceptedContext>();
     for (const pc of answer.presentationContexts) {
       const proposal = proposals.find((p) => p.id === pc.id);
-      if (pc.result === PresentationContextResult.Acceptance && proposal && proposal.transferSyntaxes.includes(pc.transferSyntax)) {
+      if (
+        pc.result === PresentationContextResult.Acceptance &&
+        proposal &&
+        proposal.transferSyntaxes.includes(pc.transferSyntax)
+      ) {
         contexts.set(pc.id, { id: pc.id, abstractSyntax: proposal.abstractSyntax, transferSyntax: pc.transferSyntax });
       }
     }
-    log.debug({ accepted: contexts.size, proposed: proposals.length, peerMaxPdu: answer.userInformation.maxPduLength }, 'association established');
-    const association = new Association(socket, parser, options.timeouts.artimMs, {
-      peerMaxPduLength: answer.userInformation.maxPduLength,
-      contexts,
-      remoteAeTitle: options.calledAeTitle,
-      localAeTitle: options.callingAeTitle,
-      peer: answer.userInformation,
-      roleSelections: answer.userInformation.roleSelections,
-      extendedNegotiations: answer.userInformation.extendedNegotiations,
-    }, log, leftover);
+    log.debug(
+      { accepted: contexts.size, proposed: proposals.length, peerMaxPdu: answer.userInformation.maxPduLength },
+      'association established',
+    );
+    const association = new Association(
+      socket,
+      parser,
+      options.timeouts.artimMs,
+      {
+        peerMaxPduLength: answer.userInformation.maxPduLength,
+        contexts,
+        remoteAeTitle: options.calledAeTitle,
+        localAeTitle: options.callingAeTitle,
+        peer: answer.userInformation,
+        roleSelections: answer.userInformation.roleSelections,
+        extendedNegotiations: answer.userInformation.extendedNegotiations,
+      },
+      log,
+      leftover,
+    );
     association.startReading();
     return association;
   }
@@ -241,17 +294,39 @@ export class Association {
     let request: AssociateRQ;
     let leftover: Pdu[];
     try {
-      ({ pdu: request, rest: leftover } = await awaitAssociatePdu(socket, parser, options.timeouts.requestMs ?? options.timeouts.artimMs, [PduType.AssociateRQ]) as { pdu: AssociateRQ; rest: Pdu[] });
+      ({ pdu: request, rest: leftover } = (await awaitAssociatePdu(
+        socket,
+        parser,
+        options.timeouts.requestMs ?? options.timeouts.artimMs,
+        [PduType.AssociateRQ],
+      )) as { pdu: AssociateRQ; rest: Pdu[] });
     } catch (err) {
       log.warn({ err }, 'no valid A-ASSOCIATE-RQ; closing');
-      if (err instanceof PduError && !socket.destroyed) socket.end(encodePdu({ type: PduType.Abort, source: AbortSource.ServiceProvider, reason: err.abortReason }));
+      if (err instanceof PduError && !socket.destroyed)
+        socket.end(encodePdu({ type: PduType.Abort, source: AbortSource.ServiceProvider, reason: err.abortReason }));
       else socket.destroy();
       return undefined;
     }
     const decision = options.decide(request);
     if (!decision.accept) {
-      log.info({ calling: request.callingAeTitle, called: request.calledAeTitle, result: decision.result, source: decision.source, reason: decision.reason }, 'association rejected');
-      socket.write(encodePdu({ type: PduType.AssociateRJ, result: decision.result, source: decision.source, reason: decision.reason }));
+      log.info(
+        {
+          calling: request.callingAeTitle,
+          called: request.calledAeTitle,
+          result: decision.result,
+          source: decision.source,
+          reason: decision.reason,
+        },
+        'association rejected',
+      );
+      socket.write(
+        encodePdu({
+          type: PduType.AssociateRJ,
+          result: decision.result,
+          source: decision.source,
+          reason: decision.reason,
+        }),
+      );
       // PS3.8 §9.2 Sta13: wait for the peer to close the transport, bounded by ARTIM.
       closeAfter(socket, options.timeouts.artimMs);
       return undefined;
@@ -276,17 +351,25 @@ export class Association {
     const contexts = new Map<number, AcceptedContext>();
     for (const pc of decision.presentationContexts) {
       const proposal = request.presentationContexts.find((p) => p.id === pc.id);
-      if (pc.result === PresentationContextResult.Acceptance && proposal) contexts.set(pc.id, { id: pc.id, abstractSyntax: proposal.abstractSyntax, transferSyntax: pc.transferSyntax });
+      if (pc.result === PresentationContextResult.Acceptance && proposal)
+        contexts.set(pc.id, { id: pc.id, abstractSyntax: proposal.abstractSyntax, transferSyntax: pc.transferSyntax });
     }
-    const association = new Association(socket, parser, options.timeouts.artimMs, {
-      peerMaxPduLength: request.userInformation.maxPduLength,
-      contexts,
-      remoteAeTitle: request.callingAeTitle,
-      localAeTitle: request.calledAeTitle,
-      peer: request.userInformation,
-      roleSelections: request.userInformation.roleSelections,
-      extendedNegotiations: request.userInformation.extendedNegotiations,
-    }, log.child({ calling: request.callingAeTitle }), leftover);
+    const association = new Association(
+      socket,
+      parser,
+      options.timeouts.artimMs,
+      {
+        peerMaxPduLength: request.userInformation.maxPduLength,
+        contexts,
+        remoteAeTitle: request.callingAeTitle,
+        localAeTitle: request.calledAeTitle,
+        peer: request.userInformation,
+        roleSelections: request.userInformation.roleSelections,
+        extendedNegotiations: request.userInformation.extendedNegotiations,
+      },
+      log.child({ calling: request.callingAeTitle }),
+      leftover,
+    );
     association.idleMs = options.timeouts.idleMs ?? 0;
     log.debug({ calling: request.callingAeTitle, accepted: contexts.size }, 'association accepted');
     return association;
@@ -318,14 +401,23 @@ export class Association {
     const pdus: Buffer[] = [];
     for (let off = 0; off < commandBytes.length; off += fragment) {
       const data = commandBytes.subarray(off, off + fragment);
-      pdus.push(encodePData([{ presentationContextId: pcId, isCommand: true, isLast: off + fragment >= commandBytes.length, data }]));
+      pdus.push(
+        encodePData([
+          { presentationContextId: pcId, isCommand: true, isLast: off + fragment >= commandBytes.length, data },
+        ]),
+      );
     }
     if (dataset === undefined || Buffer.isBuffer(dataset)) {
       if (dataset) {
-        if (dataset.length === 0) pdus.push(encodePData([{ presentationContextId: pcId, isCommand: false, isLast: true, data: dataset }]));
+        if (dataset.length === 0)
+          pdus.push(encodePData([{ presentationContextId: pcId, isCommand: false, isLast: true, data: dataset }]));
         for (let off = 0; off < dataset.length; off += fragment) {
           const data = dataset.subarray(off, off + fragment);
-          pdus.push(encodePData([{ presentationContextId: pcId, isCommand: false, isLast: off + fragment >= dataset.length, data }]));
+          pdus.push(
+            encodePData([
+              { presentationContextId: pcId, isCommand: false, isLast: off + fragment >= dataset.length, data },
+            ]),
+          );
         }
       }
       // One write for a small message: with TCP_NODELAY each write is its own segment.
@@ -370,12 +462,23 @@ export class Association {
   private write(bytes: Buffer): Promise<void> {
     if (this.socket.destroyed) return Promise.reject(new AssociationAbortedError('connection closed'));
     return new Promise((resolve, reject) => {
-      const ok = this.socket.write(bytes, (err) => { if (err) reject(err); });
+      const ok = this.socket.write(bytes, (err) => {
+        if (err) reject(err);
+      });
       if (ok) resolve();
       else {
-        const onDrain = (): void => { cleanup(); resolve(); };
-        const onClose = (): void => { cleanup(); reject(new AssociationAbortedError('connection closed while sending')); };
-        const cleanup = (): void => { this.socket.off('drain', onDrain); this.socket.off('close', onClose); };
+        const onDrain = (): void => {
+          cleanup();
+          resolve();
+        };
+        const onClose = (): void => {
+          cleanup();
+          reject(new AssociationAbortedError('connection closed while sending'));
+        };
+        const cleanup = (): void => {
+          this.socket.off('drain', onDrain);
+          this.socket.off('close', onClose);
+        };
         this.socket.once('drain', onDrain);
         this.socket.once('close', onClose);
       }
@@ -391,9 +494,14 @@ export class Association {
     await this.sendChain;
     if (this.state !== 'established') return;
     this.state = 'awaiting-release';
-    const done = new Promise<void>((resolve, reject) => { this.releaseWaiter = { resolve, reject }; });
+    const done = new Promise<void>((resolve, reject) => {
+      this.releaseWaiter = { resolve, reject };
+    });
     this.socket.write(encodePdu({ type: PduType.ReleaseRQ }));
-    const timer = setTimeout(() => this.releaseWaiter?.reject(new DimseTimeoutError('release', this.artimMs)), this.artimMs);
+    const timer = setTimeout(
+      () => this.releaseWaiter?.reject(new DimseTimeoutError('release', this.artimMs)),
+      this.artimMs,
+    );
     try {
       await done;
       this.socket.end();
@@ -455,7 +563,8 @@ export class Association {
         if (this.state === 'closed') break;
         waitForPeer();
       }
-      if (this.state !== 'closed') this.finish(new AssociationAbortedError('the peer closed the connection without releasing'));
+      if (this.state !== 'closed')
+        this.finish(new AssociationAbortedError('the peer closed the connection without releasing'));
     } catch (err) {
       // The peer broke the protocol: A-ABORT it, and keep the reason for the request and the log (DWG_PACS_PROTOCOL).
       if (err instanceof PduError) {
@@ -476,7 +585,8 @@ export class Association {
   private handlePdu(pdu: Pdu): void | Promise<void> {
     switch (pdu.type) {
       case PduType.PData:
-        if (this.state !== 'established' && this.state !== 'awaiting-release') throw new ProtocolError('P-DATA-TF outside an established association');
+        if (this.state !== 'established' && this.state !== 'awaiting-release')
+          throw new ProtocolError('P-DATA-TF outside an established association');
         return this.handlePData(pdu.pdvs);
       case PduType.ReleaseRQ:
         // PS3.8 §9.2 AR-2/AR-4: answer, then let the requestor close the transport (bounded by ARTIM).
@@ -490,7 +600,13 @@ export class Association {
         return;
       case PduType.Abort:
         this.socket.destroy();
-        this.finish(new AssociationAbortedError(`the peer aborted the association (source ${pdu.source}, reason ${pdu.reason})`, pdu.source, pdu.reason));
+        this.finish(
+          new AssociationAbortedError(
+            `the peer aborted the association (source ${pdu.source}, reason ${pdu.reason})`,
+            pdu.source,
+            pdu.reason,
+          ),
+        );
         return;
       default:
         throw new ProtocolError(`unexpected PDU type ${pdu.type} on an established association`);
@@ -499,7 +615,8 @@ export class Association {
 
   private async handlePData(pdvs: readonly Pdv[]): Promise<void> {
     for (const pdv of pdvs) {
-      if (!this.acceptedContexts.has(pdv.presentationContextId)) throw new ProtocolError(`PDV on presentation context ${pdv.presentationContextId}, which was not accepted`);
+      if (!this.acceptedContexts.has(pdv.presentationContextId))
+        throw new ProtocolError(`PDV on presentation context ${pdv.presentationContextId}, which was not accepted`);
       if (pdv.isCommand) {
         if (this.pendingDataset) throw new ProtocolError('command fragment while a dataset was expected');
         this.commandChunks.push(pdv.data);
@@ -520,7 +637,8 @@ export class Association {
       } else {
         const pending = this.pendingDataset;
         if (!pending) throw new ProtocolError('dataset fragment without a command announcing it');
-        if (pending.pcId !== pdv.presentationContextId) throw new ProtocolError('dataset fragment on another presentation context');
+        if (pending.pcId !== pdv.presentationContextId)
+          throw new ProtocolError('dataset fragment on another presentation context');
         if (pdv.data.length) {
           const w = pending.sink.write(pdv.data);
           if (w) await w;
@@ -555,7 +673,11 @@ function closeAfter(socket: net.Socket, ms: number): void {
 async function connectSocket(options: RequestOptions): Promise<net.Socket> {
   const address = `${options.host}:${options.port}`;
   return new Promise<net.Socket>((resolve, reject) => {
-    const common = { host: options.host, port: options.port, ...(options.localAddress ? { localAddress: options.localAddress } : {}) };
+    const common = {
+      host: options.host,
+      port: options.port,
+      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+    };
     const socket = options.tls ? tls.connect({ ...common, ...options.tls }) : net.connect(common);
     const readyEvent = options.tls ? 'secureConnect' : 'connect';
     const timer = setTimeout(() => {
@@ -582,7 +704,12 @@ async function connectSocket(options: RequestOptions): Promise<net.Socket> {
  * Reads from the socket until one A-ASSOCIATE PDU of the expected types arrives (ARTIM-bounded), without
  * consuming the bytes that follow it: those are handed back so the reader loop sees them.
  */
-async function awaitAssociatePdu(socket: net.Socket, parser: PduParser, artimMs: number, expected: number[]): Promise<{ pdu: Pdu; rest: Pdu[] }> {
+async function awaitAssociatePdu(
+  socket: net.Socket,
+  parser: PduParser,
+  artimMs: number,
+  expected: number[],
+): Promise<{ pdu: Pdu; rest: Pdu[] }> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => fail(new DimseTimeoutError('association', artimMs)), artimMs);
     const cleanup = (): void => {
@@ -592,7 +719,10 @@ async function awaitAssociatePdu(socket: net.Socket, parser: PduParser, artimMs:
       socket.off('error', onErr);
       socket.pause();
     };
-    const fail = (err: Error): void => { cleanup(); reject(err); };
+    const fail = (err: Error): void => {
+      cleanup();
+      reject(err);
+    };
     const onData = (chunk: Buffer): void => {
       quickAck(socket);
       let pdus: Pdu[];
@@ -604,13 +734,25 @@ async function awaitAssociatePdu(socket: net.Socket, parser: PduParser, artimMs:
       }
       const first = pdus[0];
       if (!first) return;
-      if (first.type === PduType.Abort) return fail(new AssociationAbortedError(`the peer aborted during negotiation (source ${first.source}, reason ${first.reason})`, first.source, first.reason));
-      if (!expected.includes(first.type)) return fail(new PduError(`unexpected PDU type ${first.type} during association negotiation`, AbortReason.UnexpectedPdu));
+      if (first.type === PduType.Abort)
+        return fail(
+          new AssociationAbortedError(
+            `the peer aborted during negotiation (source ${first.source}, reason ${first.reason})`,
+            first.source,
+            first.reason,
+          ),
+        );
+      if (!expected.includes(first.type))
+        return fail(
+          new PduError(`unexpected PDU type ${first.type} during association negotiation`, AbortReason.UnexpectedPdu),
+        );
       cleanup();
       resolve({ pdu: first, rest: pdus.slice(1) });
     };
-    const onClose = (): void => fail(new AssociationAbortedError('the peer closed the connection during association negotiation'));
-    const onErr = (err: Error): void => fail(new AssociationAbortedError(`connection error during negotiation: ${err.message}`));
+    const onClose = (): void =>
+      fail(new AssociationAbortedError('the peer closed the connection during association negotiation'));
+    const onErr = (err: Error): void =>
+      fail(new AssociationAbortedError(`connection error during negotiation: ${err.message}`));
     socket.on('data', onData);
     socket.once('close', onClose);
     socket.once('error', onErr);

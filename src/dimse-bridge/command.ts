@@ -5,11 +5,16 @@ import type { VR } from '../dicom/vr.js';
 
 /** Command Field values (PS3.7 Annex E). */
 export const CommandField = {
-  CStoreRQ: 0x0001, CStoreRSP: 0x8001,
-  CGetRQ: 0x0010, CGetRSP: 0x8010,
-  CFindRQ: 0x0020, CFindRSP: 0x8020,
-  CMoveRQ: 0x0021, CMoveRSP: 0x8021,
-  CEchoRQ: 0x0030, CEchoRSP: 0x8030,
+  CStoreRQ: 0x0001,
+  CStoreRSP: 0x8001,
+  CGetRQ: 0x0010,
+  CGetRSP: 0x8010,
+  CFindRQ: 0x0020,
+  CFindRSP: 0x8020,
+  CMoveRQ: 0x0021,
+  CMoveRSP: 0x8021,
+  CEchoRQ: 0x0030,
+  CEchoRSP: 0x8030,
   CCancelRQ: 0x0fff,
 } as const;
 
@@ -17,8 +22,6 @@ export const Priority = { Medium: 0x0000, High: 0x0001, Low: 0x0002 } as const;
 
 /** Command Data Set Type: 0101H means "no data set" (PS3.7 §9.3.1); we send 0000H otherwise. */
 const NO_DATASET = 0x0101;
-
-
 
 export interface DimseCommand {
   commandField: number;
@@ -70,20 +73,28 @@ const IMPLICIT_LE = { explicitVR: false, littleEndian: true } as const;
 /** Encodes a command set in Implicit VR Little Endian with its group length (PS3.7 §6.3.1). */
 export function encodeCommand(cmd: DimseCommand): Buffer {
   const ds = new Dataset();
-  const text = (t: Tag, v: string | undefined, vr: VR): void => { if (v !== undefined) ds.setText(t, v, vr); };
-  const us = (t: Tag, v: number | undefined): void => { if (v !== undefined) ds.setUint16(t, v); };
+  const text = (t: Tag, v: string | undefined, vr: VR): void => {
+    if (v !== undefined) ds.setText(t, v, vr);
+  };
+  const us = (t: Tag, v: number | undefined): void => {
+    if (v !== undefined) ds.setUint16(t, v);
+  };
   text(C.AffectedSOPClassUID, cmd.affectedSopClassUid, 'UI');
   text(C.RequestedSOPClassUID, cmd.requestedSopClassUid, 'UI');
   us(C.CommandField, cmd.commandField);
   us(C.MessageID, cmd.messageId);
   us(C.MessageIDBeingRespondedTo, cmd.messageIdBeingRespondedTo);
-  if (cmd.moveDestination !== undefined) ds.set({ tag: C.MoveDestination, vr: 'AE', bytes: aeBytes(cmd.moveDestination) });
+  if (cmd.moveDestination !== undefined)
+    ds.set({ tag: C.MoveDestination, vr: 'AE', bytes: aeBytes(cmd.moveDestination) });
   us(C.Priority, cmd.priority);
   us(C.CommandDataSetType, cmd.hasDataset ? 0x0000 : NO_DATASET);
   us(C.Status, cmd.status);
   if (cmd.offendingElements?.length) {
     const b = Buffer.alloc(cmd.offendingElements.length * 4);
-    cmd.offendingElements.forEach((t, i) => { b.writeUInt16LE(t >>> 16, i * 4); b.writeUInt16LE(t & 0xffff, i * 4 + 2); });
+    cmd.offendingElements.forEach((t, i) => {
+      b.writeUInt16LE(t >>> 16, i * 4);
+      b.writeUInt16LE(t & 0xffff, i * 4 + 2);
+    });
     ds.set({ tag: C.OffendingElement, vr: 'AT', bytes: b });
   }
   text(C.ErrorComment, cmd.errorComment?.slice(0, 64), 'LO');
@@ -93,7 +104,8 @@ export function encodeCommand(cmd: DimseCommand): Buffer {
   us(C.Completed, cmd.completed);
   us(C.Failed, cmd.failed);
   us(C.Warning, cmd.warning);
-  if (cmd.moveOriginatorAeTitle !== undefined) ds.set({ tag: C.MoveOriginatorAETitle, vr: 'AE', bytes: aeBytes(cmd.moveOriginatorAeTitle) });
+  if (cmd.moveOriginatorAeTitle !== undefined)
+    ds.set({ tag: C.MoveOriginatorAETitle, vr: 'AE', bytes: aeBytes(cmd.moveOriginatorAeTitle) });
   us(C.MoveOriginatorMessageID, cmd.moveOriginatorMessageId);
   const body = writeDataset(ds, IMPLICIT_LE);
   const head = Buffer.alloc(12);
@@ -123,7 +135,9 @@ export function decodeCommand(bytes: Buffer): DimseCommand {
     }
   }
   const cmd: DimseCommand = { commandField, hasDataset: ds.getUint16(C.CommandDataSetType) !== NO_DATASET };
-  const assign = <K extends keyof DimseCommand>(key: K, value: DimseCommand[K] | undefined): void => { if (value !== undefined) cmd[key] = value; };
+  const assign = <K extends keyof DimseCommand>(key: K, value: DimseCommand[K] | undefined): void => {
+    if (value !== undefined) cmd[key] = value;
+  };
   assign('messageId', ds.getUint16(C.MessageID));
   assign('messageIdBeingRespondedTo', ds.getUint16(C.MessageIDBeingRespondedTo));
   assign('affectedSopClassUid', str(C.AffectedSOPClassUID));

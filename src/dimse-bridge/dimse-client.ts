@@ -1,7 +1,13 @@
 import type { Association, MessageHandler, DatasetSink } from './association.js';
 import { CommandField, Priority, type DimseCommand } from './command.js';
 import { Status, isPending, isFailureStatus } from '../dicom/status.js';
-import { DimseStatusError, DimseTimeoutError, NoPresentationContextError, ProtocolError, AssociationAbortedError } from './errors.js';
+import {
+  DimseStatusError,
+  DimseTimeoutError,
+  NoPresentationContextError,
+  ProtocolError,
+  AssociationAbortedError,
+} from './errors.js';
 import { SopClass } from './sop-classes.js';
 import type { Dataset } from '../dicom/dataset.js';
 import { readDataset, writeDataset } from '../dicom/dataset-codec.js';
@@ -32,7 +38,10 @@ class ResponseQueue {
   private spaceWaiters: (() => void)[] = [];
   private failed: Error | undefined;
 
-  constructor(private readonly timeoutMs: number, private readonly onTimeout: () => void) {}
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly onTimeout: () => void,
+  ) {}
 
   /** Returns a promise when the queue is over its high-water mark: the association stops reading until it settles. */
   push(item: Response | Error): void | Promise<void> {
@@ -127,7 +136,10 @@ export class DimseClient implements MessageHandler {
   private settling: Promise<void> = Promise.resolve();
   private readonly log: Logger;
 
-  constructor(readonly association: Association, private readonly options: DimseClientOptions) {
+  constructor(
+    readonly association: Association,
+    private readonly options: DimseClientOptions,
+  ) {
     this.log = options.logger ?? silentLogger;
     association.setHandler(this);
   }
@@ -148,11 +160,20 @@ export class DimseClient implements MessageHandler {
     const op = this.operation;
     if (command.commandField === CommandField.CStoreRQ) {
       if (op?.onStoreRequest) return op.onStoreRequest(pcId, command);
-      this.log.warn({ sop: command.affectedSopInstanceUid }, 'unexpected C-STORE-RQ on a query association; refusing it');
-      void this.association.send(pcId, {
-        commandField: CommandField.CStoreRSP, hasDataset: false, messageIdBeingRespondedTo: command.messageId ?? 0,
-        affectedSopClassUid: command.affectedSopClassUid ?? '', affectedSopInstanceUid: command.affectedSopInstanceUid ?? '', status: Status.OutOfResources,
-      }).catch(() => {});
+      this.log.warn(
+        { sop: command.affectedSopInstanceUid },
+        'unexpected C-STORE-RQ on a query association; refusing it',
+      );
+      void this.association
+        .send(pcId, {
+          commandField: CommandField.CStoreRSP,
+          hasDataset: false,
+          messageIdBeingRespondedTo: command.messageId ?? 0,
+          affectedSopClassUid: command.affectedSopClassUid ?? '',
+          affectedSopInstanceUid: command.affectedSopInstanceUid ?? '',
+          status: Status.OutOfResources,
+        })
+        .catch(() => {});
       return undefined;
     }
     if ((command.commandField & 0x8000) === 0) {
@@ -204,7 +225,12 @@ export class DimseClient implements MessageHandler {
     const pc = this.context(SopClass.Verification);
     const op = this.begin();
     try {
-      await this.association.send(pc.id, { commandField: CommandField.CEchoRQ, hasDataset: false, messageId: op.messageId, affectedSopClassUid: SopClass.Verification });
+      await this.association.send(pc.id, {
+        commandField: CommandField.CEchoRQ,
+        hasDataset: false,
+        messageId: op.messageId,
+        affectedSopClassUid: SopClass.Verification,
+      });
       const rsp = await op.queue.next();
       return rsp.command.status ?? Status.Success;
     } finally {
@@ -217,16 +243,27 @@ export class DimseClient implements MessageHandler {
    * Leaving the loop early sends C-CANCEL (PS3.7 §9.3.2.3) and drains the responses a peer may keep sending
    * (dcmqrscp does) in the background; the association becomes reusable once the final response is in.
    */
-  async *find(sopClassUid: string, identifier: Dataset, options: FindOptions = {}): AsyncGenerator<Dataset, void, undefined> {
+  async *find(
+    sopClassUid: string,
+    identifier: Dataset,
+    options: FindOptions = {},
+  ): AsyncGenerator<Dataset, void, undefined> {
     const pc = this.context(sopClassUid);
     const encoding = encodingOf(pc.transferSyntax);
     const op = this.begin();
     let complete = false;
     try {
-      await this.association.send(pc.id, {
-        commandField: CommandField.CFindRQ, hasDataset: true, messageId: op.messageId,
-        affectedSopClassUid: sopClassUid, priority: options.priority ?? Priority.Medium,
-      }, writeDataset(identifier, encoding));
+      await this.association.send(
+        pc.id,
+        {
+          commandField: CommandField.CFindRQ,
+          hasDataset: true,
+          messageId: op.messageId,
+          affectedSopClassUid: sopClassUid,
+          priority: options.priority ?? Priority.Medium,
+        },
+        writeDataset(identifier, encoding),
+      );
       for (;;) {
         const rsp = await op.queue.next();
         const status = rsp.command.status ?? Status.Success;
@@ -248,7 +285,11 @@ export class DimseClient implements MessageHandler {
   private cancelAndDrain(pcId: number, op: Operation): void {
     const drain = async (): Promise<void> => {
       try {
-        await this.association.send(pcId, { commandField: CommandField.CCancelRQ, hasDataset: false, messageIdBeingRespondedTo: op.messageId });
+        await this.association.send(pcId, {
+          commandField: CommandField.CCancelRQ,
+          hasDataset: false,
+          messageIdBeingRespondedTo: op.messageId,
+        });
         for (;;) {
           const rsp = await op.queue.next();
           if (!isPending(rsp.command.status ?? 0)) return;
@@ -267,16 +308,31 @@ export class DimseClient implements MessageHandler {
    * C-STORE (PS3.7 §9.1.1) of a dataset already encoded in the presentation context's transfer syntax,
    * sent as a stream so that no whole instance needs to be in memory.
    */
-  async store(sopClassUid: string, sopInstanceUid: string, transferSyntaxUid: string, dataset: Buffer | AsyncIterable<Buffer>, extra: Partial<DimseCommand> = {}): Promise<number> {
+  async store(
+    sopClassUid: string,
+    sopInstanceUid: string,
+    transferSyntaxUid: string,
+    dataset: Buffer | AsyncIterable<Buffer>,
+    extra: Partial<DimseCommand> = {},
+  ): Promise<number> {
     const pc = this.association.findContext(sopClassUid, [transferSyntaxUid]);
-    if (!pc || pc.transferSyntax !== transferSyntaxUid) throw new NoPresentationContextError(`${sopClassUid} in ${transferSyntaxUid}`);
+    if (!pc || pc.transferSyntax !== transferSyntaxUid)
+      throw new NoPresentationContextError(`${sopClassUid} in ${transferSyntaxUid}`);
     const op = this.begin();
     try {
-      await this.association.send(pc.id, {
-        ...extra,
-        commandField: CommandField.CStoreRQ, hasDataset: true, messageId: op.messageId,
-        affectedSopClassUid: sopClassUid, affectedSopInstanceUid: sopInstanceUid, priority: Priority.Medium,
-      }, dataset);
+      await this.association.send(
+        pc.id,
+        {
+          ...extra,
+          commandField: CommandField.CStoreRQ,
+          hasDataset: true,
+          messageId: op.messageId,
+          affectedSopClassUid: sopClassUid,
+          affectedSopInstanceUid: sopInstanceUid,
+          priority: Priority.Medium,
+        },
+        dataset,
+      );
       const rsp = await op.queue.next();
       return rsp.command.status ?? Status.Success;
     } finally {
@@ -288,8 +344,23 @@ export class DimseClient implements MessageHandler {
    * C-MOVE (PS3.7 §9.1.4): asks the peer to send the matches to `destination`. `onProgress` sees each
    * pending response's sub-operation counts. Failure statuses throw; Warning (B000) resolves with the counts.
    */
-  async move(sopClassUid: string, destination: string, identifier: Dataset, onProgress?: (p: MoveProgress) => void, onStarted?: (messageId: number) => void): Promise<MoveResult> {
-    return this.retrieve('C-MOVE', CommandField.CMoveRQ, sopClassUid, identifier, { moveDestination: destination }, onProgress, undefined, onStarted);
+  async move(
+    sopClassUid: string,
+    destination: string,
+    identifier: Dataset,
+    onProgress?: (p: MoveProgress) => void,
+    onStarted?: (messageId: number) => void,
+  ): Promise<MoveResult> {
+    return this.retrieve(
+      'C-MOVE',
+      CommandField.CMoveRQ,
+      sopClassUid,
+      identifier,
+      { moveDestination: destination },
+      onProgress,
+      undefined,
+      onStarted,
+    );
   }
 
   /** Sends C-CANCEL for the outstanding operation (PS3.7 §9.3.2.3); its final response still ends it. */
@@ -297,7 +368,13 @@ export class DimseClient implements MessageHandler {
     const op = this.operation;
     if (!op || !this.association.isOpen) return;
     const pc = [...this.association.acceptedContexts.values()][0];
-    void this.association.send(op.pcId ?? pc?.id ?? 1, { commandField: CommandField.CCancelRQ, hasDataset: false, messageIdBeingRespondedTo: op.messageId }).catch(() => {});
+    void this.association
+      .send(op.pcId ?? pc?.id ?? 1, {
+        commandField: CommandField.CCancelRQ,
+        hasDataset: false,
+        messageIdBeingRespondedTo: op.messageId,
+      })
+      .catch(() => {});
   }
 
   /** Counts as progress of the outstanding operation: restarts its response timer. */
@@ -310,7 +387,12 @@ export class DimseClient implements MessageHandler {
    * association (it must have been negotiated with SCP role selection for their storage SOP classes). Each
    * dataset streams into what `onStore` returns; its C-STORE-RSP goes out once that has finished.
    */
-  async get(sopClassUid: string, identifier: Dataset, onStore: StoreRequestHandler, onProgress?: (p: MoveProgress) => void): Promise<MoveResult> {
+  async get(
+    sopClassUid: string,
+    identifier: Dataset,
+    onStore: StoreRequestHandler,
+    onProgress?: (p: MoveProgress) => void,
+  ): Promise<MoveResult> {
     return this.retrieve('C-GET', CommandField.CGetRQ, sopClassUid, identifier, {}, onProgress, (pcId, command) => {
       this.touch();
       const pc = this.association.acceptedContexts.get(pcId);
@@ -321,24 +403,41 @@ export class DimseClient implements MessageHandler {
         callingAeTitle: this.association.remoteAeTitle,
       });
       return {
-        write: (chunk) => { this.touch(); return incoming.write(chunk); },
+        write: (chunk) => {
+          this.touch();
+          return incoming.write(chunk);
+        },
         end: async () => {
           const outcome = await incoming.finish();
           this.touch();
-          await this.association.send(pcId, {
-            commandField: CommandField.CStoreRSP, hasDataset: false, messageIdBeingRespondedTo: command.messageId ?? 0,
-            affectedSopClassUid: command.affectedSopClassUid ?? '', affectedSopInstanceUid: command.affectedSopInstanceUid ?? '',
-            status: outcome.status, ...(outcome.comment ? { errorComment: outcome.comment } : {}),
-          }).catch(() => {});
+          await this.association
+            .send(pcId, {
+              commandField: CommandField.CStoreRSP,
+              hasDataset: false,
+              messageIdBeingRespondedTo: command.messageId ?? 0,
+              affectedSopClassUid: command.affectedSopClassUid ?? '',
+              affectedSopInstanceUid: command.affectedSopInstanceUid ?? '',
+              status: outcome.status,
+              ...(outcome.comment ? { errorComment: outcome.comment } : {}),
+            })
+            .catch(() => {});
         },
-        abort: (reason) => { void incoming.abort(reason); },
+        abort: (reason) => {
+          void incoming.abort(reason);
+        },
       };
     });
   }
 
   private async retrieve(
-    name: 'C-MOVE' | 'C-GET', commandField: number, sopClassUid: string, identifier: Dataset, extra: Partial<DimseCommand>,
-    onProgress?: (p: MoveProgress) => void, onStoreRequest?: Operation['onStoreRequest'], onStarted?: (messageId: number) => void,
+    name: 'C-MOVE' | 'C-GET',
+    commandField: number,
+    sopClassUid: string,
+    identifier: Dataset,
+    extra: Partial<DimseCommand>,
+    onProgress?: (p: MoveProgress) => void,
+    onStoreRequest?: Operation['onStoreRequest'],
+    onStarted?: (messageId: number) => void,
   ): Promise<MoveResult> {
     const pc = this.context(sopClassUid);
     const op = this.begin();
@@ -347,14 +446,26 @@ export class DimseClient implements MessageHandler {
     onStarted?.(op.messageId);
     let complete = false;
     try {
-      await this.association.send(pc.id, {
-        ...extra, commandField, hasDataset: true, messageId: op.messageId, affectedSopClassUid: sopClassUid, priority: Priority.Medium,
-      }, writeDataset(identifier, encodingOf(pc.transferSyntax)));
+      await this.association.send(
+        pc.id,
+        {
+          ...extra,
+          commandField,
+          hasDataset: true,
+          messageId: op.messageId,
+          affectedSopClassUid: sopClassUid,
+          priority: Priority.Medium,
+        },
+        writeDataset(identifier, encodingOf(pc.transferSyntax)),
+      );
       for (;;) {
         const { command } = await op.queue.next();
         const status = command.status ?? Status.Success;
         const counts = subOperationCounts(command);
-        if (isPending(status)) { onProgress?.(counts); continue; }
+        if (isPending(status)) {
+          onProgress?.(counts);
+          continue;
+        }
         complete = true;
         if (isFailureStatus(status)) throw new DimseStatusError(name, status, command.errorComment);
         return { status, ...counts };
@@ -374,7 +485,12 @@ export interface IncomingStore {
   abort(reason: Error): void | Promise<void>;
 }
 
-export type StoreRequestHandler = (info: { sopClassUid: string; sopInstanceUid: string; transferSyntaxUid: string; callingAeTitle: string }) => IncomingStore;
+export type StoreRequestHandler = (info: {
+  sopClassUid: string;
+  sopInstanceUid: string;
+  transferSyntaxUid: string;
+  callingAeTitle: string;
+}) => IncomingStore;
 
 function subOperationCounts(command: DimseCommand): MoveProgress {
   const counts: MoveProgress = {};
@@ -394,7 +510,12 @@ function identifierSink(limit: number, command: DimseCommand, queue: ResponseQue
       size += chunk.length;
       if (size <= limit) chunks.push(chunk);
     },
-    end: () => queue.push(size > limit ? new ProtocolError(`response identifier over ${limit} bytes`) : { command, dataset: Buffer.concat(chunks) }),
+    end: () =>
+      queue.push(
+        size > limit
+          ? new ProtocolError(`response identifier over ${limit} bytes`)
+          : { command, dataset: Buffer.concat(chunks) },
+      ),
     abort: (reason) => queue.fail(reason),
   };
 }

@@ -1,11 +1,20 @@
 import {
-  PduType, ItemType, AbortReason,
-  type Pdu, type Pdv, type UserInformation, type PresentationContextProposal, type PresentationContextAnswer,
+  PduType,
+  ItemType,
+  AbortReason,
+  type Pdu,
+  type Pdv,
+  type UserInformation,
+  type PresentationContextProposal,
+  type PresentationContextAnswer,
 } from './pdu.js';
 
 /** A PDU that cannot be accepted; the association answers it with A-ABORT carrying `abortReason`. */
 export class PduError extends Error {
-  constructor(message: string, readonly abortReason: number = AbortReason.InvalidPduParameterValue) {
+  constructor(
+    message: string,
+    readonly abortReason: number = AbortReason.InvalidPduParameterValue,
+  ) {
     super(message);
     this.name = 'PduError';
   }
@@ -40,9 +49,15 @@ export class PduParser {
       const header = this.peek(6);
       const type = header.readUInt8(0);
       const length = header.readUInt32BE(2);
-      if (type < PduType.AssociateRQ || type > PduType.Abort) throw new PduError(`unrecognised PDU type 0x${type.toString(16)}`, AbortReason.UnrecognizedPdu);
-      const limit = type === PduType.PData ? (this.maxPDataLength > 0 ? this.maxPDataLength : 0xffffffff) : MAX_CONTROL_PDU_LENGTH;
-      if (length > limit) throw new PduError(`PDU of type 0x${type.toString(16)} is ${length} bytes, over the limit of ${limit}`, AbortReason.InvalidPduParameterValue);
+      if (type < PduType.AssociateRQ || type > PduType.Abort)
+        throw new PduError(`unrecognised PDU type 0x${type.toString(16)}`, AbortReason.UnrecognizedPdu);
+      const limit =
+        type === PduType.PData ? (this.maxPDataLength > 0 ? this.maxPDataLength : 0xffffffff) : MAX_CONTROL_PDU_LENGTH;
+      if (length > limit)
+        throw new PduError(
+          `PDU of type 0x${type.toString(16)} is ${length} bytes, over the limit of ${limit}`,
+          AbortReason.InvalidPduParameterValue,
+        );
       if (this.buffered < 6 + length) return out;
       const whole = this.take(6 + length);
       out.push(parsePdu(type, whole.subarray(6)));
@@ -81,19 +96,47 @@ export class PduParser {
 
 class Cursor {
   pos = 0;
-  constructor(readonly buf: Buffer, readonly what: string) {}
+  constructor(
+    readonly buf: Buffer,
+    readonly what: string,
+  ) {}
   need(n: number): void {
-    if (this.pos + n > this.buf.length) throw new PduError(`${this.what}: truncated (need ${n} bytes at ${this.pos} of ${this.buf.length})`);
+    if (this.pos + n > this.buf.length)
+      throw new PduError(`${this.what}: truncated (need ${n} bytes at ${this.pos} of ${this.buf.length})`);
   }
-  u8(): number { this.need(1); return this.buf.readUInt8(this.pos++); }
-  u16(): number { this.need(2); const v = this.buf.readUInt16BE(this.pos); this.pos += 2; return v; }
-  u32(): number { this.need(4); const v = this.buf.readUInt32BE(this.pos); this.pos += 4; return v; }
-  bytes(n: number): Buffer { this.need(n); const v = this.buf.subarray(this.pos, this.pos + n); this.pos += n; return v; }
-  get done(): boolean { return this.pos >= this.buf.length; }
+  u8(): number {
+    this.need(1);
+    return this.buf.readUInt8(this.pos++);
+  }
+  u16(): number {
+    this.need(2);
+    const v = this.buf.readUInt16BE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+  u32(): number {
+    this.need(4);
+    const v = this.buf.readUInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  bytes(n: number): Buffer {
+    this.need(n);
+    const v = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return v;
+  }
+  get done(): boolean {
+    return this.pos >= this.buf.length;
+  }
 }
 
 /** UIDs and AE titles in PDUs may be NUL- or space-padded by some peers. */
-const text = (b: Buffer): string => b.toString('latin1').replace(/[\0 ]+$/, '').replace(/^ +/, '');
+const text = (b: Buffer): string =>
+  b
+    .toString('latin1')
+    .replace(/[\0 ]+$/, '')
+    .replace(/^ +/, '');
 
 function parsePdu(type: number, body: Buffer): Pdu {
   switch (type) {
@@ -102,7 +145,12 @@ function parsePdu(type: number, body: Buffer): Pdu {
       return parseAssociate(type, body);
     case PduType.AssociateRJ: {
       if (body.length !== 4) throw new PduError('A-ASSOCIATE-RJ must be 4 bytes');
-      return { type: PduType.AssociateRJ, result: body.readUInt8(1), source: body.readUInt8(2), reason: body.readUInt8(3) };
+      return {
+        type: PduType.AssociateRJ,
+        result: body.readUInt8(1),
+        source: body.readUInt8(2),
+        reason: body.readUInt8(3),
+      };
     }
     case PduType.PData:
       return { type: PduType.PData, pdvs: parsePdvs(body) };
@@ -128,7 +176,12 @@ function parsePdvs(body: Buffer): Pdv[] {
     const pcId = c.u8();
     const control = c.u8();
     if (pcId % 2 === 0) throw new PduError(`even presentation context ID ${pcId}`);
-    pdvs.push({ presentationContextId: pcId, isCommand: (control & 1) === 1, isLast: (control & 2) === 2, data: c.bytes(length - 2) });
+    pdvs.push({
+      presentationContextId: pcId,
+      isCommand: (control & 1) === 1,
+      isLast: (control & 2) === 2,
+      data: c.bytes(length - 2),
+    });
   }
   if (pdvs.length === 0) throw new PduError('P-DATA-TF without PDV items');
   return pdvs;
@@ -168,14 +221,33 @@ function parseAssociate(type: typeof PduType.AssociateRQ | typeof PduType.Associ
         userInformation = parseUserInformation(data);
         break;
       default:
-        throw new PduError(`${what}: unrecognised item type 0x${itemType.toString(16)}`, AbortReason.UnrecognizedPduParameter);
+        throw new PduError(
+          `${what}: unrecognised item type 0x${itemType.toString(16)}`,
+          AbortReason.UnrecognizedPduParameter,
+        );
     }
   }
   if (!applicationContext) throw new PduError(`${what}: no application context item`);
   if (!userInformation) throw new PduError(`${what}: no user information item`);
   return type === PduType.AssociateRQ
-    ? { type, protocolVersion, calledAeTitle, callingAeTitle, applicationContext, presentationContexts: proposals, userInformation }
-    : { type, protocolVersion, calledAeTitle, callingAeTitle, applicationContext, presentationContexts: answers, userInformation };
+    ? {
+        type,
+        protocolVersion,
+        calledAeTitle,
+        callingAeTitle,
+        applicationContext,
+        presentationContexts: proposals,
+        userInformation,
+      }
+    : {
+        type,
+        protocolVersion,
+        calledAeTitle,
+        callingAeTitle,
+        applicationContext,
+        presentationContexts: answers,
+        userInformation,
+      };
 }
 
 function* subItems(data: Buffer, what: string): Generator<{ type: number; data: Buffer }> {
@@ -197,7 +269,11 @@ function parsePresentationContextRQ(data: Buffer): PresentationContextProposal {
   for (const sub of subItems(data.subarray(4), 'presentation context')) {
     if (sub.type === ItemType.AbstractSyntax) abstractSyntax = text(sub.data);
     else if (sub.type === ItemType.TransferSyntax) transferSyntaxes.push(text(sub.data));
-    else throw new PduError(`presentation context ${id}: unrecognised sub-item 0x${sub.type.toString(16)}`, AbortReason.UnrecognizedPduParameter);
+    else
+      throw new PduError(
+        `presentation context ${id}: unrecognised sub-item 0x${sub.type.toString(16)}`,
+        AbortReason.UnrecognizedPduParameter,
+      );
   }
   if (id % 2 === 0) throw new PduError(`presentation context ID ${id} is even`);
   if (!abstractSyntax) throw new PduError(`presentation context ${id}: no abstract syntax`);
@@ -219,7 +295,13 @@ function parsePresentationContextAC(data: Buffer): PresentationContextAnswer {
 }
 
 function parseUserInformation(data: Buffer): UserInformation {
-  const info: UserInformation = { maxPduLength: 0, implementationClassUid: '', roleSelections: [], extendedNegotiations: [], otherItems: [] };
+  const info: UserInformation = {
+    maxPduLength: 0,
+    implementationClassUid: '',
+    roleSelections: [],
+    extendedNegotiations: [],
+    otherItems: [],
+  };
   for (const sub of subItems(data, 'user information')) {
     const c = new Cursor(sub.data, 'user information sub-item');
     switch (sub.type) {

@@ -25,12 +25,31 @@ const rq: AssociateRQ = {
 const samples: Pdu[] = [
   rq,
   {
-    type: PduType.AssociateAC, protocolVersion: 1, calledAeTitle: 'ORTHANC', callingAeTitle: 'DICOMWEB', applicationContext: '1.2.840.10008.3.1.1.1',
-    presentationContexts: [{ id: 1, result: 0, transferSyntax: '1.2.840.10008.1.2.1' }, { id: 3, result: 3, transferSyntax: '1.2.840.10008.1.2' }],
-    userInformation: { maxPduLength: 16384, implementationClassUid: '1.2.3', roleSelections: [], extendedNegotiations: [], otherItems: [] },
+    type: PduType.AssociateAC,
+    protocolVersion: 1,
+    calledAeTitle: 'ORTHANC',
+    callingAeTitle: 'DICOMWEB',
+    applicationContext: '1.2.840.10008.3.1.1.1',
+    presentationContexts: [
+      { id: 1, result: 0, transferSyntax: '1.2.840.10008.1.2.1' },
+      { id: 3, result: 3, transferSyntax: '1.2.840.10008.1.2' },
+    ],
+    userInformation: {
+      maxPduLength: 16384,
+      implementationClassUid: '1.2.3',
+      roleSelections: [],
+      extendedNegotiations: [],
+      otherItems: [],
+    },
   },
   { type: PduType.AssociateRJ, result: 1, source: 1, reason: 7 },
-  { type: PduType.PData, pdvs: [{ presentationContextId: 1, isCommand: true, isLast: true, data: Buffer.from([1, 2, 3, 4]) }, { presentationContextId: 3, isCommand: false, isLast: false, data: Buffer.alloc(300, 7) }] },
+  {
+    type: PduType.PData,
+    pdvs: [
+      { presentationContextId: 1, isCommand: true, isLast: true, data: Buffer.from([1, 2, 3, 4]) },
+      { presentationContextId: 3, isCommand: false, isLast: false, data: Buffer.alloc(300, 7) },
+    ],
+  },
   { type: PduType.ReleaseRQ },
   { type: PduType.ReleaseRP },
   { type: PduType.Abort, source: 2, reason: AbortReason.UnexpectedPdu },
@@ -64,7 +83,10 @@ describe('PDU codec (PS3.8 §9.3)', () => {
   });
 
   it('refuses a P-DATA-TF longer than the maximum length we announced, before buffering it', () => {
-    const big = encodePdu({ type: PduType.PData, pdvs: [{ presentationContextId: 1, isCommand: false, isLast: true, data: Buffer.alloc(5000) }] });
+    const big = encodePdu({
+      type: PduType.PData,
+      pdvs: [{ presentationContextId: 1, isCommand: false, isLast: true, data: Buffer.alloc(5000) }],
+    });
     const parser = new PduParser(4096);
     expect(() => parser.push(big.subarray(0, 6))).toThrow(PduError);
   });
@@ -74,14 +96,25 @@ describe('PDU codec (PS3.8 §9.3)', () => {
     ['a short A-ABORT', Buffer.from([0x07, 0, 0, 0, 0, 2, 0, 0])],
     ['a PDV shorter than its header', Buffer.from([0x04, 0, 0, 0, 0, 5, 0, 0, 0, 1, 1])],
     ['a PDV with an even context id', Buffer.from([0x04, 0, 0, 0, 0, 7, 0, 0, 0, 3, 2, 3, 0])],
-    ['an A-ASSOCIATE-RQ with a truncated item', Buffer.concat([Buffer.from([0x01, 0, 0, 0, 0, 72]), Buffer.from([0, 1, 0, 0]), Buffer.alloc(64, 0x20), Buffer.from([0x10, 0, 0, 40])])],
+    [
+      'an A-ASSOCIATE-RQ with a truncated item',
+      Buffer.concat([
+        Buffer.from([0x01, 0, 0, 0, 0, 72]),
+        Buffer.from([0, 1, 0, 0]),
+        Buffer.alloc(64, 0x20),
+        Buffer.from([0x10, 0, 0, 40]),
+      ]),
+    ],
   ])('rejects %s with a PduError (→ A-ABORT), never a crash', (_what, bytes) => {
     expect(() => new PduParser(65536).push(bytes)).toThrow(PduError);
   });
 
   it('survives random garbage: every input either parses or throws PduError', () => {
     let seed = 12345;
-    const rand = (): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed; };
+    const rand = (): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed;
+    };
     for (let round = 0; round < 2000; round++) {
       const base = encodePdu(samples[round % samples.length] as Pdu);
       const mutated = Buffer.from(base);

@@ -115,8 +115,12 @@ export interface PData {
   pdvs: Pdv[];
 }
 
-export interface ReleaseRQ { type: typeof PduType.ReleaseRQ }
-export interface ReleaseRP { type: typeof PduType.ReleaseRP }
+export interface ReleaseRQ {
+  type: typeof PduType.ReleaseRQ;
+}
+export interface ReleaseRP {
+  type: typeof PduType.ReleaseRP;
+}
 
 /** A-ABORT source and reason (PS3.8 Table 9-26). */
 export interface Abort {
@@ -193,7 +197,8 @@ function encodeUserInformation(info: UserInformation): Buffer {
     b.writeUInt8(role.scpRole ? 1 : 0, 3 + uid.length);
     subItems.push(item(ItemType.RoleSelection, b));
   }
-  if (info.implementationVersionName) subItems.push(item(ItemType.ImplementationVersionName, ascii(info.implementationVersionName)));
+  if (info.implementationVersionName)
+    subItems.push(item(ItemType.ImplementationVersionName, ascii(info.implementationVersionName)));
   for (const ext of info.extendedNegotiations) {
     const uid = ascii(ext.sopClassUid);
     const len = Buffer.alloc(2);
@@ -212,13 +217,21 @@ function encodeAssociate(pdu: AssociateRQ | AssociateAC): Buffer {
   if (pdu.type === PduType.AssociateRQ) {
     for (const pc of pdu.presentationContexts) {
       const head = Buffer.from([pc.id, 0, 0, 0]);
-      const subs = [item(ItemType.AbstractSyntax, ascii(pc.abstractSyntax)), ...pc.transferSyntaxes.map((ts) => item(ItemType.TransferSyntax, ascii(ts)))];
+      const subs = [
+        item(ItemType.AbstractSyntax, ascii(pc.abstractSyntax)),
+        ...pc.transferSyntaxes.map((ts) => item(ItemType.TransferSyntax, ascii(ts))),
+      ];
       parts.push(item(ItemType.PresentationContextRQ, Buffer.concat([head, ...subs])));
     }
   } else {
     for (const pc of pdu.presentationContexts) {
       const head = Buffer.from([pc.id, 0, pc.result, 0]);
-      parts.push(item(ItemType.PresentationContextAC, Buffer.concat([head, item(ItemType.TransferSyntax, ascii(pc.transferSyntax))])));
+      parts.push(
+        item(
+          ItemType.PresentationContextAC,
+          Buffer.concat([head, item(ItemType.TransferSyntax, ascii(pc.transferSyntax))]),
+        ),
+      );
     }
   }
   parts.push(encodeUserInformation(pdu.userInformation));

@@ -1,11 +1,30 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { Association, plainAddress, type AcceptDecision, type DatasetSink, type Implementation } from './association.js';
+import {
+  Association,
+  plainAddress,
+  type AcceptDecision,
+  type DatasetSink,
+  type Implementation,
+} from './association.js';
 import { CommandField, type DimseCommand } from './command.js';
 import { Status, statusHex } from '../dicom/status.js';
-import { AbortReason, AbortSource, PresentationContextResult, RejectReasonUser, RejectResult, RejectSource, type AssociateRQ, type PresentationContextAnswer } from './pdu.js';
+import {
+  AbortReason,
+  AbortSource,
+  PresentationContextResult,
+  RejectReasonUser,
+  RejectResult,
+  RejectSource,
+  type AssociateRQ,
+  type PresentationContextAnswer,
+} from './pdu.js';
 import { SopClass, STORAGE_SOP_CLASSES } from './sop-classes.js';
-import { STORABLE_TRANSFER_SYNTAXES, UNCOMPRESSED_TRANSFER_SYNTAXES, TransferSyntax } from '../dicom/transfer-syntax.js';
+import {
+  STORABLE_TRANSFER_SYNTAXES,
+  UNCOMPRESSED_TRANSFER_SYNTAXES,
+  TransferSyntax,
+} from '../dicom/transfer-syntax.js';
 import type { InstanceStore, StoredInstance } from '../cache/instance-store.js';
 import { receiveInstance, type ArrivedUids, type StoreRefusal } from '../cache/instance-receiver.js';
 import type { Logger } from '../logger.js';
@@ -58,19 +77,30 @@ export interface StoreRequest {
 export type StoreAdmission =
   | { refusal: StoreRefusal }
   | {
-    /** Checks the whole dataset before it is put in place, beyond its command's UIDs (the SCP checks those). */
-    verify?: (arrived: ArrivedUids) => Promise<StoreRefusal | undefined>;
-    /**
-     * The instance is durable on disk. The C-STORE is answered once this returns: Success, or the refusal it
-     * returns (the destination could not take it in, and has removed it).
-     */
-    stored: (stored: StoredEvent) => void | Promise<StoreRefusal | undefined>;
-  };
+      /** Checks the whole dataset before it is put in place, beyond its command's UIDs (the SCP checks those). */
+      verify?: (arrived: ArrivedUids) => Promise<StoreRefusal | undefined>;
+      /**
+       * The instance is durable on disk. The C-STORE is answered once this returns: Success, or the refusal it
+       * returns (the destination could not take it in, and has removed it).
+       */
+      stored: (stored: StoredEvent) => void | Promise<StoreRefusal | undefined>;
+    };
 
 /** A dataset whose own SOP Class or Instance UID differs from its C-STORE command's (PS3.4 §B.2.3). */
-export function commandMismatch(command: { sopClassUid: string; sopInstanceUid: string }, arrived: ArrivedUids): StoreRefusal | undefined {
-  if (arrived.sopInstanceUid !== command.sopInstanceUid) return { status: Status.UnableToProcess, comment: 'the dataset\'s SOP Instance UID differs from the Affected SOP Instance UID' };
-  if (arrived.sopClassUid !== command.sopClassUid) return { status: Status.IdentifierDoesNotMatchSOPClass, comment: 'the dataset\'s SOP Class UID differs from the Affected SOP Class UID' };
+export function commandMismatch(
+  command: { sopClassUid: string; sopInstanceUid: string },
+  arrived: ArrivedUids,
+): StoreRefusal | undefined {
+  if (arrived.sopInstanceUid !== command.sopInstanceUid)
+    return {
+      status: Status.UnableToProcess,
+      comment: "the dataset's SOP Instance UID differs from the Affected SOP Instance UID",
+    };
+  if (arrived.sopClassUid !== command.sopClassUid)
+    return {
+      status: Status.IdentifierDoesNotMatchSOPClass,
+      comment: "the dataset's SOP Class UID differs from the Affected SOP Class UID",
+    };
   return undefined;
 }
 
@@ -118,21 +148,56 @@ const uncompressed = new Set(UNCOMPRESSED_TRANSFER_SYNTAXES.concat('1.2.840.1000
  * calling AE title on the allow-list when there is one (else reason 3). Storage SOP classes are accepted
  * with the first proposed transfer syntax we store as received; Verification with an uncompressed one.
  */
-export function decideAssociation(rq: AssociateRQ, aeTitle: string, allowed: readonly string[], atCapacity: boolean): AcceptDecision {
-  if (rq.calledAeTitle !== aeTitle) return { accept: false, result: RejectResult.Permanent, source: RejectSource.ServiceUser, reason: RejectReasonUser.CalledAeNotRecognized };
-  if (allowed.length > 0 && !allowed.includes(rq.callingAeTitle)) return { accept: false, result: RejectResult.Permanent, source: RejectSource.ServiceUser, reason: RejectReasonUser.CallingAeNotRecognized };
+export function decideAssociation(
+  rq: AssociateRQ,
+  aeTitle: string,
+  allowed: readonly string[],
+  atCapacity: boolean,
+): AcceptDecision {
+  if (rq.calledAeTitle !== aeTitle)
+    return {
+      accept: false,
+      result: RejectResult.Permanent,
+      source: RejectSource.ServiceUser,
+      reason: RejectReasonUser.CalledAeNotRecognized,
+    };
+  if (allowed.length > 0 && !allowed.includes(rq.callingAeTitle))
+    return {
+      accept: false,
+      result: RejectResult.Permanent,
+      source: RejectSource.ServiceUser,
+      reason: RejectReasonUser.CallingAeNotRecognized,
+    };
   // PS3.8 Table 9-21: source 3 (presentation), reason 2 "local limit exceeded", transient.
-  if (atCapacity) return { accept: false, result: RejectResult.Transient, source: RejectSource.ServiceProviderPresentation, reason: 2 };
+  if (atCapacity)
+    return {
+      accept: false,
+      result: RejectResult.Transient,
+      source: RejectSource.ServiceProviderPresentation,
+      reason: 2,
+    };
   const answers: PresentationContextAnswer[] = rq.presentationContexts.map((pc) => {
     const isVerification = pc.abstractSyntax === SopClass.Verification;
-    if (!isVerification && !STORAGE_SOP_CLASSES.has(pc.abstractSyntax)) return { id: pc.id, result: PresentationContextResult.AbstractSyntaxNotSupported, transferSyntax: pc.transferSyntaxes[0] ?? '' };
+    if (!isVerification && !STORAGE_SOP_CLASSES.has(pc.abstractSyntax))
+      return {
+        id: pc.id,
+        result: PresentationContextResult.AbstractSyntaxNotSupported,
+        transferSyntax: pc.transferSyntaxes[0] ?? '',
+      };
     const usable = pc.transferSyntaxes.filter((t) => (isVerification ? uncompressed.has(t) : acceptedSyntaxes.has(t)));
     // As proposed (a compressed file stays compressed), except that Explicit beats Implicit VR Little Endian:
     // it keeps private VRs and is what WADO-RS serves by default (PS3.18 §8.7.3).
-    const ts = usable[0] === TransferSyntax.ImplicitVRLittleEndian && usable.includes(TransferSyntax.ExplicitVRLittleEndian) ? TransferSyntax.ExplicitVRLittleEndian : usable[0];
+    const ts =
+      usable[0] === TransferSyntax.ImplicitVRLittleEndian && usable.includes(TransferSyntax.ExplicitVRLittleEndian)
+        ? TransferSyntax.ExplicitVRLittleEndian
+        : usable[0];
     return ts
       ? { id: pc.id, result: PresentationContextResult.Acceptance, transferSyntax: ts }
-      : { id: pc.id, result: PresentationContextResult.TransferSyntaxesNotSupported, transferSyntax: pc.transferSyntaxes[0] ?? '' };
+      : {
+          id: pc.id,
+          result: PresentationContextResult.TransferSyntaxesNotSupported,
+          transferSyntax: pc.transferSyntaxes[0] ?? '',
+        };
   });
   return { accept: true, presentationContexts: answers };
 }
@@ -149,7 +214,15 @@ export class StorageScp {
   private unassociated = 0;
   private established = 0;
   /** What the SCP has done since it started (metrics read these). */
-  readonly tallies: StorageScpTallies = { associationsAccepted: 0, associationsRejected: 0, stored: 0, storedBytes: 0, duplicates: 0, refused: 0, failed: 0 };
+  readonly tallies: StorageScpTallies = {
+    associationsAccepted: 0,
+    associationsRejected: 0,
+    stored: 0,
+    storedBytes: 0,
+    duplicates: 0,
+    refused: 0,
+    failed: 0,
+  };
   private readonly log: Logger;
   private readonly allowedPeers: net.BlockList | undefined;
 
@@ -190,7 +263,10 @@ export class StorageScp {
     }
     // Connections waiting for their A-ASSOCIATE-RQ hold a slot too: past twice the cap they are not even read.
     if (this.unassociated >= 2 * this.options.maxAssociations) {
-      this.log.warn({ peer: peerAddress, waiting: this.unassociated }, 'too many connections without an association; closed');
+      this.log.warn(
+        { peer: peerAddress, waiting: this.unassociated },
+        'too many connections without an association; closed',
+      );
       this.tallies.associationsRejected++;
       socket.destroy();
       return;
@@ -208,11 +284,20 @@ export class StorageScp {
     void Association.accept(socket, {
       implementation: this.options.implementation,
       maxPduLength: this.options.maxPduLength,
-      timeouts: { artimMs: this.options.artimTimeoutMs, requestMs: this.options.requestTimeoutMs ?? this.options.artimTimeoutMs, idleMs: this.options.idleTimeoutMs ?? 0 },
+      timeouts: {
+        artimMs: this.options.artimTimeoutMs,
+        requestMs: this.options.requestTimeoutMs ?? this.options.artimTimeoutMs,
+        idleMs: this.options.idleTimeoutMs ?? 0,
+      },
       // Capacity is decided at the A-ASSOCIATE-RQ, against associations established by then (PS3.8 Table 9-21).
       decide: (rq) => {
         leaveWaiting();
-        const decision = decideAssociation(rq, this.options.aeTitle, this.options.allowedCallingAeTitles, this.established >= this.options.maxAssociations);
+        const decision = decideAssociation(
+          rq,
+          this.options.aeTitle,
+          this.options.allowedCallingAeTitles,
+          this.established >= this.options.maxAssociations,
+        );
         if (decision.accept) this.established++;
         if (decision.accept) this.tallies.associationsAccepted++;
         else this.tallies.associationsRejected++;
@@ -221,7 +306,9 @@ export class StorageScp {
       logger: this.log,
     }).then((association) => {
       if (!association) return;
-      void association.closed.then(() => { this.established--; });
+      void association.closed.then(() => {
+        this.established--;
+      });
       association.setHandler({ onCommand: (pcId, command) => this.onCommand(association, pcId, command) });
       association.startReading();
     });
@@ -229,10 +316,16 @@ export class StorageScp {
 
   private onCommand(association: Association, pcId: number, command: DimseCommand): DatasetSink | undefined {
     const respond = (commandField: number, status: number, extra: Partial<DimseCommand> = {}): void => {
-      void association.send(pcId, {
-        commandField, hasDataset: false, messageIdBeingRespondedTo: command.messageId ?? 0,
-        affectedSopClassUid: command.affectedSopClassUid ?? '', status, ...extra,
-      }).catch((err: Error) => this.log.debug({ err: err.message }, 'could not send a response'));
+      void association
+        .send(pcId, {
+          commandField,
+          hasDataset: false,
+          messageIdBeingRespondedTo: command.messageId ?? 0,
+          affectedSopClassUid: command.affectedSopClassUid ?? '',
+          status,
+          ...extra,
+        })
+        .catch((err: Error) => this.log.debug({ err: err.message }, 'could not send a response'));
     };
     switch (command.commandField) {
       case CommandField.CEchoRQ:
@@ -240,7 +333,11 @@ export class StorageScp {
         return undefined;
       case CommandField.CStoreRQ:
         return this.storeSink(association, pcId, command, (status, comment) =>
-          respond(CommandField.CStoreRSP, status, { affectedSopInstanceUid: command.affectedSopInstanceUid ?? '', ...(comment ? { errorComment: comment } : {}) }));
+          respond(CommandField.CStoreRSP, status, {
+            affectedSopInstanceUid: command.affectedSopInstanceUid ?? '',
+            ...(comment ? { errorComment: comment } : {}),
+          }),
+        );
       default:
         this.log.warn({ commandField: command.commandField }, 'unsupported DIMSE command');
         if ((command.commandField & 0x8000) === 0) respond(command.commandField | 0x8000, Status.UnrecognizedOperation);
@@ -249,23 +346,51 @@ export class StorageScp {
   }
 
   /** Streams one C-STORE dataset to disk; answers after it is admitted and durable (PS3.4 §B.2.3 statuses). */
-  private storeSink(association: Association, pcId: number, command: DimseCommand, reply: (status: number, comment?: string) => void): DatasetSink {
+  private storeSink(
+    association: Association,
+    pcId: number,
+    command: DimseCommand,
+    reply: (status: number, comment?: string) => void,
+  ): DatasetSink {
     const context = association.acceptedContexts.get(pcId);
     const sopInstanceUid = command.affectedSopInstanceUid ?? '';
     const sopClassUid = command.affectedSopClassUid ?? '';
     const peerAddress = association.remoteAddress;
-    const moveOriginator = command.moveOriginatorAeTitle !== undefined && command.moveOriginatorMessageId !== undefined
-      ? { aeTitle: command.moveOriginatorAeTitle, messageId: command.moveOriginatorMessageId } : undefined;
+    const moveOriginator =
+      command.moveOriginatorAeTitle !== undefined && command.moveOriginatorMessageId !== undefined
+        ? { aeTitle: command.moveOriginatorAeTitle, messageId: command.moveOriginatorMessageId }
+        : undefined;
     const admission: StoreAdmission = !context
       ? { refusal: { status: Status.UnableToProcess, comment: 'no presentation context' } }
       : sopClassUid !== context.abstractSyntax
-        ? { refusal: { status: Status.IdentifierDoesNotMatchSOPClass, comment: 'SOP Class UID does not match the presentation context' } }
-        : this.options.destination.admitStore({ sopClassUid, sopInstanceUid, callingAeTitle: association.remoteAeTitle, peerAddress, ...(moveOriginator ? { moveOriginator } : {}) });
-    const receiver = receiveInstance(this.options.store, {
-      sopClassUid, sopInstanceUid, transferSyntaxUid: context?.transferSyntax ?? '', sourceAeTitle: association.remoteAeTitle,
-    }, 'refusal' in admission ? { refusal: admission.refusal } : {
-      verify: async (arrived) => commandMismatch({ sopClassUid, sopInstanceUid }, arrived) ?? await admission.verify?.(arrived),
-    });
+        ? {
+            refusal: {
+              status: Status.IdentifierDoesNotMatchSOPClass,
+              comment: 'SOP Class UID does not match the presentation context',
+            },
+          }
+        : this.options.destination.admitStore({
+            sopClassUid,
+            sopInstanceUid,
+            callingAeTitle: association.remoteAeTitle,
+            peerAddress,
+            ...(moveOriginator ? { moveOriginator } : {}),
+          });
+    const receiver = receiveInstance(
+      this.options.store,
+      {
+        sopClassUid,
+        sopInstanceUid,
+        transferSyntaxUid: context?.transferSyntax ?? '',
+        sourceAeTitle: association.remoteAeTitle,
+      },
+      'refusal' in admission
+        ? { refusal: admission.refusal }
+        : {
+            verify: async (arrived) =>
+              commandMismatch({ sopClassUid, sopInstanceUid }, arrived) ?? (await admission.verify?.(arrived)),
+          },
+    );
     const maxBytes = this.options.maxDatasetBytes ?? Number.POSITIVE_INFINITY;
     let received = 0;
     return {
@@ -273,8 +398,16 @@ export class StorageScp {
         received += chunk.length;
         if (received > maxBytes) {
           // No last fragment in sight: stop the peer rather than let one dataset fill the disk (or our time).
-          this.log.warn({ sop: sopInstanceUid, from: association.remoteAeTitle, peer: peerAddress, maxDatasetBytes: maxBytes }, 'dataset larger than dimse.maxDatasetBytes; aborting the association');
-          this.options.onRefused?.({ peerAddress, callingAeTitle: association.remoteAeTitle, sopInstanceUid, reason: `dataset larger than dimse.maxDatasetBytes (${maxBytes} bytes)` });
+          this.log.warn(
+            { sop: sopInstanceUid, from: association.remoteAeTitle, peer: peerAddress, maxDatasetBytes: maxBytes },
+            'dataset larger than dimse.maxDatasetBytes; aborting the association',
+          );
+          this.options.onRefused?.({
+            peerAddress,
+            callingAeTitle: association.remoteAeTitle,
+            sopInstanceUid,
+            reason: `dataset larger than dimse.maxDatasetBytes (${maxBytes} bytes)`,
+          });
           this.tallies.refused++;
           association.abort(AbortReason.NotSpecified, AbortSource.ServiceProvider); // the sink's abort drops the file
           return;
@@ -287,7 +420,10 @@ export class StorageScp {
         if (!('stored' in outcome)) {
           if (outcome.status === Status.Success) {
             // Taken and let go: the destination already holds this instance and keeps its copy (archive.duplicates).
-            this.log.info({ sop: sopInstanceUid, from: association.remoteAeTitle, reason: outcome.comment }, 'duplicate instance: the archived copy is kept');
+            this.log.info(
+              { sop: sopInstanceUid, from: association.remoteAeTitle, reason: outcome.comment },
+              'duplicate instance: the archived copy is kept',
+            );
             this.tallies.duplicates++;
             reply(Status.Success);
             return;
@@ -298,15 +434,40 @@ export class StorageScp {
           } else {
             this.tallies.refused++;
             // Not ours, or not what its command says: a peer to look at (every refusal but our own disk's).
-            this.log.warn({ sop: sopInstanceUid, from: association.remoteAeTitle, peer: peerAddress, status: statusHex(outcome.status), reason: outcome.comment }, 'C-STORE refused');
-            this.options.onRefused?.({ peerAddress, callingAeTitle: association.remoteAeTitle, sopInstanceUid, status: outcome.status, reason: outcome.comment });
+            this.log.warn(
+              {
+                sop: sopInstanceUid,
+                from: association.remoteAeTitle,
+                peer: peerAddress,
+                status: statusHex(outcome.status),
+                reason: outcome.comment,
+              },
+              'C-STORE refused',
+            );
+            this.options.onRefused?.({
+              peerAddress,
+              callingAeTitle: association.remoteAeTitle,
+              sopInstanceUid,
+              status: outcome.status,
+              reason: outcome.comment,
+            });
           }
           reply(outcome.status, outcome.comment);
           return;
         }
-        const late = 'stored' in admission ? await admission.stored({ ...outcome.stored, callingAeTitle: association.remoteAeTitle, ...(moveOriginator ? { moveOriginator } : {}) }) : undefined;
+        const late =
+          'stored' in admission
+            ? await admission.stored({
+                ...outcome.stored,
+                callingAeTitle: association.remoteAeTitle,
+                ...(moveOriginator ? { moveOriginator } : {}),
+              })
+            : undefined;
         if (late) {
-          this.log.error({ sop: sopInstanceUid, status: statusHex(late.status), reason: late.comment }, 'stored instance could not be taken in');
+          this.log.error(
+            { sop: sopInstanceUid, status: statusHex(late.status), reason: late.comment },
+            'stored instance could not be taken in',
+          );
           this.tallies.failed++;
           reply(late.status, late.comment);
           return;
@@ -314,10 +475,16 @@ export class StorageScp {
         reply(Status.Success);
         this.tallies.stored++;
         this.tallies.storedBytes += outcome.stored.bytes;
-        this.log[this.options.storedLogLevel ?? 'debug']({ sop: sopInstanceUid, bytes: outcome.stored.bytes, from: association.remoteAeTitle }, 'instance stored');
+        this.log[this.options.storedLogLevel ?? 'debug'](
+          { sop: sopInstanceUid, bytes: outcome.stored.bytes, from: association.remoteAeTitle },
+          'instance stored',
+        );
       },
       abort: (reason) => {
-        this.log.info({ sop: sopInstanceUid, reason: reason.message }, 'association ended mid-dataset; partial instance dropped');
+        this.log.info(
+          { sop: sopInstanceUid, reason: reason.message },
+          'association ended mid-dataset; partial instance dropped',
+        );
         if (received <= maxBytes) this.tallies.failed++; // an oversized one was counted refused
         void receiver.abort(reason);
       },

@@ -59,16 +59,31 @@ export class GatewayMetrics {
   private readonly tenants: TenantReadings[] = [];
   private codecs: CodecReading | undefined;
 
-  private readonly httpRequestDuration = this.histogram('http_request_duration_seconds',
-    'HTTP requests by route pattern, method and status: time from the request to the end of its response.', ['route', 'method', 'status']);
-  private readonly pacsFindDuration = this.histogram('pacs_find_duration_seconds',
-    'C-FIND operations to each PACS, from the request to the final response (or the client giving up, or a failure).', ['tenant', 'pacs', 'outcome']);
-  private readonly pacsRetrievalFirstInstance = this.histogram('pacs_retrieval_first_instance_seconds',
-    'C-MOVE and C-GET retrievals from each PACS: time from the request to the first instance arriving.', ['tenant', 'pacs', 'method']);
-  private readonly pacsRetrievalDuration = this.histogram('pacs_retrieval_duration_seconds',
-    'C-MOVE and C-GET retrievals from each PACS, from the request to the final response.', ['tenant', 'pacs', 'method', 'outcome']);
-  private readonly renderDuration = this.histogram('render_duration_seconds',
-    'Images rendered and encoded (rendered cache misses), by the stored transfer syntax and the output media type.', ['tenant', 'transfer_syntax', 'output']);
+  private readonly httpRequestDuration = this.histogram(
+    'http_request_duration_seconds',
+    'HTTP requests by route pattern, method and status: time from the request to the end of its response.',
+    ['route', 'method', 'status'],
+  );
+  private readonly pacsFindDuration = this.histogram(
+    'pacs_find_duration_seconds',
+    'C-FIND operations to each PACS, from the request to the final response (or the client giving up, or a failure).',
+    ['tenant', 'pacs', 'outcome'],
+  );
+  private readonly pacsRetrievalFirstInstance = this.histogram(
+    'pacs_retrieval_first_instance_seconds',
+    'C-MOVE and C-GET retrievals from each PACS: time from the request to the first instance arriving.',
+    ['tenant', 'pacs', 'method'],
+  );
+  private readonly pacsRetrievalDuration = this.histogram(
+    'pacs_retrieval_duration_seconds',
+    'C-MOVE and C-GET retrievals from each PACS, from the request to the final response.',
+    ['tenant', 'pacs', 'method', 'outcome'],
+  );
+  private readonly renderDuration = this.histogram(
+    'render_duration_seconds',
+    'Images rendered and encoded (rendered cache misses), by the stored transfer syntax and the output media type.',
+    ['tenant', 'transfer_syntax', 'output'],
+  );
   private readonly pacsRetrievedInstances = new Counter({
     name: 'dicomweb_gateway_pacs_retrieved_instances_total',
     help: 'Instances that arrived from each PACS in C-MOVE and C-GET retrievals.',
@@ -86,52 +101,154 @@ export class GatewayMetrics {
     collectDefaultMetrics({ register: this.registry });
     // Gauges named *_total, which Prometheus's lint refuses (promtool check metrics); the same counts by type
     // stay (nodejs_active_handles, nodejs_active_requests, nodejs_active_resources).
-    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+      this.registry.removeSingleMetric(name);
 
-    this.readAtScrape('gauge', 'pacs_associations', 'Associations to each PACS: open (idle or busy), busy (in use), waiting (requests queued for one), max (the pool\'s limit).',
-      ['tenant', 'pacs', 'state'], (t) => {
+    this.readAtScrape(
+      'gauge',
+      'pacs_associations',
+      "Associations to each PACS: open (idle or busy), busy (in use), waiting (requests queued for one), max (the pool's limit).",
+      ['tenant', 'pacs', 'state'],
+      (t) => {
         if (!t.pacs) return [];
         const p = t.pacs.pool();
         const pacs = t.pacs.label;
-        return (['open', 'busy', 'waiting', 'max'] as const).map((state) => [{ tenant: t.tenant, pacs, state }, p[state]]);
-      });
-    this.readAtScrape('counter', 'pacs_association_requests_refused_total', 'Requests for an association to each PACS that the pool refused (its queue full, or no association free in time: 503 + Retry-After).',
-      ['tenant', 'pacs'], (t) => (t.pacs ? [[{ tenant: t.tenant, pacs: t.pacs.label }, t.pacs.pool().refused]] : []));
-    this.readAtScrape('counter', 'stow_instances_total', 'Instances in STOW-RS requests by outcome: stored (Success), warning (stored, with a warning status), failed.',
-      ['tenant', 'outcome'], (t) => (['stored', 'warning', 'failed'] as const).map((outcome) => [{ tenant: t.tenant, outcome }, t.stow[outcome]]));
-    this.readAtScrape('gauge', 'cache_bytes', 'Bytes of instance files in each tenant\'s retrieval cache (used), and its budget (cache.maxBytes).',
-      ['tenant', 'kind'], (t) => (t.cache ? [[{ tenant: t.tenant, kind: 'used' }, t.cache.bytes()], [{ tenant: t.tenant, kind: 'budget' }, t.cache.budgetBytes]] : []));
-    this.readAtScrape('gauge', 'cache_instances', 'Instances in each tenant\'s retrieval cache.',
-      ['tenant'], (t) => (t.cache ? [[{ tenant: t.tenant }, t.cache.instances()]] : []));
-    this.readAtScrape('counter', 'cache_lookups_total', 'Scopes asked of the cache: answered from it alone (hit), by a retrieval already under way for them (joined), or by a new retrieval from the PACS (miss).',
-      ['tenant', 'outcome'], (t) => {
+        return (['open', 'busy', 'waiting', 'max'] as const).map((state) => [
+          { tenant: t.tenant, pacs, state },
+          p[state],
+        ]);
+      },
+    );
+    this.readAtScrape(
+      'counter',
+      'pacs_association_requests_refused_total',
+      'Requests for an association to each PACS that the pool refused (its queue full, or no association free in time: 503 + Retry-After).',
+      ['tenant', 'pacs'],
+      (t) => (t.pacs ? [[{ tenant: t.tenant, pacs: t.pacs.label }, t.pacs.pool().refused]] : []),
+    );
+    this.readAtScrape(
+      'counter',
+      'stow_instances_total',
+      'Instances in STOW-RS requests by outcome: stored (Success), warning (stored, with a warning status), failed.',
+      ['tenant', 'outcome'],
+      (t) =>
+        (['stored', 'warning', 'failed'] as const).map((outcome) => [{ tenant: t.tenant, outcome }, t.stow[outcome]]),
+    );
+    this.readAtScrape(
+      'gauge',
+      'cache_bytes',
+      "Bytes of instance files in each tenant's retrieval cache (used), and its budget (cache.maxBytes).",
+      ['tenant', 'kind'],
+      (t) =>
+        t.cache
+          ? [
+              [{ tenant: t.tenant, kind: 'used' }, t.cache.bytes()],
+              [{ tenant: t.tenant, kind: 'budget' }, t.cache.budgetBytes],
+            ]
+          : [],
+    );
+    this.readAtScrape('gauge', 'cache_instances', "Instances in each tenant's retrieval cache.", ['tenant'], (t) =>
+      t.cache ? [[{ tenant: t.tenant }, t.cache.instances()]] : [],
+    );
+    this.readAtScrape(
+      'counter',
+      'cache_lookups_total',
+      'Scopes asked of the cache: answered from it alone (hit), by a retrieval already under way for them (joined), or by a new retrieval from the PACS (miss).',
+      ['tenant', 'outcome'],
+      (t) => {
         const lookups = t.cache?.lookups;
-        return lookups ? (['hit', 'joined', 'miss'] as const).map((outcome) => [{ tenant: t.tenant, outcome }, lookups[outcome === 'hit' ? 'hits' : outcome === 'miss' ? 'misses' : 'joined']]) : [];
-      });
-    this.readAtScrape('counter', 'cache_evictions_total', 'Instances evicted from the retrieval cache to keep it within its budget.',
-      ['tenant'], (t) => (t.cache ? [[{ tenant: t.tenant }, t.cache.evictions.instances]] : []));
-    this.readAtScrape('counter', 'cache_evicted_bytes_total', 'Bytes of instance files evicted from the retrieval cache.',
-      ['tenant'], (t) => (t.cache ? [[{ tenant: t.tenant }, t.cache.evictions.bytes]] : []));
-    this.readAtScrape('gauge', 'archive_instances', 'Instances in each tenant\'s embedded archive.',
-      ['tenant'], (t) => (t.archive ? [[{ tenant: t.tenant }, t.archive.instances()]] : []));
-    this.readAtScrape('counter', 'scp_associations_total', 'Associations to each tenant\'s Storage SCP: accepted, or rejected (AE title, capacity, address).',
-      ['tenant', 'outcome'], (t) => (t.scp ? [[{ tenant: t.tenant, outcome: 'accepted' }, t.scp.associationsAccepted], [{ tenant: t.tenant, outcome: 'rejected' }, t.scp.associationsRejected]] : []));
-    this.readAtScrape('counter', 'scp_instances_total', 'C-STOREs to each tenant\'s Storage SCP by outcome: stored, duplicate (archived copy kept), refused (not ours, or not as commanded), failed (ours: disk, index, or cut off).',
-      ['tenant', 'outcome'], (t) => (t.scp ? (['stored', 'duplicates', 'refused', 'failed'] as const).map((k) => [{ tenant: t.tenant, outcome: k === 'duplicates' ? 'duplicate' : k }, t.scp?.[k] ?? 0]) : []));
-    this.readAtScrape('counter', 'scp_stored_bytes_total', 'Bytes of instances each tenant\'s Storage SCP stored.',
-      ['tenant'], (t) => (t.scp ? [[{ tenant: t.tenant }, t.scp.storedBytes]] : []));
-    this.readAtScrape('gauge', 'render_cache_bytes', 'Bytes held by each tenant\'s render caches: decoded frames and encoded images.',
-      ['tenant', 'cache'], (t) => {
+        return lookups
+          ? (['hit', 'joined', 'miss'] as const).map((outcome) => [
+              { tenant: t.tenant, outcome },
+              lookups[outcome === 'hit' ? 'hits' : outcome === 'miss' ? 'misses' : 'joined'],
+            ])
+          : [];
+      },
+    );
+    this.readAtScrape(
+      'counter',
+      'cache_evictions_total',
+      'Instances evicted from the retrieval cache to keep it within its budget.',
+      ['tenant'],
+      (t) => (t.cache ? [[{ tenant: t.tenant }, t.cache.evictions.instances]] : []),
+    );
+    this.readAtScrape(
+      'counter',
+      'cache_evicted_bytes_total',
+      'Bytes of instance files evicted from the retrieval cache.',
+      ['tenant'],
+      (t) => (t.cache ? [[{ tenant: t.tenant }, t.cache.evictions.bytes]] : []),
+    );
+    this.readAtScrape('gauge', 'archive_instances', "Instances in each tenant's embedded archive.", ['tenant'], (t) =>
+      t.archive ? [[{ tenant: t.tenant }, t.archive.instances()]] : [],
+    );
+    this.readAtScrape(
+      'counter',
+      'scp_associations_total',
+      "Associations to each tenant's Storage SCP: accepted, or rejected (AE title, capacity, address).",
+      ['tenant', 'outcome'],
+      (t) =>
+        t.scp
+          ? [
+              [{ tenant: t.tenant, outcome: 'accepted' }, t.scp.associationsAccepted],
+              [{ tenant: t.tenant, outcome: 'rejected' }, t.scp.associationsRejected],
+            ]
+          : [],
+    );
+    this.readAtScrape(
+      'counter',
+      'scp_instances_total',
+      "C-STOREs to each tenant's Storage SCP by outcome: stored, duplicate (archived copy kept), refused (not ours, or not as commanded), failed (ours: disk, index, or cut off).",
+      ['tenant', 'outcome'],
+      (t) =>
+        t.scp
+          ? (['stored', 'duplicates', 'refused', 'failed'] as const).map((k) => [
+              { tenant: t.tenant, outcome: k === 'duplicates' ? 'duplicate' : k },
+              t.scp?.[k] ?? 0,
+            ])
+          : [],
+    );
+    this.readAtScrape(
+      'counter',
+      'scp_stored_bytes_total',
+      "Bytes of instances each tenant's Storage SCP stored.",
+      ['tenant'],
+      (t) => (t.scp ? [[{ tenant: t.tenant }, t.scp.storedBytes]] : []),
+    );
+    this.readAtScrape(
+      'gauge',
+      'render_cache_bytes',
+      "Bytes held by each tenant's render caches: decoded frames and encoded images.",
+      ['tenant', 'cache'],
+      (t) => {
         const held = t.renderCaches();
-        return [[{ tenant: t.tenant, cache: 'frames' }, held.frames], [{ tenant: t.tenant, cache: 'rendered' }, held.rendered]];
-      });
+        return [
+          [{ tenant: t.tenant, cache: 'frames' }, held.frames],
+          [{ tenant: t.tenant, cache: 'rendered' }, held.rendered],
+        ];
+      },
+    );
     const codecs = (): CodecReading | undefined => this.codecs;
-    this.readAtScrape('gauge', 'codec_queue_depth', 'Frames waiting for a codec worker thread.', [], () => [[{}, codecs()?.queued() ?? 0]]);
-    this.readAtScrape('gauge', 'codec_threads', 'Codec worker threads running (they start with the first frame to decode).', [], () => [[{}, codecs()?.threads() ?? 0]]);
+    this.readAtScrape('gauge', 'codec_queue_depth', 'Frames waiting for a codec worker thread.', [], () => [
+      [{}, codecs()?.queued() ?? 0],
+    ]);
+    this.readAtScrape(
+      'gauge',
+      'codec_threads',
+      'Codec worker threads running (they start with the first frame to decode).',
+      [],
+      () => [[{}, codecs()?.threads() ?? 0]],
+    );
   }
 
   private histogram<L extends string>(name: string, help: string, labelNames: readonly L[]): Histogram<L> {
-    return new Histogram({ name: `dicomweb_gateway_${name}`, help, labelNames, buckets: LATENCY_BUCKETS, registers: [this.registry] });
+    return new Histogram({
+      name: `dicomweb_gateway_${name}`,
+      help,
+      labelNames,
+      buckets: LATENCY_BUCKETS,
+      registers: [this.registry],
+    });
   }
 
   /**
@@ -139,15 +256,33 @@ export class GatewayMetrics {
    * tallies (monotonic: each scrape exposes the tally's value). `read` runs once per tenant (per scrape, once in
    * all when the family has no tenant label).
    */
-  private readAtScrape<L extends string>(type: 'gauge' | 'counter', name: string, help: string, labelNames: readonly L[], read: (t: TenantReadings) => Sample<L>[]): void {
+  private readAtScrape<L extends string>(
+    type: 'gauge' | 'counter',
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    read: (t: TenantReadings) => Sample<L>[],
+  ): void {
     const tenants = this.tenants;
     const perTenant = labelNames.includes('tenant' as L);
     const samples = (): Sample<L>[] => (perTenant ? tenants.flatMap(read) : read(tenants[0] as TenantReadings));
     const options = { name: `dicomweb_gateway_${name}`, help, labelNames, registers: [this.registry] };
     if (type === 'gauge') {
-      new Gauge({ ...options, collect() { this.reset(); for (const [labels, value] of samples()) this.set(labels, value); } });
+      new Gauge({
+        ...options,
+        collect() {
+          this.reset();
+          for (const [labels, value] of samples()) this.set(labels, value);
+        },
+      });
     } else {
-      new Counter({ ...options, collect() { this.reset(); for (const [labels, value] of samples()) this.inc(labels, value); } });
+      new Counter({
+        ...options,
+        collect() {
+          this.reset();
+          for (const [labels, value] of samples()) this.inc(labels, value);
+        },
+      });
     }
   }
 
@@ -167,7 +302,8 @@ export class GatewayMetrics {
       retrievalEnded: (ended) => {
         const { method } = ended;
         this.pacsRetrievalDuration.observe({ tenant, pacs, method, outcome: ended.outcome }, ended.seconds);
-        if (ended.firstInstanceSeconds !== undefined) this.pacsRetrievalFirstInstance.observe({ tenant, pacs, method }, ended.firstInstanceSeconds);
+        if (ended.firstInstanceSeconds !== undefined)
+          this.pacsRetrievalFirstInstance.observe({ tenant, pacs, method }, ended.firstInstanceSeconds);
         this.pacsRetrievedInstances.inc({ tenant, pacs, method }, ended.instances);
         this.pacsFailedSubOperations.inc({ tenant, pacs, method }, ended.failedSubOperations);
       },
@@ -176,7 +312,10 @@ export class GatewayMetrics {
 
   /** What one tenant's render service reports its images to. */
   renderObserver(tenant: string): RenderObserver {
-    return { rendered: (transferSyntaxUid, output, seconds) => this.renderDuration.observe({ tenant, transfer_syntax: transferSyntaxUid, output }, seconds) };
+    return {
+      rendered: (transferSyntaxUid, output, seconds) =>
+        this.renderDuration.observe({ tenant, transfer_syntax: transferSyntaxUid, output }, seconds),
+    };
   }
 
   /** One HTTP request answered: its route pattern (not its URL: bounded labels), method, status and duration. */

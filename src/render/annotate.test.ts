@@ -18,10 +18,20 @@ describe('annotation text', () => {
   });
 
   it('lists patient lines top left and technique lines bottom left', () => {
-    const ds = new Dataset().setText(Tags.SpecificCharacterSet, 'ISO_IR 192').setText(Tags.PatientName, 'Gómez^José').setText(Tags.PatientID, 'P1')
-      .setText(tag(0x0010, 0x0030), '20000101', 'DA').setText(tag(0x0010, 0x0040), 'F', 'CS').setText(tag(0x0008, 0x0060), 'MR', 'CS')
-      .setText(tag(0x0020, 0x0011), '3', 'IS').setText(tag(0x0020, 0x0013), '7', 'IS').setText(tag(0x0020, 0x1041), '12.5', 'DS');
-    const lines = annotationLines({ dataset: ds, frame: 2, frames: 4, window: { center: 40, width: 400, fn: 'SIGMOID' }, locale: 'en-GB' }, { patient: true, technique: true });
+    const ds = new Dataset()
+      .setText(Tags.SpecificCharacterSet, 'ISO_IR 192')
+      .setText(Tags.PatientName, 'Gómez^José')
+      .setText(Tags.PatientID, 'P1')
+      .setText(tag(0x0010, 0x0030), '20000101', 'DA')
+      .setText(tag(0x0010, 0x0040), 'F', 'CS')
+      .setText(tag(0x0008, 0x0060), 'MR', 'CS')
+      .setText(tag(0x0020, 0x0011), '3', 'IS')
+      .setText(tag(0x0020, 0x0013), '7', 'IS')
+      .setText(tag(0x0020, 0x1041), '12.5', 'DS');
+    const lines = annotationLines(
+      { dataset: ds, frame: 2, frames: 4, window: { center: 40, width: 400, fn: 'SIGMOID' }, locale: 'en-GB' },
+      { patient: true, technique: true },
+    );
     expect(lines.top).toEqual(['Gómez, José', 'ID: P1', '1 Jan 2000  F']);
     expect(lines.bottom).toEqual(['MR  Se 3  Im 7', 'Frame 2/4', 'Loc 12.5 mm', 'W 400  C 40  sigmoid']);
   });

@@ -24,16 +24,24 @@ export interface AnnotationContext {
 
 const text = (ds: Dataset, t: Tag, vr: VR): string => {
   const el = ds.get(t);
-  return el && 'bytes' in el ? decodeText(el.bytes, ds.specificCharacterSet, vr).replace(/[\0 ]+$/, '').trim() : '';
+  return el && 'bytes' in el
+    ? decodeText(el.bytes, ds.specificCharacterSet, vr)
+        .replace(/[\0 ]+$/, '')
+        .trim()
+    : '';
 };
 
 /** A person name for reading: "Family, Given Middle" per component group, groups separated by " = ". */
 export function readableName(pn: string): string {
-  return pn.split('=').map((group) => {
-    const [family = '', given = '', middle = '', prefix = '', suffix = ''] = group.split('^');
-    const rest = [prefix, given, middle].filter(Boolean).join(' ');
-    return [family, rest].filter(Boolean).join(', ') + (suffix ? ` ${suffix}` : '');
-  }).filter(Boolean).join(' = ');
+  return pn
+    .split('=')
+    .map((group) => {
+      const [family = '', given = '', middle = '', prefix = '', suffix = ''] = group.split('^');
+      const rest = [prefix, given, middle].filter(Boolean).join(' ');
+      return [family, rest].filter(Boolean).join(', ') + (suffix ? ` ${suffix}` : '');
+    })
+    .filter(Boolean)
+    .join(' = ');
 }
 
 /** A DA value formatted for a locale (UTC, so the date never shifts), or ISO 8601 without one. */
@@ -42,17 +50,28 @@ export function formatDate(da: string, locale: string | undefined): string {
   if (!m) return da;
   const [, y, mo, d] = m as unknown as [string, string, string, string];
   if (!locale) return `${y}-${mo}-${d}`;
-  return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeZone: 'UTC' }).format(new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d))));
+  return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeZone: 'UTC' }).format(
+    new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d))),
+  );
 }
 
 /** The first language of an Accept-Language header that this runtime can format dates in. */
 export function negotiateLocale(acceptLanguage: string | undefined): string | undefined {
   if (!acceptLanguage) return undefined;
-  const tags = acceptLanguage.split(',').map((part, index) => {
-    const [lang = '', ...params] = part.trim().split(';');
-    const q = Number(params.find((p) => p.trim().startsWith('q='))?.trim().slice(2) ?? 1);
-    return { lang: lang.trim(), q: Number.isFinite(q) ? q : 0, index };
-  }).filter((t) => t.lang && t.lang !== '*' && t.q > 0).sort((a, b) => b.q - a.q || a.index - b.index);
+  const tags = acceptLanguage
+    .split(',')
+    .map((part, index) => {
+      const [lang = '', ...params] = part.trim().split(';');
+      const q = Number(
+        params
+          .find((p) => p.trim().startsWith('q='))
+          ?.trim()
+          .slice(2) ?? 1,
+      );
+      return { lang: lang.trim(), q: Number.isFinite(q) ? q : 0, index };
+    })
+    .filter((t) => t.lang && t.lang !== '*' && t.q > 0)
+    .sort((a, b) => b.q - a.q || a.index - b.index);
   for (const t of tags) {
     try {
       if (Intl.DateTimeFormat.supportedLocalesOf([t.lang]).length) return t.lang;
@@ -64,7 +83,10 @@ export function negotiateLocale(acceptLanguage: string | undefined): string | un
 }
 
 /** The lines to burn in: patient data top left, technique bottom left. */
-export function annotationLines(ctx: AnnotationContext, request: AnnotationRequest): { top: string[]; bottom: string[] } {
+export function annotationLines(
+  ctx: AnnotationContext,
+  request: AnnotationRequest,
+): { top: string[]; bottom: string[] } {
   const ds = ctx.dataset;
   const top: string[] = [];
   const bottom: string[] = [];
@@ -86,7 +108,10 @@ export function annotationLines(ctx: AnnotationContext, request: AnnotationReque
     if (ctx.frames > 1) bottom.push(`Frame ${ctx.frame}/${ctx.frames}`);
     const location = text(ds, tag(0x0020, 0x1041), 'DS');
     if (location) bottom.push(`Loc ${location} mm`);
-    if (ctx.window) bottom.push(`W ${round(ctx.window.width)}  C ${round(ctx.window.center)}${ctx.window.fn === 'LINEAR' ? '' : `  ${ctx.window.fn.toLowerCase()}`}`);
+    if (ctx.window)
+      bottom.push(
+        `W ${round(ctx.window.width)}  C ${round(ctx.window.center)}${ctx.window.fn === 'LINEAR' ? '' : `  ${ctx.window.fn.toLowerCase()}`}`,
+      );
   }
   return { top: top.filter(Boolean), bottom: bottom.filter(Boolean) };
 }
@@ -96,10 +121,18 @@ const round = (v: number): string => (Number.isInteger(v) ? String(v) : v.toFixe
 const escapeMarkup = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** Lines of text in one colour, as an RGBA image. */
-async function textImage(lines: string[], fontPx: number, colour: string): Promise<{ data: Buffer; width: number; height: number }> {
+async function textImage(
+  lines: string[],
+  fontPx: number,
+  colour: string,
+): Promise<{ data: Buffer; width: number; height: number }> {
   const markup = `<span foreground="${colour}">${escapeMarkup(lines.join('\n'))}</span>`;
   await bundledFonts();
-  const { data, info } = await sharp({ text: { text: markup, font: `${ANNOTATION_FONT} ${fontPx}px`, rgba: true, dpi: 72 } }).png().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp({
+    text: { text: markup, font: `${ANNOTATION_FONT} ${fontPx}px`, rgba: true, dpi: 72 },
+  })
+    .png()
+    .toBuffer({ resolveWithObject: true });
   return { data, width: info.width, height: info.height };
 }
 
@@ -110,14 +143,24 @@ async function textBlock(lines: string[], fontPx: number): Promise<{ input: Buff
   const height = white.height + 2;
   const input = await sharp({ create: { width, height, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
     .composite([
-      ...[[0, 0], [2, 0], [0, 2], [2, 2]].map(([left, top]) => ({ input: black.data, left: left as number, top: top as number })),
+      ...[
+        [0, 0],
+        [2, 0],
+        [0, 2],
+        [2, 2],
+      ].map(([left, top]) => ({ input: black.data, left: left as number, top: top as number })),
       { input: white.data, left: 1, top: 1 },
-    ]).png().toBuffer();
+    ])
+    .png()
+    .toBuffer();
   return { input, width, height };
 }
 
 /** Overlays for an image of the given size: the text blocks, scaled to the image, clipped inside it. */
-export async function annotationOverlays(lines: { top: string[]; bottom: string[] }, size: { width: number; height: number }): Promise<OverlayOptions[]> {
+export async function annotationOverlays(
+  lines: { top: string[]; bottom: string[] },
+  size: { width: number; height: number },
+): Promise<OverlayOptions[]> {
   const fontPx = Math.max(9, Math.min(28, Math.round(size.height / 32)));
   const margin = Math.max(2, Math.round(fontPx / 3));
   const overlays: OverlayOptions[] = [];
@@ -128,7 +171,10 @@ export async function annotationOverlays(lines: { top: string[]; bottom: string[
     const maxH = Math.floor(size.height / 2) - margin;
     if (maxW < 4 || maxH < 4) return;
     if (block.width > maxW || block.height > maxH) {
-      const input = await sharp(block.input).extract({ left: 0, top: 0, width: Math.min(block.width, maxW), height: Math.min(block.height, maxH) }).png().toBuffer();
+      const input = await sharp(block.input)
+        .extract({ left: 0, top: 0, width: Math.min(block.width, maxW), height: Math.min(block.height, maxH) })
+        .png()
+        .toBuffer();
       block = { input, width: Math.min(block.width, maxW), height: Math.min(block.height, maxH) };
     }
     overlays.push({ input: block.input, left: margin, top: atBottom ? size.height - block.height - margin : margin });

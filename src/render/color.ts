@@ -35,11 +35,20 @@ function upsample422(frame: Uint8Array, format: PixelFormat): Uint8Array {
   let src = 0;
   for (let y = 0; y < format.rows; y++) {
     for (let x = 0; x < cols; x += 2) {
-      const y1 = frame[src] as number, y2 = frame[src + 1] as number, cb = frame[src + 2] as number, cr = frame[src + 3] as number;
+      const y1 = frame[src] as number,
+        y2 = frame[src + 1] as number,
+        cb = frame[src + 2] as number,
+        cr = frame[src + 3] as number;
       src += 4;
       const o = (y * cols + x) * 3;
-      out[o] = y1; out[o + 1] = cb; out[o + 2] = cr;
-      if (x + 1 < cols) { out[o + 3] = y2; out[o + 4] = cb; out[o + 5] = cr; }
+      out[o] = y1;
+      out[o + 1] = cb;
+      out[o + 2] = cr;
+      if (x + 1 < cols) {
+        out[o + 3] = y2;
+        out[o + 4] = cb;
+        out[o + 5] = cr;
+      }
     }
   }
   return out;
@@ -54,8 +63,8 @@ function ybrToRgb(ybr: Uint8Array, partial: boolean): Uint8Array {
     if (partial) {
       // Y in 16–235, Cb/Cr in 16–240 (PS3.3 C.7.6.3.1.2, ITU-R BT.601).
       y = 1.1644 * (y - 16);
-      out[i] = clamp(y + 1.5960 * cr);
-      out[i + 1] = clamp(y - 0.3918 * cb - 0.8130 * cr);
+      out[i] = clamp(y + 1.596 * cr);
+      out[i + 1] = clamp(y - 0.3918 * cb - 0.813 * cr);
       out[i + 2] = clamp(y + 2.0172 * cb);
     } else {
       out[i] = clamp(y + 1.402 * cr);
@@ -66,7 +75,11 @@ function ybrToRgb(ybr: Uint8Array, partial: boolean): Uint8Array {
   return out;
 }
 
-function paletteToRgb(frame: Uint8Array, format: PixelFormat, palette: { red: Lut; green: Lut; blue: Lut }): Uint8Array {
+function paletteToRgb(
+  frame: Uint8Array,
+  format: PixelFormat,
+  palette: { red: Lut; green: Lut; blue: Lut },
+): Uint8Array {
   const n = format.rows * format.columns;
   const indices = readStoredValues(frame, format, new Int32Array(n));
   const out = new Uint8Array(n * 3);
@@ -86,7 +99,12 @@ function paletteToRgb(frame: Uint8Array, format: PixelFormat, palette: { red: Lu
 }
 
 /** A colour frame as 8-bit RGB, colour-by-pixel. `photometric` is what the (decoded) samples are. */
-export function toRgb8(frame: Uint8Array, format: PixelFormat, photometric: string, palette?: { red: Lut; green: Lut; blue: Lut }): Uint8Array {
+export function toRgb8(
+  frame: Uint8Array,
+  format: PixelFormat,
+  photometric: string,
+  palette?: { red: Lut; green: Lut; blue: Lut },
+): Uint8Array {
   if (photometric === 'PALETTE COLOR') {
     if (!palette) throw new Error('PALETTE COLOR without a palette');
     return paletteToRgb(frame, format, palette);
@@ -94,7 +112,10 @@ export function toRgb8(frame: Uint8Array, format: PixelFormat, photometric: stri
   if (photometric === 'YBR_FULL_422' || photometric === 'YBR_PARTIAL_422') {
     // Uncompressed 4:2:2 has half as many chroma samples; decoded data is already full resolution.
     const expected422 = format.rows * Math.ceil(format.columns / 2) * 4;
-    const full = frame.byteLength <= expected422 && format.bitsAllocated === 8 ? upsample422(frame, format) : samples8(frame, format);
+    const full =
+      frame.byteLength <= expected422 && format.bitsAllocated === 8
+        ? upsample422(frame, format)
+        : samples8(frame, format);
     return ybrToRgb(full, photometric === 'YBR_PARTIAL_422');
   }
   const data = samples8(frame, format);

@@ -11,8 +11,12 @@ import { tempDir } from '../../devkit/temp.js';
 
 /** Code points a font covers, from fontconfig's own reading of the file (fc-query, Debian fontconfig). */
 function coverage(file: string): (cp: number) => boolean {
-  const ranges = execFileSync('fc-query', ['-f', '%{charset}', file]).toString().trim().split(/\s+/)
-    .map((r) => r.split('-').map((h) => parseInt(h, 16))).map(([lo = 0, hi]) => [lo, hi ?? lo] as const);
+  const ranges = execFileSync('fc-query', ['-f', '%{charset}', file])
+    .toString()
+    .trim()
+    .split(/\s+/)
+    .map((r) => r.split('-').map((h) => parseInt(h, 16)))
+    .map(([lo = 0, hi]) => [lo, hi ?? lo] as const);
   return (cp) => ranges.some(([lo, hi]) => cp >= lo && cp <= hi);
 }
 
@@ -31,14 +35,21 @@ function renderWithNoSystemFonts(register: boolean): string {
     process.stdout.write(raw.toString('base64'));`;
   const file = path.join(dir, 'render.mts');
   writeFileSync(file, script);
-  const out = execFileSync(process.execPath, ['--import', 'tsx', file], { env: { ...process.env, FONTCONFIG_FILE: conf }, cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+  const out = execFileSync(process.execPath, ['--import', 'tsx', file], {
+    env: { ...process.env, FONTCONFIG_FILE: conf },
+    cwd: process.cwd(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 64 << 20,
+  });
   return createHash('sha256').update(Buffer.from(out.toString(), 'base64')).digest('hex');
 }
 
 describe('bundled fonts', () => {
-  it('cover every character of the fixtures\' names (Latin, Greek, Cyrillic, Japanese, Korean, Chinese), by fontconfig\'s reading of the files', () => {
+  it("cover every character of the fixtures' names (Latin, Greek, Cyrillic, Japanese, Korean, Chinese), by fontconfig's reading of the files", () => {
     const covers = BUNDLED_FONT_FILES.map(coverage);
-    const missing = [...new Set(SAMPLE)].filter((c) => !/[\s^=]/.test(c) && !covers.some((has) => has(c.codePointAt(0) ?? 0)));
+    const missing = [...new Set(SAMPLE)].filter(
+      (c) => !/[\s^=]/.test(c) && !covers.some((has) => has(c.codePointAt(0) ?? 0)),
+    );
     expect(missing).toEqual([]);
     expect(ANNOTATION_FONT).toBe('DejaVu Sans, Droid Sans Fallback, NanumGothic');
   });

@@ -34,7 +34,10 @@ let registered: Promise<void> | undefined;
  */
 export function bundledFonts(): Promise<void> {
   registered ??= (async () => {
-    for (const fontfile of BUNDLED_FONT_FILES) await sharp({ text: { text: '.', fontfile, dpi: 72 } }).png().toBuffer();
+    for (const fontfile of BUNDLED_FONT_FILES)
+      await sharp({ text: { text: '.', fontfile, dpi: 72 } })
+        .png()
+        .toBuffer();
   })();
   return registered;
 }

@@ -29,14 +29,21 @@ describe('VOI LUT functions (PS3.3 C.11.2.1.2, C.11.2.1.3)', () => {
 });
 
 describe('display tables', () => {
-  const d: GrayscaleDescription = { kind: 'grayscale', modality: { slope: 2, intercept: -100 }, windows: [], voiLuts: [], inverted: true, padding: { low: -5, high: -5 } };
+  const d: GrayscaleDescription = {
+    kind: 'grayscale',
+    modality: { slope: 2, intercept: -100 },
+    windows: [],
+    voiLuts: [],
+    inverted: true,
+    padding: { low: -5, high: -5 },
+  };
   it('applies rescale, window and inversion, with padding black', () => {
     const t = displayTable(d, { window: { center: 0, width: 200, fn: 'LINEAR_EXACT' } }, { min: -5, max: 100 });
     const at = (stored: number): number => t[stored + 5] as number;
-    expect(at(-5)).toBe(0);     // padding: background, after inversion too
-    expect(at(0)).toBe(255);    // 0·2 − 100 = −100 → (−100 − 0)/200 + 0.5 = 0 → inverted 1
-    expect(at(50)).toBe(128);   // 0 → 0.5 → inverted 0.5 → 127.5 rounds up
-    expect(at(100)).toBe(0);    // 100 → 1 → inverted 0
+    expect(at(-5)).toBe(0); // padding: background, after inversion too
+    expect(at(0)).toBe(255); // 0·2 − 100 = −100 → (−100 − 0)/200 + 0.5 = 0 → inverted 1
+    expect(at(50)).toBe(128); // 0 → 0.5 → inverted 0.5 → 127.5 rounds up
+    expect(at(100)).toBe(0); // 100 → 1 → inverted 0
   });
   it('knows the stored range of a format', () => {
     expect(storedRange({ bitsStored: 12, pixelRepresentation: 1 } as never)).toEqual({ min: -2048, max: 2047 });

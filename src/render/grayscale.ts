@@ -12,7 +12,9 @@ import { lookup, type Lut } from './lut.js';
 /** Stored values a frame can hold (PS3.5 §8.1.1): Bits Stored, signed or not. */
 export function storedRange(format: PixelFormat): { min: number; max: number } {
   const bits = Math.min(format.bitsStored, 32);
-  return format.pixelRepresentation === 1 ? { min: -(2 ** (bits - 1)), max: 2 ** (bits - 1) - 1 } : { min: 0, max: 2 ** bits - 1 };
+  return format.pixelRepresentation === 1
+    ? { min: -(2 ** (bits - 1)), max: 2 ** (bits - 1) - 1 }
+    : { min: 0, max: 2 ** bits - 1 };
 }
 
 /** The stored values of a native frame (little endian), masked to Bits Stored and sign-extended (PS3.5 §8.1.1). */
@@ -75,13 +77,16 @@ function eachStored(frame: Uint8Array, format: PixelFormat, visit: (value: numbe
   const signShift = 32 - bits;
   const mask = bits >= 32 ? 0xffffffff : 2 ** bits - 1;
   if (format.bitsAllocated === 16 && frame.byteOffset % 2 === 0 && bits === 16 && shift === 0) {
-    const words = signed ? new Int16Array(frame.buffer, frame.byteOffset, n) : new Uint16Array(frame.buffer, frame.byteOffset, n);
+    const words = signed
+      ? new Int16Array(frame.buffer, frame.byteOffset, n)
+      : new Uint16Array(frame.buffer, frame.byteOffset, n);
     for (let i = 0; i < n; i++) visit(words[i] as number, i);
     return;
   }
   if (format.bitsAllocated === 16 && frame.byteOffset % 2 === 0) {
     const words = new Uint16Array(frame.buffer, frame.byteOffset, n);
-    if (signed) for (let i = 0; i < n; i++) visit(((((words[i] as number) >>> shift) & mask) << signShift) >> signShift, i);
+    if (signed)
+      for (let i = 0; i < n; i++) visit(((((words[i] as number) >>> shift) & mask) << signShift) >> signShift, i);
     else for (let i = 0; i < n; i++) visit(((words[i] as number) >>> shift) & mask, i);
     return;
   }
@@ -90,7 +95,11 @@ function eachStored(frame: Uint8Array, format: PixelFormat, visit: (value: numbe
 }
 
 /** Smallest and largest stored value of a frame, all of them and those that are not padding, in one pass. */
-export function frameRange(frame: Uint8Array, format: PixelFormat, padding?: { low: number; high: number }): { all: { min: number; max: number }; image?: { min: number; max: number } } {
+export function frameRange(
+  frame: Uint8Array,
+  format: PixelFormat,
+  padding?: { low: number; high: number },
+): { all: { min: number; max: number }; image?: { min: number; max: number } } {
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
   let imin = Number.POSITIVE_INFINITY;
@@ -109,11 +118,20 @@ export function frameRange(frame: Uint8Array, format: PixelFormat, padding?: { l
 }
 
 /** Maps every pixel through a display table (index = stored value − offset) into 8-bit output. */
-export function mapFrame(frame: Uint8Array, format: PixelFormat, table: Uint8Array, offset: number, out: Uint8Array): Uint8Array {
+export function mapFrame(
+  frame: Uint8Array,
+  format: PixelFormat,
+  table: Uint8Array,
+  offset: number,
+  out: Uint8Array,
+): Uint8Array {
   const n = format.rows * format.columns;
   const bits = format.bitsStored;
   if (format.bitsAllocated === 16 && frame.byteOffset % 2 === 0 && bits === 16 && format.highBit === 15) {
-    const words = format.pixelRepresentation === 1 ? new Int16Array(frame.buffer, frame.byteOffset, n) : new Uint16Array(frame.buffer, frame.byteOffset, n);
+    const words =
+      format.pixelRepresentation === 1
+        ? new Int16Array(frame.buffer, frame.byteOffset, n)
+        : new Uint16Array(frame.buffer, frame.byteOffset, n);
     for (let i = 0; i < n; i++) out[i] = table[(words[i] as number) - offset] as number;
     return out;
   }
@@ -124,14 +142,20 @@ export function mapFrame(frame: Uint8Array, format: PixelFormat, table: Uint8Arr
     for (let i = 0; i < n; i++) out[i] = table[(((words[i] as number) >>> shift) & mask) - offset] as number;
     return out;
   }
-  eachStored(frame, format, (v, i) => { out[i] = table[v - offset] as number; });
+  eachStored(frame, format, (v, i) => {
+    out[i] = table[v - offset] as number;
+  });
   return out;
 }
 
-const modalityValue = (d: GrayscaleDescription, stored: number): number => ('lut' in d.modality ? lookup(d.modality.lut, stored) : stored * d.modality.slope + d.modality.intercept);
+const modalityValue = (d: GrayscaleDescription, stored: number): number =>
+  'lut' in d.modality ? lookup(d.modality.lut, stored) : stored * d.modality.slope + d.modality.intercept;
 
 /** The range of Modality LUT output over stored values [min, max]. */
-export function modalityRange(d: GrayscaleDescription, stored: { min: number; max: number }): { min: number; max: number } {
+export function modalityRange(
+  d: GrayscaleDescription,
+  stored: { min: number; max: number },
+): { min: number; max: number } {
   if (!('lut' in d.modality)) {
     const a = modalityValue(d, stored.min);
     const b = modalityValue(d, stored.max);
@@ -175,9 +199,13 @@ export function minMaxWindow(range: { min: number; max: number }): Window {
 
 /** The whole pipeline for one stored value: an 8-bit display value (padding → 0, the background). */
 export function displayFunction(d: GrayscaleDescription, voi: VoiChoice): (stored: number) => number {
-  const voiOf = 'window' in voi
-    ? windowFunction(voi.window)
-    : ((lut: Lut) => { const top = 2 ** lut.bits - 1; return (x: number) => Math.min(lookup(lut, Math.round(x)) / top, 1); })(voi.lut);
+  const voiOf =
+    'window' in voi
+      ? windowFunction(voi.window)
+      : ((lut: Lut) => {
+          const top = 2 ** lut.bits - 1;
+          return (x: number) => Math.min(lookup(lut, Math.round(x)) / top, 1);
+        })(voi.lut);
   const padding = d.padding;
   return (stored) => {
     if (padding && stored >= padding.low && stored <= padding.high) return 0;
@@ -187,7 +215,11 @@ export function displayFunction(d: GrayscaleDescription, voi: VoiChoice): (store
 }
 
 /** The display value of every stored value in `stored` (index = value − stored.min). */
-export function displayTable(d: GrayscaleDescription, voi: VoiChoice, stored: { min: number; max: number }): Uint8Array {
+export function displayTable(
+  d: GrayscaleDescription,
+  voi: VoiChoice,
+  stored: { min: number; max: number },
+): Uint8Array {
   const size = stored.max - stored.min + 1;
   const table = new Uint8Array(size);
   const display = displayFunction(d, voi);

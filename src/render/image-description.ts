@@ -66,7 +66,10 @@ const T = {
 export function numbers(ds: Dataset | undefined, t: Tag): number[] {
   const text = ds?.getString(t);
   if (!text) return [];
-  return text.split('\\').map((v) => Number(v.trim())).filter((n) => Number.isFinite(n));
+  return text
+    .split('\\')
+    .map((v) => Number(v.trim()))
+    .filter((n) => Number.isFinite(n));
 }
 
 const firstItem = (ds: Dataset | undefined, t: Tag): Dataset | undefined => {
@@ -81,7 +84,9 @@ const firstItem = (ds: Dataset | undefined, t: Tag): Dataset | undefined => {
 function frameSources(ds: Dataset, frame: number, macro: Tag): Dataset[] {
   const perFrameEl = ds.get(FG.perFrame);
   const perFrame = perFrameEl && perFrameEl.vr === 'SQ' ? perFrameEl.items[frame - 1] : undefined;
-  return [firstItem(perFrame, macro), firstItem(firstItem(ds, FG.shared), macro), ds].filter((d): d is Dataset => d !== undefined);
+  return [firstItem(perFrame, macro), firstItem(firstItem(ds, FG.shared), macro), ds].filter(
+    (d): d is Dataset => d !== undefined,
+  );
 }
 
 function voiFunction(text: string | undefined): VoiFunction {
@@ -95,11 +100,20 @@ function paletteLut(ds: Dataset, color: 0 | 1 | 2, signed: boolean): Lut {
   if (!descriptor) throw new RenderDescriptionError(`PALETTE COLOR without a ${name} palette descriptor`);
   const plain = ds.get(tag(0x0028, 0x1201 + color));
   const segmented = ds.get(tag(0x0028, 0x1221 + color));
-  if (plain && 'bytes' in plain) return { firstMapped: descriptor.firstMapped, values: readLutData(plain.bytes, descriptor.entries, descriptor.bits), bits: descriptor.bits };
+  if (plain && 'bytes' in plain)
+    return {
+      firstMapped: descriptor.firstMapped,
+      values: readLutData(plain.bytes, descriptor.entries, descriptor.bits),
+      bits: descriptor.bits,
+    };
   if (segmented && 'bytes' in segmented) {
     const words = new Uint16Array(segmented.bytes.length >> 1);
     for (let i = 0; i < words.length; i++) words[i] = segmented.bytes.readUInt16LE(i * 2);
-    return { firstMapped: descriptor.firstMapped, values: expandSegmented(words, descriptor.entries), bits: descriptor.bits };
+    return {
+      firstMapped: descriptor.firstMapped,
+      values: expandSegmented(words, descriptor.entries),
+      bits: descriptor.bits,
+    };
   }
   throw new RenderDescriptionError(`PALETTE COLOR without ${name} palette data`);
 }
@@ -110,10 +124,16 @@ export function describeFrame(ds: Dataset, format: PixelFormat, frame: number): 
   try {
     if (photometric === 'PALETTE COLOR') {
       const signed = format.pixelRepresentation === 1;
-      return { kind: 'color', palette: { red: paletteLut(ds, 0, signed), green: paletteLut(ds, 1, signed), blue: paletteLut(ds, 2, signed) } };
+      return {
+        kind: 'color',
+        palette: { red: paletteLut(ds, 0, signed), green: paletteLut(ds, 1, signed), blue: paletteLut(ds, 2, signed) },
+      };
     }
     if (format.samplesPerPixel !== 1) return { kind: 'color' };
-    if (photometric !== 'MONOCHROME1' && photometric !== 'MONOCHROME2') throw new RenderDescriptionError(`Photometric Interpretation ${photometric} with one sample per pixel is not renderable`);
+    if (photometric !== 'MONOCHROME1' && photometric !== 'MONOCHROME2')
+      throw new RenderDescriptionError(
+        `Photometric Interpretation ${photometric} with one sample per pixel is not renderable`,
+      );
     const signed = format.pixelRepresentation === 1;
 
     let modality: GrayscaleDescription['modality'] = { slope: 1, intercept: 0 };
@@ -138,10 +158,18 @@ export function describeFrame(ds: Dataset, format: PixelFormat, frame: number): 
       const centers = numbers(source, T.windowCenter);
       const widths = numbers(source, T.windowWidth);
       const fn = voiFunction(source.getString(T.voiLutFunction));
-      windows = centers.slice(0, widths.length).map((center, i) => ({ center, width: widths[i] as number, fn })).filter((w) => w.width > 0);
+      windows = centers
+        .slice(0, widths.length)
+        .map((center, i) => ({ center, width: widths[i] as number, fn }))
+        .filter((w) => w.width > 0);
       const seq = source.get(T.voiLutSequence);
       // The input of a VOI LUT is the Modality LUT's output: its first mapped value is signed when declared SS.
-      voiLuts = seq && seq.vr === 'SQ' ? seq.items.map((item) => lutFromItem(item, item.get(0x00283002)?.vr === 'SS')).filter((l): l is Lut => l !== undefined) : [];
+      voiLuts =
+        seq && seq.vr === 'SQ'
+          ? seq.items
+              .map((item) => lutFromItem(item, item.get(0x00283002)?.vr === 'SS'))
+              .filter((l): l is Lut => l !== undefined)
+          : [];
       if (windows.length || voiLuts.length) break;
     }
 
@@ -162,4 +190,3 @@ export function describeFrame(ds: Dataset, format: PixelFormat, frame: number): 
     throw err;
   }
 }
-

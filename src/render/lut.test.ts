@@ -26,6 +26,8 @@ describe('LUT data', () => {
 
   it('clamps lookups below the first and above the last entry (PS3.3 C.11.1.1)', () => {
     const lut = { firstMapped: 10, values: Uint16Array.from([100, 200, 300]), bits: 16 };
-    expect([lookup(lut, 0), lookup(lut, 10), lookup(lut, 11), lookup(lut, 12), lookup(lut, 99)]).toEqual([100, 100, 200, 300, 300]);
+    expect([lookup(lut, 0), lookup(lut, 10), lookup(lut, 11), lookup(lut, 12), lookup(lut, 99)]).toEqual([
+      100, 100, 200, 300, 300,
+    ]);
   });
 });

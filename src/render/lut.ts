@@ -23,7 +23,11 @@ const inlineBytes = (el: DataElement | undefined): Buffer | undefined => (el && 
  * The three values of a LUT Descriptor (PS3.3 C.11.1.1.1): number of entries (0 means 65536), first input value
  * mapped (US, or SS when `signedInput` — its VR follows the pixel representation), and bits per entry.
  */
-export function readDescriptor(ds: Dataset, t: Tag, signedInput: boolean): { entries: number; firstMapped: number; bits: number } | undefined {
+export function readDescriptor(
+  ds: Dataset,
+  t: Tag,
+  signedInput: boolean,
+): { entries: number; firstMapped: number; bits: number } | undefined {
   const b = inlineBytes(ds.get(t));
   if (!b || b.length < 6) return undefined;
   const entries = b.readUInt16LE(0) || 65536;
@@ -38,11 +42,13 @@ export function readDescriptor(ds: Dataset, t: Tag, signedInput: boolean): { ent
 export function readLutData(bytes: Buffer, entries: number, bits: number): Uint16Array {
   const out = new Uint16Array(entries);
   if (bits <= 8 && bytes.length < entries * 2) {
-    if (bytes.length < entries) throw new LutError(`LUT Data holds ${bytes.length} bytes for ${entries} entries of 8 bits`);
+    if (bytes.length < entries)
+      throw new LutError(`LUT Data holds ${bytes.length} bytes for ${entries} entries of 8 bits`);
     for (let i = 0; i < entries; i++) out[i] = bytes[i] as number;
     return out;
   }
-  if (bytes.length < entries * 2) throw new LutError(`LUT Data holds ${bytes.length} bytes for ${entries} entries of 16 bits`);
+  if (bytes.length < entries * 2)
+    throw new LutError(`LUT Data holds ${bytes.length} bytes for ${entries} entries of 16 bits`);
   for (let i = 0; i < entries; i++) out[i] = bytes.readUInt16LE(i * 2);
   if (bits <= 8) for (let i = 0; i < entries; i++) out[i] = (out[i] as number) & 0xff;
   return out;

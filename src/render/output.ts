@@ -45,8 +45,16 @@ export class ViewportError extends Error {
 const BLACK = { r: 0, g: 0, b: 0, alpha: 1 };
 
 /** The source rectangle of a viewport region and whether it flips, clipped to the image. */
-function sourceRegion(pixels: Pixels, region: NonNullable<Viewport['region']>): { left: number; top: number; width: number; height: number; flop: boolean; flip: boolean } {
-  const axis = (start: number | undefined, size: number | undefined, full: number, name: string): [number, number, boolean] => {
+function sourceRegion(
+  pixels: Pixels,
+  region: NonNullable<Viewport['region']>,
+): { left: number; top: number; width: number; height: number; flop: boolean; flip: boolean } {
+  const axis = (
+    start: number | undefined,
+    size: number | undefined,
+    full: number,
+    name: string,
+  ): [number, number, boolean] => {
     const s = start ?? 0;
     const len = size ?? full - s;
     const from = len < 0 ? s + len : s;
@@ -68,23 +76,32 @@ function geometry(pixels: Pixels, options: Pick<OutputOptions, 'viewport' | 'fit
   if (viewport) {
     if (viewport.region) {
       const r = sourceRegion(pixels, viewport.region);
-      if (r.left !== 0 || r.top !== 0 || r.width !== pixels.width || r.height !== pixels.height) img = img.extract({ left: r.left, top: r.top, width: r.width, height: r.height });
+      if (r.left !== 0 || r.top !== 0 || r.width !== pixels.width || r.height !== pixels.height)
+        img = img.extract({ left: r.left, top: r.top, width: r.width, height: r.height });
       if (r.flop) img = img.flop();
       if (r.flip) img = img.flip();
     }
     return img.resize(viewport.width, viewport.height, { fit: 'contain', background: BLACK });
   }
-  if (fit && (pixels.width > fit.width || pixels.height > fit.height)) img = img.resize(fit.width, fit.height, { fit: 'inside' });
+  if (fit && (pixels.width > fit.width || pixels.height > fit.height))
+    img = img.resize(fit.width, fit.height, { fit: 'inside' });
   return img;
 }
 
 /** The size of the output image for these pixels and options (annotations are laid out for it). */
-export function outputSize(pixels: { width: number; height: number }, options: Pick<OutputOptions, 'viewport' | 'fit'>): { width: number; height: number } {
+export function outputSize(
+  pixels: { width: number; height: number },
+  options: Pick<OutputOptions, 'viewport' | 'fit'>,
+): { width: number; height: number } {
   if (options.viewport) return { width: options.viewport.width, height: options.viewport.height };
   const fit = options.fit;
-  if (!fit || (pixels.width <= fit.width && pixels.height <= fit.height)) return { width: pixels.width, height: pixels.height };
+  if (!fit || (pixels.width <= fit.width && pixels.height <= fit.height))
+    return { width: pixels.width, height: pixels.height };
   const scale = Math.min(fit.width / pixels.width, fit.height / pixels.height);
-  return { width: Math.max(1, Math.round(pixels.width * scale)), height: Math.max(1, Math.round(pixels.height * scale)) };
+  return {
+    width: Math.max(1, Math.round(pixels.width * scale)),
+    height: Math.max(1, Math.round(pixels.height * scale)),
+  };
 }
 
 /** Renders pixels into the requested media type (PS3.18 §8.3.5). */
@@ -93,14 +110,18 @@ export async function encodeImage(pixels: Pixels, options: OutputOptions): Promi
   if (options.overlays?.length) {
     // Overlays are drawn at the final size, so the geometry must be applied first.
     const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
-    img = sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels as 1 | 3 } }).composite(options.overlays);
+    img = sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels as 1 | 3 } }).composite(
+      options.overlays,
+    );
   }
   if (pixels.channels === 1) img = img.toColourspace('b-w'); // keep one channel: 1-channel input would become RGB
   if (options.srgbProfile) img = img.withIccProfile('srgb');
   switch (options.mediaType) {
     // No Huffman optimisation: a second pass over the image for a file about 5 % smaller.
-    case 'image/jpeg': return img.jpeg({ quality: options.quality, chromaSubsampling: '4:2:0', optimiseCoding: false }).toBuffer();
-    case 'image/png': return img.png({ compressionLevel: 4, adaptiveFiltering: false }).toBuffer();
+    case 'image/jpeg':
+      return img.jpeg({ quality: options.quality, chromaSubsampling: '4:2:0', optimiseCoding: false }).toBuffer();
+    case 'image/png':
+      return img.png({ compressionLevel: 4, adaptiveFiltering: false }).toBuffer();
     case 'image/gif': {
       const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
       return encodeGif([{ data, width: info.width, height: info.height, channels: info.channels === 1 ? 1 : 3 }], []);
@@ -118,7 +139,16 @@ function toRgba(p: Pixels): Uint8Array {
   const out = new Uint8Array(n * 4);
   for (let i = 0; i < n; i++) {
     const o = i * 4;
-    if (p.channels === 1) { const v = p.data[i] as number; out[o] = v; out[o + 1] = v; out[o + 2] = v; } else { out[o] = p.data[i * 3] as number; out[o + 1] = p.data[i * 3 + 1] as number; out[o + 2] = p.data[i * 3 + 2] as number; }
+    if (p.channels === 1) {
+      const v = p.data[i] as number;
+      out[o] = v;
+      out[o + 1] = v;
+      out[o + 2] = v;
+    } else {
+      out[o] = p.data[i * 3] as number;
+      out[o + 1] = p.data[i * 3 + 1] as number;
+      out[o + 2] = p.data[i * 3 + 2] as number;
+    }
     out[o + 3] = 255;
   }
   return out;
@@ -146,11 +176,16 @@ export function encodeGif(frames: Pixels[], delaysMs: number[]): Buffer {
 }
 
 /** Pixels after viewport or fit (for an animated GIF whose frames are encoded together). */
-export async function transformPixels(pixels: Pixels, options: Pick<OutputOptions, 'viewport' | 'fit' | 'overlays'>): Promise<Pixels> {
+export async function transformPixels(
+  pixels: Pixels,
+  options: Pick<OutputOptions, 'viewport' | 'fit' | 'overlays'>,
+): Promise<Pixels> {
   let img = geometry(pixels, options);
   if (options.overlays?.length) {
     const first = await img.raw().toBuffer({ resolveWithObject: true });
-    img = sharp(first.data, { raw: { width: first.info.width, height: first.info.height, channels: first.info.channels as 1 | 3 } }).composite(options.overlays);
+    img = sharp(first.data, {
+      raw: { width: first.info.width, height: first.info.height, channels: first.info.channels as 1 | 3 },
+    }).composite(options.overlays);
   }
   if (pixels.channels === 1) img = img.toColourspace('b-w');
   const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });

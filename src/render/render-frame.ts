@@ -1,6 +1,16 @@
 import type { PixelFormat } from '../codecs/pixel-format.js';
 import type { GrayscaleDescription, RenderDescription, Window } from './image-description.js';
-import { displayFunction, displayTable, frameRange, mapFrame, minMaxWindow, modalityRange, readStoredValues, storedRange, type VoiChoice } from './grayscale.js';
+import {
+  displayFunction,
+  displayTable,
+  frameRange,
+  mapFrame,
+  minMaxWindow,
+  modalityRange,
+  readStoredValues,
+  storedRange,
+  type VoiChoice,
+} from './grayscale.js';
 import { toRgb8 } from './color.js';
 
 /** A frame ready for rendering: its native samples (decoded if it was compressed) and what they are. */
@@ -45,7 +55,8 @@ export function chooseVoi(description: GrayscaleDescription, frame: DecodedFrame
   return { window: minMaxWindow(modalityRange(description, range.image ?? range.all)) };
 }
 
-const voiKey = (voi: VoiChoice): string => ('window' in voi ? `w${voi.window.center},${voi.window.width},${voi.window.fn}` : 'lut');
+const voiKey = (voi: VoiChoice): string =>
+  'window' in voi ? `w${voi.window.center},${voi.window.width},${voi.window.fn}` : 'lut';
 
 /**
  * Display tables by description and VOI: the same image at the same window (every request for a series' frames)
@@ -70,7 +81,11 @@ function tableFor(description: GrayscaleDescription, voi: VoiChoice, stored: { m
 }
 
 /** Renders one frame to 8-bit display pixels (PS3.4 Annex N.2). */
-export function renderFrame(frame: DecodedFrame, description: RenderDescription, requestedWindow?: Window): RenderedFrame {
+export function renderFrame(
+  frame: DecodedFrame,
+  description: RenderDescription,
+  requestedWindow?: Window,
+): RenderedFrame {
   const { format } = frame;
   const width = format.columns;
   const height = format.rows;

@@ -11,7 +11,36 @@ const STORAGE = '1.2.840.10008.5.1.4.1.1.';
 const VIDEO = new Set(['77.1.1.1', '77.1.2.1', '77.1.4.1'].map((s) => STORAGE + s));
 
 /** Prefixes (under 1.2.840.10008.5.1.4.1.1.) of storage classes without an image: SR, presentation states, waveforms, documents, RT objects without pixels, raw data, registrations. */
-const NOT_IMAGE = ['88.', '11.', '9.', '104.', '481.3', '481.4', '481.5', '481.6', '481.7', '481.8', '481.9', '481.10', '481.11', '66', '67', '68', '4.2', '78.', '79.', '80.', '90.', '91.', '200.', '501.2', '501.3', '501.4', '501.5', '501.6'];
+const NOT_IMAGE = [
+  '88.',
+  '11.',
+  '9.',
+  '104.',
+  '481.3',
+  '481.4',
+  '481.5',
+  '481.6',
+  '481.7',
+  '481.8',
+  '481.9',
+  '481.10',
+  '481.11',
+  '66',
+  '67',
+  '68',
+  '4.2',
+  '78.',
+  '79.',
+  '80.',
+  '90.',
+  '91.',
+  '200.',
+  '501.2',
+  '501.3',
+  '501.4',
+  '501.5',
+  '501.6',
+];
 
 export function sopKind(sopClassUid: string): SopKind {
   if (!sopClassUid.startsWith(STORAGE)) return 'other';
@@ -20,6 +49,7 @@ export function sopKind(sopClassUid: string): SopKind {
   if (rest.startsWith('88.')) return 'sr';
   if (VIDEO.has(sopClassUid)) return 'video';
   if (rest === '66.4') return 'image'; // Segmentation has pixels
-  if (NOT_IMAGE.some((p) => (p.endsWith('.') ? rest.startsWith(p) : rest === p || rest.startsWith(`${p}.`)))) return 'other';
+  if (NOT_IMAGE.some((p) => (p.endsWith('.') ? rest.startsWith(p) : rest === p || rest.startsWith(`${p}.`))))
+    return 'other';
   return 'image';
 }

@@ -1,7 +1,10 @@
 import { describe, it, expect } from 'vitest';
 import { parseAccept, negotiate, simpleOffer, multipartOffer } from './accept.js';
 
-const offers = [simpleOffer('json', 'application/dicom+json', ['application/json']), multipartOffer('xml', 'application/dicom+xml')];
+const offers = [
+  simpleOffer('json', 'application/dicom+json', ['application/json']),
+  multipartOffer('xml', 'application/dicom+xml'),
+];
 const pick = (accept?: string): string | undefined => negotiate(parseAccept(accept), offers);
 
 describe('Accept negotiation (PS3.18 §8.7)', () => {
@@ -25,7 +28,9 @@ describe('Accept negotiation (PS3.18 §8.7)', () => {
   });
 
   it('keeps commas inside quoted parameters', () => {
-    const ranges = parseAccept('multipart/related; type="application/octet-stream"; transfer-syntax="*", application/dicom+json');
+    const ranges = parseAccept(
+      'multipart/related; type="application/octet-stream"; transfer-syntax="*", application/dicom+json',
+    );
     expect(ranges.map((r) => `${r.type}/${r.subtype}`)).toEqual(['multipart/related', 'application/dicom+json']);
     expect(ranges[0]?.params['transfer-syntax']).toBe('*');
   });

@@ -30,7 +30,9 @@ function splitOutsideQuotes(text: string, sep: string): string[] {
 
 const unquote = (v: string): string => {
   const t = v.trim();
-  return t.length >= 2 && ((t.startsWith('"') && t.endsWith('"')) || (t.startsWith("'") && t.endsWith("'"))) ? t.slice(1, -1) : t;
+  return t.length >= 2 && ((t.startsWith('"') && t.endsWith('"')) || (t.startsWith("'") && t.endsWith("'")))
+    ? t.slice(1, -1)
+    : t;
 };
 
 export function parseAccept(header: string | undefined): MediaRange[] {
@@ -76,7 +78,13 @@ export function negotiate<T>(ranges: readonly MediaRange[], offers: readonly Off
       if (range.q <= 0) continue;
       const specificity = offer.matches(range);
       if (specificity === undefined) continue;
-      const better = !best || range.q > best.q || (range.q === best.q && (specificity > best.specificity || (specificity === best.specificity && (range.index < best.index || (range.index === best.index && offerIndex < best.offer)))));
+      const better =
+        !best ||
+        range.q > best.q ||
+        (range.q === best.q &&
+          (specificity > best.specificity ||
+            (specificity === best.specificity &&
+              (range.index < best.index || (range.index === best.index && offerIndex < best.offer)))));
       if (better) best = { value: offer.value, q: range.q, specificity, index: range.index, offer: offerIndex };
     }
   });

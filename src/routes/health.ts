@@ -14,7 +14,10 @@ export interface HealthTarget {
  */
 export function registerHealthRoutes(app: FastifyInstance, targets: readonly HealthTarget[]): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
-  const ready = async (target: HealthTarget): Promise<Record<string, unknown>> => ({ status: 'ready', ...await target.archive.readiness() });
+  const ready = async (target: HealthTarget): Promise<Record<string, unknown>> => ({
+    status: 'ready',
+    ...(await target.archive.readiness()),
+  });
   const [first, ...others] = targets;
   if (first) app.get('/readyz', async () => ready(first));
   const byId = new Map(others.map((t) => [t.id, t]));

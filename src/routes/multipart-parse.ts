@@ -25,7 +25,10 @@ export async function* multipartParts(source: AsyncIterable<Buffer>, boundary: s
   const fill = async (): Promise<boolean> => {
     if (ended) return false;
     const r = await it.next();
-    if (r.done) { ended = true; return false; }
+    if (r.done) {
+      ended = true;
+      return false;
+    }
     buf = buf.length ? Buffer.concat([buf, r.value]) : r.value;
     return true;
   };
@@ -34,7 +37,10 @@ export async function* multipartParts(source: AsyncIterable<Buffer>, boundary: s
   // Preamble up to the first delimiter.
   for (;;) {
     const at = buf.indexOf(delimiter);
-    if (at >= 0) { buf = buf.subarray(at + delimiter.length); break; }
+    if (at >= 0) {
+      buf = buf.subarray(at + delimiter.length);
+      break;
+    }
     if (buf.length > delimiter.length) buf = buf.subarray(buf.length - delimiter.length);
     if (!(await fill())) throw bad(`no boundary "${boundary}" in the body`);
   }
@@ -52,7 +58,7 @@ export async function* multipartParts(source: AsyncIterable<Buffer>, boundary: s
     let headerEnd = buf.indexOf(HEADERS_END);
     while (headerEnd < 0) {
       if (buf.length > MAX_PART_HEADER_BYTES) throw bad(`a part's headers exceed ${MAX_PART_HEADER_BYTES} bytes`);
-      if (!(await fill())) throw bad('it ends inside a part\'s headers');
+      if (!(await fill())) throw bad("it ends inside a part's headers");
       headerEnd = buf.indexOf(HEADERS_END);
     }
     const headers: Record<string, string> = {};
@@ -83,6 +89,9 @@ export async function* multipartParts(source: AsyncIterable<Buffer>, boundary: s
     };
     yield { headers, body: body() };
     // A part its consumer did not read to the end (or stopped reading) is skipped to its delimiter.
-    if (!finished) for await (const _ of body()) { /* skip */ }
+    if (!finished)
+      for await (const _ of body()) {
+        /* skip */
+      }
   }
 }

@@ -55,16 +55,29 @@ function clientGone(res: ServerResponse): boolean {
  * Writes one chunk, and waits for 'drain' when the response holds more than WRITE_WINDOW — backpressure from the
  * socket (HTTP/1.1) or the stream's flow-control window (HTTP/2). Rejects once the client has gone.
  */
-export function writeChunk(res: ServerResponse, chunk: Buffer | string, onWritten?: (chunk: Buffer) => void): Promise<void> {
+export function writeChunk(
+  res: ServerResponse,
+  chunk: Buffer | string,
+  onWritten?: (chunk: Buffer) => void,
+): Promise<void> {
   if (clientGone(res)) return Promise.reject(new Error('client connection closed'));
   const accepted = onWritten && typeof chunk !== 'string' ? res.write(chunk, () => onWritten(chunk)) : res.write(chunk);
   // Wait only when the response asked for it (write returned false, so 'drain' will come) and holds more than the
   // window: waiting on a response that never signalled would hang it.
   if (accepted || res.writableLength <= WRITE_WINDOW) return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const onDrain = (): void => { cleanup(); resolve(); };
-    const onClose = (): void => { cleanup(); reject(new Error('client connection closed')); };
-    const cleanup = (): void => { res.off('drain', onDrain); res.off('close', onClose); };
+    const onDrain = (): void => {
+      cleanup();
+      resolve();
+    };
+    const onClose = (): void => {
+      cleanup();
+      reject(new Error('client connection closed'));
+    };
+    const cleanup = (): void => {
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+    };
     res.once('drain', onDrain);
     res.once('close', onClose);
   });
@@ -75,13 +88,21 @@ export function writeChunk(res: ServerResponse, chunk: Buffer | string, onWritte
  * A failure after the headers cuts the connection — the client sees an incomplete body, never a short one that
  * looks complete — and is logged.
  */
-export async function streamResponse(reply: FastifyReply, options: StreamOptions, body: AsyncIterable<Buffer | string>): Promise<void> {
+export async function streamResponse(
+  reply: FastifyReply,
+  options: StreamOptions,
+  body: AsyncIterable<Buffer | string>,
+): Promise<void> {
   // Headers hooks already set on the reply (CORS, say) go out too: hijacking bypasses Fastify's own sending.
   const headers: Record<string, string | string[]> = { ...pendingHeaders(reply), 'content-type': options.contentType };
   if (options.contentLength !== undefined) headers['content-length'] = String(options.contentLength);
   reply.hijack();
   const res = reply.raw;
-  if (options.warnings.length) headers.warning = [...[headers.warning ?? []].flat(), ...options.warnings.map((w) => warningHeader('dicomweb-gateway', w))];
+  if (options.warnings.length)
+    headers.warning = [
+      ...[headers.warning ?? []].flat(),
+      ...options.warnings.map((w) => warningHeader('dicomweb-gateway', w)),
+    ];
   const iterator = body[Symbol.asyncIterator]();
   if (reply.request.method === 'HEAD') {
     // The headers GET would send, no body (RFC 9110 §9.3.2). The body is started and stopped at once, so that
@@ -130,7 +151,9 @@ export async function* multipartBody(boundary: string, parts: AsyncIterable<Part
   for await (const part of parts) {
     try {
       // The CRLF ending a part belongs to the next delimiter (RFC 2046 §5.1.1): one write per part boundary.
-      const head = `${first ? '' : '\r\n'}--${boundary}\r\n${Object.entries(part.headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`;
+      const head = `${first ? '' : '\r\n'}--${boundary}\r\n${Object.entries(part.headers)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('\r\n')}\r\n\r\n`;
       first = false;
       yield head;
       if (Buffer.isBuffer(part.body)) yield part.body;
@@ -191,7 +214,11 @@ export async function sizedBody(chunks: AsyncIterable<Buffer | string>, maxBytes
  * go out with Content-Length (browsers decode such a response sooner than a chunked one). Anything streamed (a
  * file, an instance still arriving) ends the look-ahead, and the rest is streamed as it comes.
  */
-export async function sizedMultipartBody(boundary: string, parts: AsyncIterable<Part>, maxBytes: number): Promise<SizedBody> {
+export async function sizedMultipartBody(
+  boundary: string,
+  parts: AsyncIterable<Part>,
+  maxBytes: number,
+): Promise<SizedBody> {
   const source = parts[Symbol.asyncIterator]();
   const ahead: Part[] = [];
   let bytes = 0;
@@ -246,5 +273,10 @@ export async function sizedMultipartBody(boundary: string, parts: AsyncIterable<
   const chunks: (Buffer | string)[] = [];
   for await (const chunk of body) chunks.push(chunk);
   const length = chunks.reduce((n, c) => n + (typeof c === 'string' ? Buffer.byteLength(c) : c.length), 0);
-  return { chunks: (async function* () { yield* chunks; })(), length };
+  return {
+    chunks: (async function* () {
+      yield* chunks;
+    })(),
+    length,
+  };
 }

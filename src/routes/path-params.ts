@@ -24,18 +24,24 @@ export function retrieveScope(params: UidParams): RetrieveScope {
 /** The instance an instance-level path names (its route declares all three UIDs). */
 export function instanceScope(params: UidParams): Required<RetrieveScope> {
   const scope = retrieveScope(params);
-  if (!scope.series || !scope.instance) throw Errors.badPathSegment('instances', 'an instance path names a study, a series and an instance');
+  if (!scope.series || !scope.instance)
+    throw Errors.badPathSegment('instances', 'an instance path names a study, a series and an instance');
   return { study: scope.study, series: scope.series, instance: scope.instance };
 }
 
 /** Frame numbers of a path (PS3.18 §10.4.1.1.4, §8.3.5.1.2): 1-based, comma-separated, in the order given. */
 export function frameNumbers(list: string): number[] {
   const numbers = list.split(',').map((s) => s.trim());
-  if (numbers.some((n) => !/^[1-9]\d{0,8}$/.test(n))) throw Errors.badPathSegment('frames', `"${list}" is not a comma-separated list of frame numbers (1-based)`);
+  if (numbers.some((n) => !/^[1-9]\d{0,8}$/.test(n)))
+    throw Errors.badPathSegment('frames', `"${list}" is not a comma-separated list of frame numbers (1-based)`);
   return numbers.map(Number);
 }
 
-const PATH_UIDS = [['study', 'StudyInstanceUID'], ['series', 'SeriesInstanceUID'], ['instance', 'SOPInstanceUID']] as const;
+const PATH_UIDS = [
+  ['study', 'StudyInstanceUID'],
+  ['series', 'SeriesInstanceUID'],
+  ['instance', 'SOPInstanceUID'],
+] as const;
 
 /**
  * A preHandler: a path UID that can be one but does not conform (a leading zero) is served, with a 299 Warning
@@ -43,9 +49,12 @@ const PATH_UIDS = [['study', 'StudyInstanceUID'], ['series', 'SeriesInstanceUID'
  */
 export async function warnNonConformantUids(request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const params = (request.params ?? {}) as Partial<Record<string, string>>;
-  addWarnings(reply, PATH_UIDS.flatMap(([key, name]) => {
-    const uid = params[key];
-    const why = uid === undefined ? undefined : uidNonConformance(uid);
-    return why && uid ? [`${name} ${uid} ${why}`] : [];
-  }));
+  addWarnings(
+    reply,
+    PATH_UIDS.flatMap(([key, name]) => {
+      const uid = params[key];
+      const why = uid === undefined ? undefined : uidNonConformance(uid);
+      return why && uid ? [`${name} ${uid} ${why}`] : [];
+    }),
+  );
 }

@@ -3,35 +3,76 @@ import { parseQidoQuery, resolveAttributePath } from './qido-params.js';
 import { GatewayError } from '../errors.js';
 
 const limits = { defaultLimit: 100, maxLimit: 500 };
-const parse = (q: Record<string, string | string[]>, scope = { level: 'STUDY' as const }) => parseQidoQuery(scope, q, limits);
-const code = (fn: () => unknown): string | undefined => { try { fn(); } catch (e) { return (e as GatewayError).code; } return undefined; };
+const parse = (q: Record<string, string | string[]>, scope = { level: 'STUDY' as const }) =>
+  parseQidoQuery(scope, q, limits);
+const code = (fn: () => unknown): string | undefined => {
+  try {
+    fn();
+  } catch (e) {
+    return (e as GatewayError).code;
+  }
+  return undefined;
+};
 
 describe('QIDO-RS query parameters (PS3.18 §8.3.4)', () => {
   it('accepts keywords, tags and sequence paths', () => {
     expect(resolveAttributePath('PatientName', true).tags).toEqual([0x00100010]);
     expect(resolveAttributePath('00100010', true).tags).toEqual([0x00100010]);
     expect(resolveAttributePath('00400275.00401001', true)).toMatchObject({ tags: [0x00400275, 0x00401001], vr: 'SH' });
-    expect(resolveAttributePath('RequestAttributesSequence.RequestedProcedureID', true).tags).toEqual([0x00400275, 0x00401001]);
+    expect(resolveAttributePath('RequestAttributesSequence.RequestedProcedureID', true).tags).toEqual([
+      0x00400275, 0x00401001,
+    ]);
     expect(code(() => resolveAttributePath('PatientName.PatientID', true))).toBe('DWG_BAD_PARAMETER');
     expect(code(() => resolveAttributePath('patientname', true))).toBe('DWG_UNKNOWN_ATTRIBUTE');
   });
 
   it.each([
-    ['StudyDate', '20200101-20201231'], ['StudyDate', '-20201231'], ['StudyDate', '20200101-'], ['StudyDate', '20200229'],
-    ['StudyTime', '0800-123000.5'], ['AcquisitionDateTime', '20200101120000-20200101130000'], ['AcquisitionDateTime', '20200101120000+0100'],
-    ['StudyDate', '20000229'], ['StudyDate', '20240229-20240331'], ['AcquisitionDateTime', '2024'], ['AcquisitionDateTime', '20240229235960'], ['StudyTime', '235960'],
-    ['PatientName', 'Y?mada*'], ['PatientID', ''], ['InstanceNumber', '12'],
+    ['StudyDate', '20200101-20201231'],
+    ['StudyDate', '-20201231'],
+    ['StudyDate', '20200101-'],
+    ['StudyDate', '20200229'],
+    ['StudyTime', '0800-123000.5'],
+    ['AcquisitionDateTime', '20200101120000-20200101130000'],
+    ['AcquisitionDateTime', '20200101120000+0100'],
+    ['StudyDate', '20000229'],
+    ['StudyDate', '20240229-20240331'],
+    ['AcquisitionDateTime', '2024'],
+    ['AcquisitionDateTime', '20240229235960'],
+    ['StudyTime', '235960'],
+    ['PatientName', 'Y?mada*'],
+    ['PatientID', ''],
+    ['InstanceNumber', '12'],
   ])('accepts %s=%s', (key, value) => {
     expect(parse({ [key]: value }).matches[0]?.value).toBe(value);
   });
 
   it.each([
-    ['StudyDate', '2020-01-01'], ['StudyDate', '20201301'], ['StudyDate', '-'], ['StudyDate', '20201231-20200101'], ['StudyDate', '2020*'],
-    ['StudyTime', '2500'], ['StudyTime', '1260'], ['InstanceNumber', 'x'],
+    ['StudyDate', '2020-01-01'],
+    ['StudyDate', '20201301'],
+    ['StudyDate', '-'],
+    ['StudyDate', '20201231-20200101'],
+    ['StudyDate', '2020*'],
+    ['StudyTime', '2500'],
+    ['StudyTime', '1260'],
+    ['InstanceNumber', 'x'],
     // Calendar dates the same way everywhere: a day that does not exist is as wrong as a month that does not.
-    ['StudyDate', '20200230'], ['StudyDate', '20210229'], ['StudyDate', '19000229'], ['StudyDate', '20200431'], ['StudyDate', '20200100'], ['StudyDate', '20200101-20200230'],
-    ['AcquisitionDateTime', '20200230120000'], ['AcquisitionDateTime', '20201301'], ['AcquisitionDateTime', '20200101250000'], ['AcquisitionDateTime', '20200101120000+1500'], ['AcquisitionDateTime', '20200101-20200230'], ['StudyInstanceUID', '1.x.3'], ['StudyInstanceUID', `1.${'2'.repeat(70)}`],
-    ['PatientID', 'a\\b'], ['PatientID', 'bad\u0001'], ['Modality', 'A-VERY-LONG-MODALITY'], ['RequestAttributesSequence', 'x'],
+    ['StudyDate', '20200230'],
+    ['StudyDate', '20210229'],
+    ['StudyDate', '19000229'],
+    ['StudyDate', '20200431'],
+    ['StudyDate', '20200100'],
+    ['StudyDate', '20200101-20200230'],
+    ['AcquisitionDateTime', '20200230120000'],
+    ['AcquisitionDateTime', '20201301'],
+    ['AcquisitionDateTime', '20200101250000'],
+    ['AcquisitionDateTime', '20200101120000+1500'],
+    ['AcquisitionDateTime', '20200101-20200230'],
+    ['StudyInstanceUID', '1.x.3'],
+    ['StudyInstanceUID', `1.${'2'.repeat(70)}`],
+    ['PatientID', 'a\\b'],
+    ['PatientID', 'bad\u0001'],
+    ['Modality', 'A-VERY-LONG-MODALITY'],
+    ['RequestAttributesSequence', 'x'],
   ])('rejects %s=%s with 400', (key, value) => {
     const c = code(() => parse({ [key]: value }));
     expect(c === 'DWG_BAD_MATCH_VALUE' || c === 'DWG_BAD_UID').toBe(true);
@@ -53,7 +94,14 @@ describe('QIDO-RS query parameters (PS3.18 §8.3.4)', () => {
   });
 
   it('says a limit or offset is too large rather than not a number, and refuses limit=0', () => {
-    const message = (fn: () => unknown): string => { try { fn(); } catch (e) { return (e as GatewayError).message; } return ''; };
+    const message = (fn: () => unknown): string => {
+      try {
+        fn();
+      } catch (e) {
+        return (e as GatewayError).message;
+      }
+      return '';
+    };
     expect(message(() => parse({ offset: '99999999999999999999' }))).toMatch(/too large \(at most 999999999\)/);
     expect(parse({ offset: '999999999' }).offset).toBe(999_999_999);
     expect(message(() => parse({ limit: '0' }))).toMatch(/limit.*asks for no matches: give 1 or more/);
@@ -68,7 +116,12 @@ describe('QIDO-RS query parameters (PS3.18 §8.3.4)', () => {
   });
 
   it('reads includefield lists and all; warns about parameters it does not apply', () => {
-    const r = parse({ includefield: ['00081030,00080060', 'StudyDescription'], emptyvaluematching: 'true', charset: 'iso-8859-1', removefield: 'PatientBirthDate' });
+    const r = parse({
+      includefield: ['00081030,00080060', 'StudyDescription'],
+      emptyvaluematching: 'true',
+      charset: 'iso-8859-1',
+      removefield: 'PatientBirthDate',
+    });
     expect(r.includes).toEqual([[0x00081030], [0x00080060], [0x00081030]]);
     expect(r.warnings.join(' ')).toMatch(/emptyvaluematching.*removefield.*charset/);
     expect(parse({ includefield: 'all' }).includeAll).toBe(true);
@@ -77,6 +130,8 @@ describe('QIDO-RS query parameters (PS3.18 §8.3.4)', () => {
   });
 
   it('refuses a key that repeats the UID already in the path', () => {
-    expect(code(() => parseQidoQuery({ level: 'SERIES', studyUid: '1.2.3' }, { StudyInstanceUID: '1.2.4' }, limits))).toBe('DWG_BAD_PARAMETER');
+    expect(
+      code(() => parseQidoQuery({ level: 'SERIES', studyUid: '1.2.3' }, { StudyInstanceUID: '1.2.4' }, limits)),
+    ).toBe('DWG_BAD_PARAMETER');
   });
 });

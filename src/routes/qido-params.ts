@@ -8,7 +8,17 @@ import type { QidoRequest } from '../services/qido-service.js';
 import type { MatchKey } from '../archive/archive.js';
 
 /** Query parameters with a meaning of their own (PS3.18 §8.3.4, §8.3.3.1); every other key is an attribute. */
-const RESERVED = new Set(['includefield', 'limit', 'offset', 'fuzzymatching', 'emptyvaluematching', 'multiplevaluematching', 'accept', 'charset', 'removefield']);
+const RESERVED = new Set([
+  'includefield',
+  'limit',
+  'offset',
+  'fuzzymatching',
+  'emptyvaluematching',
+  'multiplevaluematching',
+  'accept',
+  'charset',
+  'removefield',
+]);
 
 export type RawQuery = Record<string, string | string[] | undefined>;
 
@@ -48,7 +58,8 @@ export function resolveAttributePath(text: string, forMatching: boolean): Attrib
     } else {
       throw Errors.unknownAttribute(text);
     }
-    if (i < parts.length - 1 && vr !== 'SQ') throw Errors.badParameter(text, `${part} is not a sequence, so nothing can follow it`);
+    if (i < parts.length - 1 && vr !== 'SQ')
+      throw Errors.badParameter(text, `${part} is not a sequence, so nothing can follow it`);
     tags.push(t);
   });
   return { tags, vr, text };
@@ -83,7 +94,11 @@ function validDate(d: string): boolean {
 
 /** HH[MM[SS]] in range (60 seconds allowed for a leap second). */
 function validClock(t: string): boolean {
-  return Number(t.slice(0, 2)) < 24 && (t.length < 4 || Number(t.slice(2, 4)) < 60) && (t.length < 6 || Number(t.slice(4, 6)) < 61);
+  return (
+    Number(t.slice(0, 2)) < 24 &&
+    (t.length < 4 || Number(t.slice(2, 4)) < 60) &&
+    (t.length < 6 || Number(t.slice(4, 6)) < 61)
+  );
 }
 
 function validTime(t: string): boolean {
@@ -109,12 +124,14 @@ function checkRange(name: string, value: string, single: (v: string) => boolean,
     if (!single(value)) throw Errors.badMatchValue(name, value, `is not a ${what}`);
     return;
   }
-  if (parts.length !== 2) throw Errors.badMatchValue(name, value, `is not a ${what} or a range of them (from-to, -to or from-)`);
+  if (parts.length !== 2)
+    throw Errors.badMatchValue(name, value, `is not a ${what} or a range of them (from-to, -to or from-)`);
   const [from = '', to = ''] = parts;
   if (from === '' && to === '') throw Errors.badMatchValue(name, value, 'is an empty range');
   if (from !== '' && !single(from)) throw Errors.badMatchValue(name, value, `has a start that is not a ${what}`);
   if (to !== '' && !single(to)) throw Errors.badMatchValue(name, value, `has an end that is not a ${what}`);
-  if (from !== '' && to !== '' && from > to) throw Errors.badMatchValue(name, value, 'is a range whose start is after its end');
+  if (from !== '' && to !== '' && from > to)
+    throw Errors.badMatchValue(name, value, 'is a range whose start is after its end');
 }
 
 /** DT ranges need care: a timezone offset also uses "-". Split on a "-" that is followed by a digit run of a DT. */
@@ -122,7 +139,8 @@ function checkDateTimeRange(name: string, value: string): void {
   const candidates: number[] = [];
   for (let i = 0; i < value.length; i++) if (value[i] === '-') candidates.push(i);
   if (candidates.length === 0) {
-    if (!validDateTime(value)) throw Errors.badMatchValue(name, value, 'is not a date-time (YYYYMMDDHHMMSS.FFFFFF&ZZXX)');
+    if (!validDateTime(value))
+      throw Errors.badMatchValue(name, value, 'is not a date-time (YYYYMMDDHHMMSS.FFFFFF&ZZXX)');
     return;
   }
   for (const i of candidates) {
@@ -145,32 +163,65 @@ export function validateMatchValue(name: string, vr: VR, values: readonly string
     }
     return uids.join('\\');
   }
-  if (values.length > 1) throw Errors.badParameter(name, 'is given more than once; only UID attributes accept several values');
+  if (values.length > 1)
+    throw Errors.badParameter(name, 'is given more than once; only UID attributes accept several values');
   const value = values[0] ?? '';
   // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x1f\x7f]/.test(value)) throw Errors.badMatchValue(name, value.replace(/[\x00-\x1f\x7f]/g, '?'), 'contains control characters');
-  if (value.includes('\\')) throw Errors.badMatchValue(name, value, 'contains a backslash (multiple-value matching is not supported)');
+  const controls = /[\x00-\x1f\x7f]/g;
+  if (controls.test(value))
+    throw Errors.badMatchValue(name, value.replace(controls, '?'), 'contains control characters');
+  if (value.includes('\\'))
+    throw Errors.badMatchValue(name, value, 'contains a backslash (multiple-value matching is not supported)');
   if (value === '') return value;
   const hasWildcard = /[*?]/.test(value);
-  if (hasWildcard && !WILDCARD_VRS.has(vr)) throw Errors.badMatchValue(name, value, `uses a wildcard, which VR ${vr} does not allow (PS3.4 §C.2.2.2.4)`);
+  if (hasWildcard && !WILDCARD_VRS.has(vr))
+    throw Errors.badMatchValue(name, value, `uses a wildcard, which VR ${vr} does not allow (PS3.4 §C.2.2.2.4)`);
   switch (vr) {
-    case 'DA': checkRange(name, value, validDate, 'date (YYYYMMDD)'); break;
-    case 'TM': checkRange(name, value, validTime, 'time (HHMMSS.FFFFFF)'); break;
-    case 'DT': checkDateTimeRange(name, value); break;
-    case 'IS': case 'US': case 'UL': case 'SS': case 'SL': case 'UV': case 'SV':
+    case 'DA':
+      checkRange(name, value, validDate, 'date (YYYYMMDD)');
+      break;
+    case 'TM':
+      checkRange(name, value, validTime, 'time (HHMMSS.FFFFFF)');
+      break;
+    case 'DT':
+      checkDateTimeRange(name, value);
+      break;
+    case 'IS':
+    case 'US':
+    case 'UL':
+    case 'SS':
+    case 'SL':
+    case 'UV':
+    case 'SV':
       if (!/^[+-]?\d+$/.test(value.trim())) throw Errors.badMatchValue(name, value, 'is not an integer');
       break;
-    case 'DS': case 'FL': case 'FD':
-      if (!Number.isFinite(Number(value)) || value.trim() === '') throw Errors.badMatchValue(name, value, 'is not a number');
+    case 'DS':
+    case 'FL':
+    case 'FD':
+      if (!Number.isFinite(Number(value)) || value.trim() === '')
+        throw Errors.badMatchValue(name, value, 'is not a number');
       break;
     case 'SQ':
-      throw Errors.badMatchValue(name, value, 'is a sequence; match on an attribute inside it (e.g. 00400275.00401001)');
-    case 'OB': case 'OW': case 'OD': case 'OF': case 'OL': case 'OV': case 'UN': case 'AT':
+      throw Errors.badMatchValue(
+        name,
+        value,
+        'is a sequence; match on an attribute inside it (e.g. 00400275.00401001)',
+      );
+    case 'OB':
+    case 'OW':
+    case 'OD':
+    case 'OF':
+    case 'OL':
+    case 'OV':
+    case 'UN':
+    case 'AT':
       throw Errors.badMatchValue(name, value, `has VR ${vr}, which cannot be matched`);
-    default: break;
+    default:
+      break;
   }
   const max = MAX_CHARS[vr];
-  if (max !== undefined && !hasWildcard && [...value].length > max) throw Errors.badMatchValue(name, value, `is longer than ${max} characters, the most VR ${vr} allows`);
+  if (max !== undefined && !hasWildcard && [...value].length > max)
+    throw Errors.badMatchValue(name, value, `is longer than ${max} characters, the most VR ${vr} allows`);
   return value;
 }
 
@@ -225,11 +276,19 @@ export function parseQidoQuery(scope: QidoScope, query: RawQuery, limits: QidoLi
     matches.push({ path: path.tags, vr: path.vr, value });
   }
 
-  const includeValues = query.includefield === undefined ? [] : Array.isArray(query.includefield) ? query.includefield : [query.includefield];
+  const includeValues =
+    query.includefield === undefined
+      ? []
+      : Array.isArray(query.includefield)
+        ? query.includefield
+        : [query.includefield];
   for (const entry of includeValues.flatMap((v) => v.split(','))) {
     const name = entry.trim();
     if (name === '') continue;
-    if (name === 'all') { includeAll = true; continue; }
+    if (name === 'all') {
+      includeAll = true;
+      continue;
+    }
     includes.push(resolveAttributePath(name, false).tags);
   }
 
@@ -240,11 +299,14 @@ export function parseQidoQuery(scope: QidoScope, query: RawQuery, limits: QidoLi
   }
   const offset = wholeNumber('offset', single(query, 'offset'), 0) ?? 0;
   const fuzzy = booleanParam('fuzzymatching', single(query, 'fuzzymatching'));
-  if (booleanParam('emptyvaluematching', single(query, 'emptyvaluematching'))) warnings.push('emptyvaluematching is not supported and was not applied');
-  if (booleanParam('multiplevaluematching', single(query, 'multiplevaluematching'))) warnings.push('multiplevaluematching is not supported and was not applied');
+  if (booleanParam('emptyvaluematching', single(query, 'emptyvaluematching')))
+    warnings.push('emptyvaluematching is not supported and was not applied');
+  if (booleanParam('multiplevaluematching', single(query, 'multiplevaluematching')))
+    warnings.push('multiplevaluematching is not supported and was not applied');
   if (query.removefield !== undefined) warnings.push('removefield is not supported and was not applied');
   const charset = single(query, 'charset');
-  if (charset !== undefined && !/^utf-?8$/i.test(charset.trim())) warnings.push(`charset ${charset} is not available; the response is UTF-8`);
+  if (charset !== undefined && !/^utf-?8$/i.test(charset.trim()))
+    warnings.push(`charset ${charset} is not available; the response is UTF-8`);
 
   return {
     level: scope.level,

@@ -22,10 +22,22 @@ interface UidParams {
 /** The six QIDO-RS resources (PS3.18 §10.6.1, Table 10.6.1-1): path, level, and which UIDs the path carries. */
 const SEARCH_RESOURCES: { url: string; level: QueryLevel; summary: string }[] = [
   { url: '/studies', level: 'STUDY', summary: 'GET {s}/studies{?search*} — Search All Studies' },
-  { url: '/studies/:study/series', level: 'SERIES', summary: "GET {s}/studies/{study}/series{?search*} — Search Study's Series" },
+  {
+    url: '/studies/:study/series',
+    level: 'SERIES',
+    summary: "GET {s}/studies/{study}/series{?search*} — Search Study's Series",
+  },
   { url: '/series', level: 'SERIES', summary: 'GET {s}/series{?search*} — Search All Series' },
-  { url: '/studies/:study/series/:series/instances', level: 'IMAGE', summary: "GET {s}/studies/{study}/series/{series}/instances{?search*} — Search Study's Series' Instances" },
-  { url: '/studies/:study/instances', level: 'IMAGE', summary: "GET {s}/studies/{study}/instances{?search*} — Search Study's Instances" },
+  {
+    url: '/studies/:study/series/:series/instances',
+    level: 'IMAGE',
+    summary: "GET {s}/studies/{study}/series/{series}/instances{?search*} — Search Study's Series' Instances",
+  },
+  {
+    url: '/studies/:study/instances',
+    level: 'IMAGE',
+    summary: "GET {s}/studies/{study}/instances{?search*} — Search Study's Instances",
+  },
   { url: '/instances', level: 'IMAGE', summary: 'GET {s}/instances{?search*} — Search All Instances' },
 ];
 
@@ -37,10 +49,15 @@ const OFFERS = [
 /** Media type of the answer (PS3.18 §8.7.4, §10.6.3.3): the `accept` query parameter wins over the header (§8.3.3.1). */
 function searchFormat(request: FastifyRequest<{ Querystring: RawQuery }>): SearchFormat {
   const fromQuery = request.query.accept;
-  const header = typeof fromQuery === 'string' ? fromQuery : Array.isArray(fromQuery) ? fromQuery.join(',') : request.headers.accept;
+  const header =
+    typeof fromQuery === 'string' ? fromQuery : Array.isArray(fromQuery) ? fromQuery.join(',') : request.headers.accept;
   const ranges = parseAccept(header);
   const format = negotiate(ranges, OFFERS);
-  if (!format) throw Errors.notAcceptable(describeRanges(ranges), 'application/dicom+json, multipart/related; type="application/dicom+xml"');
+  if (!format)
+    throw Errors.notAcceptable(
+      describeRanges(ranges),
+      'application/dicom+json, multipart/related; type="application/dicom+xml"',
+    );
   return format;
 }
 
@@ -50,19 +67,30 @@ function searchFormat(request: FastifyRequest<{ Querystring: RawQuery }>): Searc
  */
 export function registerQidoRoutes(app: FastifyInstance, options: QidoRouteOptions): void {
   for (const resource of SEARCH_RESOURCES) {
-    app.get<{ Params: UidParams; Querystring: RawQuery }>(resource.url, { config: { action: 'read', auditEvent: 'query', pacsCost: 'search' } }, async (request, reply) => {
-      const scope: QidoScope = {
-        level: resource.level,
-        ...(request.params.study !== undefined ? { studyUid: pathUid('StudyInstanceUID', request.params.study) } : {}),
-        ...(request.params.series !== undefined ? { seriesUid: pathUid('SeriesInstanceUID', request.params.series) } : {}),
-      };
-      const format = searchFormat(request);
-      const qido = parseQidoQuery(scope, request.query, options.limits);
-      const base = options.publicUrl(request);
-      const search = options.service.search(qido, ({ study, series, instance }) =>
-        `${base}/studies/${study}${series ? `/series/${series}` : ''}${instance ? `/instances/${instance}` : ''}`);
-      await sendSearch(reply, search, format, options.headerHoldMs);
-      return reply;
-    });
+    app.get<{ Params: UidParams; Querystring: RawQuery }>(
+      resource.url,
+      { config: { action: 'read', auditEvent: 'query', pacsCost: 'search' } },
+      async (request, reply) => {
+        const scope: QidoScope = {
+          level: resource.level,
+          ...(request.params.study !== undefined
+            ? { studyUid: pathUid('StudyInstanceUID', request.params.study) }
+            : {}),
+          ...(request.params.series !== undefined
+            ? { seriesUid: pathUid('SeriesInstanceUID', request.params.series) }
+            : {}),
+        };
+        const format = searchFormat(request);
+        const qido = parseQidoQuery(scope, request.query, options.limits);
+        const base = options.publicUrl(request);
+        const search = options.service.search(
+          qido,
+          ({ study, series, instance }) =>
+            `${base}/studies/${study}${series ? `/series/${series}` : ''}${instance ? `/instances/${instance}` : ''}`,
+        );
+        await sendSearch(reply, search, format, options.headerHoldMs);
+        return reply;
+      },
+    );
   }
 }

@@ -1,5 +1,12 @@
 import { describe, it, expect } from 'vitest';
-import { renderedMedia, parseWindow, parseViewport, parseQuality, parseAnnotation, parseIccProfile } from './rendered-params.js';
+import {
+  renderedMedia,
+  parseWindow,
+  parseViewport,
+  parseQuality,
+  parseAnnotation,
+  parseIccProfile,
+} from './rendered-params.js';
 
 describe('rendered media types (PS3.18 §8.7.4)', () => {
   it.each([
@@ -34,7 +41,11 @@ describe('rendered parameters (PS3.18 §8.3.5)', () => {
 
   it('parses viewports with optional region values', () => {
     expect(parseViewport('512,256')).toEqual({ width: 512, height: 256 });
-    expect(parseViewport('512,256,10,20,-100,50')).toEqual({ width: 512, height: 256, region: { x: 10, y: 20, width: -100, height: 50 } });
+    expect(parseViewport('512,256,10,20,-100,50')).toEqual({
+      width: 512,
+      height: 256,
+      region: { x: 10, y: 20, width: -100, height: 50 },
+    });
     expect(parseViewport('512,256,,,,')).toEqual({ width: 512, height: 256 });
     expect(() => parseViewport('512,256,1.5,0,10,10')).toThrow(/sx/);
   });
@@ -43,7 +54,11 @@ describe('rendered parameters (PS3.18 §8.3.5)', () => {
     expect(parseQuality(undefined, 90)).toBe(90);
     expect(parseQuality('1', 90)).toBe(1);
     expect(() => parseQuality('101', 90)).toThrow(/quality/);
-    expect(parseAnnotation(['patient', 'technique,scale'])).toEqual({ patient: true, technique: true, unknown: ['scale'] });
+    expect(parseAnnotation(['patient', 'technique,scale'])).toEqual({
+      patient: true,
+      technique: true,
+      unknown: ['scale'],
+    });
     expect(parseIccProfile('srgb')).toBe(true);
     expect(() => parseIccProfile('displayp3')).toThrow(/iccprofile/);
   });

@@ -13,7 +13,12 @@ export type SearchFormat = 'json' | 'xml';
  * A failure before the headers is thrown (the error handler answers 502/503/504); after them the connection
  * is cut so the client cannot take a short answer for a complete one.
  */
-export async function sendSearch(reply: FastifyReply, search: QidoSearch, format: SearchFormat, holdMs: number): Promise<void> {
+export async function sendSearch(
+  reply: FastifyReply,
+  search: QidoSearch,
+  format: SearchFormat,
+  holdMs: number,
+): Promise<void> {
   const it = search.matches;
   const held: DicomJsonObject[] = [];
   let pending: Promise<IteratorResult<DicomJsonObject>> | undefined;
@@ -27,13 +32,18 @@ export async function sendSearch(reply: FastifyReply, search: QidoSearch, format
         r = await pending; // the status depends on the first response: always wait for it
       } else {
         let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), Math.max(deadline - Date.now(), 0)); });
+        const timeout = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), Math.max(deadline - Date.now(), 0));
+        });
         r = await Promise.race([pending, timeout]);
         clearTimeout(timer);
       }
       if (r === 'timeout') break;
       pending = undefined;
-      if (r.done) { finished = true; break; }
+      if (r.done) {
+        finished = true;
+        break;
+      }
       held.push(r.value);
     }
   } catch (err) {
@@ -70,9 +80,17 @@ export async function sendSearch(reply: FastifyReply, search: QidoSearch, format
   }
   const boundary = newBoundary();
   const parts = (async function* (): AsyncGenerator<Part> {
-    for await (const json of matches()) yield { headers: { 'Content-Type': 'application/dicom+xml; charset=utf-8' }, body: Buffer.from(toNativeDicomXml(json)) };
+    for await (const json of matches())
+      yield {
+        headers: { 'Content-Type': 'application/dicom+xml; charset=utf-8' },
+        body: Buffer.from(toNativeDicomXml(json)),
+      };
   })();
-  await streamResponse(reply, { contentType: `multipart/related; type="application/dicom+xml"; boundary=${boundary}`, warnings }, multipartBody(boundary, parts));
+  await streamResponse(
+    reply,
+    { contentType: `multipart/related; type="application/dicom+xml"; boundary=${boundary}`, warnings },
+    multipartBody(boundary, parts),
+  );
 }
 
 const TRUNCATED = 'there are more matches than this page holds; request the next page with a larger offset';

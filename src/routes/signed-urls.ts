@@ -13,14 +13,16 @@ export interface SignedUrlRouteOptions {
   publicUrl: PublicUrl;
 }
 
-const body = z.object({
-  /** Paths (and queries) to sign, relative to the service base or absolute under it. */
-  urls: z.array(z.string().min(1).max(2048)).max(1000).default([]),
-  /** Path prefixes to mint capabilities for. */
-  capabilities: z.array(z.string().min(1).max(2048)).max(100).default([]),
-  /** Lifetime: seconds, or a number with s, m, h, d (default 1h). */
-  ttl: z.union([z.number().int().positive(), z.string()]).default('1h'),
-}).strict();
+const body = z
+  .object({
+    /** Paths (and queries) to sign, relative to the service base or absolute under it. */
+    urls: z.array(z.string().min(1).max(2048)).max(1000).default([]),
+    /** Path prefixes to mint capabilities for. */
+    capabilities: z.array(z.string().min(1).max(2048)).max(100).default([]),
+    /** Lifetime: seconds, or a number with s, m, h, d (default 1h). */
+    ttl: z.union([z.number().int().positive(), z.string()]).default('1h'),
+  })
+  .strict();
 
 /**
  * POST {s}/signed-urls — minting for EHR back-ends (docs/security.md): signed URLs for the given paths, and
@@ -34,7 +36,8 @@ export function registerSignedUrlRoutes(app: FastifyInstance, options: SignedUrl
       throw Errors.badParameter(issue?.path.join('.') || 'body', issue?.message ?? 'invalid');
     }
     const ttl = typeof parsed.data.ttl === 'number' ? parsed.data.ttl : parseTtl(parsed.data.ttl);
-    if (ttl === undefined) throw Errors.badParameter('ttl', `"${parsed.data.ttl}" is not seconds or a number with s, m, h or d`);
+    if (ttl === undefined)
+      throw Errors.badParameter('ttl', `"${parsed.data.ttl}" is not seconds or a number with s, m, h or d`);
     const origin = options.publicUrl(request).slice(0, -options.scope.base.length || undefined);
     try {
       return {

@@ -17,19 +17,33 @@ export interface StowRouteOptions {
   maxBytes: number;
 }
 
-const ACCEPTED_BODY_TYPES = 'multipart/related; type="application/dicom" or type="application/dicom+json", with a boundary';
+const ACCEPTED_BODY_TYPES =
+  'multipart/related; type="application/dicom" or type="application/dicom+json", with a boundary';
 
 /**
  * The boundary and `type` of a `multipart/related` request (PS3.18 §10.5.1.1): 415 naming the type received and
  * the types taken, or 400 when a multipart/related body has no boundary to be read by.
  */
-function bodyTypeOf(contentType: string | undefined): { boundary: string; type: 'application/dicom' | 'application/dicom+json' } {
+function bodyTypeOf(contentType: string | undefined): {
+  boundary: string;
+  type: 'application/dicom' | 'application/dicom+json';
+} {
   const [range] = parseAccept(contentType ?? '');
   const type = range?.params.type ?? 'application/dicom';
-  const ok = range && range.type === 'multipart' && range.subtype === 'related' && (type === 'application/dicom' || type === 'application/dicom+json');
-  if (!ok) throw Errors.unsupportedMediaType(`received ${contentType ? `"${contentType}"` : 'no Content-Type'}; STOW-RS takes ${ACCEPTED_BODY_TYPES}`);
+  const ok =
+    range &&
+    range.type === 'multipart' &&
+    range.subtype === 'related' &&
+    (type === 'application/dicom' || type === 'application/dicom+json');
+  if (!ok)
+    throw Errors.unsupportedMediaType(
+      `received ${contentType ? `"${contentType}"` : 'no Content-Type'}; STOW-RS takes ${ACCEPTED_BODY_TYPES}`,
+    );
   const boundary = range.params.boundary;
-  if (!boundary) throw Errors.badRequest(`the multipart/related Content-Type has no boundary parameter (RFC 2046 §5.1.1), so its parts cannot be found`);
+  if (!boundary)
+    throw Errors.badRequest(
+      `the multipart/related Content-Type has no boundary parameter (RFC 2046 §5.1.1), so its parts cannot be found`,
+    );
   return { boundary, type: type as 'application/dicom' | 'application/dicom+json' };
 }
 
@@ -72,26 +86,43 @@ function registerStoring(app: FastifyInstance, options: StowRouteOptions): void 
   // Fastify first (a body sent as application/json that is not JSON is a 415 here, not a 400).
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
-  const handle = async (request: FastifyRequest<{ Params: { study?: string } }>, reply: import('fastify').FastifyReply): Promise<unknown> => {
+  const handle = async (
+    request: FastifyRequest<{ Params: { study?: string } }>,
+    reply: import('fastify').FastifyReply,
+  ): Promise<unknown> => {
     const study = request.params.study !== undefined ? pathUid('StudyInstanceUID', request.params.study) : undefined;
     const { boundary, type } = bodyTypeOf(request.headers['content-type']);
     const format = responseFormat(request.headers.accept);
     const declared = Number(request.headers['content-length'] ?? 0);
-    if (declared > options.maxBytes) throw Errors.payloadTooLarge(`${declared} bytes is over stow.maxBytes (${options.maxBytes} bytes)`);
+    if (declared > options.maxBytes)
+      throw Errors.payloadTooLarge(`${declared} bytes is over stow.maxBytes (${options.maxBytes} bytes)`);
     const parts = (async function* (): AsyncGenerator<StowPart> {
       for await (const part of multipartParts(bounded(request.raw, options.maxBytes), boundary)) {
         const location = part.headers['content-location'];
-        yield { mediaType: part.headers['content-type'] ?? (type === 'application/dicom+json' ? 'application/octet-stream' : 'application/dicom'), body: part.body, ...(location ? { location } : {}) };
+        yield {
+          mediaType:
+            part.headers['content-type'] ??
+            (type === 'application/dicom+json' ? 'application/octet-stream' : 'application/dicom'),
+          body: part.body,
+          ...(location ? { location } : {}),
+        };
       }
     })();
     const answer = await options.service.store(parts, study, options.publicUrl(request), type);
     request.auditInstances = answer.stored;
     if (answer.reasons.length) {
       // The reason of each part that failed or warned, for the uploader and for the operator it calls.
-      request.log.warn({ stored: answer.stored.length, reasons: answer.reasons }, 'STOW-RS parts failed or stored with warnings');
+      request.log.warn(
+        { stored: answer.stored.length, reasons: answer.reasons },
+        'STOW-RS parts failed or stored with warnings',
+      );
       addWarnings(reply, answer.reasons);
     }
-    if (format === 'xml') return reply.status(answer.status).type('application/dicom+xml; charset=utf-8').send(toNativeDicomXml(answer.response));
+    if (format === 'xml')
+      return reply
+        .status(answer.status)
+        .type('application/dicom+xml; charset=utf-8')
+        .send(toNativeDicomXml(answer.response));
     return reply.status(answer.status).type('application/dicom+json').send(answer.response);
   };
   app.post<{ Params: { study?: string } }>('/studies', STORE, handle);

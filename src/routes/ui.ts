@@ -20,11 +20,20 @@ const UI_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 
  * Only this origin, nothing inline: the page asks no other host for anything (no CDN, no font), and an injected
  * script could not run. Images may be blob: URLs (fetched with a bearer token).
  */
-const CONTENT_SECURITY_POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+const CONTENT_SECURITY_POLICY =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-interface Asset { body: Buffer; type: string; etag: string }
+interface Asset {
+  body: Buffer;
+  type: string;
+  etag: string;
+}
 
-const asset = (body: Buffer, type: string): Asset => ({ body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` });
+const asset = (body: Buffer, type: string): Asset => ({
+  body,
+  type,
+  etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`,
+});
 
 /**
  * The study browser (`ui.enabled`): one page at `ui.path` and its script and style under `{ui.path}_ui/`, static,
@@ -44,13 +53,19 @@ export function registerUiRoutes(app: FastifyInstance, settings: UiSettings): vo
   ]);
   const index = asset(Buffer.from(page), 'text/html; charset=utf-8');
   const send = (request: FastifyRequest, reply: FastifyReply, a: Asset): FastifyReply => {
-    void reply.headers({ 'content-security-policy': CONTENT_SECURITY_POLICY, 'x-content-type-options': 'nosniff', 'cache-control': 'no-cache', etag: a.etag });
+    void reply.headers({
+      'content-security-policy': CONTENT_SECURITY_POLICY,
+      'x-content-type-options': 'nosniff',
+      'cache-control': 'no-cache',
+      etag: a.etag,
+    });
     if (request.headers['if-none-match'] === a.etag) return reply.status(304).send();
     return reply.type(a.type).send(a.body);
   };
   app.get(settings.path, async (request, reply) => send(request, reply, index));
   // Browsers ask for /favicon.ico whatever the page says: answered, so that no request of the page fails.
-  if (prefix === '') app.get('/favicon.ico', async (request, reply) => send(request, reply, assets.get('icon.svg') as Asset));
+  if (prefix === '')
+    app.get('/favicon.ico', async (request, reply) => send(request, reply, assets.get('icon.svg') as Asset));
   app.get<{ Params: { file: string } }>(`${prefix}/_ui/:file`, async (request, reply) => {
     const a = assets.get(request.params.file);
     if (!a) return reply.callNotFound();

@@ -7,8 +7,14 @@ describe('instanceSyntaxes (PS3.18 §8.7.3.5)', () => {
     ['*/*', ['1.2.840.10008.1.2.1']],
     ['multipart/related; type="application/dicom"', ['1.2.840.10008.1.2.1']],
     ['multipart/related; type=application/dicom; transfer-syntax=*', ['*']],
-    ['multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.90, multipart/related; type="application/dicom"; transfer-syntax=*; q=0.5', ['1.2.840.10008.1.2.4.90', '*']],
-    ['multipart/related; type="application/dicom"; transfer-syntax=*; q=0.2, multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.5', ['1.2.840.10008.1.2.5', '*']],
+    [
+      'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.90, multipart/related; type="application/dicom"; transfer-syntax=*; q=0.5',
+      ['1.2.840.10008.1.2.4.90', '*'],
+    ],
+    [
+      'multipart/related; type="application/dicom"; transfer-syntax=*; q=0.2, multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.5',
+      ['1.2.840.10008.1.2.5', '*'],
+    ],
   ])('Accept: %s → %j', (accept, expected) => {
     expect(instanceSyntaxes(accept)).toEqual(expected);
   });
@@ -17,8 +23,12 @@ describe('instanceSyntaxes (PS3.18 §8.7.3.5)', () => {
     expect(() => instanceSyntaxes('application/dicom+json')).toThrow(expect.objectContaining({ statusCode: 406 }));
     // A bare application/dicom asks for a single-part answer, which is not what is sent.
     expect(() => instanceSyntaxes('application/dicom')).toThrow(expect.objectContaining({ statusCode: 406 }));
-    expect(instanceSyntaxes('application/dicom, multipart/related; type="application/dicom"; q=0.5')).toEqual(['1.2.840.10008.1.2.1']);
-    expect(() => instanceSyntaxes('multipart/related; type="application/dicom"; transfer-syntax=jpeg')).toThrow(expect.objectContaining({ statusCode: 406 }));
+    expect(instanceSyntaxes('application/dicom, multipart/related; type="application/dicom"; q=0.5')).toEqual([
+      '1.2.840.10008.1.2.1',
+    ]);
+    expect(() => instanceSyntaxes('multipart/related; type="application/dicom"; transfer-syntax=jpeg')).toThrow(
+      expect.objectContaining({ statusCode: 406 }),
+    );
   });
 });
 
@@ -28,7 +38,11 @@ describe('frameOptions (PS3.18 §8.7.3.3)', () => {
   });
 
   it('keeps the preference order and the part media type of multipart ranges', () => {
-    expect(frameOptions('multipart/related; type="image/jls"; q=0.5, multipart/related; type="application/octet-stream"; transfer-syntax=*')).toEqual([
+    expect(
+      frameOptions(
+        'multipart/related; type="image/jls"; q=0.5, multipart/related; type="application/octet-stream"; transfer-syntax=*',
+      ),
+    ).toEqual([
       { mediaType: 'application/octet-stream', transferSyntax: '*' },
       { mediaType: 'image/jls', transferSyntax: undefined },
     ]);

@@ -12,7 +12,11 @@ const byPreference = (a: MediaRange, b: MediaRange): number => b.q - a.q || a.in
 const UID_OR_STAR = /^(\*|[0-9]+(\.[0-9]+)*)$/;
 
 function checkSyntax(value: string | undefined, ranges: MediaRange[]): void {
-  if (value !== undefined && !UID_OR_STAR.test(value)) throw Errors.notAcceptable(`${describeRanges(ranges)} (transfer-syntax=${value} is not a UID)`, 'transfer-syntax=* or a transfer syntax UID');
+  if (value !== undefined && !UID_OR_STAR.test(value))
+    throw Errors.notAcceptable(
+      `${describeRanges(ranges)} (transfer-syntax=${value} is not a UID)`,
+      'transfer-syntax=* or a transfer syntax UID',
+    );
 }
 
 /**
@@ -21,7 +25,8 @@ function checkSyntax(value: string | undefined, ranges: MediaRange[]): void {
  */
 function acceptsDicom(r: MediaRange): boolean {
   if (r.type === '*' && r.subtype === '*') return true;
-  if (r.type === 'multipart' && (r.subtype === 'related' || r.subtype === '*')) return r.params.type === undefined || r.params.type === 'application/dicom';
+  if (r.type === 'multipart' && (r.subtype === 'related' || r.subtype === '*'))
+    return r.params.type === undefined || r.params.type === 'application/dicom';
   return false;
 }
 
@@ -33,7 +38,11 @@ export function instanceSyntaxes(accept: string | undefined): string[] {
   const ranges = parseAccept(accept);
   if (ranges.length === 0) return [TransferSyntax.ExplicitVRLittleEndian];
   const ok = ranges.filter((r) => r.q > 0 && acceptsDicom(r)).sort(byPreference);
-  if (ok.length === 0) throw Errors.notAcceptable(describeRanges(ranges), 'multipart/related; type="application/dicom"[; transfer-syntax=*|UID]');
+  if (ok.length === 0)
+    throw Errors.notAcceptable(
+      describeRanges(ranges),
+      'multipart/related; type="application/dicom"[; transfer-syntax=*|UID]',
+    );
   const out: string[] = [];
   for (const r of ok) {
     const ts = r.params['transfer-syntax'];
@@ -53,7 +62,7 @@ export function frameOptions(accept: string | undefined): FrameOption[] {
   if (ranges.length === 0) return [{ mediaType: 'application/octet-stream', transferSyntax: undefined }];
   const out: FrameOption[] = [];
   for (const r of ranges.filter((x) => x.q > 0).sort(byPreference)) {
-    const mediaType = r.type === 'multipart' ? r.params.type ?? 'application/octet-stream' : `${r.type}/${r.subtype}`;
+    const mediaType = r.type === 'multipart' ? (r.params.type ?? 'application/octet-stream') : `${r.type}/${r.subtype}`;
     const transferSyntax = r.params['transfer-syntax'];
     checkSyntax(transferSyntax, ranges);
     out.push({ mediaType, transferSyntax });

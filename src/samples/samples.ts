@@ -12,7 +12,11 @@ import { storePart10, type StoreInstance, type StoreOutcome } from '../services/
  * Generated, deterministically: the same bytes on every run, and no binary files in the repository.
  */
 export function* sampleFiles(): Generator<{ name: string; bytes: Buffer }> {
-  for (const f of allInstances()) yield { name: path.join(f.study.label.replace('/', '_'), `series${f.series.number}`, `${f.number}.dcm`), bytes: buildInstance(f) };
+  for (const f of allInstances())
+    yield {
+      name: path.join(f.study.label.replace('/', '_'), `series${f.series.number}`, `${f.number}.dcm`),
+      bytes: buildInstance(f),
+    };
   for (const f of IMAGING_FIXTURES) yield { name: path.join('imaging', `${f.key}.dcm`), bytes: imagingFile(f) };
 }
 

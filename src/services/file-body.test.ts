@@ -9,7 +9,14 @@ const dir = tempDir('filebody');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Descriptors of this process open on `file` (Linux): other tests' files do not count. */
-const openOn = (file: string): number => readdirSync('/proc/self/fd').filter((fd) => { try { return readlinkSync(`/proc/self/fd/${fd}`) === file; } catch { return false; } }).length;
+const openOn = (file: string): number =>
+  readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === file;
+    } catch {
+      return false;
+    }
+  }).length;
 
 async function collect(body: AsyncIterable<Buffer>, buffers: ReadBuffers): Promise<Buffer> {
   const out: Buffer[] = [];
@@ -60,7 +67,9 @@ describe('fileBody', () => {
 describe('readAhead', () => {
   it('hands items pulled ahead but never consumed to discard when the consumer stops early', async () => {
     const discarded: number[] = [];
-    async function* numbers(): AsyncGenerator<number> { for (let i = 1; i <= 10; i++) yield i; }
+    async function* numbers(): AsyncGenerator<number> {
+      for (let i = 1; i <= 10; i++) yield i;
+    }
     const seen: number[] = [];
     for await (const n of readAhead(numbers(), 3, (n) => discarded.push(n))) {
       seen.push(n);

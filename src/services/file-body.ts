@@ -33,19 +33,21 @@ export class ReadBuffers {
   }
 }
 
-const openFile = (path: string): Promise<number> => new Promise((resolve, reject) => open(path, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
+const openFile = (path: string): Promise<number> =>
+  new Promise((resolve, reject) => open(path, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
 const closeFile = (fd: number): void => close(fd, () => {});
 
 function readInto(fd: number, target: Buffer, length: number, position: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     let done = 0;
-    const step = (): void => read(fd, target, done, length - done, position + done, (err, n) => {
-      if (err) return reject(err);
-      if (n === 0) return reject(new Error(`file ended ${length - done} bytes early`));
-      done += n;
-      if (done < length) step();
-      else resolve(target.subarray(0, length));
-    });
+    const step = (): void =>
+      read(fd, target, done, length - done, position + done, (err, n) => {
+        if (err) return reject(err);
+        if (n === 0) return reject(new Error(`file ended ${length - done} bytes early`));
+        done += n;
+        if (done < length) step();
+        else resolve(target.subarray(0, length));
+      });
     step();
   });
 }
@@ -74,7 +76,11 @@ export function fileBody(buffers: ReadBuffers, path: string, start: number, leng
     if (disposed) return;
     disposed = true;
     // A chunk read ahead but never handed to the socket goes back to the pool.
-    if (next) void next.then((c) => buffers.release(c), () => {});
+    if (next)
+      void next.then(
+        (c) => buffers.release(c),
+        () => {},
+      );
     next = undefined;
     void fd.then(closeFile, () => {});
   };

@@ -40,11 +40,18 @@ const ELE = TransferSyntax.ExplicitVRLittleEndian;
  * bitstream, native samples (decoded when stored compressed), or a lossless re-encoding. Only the frames asked
  * for are decoded, one at a time, in the codec workers. Undefined: nothing acceptable (→ 406).
  */
-export function planFrames(locator: FrameLocator, format: PixelFormat, options: readonly FrameOption[], codecs: CodecPool): FramePlan | undefined {
+export function planFrames(
+  locator: FrameLocator,
+  format: PixelFormat,
+  options: readonly FrameOption[],
+  codecs: CodecPool,
+): FramePlan | undefined {
   const stored = locator.transferSyntaxUid;
-  const storedMedia = locator.encapsulated ? FRAME_MEDIA_TYPE[stored] ?? NATIVE : NATIVE;
+  const storedMedia = locator.encapsulated ? (FRAME_MEDIA_TYPE[stored] ?? NATIVE) : NATIVE;
   const asStored = (mediaType: string): FramePlan => ({
-    mediaType, transferSyntaxUid: locator.encapsulated ? stored : ELE, work: 'as stored',
+    mediaType,
+    transferSyntaxUid: locator.encapsulated ? stored : ELE,
+    work: 'as stored',
     produce: (n) => Promise.resolve(locator.read(n)),
   });
   const canDecode = !locator.encapsulated || stored in DECODERS;
@@ -54,7 +61,9 @@ export function planFrames(locator: FrameLocator, format: PixelFormat, options: 
     // Native frames follow the instance's Planar Configuration; decoders give colour-by-pixel.
     const planar = format.samplesPerPixel === 3 && format.planarConfiguration === 1;
     return {
-      mediaType: NATIVE, transferSyntaxUid: ELE, work: 'decoded',
+      mediaType: NATIVE,
+      transferSyntaxUid: ELE,
+      work: 'decoded',
       produce: async (n) => {
         const { data } = await codecs.decode(stored, format, locator.read(n));
         return planar ? deinterleave(data, format.rows * format.columns, format.bitsAllocated > 8 ? 2 : 1) : data;
@@ -65,7 +74,9 @@ export function planFrames(locator: FrameLocator, format: PixelFormat, options: 
     if (!(target in LOSSLESS_ENCODERS) || !canDecode) return undefined;
     if (encodeProblem(format, !locator.encapsulated)) return undefined;
     return {
-      mediaType: FRAME_MEDIA_TYPE[target] ?? NATIVE, transferSyntaxUid: target, work: 'encoded',
+      mediaType: FRAME_MEDIA_TYPE[target] ?? NATIVE,
+      transferSyntaxUid: target,
+      work: 'encoded',
       produce: async (n) => {
         let samples: Uint8Array = colourByPixel(locator.read(n), format);
         let photometric = format.photometricInterpretation;
@@ -74,7 +85,13 @@ export function planFrames(locator: FrameLocator, format: PixelFormat, options: 
           samples = decoded.data;
           photometric = decoded.photometricInterpretation;
         }
-        return (await codecs.encode(target, { ...format, photometricInterpretation: photometric, planarConfiguration: 0 }, samples)).data;
+        return (
+          await codecs.encode(
+            target,
+            { ...format, photometricInterpretation: photometric, planarConfiguration: 0 },
+            samples,
+          )
+        ).data;
       },
     };
   };

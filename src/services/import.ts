@@ -59,9 +59,21 @@ function isPart10(file: string): boolean {
  * archive's ingest, or C-STORE to the PACS), `concurrency` at a time, each read as a stream. Files that are not
  * Part 10 are skipped and counted; each refusal is listed with its status.
  */
-export async function importFiles(paths: readonly string[], store: StoreInstance, options: ImportOptions): Promise<ImportProgress> {
+export async function importFiles(
+  paths: readonly string[],
+  store: StoreInstance,
+  options: ImportOptions,
+): Promise<ImportProgress> {
   const files = filesUnder(paths);
-  const progress: ImportProgress = { files: files.length, bytes: files.reduce((n, f) => n + f.size, 0), doneFiles: 0, doneBytes: 0, stored: 0, skipped: 0, failed: [] };
+  const progress: ImportProgress = {
+    files: files.length,
+    bytes: files.reduce((n, f) => n + f.size, 0),
+    doneFiles: 0,
+    doneBytes: 0,
+    stored: 0,
+    skipped: 0,
+    failed: [],
+  };
   options.onProgress?.(progress);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -71,10 +83,16 @@ export async function importFiles(paths: readonly string[], store: StoreInstance
         if (!isPart10(file)) {
           progress.skipped++;
         } else {
-          const outcome = await storePart10(store, createReadStream(file, { highWaterMark: 256 * 1024 }), { source: 'IMPORT' });
+          const outcome = await storePart10(store, createReadStream(file, { highWaterMark: 256 * 1024 }), {
+            source: 'IMPORT',
+          });
           const { status, comment } = outcome.status;
           if (isStored(status)) progress.stored++;
-          else progress.failed.push({ file, reason: `status ${status.toString(16).toUpperCase().padStart(4, '0')}${comment ? `: ${comment}` : ''}` });
+          else
+            progress.failed.push({
+              file,
+              reason: `status ${status.toString(16).toUpperCase().padStart(4, '0')}${comment ? `: ${comment}` : ''}`,
+            });
         }
       } catch (err) {
         progress.failed.push({ file, reason: (err as Error).message });

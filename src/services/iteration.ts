@@ -5,7 +5,11 @@
  * a file) overlaps with writing the one before. Memory is bounded by `depth` items. Items pulled but never
  * handed on (the consumer stopped early) go to `discard`.
  */
-export async function* readAhead<T>(source: AsyncIterable<T>, depth: number, discard?: (item: T) => void): AsyncGenerator<T> {
+export async function* readAhead<T>(
+  source: AsyncIterable<T>,
+  depth: number,
+  discard?: (item: T) => void,
+): AsyncGenerator<T> {
   const it = source[Symbol.asyncIterator]();
   const queue: Promise<IteratorResult<T>>[] = [];
   try {
@@ -51,7 +55,9 @@ export function releasing<T>(source: AsyncIterable<T>, release: () => void): Asy
     release();
   };
   const self: AsyncGenerator<T, void, undefined> = {
-    [Symbol.asyncIterator]() { return self; },
+    [Symbol.asyncIterator]() {
+      return self;
+    },
     async next() {
       try {
         const r = await it.next();

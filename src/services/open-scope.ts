@@ -1,4 +1,10 @@
-import { describeScope, type Archive, type HeldInstance, type InstanceStream, type RetrieveScope } from '../archive/archive.js';
+import {
+  describeScope,
+  type Archive,
+  type HeldInstance,
+  type InstanceStream,
+  type RetrieveScope,
+} from '../archive/archive.js';
 import { Errors } from '../errors.js';
 
 /** A scope opened, its first instance in hand: what the answer's status is decided on (PS3.18 §10.4.3). */
@@ -17,6 +23,9 @@ export async function openFirst(archive: Pick<Archive, 'open'>, scope: RetrieveS
   const stream = await archive.open(scope);
   const rest = stream[Symbol.asyncIterator]();
   const first = await rest.next();
-  if (first.done) throw Errors.pacsFailed(`the PACS listed ${describeScope(scope)} but sent none of its instances (${stream.missing} missing)`);
+  if (first.done)
+    throw Errors.pacsFailed(
+      `the PACS listed ${describeScope(scope)} but sent none of its instances (${stream.missing} missing)`,
+    );
   return { stream, first: first.value, rest };
 }

@@ -6,12 +6,18 @@ import { Tags } from '../dicom/tag.js';
 
 /** QIDO-RS through the HTTP app over a fake archive: what the service adds to what the archive finds. */
 const study = (uid: string, patientId: string): SearchMatch => ({
-  json: { '00100020': { vr: 'LO', Value: [patientId] }, '0020000D': { vr: 'UI', Value: [uid] }, '00080020': { vr: 'DA', Value: ['20240101'] } },
+  json: {
+    '00100020': { vr: 'LO', Value: [patientId] },
+    '0020000D': { vr: 'UI', Value: [uid] },
+    '00080020': { vr: 'DA', Value: ['20240101'] },
+  },
   uids: { study: uid },
 });
 
 const closers: (() => Promise<void>)[] = [];
-afterEach(async () => { for (const c of closers.splice(0)) await c(); });
+afterEach(async () => {
+  for (const c of closers.splice(0)) await c();
+});
 
 function serve(archive: FakeArchive) {
   const built = appOver(archive);
@@ -33,15 +39,25 @@ describe('QidoService over an archive', () => {
   });
 
   it('builds RetrieveURLs of series from the UIDs the archive gives, not from the scope of the path', async () => {
-    const archive = new FakeArchive({ matches: () => [{ json: { '0020000E': { vr: 'UI', Value: ['1.2.3.4'] } }, uids: { study: '1.2.3', series: '1.2.3.4' } }] });
+    const archive = new FakeArchive({
+      matches: () => [
+        { json: { '0020000E': { vr: 'UI', Value: ['1.2.3.4'] } }, uids: { study: '1.2.3', series: '1.2.3.4' } },
+      ],
+    });
     const res = await serve(archive).inject({ method: 'GET', url: '/dicomweb/series' });
     const [match] = res.json() as Record<string, { Value?: unknown[] }>[];
     expect(match?.['00081190']?.Value?.[0]).toMatch(/\/dicomweb\/studies\/1\.2\.3\/series\/1\.2\.3\.4$/);
   });
 
   it('sends the warnings of the route and of the archive, and says when the page was cut at limit', async () => {
-    const archive = new FakeArchive({ matches: () => [study('1.1', 'A'), study('1.2', 'B'), study('1.3', 'C')], searchWarnings: ['the archive did not apply fuzzy matching'] });
-    const res = await serve(archive).inject({ method: 'GET', url: '/dicomweb/studies?limit=2&emptyvaluematching=true' });
+    const archive = new FakeArchive({
+      matches: () => [study('1.1', 'A'), study('1.2', 'B'), study('1.3', 'C')],
+      searchWarnings: ['the archive did not apply fuzzy matching'],
+    });
+    const res = await serve(archive).inject({
+      method: 'GET',
+      url: '/dicomweb/studies?limit=2&emptyvaluematching=true',
+    });
     expect(res.statusCode).toBe(200);
     expect((res.json() as unknown[]).length).toBe(2);
     const warnings = [res.headers.warning].flat().join('\n');

@@ -39,8 +39,12 @@ export class QidoService {
     }
     return {
       matches: matches(),
-      get warnings() { return [...received, ...results.warnings]; },
-      get truncated() { return results.truncated; },
+      get warnings() {
+        return [...received, ...results.warnings];
+      },
+      get truncated() {
+        return results.truncated;
+      },
     };
   }
 }

@@ -40,7 +40,14 @@ export interface RenderedPart {
 export type RenderAnswer =
   | { kind: 'single'; mediaType: string; body: Buffer; etag: string; warnings: string[] }
   | { kind: 'stream'; mediaType: string; length: number; body: AsyncIterable<Buffer>; etag: string; warnings: string[] }
-  | { kind: 'multipart'; partType: string; status: 200 | 206; warnings: string[]; parts: AsyncIterable<RenderedPart>; lateWarning: () => string | undefined };
+  | {
+      kind: 'multipart';
+      partType: string;
+      status: 200 | 206;
+      warnings: string[];
+      parts: AsyncIterable<RenderedPart>;
+      lateWarning: () => string | undefined;
+    };
 
-export const etagOf = (key: string): string => `"${createHash('sha1').update(`${RENDERER_VERSION}|${key}`).digest('base64url')}"`;
-
+export const etagOf = (key: string): string =>
+  `"${createHash('sha1').update(`${RENDERER_VERSION}|${key}`).digest('base64url')}"`;

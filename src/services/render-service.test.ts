@@ -11,7 +11,9 @@ import { boundaryOf, parseMultipart } from '../../test/harness/multipart.js';
  * DCMTK in test/rendered.integration.test.ts.)
  */
 const closers: (() => Promise<void>)[] = [];
-afterEach(async () => { for (const c of closers.splice(0)) await c(); });
+afterEach(async () => {
+  for (const c of closers.splice(0)) await c();
+});
 
 function served(keys?: string[]) {
   const files = imagingFixtureFiles();
@@ -26,7 +28,11 @@ describe('RenderService over an archive', () => {
   it('makes a series thumbnail of its middle image, fitted in the configured size', async () => {
     const { app, archive } = served();
     const series = fixture('palette-8').seriesUid; // palette-8, palette-16, palette-segmented: the middle one is palette-16
-    const res = await app.inject({ method: 'GET', url: `/dicomweb/studies/${IMAGING_STUDY.uid}/series/${series}/thumbnail`, headers: { accept: 'image/png' } });
+    const res = await app.inject({
+      method: 'GET',
+      url: `/dicomweb/studies/${IMAGING_STUDY.uid}/series/${series}/thumbnail`,
+      headers: { accept: 'image/png' },
+    });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('image/png');
     const meta = await sharp(res.rawPayload).metadata();
@@ -38,11 +44,19 @@ describe('RenderService over an archive', () => {
   it('serves an Encapsulated PDF as application/pdf and a structured report as HTML', async () => {
     const { app, archive } = served(['pdf', 'sr-basic']);
     const pdf = fixture('pdf');
-    const doc = await app.inject({ method: 'GET', url: `/dicomweb/studies/${IMAGING_STUDY.uid}/series/${pdf.seriesUid}/instances/${pdf.uid}/rendered`, headers: { accept: 'application/pdf' } });
+    const doc = await app.inject({
+      method: 'GET',
+      url: `/dicomweb/studies/${IMAGING_STUDY.uid}/series/${pdf.seriesUid}/instances/${pdf.uid}/rendered`,
+      headers: { accept: 'application/pdf' },
+    });
     expect(doc.statusCode).toBe(200);
     expect(doc.rawPayload.subarray(0, 5).toString('latin1')).toBe('%PDF-');
     const sr = fixture('sr-basic');
-    const html = await app.inject({ method: 'GET', url: `/dicomweb/studies/${IMAGING_STUDY.uid}/series/${sr.seriesUid}/instances/${sr.uid}/rendered`, headers: { accept: 'text/html' } });
+    const html = await app.inject({
+      method: 'GET',
+      url: `/dicomweb/studies/${IMAGING_STUDY.uid}/series/${sr.seriesUid}/instances/${sr.uid}/rendered`,
+      headers: { accept: 'text/html' },
+    });
     expect(html.statusCode).toBe(200);
     expect(html.body).toMatch(/<html/i);
     expect(archive.openHolds).toBe(0);
@@ -50,7 +64,11 @@ describe('RenderService over an archive', () => {
 
   it('renders every frame of a study as parts, leaving out what is not an image with 206', async () => {
     const { app, archive } = served(['ct-signed', 'sr-basic']);
-    const res = await app.inject({ method: 'GET', url: `/dicomweb/studies/${IMAGING_STUDY.uid}/rendered`, headers: { accept: 'multipart/related; type="image/jpeg"' } });
+    const res = await app.inject({
+      method: 'GET',
+      url: `/dicomweb/studies/${IMAGING_STUDY.uid}/rendered`,
+      headers: { accept: 'multipart/related; type="image/jpeg"' },
+    });
     expect(res.statusCode).toBe(206);
     expect([res.headers.warning].flat().join()).toMatch(/not images|left out/);
     const parts = parseMultipart(res.rawPayload, boundaryOf(res.headers['content-type'] as string));

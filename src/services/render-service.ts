@@ -4,7 +4,15 @@ import { etagOf, type RenderAnswer, type RenderRequest, type RenderedPart } from
 import { loadedInstance, type Loaded } from './loaded-instance.js';
 import { renderedDocument } from './rendered-documents.js';
 import { thumbnailFrame, thumbnailInstance } from './thumbnail-choice.js';
-import { describeScope, type Archive, type RetrieveScope, type HeldInstance, type InstanceStream, type CatalogInstance, type ArchivedInstance } from '../archive/archive.js';
+import {
+  describeScope,
+  type Archive,
+  type RetrieveScope,
+  type HeldInstance,
+  type InstanceStream,
+  type CatalogInstance,
+  type ArchivedInstance,
+} from '../archive/archive.js';
 import { requireFrames } from '../codecs/frames.js';
 import { CodecPoolBusyError, type CodecPool } from '../codecs/codec-pool.js';
 import { readPart10Header, type StoredHeader } from '../dicom/part10-reader.js';
@@ -13,9 +21,23 @@ import { Errors, GatewayError } from '../errors.js';
 import { openFirst } from './open-scope.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
-import { describeFrame, numbers, RenderDescriptionError, type RenderDescription, type Window } from '../render/image-description.js';
+import {
+  describeFrame,
+  numbers,
+  RenderDescriptionError,
+  type RenderDescription,
+  type Window,
+} from '../render/image-description.js';
 import { renderFrame, type DecodedFrame, type Pixels } from '../render/render-frame.js';
-import { encodeImage, encodeGif, outputSize, transformPixels, ViewportError, type ImageMediaType, type Viewport } from '../render/output.js';
+import {
+  encodeImage,
+  encodeGif,
+  outputSize,
+  transformPixels,
+  ViewportError,
+  type ImageMediaType,
+  type Viewport,
+} from '../render/output.js';
 import { annotationLines, annotationOverlays } from '../render/annotate.js';
 import { sopKind } from '../render/sop-kind.js';
 import { iconImage } from '../render/non-image.js';
@@ -69,8 +91,14 @@ export class RenderService {
   ) {
     this.log = (options.logger ?? silentLogger).child({ component: 'render' });
     // Sizes are what an entry keeps alive: the whole buffer under a view, and a little for the entry itself.
-    this.frames = new LRUCache({ maxSize: Math.max(1, options.frameCacheBytes), sizeCalculation: (f) => retainedBytes(f.samples) });
-    this.rendered = new LRUCache<string, Buffer>({ maxSize: Math.max(1, options.renderedCacheBytes), sizeCalculation: (b) => retainedBytes(b) });
+    this.frames = new LRUCache({
+      maxSize: Math.max(1, options.frameCacheBytes),
+      sizeCalculation: (f) => retainedBytes(f.samples),
+    });
+    this.rendered = new LRUCache<string, Buffer>({
+      maxSize: Math.max(1, options.renderedCacheBytes),
+      sizeCalculation: (b) => retainedBytes(b),
+    });
   }
 
   /** Work done since start: frames decoded (compressed) or read (native), images encoded. */
@@ -89,7 +117,12 @@ export class RenderService {
    * several frames → multipart, or one animated GIF when GIF is the single-part type; a multi-frame instance asked
    * as one JPEG/PNG → its first frame, said in a Warning.
    */
-  async instance(scope: Required<RetrieveScope>, frameList: number[] | undefined, request: RenderRequest, requestKey: string): Promise<RenderAnswer> {
+  async instance(
+    scope: Required<RetrieveScope>,
+    frameList: number[] | undefined,
+    request: RenderRequest,
+    requestKey: string,
+  ): Promise<RenderAnswer> {
     const loaded = await this.load(scope);
     let handedOver = false;
     try {
@@ -102,21 +135,44 @@ export class RenderService {
       if (wanted.length > 1) {
         if (media.multipart) {
           handedOver = true;
-          return { kind: 'multipart', partType: media.multipart, status: 200, warnings: [], parts: this.frameParts(loaded, wanted, request, media.multipart), lateWarning: () => undefined };
+          return {
+            kind: 'multipart',
+            partType: media.multipart,
+            status: 200,
+            warnings: [],
+            parts: this.frameParts(loaded, wanted, request, media.multipart),
+            lateWarning: () => undefined,
+          };
         }
-        if (media.single === 'image/gif') return { kind: 'single', mediaType: 'image/gif', body: await this.animatedGif(loaded, wanted, request), etag, warnings: [] };
-        if (frameList || !media.single) throw Errors.notAcceptable(media.asked, 'multipart/related; type="image/jpeg" (or image/png, image/gif) for several frames, or image/gif for one animated image');
+        if (media.single === 'image/gif')
+          return {
+            kind: 'single',
+            mediaType: 'image/gif',
+            body: await this.animatedGif(loaded, wanted, request),
+            etag,
+            warnings: [],
+          };
+        if (frameList || !media.single)
+          throw Errors.notAcceptable(
+            media.asked,
+            'multipart/related; type="image/jpeg" (or image/png, image/gif) for several frames, or image/gif for one animated image',
+          );
       }
       const n = wanted[0] as number;
       const mediaType = media.single ?? media.multipart;
       if (!mediaType) throw Errors.notAcceptable(media.asked, 'image/jpeg, image/png, image/gif');
       const body = await this.image(loaded, n, request, mediaType);
       // A whole multi-frame instance asked as one JPEG or PNG: its first frame, and a Warning saying so.
-      const warnings = wanted.length > 1 ? [`multi-frame instance: frame 1 of ${total} rendered; ask multipart/related or image/gif for every frame`] : [];
+      const warnings =
+        wanted.length > 1
+          ? [`multi-frame instance: frame 1 of ${total} rendered; ask multipart/related or image/gif for every frame`]
+          : [];
       if (!media.single) {
         handedOver = true;
         loaded.held.release();
-        const parts = (async function* (): AsyncGenerator<RenderedPart> { yield { mediaType, body }; })();
+        const parts = (async function* (): AsyncGenerator<RenderedPart> {
+          yield { mediaType, body };
+        })();
         return { kind: 'multipart', partType: mediaType, status: 200, warnings, parts, lateWarning: () => undefined };
       }
       return { kind: 'single', mediaType, body, etag, warnings };
@@ -126,7 +182,12 @@ export class RenderService {
   }
 
   /** Each frame as a part; the instance stays pinned until the last part is made. */
-  private async *frameParts(loaded: Loaded, frames: number[], request: RenderRequest, mediaType: ImageMediaType): AsyncGenerator<RenderedPart> {
+  private async *frameParts(
+    loaded: Loaded,
+    frames: number[],
+    request: RenderRequest,
+    mediaType: ImageMediaType,
+  ): AsyncGenerator<RenderedPart> {
     try {
       for (const n of frames) yield { mediaType, body: await this.image(loaded, n, request, mediaType) };
     } finally {
@@ -144,27 +205,59 @@ export class RenderService {
    */
   async scope(scope: RetrieveScope, request: RenderRequest): Promise<RenderAnswer> {
     const mediaType = request.media.multipart;
-    if (!mediaType) throw Errors.notAcceptable(request.media.asked, 'multipart/related; type="image/jpeg" (or image/png, image/gif): a study or series has several images');
+    if (!mediaType)
+      throw Errors.notAcceptable(
+        request.media.asked,
+        'multipart/related; type="image/jpeg" (or image/png, image/gif): a study or series has several images',
+      );
     const listed = await this.listScope(scope);
     const images = listed.filter((i) => sopKind(i.sopClassUid) === 'image');
-    if (images.length === 0) throw Errors.notFound(listed.length ? `nothing in ${describeScope(scope)} can be rendered: its ${listed.length} instance(s) are not images` : `${describeScope(scope)} is not known to the PACS`);
+    if (images.length === 0)
+      throw Errors.notFound(
+        listed.length
+          ? `nothing in ${describeScope(scope)} can be rendered: its ${listed.length} instance(s) are not images`
+          : `${describeScope(scope)} is not known to the PACS`,
+      );
     const skipped = listed.length - images.length;
-    const warnings = skipped ? [`${skipped} instance(s) not rendered: not images (${[...new Set(listed.filter((i) => sopKind(i.sopClassUid) !== 'image').map((i) => i.sopClassUid))].join(', ')})`] : [];
+    const warnings = skipped
+      ? [
+          `${skipped} instance(s) not rendered: not images (${[...new Set(listed.filter((i) => sopKind(i.sopClassUid) !== 'image').map((i) => i.sopClassUid))].join(', ')})`,
+        ]
+      : [];
     const imageUids = new Set(images.map((i) => i.uid));
     const stream = await this.archive.open(scope);
     const failures = { count: 0 };
     const lateWarning = (): string | undefined => {
-      const notes = [failures.count ? `${failures.count} image(s) could not be rendered` : '', stream.missing ? `${stream.missing} instance(s) could not be retrieved from the PACS` : ''].filter(Boolean);
+      const notes = [
+        failures.count ? `${failures.count} image(s) could not be rendered` : '',
+        stream.missing ? `${stream.missing} instance(s) could not be retrieved from the PACS` : '',
+      ].filter(Boolean);
       return notes.length ? notes.join('; ') : undefined;
     };
-    return { kind: 'multipart', partType: mediaType, status: skipped ? 206 : 200, warnings, parts: this.scopeParts(stream, imageUids, request, mediaType, failures), lateWarning };
+    return {
+      kind: 'multipart',
+      partType: mediaType,
+      status: skipped ? 206 : 200,
+      warnings,
+      parts: this.scopeParts(stream, imageUids, request, mediaType, failures),
+      lateWarning,
+    };
   }
 
   /** The frames of each image of a scope as it arrives; images that fail are counted and left out. */
-  private async *scopeParts(stream: InstanceStream, imageUids: ReadonlySet<string>, request: RenderRequest, mediaType: ImageMediaType, failures: { count: number }): AsyncGenerator<RenderedPart> {
+  private async *scopeParts(
+    stream: InstanceStream,
+    imageUids: ReadonlySet<string>,
+    request: RenderRequest,
+    mediaType: ImageMediaType,
+    failures: { count: number },
+  ): AsyncGenerator<RenderedPart> {
     for await (const held of stream) {
       const sop = held.instance.sopInstanceUid;
-      if (!imageUids.has(sop)) { held.release(); continue; }
+      if (!imageUids.has(sop)) {
+        held.release();
+        continue;
+      }
       try {
         const loaded = this.loadHeld(held);
         if (!loaded.image) throw new Error(loaded.problem ?? 'not an image');
@@ -201,23 +294,43 @@ export class RenderService {
    * multi-frame: the middle frame (or the first of each with `thumbnail.choice: first`). Instances that are not
    * images get an icon. Nothing at all → 404.
    */
-  async thumbnail(scope: RetrieveScope, frameList: number[] | undefined, request: RenderRequest, requestKey: string): Promise<RenderAnswer> {
+  async thumbnail(
+    scope: RetrieveScope,
+    frameList: number[] | undefined,
+    request: RenderRequest,
+    requestKey: string,
+  ): Promise<RenderAnswer> {
     const mediaType = request.media.single ?? request.media.multipart;
     if (!mediaType) throw Errors.notAcceptable(request.media.asked, 'image/jpeg, image/png, image/gif');
-    const instanceScope = scope.instance ? scope as Required<RetrieveScope> : await this.representative(scope);
-    const fit = request.viewport ? undefined : { width: this.options.thumbnail.size, height: this.options.thumbnail.size };
+    const instanceScope = scope.instance ? (scope as Required<RetrieveScope>) : await this.representative(scope);
+    const fit = request.viewport
+      ? undefined
+      : { width: this.options.thumbnail.size, height: this.options.thumbnail.size };
     const loaded = await this.load(instanceScope);
     try {
       const etag = etagOf(`${requestKey}|${instanceScope.instance}`);
       if (!loaded.image) {
         const kind = loaded.kind === 'image' ? 'other' : loaded.kind;
         const size = request.viewport ?? fit ?? { width: 128, height: 128 };
-        return { kind: 'single', mediaType, body: await iconImage(kind, size, mediaType, request.quality), etag, warnings: [] };
+        return {
+          kind: 'single',
+          mediaType,
+          body: await iconImage(kind, size, mediaType, request.quality),
+          etag,
+          warnings: [],
+        };
       }
       const total = loaded.image.format.numberOfFrames;
       const n = frameList?.[0] ?? thumbnailFrame(total, this.options.thumbnail.choice);
       requireFrames([n], total);
-      const body = await this.image(loaded, n, { ...request, annotation: { patient: false, technique: false } }, mediaType, fit, 'thumbnail');
+      const body = await this.image(
+        loaded,
+        n,
+        { ...request, annotation: { patient: false, technique: false } },
+        mediaType,
+        fit,
+        'thumbnail',
+      );
       return { kind: 'single', mediaType, body, etag, warnings: [] };
     } finally {
       loaded.held.release();
@@ -290,7 +403,11 @@ export class RenderService {
         try {
           const r = await this.codecs.decode(image.locator.transferSyntaxUid, image.format, bytes);
           // Decoders give colour-by-pixel whatever the Planar Configuration says.
-          frame = { format: { ...image.format, planarConfiguration: 0 }, photometric: r.photometricInterpretation, samples: r.data };
+          frame = {
+            format: { ...image.format, planarConfiguration: 0 },
+            photometric: r.photometricInterpretation,
+            samples: r.data,
+          };
         } catch (err) {
           if (err instanceof CodecPoolBusyError) throw err;
           throw Errors.decodeFailed(n, loaded.held.instance.sopInstanceUid, (err as Error).message);
@@ -302,32 +419,77 @@ export class RenderService {
   }
 
   /** Frame n rendered and encoded, from the rendered cache when the same image was made before. */
-  private image(loaded: Loaded, n: number, request: RenderRequest, mediaType: ImageMediaType, fit?: { width: number; height: number }, purpose = 'rendered'): Promise<Buffer> {
-    const key = [purpose, loaded.held.instance.sopInstanceUid, n, mediaType, request.quality, windowKey(request.window), viewportKey(request.viewport), fit ? `${fit.width}x${fit.height}` : '',
-      request.annotation.patient ? 'p' : '', request.annotation.technique ? 't' : '', request.locale ?? '', request.srgbProfile ? 'srgb' : ''].join('|');
+  private image(
+    loaded: Loaded,
+    n: number,
+    request: RenderRequest,
+    mediaType: ImageMediaType,
+    fit?: { width: number; height: number },
+    purpose = 'rendered',
+  ): Promise<Buffer> {
+    const key = [
+      purpose,
+      loaded.held.instance.sopInstanceUid,
+      n,
+      mediaType,
+      request.quality,
+      windowKey(request.window),
+      viewportKey(request.viewport),
+      fit ? `${fit.width}x${fit.height}` : '',
+      request.annotation.patient ? 'p' : '',
+      request.annotation.technique ? 't' : '',
+      request.locale ?? '',
+      request.srgbProfile ? 'srgb' : '',
+    ].join('|');
     const hit = this.rendered.get(key);
     if (hit) return Promise.resolve(hit);
-    return this.once(key, () => tracer().startActiveSpan('render', { attributes: { 'dicom.transfer_syntax': loaded.header.meta.transferSyntaxUid, 'dicomweb.media_type': mediaType, 'dicom.frame': n } }, async (span) => {
-      try {
-        return await this.renderImage(loaded, n, request, mediaType, key, fit);
-      } catch (err) {
-        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
-        throw err;
-      } finally {
-        span.end();
-      }
-    }));
+    return this.once(key, () =>
+      tracer().startActiveSpan(
+        'render',
+        {
+          attributes: {
+            'dicom.transfer_syntax': loaded.header.meta.transferSyntaxUid,
+            'dicomweb.media_type': mediaType,
+            'dicom.frame': n,
+          },
+        },
+        async (span) => {
+          try {
+            return await this.renderImage(loaded, n, request, mediaType, key, fit);
+          } catch (err) {
+            span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+            throw err;
+          } finally {
+            span.end();
+          }
+        },
+      ),
+    );
   }
 
   /** Frame n through the pipeline and the encoder, into the rendered cache. */
-  private async renderImage(loaded: Loaded, n: number, request: RenderRequest, mediaType: ImageMediaType, key: string, fit?: { width: number; height: number }): Promise<Buffer> {
+  private async renderImage(
+    loaded: Loaded,
+    n: number,
+    request: RenderRequest,
+    mediaType: ImageMediaType,
+    key: string,
+    fit?: { width: number; height: number },
+  ): Promise<Buffer> {
     const started = performance.now();
     const pixels = await this.pixels(loaded, n, request.window);
     const overlays = await this.overlays(loaded, n, pixels, request, fit);
     this.counters.imagesEncoded++;
     let body: Buffer;
     try {
-      body = await encodeImage(pixels, { mediaType, quality: request.quality, ...(request.viewport ? { viewport: request.viewport } : {}), ...(fit ? { fit } : {}), overlays, srgbProfile: request.srgbProfile });
+      body = await encodeImage(pixels, {
+        mediaType,
+        quality: request.quality,
+        ...(request.viewport ? { viewport: request.viewport } : {}),
+        ...(fit ? { fit } : {}),
+        overlays,
+        srgbProfile: request.srgbProfile,
+      });
     } catch (err) {
       if (err instanceof ViewportError) throw Errors.badParameter('viewport', err.message);
       throw err;
@@ -336,7 +498,11 @@ export class RenderService {
     // cache keeps an exact copy, so that what it counts is what it holds (~10 KB copied per image).
     body = Buffer.from(body);
     this.rendered.set(key, body);
-    this.options.observer?.rendered(loaded.header.meta.transferSyntaxUid, mediaType, (performance.now() - started) / 1000);
+    this.options.observer?.rendered(
+      loaded.header.meta.transferSyntaxUid,
+      mediaType,
+      (performance.now() - started) / 1000,
+    );
     return body;
   }
 
@@ -345,17 +511,42 @@ export class RenderService {
     return renderFrame(frame, this.description(loaded, n), window);
   }
 
-  private async overlays(loaded: Loaded, n: number, pixels: Pixels & { window?: Window }, request: RenderRequest, fit?: { width: number; height: number }): Promise<import('sharp').OverlayOptions[]> {
+  private async overlays(
+    loaded: Loaded,
+    n: number,
+    pixels: Pixels & { window?: Window },
+    request: RenderRequest,
+    fit?: { width: number; height: number },
+  ): Promise<import('sharp').OverlayOptions[]> {
     if (!request.annotation.patient && !request.annotation.technique) return [];
-    const lines = annotationLines({ dataset: loaded.header.dataset, frame: n, frames: loaded.image?.format.numberOfFrames ?? 1, ...(pixels.window ? { window: pixels.window } : {}), ...(request.locale ? { locale: request.locale } : {}) }, request.annotation);
-    return annotationOverlays(lines, outputSize(pixels, { ...(request.viewport ? { viewport: request.viewport } : {}), ...(fit ? { fit } : {}) }));
+    const lines = annotationLines(
+      {
+        dataset: loaded.header.dataset,
+        frame: n,
+        frames: loaded.image?.format.numberOfFrames ?? 1,
+        ...(pixels.window ? { window: pixels.window } : {}),
+        ...(request.locale ? { locale: request.locale } : {}),
+      },
+      request.annotation,
+    );
+    return annotationOverlays(
+      lines,
+      outputSize(pixels, { ...(request.viewport ? { viewport: request.viewport } : {}), ...(fit ? { fit } : {}) }),
+    );
   }
 
   /** Frames as one animated GIF, timed by Frame Time or Frame Time Vector (PS3.3 C.7.6.5). */
   private async animatedGif(loaded: Loaded, frames: number[], request: RenderRequest): Promise<Buffer> {
     const format = (loaded.image as NonNullable<Loaded['image']>).format;
-    const size = outputSize({ width: format.columns, height: format.rows }, request.viewport ? { viewport: request.viewport } : {});
-    if (size.width * size.height * frames.length > MAX_GIF_PIXELS) throw Errors.badParameter('accept', `image/gif of ${frames.length} frames of ${size.width}×${size.height} is too large for one image; ask multipart/related`);
+    const size = outputSize(
+      { width: format.columns, height: format.rows },
+      request.viewport ? { viewport: request.viewport } : {},
+    );
+    if (size.width * size.height * frames.length > MAX_GIF_PIXELS)
+      throw Errors.badParameter(
+        'accept',
+        `image/gif of ${frames.length} frames of ${size.width}×${size.height} is too large for one image; ask multipart/related`,
+      );
     const ds = loaded.header.dataset;
     const frameTime = numbers(ds, tag(0x0018, 0x1063))[0];
     const vector = numbers(ds, tag(0x0018, 0x1065));
@@ -365,7 +556,9 @@ export class RenderService {
       const pixels = await this.pixels(loaded, n, request.window);
       const overlays = await this.overlays(loaded, n, pixels, request);
       try {
-        rendered.push(await transformPixels(pixels, { ...(request.viewport ? { viewport: request.viewport } : {}), overlays }));
+        rendered.push(
+          await transformPixels(pixels, { ...(request.viewport ? { viewport: request.viewport } : {}), overlays }),
+        );
       } catch (err) {
         if (err instanceof ViewportError) throw Errors.badParameter('viewport', err.message);
         throw err;
@@ -385,6 +578,7 @@ export class RenderService {
 }
 
 const windowKey = (w: Window | undefined): string => (w ? `${w.center},${w.width},${w.fn}` : '');
-const viewportKey = (v: Viewport | undefined): string => (v ? `${v.width},${v.height},${v.region?.x ?? ''},${v.region?.y ?? ''},${v.region?.width ?? ''},${v.region?.height ?? ''}` : '');
-
-
+const viewportKey = (v: Viewport | undefined): string =>
+  v
+    ? `${v.width},${v.height},${v.region?.x ?? ''},${v.region?.y ?? ''},${v.region?.width ?? ''},${v.region?.height ?? ''}`
+    : '';

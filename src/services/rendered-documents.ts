@@ -7,8 +7,12 @@ import type { Loaded } from './loaded-instance.js';
 import type { RenderAnswer, RenderRequest } from './render-answer.js';
 
 const VIDEO_MEDIA_TYPE: Record<string, string> = {
-  '1.2.840.10008.1.2.4.100': 'video/mpeg', '1.2.840.10008.1.2.4.100.1': 'video/mpeg', '1.2.840.10008.1.2.4.101': 'video/mpeg', '1.2.840.10008.1.2.4.101.1': 'video/mpeg',
-  '1.2.840.10008.1.2.4.107': 'video/H265', '1.2.840.10008.1.2.4.108': 'video/H265',
+  '1.2.840.10008.1.2.4.100': 'video/mpeg',
+  '1.2.840.10008.1.2.4.100.1': 'video/mpeg',
+  '1.2.840.10008.1.2.4.101': 'video/mpeg',
+  '1.2.840.10008.1.2.4.101.1': 'video/mpeg',
+  '1.2.840.10008.1.2.4.107': 'video/H265',
+  '1.2.840.10008.1.2.4.108': 'video/H265',
 };
 const videoMediaType = (ts: string): string => VIDEO_MEDIA_TYPE[ts] ?? 'video/mp4';
 
@@ -32,8 +36,22 @@ export async function renderedDocument(loaded: Loaded, request: RenderRequest, e
     throw Errors.notAcceptable(request.media.asked, 'application/pdf (the instance is an Encapsulated PDF)');
   }
   if (loaded.kind === 'sr') {
-    if (accepts('text/html')) return { kind: 'single', mediaType: 'text/html; charset=utf-8', body: Buffer.from(structuredReportHtml(ds)), etag, warnings: [] };
-    if (accepts('text/plain')) return { kind: 'single', mediaType: 'text/plain; charset=utf-8', body: Buffer.from(structuredReportText(ds)), etag, warnings: [] };
+    if (accepts('text/html'))
+      return {
+        kind: 'single',
+        mediaType: 'text/html; charset=utf-8',
+        body: Buffer.from(structuredReportHtml(ds)),
+        etag,
+        warnings: [],
+      };
+    if (accepts('text/plain'))
+      return {
+        kind: 'single',
+        mediaType: 'text/plain; charset=utf-8',
+        body: Buffer.from(structuredReportText(ds)),
+        etag,
+        warnings: [],
+      };
     throw Errors.notAcceptable(request.media.asked, 'text/html, text/plain (the instance is a structured report)');
   }
   const ts = loaded.header.meta.transferSyntaxUid;
@@ -57,7 +75,10 @@ export async function renderedDocument(loaded: Loaded, request: RenderRequest, e
     }
     throw Errors.notAcceptable(request.media.asked, `${type} (the instance is a video)`);
   }
-  throw Errors.notAcceptable(request.media.asked, `no rendered representation: ${loaded.problem ?? 'the instance is not an image'}`);
+  throw Errors.notAcceptable(
+    request.media.asked,
+    `no rendered representation: ${loaded.problem ?? 'the instance is not an image'}`,
+  );
 }
 
 async function collect(chunks: AsyncIterable<Buffer>): Promise<Buffer> {

@@ -26,11 +26,17 @@ const EXPLICIT = { explicitVR: true, littleEndian: true };
  * from those files as it is stored — no instance whole in memory. The parts it yields go on as `application/dicom`
  * parts; an object that cannot be made into one is refused (0xC000) with its reason.
  */
-export async function* part10FromJsonRequest(parts: AsyncIterable<StowPart>, spoolDir: string): AsyncGenerator<StowPart> {
+export async function* part10FromJsonRequest(
+  parts: AsyncIterable<StowPart>,
+  spoolDir: string,
+): AsyncGenerator<StowPart> {
   const it = parts[Symbol.asyncIterator]();
   const first = await it.next();
   if (first.done) return;
-  if (!/^application\/dicom\+json\s*(;|$)/i.test(first.value.mediaType)) throw Errors.badRequest(`the first part of an application/dicom+json request is its metadata (application/dicom+json), not ${first.value.mediaType}`);
+  if (!/^application\/dicom\+json\s*(;|$)/i.test(first.value.mediaType))
+    throw Errors.badRequest(
+      `the first part of an application/dicom+json request is its metadata (application/dicom+json), not ${first.value.mediaType}`,
+    );
   let objects: DicomJsonObject[];
   try {
     objects = JSON.parse((await readWhole(first.value.body, MAX_METADATA_BYTES)).toString('utf8')) as DicomJsonObject[];
@@ -62,21 +68,33 @@ export async function* part10FromJsonRequest(parts: AsyncIterable<StowPart>, spo
 function instanceOf(object: DicomJsonObject, bulk: ReadonlyMap<string, { file: string; bytes: number }>): StowPart {
   const sopClassUid = String(object?.['00080016']?.Value?.[0] ?? '');
   const sopInstanceUid = String(object?.['00080018']?.Value?.[0] ?? '');
-  const refused = (comment: string): StowPart => ({ mediaType: 'application/dicom', body: empty(), refused: { sopClassUid, sopInstanceUid, status: { status: CANNOT_UNDERSTAND, comment } } });
-  if (!isValidUid(sopClassUid) || !isValidUid(sopInstanceUid)) return refused('the object has no valid SOP Class UID and SOP Instance UID');
+  const refused = (comment: string): StowPart => ({
+    mediaType: 'application/dicom',
+    body: empty(),
+    refused: { sopClassUid, sopInstanceUid, status: { status: CANNOT_UNDERSTAND, comment } },
+  });
+  if (!isValidUid(sopClassUid) || !isValidUid(sopInstanceUid))
+    return refused('the object has no valid SOP Class UID and SOP Instance UID');
   let converted: { dataset: Dataset; bulk: BulkValue[] };
   try {
     converted = datasetFromDicomJson(object);
   } catch (err) {
-    if (err instanceof DicomJsonError || err instanceof RangeError || err instanceof SyntaxError) return refused(err.message);
+    if (err instanceof DicomJsonError || err instanceof RangeError || err instanceof SyntaxError)
+      return refused(err.message);
     throw err;
   }
   const resolved = converted.bulk.map((b) => ({ ...b, part: bulk.get(b.uri) }));
   const missing = resolved.find((b) => !b.part);
-  if (missing) return refused(`no part has Content-Location ${missing.uri} (BulkDataURI of ${missing.tag.toString(16).padStart(8, '0')})`);
+  if (missing)
+    return refused(
+      `no part has Content-Location ${missing.uri} (BulkDataURI of ${missing.tag.toString(16).padStart(8, '0')})`,
+    );
   const meta = encodeFileMetaHeader({
-    mediaStorageSopClassUid: sopClassUid, mediaStorageSopInstanceUid: sopInstanceUid, transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian,
-    implementationClassUid: IMPLEMENTATION.classUid, implementationVersionName: IMPLEMENTATION.versionName,
+    mediaStorageSopClassUid: sopClassUid,
+    mediaStorageSopInstanceUid: sopInstanceUid,
+    transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian,
+    implementationClassUid: IMPLEMENTATION.classUid,
+    implementationVersionName: IMPLEMENTATION.versionName,
   });
   const { dataset } = converted;
   return {
@@ -96,7 +114,8 @@ function instanceOf(object: DicomJsonObject, bulk: ReadonlyMap<string, { file: s
         if (before) yield before;
         const bytes = b.part?.bytes ?? 0;
         yield elementHeader(b.tag, b.vr, bytes + (bytes % 2), true);
-        for await (const chunk of createReadStream(b.part?.file ?? '', { highWaterMark: 1 << 20 })) yield chunk as Buffer;
+        for await (const chunk of createReadStream(b.part?.file ?? '', { highWaterMark: 1 << 20 }))
+          yield chunk as Buffer;
         if (bytes % 2) yield Buffer.alloc(1); // even length (PS3.5 §7.1.1)
       }
       const rest = runBefore(Infinity);
@@ -123,11 +142,16 @@ async function readWhole(body: AsyncIterable<Buffer>, max: number): Promise<Buff
 /** A part's body written to `file` (stream/promises pipeline: backpressure, and errors propagate); its length. */
 async function spool(body: AsyncIterable<Buffer>, file: string): Promise<number> {
   let bytes = 0;
-  await pipeline(Readable.from((async function* () {
-    for await (const chunk of body) {
-      bytes += chunk.length;
-      yield chunk;
-    }
-  })()), createWriteStream(file, { flags: 'wx' }));
+  await pipeline(
+    Readable.from(
+      (async function* () {
+        for await (const chunk of body) {
+          bytes += chunk.length;
+          yield chunk;
+        }
+      })(),
+    ),
+    createWriteStream(file, { flags: 'wx' }),
+  );
   return bytes;
 }

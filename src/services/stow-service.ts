@@ -38,7 +38,10 @@ const IN_FLIGHT = 8;
  */
 export class StowService {
   /** `spoolDir`: where the bulk data parts of an application/dicom+json request wait for their instance. */
-  constructor(private readonly archive: Archive, private readonly spoolDir: string) {}
+  constructor(
+    private readonly archive: Archive,
+    private readonly spoolDir: string,
+  ) {}
 
   /** Instances of the requests answered since start, by outcome (metrics). */
   readonly tallies = { stored: 0, warning: 0, failed: 0 };
@@ -49,7 +52,12 @@ export class StowService {
   }
 
   /** `type`: the request's `type` parameter — Part 10 parts, or DICOM JSON metadata with bulk data parts. */
-  async store(request: AsyncIterable<StowPart>, studyUid: string | undefined, base: string, type: 'application/dicom' | 'application/dicom+json' = 'application/dicom'): Promise<StowAnswer> {
+  async store(
+    request: AsyncIterable<StowPart>,
+    studyUid: string | undefined,
+    base: string,
+    type: 'application/dicom' | 'application/dicom+json' = 'application/dicom',
+  ): Promise<StowAnswer> {
     const parts = type === 'application/dicom+json' ? part10FromJsonRequest(request, this.spoolDir) : request;
     // Parts are pipelined: once a part's body has been read, the next one is read while the archive makes the
     // previous ones durable (their syncs and index commits overlap, and group-commit). The response, sent only when
@@ -57,7 +65,9 @@ export class StowService {
     const pending: Promise<{ outcome: StoreOutcome } | { error: unknown }>[] = [];
     for await (const part of parts) {
       let consumed!: () => void;
-      const bodyRead = new Promise<void>((resolve) => { consumed = resolve; });
+      const bodyRead = new Promise<void>((resolve) => {
+        consumed = resolve;
+      });
       const body = (async function* (): AsyncGenerator<Buffer> {
         try {
           yield* part.body;
@@ -65,7 +75,10 @@ export class StowService {
           consumed();
         }
       })();
-      const settled = this.storePart({ ...part, body }, studyUid).then((outcome) => ({ outcome }), (error: unknown) => ({ error }));
+      const settled = this.storePart({ ...part, body }, studyUid).then(
+        (outcome) => ({ outcome }),
+        (error: unknown) => ({ error }),
+      );
       pending.push(settled);
       await Promise.race([bodyRead, settled]);
       if (pending.length > IN_FLIGHT) await pending[pending.length - 1 - IN_FLIGHT]; // at most IN_FLIGHT unsettled
@@ -85,7 +98,8 @@ export class StowService {
     this.tallies.warning += warned;
     this.tallies.failed += failed.length;
     // PS3.18 §10.5.3: the Retrieve URL of an instance is its WADO-RS resource, study and series in its path.
-    const instanceUrl = (o: StoreOutcome): string => `${base}/studies/${o.studyInstanceUid ?? studyUid ?? ''}/series/${o.seriesInstanceUid ?? ''}/instances/${o.sopInstanceUid}`;
+    const instanceUrl = (o: StoreOutcome): string =>
+      `${base}/studies/${o.studyInstanceUid ?? studyUid ?? ''}/series/${o.seriesInstanceUid ?? ''}/instances/${o.sopInstanceUid}`;
     const response: DicomJsonObject = {};
     if (studyUid) response['00081190'] = { vr: 'UR', Value: [`${base}/studies/${studyUid}`] };
     if (stored.length) {
@@ -129,8 +143,14 @@ export class StowService {
     const store = this.archive.storeInstance?.bind(this.archive);
     if (!/^application\/dicom\s*(;|$)/i.test(part.mediaType) || !store) {
       await drain(part.body[Symbol.asyncIterator]());
-      const comment = store ? `a part of type ${part.mediaType || '(none)'} is not application/dicom` : 'this archive takes no instances';
-      return { sopClassUid: '', sopInstanceUid: '', status: { status: store ? CANNOT_UNDERSTAND : PROCESSING_FAILURE, comment } };
+      const comment = store
+        ? `a part of type ${part.mediaType || '(none)'} is not application/dicom`
+        : 'this archive takes no instances';
+      return {
+        sopClassUid: '',
+        sopInstanceUid: '',
+        status: { status: store ? CANNOT_UNDERSTAND : PROCESSING_FAILURE, comment },
+      };
     }
     return storePart10(store, part.body, { source: 'STOW-RS', ...(studyUid ? { studyUid } : {}) });
   }

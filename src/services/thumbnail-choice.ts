@@ -6,7 +6,10 @@ import { sopKind } from '../render/sop-kind.js';
  * in the first series that has images, its middle image (or its first with `first`); failing any image, the
  * first instance at all (it gets an icon). `catalog` is series by series in catalog order.
  */
-export function thumbnailInstance(catalog: readonly (readonly CatalogInstance[])[], choice: 'middle' | 'first'): CatalogInstance | undefined {
+export function thumbnailInstance(
+  catalog: readonly (readonly CatalogInstance[])[],
+  choice: 'middle' | 'first',
+): CatalogInstance | undefined {
   let fallback: CatalogInstance | undefined;
   for (const instances of catalog) {
     const images = instances.filter((i) => sopKind(i.sopClassUid) === 'image');
@@ -17,4 +20,5 @@ export function thumbnailInstance(catalog: readonly (readonly CatalogInstance[])
 }
 
 /** The frame of a multi-frame image a thumbnail shows: the middle one, or the first. */
-export const thumbnailFrame = (frames: number, choice: 'middle' | 'first'): number => (choice === 'middle' ? Math.ceil(frames / 2) : 1);
+export const thumbnailFrame = (frames: number, choice: 'middle' | 'first'): number =>
+  choice === 'middle' ? Math.ceil(frames / 2) : 1;

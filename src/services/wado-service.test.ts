@@ -11,7 +11,9 @@ import { Errors } from '../errors.js';
  * and so is that every hold ended once the response did — on success, on error, for HEAD.
  */
 const closers: (() => Promise<void>)[] = [];
-afterEach(async () => { for (const c of closers.splice(0)) await c(); });
+afterEach(async () => {
+  for (const c of closers.splice(0)) await c();
+});
 
 function served() {
   const files = imagingFixtureFiles();
@@ -28,7 +30,11 @@ function served() {
 describe('WadoService over an archive', () => {
   it('serves an instance as stored, byte for byte, and lets it go', async () => {
     const { app, archive, files, pathOf } = served();
-    const res = await app.inject({ method: 'GET', url: pathOf('ct-signed'), headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
+    const res = await app.inject({
+      method: 'GET',
+      url: pathOf('ct-signed'),
+      headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' },
+    });
     expect(res.statusCode).toBe(200);
     const parts = parseMultipart(res.rawPayload, boundaryOf(res.headers['content-type'] as string));
     expect(parts).toHaveLength(1);
@@ -49,7 +55,11 @@ describe('WadoService over an archive', () => {
 
   it('serves frames of a multi-frame instance as native samples, one part per frame asked', async () => {
     const { app, archive, pathOf } = served();
-    const res = await app.inject({ method: 'GET', url: `${pathOf('multiframe')}/frames/2,5`, headers: { accept: 'multipart/related; type="application/octet-stream"' } });
+    const res = await app.inject({
+      method: 'GET',
+      url: `${pathOf('multiframe')}/frames/2,5`,
+      headers: { accept: 'multipart/related; type="application/octet-stream"' },
+    });
     expect(res.statusCode).toBe(200);
     const parts = parseMultipart(res.rawPayload, boundaryOf(res.headers['content-type'] as string));
     expect(parts.map((p) => p.body.length)).toEqual([128 * 128 * 2, 128 * 128 * 2]);
@@ -59,15 +69,27 @@ describe('WadoService over an archive', () => {
 
   it('answers a byte range of bulk data with 206 and exactly those bytes', async () => {
     const { app, archive, pathOf } = served();
-    const whole = await app.inject({ method: 'GET', url: `${pathOf('sc-8bit-odd')}/bulkdata/7FE00010`, headers: { accept: 'application/octet-stream' } });
+    const whole = await app.inject({
+      method: 'GET',
+      url: `${pathOf('sc-8bit-odd')}/bulkdata/7FE00010`,
+      headers: { accept: 'application/octet-stream' },
+    });
     expect(whole.statusCode).toBe(200);
     const size = 255 * 101 + 1; // an odd-length value is padded to even length (PS3.5 §7.1.1)
     expect(whole.rawPayload.length).toBe(size);
-    const part = await app.inject({ method: 'GET', url: `${pathOf('sc-8bit-odd')}/bulkdata/7FE00010`, headers: { range: 'bytes=100-199' } });
+    const part = await app.inject({
+      method: 'GET',
+      url: `${pathOf('sc-8bit-odd')}/bulkdata/7FE00010`,
+      headers: { range: 'bytes=100-199' },
+    });
     expect(part.statusCode).toBe(206);
     expect(part.headers['content-range']).toBe(`bytes 100-199/${size}`);
     expect(part.rawPayload.equals(whole.rawPayload.subarray(100, 200))).toBe(true);
-    const beyond = await app.inject({ method: 'GET', url: `${pathOf('sc-8bit-odd')}/bulkdata/7FE00010`, headers: { range: `bytes=${size}-` } });
+    const beyond = await app.inject({
+      method: 'GET',
+      url: `${pathOf('sc-8bit-odd')}/bulkdata/7FE00010`,
+      headers: { range: `bytes=${size}-` },
+    });
     expect(beyond.statusCode).toBe(416);
     expect(archive.openHolds).toBe(0);
   });
@@ -79,7 +101,11 @@ describe('WadoService over an archive', () => {
     expect(missingFrame.json()).toMatchObject({ error: 'DWG_NOT_FOUND' });
     const noPixels = await app.inject({ method: 'GET', url: `${pathOf('sr-basic')}/frames/1` });
     expect(noPixels.statusCode).toBe(404);
-    const head = await app.inject({ method: 'HEAD', url: `/dicomweb/studies/${IMAGING_STUDY.uid}`, headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
+    const head = await app.inject({
+      method: 'HEAD',
+      url: `/dicomweb/studies/${IMAGING_STUDY.uid}`,
+      headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' },
+    });
     expect(head.statusCode).toBe(200);
     expect(head.rawPayload.length).toBe(0);
     const pixels = await app.inject({ method: 'HEAD', url: `/dicomweb/studies/${IMAGING_STUDY.uid}/pixeldata` });
@@ -87,7 +113,7 @@ describe('WadoService over an archive', () => {
     expect(archive.openHolds).toBe(0);
   });
 
-  it('passes the archive\'s 404 and its failures through as JSON', async () => {
+  it("passes the archive's 404 and its failures through as JSON", async () => {
     const { app } = served();
     const unknown = await app.inject({ method: 'GET', url: '/dicomweb/studies/1.2.3.999/metadata' });
     expect(unknown.statusCode).toBe(404);

@@ -85,8 +85,7 @@ const instanceUrl = (base: string, i: ArchivedInstance): string =>
 
 /** An instance's frames located, and how they will be sent (or why they cannot be). */
 type PixelSource =
-  | { ok: true; locator: FrameLocator; plan: FramePlan }
-  | { ok: false; status: 404 | 406 | 500; message: string };
+  { ok: true; locator: FrameLocator; plan: FramePlan } | { ok: false; status: 404 | 406 | 500; message: string };
 
 /**
  * WADO-RS (PS3.18 §10.4) over the tenant's archive: instances in an acceptable transfer syntax (as stored or
@@ -97,7 +96,10 @@ type PixelSource =
 export class WadoService {
   private readonly log: Logger;
 
-  constructor(private readonly archive: Archive, private readonly options: WadoServiceOptions) {
+  constructor(
+    private readonly archive: Archive,
+    private readonly options: WadoServiceOptions,
+  ) {
     this.log = (options.logger ?? silentLogger).child({ component: 'wado' });
   }
 
@@ -110,7 +112,10 @@ export class WadoService {
     const firstPart = this.instancePart(base, first, syntaxes);
     if (!firstPart.part) {
       await rest.return?.();
-      throw Errors.notAcceptable(`transfer-syntax ${syntaxes.join(', ')}`, `${firstPart.problem}; transfer-syntax=* serves every instance as stored, or one of ${[...CONVERSION_TARGETS].join(', ')}`);
+      throw Errors.notAcceptable(
+        `transfer-syntax ${syntaxes.join(', ')}`,
+        `${firstPart.problem}; transfer-syntax=* serves every instance as stored, or one of ${[...CONVERSION_TARGETS].join(', ')}`,
+      );
     }
     const state = { omitted: 0 };
     const others = async function* (this: WadoService): AsyncGenerator<WadoPart> {
@@ -127,7 +132,13 @@ export class WadoService {
     return {
       type: 'application/dicom',
       parts: readAhead(prepend(firstPart.part, others), READ_AHEAD, (part) => part.done?.()),
-      lateWarning: () => joined(late(), state.omitted ? `${state.omitted} instance(s) left out: not available in the requested transfer syntax` : undefined),
+      lateWarning: () =>
+        joined(
+          late(),
+          state.omitted
+            ? `${state.omitted} instance(s) left out: not available in the requested transfer syntax`
+            : undefined,
+        ),
       recycle: (chunk) => this.options.readBuffers.release(chunk),
     };
   }
@@ -144,25 +155,38 @@ export class WadoService {
     }
     const { stream, first, rest } = await openFirst(this.archive, scope);
     const firstJson = this.metadataOf(base, first);
-    const objects = (async function* (this: WadoService): AsyncGenerator<DicomJsonObject> {
+    const objects = async function* (this: WadoService): AsyncGenerator<DicomJsonObject> {
       yield firstJson;
       for await (const held of iterable(rest)) yield this.metadataOf(base, held);
-    }).call(this);
-    return { objects: releasing(objects, () => { void rest.return?.(); }), lateWarning: lateWarning(stream), local: stream.fromCache };
+    }.call(this);
+    return {
+      objects: releasing(objects, () => {
+        void rest.return?.();
+      }),
+      lateWarning: lateWarning(stream),
+      local: stream.fromCache,
+    };
   }
 
   /**
    * The BulkDataURIs metadata hands out (PS3.18 §10.4.1.1.6): the value at `path` ("7FE00010",
    * "00540016/0/00181072"), whole or the byte range `rangeOf` picks once the size is known (it may throw 416).
    */
-  async bulkData(scope: Required<RetrieveScope>, path: string, rangeOf: (size: number) => ByteRange | undefined): Promise<WadoBulkData> {
+  async bulkData(
+    scope: Required<RetrieveScope>,
+    path: string,
+    rangeOf: (size: number) => ByteRange | undefined,
+  ): Promise<WadoBulkData> {
     const { held, header } = await this.openInstance(scope);
     try {
       const el = elementAt(header.dataset, path);
       if (!el || el.vr === 'SQ') throw Errors.notFound(`the instance has no binary attribute at ${path}`);
-      const whole = 'bulk' in el
-        ? (el.bulk.fragments ? el.bulk.fragments.slice(1) : [{ offset: el.bulk.offset, length: el.bulk.length }])
-        : undefined;
+      const whole =
+        'bulk' in el
+          ? el.bulk.fragments
+            ? el.bulk.fragments.slice(1)
+            : [{ offset: el.bulk.offset, length: el.bulk.length }]
+          : undefined;
       const size = whole ? whole.reduce((a, f) => a + f.length, 0) : 'bytes' in el ? el.bytes.length : 0;
       const wordSize = 'bulk' in el && !el.bulk.fragments ? wordSizeOf(el.vr) : 1;
       const range = rangeOf(size);
@@ -176,7 +200,10 @@ export class WadoService {
         let left = range ? range.end - range.start + 1 : size;
         for (const f of whole) {
           if (left <= 0) break;
-          if (skip >= f.length) { skip -= f.length; continue; }
+          if (skip >= f.length) {
+            skip -= f.length;
+            continue;
+          }
           const take = Math.min(f.length - skip, left);
           yield* bulkStream(header, f, { start: skip, end: skip + take - 1 }, wordSize);
           left -= take;
@@ -195,11 +222,21 @@ export class WadoService {
    * representation the client accepts that the gateway can make — the stored bitstream, native samples (decoded
    * in the codec workers), or a lossless re-encoding (frame-delivery.ts).
    */
-  async frames(scope: Required<RetrieveScope>, numbers: number[] | undefined, accepted: FrameAcceptance, base: string): Promise<WadoParts> {
+  async frames(
+    scope: Required<RetrieveScope>,
+    numbers: number[] | undefined,
+    accepted: FrameAcceptance,
+    base: string,
+  ): Promise<WadoParts> {
     const { held, header } = await this.openInstance(scope);
     try {
       const source = this.pixelSource(header, accepted.options);
-      if (!source.ok) throw source.status === 404 ? Errors.notFound(source.message) : source.status === 406 ? notAcceptableFrames(accepted, source.message) : Errors.internal(source.message);
+      if (!source.ok)
+        throw source.status === 404
+          ? Errors.notFound(source.message)
+          : source.status === 406
+            ? notAcceptableFrames(accepted, source.message)
+            : Errors.internal(source.message);
       const total = source.locator.numberOfFrames;
       const wanted = numbers ?? Array.from({ length: total }, (_, i) => i + 1);
       requireFrames(wanted, total);
@@ -221,12 +258,17 @@ export class WadoService {
     const instances = stream[Symbol.asyncIterator]();
     const state = { skipped: 0, refused: undefined as string | undefined };
     /** The next instance whose frames can be sent, with its source; the others are released and counted. */
-    const nextUsable = async (): Promise<{ held: HeldInstance; source: Extract<PixelSource, { ok: true }> } | undefined> => {
+    const nextUsable = async (): Promise<
+      { held: HeldInstance; source: Extract<PixelSource, { ok: true }> } | undefined
+    > => {
       for (;;) {
         const r = await instances.next();
         if (r.done) return undefined;
         const held = r.value;
-        const source = this.pixelSource(readPart10Header(held.instance.path, this.options.bulkDataThreshold), accepted.options);
+        const source = this.pixelSource(
+          readPart10Header(held.instance.path, this.options.bulkDataThreshold),
+          accepted.options,
+        );
         if (source.ok) return { held, source };
         if (source.status === 406) state.refused ??= source.message;
         state.skipped++;
@@ -236,7 +278,9 @@ export class WadoService {
     const first = await nextUsable();
     if (!first) {
       await instances.return?.(undefined);
-      throw state.refused ? notAcceptableFrames(accepted, state.refused) : Errors.notFound('no instance of the request has pixel data');
+      throw state.refused
+        ? notAcceptableFrames(accepted, state.refused)
+        : Errors.notFound('no instance of the request has pixel data');
     }
     const parts = (async function* (): AsyncGenerator<WadoPart> {
       let current: typeof first | undefined = first;
@@ -259,8 +303,17 @@ export class WadoService {
     return {
       type: first.source.plan.mediaType,
       // Ended before its first part (a response that never started): what it holds is let go all the same.
-      parts: releasing(parts, () => { first.held.release(); void instances.return?.(undefined); }),
-      lateWarning: () => joined(late(), state.skipped ? `${state.skipped} instance(s) left out: no pixel data, or none in an acceptable representation` : undefined),
+      parts: releasing(parts, () => {
+        first.held.release();
+        void instances.return?.(undefined);
+      }),
+      lateWarning: () =>
+        joined(
+          late(),
+          state.skipped
+            ? `${state.skipped} instance(s) left out: no pixel data, or none in an acceptable representation`
+            : undefined,
+        ),
     };
   }
 
@@ -280,7 +333,11 @@ export class WadoService {
    * The part for one instance in the first acceptable transfer syntax it can be had in: as stored, or converted
    * (transcode.ts); else why not. The instance is released when its part is done, or at once when there is none.
    */
-  private instancePart(base: string, held: HeldInstance, syntaxes: readonly string[]): { part: WadoPart; problem?: undefined } | { part?: undefined; problem: string } {
+  private instancePart(
+    base: string,
+    held: HeldInstance,
+    syntaxes: readonly string[],
+  ): { part: WadoPart; problem?: undefined } | { part?: undefined; problem: string } {
     const stored = held.instance.transferSyntaxUid;
     const location = instanceUrl(base, held.instance);
     let header: StoredHeader | undefined;
@@ -288,12 +345,32 @@ export class WadoService {
     for (const wanted of syntaxes) {
       if (wanted === '*' || wanted === stored) {
         const body = fileBody(this.options.readBuffers, held.instance.path, 0, held.instance.bytes);
-        return { part: { mediaType: `application/dicom; transfer-syntax=${stored}`, location, body, done: () => { body.dispose(); held.release(); } } };
+        return {
+          part: {
+            mediaType: `application/dicom; transfer-syntax=${stored}`,
+            location,
+            body,
+            done: () => {
+              body.dispose();
+              held.release();
+            },
+          },
+        };
       }
       header ??= readPart10Header(held.instance.path, 64 * 1024);
       const problem = conversionProblem(header, wanted);
-      if (problem) { problems.push(problem); continue; }
-      return { part: { mediaType: `application/dicom; transfer-syntax=${wanted}`, location, body: transcodedPart10(header, wanted, this.options.codecs), done: held.release } };
+      if (problem) {
+        problems.push(problem);
+        continue;
+      }
+      return {
+        part: {
+          mediaType: `application/dicom; transfer-syntax=${wanted}`,
+          location,
+          body: transcodedPart10(header, wanted, this.options.codecs),
+          done: held.release,
+        },
+      };
     }
     held.release();
     return { problem: `instance ${held.instance.sopInstanceUid} is stored as ${stored}: ${problems.join('; ')}` };
@@ -304,7 +381,11 @@ export class WadoService {
     try {
       const header = readPart10Header(held.instance.path, this.options.bulkDataThreshold);
       const url = instanceUrl(base, held.instance);
-      return toDicomJson(header.dataset, { inlineBinaryMaxBytes: this.options.bulkDataThreshold, bulkDataUri: (path) => `${url}/bulkdata/${path}`, alwaysBulk: PIXEL_DATA_TAGS });
+      return toDicomJson(header.dataset, {
+        inlineBinaryMaxBytes: this.options.bulkDataThreshold,
+        bulkDataUri: (path) => `${url}/bulkdata/${path}`,
+        alwaysBulk: PIXEL_DATA_TAGS,
+      });
     } finally {
       held.release();
     }
@@ -317,7 +398,8 @@ export class WadoService {
       locator = locateFrames(header);
       format = pixelFormatOf(header.dataset);
     } catch (err) {
-      if (err instanceof FrameError) return { ok: false, status: err.kind === 'no-pixels' ? 404 : 500, message: err.message };
+      if (err instanceof FrameError)
+        return { ok: false, status: err.kind === 'no-pixels' ? 404 : 500, message: err.message };
       if (err instanceof PixelFormatError) return { ok: false, status: 500, message: err.message };
       throw err;
     }
@@ -332,20 +414,38 @@ function withBulkDataBase(json: DicomJsonObject, url: string): DicomJsonObject {
   const out: DicomJsonObject = {};
   for (const [hex, attr] of Object.entries(json)) {
     if (attr.BulkDataURI !== undefined) out[hex] = { ...attr, BulkDataURI: `${url}/${attr.BulkDataURI}` };
-    else if (attr.vr === 'SQ' && attr.Value) out[hex] = { ...attr, Value: attr.Value.map((item) => withBulkDataBase(item as DicomJsonObject, url)) };
+    else if (attr.vr === 'SQ' && attr.Value)
+      out[hex] = { ...attr, Value: attr.Value.map((item) => withBulkDataBase(item as DicomJsonObject, url)) };
     else out[hex] = attr;
   }
   return out;
 }
 
-const notAcceptableFrames = (accepted: FrameAcceptance, why: string): GatewayError => Errors.notAcceptable(`${accepted.asked} (${why})`, `multipart/related; type="application/octet-stream"[; transfer-syntax=*], or an image type of ${Object.keys(LOSSLESS_ENCODERS).map((ts) => FRAME_MEDIA_TYPE[ts]).filter((v, i, a) => a.indexOf(v) === i).join(', ')}`);
+const notAcceptableFrames = (accepted: FrameAcceptance, why: string): GatewayError =>
+  Errors.notAcceptable(
+    `${accepted.asked} (${why})`,
+    `multipart/related; type="application/octet-stream"[; transfer-syntax=*], or an image type of ${Object.keys(
+      LOSSLESS_ENCODERS,
+    )
+      .map((ts) => FRAME_MEDIA_TYPE[ts])
+      .filter((v, i, a) => a.indexOf(v) === i)
+      .join(', ')}`,
+  );
 
 /** One part per frame of one instance, each started when the part is created (decoded or re-encoded meanwhile). */
-async function* frameParts(source: Extract<PixelSource, { ok: true }>, numbers: number[], url: string): AsyncGenerator<WadoPart> {
+async function* frameParts(
+  source: Extract<PixelSource, { ok: true }>,
+  numbers: number[],
+  url: string,
+): AsyncGenerator<WadoPart> {
   for (const n of numbers) {
     const frame = source.plan.produce(n).then((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength));
     frame.catch(() => {});
-    yield { mediaType: `${source.plan.mediaType}; transfer-syntax=${source.plan.transferSyntaxUid}`, location: `${url}/${n}`, body: frame };
+    yield {
+      mediaType: `${source.plan.mediaType}; transfer-syntax=${source.plan.transferSyntaxUid}`,
+      location: `${url}/${n}`,
+      body: frame,
+    };
   }
 }
 
@@ -365,7 +465,11 @@ function elementAt(ds: Dataset, path: string): DataElement | undefined {
 }
 
 function lateWarning(stream: InstanceStream): () => string | undefined {
-  return () => (stream.missing > 0 ? `${stream.missing} instance(s) of the request could not be retrieved from the PACS${stream.failedSubOperations ? ` (${stream.failedSubOperations} failed sub-operations)` : ''}` : undefined);
+  return () =>
+    stream.missing > 0
+      ? `${stream.missing} instance(s) of the request could not be retrieved from the PACS${stream.failedSubOperations ? ` (${stream.failedSubOperations} failed sub-operations)` : ''}`
+      : undefined;
 }
 
-const joined = (...warnings: (string | undefined)[]): string | undefined => warnings.filter(Boolean).join('; ') || undefined;
+const joined = (...warnings: (string | undefined)[]): string | undefined =>
+  warnings.filter(Boolean).join('; ') || undefined;

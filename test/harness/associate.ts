@@ -5,7 +5,9 @@ import { metaEnd, metaOf } from './variants.js';
 import { IMPLEMENTATION } from '../../src/dicom/uid.js';
 
 /** Opens an association for a test with our implementation identity and short, test-sized timeouts. */
-export function testAssociation(options: Pick<RequestOptions, 'port' | 'calledAeTitle' | 'presentationContexts'> & Partial<RequestOptions>): Promise<Association> {
+export function testAssociation(
+  options: Pick<RequestOptions, 'port' | 'calledAeTitle' | 'presentationContexts'> & Partial<RequestOptions>,
+): Promise<Association> {
   return Association.request({
     host: '127.0.0.1',
     callingAeTitle: 'DWGTEST',
@@ -24,12 +26,19 @@ export async function storeWithOurScu(port: number, calledAeTitle: string, file:
   const bytes = readFileSync(file);
   const meta = metaOf(bytes);
   const association = await testAssociation({
-    port, calledAeTitle, callingAeTitle: 'STORESCU',
+    port,
+    calledAeTitle,
+    callingAeTitle: 'STORESCU',
     presentationContexts: [{ abstractSyntax: meta.sopClassUid, transferSyntaxes: [meta.transferSyntax] }],
     maxPduLength: 16384,
   });
   try {
-    return await new DimseClient(association, { responseTimeoutMs: 5000 }).store(meta.sopClassUid, meta.sopInstanceUid, meta.transferSyntax, bytes.subarray(metaEnd(bytes)));
+    return await new DimseClient(association, { responseTimeoutMs: 5000 }).store(
+      meta.sopClassUid,
+      meta.sopInstanceUid,
+      meta.transferSyntax,
+      bytes.subarray(metaEnd(bytes)),
+    );
   } finally {
     await association.release();
   }

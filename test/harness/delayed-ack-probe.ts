@@ -9,7 +9,9 @@ import { startTestGateway } from './gateway.js';
 import { cleanupTempDirs } from '../../devkit/temp.js';
 
 function delayedAcks(): number {
-  const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
+  const lines = readFileSync('/proc/net/netstat', 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('TcpExt:'));
   const names = (lines[0] ?? '').split(' ');
   const values = (lines[1] ?? '').split(' ');
   return Number(values[names.indexOf('DelayedACKs')]);

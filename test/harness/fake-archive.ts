@@ -1,6 +1,18 @@
 import { tempDir } from '../../devkit/temp.js';
 import type { FastifyInstance } from 'fastify';
-import type { IncomingDataset, StoreStatus, Archive, ArchivedInstance, CatalogInstance, HeldInstance, InstanceStream, RetrieveScope, SearchMatch, SearchRequest, SearchResults } from '../../src/archive/archive.js';
+import type {
+  IncomingDataset,
+  StoreStatus,
+  Archive,
+  ArchivedInstance,
+  CatalogInstance,
+  HeldInstance,
+  InstanceStream,
+  RetrieveScope,
+  SearchMatch,
+  SearchRequest,
+  SearchResults,
+} from '../../src/archive/archive.js';
 import { archivedInstanceOf } from '../../src/archive/archived-instance.js';
 import { catalogOf } from '../../src/archive/catalog.js';
 import { buildApp, httpSettings, type AppDependencies } from '../../src/app.js';
@@ -26,7 +38,9 @@ export interface FakeArchiveContents {
 }
 
 const inScope = (scope: RetrieveScope, i: ArchivedInstance): boolean =>
-  i.studyInstanceUid === scope.study && (!scope.series || i.seriesInstanceUid === scope.series) && (!scope.instance || i.sopInstanceUid === scope.instance);
+  i.studyInstanceUid === scope.study &&
+  (!scope.series || i.seriesInstanceUid === scope.series) &&
+  (!scope.instance || i.sopInstanceUid === scope.instance);
 
 /**
  * An archive in memory over files on disk, for unit tests of the services and routes: it records what it was
@@ -58,7 +72,13 @@ export class FakeArchive implements Archive {
       state.truncated = all.length > request.offset + request.limit;
       yield* page;
     }
-    return { matches: matches(), warnings: this.contents.searchWarnings ?? [], get truncated() { return state.truncated; } };
+    return {
+      matches: matches(),
+      warnings: this.contents.searchWarnings ?? [],
+      get truncated() {
+        return state.truncated;
+      },
+    };
   }
 
   async open(scope: RetrieveScope): Promise<InstanceStream> {
@@ -66,12 +86,18 @@ export class FakeArchive implements Archive {
     if (this.contents.failure) throw this.contents.failure;
     const found = this.instances.filter((i) => inScope(scope, i));
     if (found.length === 0) throw Errors.notFound('not in the fake archive');
-    const hold = (instance: ArchivedInstance): HeldInstance => ({ instance, release: this.holdOnce(), holdAgain: () => this.holdOnce() });
+    const hold = (instance: ArchivedInstance): HeldInstance => ({
+      instance,
+      release: this.holdOnce(),
+      holdAgain: () => this.holdOnce(),
+    });
     return {
       fromCache: true,
       missing: 0,
       failedSubOperations: 0,
-      async *[Symbol.asyncIterator]() { for (const i of found) yield hold(i); },
+      async *[Symbol.asyncIterator]() {
+        for (const i of found) yield hold(i);
+      },
     };
   }
 
@@ -86,7 +112,9 @@ export class FakeArchive implements Archive {
 
   /** Takes an instance as an archive would (read to the end, Success): the fake keeps nothing. */
   async storeInstance(incoming: IncomingDataset): Promise<StoreStatus> {
-    for await (const _ of incoming.dataset) { /* read */ }
+    for await (const _ of incoming.dataset) {
+      /* read */
+    }
     return { status: 0 };
   }
 
@@ -109,17 +137,54 @@ export class FakeArchive implements Archive {
 }
 
 /** The HTTP app of one default tenant over `archive`, with the default config; `close()` ends it and its codecs. */
-export function appOver(archive: Archive, options: Pick<AppDependencies, 'onRoute'> = {}): { app: FastifyInstance; close(): Promise<void> } {
+export function appOver(
+  archive: Archive,
+  options: Pick<AppDependencies, 'onRoute'> = {},
+): { app: FastifyInstance; close(): Promise<void> } {
   const config = loadConfig({ env: {} });
   const [settings] = tenantSettings(config);
   if (!settings) throw new Error('no default tenant');
   const codecs = new CodecPool({ threads: 1, maxQueue: 16 });
-  const render = new RenderService(archive, codecs, { renderedCacheBytes: 1 << 20, frameCacheBytes: 1 << 20, thumbnail: { size: 64, choice: 'middle' } });
-  const wado = new WadoService(archive, { bulkDataThreshold: config.wado.bulkDataThreshold, readBuffers: new ReadBuffers(), codecs });
+  const render = new RenderService(archive, codecs, {
+    renderedCacheBytes: 1 << 20,
+    frameCacheBytes: 1 << 20,
+    thumbnail: { size: 64, choice: 'middle' },
+  });
+  const wado = new WadoService(archive, {
+    bulkDataThreshold: config.wado.bulkDataThreshold,
+    readBuffers: new ReadBuffers(),
+    codecs,
+  });
   const tenant = {
-    id: settings.id, basePath: settings.basePath, signing: settings.auth, archive, qido: new QidoService(archive), wado, stow: new StowService(archive, tempDir('fake-stow-spool')), render,
-    auth: { mode: 'none' as const, scope: { base: settings.basePath }, signingKeys: new Map(), maxSignedTtlSeconds: 1, apiKeys: [], clientCertificates: [] },
+    id: settings.id,
+    basePath: settings.basePath,
+    signing: settings.auth,
+    archive,
+    qido: new QidoService(archive),
+    wado,
+    stow: new StowService(archive, tempDir('fake-stow-spool')),
+    render,
+    auth: {
+      mode: 'none' as const,
+      scope: { base: settings.basePath },
+      signingKeys: new Map(),
+      maxSignedTtlSeconds: 1,
+      apiKeys: [],
+      clientCertificates: [],
+    },
   };
-  const app = buildApp({ settings: httpSettings(config), tenants: [tenant], audit: new Audit([]), logger: false, ...options });
-  return { app, close: async () => { await app.close(); await codecs.close(); } };
+  const app = buildApp({
+    settings: httpSettings(config),
+    tenants: [tenant],
+    audit: new Audit([]),
+    logger: false,
+    ...options,
+  });
+  return {
+    app,
+    close: async () => {
+      await app.close();
+      await codecs.close();
+    },
+  };
 }

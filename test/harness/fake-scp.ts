@@ -17,11 +17,20 @@ export interface FakeScp {
   close(): Promise<void>;
 }
 
-export type CommandBehaviour = (command: DimseCommand, reply: (status: number, extra?: Partial<DimseCommand>, dataset?: Buffer) => Promise<void>, association: Association, identifier?: Dataset, presentationContextId?: number,
+export type CommandBehaviour = (
+  command: DimseCommand,
+  reply: (status: number, extra?: Partial<DimseCommand>, dataset?: Buffer) => Promise<void>,
+  association: Association,
+  identifier?: Dataset,
+  presentationContextId?: number,
   /** Bytes straight onto the connection, bypassing our own encoder (to break the protocol on purpose). */
-  writeRaw?: (bytes: Buffer) => void) => void;
+  writeRaw?: (bytes: Buffer) => void,
+) => void;
 
-export async function startFakeScp(onCommand: CommandBehaviour, options: { reject?: AcceptDecision } = {}): Promise<FakeScp> {
+export async function startFakeScp(
+  onCommand: CommandBehaviour,
+  options: { reject?: AcceptDecision } = {},
+): Promise<FakeScp> {
   const sockets = new Set<net.Socket>();
   const state = { associations: 0 };
   const server = net.createServer((socket) => {
@@ -32,10 +41,15 @@ export async function startFakeScp(onCommand: CommandBehaviour, options: { rejec
       implementation: IMPLEMENTATION,
       maxPduLength: 65536,
       timeouts: { artimMs: 5000 },
-      decide: (rq) => options.reject ?? {
-        accept: true,
-        presentationContexts: rq.presentationContexts.map((pc) => ({ id: pc.id, result: PresentationContextResult.Acceptance, transferSyntax: pc.transferSyntaxes[0] ?? '1.2.840.10008.1.2' })),
-      },
+      decide: (rq) =>
+        options.reject ?? {
+          accept: true,
+          presentationContexts: rq.presentationContexts.map((pc) => ({
+            id: pc.id,
+            result: PresentationContextResult.Acceptance,
+            transferSyntax: pc.transferSyntaxes[0] ?? '1.2.840.10008.1.2',
+          })),
+        },
     }).then((association) => {
       if (!association) return;
       state.associations++;
@@ -43,8 +57,23 @@ export async function startFakeScp(onCommand: CommandBehaviour, options: { rejec
         onCommand(pcId, command) {
           const responseField = command.commandField | 0x8000;
           const reply = (status: number, extra: Partial<DimseCommand> = {}, dataset?: Buffer): Promise<void> =>
-            association.send(pcId, { commandField: responseField, hasDataset: dataset !== undefined, messageIdBeingRespondedTo: command.messageId ?? 0, affectedSopClassUid: command.affectedSopClassUid ?? '', status, ...extra }, dataset).catch(() => {});
-          const writeRaw = (bytes: Buffer): void => { socket.write(bytes); };
+            association
+              .send(
+                pcId,
+                {
+                  commandField: responseField,
+                  hasDataset: dataset !== undefined,
+                  messageIdBeingRespondedTo: command.messageId ?? 0,
+                  affectedSopClassUid: command.affectedSopClassUid ?? '',
+                  status,
+                  ...extra,
+                },
+                dataset,
+              )
+              .catch(() => {});
+          const writeRaw = (bytes: Buffer): void => {
+            socket.write(bytes);
+          };
           if (!command.hasDataset) {
             onCommand(command, reply, association, undefined, pcId, writeRaw);
             return undefined;
@@ -52,8 +81,18 @@ export async function startFakeScp(onCommand: CommandBehaviour, options: { rejec
           const chunks: Buffer[] = [];
           const ts = association.acceptedContexts.get(pcId)?.transferSyntax ?? '1.2.840.10008.1.2';
           return {
-            write: (c: Buffer) => { chunks.push(c); },
-            end: () => onCommand(command, reply, association, readDataset(Buffer.concat(chunks), encodingOf(ts)), pcId, writeRaw),
+            write: (c: Buffer) => {
+              chunks.push(c);
+            },
+            end: () =>
+              onCommand(
+                command,
+                reply,
+                association,
+                readDataset(Buffer.concat(chunks), encodingOf(ts)),
+                pcId,
+                writeRaw,
+              ),
             abort: () => {},
           };
         },
@@ -64,22 +103,32 @@ export async function startFakeScp(onCommand: CommandBehaviour, options: { rejec
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
-    get associations() { return state.associations; },
-    close: () => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
+    get associations() {
+      return state.associations;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
 /** Accepts TCP connections and never says a word (a hung PACS). */
 export async function startBlackHole(): Promise<{ port: number; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => { sockets.add(s); s.on('error', () => {}); });
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
-    close: () => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 

@@ -26,9 +26,16 @@ export async function gatewayProcessInFrontOfDcmqrscp(env: NodeJS.ProcessEnv): P
   const pacs = await startDcmqrscp({ moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: dimsePort } });
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
     env: {
-      ...process.env, DICOMWEB_HTTP_HOST: '127.0.0.1', DICOMWEB_HTTP_PORT: String(httpPort), DICOMWEB_DIMSE_PORT: String(dimsePort),
-      DICOMWEB_PACS_AE_TITLE: pacs.aeTitle, DICOMWEB_PACS_HOST: pacs.host, DICOMWEB_PACS_PORT: String(pacs.port),
-      DICOMWEB_AUTH_MODE: 'none', DICOMWEB_CACHE_DIR: tempDir('process-cache'), ...env,
+      ...process.env,
+      DICOMWEB_HTTP_HOST: '127.0.0.1',
+      DICOMWEB_HTTP_PORT: String(httpPort),
+      DICOMWEB_DIMSE_PORT: String(dimsePort),
+      DICOMWEB_PACS_AE_TITLE: pacs.aeTitle,
+      DICOMWEB_PACS_HOST: pacs.host,
+      DICOMWEB_PACS_PORT: String(pacs.port),
+      DICOMWEB_AUTH_MODE: 'none',
+      DICOMWEB_CACHE_DIR: tempDir('process-cache'),
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

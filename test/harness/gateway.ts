@@ -18,7 +18,10 @@ export function dimseArchiveOf(t: { archive: TenantArchive } | undefined): Dimse
 }
 
 /** Starts the real gateway on a free HTTP port (0), pointed at `pacs`, with config overrides. */
-export async function startTestGateway(pacs: Pick<TestPacs, 'aeTitle' | 'host' | 'port'>, overrides: Partial<{ [K in keyof ConfigInput]: Partial<Exclude<ConfigInput[K], undefined>> }> = {}): Promise<Omit<Gateway, 'archive'> & { archive: DimseArchive; base: string; config: GatewayConfig; scpPort: number }> {
+export async function startTestGateway(
+  pacs: Pick<TestPacs, 'aeTitle' | 'host' | 'port'>,
+  overrides: Partial<{ [K in keyof ConfigInput]: Partial<Exclude<ConfigInput[K], undefined>> }> = {},
+): Promise<Omit<Gateway, 'archive'> & { archive: DimseArchive; base: string; config: GatewayConfig; scpPort: number }> {
   // Overrides on top of the schema's defaults (not on a parsed config: some defaults derive from other keys).
   const config = configSchema.parse({
     ...overrides,
@@ -37,7 +40,9 @@ export async function startTestGateway(pacs: Pick<TestPacs, 'aeTitle' | 'host' |
 }
 
 /** dcmqrscp that knows the gateway as its C-MOVE destination, and the gateway in front of it. */
-export async function gatewayInFrontOfDcmqrscp(overrides: Parameters<typeof startTestGateway>[1] = {}): Promise<{ pacs: TestPacs; gw: Awaited<ReturnType<typeof startTestGateway>> }> {
+export async function gatewayInFrontOfDcmqrscp(
+  overrides: Parameters<typeof startTestGateway>[1] = {},
+): Promise<{ pacs: TestPacs; gw: Awaited<ReturnType<typeof startTestGateway>> }> {
   const dimsePort = await freePort();
   const pacs = await startDcmqrscp({ moveDestination: { aeTitle: 'DICOMWEB', host: '127.0.0.1', port: dimsePort } });
   try {
@@ -62,11 +67,19 @@ const SENT_AS = [
  * SCP, the files in turn as written (Explicit VR Little Endian), and converted by dcmconv to Big Endian, Deflated
  * and Implicit VR Little Endian (each proposed as its own transfer syntax, so the archive keeps it as sent).
  */
-export async function gatewayOnEmbeddedArchive(files: readonly string[] = fixtureFiles().files, more: Pick<ConfigInput, 'stow' | 'audit' | 'metrics' | 'auth'> & { http?: Pick<NonNullable<ConfigInput['http']>, 'tls' | 'corsOrigins'> } = {}): Promise<Gateway & { base: string; config: GatewayConfig; scpPort: number }> {
+export async function gatewayOnEmbeddedArchive(
+  files: readonly string[] = fixtureFiles().files,
+  more: Pick<ConfigInput, 'stow' | 'audit' | 'metrics' | 'auth'> & {
+    http?: Pick<NonNullable<ConfigInput['http']>, 'tls' | 'corsOrigins'>;
+  } = {},
+): Promise<Gateway & { base: string; config: GatewayConfig; scpPort: number }> {
   const config = configSchema.parse({
     auth: { mode: 'none' },
     ...more,
-    http: { host: '127.0.0.1', port: 0, ...more.http }, dimse: { port: 0 }, archive: { dir: tempDir('archive') }, cache: { dir: tempDir('cache') },
+    http: { host: '127.0.0.1', port: 0, ...more.http },
+    dimse: { port: 0 },
+    archive: { dir: tempDir('archive') },
+    cache: { dir: tempDir('cache') },
     log: { level: process.env.DWG_TEST_LOG ?? 'silent' },
   });
   const gateway = await startGateway(config);
@@ -78,18 +91,28 @@ export async function gatewayOnEmbeddedArchive(files: readonly string[] = fixtur
       if (group.length === 0) continue;
       const sent = [];
       for (const file of group) {
-        if (!way.convert) { sent.push(file); continue; }
+        if (!way.convert) {
+          sent.push(file);
+          continue;
+        }
         const out = path.join(converted, `${sent.length}-${i}-${path.basename(file)}`);
         await run('dcmconv', [way.convert, file, out]);
         sent.push(out);
       }
-      await run('storescu', ['-aet', 'MODALITY', ...way.propose, '-aec', config.dimse.aeTitle, '127.0.0.1', String(scpPort), ...sent], { env: SHIPPED_ENV });
+      await run(
+        'storescu',
+        ['-aet', 'MODALITY', ...way.propose, '-aec', config.dimse.aeTitle, '127.0.0.1', String(scpPort), ...sent],
+        { env: SHIPPED_ENV },
+      );
     }
     // What the suites rely on: the archive holds each file as it was sent.
     const archive = gateway.archive;
     if (!(archive instanceof EmbeddedArchive)) throw new Error('the gateway did not start on its embedded archive');
-    const held = (archive.index.db.prepare('SELECT DISTINCT transfer_syntax AS ts FROM instances').all() as { ts: string }[]).length;
-    if (held < Math.min(files.length, SENT_AS.length)) throw new Error(`the archive holds ${held} transfer syntaxes, not the ${SENT_AS.length} sent`);
+    const held = (
+      archive.index.db.prepare('SELECT DISTINCT transfer_syntax AS ts FROM instances').all() as { ts: string }[]
+    ).length;
+    if (held < Math.min(files.length, SENT_AS.length))
+      throw new Error(`the archive holds ${held} transfer syntaxes, not the ${SENT_AS.length} sent`);
   } catch (err) {
     await gateway.close();
     throw err;

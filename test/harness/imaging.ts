@@ -7,7 +7,13 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { run } from '../../devkit/processes.js';
 import { parsePnm, type Bitmap } from './pnm.js';
-import { IMAGING_FIXTURES, enhancedFrameWindow, expandedSegments, generateImagingFixtures, type ImagingFixture } from '../../src/samples/imaging.js';
+import {
+  IMAGING_FIXTURES,
+  enhancedFrameWindow,
+  expandedSegments,
+  generateImagingFixtures,
+  type ImagingFixture,
+} from '../../src/samples/imaging.js';
 import { Dataset } from '../../src/dicom/dataset.js';
 import { encodePart10File } from '../../src/dicom/part10.js';
 import { tag, Tags } from '../../src/dicom/tag.js';
@@ -70,10 +76,20 @@ export function referenceInput(f: ImagingFixture, file: string, frame: number): 
 }
 
 /** DCMTK's rendering of frame n of a fixture file with the fixture's default VOI, or with `args` instead. */
-export async function referenceRender(f: ImagingFixture, file: string, frame: number, args?: string[]): Promise<Bitmap> {
+export async function referenceRender(
+  f: ImagingFixture,
+  file: string,
+  frame: number,
+  args?: string[],
+): Promise<Bitmap> {
   const input = referenceInput(f, file, frame);
   const out = path.join(tempDir('ref'), 'out.pnm');
-  await run('dcmj2pnm', ['+op', ...(args ? [...args, '+F', String(frame)] : input.args), args ? file : input.file, out]);
+  await run('dcmj2pnm', [
+    '+op',
+    ...(args ? [...args, '+F', String(frame)] : input.args),
+    args ? file : input.file,
+    out,
+  ]);
   return parsePnm(readFileSync(out));
 }
 
@@ -82,12 +98,16 @@ export async function decodeImage(bytes: Buffer): Promise<Bitmap> {
   const meta = await sharp(bytes).metadata();
   // libvips turns grey into sRGB on decoding unless asked to keep it.
   const grey = meta.channels === 1 || meta.channels === 2 || meta.space === 'b-w';
-  const { data, info } = await (grey ? sharp(bytes).toColourspace('b-w') : sharp(bytes)).raw().toBuffer({ resolveWithObject: true });
-  if (info.channels === 1 || info.channels === 3) return { width: info.width, height: info.height, channels: info.channels, data };
+  const { data, info } = await (grey ? sharp(bytes).toColourspace('b-w') : sharp(bytes))
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels === 1 || info.channels === 3)
+    return { width: info.width, height: info.height, channels: info.channels, data };
   // Drop alpha; a grey+alpha image keeps its grey.
   const channels = info.channels === 2 ? 1 : 3;
   const out = Buffer.alloc(info.width * info.height * channels);
-  for (let i = 0; i < info.width * info.height; i++) for (let c = 0; c < channels; c++) out[i * channels + c] = data[i * info.channels + c] as number;
+  for (let i = 0; i < info.width * info.height; i++)
+    for (let c = 0; c < channels; c++) out[i * channels + c] = data[i * info.channels + c] as number;
   return { width: info.width, height: info.height, channels, data: out };
 }
 

@@ -11,7 +11,16 @@ export interface TestIssuer {
   audience: string;
   jwksUrl: string;
   requests: () => number;
-  token(claims?: Record<string, unknown>, options?: { kid?: string; expiresIn?: string | number; audience?: string; issuer?: string; notBefore?: string | number }): Promise<string>;
+  token(
+    claims?: Record<string, unknown>,
+    options?: {
+      kid?: string;
+      expiresIn?: string | number;
+      audience?: string;
+      issuer?: string;
+      notBefore?: string | number;
+    },
+  ): Promise<string>;
   /** Publishes a new key (kid) alongside or instead of the old ones; later tokens are signed with it. */
   rotate(kid: string, keepOld: boolean): Promise<void>;
   publicJwk(kid: string): JWK;
@@ -48,8 +57,13 @@ export async function startIssuer(audience = 'dicomweb-gateway'): Promise<TestIs
       const kid = options.kid ?? current;
       const key = keys.get(kid);
       if (!key) throw new Error(`no key ${kid}`);
-      let jwt = new SignJWT({ scope: 'dicomweb.read', ...claims }).setProtectedHeader({ alg: 'RS256', kid }).setIssuer(options.issuer ?? issuer)
-        .setAudience(options.audience ?? audience).setSubject(typeof claims.sub === 'string' ? claims.sub : 'test-client').setIssuedAt().setExpirationTime(options.expiresIn ?? '5m');
+      let jwt = new SignJWT({ scope: 'dicomweb.read', ...claims })
+        .setProtectedHeader({ alg: 'RS256', kid })
+        .setIssuer(options.issuer ?? issuer)
+        .setAudience(options.audience ?? audience)
+        .setSubject(typeof claims.sub === 'string' ? claims.sub : 'test-client')
+        .setIssuedAt()
+        .setExpirationTime(options.expiresIn ?? '5m');
       if (options.notBefore !== undefined) jwt = jwt.setNotBefore(options.notBefore);
       return jwt.sign(key.privateKey);
     },

@@ -21,7 +21,10 @@ export function parseMultipart(body: Buffer, boundary: string): ParsedPart[] {
     const headerEnd = body.indexOf('\r\n\r\n', after);
     if (headerEnd < 0) throw new Error('part without a header end');
     const headers: Record<string, string> = {};
-    for (const line of body.subarray(after + 2, headerEnd).toString('latin1').split('\r\n')) {
+    for (const line of body
+      .subarray(after + 2, headerEnd)
+      .toString('latin1')
+      .split('\r\n')) {
       const colon = line.indexOf(':');
       if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
     }
@@ -32,9 +35,17 @@ export function parseMultipart(body: Buffer, boundary: string): ParsedPart[] {
   }
 }
 
-export async function fetchMultipart(url: string, init?: RequestInit): Promise<{ status: number; headers: Headers; parts: ParsedPart[]; json?: unknown }> {
+export async function fetchMultipart(
+  url: string,
+  init?: RequestInit,
+): Promise<{ status: number; headers: Headers; parts: ParsedPart[]; json?: unknown }> {
   const res = await fetch(url, init);
   const body = Buffer.from(await res.arrayBuffer());
-  if (!res.ok) return { status: res.status, headers: res.headers, parts: [], json: JSON.parse(body.toString('utf8')) as unknown };
-  return { status: res.status, headers: res.headers, parts: parseMultipart(body, boundaryOf(res.headers.get('content-type'))) };
+  if (!res.ok)
+    return { status: res.status, headers: res.headers, parts: [], json: JSON.parse(body.toString('utf8')) as unknown };
+  return {
+    status: res.status,
+    headers: res.headers,
+    parts: parseMultipart(body, boundaryOf(res.headers.get('content-type'))),
+  };
 }

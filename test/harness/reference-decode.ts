@@ -17,8 +17,18 @@ export interface ReferencePixels {
   photometric: string;
 }
 
-const NATIVE: ReadonlySet<string> = new Set([TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian, TS.ExplicitVRBigEndian, TS.DeflatedExplicitVRLittleEndian]);
-const JPEG: ReadonlySet<string> = new Set([TS.JPEGBaseline8Bit, TS.JPEGExtended12Bit, TS.JPEGLossless, TS.JPEGLosslessSV1]);
+const NATIVE: ReadonlySet<string> = new Set([
+  TS.ExplicitVRLittleEndian,
+  TS.ImplicitVRLittleEndian,
+  TS.ExplicitVRBigEndian,
+  TS.DeflatedExplicitVRLittleEndian,
+]);
+const JPEG: ReadonlySet<string> = new Set([
+  TS.JPEGBaseline8Bit,
+  TS.JPEGExtended12Bit,
+  TS.JPEGLossless,
+  TS.JPEGLosslessSV1,
+]);
 const JLS: ReadonlySet<string> = new Set([TS.JPEGLSLossless, TS.JPEGLSNearLossless]);
 const J2K: ReadonlySet<string> = new Set([TS.JPEG2000Lossless, TS.JPEG2000]);
 const HTJ2K: ReadonlySet<string> = new Set([TS.HTJ2KLossless, TS.HTJ2KLosslessRPCL, TS.HTJ2K]);
@@ -27,7 +37,9 @@ const HTJ2K: ReadonlySet<string> = new Set([TS.HTJ2KLossless, TS.HTJ2KLosslessRP
 async function rawItems(file: string): Promise<Buffer[]> {
   const dir = tempDir('raw');
   await run('dcmdump', ['+W', dir, file]);
-  const names = readdirSync(dir).map((n) => ({ n, i: Number(/\.(\d+)\.raw$/.exec(n)?.[1]) })).sort((a, b) => a.i - b.i);
+  const names = readdirSync(dir)
+    .map((n) => ({ n, i: Number(/\.(\d+)\.raw$/.exec(n)?.[1]) }))
+    .sort((a, b) => a.i - b.i);
   return names.map(({ n }) => readFileSync(path.join(dir, n)));
 }
 
@@ -41,7 +53,8 @@ function interleaveComponents(planar: Buffer, components: number): Buffer {
   if (components === 1) return planar;
   const plane = planar.length / components;
   const out = Buffer.alloc(planar.length);
-  for (let i = 0; i < plane; i++) for (let c = 0; c < components; c++) out[i * components + c] = planar[c * plane + i] as number;
+  for (let i = 0; i < plane; i++)
+    for (let c = 0; c < components; c++) out[i * components + c] = planar[c * plane + i] as number;
   return out;
 }
 

@@ -40,11 +40,25 @@ interface Writer {
   accepts(f: ImagingFixture): boolean;
 }
 
-const gray = (f: ImagingFixture): boolean => !['rgb-planar0', 'rgb-planar1', 'ybr-full', 'palette-8', 'palette-16', 'palette-segmented'].includes(f.key);
+const gray = (f: ImagingFixture): boolean =>
+  !['rgb-planar0', 'rgb-planar1', 'ybr-full', 'palette-8', 'palette-16', 'palette-segmented'].includes(f.key);
 const notBitmap = (f: ImagingFixture): boolean => f.key !== 'bitmap-1bit';
 /** Lossy references are DCMTK's renderings of the lossy file; the stand-ins of two fixtures cannot be lossy. */
 const plainReference = (f: ImagingFixture): boolean => f.key !== 'palette-segmented' && f.key !== 'enhanced-mr';
-const bits = (f: ImagingFixture): number => ({ 'sc-8bit-odd': 8, 'rgb-planar0': 8, 'rgb-planar1': 8, 'ybr-full': 8, 'palette-8': 8, 'palette-16': 8, 'bitmap-1bit': 1, 'ct-signed': 16, 'palette-segmented': 16 } as Record<string, number>)[f.key] ?? 12;
+const bits = (f: ImagingFixture): number =>
+  (
+    ({
+      'sc-8bit-odd': 8,
+      'rgb-planar0': 8,
+      'rgb-planar1': 8,
+      'ybr-full': 8,
+      'palette-8': 8,
+      'palette-16': 8,
+      'bitmap-1bit': 1,
+      'ct-signed': 16,
+      'palette-segmented': 16,
+    }) as Record<string, number>
+  )[f.key] ?? 12;
 
 export const WRITERS: Writer[] = [
   { ts: TS.ImplicitVRLittleEndian, lossy: false, tool: 'dcmconv', args: ['+ti'], accepts: () => true },
@@ -52,15 +66,39 @@ export const WRITERS: Writer[] = [
   { ts: TS.DeflatedExplicitVRLittleEndian, lossy: false, tool: 'dcmconv', args: ['+td'], accepts: () => true },
   { ts: TS.ExplicitVRBigEndian, lossy: false, tool: 'dcmconv', args: ['+tb'], accepts: () => true },
   // +un: keep the SOP Instance UID (DCMTK gives lossy copies a new one by default).
-  { ts: TS.JPEGBaseline8Bit, lossy: true, tool: 'dcmcjpeg', args: ['+eb', '+un'], accepts: (f) => bits(f) === 8 && plainReference(f) && !f.key.startsWith('palette') },
-  { ts: TS.JPEGExtended12Bit, lossy: true, tool: 'dcmcjpeg', args: ['+ee', '+un'], accepts: (f) => bits(f) === 12 && gray(f) && plainReference(f) },
+  {
+    ts: TS.JPEGBaseline8Bit,
+    lossy: true,
+    tool: 'dcmcjpeg',
+    args: ['+eb', '+un'],
+    accepts: (f) => bits(f) === 8 && plainReference(f) && !f.key.startsWith('palette'),
+  },
+  {
+    ts: TS.JPEGExtended12Bit,
+    lossy: true,
+    tool: 'dcmcjpeg',
+    args: ['+ee', '+un'],
+    accepts: (f) => bits(f) === 12 && gray(f) && plainReference(f),
+  },
   { ts: TS.JPEGLossless, lossy: false, tool: 'dcmcjpeg', args: ['+el'], accepts: notBitmap },
   { ts: TS.JPEGLosslessSV1, lossy: false, tool: 'dcmcjpeg', args: ['+e1'], accepts: notBitmap },
   { ts: TS.JPEGLSLossless, lossy: false, tool: 'dcmcjpls', args: ['+el'], accepts: notBitmap },
   // DCMTK refuses signed data for near-lossless JPEG-LS.
-  { ts: TS.JPEGLSNearLossless, lossy: true, tool: 'dcmcjpls', args: ['+en', '+un'], accepts: (f) => notBitmap(f) && gray(f) && plainReference(f) && f.key !== 'ct-signed' },
+  {
+    ts: TS.JPEGLSNearLossless,
+    lossy: true,
+    tool: 'dcmcjpls',
+    args: ['+en', '+un'],
+    accepts: (f) => notBitmap(f) && gray(f) && plainReference(f) && f.key !== 'ct-signed',
+  },
   { ts: TS.JPEG2000Lossless, lossy: false, tool: 'gdcmconv', args: ['-K'], accepts: notBitmap },
-  { ts: TS.JPEG2000, lossy: true, tool: 'gdcmconv', args: ['-K', '-Y', '--irreversible', '-q', '40'], accepts: (f) => notBitmap(f) && gray(f) && plainReference(f) },
+  {
+    ts: TS.JPEG2000,
+    lossy: true,
+    tool: 'gdcmconv',
+    args: ['-K', '-Y', '--irreversible', '-q', '40'],
+    accepts: (f) => notBitmap(f) && gray(f) && plainReference(f),
+  },
   { ts: TS.RLELossless, lossy: false, tool: 'dcmcrle', args: [], accepts: notBitmap },
   { ts: TS.HTJ2KLossless, lossy: false, tool: 'gateway', args: [], accepts: notBitmap },
 ];
@@ -76,12 +114,15 @@ export async function makeSyntaxVariants(sources: Map<ImagingFixture, string>): 
         const sop = uidFromLabel(`variants/${f.key}/${w.ts}`);
         const series = uidFromLabel(`variants/series/${w.ts}`);
         const ds = f.build();
-        ds.setText(Tags.SOPInstanceUID, sop, 'UI').setText(Tags.SeriesInstanceUID, series, 'UI').setText(Tags.StudyInstanceUID, VARIANT_STUDY, 'UI');
+        ds.setText(Tags.SOPInstanceUID, sop, 'UI')
+          .setText(Tags.SeriesInstanceUID, series, 'UI')
+          .setText(Tags.StudyInstanceUID, VARIANT_STUDY, 'UI');
         const base = path.join(dir, `${f.key}-${w.ts}-source.dcm`);
         writeFileSync(base, encodePart10File(ds, { sopClassUid: f.sopClassUid, sopInstanceUid: sop }));
         const file = path.join(dir, `${f.key}-${w.ts}.dcm`);
         // GDCM 3.0 asserts on palettes whose first mapped value is not 0 and on segmented palettes.
-        const tool = w.tool === 'gdcmconv' && (f.key === 'palette-16' || f.key === 'palette-segmented') ? 'gateway' : w.tool;
+        const tool =
+          w.tool === 'gdcmconv' && (f.key === 'palette-16' || f.key === 'palette-segmented') ? 'gateway' : w.tool;
         if (tool === 'gateway') {
           const parts: Buffer[] = [];
           for await (const b of transcodedPart10(readPart10Header(base, 1 << 20), w.ts, codecs)) parts.push(b);
@@ -92,9 +133,18 @@ export async function makeSyntaxVariants(sources: Map<ImagingFixture, string>): 
           await run(tool, [...w.args, base, file]);
         }
         const written = metaOf(readFileSync(file));
-        if (written.transferSyntax !== w.ts) throw new Error(`${tool} wrote ${written.transferSyntax} for ${f.key}, expected ${w.ts}`);
+        if (written.transferSyntax !== w.ts)
+          throw new Error(`${tool} wrote ${written.transferSyntax} for ${f.key}, expected ${w.ts}`);
         // GDCM gives lossy copies a new SOP Instance UID (DCMTK keeps it with +un): take the file's.
-        variants.push({ fixture: f, transferSyntax: w.ts, lossy: w.lossy, file, source: sources.get(f) as string, series, sop: written.sopInstanceUid });
+        variants.push({
+          fixture: f,
+          transferSyntax: w.ts,
+          lossy: w.lossy,
+          file,
+          source: sources.get(f) as string,
+          series,
+          sop: written.sopInstanceUid,
+        });
       }
     }
   } finally {

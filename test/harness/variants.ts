@@ -42,7 +42,9 @@ export async function makeTransferSyntaxVariants(): Promise<Variant[]> {
   const files = fixtureFiles().files;
   const instances = [...allInstances()];
   const pick = (modality: string, n: number): string => {
-    const candidates = instances.map((inst, i) => ({ inst, file: files[i] as string })).filter((x) => x.inst.series.modality === modality);
+    const candidates = instances
+      .map((inst, i) => ({ inst, file: files[i] as string }))
+      .filter((x) => x.inst.series.modality === modality);
     const c = candidates[n];
     if (!c) throw new Error(`not enough ${modality} fixtures`);
     return c.file;
@@ -68,18 +70,41 @@ export async function makeTransferSyntaxVariants(): Promise<Variant[]> {
     else await run(tool, [...args, source, target]);
     const meta = metaOf(readFileSync(target));
     if (meta.transferSyntax !== ts) throw new Error(`${tool} wrote ${meta.transferSyntax}, expected ${ts}`);
-    variants.push({ transferSyntax: ts, file: target, sopInstanceUid: meta.sopInstanceUid, sopClassUid: meta.sopClassUid });
+    variants.push({
+      transferSyntax: ts,
+      file: target,
+      sopInstanceUid: meta.sopInstanceUid,
+      sopClassUid: meta.sopClassUid,
+    });
   }
-  const relabelled = [TransferSyntax.JPEG2000Lossless, TransferSyntax.JPEG2000, TransferSyntax.HTJ2KLossless, TransferSyntax.HTJ2KLosslessRPCL, TransferSyntax.HTJ2K, TransferSyntax.MPEG4HP41];
+  const relabelled = [
+    TransferSyntax.JPEG2000Lossless,
+    TransferSyntax.JPEG2000,
+    TransferSyntax.HTJ2KLossless,
+    TransferSyntax.HTJ2KLosslessRPCL,
+    TransferSyntax.HTJ2K,
+    TransferSyntax.MPEG4HP41,
+  ];
   const relabelSources = [pick('CT', 6), pick('CT', 7), pick('CT', 8), pick('CT', 9), pick('CT', 10), pick('MR', 4)];
   for (const [i, ts] of relabelled.entries()) {
     const base = out(`jls-${i}`);
     await run('dcmcjpls', ['+el', relabelSources[i] as string, base]);
     const bytes = readFileSync(base);
     const meta = metaOf(bytes);
-    const header = encodeFileMetaHeader({ mediaStorageSopClassUid: meta.sopClassUid, mediaStorageSopInstanceUid: meta.sopInstanceUid, transferSyntaxUid: ts, implementationClassUid: IMPLEMENTATION.classUid, implementationVersionName: IMPLEMENTATION.versionName });
+    const header = encodeFileMetaHeader({
+      mediaStorageSopClassUid: meta.sopClassUid,
+      mediaStorageSopInstanceUid: meta.sopInstanceUid,
+      transferSyntaxUid: ts,
+      implementationClassUid: IMPLEMENTATION.classUid,
+      implementationVersionName: IMPLEMENTATION.versionName,
+    });
     writeFileSync(out(ts), Buffer.concat([header, bytes.subarray(metaEnd(bytes))]));
-    variants.push({ transferSyntax: ts, file: out(ts), sopInstanceUid: meta.sopInstanceUid, sopClassUid: meta.sopClassUid });
+    variants.push({
+      transferSyntax: ts,
+      file: out(ts),
+      sopInstanceUid: meta.sopInstanceUid,
+      sopClassUid: meta.sopClassUid,
+    });
   }
   const uids = new Set(variants.map((v) => v.sopInstanceUid));
   if (uids.size !== variants.length) throw new Error('variants must be distinct SOP instances');
@@ -89,7 +114,9 @@ export async function makeTransferSyntaxVariants(): Promise<Variant[]> {
 /** A storescu association profile proposing exactly one presentation context (dependencies.md). */
 export function storescuProfile(dir: string, sopClassUid: string, transferSyntax: string): string {
   const file = path.join(dir, `profile-${transferSyntax}.cfg`);
-  writeFileSync(file, `[[TransferSyntaxes]]
+  writeFileSync(
+    file,
+    `[[TransferSyntaxes]]
 [TS]
 TransferSyntax1 = ${transferSyntax}
 [[PresentationContexts]]
@@ -98,6 +125,7 @@ PresentationContext1 = ${sopClassUid}\\TS
 [[Profiles]]
 [Send]
 PresentationContexts = PC
-`);
+`,
+  );
   return file;
 }

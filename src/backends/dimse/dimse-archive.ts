@@ -1,5 +1,14 @@
 import path from 'node:path';
-import type { Archive, CatalogInstance, IncomingDataset, InstanceStream, RetrieveScope, SearchRequest, SearchResults, StoreStatus } from '../../archive/archive.js';
+import type {
+  Archive,
+  CatalogInstance,
+  IncomingDataset,
+  InstanceStream,
+  RetrieveScope,
+  SearchRequest,
+  SearchResults,
+  StoreStatus,
+} from '../../archive/archive.js';
 import type { CodecPool } from '../../codecs/codec-pool.js';
 import type { Logger } from '../../logger.js';
 import type { PacsObserver } from './pacs-peer.js';
@@ -36,7 +45,10 @@ export interface DimseArchiveSettings {
 export type DimseArchiveHooks = StorageScpHooks;
 
 /** Associations to the tenant's PACS, as configured (`pacs.*`, calling as `dimse.aeTitle`). */
-export function pacsAssociationPool(settings: Pick<DimseArchiveSettings, 'pacs' | 'dimse'>, log: Logger): AssociationPool {
+export function pacsAssociationPool(
+  settings: Pick<DimseArchiveSettings, 'pacs' | 'dimse'>,
+  log: Logger,
+): AssociationPool {
   const { pacs, dimse } = settings;
   const pacsTls = pacsTlsOptions(settings);
   return new AssociationPool({
@@ -61,9 +73,17 @@ export function pacsAssociationPool(settings: Pick<DimseArchiveSettings, 'pacs' 
  * Instances stored into the PACS from outside a running gateway (`dicomweb-gateway import`): C-STORE only, no
  * Storage SCP and no cache, so it can run beside the gateway.
  */
-export async function openPacsStore(settings: Pick<DimseArchiveSettings, 'pacs' | 'dimse' | 'cache' | 'codecs'>, log: Logger): Promise<{ store(incoming: IncomingDataset): Promise<StoreStatus>; close(): Promise<void> }> {
+export async function openPacsStore(
+  settings: Pick<DimseArchiveSettings, 'pacs' | 'dimse' | 'cache' | 'codecs'>,
+  log: Logger,
+): Promise<{ store(incoming: IncomingDataset): Promise<StoreStatus>; close(): Promise<void> }> {
   const pool = pacsAssociationPool(settings, log);
-  const forwarder = new StoreForwarder(pool, path.join(settings.cache.dir, `import-spool-${process.pid}`), settings.codecs, log);
+  const forwarder = new StoreForwarder(
+    pool,
+    path.join(settings.cache.dir, `import-spool-${process.pid}`),
+    settings.codecs,
+    log,
+  );
   return {
     store: (incoming) => mappedErrors(forwarder.store(incoming)),
     close: async () => {
@@ -99,14 +119,30 @@ export class DimseArchive implements Archive {
     const log = hooks.logger;
     const pool = pacsAssociationPool(settings, log);
     const { observer } = settings;
-    const peer = new PooledPacsPeer(pool, { retrieve: pacs.retrieve === 'get' ? 'get' : 'move', moveDestination: dimse.aeTitle, cancelGraceMs: Math.min(pacs.retrieveTimeoutMs, 5000), ...(observer ? { observer } : {}) });
+    const peer = new PooledPacsPeer(pool, {
+      retrieve: pacs.retrieve === 'get' ? 'get' : 'move',
+      moveDestination: dimse.aeTitle,
+      cancelGraceMs: Math.min(pacs.retrieveTimeoutMs, 5000),
+      ...(observer ? { observer } : {}),
+    });
     // The PACS keeps the data: the cache syncs a scope's files once, when it records the scope complete.
     const store = new InstanceStore(settings.cache.dir, { minFreeBytes: dimse.minFreeBytes, syncEach: false });
     const cache = new InstanceCache(store, settings.cache.maxBytes, log);
     await cache.open();
     let storageScp: StorageScp | undefined;
-    const scpAddress = { aeTitle: dimse.aeTitle, host: dimse.host, get port(): number { return storageScp?.port ?? dimse.port; } };
-    const mediator = new MoveMediator(peer, cache, store, { idleTimeoutMs: pacs.retrieveTimeoutMs, storageScp: scpAddress, logger: log, ...(observer ? { observer } : {}) });
+    const scpAddress = {
+      aeTitle: dimse.aeTitle,
+      host: dimse.host,
+      get port(): number {
+        return storageScp?.port ?? dimse.port;
+      },
+    };
+    const mediator = new MoveMediator(peer, cache, store, {
+      idleTimeoutMs: pacs.retrieveTimeoutMs,
+      storageScp: scpAddress,
+      logger: log,
+      ...(observer ? { observer } : {}),
+    });
     if (dimse.listen) {
       try {
         // Only instances of retrievals this tenant started are stored, and reach the requests waiting.
@@ -119,16 +155,46 @@ export class DimseArchive implements Archive {
       }
     }
     const echoTimeoutMs = Math.min(pacs.connectTimeoutMs + pacs.artimTimeoutMs, 10_000);
-    const forwarder = new StoreForwarder(pool, path.join(settings.cache.dir, 'stow-spool'), settings.codecs, log.child({ component: 'store-forwarder' }));
+    const forwarder = new StoreForwarder(
+      pool,
+      path.join(settings.cache.dir, 'stow-spool'),
+      settings.codecs,
+      log.child({ component: 'store-forwarder' }),
+    );
     // The probe's C-MOVE goes to our Storage SCP, which admits the one instance it asks for (and caches it).
-    const receiver = storageScp ? mediator.probeReceiver() : { unavailable: 'dimse.listen is off: no Storage SCP to receive it' };
-    const capabilities = new PacsCapabilityWatch(() => probePacs(probeTargetOf(settings), receiver), peer, pacs.retrieve === 'auto', log);
-    return new DimseArchive(peer, cache, mediator, storageScp, new DimseSearch(peer, settings.qido), store, forwarder, echoTimeoutMs, capabilities);
+    const receiver = storageScp
+      ? mediator.probeReceiver()
+      : { unavailable: 'dimse.listen is off: no Storage SCP to receive it' };
+    const capabilities = new PacsCapabilityWatch(
+      () => probePacs(probeTargetOf(settings), receiver),
+      peer,
+      pacs.retrieve === 'auto',
+      log,
+    );
+    return new DimseArchive(
+      peer,
+      cache,
+      mediator,
+      storageScp,
+      new DimseSearch(peer, settings.qido),
+      store,
+      forwarder,
+      echoTimeoutMs,
+      capabilities,
+    );
   }
 
   search(request: SearchRequest): SearchResults {
     const results = this.finder.search(request);
-    return { matches: mappedIteration(results.matches), get warnings() { return results.warnings; }, get truncated() { return results.truncated; } };
+    return {
+      matches: mappedIteration(results.matches),
+      get warnings() {
+        return results.warnings;
+      },
+      get truncated() {
+        return results.truncated;
+      },
+    };
   }
 
   /** Probes the PACS now (pacs-probe.ts): recorded for /admin/pacs, and with `pacs.retrieve: auto` applied. */
@@ -140,9 +206,15 @@ export class DimseArchive implements Archive {
     await this.capabilities.beforeRetrieval();
     const stream = await mappedErrors(this.mediator.open(scope));
     return {
-      get fromCache() { return stream.fromCache; },
-      get missing() { return stream.missing; },
-      get failedSubOperations() { return stream.failedSubOperations; },
+      get fromCache() {
+        return stream.fromCache;
+      },
+      get missing() {
+        return stream.missing;
+      },
+      get failedSubOperations() {
+        return stream.failedSubOperations;
+      },
       [Symbol.asyncIterator]: () => mappedIteration(stream)[Symbol.asyncIterator](),
     };
   }
@@ -163,10 +235,18 @@ export class DimseArchive implements Archive {
   /** Ready when the PACS answers C-ECHO with Success in time (its round trip is reported). */
   async readiness(): Promise<Record<string, unknown>> {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(Errors.notReady(`no C-ECHO answer from the PACS within ${this.echoTimeoutMs} ms`)), this.echoTimeoutMs); });
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(Errors.notReady(`no C-ECHO answer from the PACS within ${this.echoTimeoutMs} ms`)),
+        this.echoTimeoutMs,
+      );
+    });
     try {
       const echo = await Promise.race([mappedErrors(this.peer.echo()), timeout]);
-      if (echo.status !== 0) throw withDetails(Errors.notReady(`the PACS answered C-ECHO with status ${statusHex(echo.status)}`), { dimseStatus: statusHex(echo.status) });
+      if (echo.status !== 0)
+        throw withDetails(Errors.notReady(`the PACS answered C-ECHO with status ${statusHex(echo.status)}`), {
+          dimseStatus: statusHex(echo.status),
+        });
       return { pacs: { echo: 'success', roundTripMs: Math.round(echo.roundTripMs * 100) / 100 } };
     } catch (err) {
       const e = toGatewayError(err);

@@ -8,7 +8,11 @@ import { Errors, withDetails } from '../../errors.js';
 import type { FindSession } from './pacs-peer.js';
 
 /** The unique key of each Study Root level (PS3.4 §C.6.2.1). */
-export const UNIQUE_KEY: Record<QueryLevel, Tag> = { STUDY: Tags.StudyInstanceUID, SERIES: Tags.SeriesInstanceUID, IMAGE: Tags.SOPInstanceUID };
+export const UNIQUE_KEY: Record<QueryLevel, Tag> = {
+  STUDY: Tags.StudyInstanceUID,
+  SERIES: Tags.SeriesInstanceUID,
+  IMAGE: Tags.SOPInstanceUID,
+};
 
 /** The keys of one Study Root level: what to match on and what to return. */
 export interface LevelKeys {
@@ -17,7 +21,11 @@ export interface LevelKeys {
 }
 
 /** The C-FIND identifier of one level (PS3.4 §C.4.1.1.3): level, charset, unique keys above, return and match keys. */
-export function buildIdentifier(level: QueryLevel, keys: LevelKeys, parents: { study?: string; series?: string }): Dataset {
+export function buildIdentifier(
+  level: QueryLevel,
+  keys: LevelKeys,
+  parents: { study?: string; series?: string },
+): Dataset {
   const ds = new Dataset();
   ds.setText(Tags.QueryRetrieveLevel, level, 'CS');
   ds.setText(Tags.SpecificCharacterSet, 'ISO_IR 192', 'CS');
@@ -57,12 +65,14 @@ function setPath(ds: Dataset, path: readonly Tag[], vr: VR | undefined, value: s
   setPath(item, rest, vr, value);
 }
 
-
 /**
  * A C-FIND's matches, checked at the end: cut short by the PACS (Cancel we did not send) with nothing delivered is
  * a failure (502); with some delivered, `onPartial` says so (a 299 Warning), never a silent short answer.
  */
-export async function* untilComplete(session: FindSession, onPartial: () => void): AsyncGenerator<Dataset, void, undefined> {
+export async function* untilComplete(
+  session: FindSession,
+  onPartial: () => void,
+): AsyncGenerator<Dataset, void, undefined> {
   let delivered = 0;
   try {
     for await (const ds of session.matches) {
@@ -73,7 +83,10 @@ export async function* untilComplete(session: FindSession, onPartial: () => void
     await session.matches.return();
   }
   if (!session.cancelledByPeer) return;
-  if (delivered === 0) throw withDetails(Errors.pacsFailed('the PACS cancelled the C-FIND (status FE00) without being asked to, before any match'), { dimseStatus: '0xFE00' });
+  if (delivered === 0)
+    throw withDetails(
+      Errors.pacsFailed('the PACS cancelled the C-FIND (status FE00) without being asked to, before any match'),
+      { dimseStatus: '0xFE00' },
+    );
   onPartial();
 }
-

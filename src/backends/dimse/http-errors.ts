@@ -1,5 +1,9 @@
 import {
-  DimseNetworkError, AssociationRejectedError, DimseStatusError, DimseTimeoutError, PoolExhaustedError,
+  DimseNetworkError,
+  AssociationRejectedError,
+  DimseStatusError,
+  DimseTimeoutError,
+  PoolExhaustedError,
 } from '../../dimse-bridge/errors.js';
 import { statusHex } from '../../dicom/status.js';
 import { Errors, GatewayError, withDetails, withHeaders } from '../../errors.js';
@@ -11,7 +15,9 @@ export function fromDimseError(err: DimseNetworkError): GatewayError {
       return withDetails(Errors.pacsUnreachable(err.message), { reason: 'unreachable' });
     case 'rejected': {
       const rj = err as AssociationRejectedError;
-      return withDetails(Errors.pacsRejected(err.message), { reject: { result: rj.result, source: rj.source, reason: rj.reason } });
+      return withDetails(Errors.pacsRejected(err.message), {
+        reject: { result: rj.result, source: rj.source, reason: rj.reason },
+      });
     }
     case 'aborted':
       return Errors.pacsAborted(err.message);
@@ -19,12 +25,17 @@ export function fromDimseError(err: DimseNetworkError): GatewayError {
       return withDetails(Errors.pacsTimeout(err.message), { phase: (err as DimseTimeoutError).phase });
     case 'status': {
       const se = err as DimseStatusError;
-      return withDetails(Errors.pacsFailed(err.message), { dimseStatus: statusHex(se.status), ...(se.errorComment ? { errorComment: se.errorComment } : {}) });
+      return withDetails(Errors.pacsFailed(err.message), {
+        dimseStatus: statusHex(se.status),
+        ...(se.errorComment ? { errorComment: se.errorComment } : {}),
+      });
     }
     case 'negotiation':
       return Errors.pacsNegotiation(err.message);
     case 'capacity':
-      return withHeaders(Errors.pacsBusy(err.message), { 'retry-after': String((err as PoolExhaustedError).retryAfterSeconds) });
+      return withHeaders(Errors.pacsBusy(err.message), {
+        'retry-after': String((err as PoolExhaustedError).retryAfterSeconds),
+      });
     case 'protocol':
       return Errors.pacsProtocol(err.message);
   }
@@ -37,7 +48,9 @@ export function asHttpError(err: unknown): unknown {
 
 /** The same promise, its DIMSE failure mapped. */
 export function mappedErrors<T>(promise: Promise<T>): Promise<T> {
-  return promise.catch((err: unknown) => { throw asHttpError(err); });
+  return promise.catch((err: unknown) => {
+    throw asHttpError(err);
+  });
 }
 
 /** The same matches or instances, a DIMSE failure while iterating mapped; leaving early still reaches the source. */

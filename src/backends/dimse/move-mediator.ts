@@ -10,7 +10,13 @@ import type { MoveResult, StoreRequestHandler } from '../../dimse-bridge/dimse-c
 import { commandMismatch, type StoreAdmission, type StoreRequest } from '../../dimse-bridge/storage-scp.js';
 import { Status, statusHex } from '../../dicom/status.js';
 import { DimseStatusError, DimseTimeoutError } from '../../dimse-bridge/errors.js';
-import { describeScope, type CatalogInstance, type HeldInstance, type InstanceStream, type RetrieveScope } from '../../archive/archive.js';
+import {
+  describeScope,
+  type CatalogInstance,
+  type HeldInstance,
+  type InstanceStream,
+  type RetrieveScope,
+} from '../../archive/archive.js';
 import { Errors, withDetails } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { silentLogger } from '../../logger.js';
@@ -35,13 +41,24 @@ export interface MoveMediatorOptions {
 const scopeKey = (s: RetrieveScope): string => [s.study, s.series ?? '', s.instance ?? ''].join('/');
 
 function inScope(scope: RetrieveScope, item: { study?: string; series: string; sop: string }): boolean {
-  return (item.study === undefined || item.study === scope.study) && (!scope.series || item.series === scope.series) && (!scope.instance || item.sop === scope.instance);
+  return (
+    (item.study === undefined || item.study === scope.study) &&
+    (!scope.series || item.series === scope.series) &&
+    (!scope.instance || item.sop === scope.instance)
+  );
 }
 
-const asArrived = (a: ArrivedUids): { study: string; series: string; sop: string } => ({ study: a.studyInstanceUid, series: a.seriesInstanceUid, sop: a.sopInstanceUid });
+const asArrived = (a: ArrivedUids): { study: string; series: string; sop: string } => ({
+  study: a.studyInstanceUid,
+  series: a.seriesInstanceUid,
+  sop: a.sopInstanceUid,
+});
 
-
-const asItem = (c: CachedInstance): { study: string; series: string; sop: string } => ({ study: c.studyInstanceUid, series: c.seriesInstanceUid, sop: c.sopInstanceUid });
+const asItem = (c: CachedInstance): { study: string; series: string; sop: string } => ({
+  study: c.studyInstanceUid,
+  series: c.seriesInstanceUid,
+  sop: c.sopInstanceUid,
+});
 
 /**
  * A consumer of a retrieval: a queue of pinned arrivals it wants, and a way to wake it. Until the listing is
@@ -82,7 +99,9 @@ class Consumer {
   }
 
   waitForChange(): Promise<void> {
-    return new Promise((resolve) => { this.wake = resolve; });
+    return new Promise((resolve) => {
+      this.wake = resolve;
+    });
   }
 }
 
@@ -111,8 +130,13 @@ class Retrieval {
   private arrivalWaiters: { scope: RetrieveScope; resolve: () => void }[] = [];
 
   /** C-MOVE: its instances reach the Storage SCP (C-GET: its own association). */
-  constructor(readonly scope: RetrieveScope, readonly viaStorageScp: boolean) {
-    this.listed = new Promise((resolve) => { this.resolveListed = resolve; });
+  constructor(
+    readonly scope: RetrieveScope,
+    readonly viaStorageScp: boolean,
+  ) {
+    this.listed = new Promise((resolve) => {
+      this.resolveListed = resolve;
+    });
   }
 
   setListing(items: Listed[]): void {
@@ -217,18 +241,33 @@ export class MoveMediator {
   admitStore(request: StoreRequest): StoreAdmission {
     const moves = [...this.active.values()].filter((r) => r.viaStorageScp);
     const originator = request.moveOriginator;
-    const named = originator && originator.aeTitle === this.options.storageScp.aeTitle ? moves.find((r) => r.moveMessageId === originator.messageId) : undefined;
+    const named =
+      originator && originator.aeTitle === this.options.storageScp.aeTitle
+        ? moves.find((r) => r.moveMessageId === originator.messageId)
+        : undefined;
     const candidates = named ? [named] : moves.filter((r) => !r.expected || r.expected.has(request.sopInstanceUid));
     // The probe's C-MOVE names no retrieval of ours; its one instance still reaches any retrieval expecting it.
     const probe = named ? undefined : this.probe.admit(request.sopInstanceUid, (stored) => this.onStored(stored));
     if (probe) return probe;
-    if (candidates.length === 0) return { refusal: { status: Status.NotAuthorized, comment: 'no retrieval of this gateway expects this instance' } };
+    if (candidates.length === 0)
+      return {
+        refusal: { status: Status.NotAuthorized, comment: 'no retrieval of this gateway expects this instance' },
+      };
     return {
       verify: async (arrived) => {
         // Without the originator, the UID must be listed: wait for listings still running (bounded by the retrieval).
         if (!named) await Promise.all(candidates.map((r) => r.listed));
-        const belongs = candidates.some((r) => inScope(r.scope, asArrived(arrived)) && (named !== undefined || r.expected?.get(arrived.sopInstanceUid)?.series === arrived.seriesInstanceUid));
-        return belongs ? undefined : { status: Status.NotAuthorized, comment: 'the instance is not in the scope of any retrieval of this gateway' };
+        const belongs = candidates.some(
+          (r) =>
+            inScope(r.scope, asArrived(arrived)) &&
+            (named !== undefined || r.expected?.get(arrived.sopInstanceUid)?.series === arrived.seriesInstanceUid),
+        );
+        return belongs
+          ? undefined
+          : {
+              status: Status.NotAuthorized,
+              comment: 'the instance is not in the scope of any retrieval of this gateway',
+            };
       },
       stored: (stored) => this.onStored(stored),
     };
@@ -252,7 +291,10 @@ export class MoveMediator {
       return;
     }
     for (const r of this.active.values()) {
-      const byOriginator = stored.moveOriginator !== undefined && r.moveMessageId === stored.moveOriginator.messageId && stored.moveOriginator.aeTitle === this.options.storageScp.aeTitle;
+      const byOriginator =
+        stored.moveOriginator !== undefined &&
+        r.moveMessageId === stored.moveOriginator.messageId &&
+        stored.moveOriginator.aeTitle === this.options.storageScp.aeTitle;
       if (!byOriginator && !r.expects(cached)) continue;
       if (!r.arrive(cached)) continue;
       if (r.consumers.size === 0) r.earlyPins.push(this.cache.pin(cached.sopInstanceUid));
@@ -265,7 +307,11 @@ export class MoveMediator {
   private cachedScope(scope: RetrieveScope): CachedInstance[] | undefined {
     if (!scope.instance) return this.cache.completeScope(scope);
     const cached = this.cache.peek(scope.instance);
-    return cached && cached.studyInstanceUid === scope.study && (!scope.series || cached.seriesInstanceUid === scope.series) ? [cached] : undefined;
+    return cached &&
+      cached.studyInstanceUid === scope.study &&
+      (!scope.series || cached.seriesInstanceUid === scope.series)
+      ? [cached]
+      : undefined;
   }
 
   /**
@@ -308,7 +354,8 @@ export class MoveMediator {
     await Promise.race([r.listed, r.arrivalIn(scope)]);
     const arrivedInScope = r.arrived.some((c) => inScope(scope, asItem(c)));
     if (!arrivedInScope) {
-      if (r.expected && ![...r.expected.values()].some((l) => inScope(scope, l))) throw Errors.notFound(`${describeScope(scope)} is not known to the PACS`);
+      if (r.expected && ![...r.expected.values()].some((l) => inScope(scope, l)))
+        throw Errors.notFound(`${describeScope(scope)} is not known to the PACS`);
       if (!r.expected && (r.listingError ?? r.error)) throw (r.listingError ?? r.error) as Error;
     }
     return this.follow(r, scope);
@@ -320,11 +367,16 @@ export class MoveMediator {
     return {
       fromCache: true,
       failedSubOperations: 0,
-      get missing() { return state.missing; },
+      get missing() {
+        return state.missing;
+      },
       async *[Symbol.asyncIterator]() {
         for (const entry of instances) {
           const live = cache.get(entry.sopInstanceUid);
-          if (!live) { state.missing++; continue; }
+          if (!live) {
+            state.missing++;
+            continue;
+          }
           yield holdIn(cache, live);
         }
       },
@@ -345,8 +397,12 @@ export class MoveMediator {
     const state = { missing: 0 };
     return {
       fromCache: false,
-      get failedSubOperations() { return r.result?.failed ?? 0; },
-      get missing() { return state.missing; },
+      get failedSubOperations() {
+        return r.result?.failed ?? 0;
+      },
+      get missing() {
+        return state.missing;
+      },
       async *[Symbol.asyncIterator]() {
         try {
           for (;;) {
@@ -382,8 +438,14 @@ export class MoveMediator {
 
   private async run(r: Retrieval): Promise<void> {
     const listing = this.list(r.scope).then(
-      (items) => { r.setListing(items); return items; },
-      (err: unknown) => { r.failListing(err instanceof Error ? err : new Error(String(err))); return undefined; },
+      (items) => {
+        r.setListing(items);
+        return items;
+      },
+      (err: unknown) => {
+        r.failListing(err instanceof Error ? err : new Error(String(err)));
+        return undefined;
+      },
     );
     let sopClassUids: string[] = [];
     if (this.peer.listsBeforeRetrieving) {
@@ -400,7 +462,10 @@ export class MoveMediator {
       clearTimeout(watchdog);
       watchdog = setTimeout(() => {
         timedOut = true;
-        this.log.warn({ scope: r.scope, arrived: r.arrived.length, expected: r.expected?.size }, 'retrieval made no progress; cancelling');
+        this.log.warn(
+          { scope: r.scope, arrived: r.arrived.length, expected: r.expected?.size },
+          'retrieval made no progress; cancelling',
+        );
         controller.abort();
       }, this.options.idleTimeoutMs);
     };
@@ -417,9 +482,17 @@ export class MoveMediator {
     // C-GET: what arrives on the retrieval's own association must still be what the command says, and in scope.
     const receive: StoreRequestHandler = (info) => {
       progress();
-      const receiver = receiveInstance(this.store, { ...info, sourceAeTitle: info.callingAeTitle }, {
-        verify: async (arrived) => commandMismatch(info, arrived) ?? (inScope(r.scope, asArrived(arrived)) ? undefined : { status: Status.NotAuthorized, comment: 'the instance is not in the scope of the retrieval' }),
-      });
+      const receiver = receiveInstance(
+        this.store,
+        { ...info, sourceAeTitle: info.callingAeTitle },
+        {
+          verify: async (arrived) =>
+            commandMismatch(info, arrived) ??
+            (inScope(r.scope, asArrived(arrived))
+              ? undefined
+              : { status: Status.NotAuthorized, comment: 'the instance is not in the scope of the retrieval' }),
+        },
+      );
       return {
         write: (chunk) => receiver.write(chunk),
         abort: (reason) => {
@@ -437,19 +510,29 @@ export class MoveMediator {
     };
     const started = performance.now();
     const method = this.peer.deliversToStorageScp ? 'move' : 'get';
-    r.span = tracer().startSpan(method === 'move' ? 'C-MOVE' : 'C-GET', { kind: SpanKind.CLIENT, attributes: { 'dicom.level': request.level } });
+    r.span = tracer().startSpan(method === 'move' ? 'C-MOVE' : 'C-GET', {
+      kind: SpanKind.CLIENT,
+      attributes: { 'dicom.level': request.level },
+    });
     const inSpan = trace.setSpan(context.active(), r.span);
     try {
-      r.result = await context.with(inSpan, () => this.peer.retrieve(request, {
-        onStarted: (messageId) => { r.moveMessageId = messageId; },
-        onProgress: progress,
-        receive,
-        signal: controller.signal,
-      }));
-      if (timedOut || r.result.status === Status.Cancel) throw new DimseTimeoutError('retrieve', this.options.idleTimeoutMs);
+      r.result = await context.with(inSpan, () =>
+        this.peer.retrieve(request, {
+          onStarted: (messageId) => {
+            r.moveMessageId = messageId;
+          },
+          onProgress: progress,
+          receive,
+          signal: controller.signal,
+        }),
+      );
+      if (timedOut || r.result.status === Status.Cancel)
+        throw new DimseTimeoutError('retrieve', this.options.idleTimeoutMs);
     } catch (err) {
       // Our own deadline ends the retrieval however the PACS reacts to the cancel (or to the abort after it).
-      r.error = timedOut ? new DimseTimeoutError('retrieve', this.options.idleTimeoutMs) : this.explain(err, r.arrived.length);
+      r.error = timedOut
+        ? new DimseTimeoutError('retrieve', this.options.idleTimeoutMs)
+        : this.explain(err, r.arrived.length);
     } finally {
       clearTimeout(watchdog);
       r.onArrival = undefined;
@@ -459,8 +542,23 @@ export class MoveMediator {
     await listing;
     const expected = r.expected;
     const missing = expected ? [...expected.keys()].filter((sop) => !this.cache.get(sop)).length : undefined;
-    this.log.info({ scope: r.scope, expected: expected?.size, arrived: r.arrived.length, missing, failed: r.result?.failed ?? 0, status: r.result ? statusHex(r.result.status) : undefined, ms: Math.round(performance.now() - started), error: r.error?.message }, 'retrieval finished');
-    r.span.setAttributes({ 'dicom.retrieve.instances': r.arrived.length, 'dicom.retrieve.failed_sub_operations': r.result?.failed ?? 0 });
+    this.log.info(
+      {
+        scope: r.scope,
+        expected: expected?.size,
+        arrived: r.arrived.length,
+        missing,
+        failed: r.result?.failed ?? 0,
+        status: r.result ? statusHex(r.result.status) : undefined,
+        ms: Math.round(performance.now() - started),
+        error: r.error?.message,
+      },
+      'retrieval finished',
+    );
+    r.span.setAttributes({
+      'dicom.retrieve.instances': r.arrived.length,
+      'dicom.retrieve.failed_sub_operations': r.result?.failed ?? 0,
+    });
     if (r.error) r.span.setStatus({ code: SpanStatusCode.ERROR, message: r.error.message });
     r.span.end();
     this.options.observer?.retrievalEnded({
@@ -471,14 +569,24 @@ export class MoveMediator {
       failedSubOperations: r.result?.failed ?? 0,
       outcome: r.error ? 'failure' : 'success',
     });
-    if (expected && expected.size > 0 && !r.error && missing === 0 && (r.result?.failed ?? 0) === 0 && !r.scope.instance) {
+    if (
+      expected &&
+      expected.size > 0 &&
+      !r.error &&
+      missing === 0 &&
+      (r.result?.failed ?? 0) === 0 &&
+      !r.scope.instance
+    ) {
       const bySeries: Record<string, string[]> = {};
       for (const l of expected.values()) (bySeries[l.series] ??= []).push(l.sop);
       // The requests have every instance now; the scope's files are synced before it counts as complete. Meanwhile
       // the retrieval stays active, so that a request for the scope joins it instead of starting another.
       r.finish();
       const recording = this.cache.markComplete(r.scope.study, bySeries, !r.scope.series).catch((err: unknown) => {
-        this.log.warn({ scope: r.scope, err: (err as Error).message }, 'the retrieved files could not be synced: the scope is not recorded complete');
+        this.log.warn(
+          { scope: r.scope, err: (err as Error).message },
+          'the retrieved files could not be synced: the scope is not recorded complete',
+        );
       });
       this.recording.add(recording);
       await recording;
@@ -491,24 +599,38 @@ export class MoveMediator {
    * Orthanc answers 0xC000 instead, so any failure before a single instance arrived carries the hint too.
    */
   private explain(err: unknown, arrived: number): Error {
-    if (err instanceof DimseStatusError && this.peer.deliversToStorageScp && (err.status === Status.MoveDestinationUnknown || arrived === 0)) {
+    if (
+      err instanceof DimseStatusError &&
+      this.peer.deliversToStorageScp &&
+      (err.status === Status.MoveDestinationUnknown || arrived === 0)
+    ) {
       const { aeTitle, host, port } = this.options.storageScp;
       const node = `AE title ${aeTitle}, host ${host === '0.0.0.0' ? "this gateway's address" : host}, port ${port}`;
-      const message = err.status === Status.MoveDestinationUnknown
-        ? `the PACS does not know the move destination ${aeTitle}: register ${node} as a DICOM node in the PACS`
-        : `the C-MOVE failed with status ${statusHex(err.status)} before any instance arrived${err.errorComment ? ` (${err.errorComment})` : ''}; if the PACS does not know the move destination, register ${node} as a DICOM node in the PACS`;
-      return withDetails(Errors.pacsFailed(message), { dimseStatus: statusHex(err.status), ...(err.errorComment ? { errorComment: err.errorComment } : {}) });
+      const message =
+        err.status === Status.MoveDestinationUnknown
+          ? `the PACS does not know the move destination ${aeTitle}: register ${node} as a DICOM node in the PACS`
+          : `the C-MOVE failed with status ${statusHex(err.status)} before any instance arrived${err.errorComment ? ` (${err.errorComment})` : ''}; if the PACS does not know the move destination, register ${node} as a DICOM node in the PACS`;
+      return withDetails(Errors.pacsFailed(message), {
+        dimseStatus: statusHex(err.status),
+        ...(err.errorComment ? { errorComment: err.errorComment } : {}),
+      });
     }
     return err instanceof Error ? err : new Error(String(err));
   }
 
   /** C-FIND the instances of a scope (baseline hierarchical: series first for a study). */
   private async list(scope: RetrieveScope): Promise<Listed[]> {
-    return (await this.catalog.contents(scope)).flat().map((i) => ({ sop: i.uid, series: i.seriesUid, ...(i.sopClassUid ? { sopClassUid: i.sopClassUid } : {}) }));
+    return (await this.catalog.contents(scope))
+      .flat()
+      .map((i) => ({ sop: i.uid, series: i.seriesUid, ...(i.sopClassUid ? { sopClassUid: i.sopClassUid } : {}) }));
   }
 }
 
 /** A cached instance kept from eviction until released (each hold counts). */
 function holdIn(cache: InstanceCache, cached: CachedInstance): HeldInstance {
-  return { instance: cached, release: cache.pin(cached.sopInstanceUid), holdAgain: () => cache.pin(cached.sopInstanceUid) };
+  return {
+    instance: cached,
+    release: cache.pin(cached.sopInstanceUid),
+    holdAgain: () => cache.pin(cached.sopInstanceUid),
+  };
 }

@@ -30,24 +30,36 @@ export class PacsCapabilityWatch {
 
   /** Probes now (or joins the probe running): logged once each, recorded, and with auto applied. */
   probe(): Promise<PacsCapabilities> {
-    this.running ??= this.probeOnce().then(
-      (found) => {
-        this.latest = found;
-        this.log.info({ capabilities: found }, 'PACS capabilities');
-        if (this.auto) {
-          this.decided = true;
-          this.peer.retrieval = chooseRetrieval(found);
-          this.log.info({ retrieve: this.peer.retrieval, get: found.get, move: found.move }, `pacs.retrieve auto: retrieving by ${this.peer.retrieval === 'get' ? 'C-GET' : 'C-MOVE'}`);
-        }
-        return found;
-      },
-      (err: unknown) => {
-        this.latest = { error: (err as Error).message };
-        this.failedAt = performance.now();
-        this.log.warn({ err: (err as Error).message }, this.auto ? 'PACS capabilities could not be probed: retrieving by C-MOVE until a probe succeeds' : 'PACS capabilities could not be probed');
-        throw err;
-      },
-    ).finally(() => { this.running = undefined; });
+    this.running ??= this.probeOnce()
+      .then(
+        (found) => {
+          this.latest = found;
+          this.log.info({ capabilities: found }, 'PACS capabilities');
+          if (this.auto) {
+            this.decided = true;
+            this.peer.retrieval = chooseRetrieval(found);
+            this.log.info(
+              { retrieve: this.peer.retrieval, get: found.get, move: found.move },
+              `pacs.retrieve auto: retrieving by ${this.peer.retrieval === 'get' ? 'C-GET' : 'C-MOVE'}`,
+            );
+          }
+          return found;
+        },
+        (err: unknown) => {
+          this.latest = { error: (err as Error).message };
+          this.failedAt = performance.now();
+          this.log.warn(
+            { err: (err as Error).message },
+            this.auto
+              ? 'PACS capabilities could not be probed: retrieving by C-MOVE until a probe succeeds'
+              : 'PACS capabilities could not be probed',
+          );
+          throw err;
+        },
+      )
+      .finally(() => {
+        this.running = undefined;
+      });
     return this.running;
   }
 

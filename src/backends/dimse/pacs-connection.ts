@@ -22,15 +22,41 @@ export interface PooledPacsPeerOptions {
 
 /** Storage SOP classes proposed for C-GET when the C-FIND did not name them (PS3.4 Annex B, the common ones). */
 const DEFAULT_GET_SOP_CLASSES = [
-  '1.2.840.10008.5.1.4.1.1.1', '1.2.840.10008.5.1.4.1.1.1.1', '1.2.840.10008.5.1.4.1.1.1.2', '1.2.840.10008.5.1.4.1.1.1.3',
-  '1.2.840.10008.5.1.4.1.1.2', '1.2.840.10008.5.1.4.1.1.2.1', '1.2.840.10008.5.1.4.1.1.4', '1.2.840.10008.5.1.4.1.1.4.1',
-  '1.2.840.10008.5.1.4.1.1.6.1', '1.2.840.10008.5.1.4.1.1.3.1', '1.2.840.10008.5.1.4.1.1.7', '1.2.840.10008.5.1.4.1.1.7.1',
-  '1.2.840.10008.5.1.4.1.1.7.2', '1.2.840.10008.5.1.4.1.1.7.3', '1.2.840.10008.5.1.4.1.1.7.4', '1.2.840.10008.5.1.4.1.1.12.1',
-  '1.2.840.10008.5.1.4.1.1.12.2', '1.2.840.10008.5.1.4.1.1.20', '1.2.840.10008.5.1.4.1.1.128', '1.2.840.10008.5.1.4.1.1.130',
-  '1.2.840.10008.5.1.4.1.1.481.1', '1.2.840.10008.5.1.4.1.1.481.2', '1.2.840.10008.5.1.4.1.1.481.3', '1.2.840.10008.5.1.4.1.1.481.5',
-  '1.2.840.10008.5.1.4.1.1.88.11', '1.2.840.10008.5.1.4.1.1.88.22', '1.2.840.10008.5.1.4.1.1.88.33', '1.2.840.10008.5.1.4.1.1.88.59',
-  '1.2.840.10008.5.1.4.1.1.88.67', '1.2.840.10008.5.1.4.1.1.104.1', '1.2.840.10008.5.1.4.1.1.11.1', '1.2.840.10008.5.1.4.1.1.66.4',
-  '1.2.840.10008.5.1.4.1.1.13.1.3', '1.2.840.10008.5.1.4.1.1.77.1.4', '1.2.840.10008.5.1.4.1.1.77.1.6',
+  '1.2.840.10008.5.1.4.1.1.1',
+  '1.2.840.10008.5.1.4.1.1.1.1',
+  '1.2.840.10008.5.1.4.1.1.1.2',
+  '1.2.840.10008.5.1.4.1.1.1.3',
+  '1.2.840.10008.5.1.4.1.1.2',
+  '1.2.840.10008.5.1.4.1.1.2.1',
+  '1.2.840.10008.5.1.4.1.1.4',
+  '1.2.840.10008.5.1.4.1.1.4.1',
+  '1.2.840.10008.5.1.4.1.1.6.1',
+  '1.2.840.10008.5.1.4.1.1.3.1',
+  '1.2.840.10008.5.1.4.1.1.7',
+  '1.2.840.10008.5.1.4.1.1.7.1',
+  '1.2.840.10008.5.1.4.1.1.7.2',
+  '1.2.840.10008.5.1.4.1.1.7.3',
+  '1.2.840.10008.5.1.4.1.1.7.4',
+  '1.2.840.10008.5.1.4.1.1.12.1',
+  '1.2.840.10008.5.1.4.1.1.12.2',
+  '1.2.840.10008.5.1.4.1.1.20',
+  '1.2.840.10008.5.1.4.1.1.128',
+  '1.2.840.10008.5.1.4.1.1.130',
+  '1.2.840.10008.5.1.4.1.1.481.1',
+  '1.2.840.10008.5.1.4.1.1.481.2',
+  '1.2.840.10008.5.1.4.1.1.481.3',
+  '1.2.840.10008.5.1.4.1.1.481.5',
+  '1.2.840.10008.5.1.4.1.1.88.11',
+  '1.2.840.10008.5.1.4.1.1.88.22',
+  '1.2.840.10008.5.1.4.1.1.88.33',
+  '1.2.840.10008.5.1.4.1.1.88.59',
+  '1.2.840.10008.5.1.4.1.1.88.67',
+  '1.2.840.10008.5.1.4.1.1.104.1',
+  '1.2.840.10008.5.1.4.1.1.11.1',
+  '1.2.840.10008.5.1.4.1.1.66.4',
+  '1.2.840.10008.5.1.4.1.1.13.1.3',
+  '1.2.840.10008.5.1.4.1.1.77.1.4',
+  '1.2.840.10008.5.1.4.1.1.77.1.6',
 ];
 
 const COMPRESSED = STORABLE_TRANSFER_SYNTAXES.filter((t) => !UNCOMPRESSED_TRANSFER_SYNTAXES.includes(t));
@@ -59,7 +85,10 @@ export class PooledPacsPeer implements PacsPeer {
   /** How retrievals starting from now run (`pacs.retrieve: auto` sets it from the probe). */
   retrieval: 'move' | 'get';
 
-  constructor(private readonly pool: AssociationPool, private readonly options: PooledPacsPeerOptions) {
+  constructor(
+    private readonly pool: AssociationPool,
+    private readonly options: PooledPacsPeerOptions,
+  ) {
     this.retrieval = options.retrieve;
   }
 
@@ -78,7 +107,9 @@ export class PooledPacsPeer implements PacsPeer {
 
   async retrieve(request: RetrieveRequest, hooks: RetrieveHooks): Promise<MoveResult> {
     const mode = this.retrieval;
-    const identifier = new Dataset().setText(Tags.QueryRetrieveLevel, request.level, 'CS').setText(Tags.StudyInstanceUID, request.studyUid, 'UI');
+    const identifier = new Dataset()
+      .setText(Tags.QueryRetrieveLevel, request.level, 'CS')
+      .setText(Tags.StudyInstanceUID, request.studyUid, 'UI');
     if (request.seriesUid) identifier.setText(Tags.SeriesInstanceUID, request.seriesUid, 'UI');
     if (request.sopInstanceUid) identifier.setText(Tags.SOPInstanceUID, request.sopInstanceUid, 'UI');
     const run = async (client: DimseClient): Promise<MoveResult> => {
@@ -92,7 +123,13 @@ export class PooledPacsPeer implements PacsPeer {
       try {
         return mode === 'get'
           ? await client.get(SopClass.StudyRootGet, identifier, hooks.receive, hooks.onProgress)
-          : await client.move(SopClass.StudyRootMove, this.options.moveDestination, identifier, hooks.onProgress, hooks.onStarted);
+          : await client.move(
+              SopClass.StudyRootMove,
+              this.options.moveDestination,
+              identifier,
+              hooks.onProgress,
+              hooks.onStarted,
+            );
       } finally {
         clearTimeout(hardStop);
         hooks.signal?.removeEventListener('abort', onAbort);
@@ -113,10 +150,15 @@ export class PooledPacsPeer implements PacsPeer {
 
   async find(identifier: Dataset, options: { fuzzyMatching: boolean }): Promise<FindSession> {
     const started = performance.now();
-    const span = tracer().startSpan('C-FIND', { kind: SpanKind.CLIENT, attributes: { 'dicom.level': identifier.getString(Tags.QueryRetrieveLevel) ?? '' } });
+    const span = tracer().startSpan('C-FIND', {
+      kind: SpanKind.CLIENT,
+      attributes: { 'dicom.level': identifier.getString(Tags.QueryRetrieveLevel) ?? '' },
+    });
     let lease;
     try {
-      lease = await context.with(trace.setSpan(context.active(), span), () => this.pool.acquire(options.fuzzyMatching ? 'fuzzy' : 'plain'));
+      lease = await context.with(trace.setSpan(context.active(), span), () =>
+        this.pool.acquire(options.fuzzyMatching ? 'fuzzy' : 'plain'),
+      );
     } catch (err) {
       span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
       span.end();
@@ -125,7 +167,11 @@ export class PooledPacsPeer implements PacsPeer {
     span.setAttribute('dicom.called_ae_title', lease.client.association.remoteAeTitle);
     let responses = 0;
     const state = { cancelledByPeer: false };
-    const source = lease.client.find(SopClass.StudyRootFind, identifier, { onCancelledByPeer: () => { state.cancelledByPeer = true; } });
+    const source = lease.client.find(SopClass.StudyRootFind, identifier, {
+      onCancelledByPeer: () => {
+        state.cancelledByPeer = true;
+      },
+    });
     let done = false;
     const finish = (outcome: 'success' | 'cancelled' | 'failure'): void => {
       if (done) return;
@@ -138,7 +184,10 @@ export class PooledPacsPeer implements PacsPeer {
     };
     // Each pending C-FIND response (PS3.7 §9.1.2) is an event of the span.
     const responded = (r: IteratorResult<Dataset>): IteratorResult<Dataset> => {
-      if (!r.done) { responses++; span.addEvent('C-FIND-RSP pending'); }
+      if (!r.done) {
+        responses++;
+        span.addEvent('C-FIND-RSP pending');
+      }
       return r;
     };
     let first: IteratorResult<Dataset>;
@@ -151,7 +200,9 @@ export class PooledPacsPeer implements PacsPeer {
     if (first.done) finish('success');
     let pendingFirst: IteratorResult<Dataset> | undefined = first;
     const matches: FindSession['matches'] = {
-      [Symbol.asyncIterator]() { return this; },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
       async next() {
         if (pendingFirst) {
           const r = pendingFirst;
@@ -177,7 +228,13 @@ export class PooledPacsPeer implements PacsPeer {
         return { done: true, value: undefined };
       },
     };
-    return { fuzzyMatchingApplied: lease.fuzzyMatchingGranted, get cancelledByPeer() { return state.cancelledByPeer; }, matches };
+    return {
+      fuzzyMatchingApplied: lease.fuzzyMatchingGranted,
+      get cancelledByPeer() {
+        return state.cancelledByPeer;
+      },
+      matches,
+    };
   }
 
   async echo(): Promise<EchoResult> {

@@ -39,7 +39,14 @@ export interface PacsObserver {
    * A C-MOVE or C-GET ended. `firstInstanceSeconds`: from its request to the first instance of it that arrived,
    * absent when none did.
    */
-  retrievalEnded(ended: { method: 'move' | 'get'; seconds: number; firstInstanceSeconds?: number; instances: number; failedSubOperations: number; outcome: 'success' | 'failure' }): void;
+  retrievalEnded(ended: {
+    method: 'move' | 'get';
+    seconds: number;
+    firstInstanceSeconds?: number;
+    instances: number;
+    failedSubOperations: number;
+    outcome: 'success' | 'failure';
+  }): void;
 }
 
 export interface RetrieveHooks {

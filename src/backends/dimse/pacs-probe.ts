@@ -41,7 +41,10 @@ export interface PacsCapabilities {
   /** Query/retrieve information models and the operations whose presentation context the PACS accepted. */
   models: Record<QueryModel, { find: boolean; move: boolean; get: boolean }>;
   /** Each level asked by C-FIND: Patient Root PATIENT; Study Root STUDY, then SERIES and IMAGE under the first match. */
-  levels: { 'Patient Root': { PATIENT: LevelOutcome }; 'Study Root': { STUDY: LevelOutcome; SERIES: LevelOutcome; IMAGE: LevelOutcome } };
+  levels: {
+    'Patient Root': { PATIENT: LevelOutcome };
+    'Study Root': { STUDY: LevelOutcome; SERIES: LevelOutcome; IMAGE: LevelOutcome };
+  };
   /**
    * Study Root C-FIND extended negotiation (PS3.4 §C.5.1.1.4): what the PACS granted of relational queries,
    * combined date-time matching and fuzzy semantic matching of person names; absent: it answered none.
@@ -106,8 +109,12 @@ export class ProbeReceiver {
     if (!expectation) return undefined;
     const { sample, arrivals } = expectation;
     return {
-      verify: (arrived) => Promise.resolve(arrived.studyInstanceUid === sample.studyInstanceUid && arrived.seriesInstanceUid === sample.seriesInstanceUid
-        ? undefined : { status: Status.NotAuthorized, comment: 'not the instance the capability probe asked for' }),
+      verify: (arrived) =>
+        Promise.resolve(
+          arrived.studyInstanceUid === sample.studyInstanceUid && arrived.seriesInstanceUid === sample.seriesInstanceUid
+            ? undefined
+            : { status: Status.NotAuthorized, comment: 'not the instance the capability probe asked for' },
+        ),
       stored: async (event) => {
         arrivals.push(event.moveOriginator ?? null);
         await stored(event);
@@ -118,17 +125,30 @@ export class ProbeReceiver {
 }
 
 /** The probe's target as a tenant's configuration says: its PACS, called as its own AE title. */
-export function probeTargetOf(t: { pacs: GatewayConfig['pacs']; dimse: Pick<GatewayConfig['dimse'], 'aeTitle'> }): ProbeTarget {
+export function probeTargetOf(t: {
+  pacs: GatewayConfig['pacs'];
+  dimse: Pick<GatewayConfig['dimse'], 'aeTitle'>;
+}): ProbeTarget {
   const { pacs } = t;
   const tlsOptions = pacsTlsOptions({ pacs });
   return {
-    aeTitle: pacs.aeTitle, host: pacs.host, port: pacs.port, callingAeTitle: t.dimse.aeTitle, maxPduLength: pacs.maxPduLength,
-    connectTimeoutMs: pacs.connectTimeoutMs, artimTimeoutMs: pacs.artimTimeoutMs, responseTimeoutMs: pacs.responseTimeoutMs,
+    aeTitle: pacs.aeTitle,
+    host: pacs.host,
+    port: pacs.port,
+    callingAeTitle: t.dimse.aeTitle,
+    maxPduLength: pacs.maxPduLength,
+    connectTimeoutMs: pacs.connectTimeoutMs,
+    artimTimeoutMs: pacs.artimTimeoutMs,
+    responseTimeoutMs: pacs.responseTimeoutMs,
     ...(tlsOptions ? { tls: tlsOptions } : {}),
   };
 }
 
-function associate(target: ProbeTarget, presentationContexts: RequestOptions['presentationContexts'], more: Pick<RequestOptions, 'roleSelections' | 'extendedNegotiations'> = {}): Promise<Association> {
+function associate(
+  target: ProbeTarget,
+  presentationContexts: RequestOptions['presentationContexts'],
+  more: Pick<RequestOptions, 'roleSelections' | 'extendedNegotiations'> = {},
+): Promise<Association> {
   return Association.request({
     host: target.host,
     port: target.port,
@@ -144,7 +164,12 @@ function associate(target: ProbeTarget, presentationContexts: RequestOptions['pr
 }
 
 /** Runs `work` on a new association, released (or aborted) after. */
-async function onAssociation<T>(target: ProbeTarget, contexts: RequestOptions['presentationContexts'], work: (client: DimseClient, association: Association) => Promise<T>, more: Pick<RequestOptions, 'roleSelections' | 'extendedNegotiations'> = {}): Promise<T> {
+async function onAssociation<T>(
+  target: ProbeTarget,
+  contexts: RequestOptions['presentationContexts'],
+  work: (client: DimseClient, association: Association) => Promise<T>,
+  more: Pick<RequestOptions, 'roleSelections' | 'extendedNegotiations'> = {},
+): Promise<T> {
   const association = await associate(target, contexts, more);
   try {
     return await work(new DimseClient(association, { responseTimeoutMs: target.responseTimeoutMs }), association);
@@ -159,7 +184,13 @@ const failure = (err: unknown): string => (err as Error).message;
  * The first match of one C-FIND (the rest cancelled, PS3.7 §9.3.2.3), and what the level gave. Only unique
  * keys are asked for; the match is used only to ask the level below (and a PATIENT match not at all).
  */
-async function firstMatch(client: DimseClient, model: string, level: string, keys: Record<string, string>, returns: Tag[]): Promise<{ outcome: LevelOutcome; match?: Dataset }> {
+async function firstMatch(
+  client: DimseClient,
+  model: string,
+  level: string,
+  keys: Record<string, string>,
+  returns: Tag[],
+): Promise<{ outcome: LevelOutcome; match?: Dataset }> {
   const identifier = new Dataset().setText(Tags.QueryRetrieveLevel, level, 'CS');
   for (const [name, value] of Object.entries(keys)) identifier.setText(Tags[name as keyof typeof Tags], value, 'UI');
   for (const t of returns) identifier.setEmpty(t);
@@ -182,121 +213,210 @@ async function firstMatch(client: DimseClient, model: string, level: string, key
  * dropped) and once by C-MOVE to `receiver` (when there is one), which says whether the PACS echoes the Move Originator.
  * Read-only: nothing is stored on the PACS.
  */
-export async function probePacs(target: ProbeTarget, receiver: ProbeReceiver | { unavailable: string } = { unavailable: 'no Storage SCP to receive it' }): Promise<PacsCapabilities> {
+export async function probePacs(
+  target: ProbeTarget,
+  receiver: ProbeReceiver | { unavailable: string } = { unavailable: 'no Storage SCP to receive it' },
+): Promise<PacsCapabilities> {
   const queries = [SopClass.Verification, ...Object.values(MODELS).flatMap((m) => [m.find, m.move, m.get])];
-  const negotiated = await onAssociation(target, [
-    ...queries.map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] })),
-    ...STORABLE_TRANSFER_SYNTAXES.map((ts) => ({ abstractSyntax: CT_IMAGE_STORAGE, transferSyntaxes: [ts] })),
-  ], async (client, association) => {
-    const accepted = [...association.acceptedContexts.values()];
-    const has = (abstractSyntax: string): boolean => accepted.some((c) => c.abstractSyntax === abstractSyntax);
-    const models = Object.fromEntries(Object.entries(MODELS).map(([name, m]) => [name, { find: has(m.find), move: has(m.move), get: has(m.get) }])) as PacsCapabilities['models'];
-    const granted = association.peerExtendedNegotiations.find((n) => n.sopClassUid === SopClass.StudyRootFind)?.applicationInfo;
-    let echo: PacsCapabilities['echo'] = { refused: true };
-    if (has(SopClass.Verification)) {
-      const started = performance.now();
-      const status = await client.echo();
-      echo = { status: statusHex(status), roundTripMs: performance.now() - started };
-    }
-    const { levels, sample } = await askLevels(client, models);
-    return {
-      found: sample,
-      capabilities: {
-      target: `${target.aeTitle}@${target.host}:${target.port}`,
-      echo,
-      implementation: association.peerImplementation,
-      maxPduLength: association.peerMaxPduLength,
-      models,
-      levels,
-      findOptions: granted ? { relational: granted[0] === 1, dateTime: granted[1] === 1, fuzzy: granted[2] === 1 } : undefined,
-      storageTransferSyntaxes: accepted.filter((c) => c.abstractSyntax === CT_IMAGE_STORAGE).map((c) => c.transferSyntax),
-      ...(sample ? { sample: sample.sopClassUid ? { sopClassUid: sample.sopClassUid } : {} } : {}),
-      } satisfies Omit<PacsCapabilities, 'get' | 'move'>,
-    };
-  }, { extendedNegotiations: [{ sopClassUid: SopClass.StudyRootFind, applicationInfo: Buffer.from([1, 1, 1]) }] });
+  const negotiated = await onAssociation(
+    target,
+    [
+      ...queries.map((abstractSyntax) => ({ abstractSyntax, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] })),
+      ...STORABLE_TRANSFER_SYNTAXES.map((ts) => ({ abstractSyntax: CT_IMAGE_STORAGE, transferSyntaxes: [ts] })),
+    ],
+    async (client, association) => {
+      const accepted = [...association.acceptedContexts.values()];
+      const has = (abstractSyntax: string): boolean => accepted.some((c) => c.abstractSyntax === abstractSyntax);
+      const models = Object.fromEntries(
+        Object.entries(MODELS).map(([name, m]) => [name, { find: has(m.find), move: has(m.move), get: has(m.get) }]),
+      ) as PacsCapabilities['models'];
+      const granted = association.peerExtendedNegotiations.find(
+        (n) => n.sopClassUid === SopClass.StudyRootFind,
+      )?.applicationInfo;
+      let echo: PacsCapabilities['echo'] = { refused: true };
+      if (has(SopClass.Verification)) {
+        const started = performance.now();
+        const status = await client.echo();
+        echo = { status: statusHex(status), roundTripMs: performance.now() - started };
+      }
+      const { levels, sample } = await askLevels(client, models);
+      return {
+        found: sample,
+        capabilities: {
+          target: `${target.aeTitle}@${target.host}:${target.port}`,
+          echo,
+          implementation: association.peerImplementation,
+          maxPduLength: association.peerMaxPduLength,
+          models,
+          levels,
+          findOptions: granted
+            ? { relational: granted[0] === 1, dateTime: granted[1] === 1, fuzzy: granted[2] === 1 }
+            : undefined,
+          storageTransferSyntaxes: accepted
+            .filter((c) => c.abstractSyntax === CT_IMAGE_STORAGE)
+            .map((c) => c.transferSyntax),
+          ...(sample ? { sample: sample.sopClassUid ? { sopClassUid: sample.sopClassUid } : {} } : {}),
+        } satisfies Omit<PacsCapabilities, 'get' | 'move'>,
+      };
+    },
+    { extendedNegotiations: [{ sopClassUid: SopClass.StudyRootFind, applicationInfo: Buffer.from([1, 1, 1]) }] },
+  );
   const { found: sample, capabilities } = negotiated;
   const { models } = capabilities;
   const untried = (why: string): RetrievalTrial => ({ outcome: 'not tried', detail: why });
   const noSample = 'the PACS answered no instance to retrieve';
-  const get = !models['Study Root'].get ? untried('Study Root C-GET not accepted') : sample ? await tryGet(target, sample) : untried(noSample);
-  const move = !models['Study Root'].move ? untried('Study Root C-MOVE not accepted')
-    : !sample ? untried(noSample)
-      : 'unavailable' in receiver ? untried(receiver.unavailable)
+  const get = !models['Study Root'].get
+    ? untried('Study Root C-GET not accepted')
+    : sample
+      ? await tryGet(target, sample)
+      : untried(noSample);
+  const move = !models['Study Root'].move
+    ? untried('Study Root C-MOVE not accepted')
+    : !sample
+      ? untried(noSample)
+      : 'unavailable' in receiver
+        ? untried(receiver.unavailable)
         : await tryMove(target, sample, receiver);
   return { ...capabilities, get, move };
 }
 
-async function askLevels(client: DimseClient, models: PacsCapabilities['models']): Promise<{ levels: PacsCapabilities['levels']; sample?: ProbeSample }> {
+async function askLevels(
+  client: DimseClient,
+  models: PacsCapabilities['models'],
+): Promise<{ levels: PacsCapabilities['levels']; sample?: ProbeSample }> {
   const notAsked = 'not asked';
-  const patient = models['Patient Root'].find ? (await firstMatch(client, SopClass.PatientRootFind, 'PATIENT', {}, [Tags.PatientID])).outcome : notAsked;
-  const levels: PacsCapabilities['levels'] = { 'Patient Root': { PATIENT: patient }, 'Study Root': { STUDY: notAsked, SERIES: notAsked, IMAGE: notAsked } };
+  const patient = models['Patient Root'].find
+    ? (await firstMatch(client, SopClass.PatientRootFind, 'PATIENT', {}, [Tags.PatientID])).outcome
+    : notAsked;
+  const levels: PacsCapabilities['levels'] = {
+    'Patient Root': { PATIENT: patient },
+    'Study Root': { STUDY: notAsked, SERIES: notAsked, IMAGE: notAsked },
+  };
   if (!models['Study Root'].find) return { levels };
   const root = levels['Study Root'];
   const study = await firstMatch(client, SopClass.StudyRootFind, 'STUDY', {}, [Tags.StudyInstanceUID]);
   root.STUDY = study.outcome;
   const studyUid = study.match?.getString(Tags.StudyInstanceUID);
   if (!studyUid) return { levels };
-  const series = await firstMatch(client, SopClass.StudyRootFind, 'SERIES', { StudyInstanceUID: studyUid }, [Tags.SeriesInstanceUID]);
+  const series = await firstMatch(client, SopClass.StudyRootFind, 'SERIES', { StudyInstanceUID: studyUid }, [
+    Tags.SeriesInstanceUID,
+  ]);
   root.SERIES = series.outcome;
   const seriesUid = series.match?.getString(Tags.SeriesInstanceUID);
   if (!seriesUid) return { levels };
-  const image = await firstMatch(client, SopClass.StudyRootFind, 'IMAGE', { StudyInstanceUID: studyUid, SeriesInstanceUID: seriesUid }, [Tags.SOPInstanceUID, Tags.SOPClassUID]);
+  const image = await firstMatch(
+    client,
+    SopClass.StudyRootFind,
+    'IMAGE',
+    { StudyInstanceUID: studyUid, SeriesInstanceUID: seriesUid },
+    [Tags.SOPInstanceUID, Tags.SOPClassUID],
+  );
   root.IMAGE = image.outcome;
   const sopInstanceUid = image.match?.getString(Tags.SOPInstanceUID);
   const sopClassUid = image.match?.getString(Tags.SOPClassUID);
   // dcmqrscp does not return SOP Class UID: C-GET then proposes the common storage classes.
-  return sopInstanceUid ? { levels, sample: { studyInstanceUid: studyUid, seriesInstanceUid: seriesUid, sopInstanceUid, ...(sopClassUid ? { sopClassUid } : {}) } } : { levels };
+  return sopInstanceUid
+    ? {
+        levels,
+        sample: {
+          studyInstanceUid: studyUid,
+          seriesInstanceUid: seriesUid,
+          sopInstanceUid,
+          ...(sopClassUid ? { sopClassUid } : {}),
+        },
+      }
+    : { levels };
 }
 
 function instanceIdentifier(sample: ProbeSample): Dataset {
-  return new Dataset().setText(Tags.QueryRetrieveLevel, 'IMAGE', 'CS')
+  return new Dataset()
+    .setText(Tags.QueryRetrieveLevel, 'IMAGE', 'CS')
     .setText(Tags.StudyInstanceUID, sample.studyInstanceUid, 'UI')
     .setText(Tags.SeriesInstanceUID, sample.seriesInstanceUid, 'UI')
     .setText(Tags.SOPInstanceUID, sample.sopInstanceUid, 'UI');
 }
 
-const counted = (r: { completed?: number; failed?: number; warning?: number }): string => `${r.completed ?? 0} completed, ${r.failed ?? 0} failed, ${r.warning ?? 0} warning`;
+const counted = (r: { completed?: number; failed?: number; warning?: number }): string =>
+  `${r.completed ?? 0} completed, ${r.failed ?? 0} failed, ${r.warning ?? 0} warning`;
 
 /** C-GET of the sample (PS3.4 §C.4.3): delivered when its C-STORE came back on the association; the data is dropped. */
 async function tryGet(target: ProbeTarget, sample: ProbeSample): Promise<RetrievalTrial> {
-  const { presentationContexts, roleSelections } = getAssociationContexts(sample.sopClassUid ? [sample.sopClassUid] : []);
+  const { presentationContexts, roleSelections } = getAssociationContexts(
+    sample.sopClassUid ? [sample.sopClassUid] : [],
+  );
   try {
-    return await onAssociation(target, presentationContexts, async (client) => {
-      let bytes = 0;
-      let received = false;
-      const result = await client.get(SopClass.StudyRootGet, instanceIdentifier(sample), (info) => ({
-        write: (chunk) => { bytes += chunk.length; },
-        finish: () => {
-          received ||= info.sopInstanceUid === sample.sopInstanceUid;
-          return Promise.resolve({ status: Status.Success });
-        },
-        abort: () => {},
-      }));
-      return received
-        ? { outcome: 'delivered', detail: `${bytes} bytes on the C-GET association (${counted(result)})` }
-        : { outcome: 'failed', detail: `no C-STORE sub-operation arrived (status ${statusHex(result.status)}, ${counted(result)})` };
-    }, { roleSelections });
+    return await onAssociation(
+      target,
+      presentationContexts,
+      async (client) => {
+        let bytes = 0;
+        let received = false;
+        const result = await client.get(SopClass.StudyRootGet, instanceIdentifier(sample), (info) => ({
+          write: (chunk) => {
+            bytes += chunk.length;
+          },
+          finish: () => {
+            received ||= info.sopInstanceUid === sample.sopInstanceUid;
+            return Promise.resolve({ status: Status.Success });
+          },
+          abort: () => {},
+        }));
+        return received
+          ? { outcome: 'delivered', detail: `${bytes} bytes on the C-GET association (${counted(result)})` }
+          : {
+              outcome: 'failed',
+              detail: `no C-STORE sub-operation arrived (status ${statusHex(result.status)}, ${counted(result)})`,
+            };
+      },
+      { roleSelections },
+    );
   } catch (err) {
     return { outcome: 'failed', detail: failure(err) };
   }
 }
 
 /** C-MOVE of the sample to `receiver` (PS3.4 §C.4.2), and whether its C-STORE carried our C-MOVE's Message ID. */
-async function tryMove(target: ProbeTarget, sample: ProbeSample, receiver: ProbeReceiver): Promise<PacsCapabilities['move']> {
+async function tryMove(
+  target: ProbeTarget,
+  sample: ProbeSample,
+  receiver: ProbeReceiver,
+): Promise<PacsCapabilities['move']> {
   const expected = receiver.expect(sample);
   try {
-    return await onAssociation(target, [{ abstractSyntax: SopClass.StudyRootMove, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] }], async (client) => {
-      let messageId = 0;
-      const result = await client.move(SopClass.StudyRootMove, receiver.aeTitle, instanceIdentifier(sample), undefined, (id) => { messageId = id; });
-      // Our Storage SCP answers a C-STORE once the instance is on disk, so it has arrived before the final C-MOVE response.
-      const [arrived] = expected.arrivals;
-      if (arrived === undefined) return { outcome: 'failed', detail: `nothing reached ${receiver.aeTitle} (status ${statusHex(result.status)}, ${counted(result)})` };
-      const echoes = arrived !== null && arrived.aeTitle === target.callingAeTitle && arrived.messageId === messageId;
-      const said = arrived === null ? 'no Move Originator' : `Move Originator ${arrived.aeTitle}/${arrived.messageId} for our ${target.callingAeTitle}/${messageId}`;
-      return { outcome: 'delivered', detail: `to ${receiver.aeTitle}, ${said}`, echoesMoveOriginator: echoes };
-    });
+    return await onAssociation(
+      target,
+      [{ abstractSyntax: SopClass.StudyRootMove, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] }],
+      async (client) => {
+        let messageId = 0;
+        const result = await client.move(
+          SopClass.StudyRootMove,
+          receiver.aeTitle,
+          instanceIdentifier(sample),
+          undefined,
+          (id) => {
+            messageId = id;
+          },
+        );
+        // Our Storage SCP answers a C-STORE once the instance is on disk, so it has arrived before the final C-MOVE response.
+        const [arrived] = expected.arrivals;
+        if (arrived === undefined)
+          return {
+            outcome: 'failed',
+            detail: `nothing reached ${receiver.aeTitle} (status ${statusHex(result.status)}, ${counted(result)})`,
+          };
+        const echoes = arrived !== null && arrived.aeTitle === target.callingAeTitle && arrived.messageId === messageId;
+        const said =
+          arrived === null
+            ? 'no Move Originator'
+            : `Move Originator ${arrived.aeTitle}/${arrived.messageId} for our ${target.callingAeTitle}/${messageId}`;
+        return { outcome: 'delivered', detail: `to ${receiver.aeTitle}, ${said}`, echoesMoveOriginator: echoes };
+      },
+    );
   } catch (err) {
-    const reason = err instanceof DimseStatusError && err.status === Status.MoveDestinationUnknown ? `the PACS does not know ${receiver.aeTitle} as a move destination (0xA801)` : failure(err);
+    const reason =
+      err instanceof DimseStatusError && err.status === Status.MoveDestinationUnknown
+        ? `the PACS does not know ${receiver.aeTitle} as a move destination (0xA801)`
+        : failure(err);
     return { outcome: 'failed', detail: reason };
   } finally {
     expected.end();

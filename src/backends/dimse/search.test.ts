@@ -17,20 +17,41 @@ function fakeBackend(studyCount: number, seriesPerStudy: number) {
       const study = identifier.getString(Tags.StudyInstanceUID);
       const rows: Dataset[] = [];
       for (let s = 1; s <= studyCount; s++) {
-        if (level === 'STUDY') rows.push(new Dataset().setText(Tags.StudyInstanceUID, `1.2.${s}`).setText(Tags.PatientID, `P${s}`).setText(Tags.QueryRetrieveLevel, 'STUDY'));
+        if (level === 'STUDY')
+          rows.push(
+            new Dataset()
+              .setText(Tags.StudyInstanceUID, `1.2.${s}`)
+              .setText(Tags.PatientID, `P${s}`)
+              .setText(Tags.QueryRetrieveLevel, 'STUDY'),
+          );
         if (level === 'SERIES' && study === `1.2.${s}`) {
-          for (let se = 1; se <= seriesPerStudy; se++) rows.push(new Dataset().setText(Tags.StudyInstanceUID, `1.2.${s}`).setText(Tags.SeriesInstanceUID, `1.2.${s}.${se}`).setText(tag(0x0008, 0x0060), 'CT'));
+          for (let se = 1; se <= seriesPerStudy; se++)
+            rows.push(
+              new Dataset()
+                .setText(Tags.StudyInstanceUID, `1.2.${s}`)
+                .setText(Tags.SeriesInstanceUID, `1.2.${s}.${se}`)
+                .setText(tag(0x0008, 0x0060), 'CT'),
+            );
         }
       }
       let i = 0;
       const matches: FindSession['matches'] = {
-        [Symbol.asyncIterator]() { return this; },
-        async next() { return i < rows.length ? { done: false, value: rows[i++] as Dataset } : { done: true, value: undefined }; },
-        async return() { if (i < rows.length) cancelled++; i = rows.length; return { done: true, value: undefined }; },
+        [Symbol.asyncIterator]() {
+          return this;
+        },
+        async next() {
+          return i < rows.length ? { done: false, value: rows[i++] as Dataset } : { done: true, value: undefined };
+        },
+        async return() {
+          if (i < rows.length) cancelled++;
+          i = rows.length;
+          return { done: true, value: undefined };
+        },
       };
       return { fuzzyMatchingApplied: false, cancelledByPeer: false, matches };
     },
-    deliversToStorageScp: true, listsBeforeRetrieving: false,
+    deliversToStorageScp: true,
+    listsBeforeRetrieving: false,
     retrieve: () => Promise.reject(new Error('not used by QIDO')),
     echo: async () => ({ status: 0, roundTripMs: 0 }),
     close: async () => {},
@@ -38,7 +59,16 @@ function fakeBackend(studyCount: number, seriesPerStudy: number) {
   return { backend, identifiers, cancelled: () => cancelled };
 }
 
-const request = (over: Partial<SearchRequest>): SearchRequest => ({ level: 'STUDY', matches: [], includes: [], includeAll: false, limit: 100, offset: 0, fuzzyMatching: false, ...over });
+const request = (over: Partial<SearchRequest>): SearchRequest => ({
+  level: 'STUDY',
+  matches: [],
+  includes: [],
+  includeAll: false,
+  limit: 100,
+  offset: 0,
+  fuzzyMatching: false,
+  ...over,
+});
 
 async function all(it: AsyncIterable<SearchMatch>): Promise<DicomJsonObject[]> {
   const out: DicomJsonObject[] = [];
@@ -49,7 +79,9 @@ async function all(it: AsyncIterable<SearchMatch>): Promise<DicomJsonObject[]> {
 describe('DimseSearch', () => {
   it('sends a STUDY-level identifier with ISO_IR 192, the default return keys and the match keys', async () => {
     const fake = fakeBackend(3, 1);
-    const search = new DimseSearch(fake.backend, { maxFanOutStudies: 10 }).search(request({ matches: [{ path: [Tags.PatientID], vr: 'LO', value: 'P*' }] }));
+    const search = new DimseSearch(fake.backend, { maxFanOutStudies: 10 }).search(
+      request({ matches: [{ path: [Tags.PatientID], vr: 'LO', value: 'P*' }] }),
+    );
     const matches: SearchMatch[] = [];
     for await (const m of search.matches) matches.push(m);
     const results = matches.map((m) => m.json);
@@ -65,8 +97,17 @@ describe('DimseSearch', () => {
 
   it('fans /series out over studies with the study UID as unique key, merging study attributes', async () => {
     const fake = fakeBackend(3, 2);
-    const results = await all(new DimseSearch(fake.backend, { maxFanOutStudies: 10 }).search(request({ level: 'SERIES' })).matches);
-    expect(results.map((r) => r['0020000E']?.Value?.[0])).toEqual(['1.2.1.1', '1.2.1.2', '1.2.2.1', '1.2.2.2', '1.2.3.1', '1.2.3.2']);
+    const results = await all(
+      new DimseSearch(fake.backend, { maxFanOutStudies: 10 }).search(request({ level: 'SERIES' })).matches,
+    );
+    expect(results.map((r) => r['0020000E']?.Value?.[0])).toEqual([
+      '1.2.1.1',
+      '1.2.1.2',
+      '1.2.2.1',
+      '1.2.2.2',
+      '1.2.3.1',
+      '1.2.3.2',
+    ]);
     expect(results[0]?.['00100020']?.Value).toEqual(['P1']);
     expect(fake.identifiers.map((i) => i['00080052']?.Value?.[0])).toEqual(['STUDY', 'SERIES', 'SERIES', 'SERIES']);
     expect(fake.identifiers[1]?.['0020000D']?.Value).toEqual(['1.2.1']);

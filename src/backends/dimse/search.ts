@@ -17,7 +17,8 @@ const LEVELS: QueryLevel[] = ['STUDY', 'SERIES', 'IMAGE'];
 const CHARSET = tagToHex(Tags.SpecificCharacterSet);
 const QR_LEVEL = tagToHex(Tags.QueryRetrieveLevel);
 
-const PEER_CANCELLED = 'the PACS ended the search early (C-FIND status Cancel, FE00, that the gateway did not request): the results may be incomplete';
+const PEER_CANCELLED =
+  'the PACS ended the search early (C-FIND status Cancel, FE00, that the gateway did not request): the results may be incomplete';
 
 /**
  * QIDO-RS over baseline (non-relational) Study Root C-FIND (PS3.4 §C.4.1.2.2, §C.6.2): one C-FIND per level,
@@ -25,7 +26,10 @@ const PEER_CANCELLED = 'the PACS ended the search early (C-FIND status Cancel, F
  * needs higher-level attributes, runs the higher level first and fans out over its matches.
  */
 export class DimseSearch {
-  constructor(private readonly peer: PacsPeer, private readonly options: DimseSearchOptions) {}
+  constructor(
+    private readonly peer: PacsPeer,
+    private readonly options: DimseSearchOptions,
+  ) {}
 
   search(request: SearchRequest): SearchResults {
     const warnings: string[] = [];
@@ -42,7 +46,9 @@ export class DimseSearch {
       const verdict = checkSequenceKeys(json, keys.matches);
       if (verdict === 'unverifiable' && !sequenceWarned) {
         sequenceWarned = true;
-        warnings.push('sequence matching keys could not be verified because the PACS did not return the sequence; results may include non-matching entries');
+        warnings.push(
+          'sequence matching keys could not be verified because the PACS did not return the sequence; results may include non-matching entries',
+        );
       }
       return verdict !== 'no-match';
     };
@@ -51,13 +57,21 @@ export class DimseSearch {
       const session = await peer.find(buildIdentifier(level, keys, parents), { fuzzyMatching: request.fuzzyMatching });
       if (request.fuzzyMatching && !session.fuzzyMatchingApplied && !fuzzyWarned) {
         fuzzyWarned = true;
-        warnings.push('fuzzymatching was requested but the PACS did not accept fuzzy semantic matching; exact matching was applied');
+        warnings.push(
+          'fuzzymatching was requested but the PACS did not accept fuzzy semantic matching; exact matching was applied',
+        );
       }
       return untilComplete(session, () => warnings.push(PEER_CANCELLED));
     };
 
     /** Collects the matches of a higher level (bounded) so that the next level can fan out over them. */
-    const collect = async (level: QueryLevel, keys: LevelKeys, parents: { study?: string; series?: string }, cap: number, what: string) => {
+    const collect = async (
+      level: QueryLevel,
+      keys: LevelKeys,
+      parents: { study?: string; series?: string },
+      cap: number,
+      what: string,
+    ) => {
       const out: { json: DicomJsonObject; uid: string }[] = [];
       const it = await runFind(level, keys, parents);
       try {
@@ -81,7 +95,11 @@ export class DimseSearch {
     async function* matches(): AsyncGenerator<SearchMatch, void, undefined> {
       let seen = 0;
       /** Yields the target-level matches under the given parents, merged with the parents' attributes. */
-      async function* descend(depth: number, parents: { study?: string; series?: string }, inherited: DicomJsonObject): AsyncGenerator<SearchMatch, boolean, undefined> {
+      async function* descend(
+        depth: number,
+        parents: { study?: string; series?: string },
+        inherited: DicomJsonObject,
+      ): AsyncGenerator<SearchMatch, boolean, undefined> {
         const stage = stages[depth] as PlannedStage;
         if (stage.level === request.level) {
           const it = await runFind(stage.level, stage.keys, parents);
@@ -104,21 +122,40 @@ export class DimseSearch {
           return true;
         }
         const cap = stage.level === 'STUDY' ? maxStudies : Number.MAX_SAFE_INTEGER;
-        const parentsFound = await collect(stage.level, stage.keys, parents, cap, stage.level === 'STUDY' ? 'studies' : 'series');
+        const parentsFound = await collect(
+          stage.level,
+          stage.keys,
+          parents,
+          cap,
+          stage.level === 'STUDY' ? 'studies' : 'series',
+        );
         for (const p of parentsFound) {
           const next = stage.level === 'STUDY' ? { study: p.uid } : { ...parents, series: p.uid };
-          const keepGoing = yield* descend(depth + 1, next, stage.returnsToClient ? { ...inherited, ...p.json } : inherited);
+          const keepGoing = yield* descend(
+            depth + 1,
+            next,
+            stage.returnsToClient ? { ...inherited, ...p.json } : inherited,
+          );
           if (!keepGoing) return false;
         }
         return true;
       }
-      yield* descend(0, { ...(request.studyUid ? { study: request.studyUid } : {}), ...(request.seriesUid ? { series: request.seriesUid } : {}) }, {});
+      yield* descend(
+        0,
+        {
+          ...(request.studyUid ? { study: request.studyUid } : {}),
+          ...(request.seriesUid ? { series: request.seriesUid } : {}),
+        },
+        {},
+      );
     }
 
     return {
       matches: matches(),
       warnings,
-      get truncated() { return state.truncated; },
+      get truncated() {
+        return state.truncated;
+      },
     };
   }
 
@@ -126,7 +163,11 @@ export class DimseSearch {
   private plan(request: SearchRequest): PlannedStage[] {
     const target = request.level;
     const targetRank = LEVEL_RANK[target];
-    const byLevel: Record<QueryLevel, LevelKeys> = { STUDY: { matches: [], returns: [] }, SERIES: { matches: [], returns: [] }, IMAGE: { matches: [], returns: [] } };
+    const byLevel: Record<QueryLevel, LevelKeys> = {
+      STUDY: { matches: [], returns: [] },
+      SERIES: { matches: [], returns: [] },
+      IMAGE: { matches: [], returns: [] },
+    };
     const place = (t: Tag): QueryLevel => {
       const l = levelOf(t);
       if (l === 'ANY') return target;
@@ -175,7 +216,11 @@ function firstString(json: DicomJsonObject, t: Tag): string | undefined {
 }
 
 /** The UIDs that locate a match: its own, else the scope's (a PACS may leave out the higher-level keys). */
-function uidsOf(level: QueryLevel, json: DicomJsonObject, parents: { study?: string; series?: string }): SearchMatch['uids'] {
+function uidsOf(
+  level: QueryLevel,
+  json: DicomJsonObject,
+  parents: { study?: string; series?: string },
+): SearchMatch['uids'] {
   const study = firstString(json, Tags.StudyInstanceUID) ?? parents.study ?? '';
   if (level === 'STUDY') return { study };
   const series = firstString(json, Tags.SeriesInstanceUID) ?? parents.series ?? '';

@@ -29,7 +29,12 @@ const SOP_CLASS_NOT_SUPPORTED = Status.SOPClassNotSupported;
  * PACS's own status: success only when the PACS said so; a duplicate is whatever the PACS makes of it.
  */
 export class StoreForwarder {
-  constructor(private readonly pool: AssociationPool, private readonly spoolDir: string, private readonly codecs: CodecPool, private readonly log: Logger) {
+  constructor(
+    private readonly pool: AssociationPool,
+    private readonly spoolDir: string,
+    private readonly codecs: CodecPool,
+    private readonly log: Logger,
+  ) {
     mkdirSync(spoolDir, { recursive: true });
     // Spool files are never wanted after a restart: an upload they belonged to was answered, or failed.
     for (const name of readdirSync(spoolDir)) rmSync(path.join(spoolDir, name), { force: true });
@@ -52,8 +57,10 @@ export class StoreForwarder {
       }
       const ds = header.dataset;
       const arrived = {
-        sopClassUid: ds.getString(Tags.SOPClassUID) ?? '', sopInstanceUid: ds.getString(Tags.SOPInstanceUID) ?? '',
-        studyInstanceUid: ds.getString(Tags.StudyInstanceUID) ?? '', seriesInstanceUid: ds.getString(Tags.SeriesInstanceUID) ?? '',
+        sopClassUid: ds.getString(Tags.SOPClassUID) ?? '',
+        sopInstanceUid: ds.getString(Tags.SOPInstanceUID) ?? '',
+        studyInstanceUid: ds.getString(Tags.StudyInstanceUID) ?? '',
+        seriesInstanceUid: ds.getString(Tags.SeriesInstanceUID) ?? '',
       };
       const refusal = commandMismatch(incoming, arrived) ?? incoming.verify?.(arrived);
       if (refusal) return { status: refusal.status, ...(refusal.comment ? { comment: refusal.comment } : {}) };
@@ -79,16 +86,37 @@ export class StoreForwarder {
       const association = lease.client.association;
       const asStored = association.findContext(incoming.sopClassUid, [stored]);
       if (asStored?.transferSyntax === stored) {
-        const status = await lease.client.store(incoming.sopClassUid, incoming.sopInstanceUid, stored, createReadStream(header.path, { start: header.datasetOffset }));
+        const status = await lease.client.store(
+          incoming.sopClassUid,
+          incoming.sopInstanceUid,
+          stored,
+          createReadStream(header.path, { start: header.datasetOffset }),
+        );
         ok = true;
         return { status };
       }
       const other = association.findContext(incoming.sopClassUid, uncompressed);
-      if (!other) return { status: SOP_CLASS_NOT_SUPPORTED, comment: `the PACS accepts no presentation context for SOP class ${incoming.sopClassUid}` };
+      if (!other)
+        return {
+          status: SOP_CLASS_NOT_SUPPORTED,
+          comment: `the PACS accepts no presentation context for SOP class ${incoming.sopClassUid}`,
+        };
       const problem = conversionProblem(header, other.transferSyntax);
-      if (problem) return { status: PROCESSING_FAILURE, comment: `the PACS takes ${incoming.sopClassUid} only as ${other.transferSyntax}: ${problem}` };
-      this.log.info({ sopInstanceUid: incoming.sopInstanceUid, from: stored, to: other.transferSyntax }, 'the PACS does not take the stored transfer syntax: transcoded');
-      const status = await lease.client.store(incoming.sopClassUid, incoming.sopInstanceUid, other.transferSyntax, transcodedDataset(header, other.transferSyntax, this.codecs));
+      if (problem)
+        return {
+          status: PROCESSING_FAILURE,
+          comment: `the PACS takes ${incoming.sopClassUid} only as ${other.transferSyntax}: ${problem}`,
+        };
+      this.log.info(
+        { sopInstanceUid: incoming.sopInstanceUid, from: stored, to: other.transferSyntax },
+        'the PACS does not take the stored transfer syntax: transcoded',
+      );
+      const status = await lease.client.store(
+        incoming.sopClassUid,
+        incoming.sopInstanceUid,
+        other.transferSyntax,
+        transcodedDataset(header, other.transferSyntax, this.codecs),
+      );
       ok = true;
       return { status };
     } finally {
@@ -100,8 +128,20 @@ export class StoreForwarder {
 /** The incoming dataset written to `file` as Part 10 (stream/promises pipeline: backpressure, and errors propagate). */
 async function spool(file: string, incoming: IncomingDataset): Promise<void> {
   const meta = encodeFileMetaHeader({
-    mediaStorageSopClassUid: incoming.sopClassUid, mediaStorageSopInstanceUid: incoming.sopInstanceUid, transferSyntaxUid: incoming.transferSyntaxUid,
-    implementationClassUid: IMPLEMENTATION.classUid, implementationVersionName: IMPLEMENTATION.versionName, sourceApplicationEntityTitle: incoming.source,
+    mediaStorageSopClassUid: incoming.sopClassUid,
+    mediaStorageSopInstanceUid: incoming.sopInstanceUid,
+    transferSyntaxUid: incoming.transferSyntaxUid,
+    implementationClassUid: IMPLEMENTATION.classUid,
+    implementationVersionName: IMPLEMENTATION.versionName,
+    sourceApplicationEntityTitle: incoming.source,
   });
-  await pipeline(Readable.from((async function* () { yield meta; yield* incoming.dataset; })()), createWriteStream(file, { flags: 'wx' }));
+  await pipeline(
+    Readable.from(
+      (async function* () {
+        yield meta;
+        yield* incoming.dataset;
+      })(),
+    ),
+    createWriteStream(file, { flags: 'wx' }),
+  );
 }

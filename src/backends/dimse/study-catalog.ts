@@ -25,7 +25,11 @@ export class StudyCatalog {
   async series(study: string): Promise<CatalogSeries[]> {
     const found = await this.find('SERIES', { study }, [[Tags.SeriesInstanceUID], [Modality], [Tags.SeriesNumber]]);
     return found
-      .map((ds) => ({ uid: ds.getString(Tags.SeriesInstanceUID) ?? '', modality: ds.getString(Modality) ?? '', number: ds.getNumber(Tags.SeriesNumber) }))
+      .map((ds) => ({
+        uid: ds.getString(Tags.SeriesInstanceUID) ?? '',
+        modality: ds.getString(Modality) ?? '',
+        number: ds.getNumber(Tags.SeriesNumber),
+      }))
       .filter((s) => s.uid)
       .sort(byNumber);
   }
@@ -33,9 +37,19 @@ export class StudyCatalog {
   /** The instances of a series (or the one with SOP Instance UID `sop`), by Instance Number. */
   async instances(study: string, series: string, sop?: string): Promise<CatalogInstance[]> {
     const matches: MatchKey[] = sop ? [{ path: [Tags.SOPInstanceUID], vr: 'UI', value: sop }] : [];
-    const found = await this.find('IMAGE', { study, series }, [[Tags.SOPInstanceUID], [Tags.SOPClassUID], [Tags.InstanceNumber]], matches);
+    const found = await this.find(
+      'IMAGE',
+      { study, series },
+      [[Tags.SOPInstanceUID], [Tags.SOPClassUID], [Tags.InstanceNumber]],
+      matches,
+    );
     return found
-      .map((ds) => ({ uid: ds.getString(Tags.SOPInstanceUID) ?? '', seriesUid: series, sopClassUid: ds.getString(Tags.SOPClassUID) ?? '', number: ds.getNumber(Tags.InstanceNumber) }))
+      .map((ds) => ({
+        uid: ds.getString(Tags.SOPInstanceUID) ?? '',
+        seriesUid: series,
+        sopClassUid: ds.getString(Tags.SOPClassUID) ?? '',
+        number: ds.getNumber(Tags.InstanceNumber),
+      }))
       .filter((i) => i.uid)
       .sort(byNumber);
   }
@@ -48,11 +62,23 @@ export class StudyCatalog {
     return out;
   }
 
-  private async find(level: 'SERIES' | 'IMAGE', parents: { study: string; series?: string }, returns: Tag[][], matches: MatchKey[] = []): Promise<Dataset[]> {
-    const session = await this.peer.find(buildIdentifier(level, { matches, returns }, parents), { fuzzyMatching: false });
+  private async find(
+    level: 'SERIES' | 'IMAGE',
+    parents: { study: string; series?: string },
+    returns: Tag[][],
+    matches: MatchKey[] = [],
+  ): Promise<Dataset[]> {
+    const session = await this.peer.find(buildIdentifier(level, { matches, returns }, parents), {
+      fuzzyMatching: false,
+    });
     const out: Dataset[] = [];
     // A listing the PACS cut short would make a partial retrieval look complete: that is a failure here.
-    const incomplete = (): never => { throw withDetails(Errors.pacsFailed('the PACS cancelled the listing C-FIND (status FE00) without being asked to'), { dimseStatus: '0xFE00' }); };
+    const incomplete = (): never => {
+      throw withDetails(
+        Errors.pacsFailed('the PACS cancelled the listing C-FIND (status FE00) without being asked to'),
+        { dimseStatus: '0xFE00' },
+      );
+    };
     for await (const ds of untilComplete(session, incomplete)) out.push(ds);
     return out;
   }

@@ -56,7 +56,10 @@ export function matchValuesOf(attr: DicomJsonAttribute): string[] {
       if (alphabetic) out.push(alphabetic.toUpperCase());
       continue;
     }
-    if (typeof v === 'number') { out.push(String(v)); continue; }
+    if (typeof v === 'number') {
+      out.push(String(v));
+      continue;
+    }
     if (typeof v === 'string') out.push(attr.vr === 'TM' ? v.replace(/:/g, '') : v);
   }
   return out;
@@ -64,7 +67,12 @@ export function matchValuesOf(attr: DicomJsonAttribute): string[] {
 
 /** Person names for fuzzy matching: without diacritics, upper case, words separated by single spaces. */
 export function fuzzyForm(text: string): string {
-  return text.normalize('NFD').replace(/\p{M}/gu, '').toUpperCase().replace(/[\^=,.\s-]+/g, ' ').trim();
+  return text
+    .normalize('NFD')
+    .replace(/\p{M}/gu, '')
+    .toUpperCase()
+    .replace(/[\^=,.\s-]+/g, ' ')
+    .trim();
 }
 
 const FUZZY_SUFFIX = '~fuzzy';
@@ -87,9 +95,17 @@ export class ArchiveIndex {
     // A C-STORE is answered after its commit: the commit must survive a power cut (WAL + FULL syncs it).
     this.db.pragma('synchronous = FULL');
     // Format 1: the schema below (files written before formats were numbered have it too).
-    openFormat(this.db, { what: 'the archive index', file, version: 1, remedy: 'Run the newer version, or rebuild this index from the archived files with an older one: dicomweb-gateway reindex.' });
+    openFormat(this.db, {
+      what: 'the archive index',
+      file,
+      version: 1,
+      remedy:
+        'Run the newer version, or rebuild this index from the archived files with an older one: dicomweb-gateway reindex.',
+    });
     this.db.exec(SCHEMA);
-    this.insertInstance = this.db.prepare('INSERT OR REPLACE INTO instances VALUES (@sop, @series, @study, @sopClass, @ts, @number, @path, @bytes, @metadata)');
+    this.insertInstance = this.db.prepare(
+      'INSERT OR REPLACE INTO instances VALUES (@sop, @series, @study, @sopClass, @ts, @number, @path, @bytes, @metadata)',
+    );
     this.insertValue = this.db.prepare('INSERT INTO match_values VALUES (?, ?, ?, ?)');
     this.removeValues = this.db.prepare('DELETE FROM match_values WHERE level = ? AND uid = ?');
   }
@@ -125,23 +141,44 @@ export class ArchiveIndex {
       const number = (n: number | undefined): string => String(n ?? 999_999_999).padStart(10, '0');
       const inSeries = `${number(instance.instanceNumber)}|${instance.sopInstanceUid}`;
       const inStudy = `${number(instance.seriesNumber)}|${instance.seriesInstanceUid}|${inSeries}`;
-      const study = this.statement('SELECT first FROM studies WHERE study_uid = ?').get(instance.studyInstanceUid) as { first: string } | undefined;
+      const study = this.statement('SELECT first FROM studies WHERE study_uid = ?').get(instance.studyInstanceUid) as
+        { first: string } | undefined;
       if (!study || inStudy <= study.first) {
         const date = metadata['00080020']?.Value?.[0];
         const time = metadata['00080030']?.Value?.[0];
         const dateTime = `${typeof date === 'string' ? date : ''}${typeof time === 'string' ? time.replace(/:/g, '') : ''}`;
-        this.statement('INSERT OR REPLACE INTO studies VALUES (?, ?, ?, ?)').run(instance.studyInstanceUid, dateTime, inStudy, JSON.stringify(summary(metadata, 'STUDY')));
+        this.statement('INSERT OR REPLACE INTO studies VALUES (?, ?, ?, ?)').run(
+          instance.studyInstanceUid,
+          dateTime,
+          inStudy,
+          JSON.stringify(summary(metadata, 'STUDY')),
+        );
         this.indexValues('STUDY', instance.studyInstanceUid, summary(metadata, 'STUDY'));
       }
-      const series = this.statement('SELECT first FROM series WHERE series_uid = ?').get(instance.seriesInstanceUid) as { first: string } | undefined;
+      const series = this.statement('SELECT first FROM series WHERE series_uid = ?').get(instance.seriesInstanceUid) as
+        { first: string } | undefined;
       if (!series || inSeries <= series.first) {
-        this.statement('INSERT OR REPLACE INTO series VALUES (?, ?, ?, ?, ?, ?)').run(instance.seriesInstanceUid, instance.studyInstanceUid, instance.seriesNumber ?? null, instance.modality, inSeries, JSON.stringify(summary(metadata, 'SERIES')));
+        this.statement('INSERT OR REPLACE INTO series VALUES (?, ?, ?, ?, ?, ?)').run(
+          instance.seriesInstanceUid,
+          instance.studyInstanceUid,
+          instance.seriesNumber ?? null,
+          instance.modality,
+          inSeries,
+          JSON.stringify(summary(metadata, 'SERIES')),
+        );
         this.indexValues('SERIES', instance.seriesInstanceUid, summary(metadata, 'SERIES'));
       }
       this.removeValues.run('IMAGE', instance.sopInstanceUid);
       this.insertInstance.run({
-        sop: instance.sopInstanceUid, series: instance.seriesInstanceUid, study: instance.studyInstanceUid, sopClass: instance.sopClassUid,
-        ts: instance.transferSyntaxUid, number: instance.instanceNumber ?? null, path: instance.path, bytes: instance.bytes, metadata: JSON.stringify(metadata),
+        sop: instance.sopInstanceUid,
+        series: instance.seriesInstanceUid,
+        study: instance.studyInstanceUid,
+        sopClass: instance.sopClassUid,
+        ts: instance.transferSyntaxUid,
+        number: instance.instanceNumber ?? null,
+        path: instance.path,
+        bytes: instance.bytes,
+        metadata: JSON.stringify(metadata),
       });
       this.indexValues('IMAGE', instance.sopInstanceUid, summary(metadata, 'IMAGE'));
       return isNew;
@@ -151,27 +188,46 @@ export class ArchiveIndex {
 
   /** Instances in scope, by series (Series Number) then Instance Number. */
   instancesIn(scope: { study: string; series?: string; instance?: string }): ArchivedInstance[] {
-    const rows = this.statement(`
+    const rows = this.statement(
+      `
       SELECT i.sop_uid, i.series_uid, i.study_uid, i.sop_class, i.transfer_syntax, i.number, i.path, i.bytes, s.number AS series_number
       FROM instances i JOIN series s ON s.series_uid = i.series_uid
       WHERE i.study_uid = @study AND (@series IS NULL OR i.series_uid = @series) AND (@instance IS NULL OR i.sop_uid = @instance)
-      ORDER BY s.number IS NULL, s.number, s.series_uid, i.number IS NULL, i.number, i.sop_uid`)
-      .all({ study: scope.study, series: scope.series ?? null, instance: scope.instance ?? null }) as InstanceRow[];
+      ORDER BY s.number IS NULL, s.number, s.series_uid, i.number IS NULL, i.number, i.sop_uid`,
+    ).all({ study: scope.study, series: scope.series ?? null, instance: scope.instance ?? null }) as InstanceRow[];
     return rows.map((r) => ({
-      sopInstanceUid: r.sop_uid, seriesInstanceUid: r.series_uid, studyInstanceUid: r.study_uid, sopClassUid: r.sop_class,
-      transferSyntaxUid: r.transfer_syntax, seriesNumber: r.series_number ?? undefined, instanceNumber: r.number ?? undefined, path: r.path, bytes: r.bytes,
+      sopInstanceUid: r.sop_uid,
+      seriesInstanceUid: r.series_uid,
+      studyInstanceUid: r.study_uid,
+      sopClassUid: r.sop_class,
+      transferSyntaxUid: r.transfer_syntax,
+      seriesNumber: r.series_number ?? undefined,
+      instanceNumber: r.number ?? undefined,
+      path: r.path,
+      bytes: r.bytes,
     }));
   }
 
   /** The stored DICOM JSON of the instances in scope, in catalog order (BulkDataURIs relative to the instance). */
-  metadataIn(scope: { study: string; series?: string; instance?: string }): { instance: ArchivedInstance; metadata: DicomJsonObject }[] {
-    const rows = this.statement(`
+  metadataIn(scope: {
+    study: string;
+    series?: string;
+    instance?: string;
+  }): { instance: ArchivedInstance; metadata: DicomJsonObject }[] {
+    const rows = this.statement(
+      `
       SELECT i.sop_uid, i.metadata FROM instances i JOIN series s ON s.series_uid = i.series_uid
       WHERE i.study_uid = @study AND (@series IS NULL OR i.series_uid = @series) AND (@instance IS NULL OR i.sop_uid = @instance)
-      ORDER BY s.number IS NULL, s.number, s.series_uid, i.number IS NULL, i.number, i.sop_uid`)
-      .all({ study: scope.study, series: scope.series ?? null, instance: scope.instance ?? null }) as { sop_uid: string; metadata: string }[];
+      ORDER BY s.number IS NULL, s.number, s.series_uid, i.number IS NULL, i.number, i.sop_uid`,
+    ).all({ study: scope.study, series: scope.series ?? null, instance: scope.instance ?? null }) as {
+      sop_uid: string;
+      metadata: string;
+    }[];
     const byUid = new Map(rows.map((r) => [r.sop_uid, r.metadata]));
-    return this.instancesIn(scope).map((instance) => ({ instance, metadata: JSON.parse(byUid.get(instance.sopInstanceUid) ?? '{}') as DicomJsonObject }));
+    return this.instancesIn(scope).map((instance) => ({
+      instance,
+      metadata: JSON.parse(byUid.get(instance.sopInstanceUid) ?? '{}') as DicomJsonObject,
+    }));
   }
 
   /** Fails when the database file is damaged (PRAGMA quick_check). */
@@ -213,4 +269,3 @@ interface InstanceRow {
   bytes: number;
   series_number: number | null;
 }
-

@@ -2,8 +2,27 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from
 import { FormatError } from '../../sqlite-format.js';
 import { unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { describeScope, type IncomingDataset, type StoreStatus, type StoredMetadata, type Archive, type CatalogInstance, type HeldInstance, type InstanceStream, type RetrieveScope, type SearchRequest, type SearchResults } from '../../archive/archive.js';
-import { commandMismatch, type StorageScp, type StoreAdmission, type StoreDestination, type StoreRequest, type StoredEvent } from '../../dimse-bridge/storage-scp.js';
+import {
+  describeScope,
+  type IncomingDataset,
+  type StoreStatus,
+  type StoredMetadata,
+  type Archive,
+  type CatalogInstance,
+  type HeldInstance,
+  type InstanceStream,
+  type RetrieveScope,
+  type SearchRequest,
+  type SearchResults,
+} from '../../archive/archive.js';
+import {
+  commandMismatch,
+  type StorageScp,
+  type StoreAdmission,
+  type StoreDestination,
+  type StoreRequest,
+  type StoredEvent,
+} from '../../dimse-bridge/storage-scp.js';
 import { Status } from '../../dicom/status.js';
 import { STORAGE_SOP_CLASSES } from '../../dimse-bridge/sop-classes.js';
 import { STORABLE_TRANSFER_SYNTAXES } from '../../dicom/transfer-syntax.js';
@@ -54,10 +73,18 @@ export class EmbeddedArchive implements Archive, StoreDestination {
   /** Instances archived: counted once at start, then by the commits (a COUNT(*) of 1,000,000 rows takes 7–18 ms, seconds cold). */
   private held: number;
 
-  private constructor(private readonly settings: EmbeddedArchiveSettings, readonly index: ArchiveIndex, readonly store: InstanceStore, private readonly writer: IndexWriter, logger: Logger) {
+  private constructor(
+    private readonly settings: EmbeddedArchiveSettings,
+    readonly index: ArchiveIndex,
+    readonly store: InstanceStore,
+    private readonly writer: IndexWriter,
+    logger: Logger,
+  ) {
     this.log = logger.child({ component: 'archive' });
     this.held = index.instanceCount;
-    const counted = async (rows: readonly IndexedInstance[]): Promise<void> => { this.held += await writer.commit(rows); };
+    const counted = async (rows: readonly IndexedInstance[]): Promise<void> => {
+      this.held += await writer.commit(rows);
+    };
     this.commits = new GroupCommit(counted, (one) => counted([one]));
   }
 
@@ -97,7 +124,10 @@ export class EmbeddedArchive implements Archive, StoreDestination {
     }
     if (!index) {
       const { instances, skipped } = rebuildIndex(settings.dir, settings.inlineBinaryMaxBytes);
-      logger.warn({ dir: settings.dir, instances, skipped, reason: problem }, `${problem}: rebuilt from the archived files`);
+      logger.warn(
+        { dir: settings.dir, instances, skipped, reason: problem },
+        `${problem}: rebuilt from the archived files`,
+      );
       index = new ArchiveIndex(file);
     }
     return new EmbeddedArchive(settings, index, store, new IndexWriter(file), logger);
@@ -107,12 +137,19 @@ export class EmbeddedArchive implements Archive, StoreDestination {
    * `dicomweb-gateway reindex`: a new index from the archived files, put in place of the old one at once (the
    * gateway must not be serving this archive meanwhile: one writer).
    */
-  static reindex(settings: Pick<EmbeddedArchiveSettings, 'dir' | 'inlineBinaryMaxBytes'>): { instances: number; skipped: number } {
+  static reindex(settings: Pick<EmbeddedArchiveSettings, 'dir' | 'inlineBinaryMaxBytes'>): {
+    instances: number;
+    skipped: number;
+  } {
     return rebuildIndex(settings.dir, settings.inlineBinaryMaxBytes);
   }
 
   /** Opens the archive and its Storage SCP (what `dimse` configures), the SCP storing into the archive. */
-  static async start(settings: EmbeddedArchiveSettings, dimse: GatewayConfig['dimse'], hooks: StorageScpHooks): Promise<EmbeddedArchive> {
+  static async start(
+    settings: EmbeddedArchiveSettings,
+    dimse: GatewayConfig['dimse'],
+    hooks: StorageScpHooks,
+  ): Promise<EmbeddedArchive> {
     const archive = await EmbeddedArchive.open(settings, hooks.logger);
     try {
       // What a modality stores here is the archive's to keep: one info line each.
@@ -136,9 +173,13 @@ export class EmbeddedArchive implements Archive, StoreDestination {
    */
   admitStore(request: StoreRequest): StoreAdmission {
     return {
-      verify: async (arrived) => (this.settings.duplicates === 'keep' && this.index.has(arrived.sopInstanceUid)
-        ? { status: Status.Success, comment: `SOP Instance ${request.sopInstanceUid} is already archived; the archived copy is kept` }
-        : undefined),
+      verify: async (arrived) =>
+        this.settings.duplicates === 'keep' && this.index.has(arrived.sopInstanceUid)
+          ? {
+              status: Status.Success,
+              comment: `SOP Instance ${request.sopInstanceUid} is already archived; the archived copy is kept`,
+            }
+          : undefined,
       stored: (stored) => this.ingest(stored),
     };
   }
@@ -150,22 +191,41 @@ export class EmbeddedArchive implements Archive, StoreDestination {
   async storeInstance(incoming: IncomingDataset): Promise<StoreStatus> {
     // What the Storage SCP decides at association negotiation (PS3.4 §B.2.3), decided here per instance.
     const refusal: StoreStatus | undefined = !STORAGE_SOP_CLASSES.has(incoming.sopClassUid)
-      ? { status: SOP_CLASS_NOT_SUPPORTED, comment: `${incoming.sopClassUid} is not a storage SOP class this archive keeps` }
+      ? {
+          status: SOP_CLASS_NOT_SUPPORTED,
+          comment: `${incoming.sopClassUid} is not a storage SOP class this archive keeps`,
+        }
       : !STORABLE_TRANSFER_SYNTAXES.includes(incoming.transferSyntaxUid)
-        ? { status: Status.UnableToProcess, comment: `transfer syntax ${incoming.transferSyntaxUid} is not one the archive reads` }
+        ? {
+            status: Status.UnableToProcess,
+            comment: `transfer syntax ${incoming.transferSyntaxUid} is not one the archive reads`,
+          }
         : undefined;
     if (refusal) {
       for await (const chunk of incoming.dataset) void chunk; // read to its end: the inlet goes on to the next
       return refusal;
     }
-    const admission = this.admitStore({ sopClassUid: incoming.sopClassUid, sopInstanceUid: incoming.sopInstanceUid, callingAeTitle: incoming.source, peerAddress: '' });
-    if ('refusal' in admission) return admission.refusal;
-    const receiver = receiveInstance(this.store, { ...incoming, sourceAeTitle: incoming.source }, {
-      verify: async (arrived) => {
-        const own = incoming.verify?.(arrived);
-        return commandMismatch(incoming, arrived) ?? (own ? { status: own.status, comment: own.comment ?? '' } : undefined) ?? await admission.verify?.(arrived);
-      },
+    const admission = this.admitStore({
+      sopClassUid: incoming.sopClassUid,
+      sopInstanceUid: incoming.sopInstanceUid,
+      callingAeTitle: incoming.source,
+      peerAddress: '',
     });
+    if ('refusal' in admission) return admission.refusal;
+    const receiver = receiveInstance(
+      this.store,
+      { ...incoming, sourceAeTitle: incoming.source },
+      {
+        verify: async (arrived) => {
+          const own = incoming.verify?.(arrived);
+          return (
+            commandMismatch(incoming, arrived) ??
+            (own ? { status: own.status, comment: own.comment ?? '' } : undefined) ??
+            (await admission.verify?.(arrived))
+          );
+        },
+      },
+    );
     try {
       for await (const chunk of incoming.dataset) await receiver.write(chunk);
     } catch (err) {
@@ -185,7 +245,10 @@ export class EmbeddedArchive implements Archive, StoreDestination {
     } catch (err) {
       await unlink(stored.path).catch(() => {});
       const full = (err as { code?: string }).code === 'SQLITE_FULL';
-      this.log.error({ err: (err as Error).message, sop: stored.sopInstanceUid }, 'instance could not be indexed; its file was removed');
+      this.log.error(
+        { err: (err as Error).message, sop: stored.sopInstanceUid },
+        'instance could not be indexed; its file was removed',
+      );
       return full
         ? { status: Status.OutOfResources, comment: 'the archive index has no space left' }
         : { status: Status.UnableToProcess, comment: `the instance could not be indexed: ${(err as Error).message}` };
@@ -204,11 +267,16 @@ export class EmbeddedArchive implements Archive, StoreDestination {
     return {
       fromCache: true,
       failedSubOperations: 0,
-      get missing() { return state.missing; },
+      get missing() {
+        return state.missing;
+      },
       async *[Symbol.asyncIterator](): AsyncGenerator<HeldInstance> {
         for (const instance of instances) {
           // A file removed behind the archive's back is counted, not served as an error mid-stream.
-          if (!existsSync(instance.path)) { state.missing++; continue; }
+          if (!existsSync(instance.path)) {
+            state.missing++;
+            continue;
+          }
           // Archived files are replaced by rename, never rewritten: a reader keeps what it opened, no hold needed.
           yield { instance, release: hold(), holdAgain: hold };
         }
@@ -293,7 +361,11 @@ function rebuildIndex(dir: string, inlineBinaryMaxBytes: number): { instances: n
 /** What the index records of a Part 10 file: its UIDs and numbers, and its DICOM JSON with relative BulkDataURIs. */
 function indexedInstanceOf(file: string, bytes: number, inlineBinaryMaxBytes: number): IndexedInstance {
   const header = readPart10Header(file, inlineBinaryMaxBytes);
-  const metadata = toDicomJson(header.dataset, { inlineBinaryMaxBytes, bulkDataUri: (p) => `bulkdata/${p}`, alwaysBulk: PIXEL_DATA_TAGS });
+  const metadata = toDicomJson(header.dataset, {
+    inlineBinaryMaxBytes,
+    bulkDataUri: (p) => `bulkdata/${p}`,
+    alwaysBulk: PIXEL_DATA_TAGS,
+  });
   const modality = metadata[MODALITY]?.Value?.[0];
   return {
     ...archivedInstanceFrom(header, file, bytes),

@@ -9,7 +9,10 @@ export class GroupCommit<T> {
   private scheduled = false;
   private committing: Promise<void> | undefined;
 
-  constructor(private readonly commitAll: (items: readonly T[]) => void | Promise<void>, private readonly commitOne: (item: T) => void | Promise<void>) {}
+  constructor(
+    private readonly commitAll: (items: readonly T[]) => void | Promise<void>,
+    private readonly commitOne: (item: T) => void | Promise<void>,
+  ) {}
 
   add(item: T): Promise<void> {
     return new Promise((resolve, reject) => {

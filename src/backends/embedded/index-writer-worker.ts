@@ -14,9 +14,13 @@ parentPort?.on('message', (message: { id: number; rows: IndexedInstance[] } | { 
     return;
   }
   try {
-    const added = message.rows.length === 1 ? Number(index.add(message.rows[0] as IndexedInstance)) : index.addAll(message.rows);
+    const added =
+      message.rows.length === 1 ? Number(index.add(message.rows[0] as IndexedInstance)) : index.addAll(message.rows);
     parentPort?.postMessage({ id: message.id, added });
   } catch (err) {
-    parentPort?.postMessage({ id: message.id, error: { message: (err as Error).message, code: (err as { code?: string }).code } });
+    parentPort?.postMessage({
+      id: message.id,
+      error: { message: (err as Error).message, code: (err as { code?: string }).code },
+    });
   }
 });

@@ -10,7 +10,10 @@ const workerFile = (): string => {
 
 /** An error the writer met, with SQLite's code (SQLITE_FULL…) kept. */
 export class IndexWriteError extends Error {
-  constructor(message: string, readonly code: string | undefined) {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
     super(message);
     this.name = 'IndexWriteError';
   }
@@ -41,7 +44,9 @@ export class IndexWriter {
       this.waiting.clear();
     };
     this.worker.on('error', fail);
-    this.worker.on('exit', (code) => { if (code !== 0) fail(new Error(`the index writer stopped (exit code ${code})`)); });
+    this.worker.on('exit', (code) => {
+      if (code !== 0) fail(new Error(`the index writer stopped (exit code ${code})`));
+    });
   }
 
   /** Commits rows in one transaction; resolves, once durable, with how many of them were new instances. */
