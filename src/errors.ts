@@ -1,5 +1,6 @@
 import { format } from 'node:util';
 import { CodecPoolBusyError } from './codecs/codec-pool.js';
+import { ArchiveError, type ArchiveErrorKind } from './archive/archive-error.js';
 
 /**
  * Every error the HTTP layer can answer with, in one registry (Fastify's `@fastify/error` style: a code,
@@ -60,14 +61,14 @@ export const Errors = {
     'none of the requested media types can be served (asked: %s; available: %s)',
   ),
   notFound: defineError('DWG_NOT_FOUND', 404, '%s'),
-  pacsUnreachable: defineError('DWG_PACS_UNREACHABLE', 502, 'the PACS cannot be reached: %s'),
-  pacsRejected: defineError('DWG_PACS_REJECTED', 502, 'the PACS rejected the association: %s'),
-  pacsAborted: defineError('DWG_PACS_ABORTED', 502, 'the association with the PACS was aborted: %s'),
-  pacsFailed: defineError('DWG_PACS_FAILURE', 502, 'the PACS answered with a failure: %s'),
-  pacsNegotiation: defineError('DWG_PACS_NEGOTIATION', 502, 'the PACS does not support what this request needs: %s'),
-  pacsProtocol: defineError('DWG_PACS_PROTOCOL', 502, 'the PACS broke the DICOM protocol: %s'),
-  pacsBusy: defineError('DWG_PACS_BUSY', 503, 'all associations to the PACS are busy: %s'),
-  pacsTimeout: defineError('DWG_PACS_TIMEOUT', 504, 'the PACS did not answer in time: %s'),
+  pacsUnreachable: defineError('DWG_PACS_UNREACHABLE', 502, '%s cannot be reached: %s'),
+  pacsRejected: defineError('DWG_PACS_REJECTED', 502, '%s rejected the association: %s'),
+  pacsAborted: defineError('DWG_PACS_ABORTED', 502, 'the association with %s was aborted: %s'),
+  pacsFailed: defineError('DWG_PACS_FAILURE', 502, '%s answered with a failure: %s'),
+  pacsNegotiation: defineError('DWG_PACS_NEGOTIATION', 502, '%s does not support what this request needs: %s'),
+  pacsProtocol: defineError('DWG_PACS_PROTOCOL', 502, '%s broke the DICOM protocol: %s'),
+  pacsBusy: defineError('DWG_PACS_BUSY', 503, 'all associations to %s are busy: %s'),
+  pacsTimeout: defineError('DWG_PACS_TIMEOUT', 504, '%s did not answer in time: %s'),
   notReady: defineError('DWG_NOT_READY', 503, 'not ready: %s'),
   codecsBusy: defineError('DWG_CODECS_BUSY', 503, 'the image decoders are busy: %s'),
   unrenderable: defineError('DWG_UNRENDERABLE', 500, 'the image cannot be rendered: %s'),
@@ -109,9 +110,32 @@ export function withDetails(err: GatewayError, details: Record<string, unknown>)
   return new GatewayError(err.code, err.statusCode, err.message, { ...err.details, ...details }, err.headers);
 }
 
+/** Each kind of archive error as the HTTP error it is (docs/conformance.md §4.7): the one place it is decided. */
+const ARCHIVE_ERRORS: Record<ArchiveErrorKind, (archive: string, message: string) => GatewayError> = {
+  'not-found': (_archive, message) => Errors.notFound(message),
+  unreachable: (archive, message) => Errors.pacsUnreachable(archive, message),
+  refused: (archive, message) => Errors.pacsRejected(archive, message),
+  aborted: (archive, message) => Errors.pacsAborted(archive, message),
+  failed: (archive, message) => Errors.pacsFailed(archive, message),
+  unsupported: (archive, message) => Errors.pacsNegotiation(archive, message),
+  protocol: (archive, message) => Errors.pacsProtocol(archive, message),
+  busy: (archive, message) => Errors.pacsBusy(archive, message),
+  timeout: (archive, message) => Errors.pacsTimeout(archive, message),
+  'not-ready': (archive, message) => Errors.notReady(`${archive}: ${message}`),
+};
+
+/** An archive's failure as the DICOMweb answer: its kind's status, its detail, Retry-After when it says when. */
+export function fromArchiveError(err: ArchiveError): GatewayError {
+  const mapped = withDetails(ARCHIVE_ERRORS[err.kind](err.archive ?? 'the archive', err.message), err.detail);
+  return err.retryAfterSeconds === undefined
+    ? mapped
+    : withHeaders(mapped, { 'retry-after': String(err.retryAfterSeconds) });
+}
+
 /** Any error to a GatewayError; unknown errors become 500 without leaking internals beyond the message. */
 export function toGatewayError(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;
+  if (err instanceof ArchiveError) return fromArchiveError(err);
   if (err instanceof CodecPoolBusyError) return withHeaders(Errors.codecsBusy(err.message), { 'retry-after': '1' });
   return Errors.internal(err instanceof Error ? err.message : String(err));
 }

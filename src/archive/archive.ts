@@ -7,10 +7,12 @@ import type { VR } from '../dicom/vr.js';
  * The seam between the DICOMweb services and whatever holds the images: a PACS reached over DIMSE
  * (backends/dimse/) or the gateway's own embedded archive (backends/embedded/). Everything here is said in
  * DICOMweb terms — levels, match keys, scopes, held instances — never in C-FIND identifiers or C-MOVE results, so
- * that a back end that is not DIMSE need not fake them. Errors leave a back end as GatewayErrors (errors.ts),
- * already mapped to HTTP.
+ * that a back end that is not DIMSE need not fake them. Errors leave a back end as ArchiveErrors by kind
+ * (archive-error.ts), naming the archive; the DICOMweb edge maps them to HTTP (errors.ts).
  */
 export interface Archive {
+  /** How messages name it ("PACS ORTHANC", "the embedded archive"): errors say which archive failed. */
+  readonly name: string;
   /** Matches of one level (PS3.18 §10.6), in the order the archive finds them. Rejects only through `matches`. */
   search(request: SearchRequest): SearchResults;
   /** The instances of a study, series or instance as they become available. Rejects 404 when the archive has none. */

@@ -5,7 +5,7 @@ import {
   type InstanceStream,
   type RetrieveScope,
 } from '../archive/archive.js';
-import { Errors } from '../errors.js';
+import { ArchiveError } from '../archive/archive-error.js';
 
 /** A scope opened, its first instance in hand: what the answer's status is decided on (PS3.18 §10.4.3). */
 export interface OpenedScope {
@@ -19,13 +19,13 @@ export interface OpenedScope {
  * Opens a scope and waits for its first instance. An archive that listed the scope (open() found it) but then
  * sent none of it is a failure of the archive (502), not an empty answer.
  */
-export async function openFirst(archive: Pick<Archive, 'open'>, scope: RetrieveScope): Promise<OpenedScope> {
+export async function openFirst(archive: Pick<Archive, 'open' | 'name'>, scope: RetrieveScope): Promise<OpenedScope> {
   const stream = await archive.open(scope);
   const rest = stream[Symbol.asyncIterator]();
   const first = await rest.next();
-  if (first.done)
-    throw Errors.pacsFailed(
-      `the PACS listed ${describeScope(scope)} but sent none of its instances (${stream.missing} missing)`,
-    );
+  if (first.done) {
+    const why = `it listed ${describeScope(scope)} but sent none of its instances (${stream.missing} missing)`;
+    throw new ArchiveError('failed', why, {}, archive.name);
+  }
   return { stream, first: first.value, rest };
 }

@@ -1,7 +1,7 @@
+import { ArchiveError } from '../archive/archive-error.js';
 import { describe, it, expect, afterEach } from 'vitest';
 import { FakeArchive, appOver } from '../../test/harness/fake-archive.js';
 import type { SearchMatch } from '../archive/archive.js';
-import { Errors } from '../errors.js';
 import { Tags } from '../dicom/tag.js';
 
 /** QIDO-RS through the HTTP app over a fake archive: what the service adds to what the archive finds. */
@@ -67,10 +67,14 @@ describe('QidoService over an archive', () => {
   });
 
   it('answers an archive failure with its status and JSON body, never an empty 200', async () => {
-    const archive = new FakeArchive({ failure: Errors.pacsUnreachable('connection refused') });
+    const archive = new FakeArchive({ failure: new ArchiveError('unreachable', 'connection refused') });
     const res = await serve(archive).inject({ method: 'GET', url: '/dicomweb/studies' });
     expect(res.statusCode).toBe(502);
-    expect(res.json()).toMatchObject({ error: 'DWG_PACS_UNREACHABLE', status: 502 });
+    expect(res.json()).toMatchObject({
+      error: 'DWG_PACS_UNREACHABLE',
+      status: 502,
+      message: 'the archive cannot be reached: connection refused',
+    });
   });
 
   it('rejects a bad query before the archive is asked anything', async () => {

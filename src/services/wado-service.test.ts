@@ -1,10 +1,10 @@
+import { ArchiveError } from '../archive/archive-error.js';
 import { describe, it, expect, afterEach } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { FakeArchive, appOver } from '../../test/harness/fake-archive.js';
 import { imagingFixtureFiles, fixture } from '../../test/harness/imaging.js';
 import { boundaryOf, parseMultipart } from '../../test/harness/multipart.js';
 import { IMAGING_STUDY } from '../samples/imaging.js';
-import { Errors } from '../errors.js';
 
 /**
  * WADO-RS through the HTTP app over a fake archive that counts the instances it hands out: each answer is checked,
@@ -117,10 +117,16 @@ describe('WadoService over an archive', () => {
     const { app } = served();
     const unknown = await app.inject({ method: 'GET', url: '/dicomweb/studies/1.2.3.999/metadata' });
     expect(unknown.statusCode).toBe(404);
-    const down = appOver(new FakeArchive({ failure: Errors.pacsTimeout('C-MOVE') }));
+    const down = appOver(
+      new FakeArchive({ failure: new ArchiveError('timeout', 'C-MOVE', { phase: 'retrieve' }, 'PACS TEST') }),
+    );
     closers.push(down.close);
     const timedOut = await down.app.inject({ method: 'GET', url: '/dicomweb/studies/1.2.3/metadata' });
     expect(timedOut.statusCode).toBe(504);
-    expect(timedOut.json()).toMatchObject({ error: 'DWG_PACS_TIMEOUT' });
+    expect(timedOut.json()).toMatchObject({
+      error: 'DWG_PACS_TIMEOUT',
+      message: 'PACS TEST did not answer in time: C-MOVE',
+      phase: 'retrieve',
+    });
   });
 });

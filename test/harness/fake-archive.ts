@@ -1,3 +1,4 @@
+import { ArchiveError } from '../../src/archive/archive-error.js';
 import { tempDir } from '../../devkit/temp.js';
 import type { FastifyInstance } from 'fastify';
 import type {
@@ -25,7 +26,7 @@ import { RenderService } from '../../src/services/render-service.js';
 import { WadoService } from '../../src/services/wado-service.js';
 import { StowService } from '../../src/services/stow-service.js';
 import { ReadBuffers } from '../../src/services/file-body.js';
-import { Errors, type GatewayError } from '../../src/errors.js';
+import { Errors } from '../../src/errors.js';
 
 export interface FakeArchiveContents {
   /** Part 10 files the archive holds (what `open` and `catalog` answer from). */
@@ -34,7 +35,7 @@ export interface FakeArchiveContents {
   matches?: (request: SearchRequest) => SearchMatch[];
   searchWarnings?: readonly string[];
   /** Every call fails with this (an archive that is down). */
-  failure?: GatewayError;
+  failure?: ArchiveError;
 }
 
 const inScope = (scope: RetrieveScope, i: ArchivedInstance): boolean =>
@@ -47,6 +48,7 @@ const inScope = (scope: RetrieveScope, i: ArchivedInstance): boolean =>
  * asked and counts the holds still open, so a test can check that every held instance is released.
  */
 export class FakeArchive implements Archive {
+  readonly name = 'the fake archive';
   readonly searches: SearchRequest[] = [];
   readonly opened: RetrieveScope[] = [];
   private readonly instances: ArchivedInstance[];
@@ -119,7 +121,7 @@ export class FakeArchive implements Archive {
   }
 
   async readiness(): Promise<Record<string, unknown>> {
-    if (this.contents.failure) throw Errors.notReady(this.contents.failure.message);
+    if (this.contents.failure) throw new ArchiveError('not-ready', this.contents.failure.message, {}, this.name);
     return { fake: true };
   }
 

@@ -21,11 +21,12 @@ import { InstanceCache } from '../../cache/instance-cache.js';
 import { pacsTlsOptions } from '../../config/tls.js';
 import type { GatewayConfig } from '../../config/schema.js';
 import { IMPLEMENTATION } from '../../dicom/uid.js';
-import { Errors, toGatewayError, withDetails } from '../../errors.js';
+import { toGatewayError } from '../../errors.js';
 import { PooledPacsPeer } from './pacs-connection.js';
 import { DimseSearch } from './search.js';
 import { MoveMediator } from './move-mediator.js';
-import { mappedErrors, mappedIteration } from './http-errors.js';
+import { mappedErrors, mappedIteration } from './archive-errors.js';
+import { ArchiveError } from '../../archive/archive-error.js';
 import { StoreForwarder } from './store-forwarder.js';
 import { probePacs, probeTargetOf, type PacsCapabilities } from './pacs-probe.js';
 import { PacsCapabilityWatch } from './pacs-capabilities.js';
@@ -85,7 +86,7 @@ export async function openPacsStore(
     log,
   );
   return {
-    store: (incoming) => mappedErrors(forwarder.store(incoming)),
+    store: (incoming) => mappedErrors(forwarder.store(incoming), pacsName(settings.pacs)),
     close: async () => {
       await pool.close();
       forwarder.close();
@@ -97,10 +98,14 @@ export async function openPacsStore(
  * A PACS behind the gateway, reached over DIMSE: QIDO by hierarchical C-FIND (search.ts), WADO by C-MOVE into
  * our Storage SCP or by C-GET, mediated into a bounded disk cache (move-mediator.ts), STOW-RS by C-STORE
  * (store-forwarder.ts), readiness by C-ECHO.
- * DIMSE failures leave it as the HTTP errors they mean (http-errors.ts).
+ * DIMSE failures leave it as the archive errors they mean, naming the PACS (archive-errors.ts).
  */
 export class DimseArchive implements Archive {
+  /** How messages name this archive: "PACS ORTHANC". */
+  readonly name: string;
+
   private constructor(
+    pacs: { aeTitle: string },
     readonly peer: PooledPacsPeer,
     readonly cache: InstanceCache,
     readonly mediator: MoveMediator,
@@ -112,7 +117,9 @@ export class DimseArchive implements Archive {
     private readonly echoTimeoutMs: number,
     /** The PACS as last probed; with `pacs.retrieve: auto`, what chooses C-GET or C-MOVE. */
     readonly capabilities: PacsCapabilityWatch,
-  ) {}
+  ) {
+    this.name = pacsName(pacs);
+  }
 
   static async start(settings: DimseArchiveSettings, hooks: DimseArchiveHooks): Promise<DimseArchive> {
     const { pacs, dimse } = settings;
@@ -172,6 +179,7 @@ export class DimseArchive implements Archive {
       log,
     );
     return new DimseArchive(
+      pacs,
       peer,
       cache,
       mediator,
@@ -187,7 +195,7 @@ export class DimseArchive implements Archive {
   search(request: SearchRequest): SearchResults {
     const results = this.finder.search(request);
     return {
-      matches: mappedIteration(results.matches),
+      matches: mappedIteration(results.matches, this.name),
       get warnings() {
         return results.warnings;
       },
@@ -204,7 +212,7 @@ export class DimseArchive implements Archive {
 
   async open(scope: RetrieveScope): Promise<InstanceStream> {
     await this.capabilities.beforeRetrieval();
-    const stream = await mappedErrors(this.mediator.open(scope));
+    const stream = await mappedErrors(this.mediator.open(scope), this.name);
     return {
       get fromCache() {
         return stream.fromCache;
@@ -215,17 +223,17 @@ export class DimseArchive implements Archive {
       get failedSubOperations() {
         return stream.failedSubOperations;
       },
-      [Symbol.asyncIterator]: () => mappedIteration(stream)[Symbol.asyncIterator](),
+      [Symbol.asyncIterator]: () => mappedIteration(stream, this.name)[Symbol.asyncIterator](),
     };
   }
 
   catalog(scope: RetrieveScope): Promise<CatalogInstance[][]> {
-    return mappedErrors(this.mediator.contents(scope));
+    return mappedErrors(this.mediator.contents(scope), this.name);
   }
 
   /** STOW-RS and import in front of a PACS: forwarded by C-STORE, the PACS's status answered (store-forwarder.ts). */
   storeInstance(incoming: IncomingDataset): Promise<StoreStatus> {
-    return mappedErrors(this.forwarder.store(incoming));
+    return mappedErrors(this.forwarder.store(incoming), this.name);
   }
 
   holdsLocally(scope: RetrieveScope): boolean {
@@ -237,20 +245,32 @@ export class DimseArchive implements Archive {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(Errors.notReady(`no C-ECHO answer from the PACS within ${this.echoTimeoutMs} ms`)),
+        () => reject(new ArchiveError('not-ready', `no C-ECHO answer within ${this.echoTimeoutMs} ms`, {}, this.name)),
         this.echoTimeoutMs,
       );
     });
     try {
-      const echo = await Promise.race([mappedErrors(this.peer.echo()), timeout]);
-      if (echo.status !== 0)
-        throw withDetails(Errors.notReady(`the PACS answered C-ECHO with status ${statusHex(echo.status)}`), {
-          dimseStatus: statusHex(echo.status),
-        });
+      const echo = await Promise.race([mappedErrors(this.peer.echo(), this.name), timeout]);
+      if (echo.status !== 0) {
+        const status = statusHex(echo.status);
+        throw new ArchiveError(
+          'not-ready',
+          `C-ECHO answered with status ${status}`,
+          { dimseStatus: status },
+          this.name,
+        );
+      }
       return { pacs: { echo: 'success', roundTripMs: Math.round(echo.roundTripMs * 100) / 100 } };
     } catch (err) {
-      const e = toGatewayError(err);
-      throw e.code === Errors.notReady.code ? e : withDetails(Errors.notReady(e.message), { cause: e.code });
+      // Not ready, whatever failed: the reason, and what the failure would have been for a request.
+      if (err instanceof ArchiveError && err.kind === 'not-ready') throw err;
+      const cause = toGatewayError(err);
+      throw new ArchiveError(
+        'not-ready',
+        err instanceof Error ? err.message : cause.message,
+        { cause: cause.code },
+        this.name,
+      );
     } finally {
       clearTimeout(timer);
     }
@@ -265,3 +285,6 @@ export class DimseArchive implements Archive {
     this.cache.close();
   }
 }
+
+/** How messages name a PACS archive. */
+export const pacsName = (pacs: { aeTitle: string }): string => `PACS ${pacs.aeTitle}`;

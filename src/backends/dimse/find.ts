@@ -4,7 +4,7 @@ import type { VR } from '../../dicom/vr.js';
 import { vrOf } from '../../dicom/dictionary.js';
 import type { QueryLevel } from '../../dicom/query-attributes.js';
 import type { MatchKey } from '../../archive/archive.js';
-import { Errors, withDetails } from '../../errors.js';
+import { ArchiveError } from '../../archive/archive-error.js';
 import type { FindSession } from './pacs-peer.js';
 
 /** The unique key of each Study Root level (PS3.4 §C.6.2.1). */
@@ -84,9 +84,8 @@ export async function* untilComplete(
   }
   if (!session.cancelledByPeer) return;
   if (delivered === 0)
-    throw withDetails(
-      Errors.pacsFailed('the PACS cancelled the C-FIND (status FE00) without being asked to, before any match'),
-      { dimseStatus: '0xFE00' },
-    );
+    throw new ArchiveError('failed', 'it cancelled the C-FIND (status FE00) without being asked to, before any match', {
+      dimseStatus: '0xFE00',
+    });
   onPartial();
 }

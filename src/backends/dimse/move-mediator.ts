@@ -17,7 +17,7 @@ import {
   type InstanceStream,
   type RetrieveScope,
 } from '../../archive/archive.js';
-import { Errors, withDetails } from '../../errors.js';
+import { ArchiveError } from '../../archive/archive-error.js';
 import type { Logger } from '../../logger.js';
 import { silentLogger } from '../../logger.js';
 import { ProbeReceiver } from './pacs-probe.js';
@@ -355,7 +355,7 @@ export class MoveMediator {
     const arrivedInScope = r.arrived.some((c) => inScope(scope, asItem(c)));
     if (!arrivedInScope) {
       if (r.expected && ![...r.expected.values()].some((l) => inScope(scope, l)))
-        throw Errors.notFound(`${describeScope(scope)} is not known to the PACS`);
+        throw new ArchiveError('not-found', `${describeScope(scope)} is not known to the PACS`);
       if (!r.expected && (r.listingError ?? r.error)) throw (r.listingError ?? r.error) as Error;
     }
     return this.follow(r, scope);
@@ -610,7 +610,7 @@ export class MoveMediator {
         err.status === Status.MoveDestinationUnknown
           ? `the PACS does not know the move destination ${aeTitle}: register ${node} as a DICOM node in the PACS`
           : `the C-MOVE failed with status ${statusHex(err.status)} before any instance arrived${err.errorComment ? ` (${err.errorComment})` : ''}; if the PACS does not know the move destination, register ${node} as a DICOM node in the PACS`;
-      return withDetails(Errors.pacsFailed(message), {
+      return new ArchiveError('failed', message, {
         dimseStatus: statusHex(err.status),
         ...(err.errorComment ? { errorComment: err.errorComment } : {}),
       });

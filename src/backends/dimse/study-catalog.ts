@@ -1,6 +1,6 @@
 import type { PacsPeer } from './pacs-peer.js';
 import { buildIdentifier, untilComplete } from './find.js';
-import { Errors, withDetails } from '../../errors.js';
+import { ArchiveError } from '../../archive/archive-error.js';
 import type { Dataset } from '../../dicom/dataset.js';
 import type { CatalogInstance, MatchKey, RetrieveScope } from '../../archive/archive.js';
 import { byNumber } from '../../archive/catalog.js';
@@ -74,10 +74,9 @@ export class StudyCatalog {
     const out: Dataset[] = [];
     // A listing the PACS cut short would make a partial retrieval look complete: that is a failure here.
     const incomplete = (): never => {
-      throw withDetails(
-        Errors.pacsFailed('the PACS cancelled the listing C-FIND (status FE00) without being asked to'),
-        { dimseStatus: '0xFE00' },
-      );
+      throw new ArchiveError('failed', 'it cancelled the listing C-FIND (status FE00) without being asked to', {
+        dimseStatus: '0xFE00',
+      });
     };
     for await (const ds of untilComplete(session, incomplete)) out.push(ds);
     return out;

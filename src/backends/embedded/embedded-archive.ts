@@ -32,7 +32,7 @@ import type { GatewayConfig } from '../../config/schema.js';
 import { readPart10Header } from '../../dicom/part10-reader.js';
 import { toDicomJson } from '../../dicom/json-model.js';
 import { PIXEL_DATA_TAGS, tag, tagToHex } from '../../dicom/tag.js';
-import { Errors } from '../../errors.js';
+import { ArchiveError } from '../../archive/archive-error.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { listenStorageScp, type StorageScpHooks } from '../storage-scp-from-config.js';
 import { ArchiveIndex, type IndexedInstance } from './archive-index.js';
@@ -64,6 +64,8 @@ const MODALITY = tagToHex(tag(0x0008, 0x0060));
  * QIDO, WADO and rendering read from it as they read from a PACS behind the gateway.
  */
 export class EmbeddedArchive implements Archive, StoreDestination {
+  /** How messages name this archive. */
+  readonly name = 'the embedded archive';
   private scp: StorageScp | undefined;
   private readonly log: Logger;
 
@@ -261,7 +263,8 @@ export class EmbeddedArchive implements Archive, StoreDestination {
 
   async open(scope: RetrieveScope): Promise<InstanceStream> {
     const instances = this.index.instancesIn(scope);
-    if (instances.length === 0) throw Errors.notFound(`${describeScope(scope)} is not in the archive`);
+    if (instances.length === 0)
+      throw new ArchiveError('not-found', `${describeScope(scope)} is not in the archive`, {}, this.name);
     const state = { missing: 0 };
     const hold = (): (() => void) => () => {};
     return {
@@ -287,7 +290,8 @@ export class EmbeddedArchive implements Archive, StoreDestination {
   /** Each instance's DICOM JSON as extracted at ingest (no file is read), BulkDataURIs relative to the instance. */
   async storedMetadata(scope: RetrieveScope): Promise<StoredMetadata[]> {
     const found = this.index.metadataIn(scope);
-    if (found.length === 0) throw Errors.notFound(`${describeScope(scope)} is not in the archive`);
+    if (found.length === 0)
+      throw new ArchiveError('not-found', `${describeScope(scope)} is not in the archive`, {}, this.name);
     return found;
   }
 
@@ -304,7 +308,7 @@ export class EmbeddedArchive implements Archive, StoreDestination {
       this.index.statement('SELECT 1 FROM instances LIMIT 1').get(); // the index can still be read
       return { archive: { instances: this.held } };
     } catch (err) {
-      throw Errors.notReady(`the archive index cannot be read: ${(err as Error).message}`);
+      throw new ArchiveError('not-ready', `its index cannot be read: ${(err as Error).message}`, {}, this.name);
     }
   }
 
