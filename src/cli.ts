@@ -10,25 +10,18 @@ import { sopClassLines } from './commands/sop-classes-command.js';
 import { acceptsSignedUrl } from './auth/signed-url.js';
 import { FormatError } from './sqlite-format.js';
 import { gatewayVersion } from './version.js';
-import { formatCapabilities, probeCommand } from './commands/probe-command.js';
 import { silentLogger } from './logger.js';
 import type { GatewayConfig } from './config/schema.js';
 import { startGateway, startProblems } from './gateway.js';
 import { mint, mintTarget, MintError, parseTtl } from './auth/mint.js';
-import { embeddedSettings, scopeOf, tenantSettings, type TenantSettings } from './tenant.js';
+import { scopeOf, tenantSettings, type TenantSettings } from './tenant-settings.js';
+import { backendOf } from './backends/registry.js';
 import { importCommand } from './commands/import-command.js';
 import { prefetchCommand } from './commands/prefetch-command.js';
-import { EmbeddedArchive } from './backends/embedded/embedded-archive.js';
-import { pacsTlsOptions } from './config/tls.js';
-import { Association } from './dimse-bridge/association.js';
-import { DimseClient } from './dimse-bridge/dimse-client.js';
-import { SopClass } from './dimse-bridge/sop-classes.js';
 import { DimseNetworkError } from './dimse-bridge/errors.js';
 import { statusHex } from './dicom/status.js';
-import { IMPLEMENTATION } from './dicom/uid.js';
 import { QUICK_START_DEFAULTS, seedOnFirstStart, whatToTry, withRunSigningKey } from './quick-start.js';
 import { writeSamples } from './samples/samples.js';
-import { UNCOMPRESSED_TRANSFER_SYNTAXES } from './dicom/transfer-syntax.js';
 
 /** Positional arguments each command takes, its own name included. */
 const ARITY: Record<CommandName, number> = {
@@ -63,12 +56,9 @@ async function serve(config: GatewayConfig, allowInsecure: boolean, quickStart =
     if (err instanceof ConfigError || err instanceof FormatError) fail(2, err.message);
     throw err;
   }
-  const backend =
-    config.backend === 'dimse'
-      ? { pacs: `${config.pacs.aeTitle}@${config.pacs.host}:${config.pacs.port}` }
-      : { archive: config.archive.dir };
+  const [main] = tenantSettings(config) as [TenantSettings, ...TenantSettings[]];
   gateway.app.log.info(
-    { url: `${gateway.httpUrl}${config.http.basePath}`, backend: config.backend, ...backend },
+    { url: `${gateway.httpUrl}${config.http.basePath}`, backend: config.backend, ...backendOf(main).identity(main) },
     'dicomweb-gateway ready',
   );
   if (quickStart) process.stdout.write(whatToTry(config, gateway.httpUrl, seeded));
@@ -97,66 +87,47 @@ async function serve(config: GatewayConfig, allowInsecure: boolean, quickStart =
 }
 
 function reindex(config: GatewayConfig): void {
-  const archives = tenantSettings(config).filter((t) => t.backend === 'embedded');
-  if (archives.length === 0) fail(2, 'no tenant has an embedded archive (every tenant is in front of a PACS)');
-  for (const t of archives) {
+  const archives = tenantSettings(config).flatMap((t) => {
+    const rebuild = backendOf(t).reindex;
+    return rebuild ? [{ t, rebuild }] : [];
+  });
+  if (archives.length === 0) fail(2, 'no tenant keeps an index of its own (every tenant is in front of a PACS)');
+  for (const { t, rebuild } of archives) {
     const started = performance.now();
-    const { instances, skipped } = EmbeddedArchive.reindex(embeddedSettings(t, config));
+    const { instances, skipped } = rebuild(t, config);
     process.stdout.write(
       `tenant ${t.id}: ${instances} instance(s) indexed from ${t.archive.dir} in ${((performance.now() - started) / 1000).toFixed(1)} s${skipped ? `; ${skipped} file(s) that do not parse skipped` : ''}\n`,
     );
   }
 }
 
-async function echo(config: GatewayConfig): Promise<void> {
-  if (config.backend !== 'dimse')
-    fail(
-      2,
-      `echo: no PACS is configured (the default tenant is served by the embedded archive in ${config.archive.dir}): nothing to C-ECHO`,
-    );
-  const target = `${config.pacs.aeTitle}@${config.pacs.host}:${config.pacs.port}`;
-  const start = performance.now();
-  const tlsOptions = pacsTlsOptions(config);
+async function echo(tenant: TenantSettings): Promise<void> {
+  const module = backendOf(tenant);
+  if (!module.echo)
+    fail(2, `echo: tenant ${tenant.id} is served by ${module.describe(tenant)}: there is no PACS to C-ECHO`);
   try {
-    const association = await Association.request({
-      host: config.pacs.host,
-      port: config.pacs.port,
-      calledAeTitle: config.pacs.aeTitle,
-      callingAeTitle: config.dimse.aeTitle,
-      presentationContexts: [
-        { abstractSyntax: SopClass.Verification, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] },
-      ],
-      implementation: IMPLEMENTATION,
-      maxPduLength: config.pacs.maxPduLength,
-      timeouts: { connectMs: config.pacs.connectTimeoutMs, artimMs: config.pacs.artimTimeoutMs },
-      ...(tlsOptions ? { tls: tlsOptions } : {}),
-    });
-    const client = new DimseClient(association, { responseTimeoutMs: config.pacs.responseTimeoutMs });
-    const echoStart = performance.now();
-    const status = await client.echo();
-    const rtt = performance.now() - echoStart;
-    await association.release();
+    const { target, status, roundTripMs, associationMs } = await module.echo(tenant);
     process.stdout.write(
-      `C-ECHO ${target}: status ${statusHex(status)}${status === 0 ? ' (Success)' : ''}, round trip ${rtt.toFixed(2)} ms (association ${(echoStart - start).toFixed(1)} ms)\n`,
+      `C-ECHO ${target}: status ${statusHex(status)}${status === 0 ? ' (Success)' : ''}, round trip ${roundTripMs.toFixed(2)} ms (association ${associationMs.toFixed(1)} ms)\n`,
     );
     process.exit(status === 0 ? 0 : 1);
   } catch (err) {
     const message = err instanceof DimseNetworkError ? err.message : String(err);
-    fail(1, `C-ECHO ${target} failed: ${message}`);
+    fail(1, `C-ECHO ${module.describe(tenant)} failed: ${message}`);
   }
 }
 
 /** `probe`: what the tenant's PACS supports (models and levels, C-GET, C-MOVE and its originator, extended negotiation, storage syntaxes), read-only. */
 async function probe(tenant: TenantSettings, json: boolean): Promise<void> {
-  if (tenant.backend !== 'dimse')
-    fail(2, `tenant ${tenant.id} has no PACS (it is served by the embedded archive): nothing to probe`);
-  const { pacs } = tenant;
+  const module = backendOf(tenant);
+  if (!module.probe)
+    fail(2, `tenant ${tenant.id} has no PACS (it is served by ${module.describe(tenant)}): nothing to probe`);
   try {
-    const found = await probeCommand(tenant, silentLogger);
-    process.stdout.write(json ? `${JSON.stringify(found, null, 2)}\n` : formatCapabilities(found));
+    const { report, text } = await module.probe(tenant, silentLogger);
+    process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : text);
   } catch (err) {
     const message = err instanceof DimseNetworkError || err instanceof Error ? err.message : String(err);
-    fail(1, `probing ${pacs.aeTitle}@${pacs.host}:${pacs.port} failed: ${message}`);
+    fail(1, `probing ${module.describe(tenant)} failed: ${message}`);
   }
 }
 
@@ -320,7 +291,7 @@ async function main(): Promise<void> {
     return;
   }
   if (command === 'probe') await probe(tenantOf(), parsed.values.json === true);
-  else if (command === 'echo') await echo(config);
+  else if (command === 'echo') await echo(tenantOf());
   else if (command === 'reindex') reindex(config);
   else if (command === 'sign')
     sign(config, parsed.positionals[1], {

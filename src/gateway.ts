@@ -9,12 +9,13 @@ import { configErrorOf, listenProblem } from './config/load.js';
 import { authConfigProblem } from './auth/from-config.js';
 import { CodecPool } from './codecs/codec-pool.js';
 import { auditFromConfig } from './audit/audit.js';
-import { DEFAULT_TENANT, startTenant, tenantSettings, type Tenant, type TenantArchive } from './tenant.js';
+import { startTenant, type Tenant, type TenantArchive } from './tenant.js';
+import { DEFAULT_TENANT, tenantSettings } from './tenant-settings.js';
+import { backendOf } from './backends/registry.js';
+import type { AdminReport } from './backends/backend.js';
 import type { RenderService } from './services/render-service.js';
 import { GatewayMetrics, type TenantReadings } from './metrics/gateway-metrics.js';
 import { listenMetrics, type MetricsServer } from './metrics/metrics-server.js';
-import { DimseArchive } from './backends/dimse/dimse-archive.js';
-import type { PacsCapabilities } from './backends/dimse/pacs-probe.js';
 
 /** The whole gateway: per tenant a PACS connection pool, a Storage SCP and a cache; one DICOMweb HTTP server. */
 export interface Gateway {
@@ -65,18 +66,7 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
   if (problems.length) throw configErrorOf(problems);
   const log = gatewayLogger(config.log);
   for (const t of settings) {
-    if (
-      t.backend === 'embedded' &&
-      t.dimse.listen &&
-      !isLoopback(t.dimse.host) &&
-      t.dimse.allowedPeers.length === 0 &&
-      !t.dimse.tls?.requireClientCert
-    ) {
-      log.warn(
-        { tenant: t.id, host: t.dimse.host, port: t.dimse.port },
-        "the archive's Storage SCP takes instances from any peer that can reach it: set dimse.allowedPeers (or DICOM TLS with client certificates)",
-      );
-    }
+    for (const { fields, message } of backendOf(t).startWarnings(t)) log.warn({ tenant: t.id, ...fields }, message);
     if (t.auth.mode === 'none')
       log.warn(
         { host: config.http.host, tenant: t.id },
@@ -90,18 +80,11 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
   const metrics = config.metrics.enabled ? new GatewayMetrics() : undefined;
   let metricsServer: MetricsServer | undefined;
   // Each PACS as last probed (null: not yet) and how retrievals run now, by tenant (on the metrics listener only).
-  const pacsReport = (): Record<string, PacsReport> =>
+  const pacsReport = (): Record<string, AdminReport> =>
     Object.fromEntries(
       tenants.flatMap((t) => {
-        if (!(t.archive instanceof DimseArchive)) return [];
-        const report: PacsReport = {
-          retrieval: {
-            method: t.archive.peer.retrieval,
-            chosenBy: t.settings.pacs.retrieve === 'auto' ? 'probe' : 'configuration',
-          },
-          probe: t.archive.capabilities.latest ?? null,
-        };
-        return [[t.settings.id, report]];
+        const report = t.backend.adminReport?.();
+        return report ? [[t.settings.id, report]] : [];
       }),
     );
   const probes: Promise<void>[] = [];
@@ -144,17 +127,12 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
     await closeAll();
     throw err;
   }
-  // Each PACS is probed once, in the background, once the gateway listens (a start that fails does not wait for
-  // it, and a PACS down does not stop the start): logged once, served to operators on the metrics listener only,
-  // and with pacs.retrieve auto it chooses C-GET or C-MOVE (retrievals wait for it).
+  // What a back end does once the gateway listens (a PACS is probed once, in the background: a start that fails
+  // does not wait for it, and a PACS down does not stop the start; with pacs.retrieve auto it chooses C-GET or
+  // C-MOVE, and retrievals wait for it).
   for (const t of tenants) {
-    if (t.archive instanceof DimseArchive && t.settings.pacs.probeAtStart)
-      probes.push(
-        t.archive.probe().then(
-          () => undefined,
-          () => undefined,
-        ),
-      );
+    const after = t.backend.afterListen?.();
+    if (after) probes.push(after);
   }
   const [main] = tenants as [Tenant, ...Tenant[]];
   return {
@@ -172,35 +150,14 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
   };
 }
 
-/** What `/admin/pacs` says of a tenant's PACS. */
-interface PacsReport {
-  retrieval: { method: 'move' | 'get'; chosenBy: 'configuration' | 'probe' };
-  probe: PacsCapabilities | { error: string } | null;
-}
-
-/** What the metrics read of a tenant at each scrape: its PACS pool and cache, or its archive. */
+/** What the metrics read of a tenant at each scrape: its own counters, and what its back end reports. */
 function tenantReadings(t: Tenant): TenantReadings {
-  const { archive } = t;
-  const scp = archive.storageScp?.tallies;
-  const common = {
+  const scp = t.archive.storageScp?.tallies;
+  return {
     tenant: t.id,
     renderCaches: () => t.render.cachedBytes,
     stow: t.stow.tallies,
     ...(scp ? { scp } : {}),
+    ...t.backend.readings(),
   };
-  if (archive instanceof DimseArchive) {
-    const { cache } = archive;
-    return {
-      ...common,
-      pacs: { label: t.settings.pacs.aeTitle, pool: () => archive.peer.poolStats() },
-      cache: {
-        bytes: () => cache.totalBytes,
-        instances: () => cache.size,
-        budgetBytes: cache.maxBytes,
-        lookups: archive.mediator.lookups,
-        evictions: cache.evictions,
-      },
-    };
-  }
-  return { ...common, archive: { instances: () => archive.instanceCount } };
 }

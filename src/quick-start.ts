@@ -1,10 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import type { GatewayConfig } from './config/schema.js';
-import { EmbeddedArchive } from './backends/embedded/embedded-archive.js';
-import { embeddedSettings, scopeOf, tenantSettings } from './tenant.js';
-import { seedSamples } from './samples/samples.js';
+import { scopeOf, tenantSettings } from './tenant-settings.js';
+import { backendOf } from './backends/registry.js';
 import { IMAGING_FIXTURES, IMAGING_STUDY } from './samples/imaging.js';
 import { mint, mintTarget } from './auth/mint.js';
 
@@ -28,29 +25,15 @@ export function withRunSigningKey(config: GatewayConfig): GatewayConfig {
   };
 }
 
-const SEEDED_MARK = '.samples-seeded';
-
 /**
- * Seeds the default tenant's embedded archive with the sample studies the first time (until a seeding has
- * finished: an interrupted one starts again, its stored instances kept as duplicates). Returns how many were
- * stored, or undefined when there was nothing to do.
+ * Seeds the default tenant's archive with the sample studies the first time, where its back end keeps instances
+ * (until a seeding has finished: an interrupted one starts again, its stored instances kept as duplicates).
+ * Returns how many were stored, or undefined when there was nothing to do.
  */
 export async function seedOnFirstStart(config: GatewayConfig): Promise<number | undefined> {
   const [main] = tenantSettings(config);
-  if (!main || main.backend !== 'embedded' || existsSync(path.join(main.archive.dir, SEEDED_MARK))) return undefined;
-  const archive = await EmbeddedArchive.open(embeddedSettings(main, config));
-  try {
-    const outcomes = await seedSamples((incoming) => archive.storeInstance(incoming));
-    const failed = outcomes.filter((o) => o.status.status !== 0);
-    if (failed.length)
-      throw new Error(
-        `seeding the sample studies: ${failed.length} instance(s) refused, the first ${failed[0]?.sopInstanceUid} with status ${failed[0]?.status.status.toString(16)}`,
-      );
-    writeFileSync(path.join(main.archive.dir, SEEDED_MARK), `${new Date().toISOString()}\n`);
-    return outcomes.length;
-  } finally {
-    await archive.close();
-  }
+  if (!main) return undefined;
+  return backendOf(main).seedSamples?.(main, config);
 }
 
 /** What to try, once it listens: the page, a search, an image, a signed thumbnail, a modality sending. */
@@ -64,10 +47,9 @@ export function whatToTry(config: GatewayConfig, httpUrl: string, seeded: number
   const thumbnail = main
     ? `${httpUrl}${mint(main.auth, 'url', mintTarget(`/studies/${IMAGING_STUDY.uid}/thumbnail`, scopeOf(main)), 3600).value}`
     : '';
-  const where =
-    main?.backend === 'embedded'
-      ? `its embedded archive in ${main.archive.dir}${seeded ? ` (seeded now with ${seeded} sample instances)` : ''}`
-      : `the PACS ${config.pacs?.aeTitle}@${config.pacs?.host}:${config.pacs?.port}`;
+  const where = main
+    ? `${backendOf(main).describe(main)}${seeded ? ` (seeded now with ${seeded} sample instances)` : ''}`
+    : '';
   return [
     '',
     `dicomweb-gateway is serving ${where}.`,

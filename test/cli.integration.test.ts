@@ -146,7 +146,12 @@ describe('dicomweb-gateway check', () => {
 describe('commands on the embedded archive', () => {
   it('echo without a PACS exits 2 saying so; sop-classes lists what is taken', async () => {
     const [echo, classes] = await Promise.all([cli(['echo'], { DICOMWEB_AUTH_MODE: 'none' }), cli(['sop-classes'])]);
-    expect([echo.code, echo.stderr]).toEqual([2, expect.stringContaining('echo: no PACS is configured')]);
+    expect([echo.code, echo.stderr]).toEqual([
+      2,
+      expect.stringContaining(
+        'echo: tenant default is served by the embedded archive in ./data/archive: there is no PACS to C-ECHO',
+      ),
+    ]);
     const lines = classes.stdout.trim().split('\n');
     expect(lines).toHaveLength(STORAGE_SOP_CLASSES.size);
     expect(lines).toContain('1.2.840.10008.5.1.4.1.1.2\tCTImage');

@@ -137,7 +137,7 @@ describe('probe', () => {
       () => undefined,
       (err: Error) => err.message,
     );
-    expect(refused).toMatch(/probing NOBODY@127\.0\.0\.1:\d+ failed: .*(refused|ECONNREFUSED)/i);
+    expect(refused).toMatch(/probing the PACS NOBODY@127\.0\.0\.1:\d+ failed: .*(refused|ECONNREFUSED)/i);
     const embedded = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'probe'], {
       env: { ...process.env, DICOMWEB_LOG_LEVEL: 'silent' },
     }).then(

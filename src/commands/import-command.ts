@@ -1,42 +1,12 @@
 import type { GatewayConfig } from '../config/schema.js';
-import type { StoreStatus, IncomingDataset } from '../archive/archive.js';
-import { EmbeddedArchive } from '../backends/embedded/embedded-archive.js';
-import { openPacsStore } from '../backends/dimse/dimse-archive.js';
-import { CodecPool } from '../codecs/codec-pool.js';
-import { embeddedSettings, type TenantSettings } from '../tenant.js';
+import type { TenantSettings } from '../tenant-settings.js';
+import { backendOf } from '../backends/registry.js';
 import { importFiles, type ImportProgress } from '../services/import.js';
-import { silentLogger } from '../logger.js';
 import { ProgressReporter, type ProgressOutput } from './progress.js';
 
 export interface CommandIo {
   stdout: ProgressOutput;
   stderr: ProgressOutput;
-}
-
-/** Where a tenant's instances go: its embedded archive's ingest, or C-STORE to its PACS. */
-async function openTenantStore(
-  tenant: TenantSettings,
-  config: GatewayConfig,
-): Promise<{ store(i: IncomingDataset): Promise<StoreStatus>; close(): Promise<void>; where: string }> {
-  if (tenant.backend === 'embedded') {
-    const archive = await EmbeddedArchive.open(embeddedSettings(tenant, config));
-    return {
-      store: (i) => archive.storeInstance(i),
-      close: () => archive.close(),
-      where: `the embedded archive in ${tenant.archive.dir}`,
-    };
-  }
-  const codecs = new CodecPool({ threads: config.codecs.threads, maxQueue: config.codecs.maxQueue });
-  const pacs = tenant.pacs;
-  const store = await openPacsStore({ pacs, dimse: tenant.dimse, cache: tenant.cache, codecs }, silentLogger);
-  return {
-    store: (i) => store.store(i),
-    close: async () => {
-      await store.close();
-      await codecs.close();
-    },
-    where: `the PACS ${pacs.aeTitle}@${pacs.host}:${pacs.port}`,
-  };
 }
 
 /**
@@ -51,7 +21,7 @@ export async function importCommand(
   options: { concurrency: number },
   io: CommandIo,
 ): Promise<number> {
-  const target = await openTenantStore(tenant, config);
+  const target = await backendOf(tenant).openImportTarget(tenant, config);
   const stop = new AbortController();
   const onSigint = (): void => {
     io.stderr.write('\nstopping: the files being stored finish, no new one is started\n');

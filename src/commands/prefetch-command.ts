@@ -1,6 +1,6 @@
 import type { GatewayConfig } from '../config/schema.js';
 import { mint } from '../auth/mint.js';
-import { scopeOf, type TenantSettings } from '../tenant.js';
+import { scopeOf, type TenantSettings } from '../tenant-settings.js';
 import { ProgressReporter } from './progress.js';
 import type { CommandIo } from './import-command.js';
 

@@ -2,6 +2,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { z } from 'zod';
 import { tenantConflicts } from './tenant-conflicts.js';
+import { BACKEND_KINDS, type BackendKind } from '../backends/kinds.js';
 
 /** One codec worker per core. */
 const DEFAULT_CODEC_THREADS = Math.max(1, os.availableParallelism());
@@ -517,7 +518,7 @@ export const configSchema = z
     >(
       t: T,
     ) => {
-      const backend: 'dimse' | 'embedded' = t.pacs && !t.archive ? 'dimse' : 'embedded';
+      const backend: BackendKind = t.pacs && !t.archive ? 'dimse' : 'embedded';
       const pacs = t.pacs ?? pacsSchema.parse({});
       return {
         ...t,
@@ -528,7 +529,7 @@ export const configSchema = z
         dimse: {
           ...t.dimse,
           host: t.dimse.host ?? dimseHost,
-          listen: t.dimse.listen ?? (backend === 'embedded' || pacs.retrieve !== 'get'),
+          listen: t.dimse.listen ?? BACKEND_KINDS[backend].storageScpByDefault(pacs.retrieve),
         },
       };
     };

@@ -1,10 +1,11 @@
 import path from 'node:path';
+import { BACKEND_KINDS, type BackendKind } from '../backends/kinds.js';
 
 /** The parts of a tenant's configuration that must not be shared with another tenant. */
 interface TenantParts {
   dimse: { host: string; port: number; listen: boolean };
   cache: { dir: string };
-  backend: 'dimse' | 'embedded';
+  backend: BackendKind;
   archive: { dir: string };
   auth: {
     signingKeys: readonly { kid: string; secret: string }[];
@@ -71,7 +72,7 @@ export function tenantConflicts(config: TenantParts & { tenants: Record<string, 
         message: `cache directory ${t.cache.dir} overlaps tenant "${clash[0]}"'s`,
       });
     dirs.push([id, dir]);
-    if (t.backend === 'embedded') {
+    if (BACKEND_KINDS[t.backend].keepsArchive) {
       const archiveDir = path.resolve(t.archive.dir);
       const overlap = dirs.find(([, d]) => within(archiveDir, d) || within(d, archiveDir));
       if (overlap)

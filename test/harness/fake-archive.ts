@@ -20,7 +20,7 @@ import { buildApp, httpSettings, type AppDependencies } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import { CodecPool } from '../../src/codecs/codec-pool.js';
 import { Audit } from '../../src/audit/audit.js';
-import { tenantSettings } from '../../src/tenant.js';
+import { tenantSettings } from '../../src/tenant-settings.js';
 import { QidoService } from '../../src/services/qido-service.js';
 import { RenderService } from '../../src/services/render-service.js';
 import { WadoService } from '../../src/services/wado-service.js';

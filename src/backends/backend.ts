@@ -1,0 +1,70 @@
+import type { Archive, IncomingDataset, StoreStatus } from '../archive/archive.js';
+import type { GatewayConfig } from '../config/schema.js';
+import type { CodecPool } from '../codecs/codec-pool.js';
+import type { StorageScp } from '../dimse-bridge/storage-scp.js';
+import type { Logger } from '../logger.js';
+import type { GatewayMetrics, TenantReadings } from '../metrics/gateway-metrics.js';
+import type { TenantSettings } from '../tenant-settings.js';
+import type { StorageScpHooks } from './storage-scp-from-config.js';
+
+/** A tenant's running archive: what the services use, and its Storage SCP when it listens. */
+export type TenantArchive = Archive & { readonly storageScp?: StorageScp | undefined };
+
+/** What a back end is started with beside its tenant's settings. */
+export interface BackendContext {
+  config: GatewayConfig;
+  codecs: CodecPool;
+  metrics?: GatewayMetrics | undefined;
+  hooks: StorageScpHooks;
+}
+
+/** What the operators' `/admin/pacs` says of a tenant's PACS. */
+export interface AdminReport {
+  retrieval: { method: 'move' | 'get'; chosenBy: 'configuration' | 'probe' };
+  probe: unknown;
+}
+
+/** A back end once started: its archive and what it reports beside it. */
+export interface RunningBackend {
+  archive: TenantArchive;
+  /** Where STOW-RS spools the bulk data parts of an application/dicom+json request. */
+  spoolDir: string;
+  /** What the metrics read of it at each scrape, beside the tenant's own readings. */
+  readings(): Pick<TenantReadings, 'pacs' | 'cache' | 'archive'>;
+  /** What `/admin/pacs` says of it; absent for a back end that is not a PACS. */
+  adminReport?(): AdminReport;
+  /** Work started once the gateway listens (probing a PACS); it settles, never rejects. */
+  afterListen?(): Promise<void>;
+}
+
+/** Where `dicomweb-gateway import` stores, and how it names it. */
+export interface ImportTarget {
+  store(incoming: IncomingDataset): Promise<StoreStatus>;
+  close(): Promise<void>;
+  where: string;
+}
+
+/**
+ * One kind of back end (`dimse`, `embedded`): how it starts from its settings, what it says of itself, and what it
+ * offers beside `Archive` to the commands. The composition root and the commands go through the registry
+ * (registry.ts), never through a kind's name.
+ */
+export interface BackendModule {
+  /** What serves the tenant, for people: "the PACS ORTHANC@pacs:104", "the embedded archive in ./data/archive". */
+  describe(t: TenantSettings): string;
+  /** What the ready line names it by. */
+  identity(t: TenantSettings): Record<string, string>;
+  /** What an operator should hear at start about this configuration. */
+  startWarnings(t: TenantSettings): { fields: Record<string, unknown>; message: string }[];
+  start(t: TenantSettings, context: BackendContext): Promise<RunningBackend>;
+  /** `import`: where the files go. */
+  openImportTarget(t: TenantSettings, config: GatewayConfig): Promise<ImportTarget>;
+  /** `reindex`: the index rebuilt from the stored files (absent: it keeps no index of its own). */
+  reindex?(t: TenantSettings, config: GatewayConfig): { instances: number; skipped: number };
+  /** `start` without a configuration: the sample studies stored on the first start (absent: nothing to seed). */
+  seedSamples?(t: TenantSettings, config: GatewayConfig): Promise<number | undefined>;
+  /** `probe`: what the archive supports, as data and as lines for people (absent: nothing to probe). */
+  probe?(t: TenantSettings, log: Logger): Promise<{ report: unknown; text: string }>;
+  /** `echo`: a C-ECHO's status and times (absent: nothing to echo). */
+  echo?(t: TenantSettings): Promise<{ target: string; status: number; roundTripMs: number; associationMs: number }>;
+}
