@@ -3,7 +3,7 @@
  * reason, never a hang and never a 200 with an empty body. Peers: dcmqrscp (real rejection), a closed port,
  * a TCP black hole, and scripted SCPs built on our own acceptor.
  */
-import { describe, it, expect, afterEach } from 'vitest';
+import { describe, it, expect, afterEach, vi } from 'vitest';
 import { startTestGateway } from './harness/gateway.js';
 import { startDcmqrscp } from '../devkit/pacs.js';
 import { startFakeScp, startBlackHole, isFind, isEcho } from './harness/fake-scp.js';
@@ -194,6 +194,29 @@ describe('QIDO-RS failure mapping', () => {
     const r = await getJson(`${gw.base}/studies`);
     expect(r.status).toBe(504);
     expect(r.body.phase).toBe('response');
+  });
+
+  it('answers 504 within pacs.searchTimeoutMs when a PACS goes silent mid-search, and cancels its C-FIND', async () => {
+    const commands: number[] = [];
+    const scp = await startFakeScp((cmd, reply) => {
+      commands.push(cmd.commandField);
+      // One match, then nothing: neither the final response nor a failure (its host hangs).
+      if (isFind(cmd)) void reply(Status.Pending, {}, match('1.2.826.0.1.3680043.99.60'));
+    });
+    cleanups.push(() => scp.close());
+    const gw = await gatewayFor(scp.port, { pacs: { searchTimeoutMs: 400, responseTimeoutMs: 30_000 } });
+    const started = Date.now();
+    const r = await getJson(`${gw.base}/studies`);
+    const took = Date.now() - started;
+    expect(r.status).toBe(504);
+    expect(r.body).toMatchObject({ error: 'DWG_PACS_TIMEOUT', phase: 'deadline' });
+    expect(String(r.body.message)).toMatch(
+      /^PACS FAKE did not answer in time: no complete answer to the search within 400 ms/,
+    );
+    // Within its deadline, not the 30 s of pacs.responseTimeoutMs (slack for a loaded machine).
+    expect(took).toBeLessThan(5_000);
+    // The C-FIND was cancelled (C-CANCEL-RQ, 0FFF), not left running at the PACS.
+    await vi.waitFor(() => expect(commands).toContain(0x0fff), { timeout: 5_000 });
   });
 
   it.each([

@@ -2,6 +2,7 @@ import type { DicomJsonObject } from '../dicom/json-model.js';
 import type { QueryLevel } from '../dicom/query-attributes.js';
 import type { Tag } from '../dicom/tag.js';
 import type { VR } from '../dicom/vr.js';
+import type { CallOptions } from './cancellation.js';
 
 /**
  * The seam between the DICOMweb services and whatever holds the images: a PACS reached over DIMSE
@@ -13,10 +14,16 @@ import type { VR } from '../dicom/vr.js';
 export interface Archive {
   /** How messages name it ("PACS ORTHANC", "the embedded archive"): errors say which archive failed. */
   readonly name: string;
-  /** Matches of one level (PS3.18 §10.6), in the order the archive finds them. Rejects only through `matches`. */
-  search(request: SearchRequest): SearchResults;
-  /** The instances of a study, series or instance as they become available. Rejects 404 when the archive has none. */
-  open(scope: RetrieveScope): Promise<InstanceStream>;
+  /**
+   * Matches of one level (PS3.18 §10.6), in the order the archive finds them. Rejects only through `matches`;
+   * an aborted `signal` ends them (a C-FIND is cancelled) with the signal's reason.
+   */
+  search(request: SearchRequest, options?: CallOptions): SearchResults;
+  /**
+   * The instances of a study, series or instance as they become available. Rejects 404 when the archive has none;
+   * an aborted `signal` stops the wait and the stream, letting go of the retrieval, with the signal's reason.
+   */
+  open(scope: RetrieveScope, options?: CallOptions): Promise<InstanceStream>;
   /** What a study or series holds, series by series (by Series Number), instances by Instance Number. */
   catalog(scope: RetrieveScope): Promise<CatalogInstance[][]>;
   /** Whether `open(scope)` is answered by what the gateway holds, with no work for a remote archive (rate limits). */

@@ -227,6 +227,11 @@ const pacsSchema = z
     idleTimeoutMs: ms.default(30_000),
     connectTimeoutMs: ms.default(5_000),
     artimTimeoutMs: ms.default(10_000),
+    /**
+     * The longest a whole search may take — every C-FIND of its fan-out, from asking for an association to the last
+     * match — before it is cancelled (C-CANCEL) and answered 504 naming the PACS.
+     */
+    searchTimeoutMs: ms.default(60_000),
     /** Longest wait for each DIMSE response (a C-FIND that sends nothing for this long fails with 504). */
     responseTimeoutMs: ms.default(30_000),
     /** A retrieval (C-MOVE/C-GET) with no arriving instance and no response for this long is cancelled (504). */

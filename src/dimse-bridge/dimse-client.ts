@@ -1,6 +1,7 @@
 import type { Association, MessageHandler, DatasetSink } from './association.js';
 import { CommandField, Priority, type DimseCommand } from './command.js';
 import { Status, isPending, isFailureStatus } from '../dicom/status.js';
+import { untilAborted } from '../abort.js';
 import {
   DimseStatusError,
   DimseTimeoutError,
@@ -103,6 +104,11 @@ export interface FindOptions {
   priority?: number;
   /** The final response was Cancel (FE00) though we sent no C-CANCEL: the PACS cut its answer short. */
   onCancelledByPeer?: () => void;
+  /**
+   * Aborted: the C-FIND is cancelled at once (C-CANCEL, responses drained in the background) even while the
+   * peer sends nothing, and the iteration rejects with the signal's reason.
+   */
+  signal?: AbortSignal | undefined;
 }
 
 export interface MoveProgress {
@@ -265,7 +271,7 @@ export class DimseClient implements MessageHandler {
         writeDataset(identifier, encoding),
       );
       for (;;) {
-        const rsp = await op.queue.next();
+        const rsp = await untilAborted(op.queue.next(), options.signal);
         const status = rsp.command.status ?? Status.Success;
         if (isPending(status)) {
           if (rsp.dataset) yield readDataset(rsp.dataset, encoding);

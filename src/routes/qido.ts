@@ -83,10 +83,14 @@ export function registerQidoRoutes(app: FastifyInstance, options: QidoRouteOptio
         const format = searchFormat(request);
         const qido = parseQidoQuery(scope, request.query, options.limits);
         const base = options.publicUrl(request);
+        // The response closes when it is done or when the client leaves: either way the search has no one to serve.
+        const gone = new AbortController();
+        reply.raw.once('close', () => gone.abort(new Error('the client closed the connection')));
         const search = options.service.search(
           qido,
           ({ study, series, instance }) =>
             `${base}/studies/${study}${series ? `/series/${series}` : ''}${instance ? `/instances/${instance}` : ''}`,
+          gone.signal,
         );
         await sendSearch(reply, search, format, options.headerHoldMs);
         return reply;

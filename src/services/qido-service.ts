@@ -29,9 +29,10 @@ const RETRIEVE_URL = tagToHex(Tags.RetrieveURL);
 export class QidoService {
   constructor(private readonly archive: Archive) {}
 
-  search(request: QidoRequest, retrieveUrl: RetrieveUrlBuilder): QidoSearch {
+  /** `signal`: aborted when the client is gone, so that the archive stops (a C-FIND gets its C-CANCEL) at once. */
+  search(request: QidoRequest, retrieveUrl: RetrieveUrlBuilder, signal?: AbortSignal): QidoSearch {
     const { warnings: received, ...search } = request;
-    const results = this.archive.search(search);
+    const results = this.archive.search(search, { signal });
     async function* matches(): AsyncGenerator<DicomJsonObject, void, undefined> {
       for await (const match of results.matches) {
         yield sortedByTag({ ...match.json, [RETRIEVE_URL]: { vr: 'UR', Value: [retrieveUrl(match.uids)] } });

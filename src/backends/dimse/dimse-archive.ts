@@ -27,6 +27,7 @@ import { DimseSearch } from './search.js';
 import { MoveMediator } from './move-mediator.js';
 import { mappedErrors, mappedIteration } from './archive-errors.js';
 import { ArchiveError } from '../../archive/archive-error.js';
+import { abortable, deadline, eitherSignal, untilAborted, type CallOptions } from '../../archive/cancellation.js';
 import { StoreForwarder } from './store-forwarder.js';
 import { probePacs, probeTargetOf, type PacsCapabilities } from './pacs-probe.js';
 import { PacsCapabilityWatch } from './pacs-capabilities.js';
@@ -115,6 +116,8 @@ export class DimseArchive implements Archive {
     private readonly store: InstanceStore,
     private readonly forwarder: StoreForwarder,
     private readonly echoTimeoutMs: number,
+    /** The longest a whole search may take (pacs.searchTimeoutMs). */
+    private readonly searchTimeoutMs: number,
     /** The PACS as last probed; with `pacs.retrieve: auto`, what chooses C-GET or C-MOVE. */
     readonly capabilities: PacsCapabilityWatch,
   ) {
@@ -188,14 +191,17 @@ export class DimseArchive implements Archive {
       store,
       forwarder,
       echoTimeoutMs,
+      pacs.searchTimeoutMs,
       capabilities,
     );
   }
 
-  search(request: SearchRequest): SearchResults {
-    const results = this.finder.search(request);
+  /** A search within `pacs.searchTimeoutMs` (every C-FIND of its fan-out), or sooner when the caller aborts. */
+  search(request: SearchRequest, options: CallOptions = {}): SearchResults {
+    const signal = eitherSignal(options.signal, deadline(this.searchTimeoutMs, this.name, 'search'));
+    const results = this.finder.search(request, signal);
     return {
-      matches: mappedIteration(results.matches, this.name),
+      matches: mappedIteration(abortable(results.matches, signal), this.name),
       get warnings() {
         return results.warnings;
       },
@@ -210,9 +216,12 @@ export class DimseArchive implements Archive {
     return this.capabilities.probe();
   }
 
-  async open(scope: RetrieveScope): Promise<InstanceStream> {
-    await this.capabilities.beforeRetrieval();
-    const stream = await mappedErrors(this.mediator.open(scope), this.name);
+  async open(scope: RetrieveScope, options: CallOptions = {}): Promise<InstanceStream> {
+    const { signal } = options;
+    await untilAborted(this.capabilities.beforeRetrieval(), signal);
+    // Aborted before the retrieval answered: the stream that comes later is let go unread.
+    const letGo = (late: InstanceStream): void => void late[Symbol.asyncIterator]().return?.();
+    const stream = await untilAborted(mappedErrors(this.mediator.open(scope), this.name), signal, letGo);
     return {
       get fromCache() {
         return stream.fromCache;
@@ -223,7 +232,7 @@ export class DimseArchive implements Archive {
       get failedSubOperations() {
         return stream.failedSubOperations;
       },
-      [Symbol.asyncIterator]: () => mappedIteration(stream, this.name)[Symbol.asyncIterator](),
+      [Symbol.asyncIterator]: () => mappedIteration(abortable(stream, signal), this.name)[Symbol.asyncIterator](),
     };
   }
 

@@ -148,7 +148,10 @@ export class PooledPacsPeer implements PacsPeer {
     }
   }
 
-  async find(identifier: Dataset, options: { fuzzyMatching: boolean }): Promise<FindSession> {
+  async find(
+    identifier: Dataset,
+    options: { fuzzyMatching: boolean; signal?: AbortSignal | undefined },
+  ): Promise<FindSession> {
     const started = performance.now();
     const span = tracer().startSpan('C-FIND', {
       kind: SpanKind.CLIENT,
@@ -168,6 +171,7 @@ export class PooledPacsPeer implements PacsPeer {
     let responses = 0;
     const state = { cancelledByPeer: false };
     const source = lease.client.find(SopClass.StudyRootFind, identifier, {
+      signal: options.signal,
       onCancelledByPeer: () => {
         state.cancelledByPeer = true;
       },

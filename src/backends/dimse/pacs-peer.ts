@@ -65,7 +65,10 @@ export interface RetrieveHooks {
  */
 export interface PacsPeer {
   /** A Study Root C-FIND with the given identifier (its Query/Retrieve Level set). Rejects if the query fails before its first response. */
-  find(identifier: Dataset, options: { fuzzyMatching: boolean }): Promise<FindSession>;
+  find(
+    identifier: Dataset,
+    options: { fuzzyMatching: boolean; signal?: AbortSignal | undefined },
+  ): Promise<FindSession>;
   /** True when retrieved instances reach the gateway's Storage SCP (C-MOVE), false when they come back on the retrieval (C-GET). */
   readonly deliversToStorageScp: boolean;
   /** True when `retrieve` needs the listing first (C-GET proposes contexts for the listed SOP classes). */

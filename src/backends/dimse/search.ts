@@ -31,7 +31,8 @@ export class DimseSearch {
     private readonly options: DimseSearchOptions,
   ) {}
 
-  search(request: SearchRequest): SearchResults {
+  /** `signal` aborted: the C-FIND under way is cancelled at once (dimse-client.ts), whatever the PACS is doing. */
+  search(request: SearchRequest, signal?: AbortSignal): SearchResults {
     const warnings: string[] = [];
     const state = { truncated: false };
     const stages = this.plan(request);
@@ -54,7 +55,10 @@ export class DimseSearch {
     };
 
     const runFind = async (level: QueryLevel, keys: LevelKeys, parents: { study?: string; series?: string }) => {
-      const session = await peer.find(buildIdentifier(level, keys, parents), { fuzzyMatching: request.fuzzyMatching });
+      const session = await peer.find(buildIdentifier(level, keys, parents), {
+        fuzzyMatching: request.fuzzyMatching,
+        signal,
+      });
       if (request.fuzzyMatching && !session.fuzzyMatchingApplied && !fuzzyWarned) {
         fuzzyWarned = true;
         warnings.push(

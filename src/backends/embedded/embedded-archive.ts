@@ -33,6 +33,7 @@ import { readPart10Header } from '../../dicom/part10-reader.js';
 import { toDicomJson } from '../../dicom/json-model.js';
 import { PIXEL_DATA_TAGS, tag, tagToHex } from '../../dicom/tag.js';
 import { ArchiveError } from '../../archive/archive-error.js';
+import { abortReason, abortable, type CallOptions } from '../../archive/cancellation.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { listenStorageScp, type StorageScpHooks } from '../storage-scp-from-config.js';
 import { ArchiveIndex, type IndexedInstance } from './archive-index.js';
@@ -257,11 +258,23 @@ export class EmbeddedArchive implements Archive, StoreDestination {
     }
   }
 
-  search(request: SearchRequest): SearchResults {
-    return searchArchive(this.index, request);
+  search(request: SearchRequest, options: CallOptions = {}): SearchResults {
+    const results = searchArchive(this.index, request);
+    if (!options.signal) return results;
+    const matches = abortable(results.matches, options.signal);
+    return {
+      matches,
+      get warnings() {
+        return results.warnings;
+      },
+      get truncated() {
+        return results.truncated;
+      },
+    };
   }
 
-  async open(scope: RetrieveScope): Promise<InstanceStream> {
+  async open(scope: RetrieveScope, options: CallOptions = {}): Promise<InstanceStream> {
+    const { signal } = options;
     const instances = this.index.instancesIn(scope);
     if (instances.length === 0)
       throw new ArchiveError('not-found', `${describeScope(scope)} is not in the archive`, {}, this.name);
@@ -275,6 +288,7 @@ export class EmbeddedArchive implements Archive, StoreDestination {
       },
       async *[Symbol.asyncIterator](): AsyncGenerator<HeldInstance> {
         for (const instance of instances) {
+          if (signal?.aborted) throw abortReason(signal);
           // A file removed behind the archive's back is counted, not served as an error mid-stream.
           if (!existsSync(instance.path)) {
             state.missing++;
