@@ -5,12 +5,12 @@
  * other credential, one the gateway does not know reads nothing. Every use is audited under the credential's id.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gatewayOnEmbeddedArchive } from './harness/gateway.js';
 import { imagingFixtureFiles, fixture } from './harness/imaging.js';
 import { apiKeyHash, createApiKey } from '../src/auth/api-keys.js';
-import { testCertificates, type TestCertificates } from '../devkit/certificates.js';
+import { anotherClientCertificate, testCertificates, type TestCertificates } from '../devkit/certificates.js';
 import { run } from '../devkit/processes.js';
 import { tempDir } from '../devkit/temp.js';
 
@@ -146,39 +146,7 @@ describe('client certificates over HTTPS', () => {
   beforeAll(async () => {
     certs = await testCertificates();
     // A certificate from the same CA, under another name: verified by TLS, but mapped to nothing.
-    const dir = tempDir('stranger');
-    const f = (n: string): string => path.join(dir, n);
-    await run('openssl', [
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      '/CN=stranger',
-      '-keyout',
-      f('s.key'),
-      '-out',
-      f('s.csr'),
-    ]);
-    writeFileSync(f('s.ext'), 'extendedKeyUsage=clientAuth\n');
-    await run('openssl', [
-      'x509',
-      '-req',
-      '-in',
-      f('s.csr'),
-      '-CA',
-      certs.ca,
-      '-CAkey',
-      certs.caKey,
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-extfile',
-      f('s.ext'),
-      '-out',
-      f('s.pem'),
-    ]);
-    stranger = { cert: f('s.pem'), key: f('s.key') };
+    stranger = await anotherClientCertificate(certs, 'stranger');
     gw = await gatewayOnEmbeddedArchive([imagingFixtureFiles().get(fixture('ct-signed')) as string], {
       http: { tls: { cert: certs.cert, key: certs.key, ca: certs.ca } },
       auth: { mode: 'required', clientCertificates: [{ id: 'viewer-ws', subjectCN: 'viewer', scopes: ['read'] }] },

@@ -59,10 +59,13 @@ const tlsFiles = z
   })
   .strict();
 
+/** The id of a credential (a signing key's kid, an API key, a client certificate): named in audit records. */
+const credentialId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -, at most 64');
+
 /** A signing key for signed URLs and capabilities: an id, and a secret of at least 32 bytes, base64-encoded. */
 const signingKey = z
   .object({
-    kid: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -, at most 64'),
+    kid: credentialId,
     secret: z
       .string()
       .refine(
@@ -102,7 +105,7 @@ const rights = z.array(z.enum(['read', 'write', 'sign'])).min(1);
 /** A service credential (API key) as kept: only its SHA-256 (`dicomweb-gateway apikey create` prints both). */
 const apiKey = z
   .object({
-    id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -, at most 64'),
+    id: credentialId,
     sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, "the key's SHA-256 in hex (64 characters)"),
     scopes: rights,
     /** Refused by name from now on (kept so that its use is audited as a revoked key's). */
@@ -113,7 +116,7 @@ const apiKey = z
 /** A client certificate (mutual TLS on http.tls, verified against its ca) and the rights it grants. */
 const clientCertificate = z
   .object({
-    id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -, at most 64'),
+    id: credentialId,
     fingerprint256: z
       .string()
       .regex(
