@@ -1,13 +1,18 @@
 import type { PacsObserver, PacsPeer, RetrieveRequest } from './pacs-peer.js';
-import { context, trace, SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
+import { context, trace, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { tracer } from '../../tracing/tracing.js';
 import { StudyCatalog } from './study-catalog.js';
 import { catalogOf } from '../../archive/catalog.js';
 import type { InstanceCache, CachedInstance } from '../../cache/instance-cache.js';
-import type { InstanceStore, StoredInstance } from '../../cache/instance-store.js';
-import { receiveInstance, type ArrivedUids } from '../../cache/instance-receiver.js';
-import type { MoveResult, StoreRequestHandler } from '../../dimse-bridge/dimse-client.js';
-import { commandMismatch, type StoreAdmission, type StoreRequest } from '../../dimse-bridge/storage-scp.js';
+import type { InstanceStore } from '../../cache/instance-store.js';
+import { receiveInstance } from '../../cache/instance-receiver.js';
+import type { StoreRequestHandler } from '../../dimse-bridge/dimse-client.js';
+import {
+  commandMismatch,
+  type StoreAdmission,
+  type StoreDestination,
+  type StoreRequest,
+} from '../../dimse-bridge/storage-scp.js';
 import { Status, statusHex } from '../../dicom/status.js';
 import { DimseStatusError, DimseTimeoutError } from '../../dimse-bridge/errors.js';
 import {
@@ -20,13 +25,20 @@ import {
 import { ArchiveError } from '../../archive/archive-error.js';
 import type { Logger } from '../../logger.js';
 import { silentLogger } from '../../logger.js';
-import { ProbeReceiver } from './pacs-probe.js';
-
-interface Listed {
-  sop: string;
-  series: string;
-  sopClassUid?: string;
-}
+import type { ProbeReceiver } from './pacs-probe.js';
+import { ArrivalAdmission } from './arrival-admission.js';
+import { cachedScope, fromCache } from './cache-serving.js';
+import {
+  asArrived,
+  asItem,
+  Consumer,
+  holdIn,
+  inScope,
+  Retrieval,
+  scopeKey,
+  type ActiveRetrievals,
+  type Listed,
+} from './retrieval.js';
 
 export interface MoveMediatorOptions {
   /** A retrieval with no arrival and no response for this long is cancelled and fails (504). */
@@ -38,173 +50,18 @@ export interface MoveMediatorOptions {
   observer?: Pick<PacsObserver, 'retrievalEnded'>;
 }
 
-const scopeKey = (s: RetrieveScope): string => [s.study, s.series ?? '', s.instance ?? ''].join('/');
-
-function inScope(scope: RetrieveScope, item: { study?: string; series: string; sop: string }): boolean {
-  return (
-    (item.study === undefined || item.study === scope.study) &&
-    (!scope.series || item.series === scope.series) &&
-    (!scope.instance || item.sop === scope.instance)
-  );
-}
-
-const asArrived = (a: ArrivedUids): { study: string; series: string; sop: string } => ({
-  study: a.studyInstanceUid,
-  series: a.seriesInstanceUid,
-  sop: a.sopInstanceUid,
-});
-
-const asItem = (c: CachedInstance): { study: string; series: string; sop: string } => ({
-  study: c.studyInstanceUid,
-  series: c.seriesInstanceUid,
-  sop: c.sopInstanceUid,
-});
-
 /**
- * A consumer of a retrieval: a queue of pinned arrivals it wants, and a way to wake it. Until the listing is
- * known it wants whatever arrives in its scope; then exactly the listed instances of its scope.
- */
-class Consumer {
-  readonly queue: HeldInstance[] = [];
-  readonly taken = new Set<string>();
-  private wanted: Set<string> | undefined;
-  private wake: (() => void) | undefined;
-  constructor(readonly scope: RetrieveScope) {}
-
-  setListing(listed: Iterable<Listed>): void {
-    this.wanted = new Set([...listed].filter((l) => inScope(this.scope, l)).map((l) => l.sop));
-    this.signal();
-  }
-
-  get listed(): ReadonlySet<string> | undefined {
-    return this.wanted;
-  }
-
-  offer(held: HeldInstance): void {
-    const sop = held.instance.sopInstanceUid;
-    const wants = this.wanted ? this.wanted.has(sop) : inScope(this.scope, asItem(held.instance));
-    if (!wants || this.taken.has(sop)) {
-      held.release();
-      return;
-    }
-    this.taken.add(sop);
-    this.queue.push(held);
-    this.signal();
-  }
-
-  signal(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
-  }
-
-  waitForChange(): Promise<void> {
-    return new Promise((resolve) => {
-      this.wake = resolve;
-    });
-  }
-}
-
-/** One C-MOVE or C-GET in progress, shared by every request it covers (single-flight). */
-class Retrieval {
-  readonly arrived: CachedInstance[] = [];
-  private readonly arrivedUids = new Set<string>();
-  readonly consumers = new Set<Consumer>();
-  /** Pins on arrivals that came before any consumer joined; released once the first one has them. */
-  readonly earlyPins: (() => void)[] = [];
-  /** The listing C-FIND's instances, once known. */
-  expected: Map<string, Listed> | undefined;
-  listingError: Error | undefined;
-  moveMessageId: number | undefined;
-  /** performance.now() of the first arrival. */
-  firstArrivalAt: number | undefined;
-  /** The retrieval's span (OpenTelemetry): each sub-operation that arrives is an event of it. */
-  span: Span | undefined;
-  /** Called on every arrival: restarts the no-progress deadline. */
-  onArrival: (() => void) | undefined;
-  done = false;
-  error: Error | undefined;
-  result: MoveResult | undefined;
-  readonly listed: Promise<void>;
-  private resolveListed!: () => void;
-  private arrivalWaiters: { scope: RetrieveScope; resolve: () => void }[] = [];
-
-  /** C-MOVE: its instances reach the Storage SCP (C-GET: its own association). */
-  constructor(
-    readonly scope: RetrieveScope,
-    readonly viaStorageScp: boolean,
-  ) {
-    this.listed = new Promise((resolve) => {
-      this.resolveListed = resolve;
-    });
-  }
-
-  setListing(items: Listed[]): void {
-    this.expected = new Map(items.map((item) => [item.sop, item]));
-    for (const c of this.consumers) c.setListing(items);
-    this.resolveListed();
-  }
-
-  failListing(err: Error): void {
-    this.listingError = err;
-    this.resolveListed();
-  }
-
-  /** Whether an arrival belongs to this retrieval: listed, or (before the listing) inside the scope. */
-  expects(c: CachedInstance): boolean {
-    return this.expected ? this.expected.has(c.sopInstanceUid) : inScope(this.scope, asItem(c));
-  }
-
-  /** Records an arrival; false when the instance had arrived already (the probe's C-MOVE may bring a copy too). */
-  arrive(c: CachedInstance): boolean {
-    if (this.arrivedUids.has(c.sopInstanceUid)) return false;
-    this.arrivedUids.add(c.sopInstanceUid);
-    this.arrived.push(c);
-    this.firstArrivalAt ??= performance.now();
-    this.span?.addEvent('sub-operation', { 'dicom.sop_instance_uid': c.sopInstanceUid });
-    this.onArrival?.();
-    this.arrivalWaiters = this.arrivalWaiters.filter((w) => {
-      if (!inScope(w.scope, asItem(c))) return true;
-      w.resolve();
-      return false;
-    });
-    return true;
-  }
-
-  /** Resolves when an instance of `scope` has arrived (at once if one has). */
-  arrivalIn(scope: RetrieveScope): Promise<void> {
-    if (this.arrived.some((c) => inScope(scope, asItem(c)))) return Promise.resolve();
-    return new Promise((resolve) => this.arrivalWaiters.push({ scope, resolve }));
-  }
-
-  covers(scope: RetrieveScope): boolean {
-    if (scope.study !== this.scope.study) return false;
-    if (!this.scope.series) return true;
-    if (scope.series !== this.scope.series) return false;
-    return !this.scope.instance || scope.instance === this.scope.instance;
-  }
-
-  finish(): void {
-    this.done = true;
-    for (const release of this.earlyPins.splice(0)) release();
-    this.resolveListed();
-    for (const w of this.arrivalWaiters.splice(0)) w.resolve();
-    for (const c of this.consumers) c.signal();
-  }
-}
-
-/**
- * WADO-RS retrieval over the PACS (PS3.18 §10.4). Complete scopes are served from the cache. Otherwise one
+ * WADO-RS retrieval over the PACS (PS3.18 §10.4), composed of three jobs: serving complete scopes from the cache
+ * (cache-serving.ts), admitting arrivals (arrival-admission.ts), and running retrievals (here). Otherwise one
  * C-MOVE (or C-GET) per scope runs, shared by every concurrent request it covers. A listing C-FIND says which
  * instances to expect (and makes an unknown scope a 404 before any byte); for C-MOVE it runs alongside the
  * move, so the first instance is not held up by it. Arriving instances — from the Storage SCP or the C-GET
  * association — are matched to waiting requests by Move Originator Message ID, by SOP Instance UID, or, before
  * the listing is in, by their study/series UIDs.
  */
-export class MoveMediator {
-  private readonly active = new Map<string, Retrieval>();
-  /** What the capability probe's C-MOVE asks for, while it runs. */
-  private readonly probe: ProbeReceiver;
+export class MoveMediator implements StoreDestination {
+  private readonly active: ActiveRetrievals = new Map<string, Retrieval>();
+  private readonly admission: ArrivalAdmission;
   /** Complete scopes being synced and recorded, which closing waits for. */
   private readonly recording = new Set<Promise<void>>();
   private readonly catalog: StudyCatalog;
@@ -218,7 +75,17 @@ export class MoveMediator {
   ) {
     this.log = (options.logger ?? silentLogger).child({ component: 'retrieve' });
     this.catalog = new StudyCatalog(peer);
-    this.probe = new ProbeReceiver(options.storageScp.aeTitle);
+    this.admission = new ArrivalAdmission(this.active, cache, options.storageScp.aeTitle, this.log);
+  }
+
+  /** The Storage SCP's question (arrival-admission.ts): is this C-STORE one of our retrievals'? */
+  admitStore(request: StoreRequest): StoreAdmission {
+    return this.admission.admitStore(request);
+  }
+
+  /** Our Storage SCP lent to the capability probe's C-MOVE (arrival-admission.ts). */
+  probeReceiver(): ProbeReceiver {
+    return this.admission.probeReceiver();
   }
 
   /** A cached instance handed out: kept from eviction until released. */
@@ -232,89 +99,6 @@ export class MoveMediator {
   }
 
   /**
-   * Admission at the Storage SCP (PS3.4 §B.2.3 statuses). In front of a PACS the cache takes only what a
-   * retrieval of ours brings: a C-STORE whose Move Originator (our AE title and a running C-MOVE's Message ID,
-   * PS3.7 §9.3.1.1) names it, or, when the PACS does not say, whose SOP Instance UID a running C-MOVE's listing
-   * expects. Its dataset must then carry the command's UIDs and lie in that retrieval's scope. Anything else is
-   * refused — a calling AE title authenticates nobody (docs/security.md).
-   */
-  admitStore(request: StoreRequest): StoreAdmission {
-    const moves = [...this.active.values()].filter((r) => r.viaStorageScp);
-    const originator = request.moveOriginator;
-    const named =
-      originator && originator.aeTitle === this.options.storageScp.aeTitle
-        ? moves.find((r) => r.moveMessageId === originator.messageId)
-        : undefined;
-    const candidates = named ? [named] : moves.filter((r) => !r.expected || r.expected.has(request.sopInstanceUid));
-    // The probe's C-MOVE names no retrieval of ours; its one instance still reaches any retrieval expecting it.
-    const probe = named ? undefined : this.probe.admit(request.sopInstanceUid, (stored) => this.onStored(stored));
-    if (probe) return probe;
-    if (candidates.length === 0)
-      return {
-        refusal: { status: Status.NotAuthorized, comment: 'no retrieval of this gateway expects this instance' },
-      };
-    return {
-      verify: async (arrived) => {
-        // Without the originator, the UID must be listed: wait for listings still running (bounded by the retrieval).
-        if (!named) await Promise.all(candidates.map((r) => r.listed));
-        const belongs = candidates.some(
-          (r) =>
-            inScope(r.scope, asArrived(arrived)) &&
-            (named !== undefined || r.expected?.get(arrived.sopInstanceUid)?.series === arrived.seriesInstanceUid),
-        );
-        return belongs
-          ? undefined
-          : {
-              status: Status.NotAuthorized,
-              comment: 'the instance is not in the scope of any retrieval of this gateway',
-            };
-      },
-      stored: (stored) => this.onStored(stored),
-    };
-  }
-
-  /**
-   * Our Storage SCP lent to the capability probe's C-MOVE (pacs-probe.ts): it admits the one instance the probe
-   * asks for while the probe runs, notes the Move Originator its C-STORE carried, and caches it like any other.
-   */
-  probeReceiver(): ProbeReceiver {
-    return this.probe;
-  }
-
-  /** The mediator: an instance we admitted is durable on disk. Index it and hand it to the retrievals that expect it. */
-  private onStored(stored: StoredInstance & { moveOriginator?: { aeTitle: string; messageId: number } }): void {
-    let cached: CachedInstance;
-    try {
-      cached = this.cache.add(stored);
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message, path: stored.path }, 'stored instance could not be indexed');
-      return;
-    }
-    for (const r of this.active.values()) {
-      const byOriginator =
-        stored.moveOriginator !== undefined &&
-        r.moveMessageId === stored.moveOriginator.messageId &&
-        stored.moveOriginator.aeTitle === this.options.storageScp.aeTitle;
-      if (!byOriginator && !r.expects(cached)) continue;
-      if (!r.arrive(cached)) continue;
-      if (r.consumers.size === 0) r.earlyPins.push(this.cache.pin(cached.sopInstanceUid));
-      for (const c of r.consumers) c.offer(this.hold(cached));
-    }
-    this.cache.evict(); // after the pins: an instance someone waits for is never evicted unread
-  }
-
-  /** The cached instances that answer `scope` without the PACS: the instance, or a scope recorded complete. */
-  private cachedScope(scope: RetrieveScope): CachedInstance[] | undefined {
-    if (!scope.instance) return this.cache.completeScope(scope);
-    const cached = this.cache.peek(scope.instance);
-    return cached &&
-      cached.studyInstanceUid === scope.study &&
-      (!scope.series || cached.seriesInstanceUid === scope.series)
-      ? [cached]
-      : undefined;
-  }
-
-  /**
    * What a study or series holds, series by series in catalog order: from the cache when it holds the scope
    * completely (the PACS may be down), else from the PACS (C-FIND, series first for a study).
    */
@@ -325,7 +109,7 @@ export class MoveMediator {
 
   /** Whether `open(scope)` would be answered from the cache alone (nothing asked of the PACS). */
   holdsLocally(scope: RetrieveScope): boolean {
-    return this.cachedScope(scope) !== undefined;
+    return cachedScope(this.cache, scope) !== undefined;
   }
 
   /** Resolves once every complete scope retrieved so far is recorded (closing the cache waits for it). */
@@ -341,10 +125,10 @@ export class MoveMediator {
 
   /** The instances of a scope. Throws 404 when the PACS has none, 5xx when it cannot be asked. */
   async open(scope: RetrieveScope): Promise<InstanceStream> {
-    const cached = this.cachedScope(scope);
+    const cached = cachedScope(this.cache, scope);
     if (cached) {
       this.lookups.hits++;
-      return this.fromCache(cached);
+      return fromCache(this.cache, cached);
     }
     const running = [...this.active.values()].find((candidate) => candidate.covers(scope));
     if (running) this.lookups.joined++;
@@ -359,28 +143,6 @@ export class MoveMediator {
       if (!r.expected && (r.listingError ?? r.error)) throw (r.listingError ?? r.error) as Error;
     }
     return this.follow(r, scope);
-  }
-
-  private fromCache(instances: CachedInstance[]): InstanceStream {
-    const cache = this.cache;
-    const state = { missing: 0 };
-    return {
-      fromCache: true,
-      failedSubOperations: 0,
-      get missing() {
-        return state.missing;
-      },
-      async *[Symbol.asyncIterator]() {
-        for (const entry of instances) {
-          const live = cache.get(entry.sopInstanceUid);
-          if (!live) {
-            state.missing++;
-            continue;
-          }
-          yield holdIn(cache, live);
-        }
-      },
-    };
   }
 
   private follow(r: Retrieval, scope: RetrieveScope): InstanceStream {
@@ -502,7 +264,7 @@ export class MoveMediator {
         },
         finish: async () => {
           const outcome = await receiver.finish();
-          if ('stored' in outcome) this.onStored(outcome.stored);
+          if ('stored' in outcome) this.admission.stored(outcome.stored);
           progress();
           return outcome;
         },
@@ -624,13 +386,4 @@ export class MoveMediator {
       .flat()
       .map((i) => ({ sop: i.uid, series: i.seriesUid, ...(i.sopClassUid ? { sopClassUid: i.sopClassUid } : {}) }));
   }
-}
-
-/** A cached instance kept from eviction until released (each hold counts). */
-function holdIn(cache: InstanceCache, cached: CachedInstance): HeldInstance {
-  return {
-    instance: cached,
-    release: cache.pin(cached.sopInstanceUid),
-    holdAgain: () => cache.pin(cached.sopInstanceUid),
-  };
 }
