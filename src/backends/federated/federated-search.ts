@@ -45,6 +45,9 @@ export function federatedSearch(
     .map((member, index) => ({ member, index }))
     .sort((a, b) => a.member.priority - b.member.priority || a.index - b.index)
     .map((r) => r.member);
+  // Each member's first offset+limit matches suffice: a member cut there holds more than offset+limit distinct
+  // matches of its own, and its duplicates of better members are at most what those members gave, so the merged
+  // prefix already holds offset+limit distinct matches before any match it did not send.
   const wanted = request.offset + request.limit;
   const warnings: string[] = [];
   const state = { truncated: false };
