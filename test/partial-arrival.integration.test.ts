@@ -12,9 +12,7 @@ import { freePort } from '../devkit/ports.js';
 import { run } from '../devkit/processes.js';
 import { tempDir } from '../devkit/temp.js';
 import { startTestGateway } from './harness/gateway.js';
-import { encodePart10File } from '../src/dicom/part10.js';
-import { Dataset } from '../src/dicom/dataset.js';
-import { Tags, tag } from '../src/dicom/tag.js';
+import { largeInstanceHead } from './harness/large-instance.js';
 import { EmbeddedArchive } from '../src/backends/embedded/embedded-archive.js';
 
 const STUDY = '1.2.826.0.1.3680043.99.41';
@@ -23,31 +21,8 @@ const INSTANCE = `${SERIES}.1`;
 
 /** A secondary capture instance with `pixelBytes` of pixel data, written to a file without holding it whole. */
 function largeInstance(file: string, pixelBytes: number): void {
-  const ds = new Dataset()
-    .setText(Tags.SOPClassUID, '1.2.840.10008.5.1.4.1.1.7', 'UI')
-    .setText(Tags.SOPInstanceUID, INSTANCE, 'UI')
-    .setText(Tags.StudyInstanceUID, STUDY, 'UI')
-    .setText(Tags.SeriesInstanceUID, SERIES, 'UI')
-    .setText(Tags.PatientName, 'Partial^Arrival', 'PN')
-    .setText(Tags.PatientID, 'PARTIAL-1', 'LO')
-    .setText(tag(0x0008, 0x0060), 'OT', 'CS')
-    .setUint16(Tags.SamplesPerPixel, 1)
-    .setText(Tags.PhotometricInterpretation, 'MONOCHROME2', 'CS')
-    .setUint16(Tags.Rows, 8192)
-    .setUint16(Tags.Columns, pixelBytes / 8192 / 2)
-    .setUint16(Tags.BitsAllocated, 16)
-    .setUint16(Tags.BitsStored, 16)
-    .setUint16(Tags.HighBit, 15)
-    .setUint16(Tags.PixelRepresentation, 0);
-  const header = Buffer.from([0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x57, 0, 0, 0, 0, 0, 0]);
-  header.writeUInt32LE(pixelBytes, 8);
-  writeFileSync(
-    file,
-    Buffer.concat([
-      encodePart10File(ds, { sopClassUid: '1.2.840.10008.5.1.4.1.1.7', sopInstanceUid: INSTANCE }),
-      header,
-    ]),
-  );
+  const ids = { study: STUDY, series: SERIES, instance: INSTANCE, patientName: 'Partial^Arrival' };
+  writeFileSync(file, largeInstanceHead(ids, 8192, pixelBytes / 8192 / 2));
   const chunk = Buffer.alloc(1 << 20, 0x33);
   for (let written = 0; written < pixelBytes; written += chunk.length) writeFileSync(file, chunk, { flag: 'a' });
 }

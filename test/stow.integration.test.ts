@@ -10,13 +10,14 @@ import path from 'node:path';
 import { gatewayOnEmbeddedArchive, startTestGateway } from './harness/gateway.js';
 import { imagingFixtureFiles, fixture } from './harness/imaging.js';
 import { fetchMultipart } from './harness/multipart.js';
+import { largeInstanceHead } from './harness/large-instance.js';
 import { metaEnd } from './harness/variants.js';
 import { IMAGING_STUDY } from '../src/samples/imaging.js';
 import { run } from '../devkit/processes.js';
 import { startOrthanc, type TestPacs } from '../devkit/pacs.js';
 import { encodePart10File } from '../src/dicom/part10.js';
 import { Dataset } from '../src/dicom/dataset.js';
-import { Tags, tag } from '../src/dicom/tag.js';
+import { Tags } from '../src/dicom/tag.js';
 import { EmbeddedArchive } from '../src/backends/embedded/embedded-archive.js';
 import { freePort } from '../devkit/ports.js';
 import { tempDir } from '../devkit/temp.js';
@@ -200,30 +201,13 @@ describe('STOW-RS into the embedded archive', () => {
     const pixelBytes = 16 * 2 ** 20;
     const instance = (n: number): { head: Buffer; uid: string } => {
       const uid = `1.2.826.0.1.3680043.99.8.${n}`;
-      const ds = new Dataset()
-        .setText(Tags.SOPClassUID, '1.2.840.10008.5.1.4.1.1.7', 'UI')
-        .setText(Tags.SOPInstanceUID, uid, 'UI')
-        .setText(Tags.StudyInstanceUID, '1.2.826.0.1.3680043.99.8', 'UI')
-        .setText(Tags.SeriesInstanceUID, '1.2.826.0.1.3680043.99.8.0', 'UI')
-        .setText(Tags.PatientName, 'Large^Upload', 'PN')
-        .setText(tag(0x0008, 0x0060), 'OT', 'CS')
-        .setUint16(Tags.SamplesPerPixel, 1)
-        .setText(Tags.PhotometricInterpretation, 'MONOCHROME2', 'CS')
-        .setUint16(Tags.Rows, 2048)
-        .setUint16(Tags.Columns, 4096)
-        .setUint16(Tags.BitsAllocated, 16)
-        .setUint16(Tags.BitsStored, 16)
-        .setUint16(Tags.HighBit, 15)
-        .setUint16(Tags.PixelRepresentation, 0);
-      const pixelHeader = Buffer.from([0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x57, 0, 0, 0, 0, 0, 0]);
-      pixelHeader.writeUInt32LE(pixelBytes, 8);
-      return {
-        head: Buffer.concat([
-          encodePart10File(ds, { sopClassUid: '1.2.840.10008.5.1.4.1.1.7', sopInstanceUid: uid }),
-          pixelHeader,
-        ]),
-        uid,
+      const ids = {
+        study: '1.2.826.0.1.3680043.99.8',
+        series: '1.2.826.0.1.3680043.99.8.0',
+        instance: uid,
+        patientName: 'Large^Upload',
       };
+      return { head: largeInstanceHead(ids, 2048, 4096), uid };
     };
     const zeros = Buffer.alloc(256 * 1024, 0x11);
     // Generated as it is sent: the test holds no more of it than the gateway should.

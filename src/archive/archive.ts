@@ -81,6 +81,22 @@ export interface SearchResults {
   readonly truncated: boolean;
 }
 
+/** The same results with their matches passed through `wrap` (mapped, made abortable), warnings and truncation as they are. */
+export function withMatches(
+  results: SearchResults,
+  wrap: (matches: SearchResults['matches']) => SearchResults['matches'],
+): SearchResults {
+  return {
+    matches: wrap(results.matches),
+    get warnings() {
+      return results.warnings;
+    },
+    get truncated() {
+      return results.truncated;
+    },
+  };
+}
+
 /** An instance to store: its dataset as sent (no File Meta Information), in `transferSyntaxUid`. */
 export interface IncomingDataset {
   sopClassUid: string;

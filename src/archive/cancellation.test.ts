@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { abortable, deadline, untilAborted } from './cancellation.js';
+import { deadline } from './cancellation.js';
+import { abortable, untilAborted } from '../abort.js';
 import { ArchiveError } from './archive-error.js';
 
 describe('cancelling archive calls', () => {

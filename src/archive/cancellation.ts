@@ -1,7 +1,5 @@
 import { ArchiveError } from './archive-error.js';
 
-export { abortable, abortReason, eitherSignal, untilAborted } from '../abort.js';
-
 /** How a caller bounds an archive call: aborted, the call stops, lets go of what it holds, and rejects. */
 export interface CallOptions {
   /** Aborted by the caller (a client gone) or by a deadline (`deadline()`): its `reason` is what the call rejects with. */

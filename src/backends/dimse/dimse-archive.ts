@@ -1,13 +1,14 @@
 import path from 'node:path';
-import type {
-  Archive,
-  CatalogInstance,
-  IncomingDataset,
-  InstanceStream,
-  RetrieveScope,
-  SearchRequest,
-  SearchResults,
-  StoreStatus,
+import {
+  withMatches,
+  type Archive,
+  type CatalogInstance,
+  type IncomingDataset,
+  type InstanceStream,
+  type RetrieveScope,
+  type SearchRequest,
+  type SearchResults,
+  type StoreStatus,
 } from '../../archive/archive.js';
 import type { CodecPool } from '../../codecs/codec-pool.js';
 import type { Logger } from '../../logger.js';
@@ -27,7 +28,8 @@ import { DimseSearch } from './search.js';
 import { MoveMediator } from './move-mediator.js';
 import { mappedErrors, mappedIteration } from './archive-errors.js';
 import { ArchiveError } from '../../archive/archive-error.js';
-import { abortable, deadline, eitherSignal, untilAborted, type CallOptions } from '../../archive/cancellation.js';
+import { deadline, type CallOptions } from '../../archive/cancellation.js';
+import { abortable, eitherSignal, untilAborted } from '../../abort.js';
 import { StoreForwarder } from './store-forwarder.js';
 import { probePacs, probeTargetOf, type PacsCapabilities } from './pacs-probe.js';
 import { PacsCapabilityWatch } from './pacs-capabilities.js';
@@ -199,16 +201,9 @@ export class DimseArchive implements Archive {
   /** A search within `pacs.searchTimeoutMs` (every C-FIND of its fan-out), or sooner when the caller aborts. */
   search(request: SearchRequest, options: CallOptions = {}): SearchResults {
     const signal = eitherSignal(options.signal, deadline(this.searchTimeoutMs, this.name, 'search'));
-    const results = this.finder.search(request, signal);
-    return {
-      matches: mappedIteration(abortable(results.matches, signal), this.name),
-      get warnings() {
-        return results.warnings;
-      },
-      get truncated() {
-        return results.truncated;
-      },
-    };
+    return withMatches(this.finder.search(request, signal), (matches) =>
+      mappedIteration(abortable(matches, signal), this.name),
+    );
   }
 
   /** Probes the PACS now (pacs-probe.ts): recorded for /admin/pacs, and with `pacs.retrieve: auto` applied. */

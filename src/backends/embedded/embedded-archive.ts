@@ -4,6 +4,7 @@ import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import {
   describeScope,
+  withMatches,
   type IncomingDataset,
   type StoreStatus,
   type StoredMetadata,
@@ -33,7 +34,8 @@ import { readPart10Header } from '../../dicom/part10-reader.js';
 import { toDicomJson } from '../../dicom/json-model.js';
 import { PIXEL_DATA_TAGS, tag, tagToHex } from '../../dicom/tag.js';
 import { ArchiveError } from '../../archive/archive-error.js';
-import { abortReason, abortable, type CallOptions } from '../../archive/cancellation.js';
+import type { CallOptions } from '../../archive/cancellation.js';
+import { abortReason, abortable } from '../../abort.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { listenStorageScp, type StorageScpHooks } from '../storage-scp-from-config.js';
 import { ArchiveIndex, type IndexedInstance } from './archive-index.js';
@@ -259,18 +261,8 @@ export class EmbeddedArchive implements Archive, StoreDestination {
   }
 
   search(request: SearchRequest, options: CallOptions = {}): SearchResults {
-    const results = searchArchive(this.index, request);
-    if (!options.signal) return results;
-    const matches = abortable(results.matches, options.signal);
-    return {
-      matches,
-      get warnings() {
-        return results.warnings;
-      },
-      get truncated() {
-        return results.truncated;
-      },
-    };
+    const { signal } = options;
+    return withMatches(searchArchive(this.index, request), (matches) => abortable(matches, signal));
   }
 
   async open(scope: RetrieveScope, options: CallOptions = {}): Promise<InstanceStream> {

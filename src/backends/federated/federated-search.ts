@@ -1,5 +1,6 @@
 import type { Archive, SearchMatch, SearchRequest, SearchResults } from '../../archive/archive.js';
-import { deadline, eitherSignal, type CallOptions } from '../../archive/cancellation.js';
+import { deadline, type CallOptions } from '../../archive/cancellation.js';
+import { eitherSignal } from '../../abort.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 
 /** One archive of a tenant's federation, as a search sees it. */
