@@ -25,8 +25,10 @@ export interface PacsOptions {
   moreDestinations?: { aeTitle: string; host: string; port: number }[];
   /** Load the generated fixtures (default true). */
   loadFixtures?: boolean;
-  /** dcmqrscp: index these files instead of the generated fixtures. */
+  /** Load these files instead of the generated fixtures (dcmqrscp indexes them, Orthanc takes them over REST). */
   files?: string[];
+  /** The DICOM port to listen on (default: a free one), e.g. to bring a stopped PACS back where it was. */
+  port?: number;
   /** dcmqrscp: log every request (to count C-MOVE/C-GET requests). */
   verbose?: boolean;
   /**
@@ -50,7 +52,7 @@ export async function startDcmqrscp(options: PacsOptions = {}): Promise<TestPacs
   const dir = tempDir('dcmqrscp');
   const db = path.join(dir, 'db');
   mkdirSync(db);
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const aeTitle = 'QRSCP';
   const destinations = [
     ...(options.moveDestination ? [options.moveDestination] : []),
@@ -95,7 +97,7 @@ AETable END
 /** Orthanc with its DICOMweb plugin, UTF-8 default encoding, fixtures uploaded over its REST API. */
 export async function startOrthanc(options: PacsOptions = {}): Promise<TestPacs> {
   const dir = tempDir('orthanc');
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const httpPort = await freePort();
   const aeTitle = 'ORTHANC';
   const modalities: Record<string, [string, string, number]> = {};
@@ -135,7 +137,7 @@ export async function startOrthanc(options: PacsOptions = {}): Promise<TestPacs>
   await waitForPeer(proc, port, 'Orthanc');
   await waitForPort(httpPort);
   if (options.loadFixtures !== false) {
-    for (const file of fixtureFiles().files) {
+    for (const file of options.files ?? fixtureFiles().files) {
       const res = await fetch(`http://127.0.0.1:${httpPort}/instances`, { method: 'POST', body: readFileSync(file) });
       if (!res.ok) throw new Error(`Orthanc refused ${file}: ${res.status} ${await res.text()}`);
     }

@@ -105,16 +105,15 @@ async function echo(tenant: TenantSettings): Promise<void> {
   const module = backendOf(tenant);
   if (!module.echo)
     fail(2, `echo: tenant ${tenant.id} is served by ${module.describe(tenant)}: there is no PACS to C-ECHO`);
-  try {
-    const { target, status, roundTripMs, associationMs } = await module.echo(tenant);
-    process.stdout.write(
-      `C-ECHO ${target}: status ${statusHex(status)}${status === 0 ? ' (Success)' : ''}, round trip ${roundTripMs.toFixed(2)} ms (association ${associationMs.toFixed(1)} ms)\n`,
-    );
-    process.exit(status === 0 ? 0 : 1);
-  } catch (err) {
-    const message = err instanceof DimseNetworkError ? err.message : String(err);
-    fail(1, `C-ECHO ${module.describe(tenant)} failed: ${message}`);
+  const results = await module.echo(tenant);
+  for (const r of results) {
+    if ('error' in r) process.stderr.write(`C-ECHO ${r.target} failed: ${r.error}\n`);
+    else
+      process.stdout.write(
+        `C-ECHO ${r.target}: status ${statusHex(r.status)}${r.status === 0 ? ' (Success)' : ''}, round trip ${r.roundTripMs.toFixed(2)} ms (association ${r.associationMs.toFixed(1)} ms)\n`,
+      );
   }
+  process.exit(results.every((r) => 'status' in r && r.status === 0) ? 0 : 1);
 }
 
 /** `probe`: what the tenant's PACS supports (models and levels, C-GET, C-MOVE and its originator, extended negotiation, storage syntaxes), read-only. */

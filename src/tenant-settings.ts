@@ -1,4 +1,4 @@
-import type { GatewayConfig } from './config/schema.js';
+import type { FederationMember, GatewayConfig } from './config/schema.js';
 import type { AuthConfig } from './auth/from-config.js';
 import type { TenantScope } from './auth/tenant-scope.js';
 import type { EmbeddedArchiveSettings } from './backends/embedded/embedded-archive.js';
@@ -15,6 +15,10 @@ export interface TenantSettings {
   backend: GatewayConfig['backend'];
   pacs: GatewayConfig['pacs'];
   archive: GatewayConfig['archive'];
+  /** Several archives behind the tenant (`pacs` as a list), by priority; empty for one archive. */
+  members: readonly FederationMember[];
+  /** The member STOW-RS stores into, by name (a federation only). */
+  stowTarget: string | undefined;
   dimse: GatewayConfig['dimse'];
   auth: AuthConfig;
   cache: GatewayConfig['cache'];
@@ -30,6 +34,8 @@ export function tenantSettings(config: GatewayConfig): TenantSettings[] {
       backend: config.backend,
       pacs: config.pacs,
       archive: config.archive,
+      members: config.members,
+      stowTarget: config.stowTarget,
       dimse: config.dimse,
       auth: config.auth,
       cache: config.cache,

@@ -6,7 +6,8 @@
 import { describe, it, expect, afterEach, vi } from 'vitest';
 import { startTestGateway } from './harness/gateway.js';
 import { startDcmqrscp } from '../devkit/pacs.js';
-import { startFakeScp, startBlackHole, isFind, isEcho } from './harness/fake-scp.js';
+import { startFakeScp, isFind, isEcho } from './harness/fake-scp.js';
+import { startBlackHole } from '../devkit/black-hole.js';
 import { freePort } from '../devkit/ports.js';
 import { Status } from '../src/dicom/status.js';
 import { Dataset } from '../src/dicom/dataset.js';

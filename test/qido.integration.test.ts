@@ -7,6 +7,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { PACS_KINDS, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway, gatewayOnEmbeddedArchive } from './harness/gateway.js';
+import { startFederation } from './harness/federation.js';
 import { PATIENTS, allStudies, allInstances } from '../src/samples/catalog.js';
 import type { DicomJsonObject, PersonNameJson } from '../src/dicom/json-model.js';
 
@@ -20,6 +21,16 @@ const BACKENDS = {
     start: async () => ({ gw: await gatewayOnEmbeddedArchive(), stop: async () => {} }),
     checksSequences: true,
     fuzzy: true,
+    returnsSopClass: true,
+  },
+  // Orthanc, dcmqrscp and the embedded archive, some studies in two of them: every answer merged, each match once.
+  federation: {
+    start: async () => {
+      const { gw, stop } = await startFederation();
+      return { gw: { ...gw, close: async () => {} }, stop };
+    },
+    checksSequences: false,
+    fuzzy: false,
     returnsSopClass: true,
   },
 } as const;

@@ -8,6 +8,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { PACS_KINDS, type TestPacs } from '../devkit/pacs.js';
 import { startTestGateway, gatewayOnEmbeddedArchive } from './harness/gateway.js';
+import { startFederation, type Federation } from './harness/federation.js';
 import { freePort } from '../devkit/ports.js';
 import { fetchMultipart } from './harness/multipart.js';
 import { fixtureFiles } from '../devkit/fixtures.js';
@@ -48,6 +49,9 @@ const BACKENDS = [
   ['dcmqrscp', 'move'],
   ['dcmqrscp', 'get'],
   ['embedded', undefined],
+  // Orthanc, dcmqrscp and the embedded archive behind one tenant, each study retrieved from where it is.
+  ['federation', 'move'],
+  ['federation', 'get'],
 ] as const;
 
 for (const [kind, mode] of BACKENDS) {
@@ -56,10 +60,16 @@ for (const [kind, mode] of BACKENDS) {
     () => {
       let pacs: TestPacs;
       let gw: Gateway;
+      let federation: Federation | undefined;
 
       beforeAll(async () => {
         if (kind === 'embedded') {
           gw = await gatewayOnEmbeddedArchive();
+          return;
+        }
+        if (kind === 'federation') {
+          federation = await startFederation({ pacs: { retrieve: mode } });
+          gw = { ...federation.gw, close: async () => {} };
           return;
         }
         const dimsePort = await freePort();
@@ -72,6 +82,7 @@ for (const [kind, mode] of BACKENDS) {
       afterAll(async () => {
         await gw?.close();
         await pacs?.stop();
+        await federation?.stop();
       });
 
       it('retrieves a study as multipart/related application/dicom, every instance equal to its fixture', async () => {

@@ -30,9 +30,10 @@ export interface Archive {
   holdsLocally(scope: RetrieveScope): boolean;
   /**
    * Each instance's DICOM JSON as the archive keeps it (BulkDataURIs relative: "bulkdata/7FE00010"), for
-   * `/metadata` without reading files; absent when the archive keeps none (then the files are read).
+   * `/metadata` without reading files; absent, or undefined for a scope, when the archive keeps none (then the
+   * files are read).
    */
-  storedMetadata?(scope: RetrieveScope): Promise<StoredMetadata[]>;
+  storedMetadata?(scope: RetrieveScope): Promise<StoredMetadata[] | undefined>;
   /**
    * Takes in one instance (PS3.4 §B.2.3 status; Success only once it is durable and indexed). Absent where the
    * archive takes none: in front of a PACS (until STOW-RS forwards by C-STORE).
@@ -79,6 +80,11 @@ export interface SearchResults {
   readonly warnings: readonly string[];
   /** True once more than offset+limit matches were seen (final after `matches` ends). */
   readonly truncated: boolean;
+  /**
+   * Resolves when no Warning can come any more, where warnings may grow after the first match (several archives:
+   * one that misses its deadline is named when it does). The answer's headers wait for it.
+   */
+  readonly settled?: Promise<void>;
 }
 
 /** The same results with their matches passed through `wrap` (mapped, made abortable), warnings and truncation as they are. */
@@ -94,6 +100,7 @@ export function withMatches(
     get truncated() {
       return results.truncated;
     },
+    ...(results.settled ? { settled: results.settled } : {}),
   };
 }
 

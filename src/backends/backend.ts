@@ -18,11 +18,19 @@ export interface BackendContext {
   hooks: StorageScpHooks;
 }
 
-/** What the operators' `/admin/pacs` says of a tenant's PACS. */
-export interface AdminReport {
+/** What the operators' `/admin/pacs` says of one PACS. */
+export interface PacsReport {
   retrieval: { method: 'move' | 'get'; chosenBy: 'configuration' | 'probe' };
   probe: unknown;
 }
+
+/** What `/admin/pacs` says of a tenant: its PACS, or each PACS of a federation by member name. */
+export type AdminReport = PacsReport | { members: Record<string, PacsReport> };
+
+/** One C-ECHO (`dicomweb-gateway echo`): its status and times, or why it could not be made. */
+export type EchoResult = { target: string } & (
+  { status: number; roundTripMs: number; associationMs: number } | { error: string }
+);
 
 /** A back end once started: its archive and what it reports beside it. */
 export interface RunningBackend {
@@ -45,7 +53,7 @@ export interface ImportTarget {
 }
 
 /**
- * One kind of back end (`dimse`, `embedded`): how it starts from its settings, what it says of itself, and what it
+ * One kind of back end (`dimse`, `embedded`, `federated`): how it starts from its settings, what it says of itself, and what it
  * offers beside `Archive` to the commands. The composition root and the commands go through the registry
  * (registry.ts), never through a kind's name.
  */
@@ -65,6 +73,6 @@ export interface BackendModule {
   seedSamples?(t: TenantSettings, config: GatewayConfig): Promise<number | undefined>;
   /** `probe`: what the archive supports, as data and as lines for people (absent: nothing to probe). */
   probe?(t: TenantSettings, log: Logger): Promise<{ report: unknown; text: string }>;
-  /** `echo`: a C-ECHO's status and times (absent: nothing to echo). */
-  echo?(t: TenantSettings): Promise<{ target: string; status: number; roundTripMs: number; associationMs: number }>;
+  /** `echo`: a C-ECHO to each PACS, its status and times (absent: nothing to echo). */
+  echo?(t: TenantSettings): Promise<EchoResult[]>;
 }

@@ -3,6 +3,7 @@ import type { BackendModule } from './backend.js';
 import type { BackendKind } from './kinds.js';
 import { dimseBackend } from './dimse/backend.js';
 import { embeddedBackend } from './embedded/backend.js';
+import { federatedBackend } from './federated/backend.js';
 
 /**
  * Every kind of back end, by the name the configuration resolves a tenant to (`backend`). The only place that
@@ -12,6 +13,7 @@ import { embeddedBackend } from './embedded/backend.js';
 export const BACKENDS: Readonly<Record<BackendKind, BackendModule>> = {
   dimse: dimseBackend,
   embedded: embeddedBackend,
+  federated: federatedBackend,
 };
 
 /** The module of a tenant's back end. */

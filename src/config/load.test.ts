@@ -59,6 +59,46 @@ describe('configuration', () => {
     ).toThrow(/a tenant needs pacs .* or archive/);
   });
 
+  it('takes several archives as a list under pacs, and says what is wrong with one', () => {
+    const yaml = file(
+      [
+        'pacs:',
+        '  - { name: local, archive: { dir: /srv/local } }',
+        '  - { name: main, aeTitle: MAIN, host: pacs.example.org, port: 104, retrieve: get }',
+        '  - { name: cardio, aeTitle: CARDIO, port: 4242, priority: 0, searchTimeoutMs: 3000 }',
+        'stow: { target: main }',
+        'federation: { readyWhen: all }',
+      ].join('\n'),
+    );
+    const config = loadConfig({ file: yaml, env: {} });
+    expect(config.backend).toBe('federated');
+    expect(config.members).toMatchObject([
+      { kind: 'embedded', name: 'local', priority: 0, archive: { dir: '/srv/local' }, searchTimeoutMs: 60_000 },
+      { kind: 'dimse', name: 'main', priority: 1, pacs: { aeTitle: 'MAIN', retrieve: 'get', maxAssociations: 8 } },
+      { kind: 'dimse', name: 'cardio', priority: 0, pacs: { aeTitle: 'CARDIO', searchTimeoutMs: 3000 } },
+    ]);
+    expect(config).toMatchObject({
+      stowTarget: 'main',
+      federation: { readyWhen: 'all' },
+      archive: { dir: '/srv/local' },
+    });
+    // The embedded member and CARDIO's C-MOVE need the Storage SCP.
+    expect(config.dimse.listen).toBe(true);
+    // From the environment, as JSON.
+    const fromEnv = loadConfig({ env: { DICOMWEB_PACS: '[{"name":"a","aeTitle":"A"},{"name":"b","aeTitle":"B"}]' } });
+    expect(fromEnv.members.map((m) => m.name)).toEqual(['a', 'b']);
+    const bad =
+      (text: string): (() => unknown) =>
+      () =>
+        loadConfig({ file: file(text), env: {} });
+    expect(bad('pacs: [{ name: a, aeTitle: A, port: 70000 }]')).toThrow(/pacs\.0\.port/);
+    expect(bad('pacs: [{ name: a }, { name: a }]')).toThrow(/pacs\.1\.name: "a" is listed twice/);
+    expect(bad('pacs: [{ name: a, archive: {} }, { name: b, archive: { dir: /x } }]')).toThrow(/at most one embedded/);
+    expect(bad('pacs: [{ name: a }]\nstow: { target: b }')).toThrow(/stow\.target: names no member of pacs \(a\)/);
+    expect(bad('pacs: [{ name: a }]\narchive: { dir: /x }')).toThrow(/list the archive as a member of pacs/);
+    expect(bad('pacs: []')).toThrow(/list at least one archive/);
+  });
+
   it('reads YAML and JSON files, and environment variables override them', () => {
     const yaml = file('pacs: { aeTitle: PACS1, port: 104 }\ncache: { maxBytes: 512MiB }\n');
     expect(

@@ -77,6 +77,20 @@ function leafKind(schema: z.ZodType): LeafKind {
   return 'string';
 }
 
+/**
+ * A key that takes one of several shapes (`pacs`: one PACS or a list) fails as a whole; what was wrong is said by
+ * the shape the value has — of the branches that did not fail at its root for want of the right type, the one
+ * with fewest problems.
+ */
+function branchIssues(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return [issue];
+  const shaped = issue.errors
+    .filter((branch) => !branch.some((i) => i.code === 'invalid_type' && i.path.length === 0))
+    .sort((a, b) => a.length - b.length)[0];
+  if (!shaped) return [issue];
+  return shaped.flatMap((i) => branchIssues({ ...i, path: [...issue.path, ...i.path] } as z.core.$ZodIssue));
+}
+
 /** Every configuration key with its environment variable: `pacs.maxAssociations` ↔ DICOMWEB_PACS_MAX_ASSOCIATIONS. */
 export function configLeaves(schema: z.ZodType = configSchema, path: string[] = []): Leaf[] {
   const s = unwrap(schema);
@@ -87,6 +101,12 @@ export function configLeaves(schema: z.ZodType = configSchema, path: string[] = 
       configLeaves(child, [...path, key]),
     );
   }
+  // One object or a list of them (`pacs`): the object's keys each, and the whole list as JSON.
+  const options = s instanceof z.ZodUnion ? (s.options as z.ZodType[]).map(unwrap) : [];
+  const object = options.find((o) => o instanceof z.ZodObject);
+  const list = options.find((o) => o instanceof z.ZodArray);
+  if (object && list)
+    return [...configLeaves(object, path), { path, env: envNameOf(path.join('.')), kind: leafKind(list) }];
   return [{ path, env: envNameOf(path.join('.')), kind: leafKind(s) }];
 }
 
@@ -322,7 +342,8 @@ export function loadConfig(
   }
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    for (const issue of result.error.issues) problems.push(`${issueKey(issue.path)}: ${issue.message}`);
+    for (const issue of result.error.issues.flatMap(branchIssues))
+      problems.push(`${issueKey(issue.path)}: ${issue.message}`);
   }
   if (problems.length || !result.success) throw configErrorOf(problems);
   return result.data;

@@ -270,6 +270,38 @@ const archiveSchema = z
   })
   .strict();
 
+/** How warnings, metrics, logs and `/admin` name an archive of a federation. */
+const memberName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/,
+    '1–63 letters, digits, ".", "_" and "-", starting with a letter or digit',
+  );
+
+/** What every member of a federation has beside its archive's own keys. */
+const memberKeys = {
+  name: memberName,
+  /** Lower answers first and wins a match two members hold; default: the member's place in the list. */
+  priority: z.number().int().min(0).optional(),
+};
+
+/** A PACS of a federation: today's `pacs` keys, named. */
+const pacsMemberSchema = pacsSchema.extend(memberKeys);
+
+/** The embedded archive as a member of a federation: served first for what it holds, and where arrivals land. */
+const archiveMemberSchema = z
+  .object({ ...memberKeys, archive: archiveSchema, searchTimeoutMs: ms.default(60_000) })
+  .strict();
+
+/** One PACS, or several archives behind one tenant (a federation): PACS and at most one embedded archive. */
+const pacsOrMembers = z.union([
+  pacsSchema,
+  z.array(z.union([archiveMemberSchema, pacsMemberSchema])).min(1, 'list at least one archive'),
+]);
+
+/** A tenant's STOW-RS target in a federation: the member's name (default: the embedded archive, else the first PACS). */
+const stowTarget = memberName.optional();
+
 /** The on-disk instance cache of a tenant. */
 const cacheSchema = z
   .object({
@@ -284,7 +316,8 @@ const cacheSchema = z
  */
 const tenantSchema = z
   .object({
-    pacs: pacsSchema.optional(),
+    pacs: pacsOrMembers.optional(),
+    stow: z.object({ target: stowTarget }).strict().optional(),
     archive: archiveSchema.optional(),
     dimse: dimseSchema.extend({ port }),
     auth: authSchema.prefault({}),
@@ -340,8 +373,12 @@ export const configSchema = z
 
     dimse: dimseSchema.prefault({}),
 
-    /** A PACS behind the default tenant (DIMSE); with neither `pacs` nor `archive`, the embedded archive serves. */
-    pacs: pacsSchema.optional(),
+    /**
+     * A PACS behind the default tenant (DIMSE), or a list of archives searched and retrieved as one (each with a
+     * `name`: PACS, and at most one `{ name, archive: { dir } }`); with neither `pacs` nor `archive`, the
+     * embedded archive serves.
+     */
+    pacs: pacsOrMembers.optional(),
 
     archive: archiveSchema.optional(),
 
@@ -376,6 +413,29 @@ export const configSchema = z
       .object({
         /** Largest STOW-RS request body; beyond it: 413 (each instance stored before then stays, whole). */
         maxBytes: byteSize.default(4 * 2 ** 30),
+        /** In front of several archives: the member STOW-RS stores into (default: the embedded one, else the first PACS). */
+        target: stowTarget,
+      })
+      .strict()
+      .prefault({}),
+
+    /** Several archives behind one tenant (`pacs` as a list). */
+    federation: z
+      .object({
+        /** `/readyz` is ready when at least one member answers (`any`) or only when every member does (`all`). */
+        readyWhen: z.enum(['any', 'all']).default('any'),
+        /**
+         * A member whose searches fail this many times in a row is skipped (with a Warning) for `backoffMs`, doubled
+         * at each failed trial up to `maxBackoffMs`; one search after the back-off tries it again.
+         */
+        breaker: z
+          .object({
+            failures: z.number().int().positive().default(3),
+            backoffMs: ms.default(10_000),
+            maxBackoffMs: ms.default(300_000),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
@@ -491,9 +551,9 @@ export const configSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
-    // One back end per tenant until a later issue defines what a PACS and an archive together would mean.
-    const both = 'configure either pacs (a PACS behind the gateway) or archive (the embedded archive), not both';
-    if (config.pacs && config.archive) ctx.addIssue({ code: 'custom', path: ['archive'], message: both });
+    // A PACS and the embedded archive together are a federation: the archive is then one of the `pacs` members.
+    const both =
+      'configure either pacs (a PACS behind the gateway) or archive (the embedded archive), not both; to use both, list the archive as a member of pacs: [{ name: local, archive: { dir } }, …]';
     // The page may not hide a DICOMweb or health route.
     const ui = config.ui.path.replace(/(.)\/+$/, '$1');
     const taken = [
@@ -503,47 +563,86 @@ export const configSchema = z
     ];
     if (config.ui.enabled && taken.some((t) => ui === t || ui.startsWith(`${t}/`)))
       ctx.addIssue({ code: 'custom', path: ['ui', 'path'], message: `must lie outside ${taken.join(', ')}` });
-    for (const [id, t] of Object.entries(config.tenants)) {
-      if (t.pacs && t.archive) ctx.addIssue({ code: 'custom', path: ['tenants', id, 'archive'], message: both });
-      if (!t.pacs && !t.archive)
+    const tenants: [(string | number)[], TenantInput, string | undefined][] = [
+      [[], config, config.stow.target],
+      ...Object.entries(config.tenants).map(([id, t]): [(string | number)[], TenantInput, string | undefined] => [
+        ['tenants', id],
+        t,
+        t.stow?.target,
+      ]),
+    ];
+    for (const [at, t, target] of tenants) {
+      if (t.pacs && t.archive) ctx.addIssue({ code: 'custom', path: [...at, 'archive'], message: both });
+      if (at.length > 0 && !t.pacs && !t.archive)
         ctx.addIssue({
           code: 'custom',
-          path: ['tenants', id],
+          path: at,
           message: 'a tenant needs pacs (a PACS behind the gateway) or archive (its own embedded archive)',
+        });
+      const members = Array.isArray(t.pacs) ? t.pacs : undefined;
+      if (target !== undefined && !members?.some((m) => m.name === target))
+        ctx.addIssue({
+          code: 'custom',
+          path: at.length ? [...at, 'stow', 'target'] : ['stow', 'target'],
+          message: members
+            ? `names no member of pacs (${members.map((m) => m.name).join(', ')})`
+            : 'only a list of archives (pacs as a list) has members to choose from',
+        });
+      const seen = new Set<string>();
+      for (const [i, m] of (members ?? []).entries()) {
+        if (seen.has(m.name))
+          ctx.addIssue({ code: 'custom', path: [...at, 'pacs', i, 'name'], message: `"${m.name}" is listed twice` });
+        seen.add(m.name);
+      }
+      const archives = (members ?? []).flatMap((m, i) => ('archive' in m ? [i] : []));
+      for (const i of archives.slice(1))
+        ctx.addIssue({
+          code: 'custom',
+          path: [...at, 'pacs', i, 'archive'],
+          message: 'a tenant has at most one embedded archive',
         });
     }
   })
   .transform((config) => {
     // Defaults that depend on other keys: a DICOM port no more open than the HTTP one; no SCP that nothing uses.
     const dimseHost = isLoopback(config.http.host) ? '127.0.0.1' : '0.0.0.0';
-    // The back end: the PACS when one is configured, else the embedded archive (./data/archive by default).
-    const resolve = <
-      T extends {
-        dimse: z.infer<typeof dimseSchema>;
-        pacs?: z.infer<typeof pacsSchema> | undefined;
-        archive?: z.infer<typeof archiveSchema> | undefined;
-      },
-    >(
-      t: T,
-    ) => {
-      const backend: BackendKind = t.pacs && !t.archive ? 'dimse' : 'embedded';
-      const pacs = t.pacs ?? pacsSchema.parse({});
+    // The back end: several archives when `pacs` is a list, the PACS when one is configured, else the embedded
+    // archive (./data/archive by default).
+    const resolve = <T extends TenantInput>(t: T, stowTarget: string | undefined) => {
+      const listed = Array.isArray(t.pacs) ? t.pacs : undefined;
+      const members: FederationMember[] = (listed ?? []).map((m, index) => {
+        const { name, priority = index } = m;
+        if ('archive' in m)
+          return { kind: 'embedded', name, priority, archive: m.archive, searchTimeoutMs: m.searchTimeoutMs };
+        const { name: _name, priority: _priority, ...pacs } = m;
+        return { kind: 'dimse', name, priority, pacs };
+      });
+      const single = listed ? undefined : (t.pacs as PacsSettings | undefined);
+      const backend: BackendKind = listed ? 'federated' : single && !t.archive ? 'dimse' : 'embedded';
+      const firstPacs = members.find((m) => m.kind === 'dimse');
+      const ownArchive = members.find((m) => m.kind === 'embedded');
+      const pacs = single ?? (firstPacs?.kind === 'dimse' ? firstPacs.pacs : pacsSchema.parse({}));
+      const archive = ownArchive?.kind === 'embedded' ? ownArchive.archive : (t.archive ?? archiveSchema.parse({}));
       return {
         ...t,
         backend,
         pacs,
-        archive: t.archive ?? archiveSchema.parse({}),
+        archive,
+        members,
+        stowTarget,
         // An archive needs its Storage SCP (modalities store into it); in front of a PACS, C-GET needs none.
         dimse: {
           ...t.dimse,
           host: t.dimse.host ?? dimseHost,
-          listen: t.dimse.listen ?? BACKEND_KINDS[backend].storageScpByDefault(pacs.retrieve),
+          listen: t.dimse.listen ?? BACKEND_KINDS[backend].storageScpByDefault({ pacs, members }),
         },
       };
     };
     return {
-      ...resolve(config),
-      tenants: Object.fromEntries(Object.entries(config.tenants).map(([id, t]) => [id, resolve(t)])),
+      ...resolve(config, config.stow.target),
+      tenants: Object.fromEntries(
+        Object.entries(config.tenants).map(([id, { stow, ...t }]) => [id, resolve(t, stow?.target)]),
+      ),
     };
   })
   .superRefine((config, ctx) => {
@@ -556,4 +655,20 @@ export const isLoopback = (hostName: string): boolean =>
   hostName === 'localhost' || hostName === '::1' || /^127\./.test(hostName);
 
 export type GatewayConfig = z.infer<typeof configSchema>;
+
+/** The settings of one PACS. */
+export type PacsSettings = z.infer<typeof pacsSchema>;
+
+/** One archive of a federation (`pacs` as a list), its defaults resolved. */
+export type FederationMember = { name: string; priority: number } & (
+  | { kind: 'dimse'; pacs: PacsSettings }
+  | { kind: 'embedded'; archive: z.infer<typeof archiveSchema>; searchTimeoutMs: number }
+);
+
+/** What the back-end resolution reads of a tenant as written. */
+interface TenantInput {
+  dimse: z.infer<typeof dimseSchema>;
+  pacs?: z.infer<typeof pacsOrMembers> | undefined;
+  archive?: z.infer<typeof archiveSchema> | undefined;
+}
 export type ConfigInput = z.input<typeof configSchema>;

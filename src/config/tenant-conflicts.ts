@@ -7,6 +7,7 @@ interface TenantParts {
   cache: { dir: string };
   backend: BackendKind;
   archive: { dir: string };
+  members: Parameters<(typeof BACKEND_KINDS)['federated']['keepsArchive']>[0]['members'];
   auth: {
     signingKeys: readonly { kid: string; secret: string }[];
     oauth?: { issuer: string; audience: string } | undefined;
@@ -72,7 +73,7 @@ export function tenantConflicts(config: TenantParts & { tenants: Record<string, 
         message: `cache directory ${t.cache.dir} overlaps tenant "${clash[0]}"'s`,
       });
     dirs.push([id, dir]);
-    if (BACKEND_KINDS[t.backend].keepsArchive) {
+    if (BACKEND_KINDS[t.backend].keepsArchive(t)) {
       const archiveDir = path.resolve(t.archive.dir);
       const overlap = dirs.find(([, d]) => within(archiveDir, d) || within(d, archiveDir));
       if (overlap)

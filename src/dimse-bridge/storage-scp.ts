@@ -77,6 +77,8 @@ export interface StoreRequest {
 export type StoreAdmission =
   | { refusal: StoreRefusal }
   | {
+      /** Where the instance is written (default: the Storage SCP's store): the destination that takes it decides. */
+      store?: InstanceStore;
       /** Checks the whole dataset before it is put in place, beyond its command's UIDs (the SCP checks those). */
       verify?: (arrived: ArrivedUids) => Promise<StoreRefusal | undefined>;
       /**
@@ -377,7 +379,7 @@ export class StorageScp {
             ...(moveOriginator ? { moveOriginator } : {}),
           });
     const receiver = receiveInstance(
-      this.options.store,
+      ('store' in admission ? admission.store : undefined) ?? this.options.store,
       {
         sopClassUid,
         sopInstanceUid,

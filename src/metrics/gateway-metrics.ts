@@ -18,8 +18,8 @@ export interface PoolReading {
  */
 export interface TenantReadings {
   tenant: string;
-  /** The PACS behind the tenant: its label (AE title) and its association pool. */
-  pacs?: { label: string; pool(): PoolReading };
+  /** Each PACS behind the tenant: its label (AE title; a federation's member name) and its association pool. */
+  pacs?: readonly { label: string; pool(): PoolReading }[];
   /** The retrieval cache in front of the PACS: its size, scopes served from it or not, evictions. */
   cache?: {
     bytes(): number;
@@ -109,22 +109,25 @@ export class GatewayMetrics {
       'pacs_associations',
       "Associations to each PACS: open (idle or busy), busy (in use), waiting (requests queued for one), max (the pool's limit).",
       ['tenant', 'pacs', 'state'],
-      (t) => {
-        if (!t.pacs) return [];
-        const p = t.pacs.pool();
-        const pacs = t.pacs.label;
-        return (['open', 'busy', 'waiting', 'max'] as const).map((state) => [
-          { tenant: t.tenant, pacs, state },
-          p[state],
-        ]);
-      },
+      (t) =>
+        (t.pacs ?? []).flatMap(({ label: pacs, pool }) => {
+          const p = pool();
+          return (['open', 'busy', 'waiting', 'max'] as const).map((state): Sample<'tenant' | 'pacs' | 'state'> => [
+            { tenant: t.tenant, pacs, state },
+            p[state],
+          ]);
+        }),
     );
     this.readAtScrape(
       'counter',
       'pacs_association_requests_refused_total',
       'Requests for an association to each PACS that the pool refused (its queue full, or no association free in time: 503 + Retry-After).',
       ['tenant', 'pacs'],
-      (t) => (t.pacs ? [[{ tenant: t.tenant, pacs: t.pacs.label }, t.pacs.pool().refused]] : []),
+      (t) =>
+        (t.pacs ?? []).map(({ label: pacs, pool }): Sample<'tenant' | 'pacs'> => [
+          { tenant: t.tenant, pacs },
+          pool().refused,
+        ]),
     );
     this.readAtScrape(
       'counter',

@@ -8,7 +8,8 @@ export type SearchFormat = 'json' | 'xml';
 
 /**
  * Sends a QIDO-RS result. Headers wait until the search has shown how it ends — offset+limit+1 matches read
- * (truncated: a 299 Warning says so), the C-FIND finished, or `holdMs` passed — then matches stream as they
+ * (truncated: a 299 Warning says so), the C-FIND finished, or `holdMs` passed — and, over several archives, until
+ * each answered or missed its deadline (its Warning is in the headers); then matches stream as they
  * arrive, with backpressure: a slow client stops our reading, which stops reading the PACS.
  * A failure before the headers is thrown (the error handler answers 502/503/504); after them the connection
  * is cut so the client cannot take a short answer for a complete one.
@@ -51,6 +52,8 @@ export async function sendSearch(
     throw err;
   }
 
+  // Several archives: every one answered or was left at its deadline, so each failed one is named.
+  if (search.settled) await search.settled;
   const warnings = [...search.warnings];
   if (search.truncated) warnings.push(TRUNCATED);
   const log = reply.log;

@@ -15,6 +15,8 @@ export interface QidoSearch {
   readonly warnings: string[];
   /** True once more than offset+limit matches were seen (final after `matches` ends). */
   readonly truncated: boolean;
+  /** Resolves when no Warning can come any more (see SearchResults). */
+  readonly settled?: Promise<void>;
 }
 
 /** Builds the RetrieveURL (0008,1190) of a match from its UIDs. */
@@ -46,6 +48,7 @@ export class QidoService {
       get truncated() {
         return results.truncated;
       },
+      ...(results.settled ? { settled: results.settled } : {}),
     };
   }
 }

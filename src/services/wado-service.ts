@@ -145,9 +145,9 @@ export class WadoService {
 
   /** Retrieve Metadata (PS3.18 §10.4.1.1.2): each instance's header as DICOM JSON with BulkDataURIs (Annex F). */
   async metadata(scope: RetrieveScope, base: string): Promise<WadoMetadata> {
-    if (this.archive.storedMetadata) {
-      // Kept at ingest: no file is parsed (the embedded archive).
-      const stored = await this.archive.storedMetadata(scope);
+    // Kept at ingest: no file is parsed (the embedded archive).
+    const stored = await this.archive.storedMetadata?.(scope);
+    if (stored) {
       const objects = (async function* (): AsyncGenerator<DicomJsonObject> {
         for (const { instance, metadata } of stored) yield withBulkDataBase(metadata, instanceUrl(base, instance));
       })();

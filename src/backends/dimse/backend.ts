@@ -8,10 +8,11 @@ import { IMPLEMENTATION } from '../../dicom/uid.js';
 import { CodecPool } from '../../codecs/codec-pool.js';
 import { silentLogger } from '../../logger.js';
 import { formatCapabilities, probeCommand } from '../../commands/probe-command.js';
-import type { BackendModule } from '../backend.js';
+import type { BackendModule, EchoResult } from '../backend.js';
+import type { TenantSettings } from '../../tenant-settings.js';
 import { DimseArchive, openPacsStore } from './dimse-archive.js';
 
-const address = (pacs: { aeTitle: string; host: string; port: number }): string =>
+export const address = (pacs: { aeTitle: string; host: string; port: number }): string =>
   `${pacs.aeTitle}@${pacs.host}:${pacs.port}`;
 
 /** A PACS in front of which the gateway stands: searched by C-FIND, retrieved by C-MOVE or C-GET into a cache. */
@@ -34,7 +35,7 @@ export const dimseBackend: BackendModule = {
       archive,
       spoolDir: path.join(t.cache.dir, 'stow-json-spool'),
       readings: () => ({
-        pacs: { label: t.pacs.aeTitle, pool: () => archive.peer.poolStats() },
+        pacs: [{ label: t.pacs.aeTitle, pool: () => archive.peer.poolStats() }],
         cache: {
           bytes: () => cache.totalBytes,
           instances: () => cache.size,
@@ -73,28 +74,42 @@ export const dimseBackend: BackendModule = {
     const report = await probeCommand(t, log);
     return { report, text: formatCapabilities(report) };
   },
-  async echo(t) {
-    const { pacs, dimse } = t;
-    const tls = pacsTlsOptions({ pacs });
-    const start = performance.now();
-    const association = await Association.request({
-      host: pacs.host,
-      port: pacs.port,
-      calledAeTitle: pacs.aeTitle,
-      callingAeTitle: dimse.aeTitle,
-      presentationContexts: [
-        { abstractSyntax: SopClass.Verification, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] },
-      ],
-      implementation: IMPLEMENTATION,
-      maxPduLength: pacs.maxPduLength,
-      timeouts: { connectMs: pacs.connectTimeoutMs, artimMs: pacs.artimTimeoutMs },
-      ...(tls ? { tls } : {}),
-    });
-    const client = new DimseClient(association, { responseTimeoutMs: pacs.responseTimeoutMs });
-    const echoStart = performance.now();
-    const status = await client.echo();
-    const roundTripMs = performance.now() - echoStart;
-    await association.release();
-    return { target: address(pacs), status, roundTripMs, associationMs: echoStart - start };
-  },
+  echo: (t) => echoEach(t),
 };
+
+/** The C-ECHO of `echo`, its failure said as a result. */
+export async function echoEach(t: Pick<TenantSettings, 'pacs' | 'dimse'>): Promise<EchoResult[]> {
+  try {
+    return [await echoPacs(t)];
+  } catch (err) {
+    return [{ target: address(t.pacs), error: err instanceof Error ? err.message : String(err) }];
+  }
+}
+
+/** One C-ECHO to the tenant's PACS, on an association of its own. */
+export async function echoPacs(
+  t: Pick<TenantSettings, 'pacs' | 'dimse'>,
+): Promise<{ target: string; status: number; roundTripMs: number; associationMs: number }> {
+  const { pacs, dimse } = t;
+  const tls = pacsTlsOptions({ pacs });
+  const start = performance.now();
+  const association = await Association.request({
+    host: pacs.host,
+    port: pacs.port,
+    calledAeTitle: pacs.aeTitle,
+    callingAeTitle: dimse.aeTitle,
+    presentationContexts: [
+      { abstractSyntax: SopClass.Verification, transferSyntaxes: [...UNCOMPRESSED_TRANSFER_SYNTAXES] },
+    ],
+    implementation: IMPLEMENTATION,
+    maxPduLength: pacs.maxPduLength,
+    timeouts: { connectMs: pacs.connectTimeoutMs, artimMs: pacs.artimTimeoutMs },
+    ...(tls ? { tls } : {}),
+  });
+  const client = new DimseClient(association, { responseTimeoutMs: pacs.responseTimeoutMs });
+  const echoStart = performance.now();
+  const status = await client.echo();
+  const roundTripMs = performance.now() - echoStart;
+  await association.release();
+  return { target: address(pacs), status, roundTripMs, associationMs: echoStart - start };
+}

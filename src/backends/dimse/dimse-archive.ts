@@ -15,10 +15,10 @@ import type { Logger } from '../../logger.js';
 import type { PacsObserver } from './pacs-peer.js';
 import { AssociationPool } from '../../dimse-bridge/association-pool.js';
 import type { StorageScp } from '../../dimse-bridge/storage-scp.js';
-import { listenStorageScp, type StorageScpHooks } from '../storage-scp-from-config.js';
+import type { StorageScpHooks } from '../storage-scp-from-config.js';
+import { RetrievalHub } from './retrieval-hub.js';
 import { statusHex } from '../../dicom/status.js';
-import { InstanceStore } from '../../cache/instance-store.js';
-import { InstanceCache } from '../../cache/instance-cache.js';
+import type { InstanceCache } from '../../cache/instance-cache.js';
 import { pacsTlsOptions } from '../../config/tls.js';
 import type { GatewayConfig } from '../../config/schema.js';
 import { IMPLEMENTATION } from '../../dicom/uid.js';
@@ -110,12 +110,12 @@ export class DimseArchive implements Archive {
   private constructor(
     pacs: { aeTitle: string },
     readonly peer: PooledPacsPeer,
-    readonly cache: InstanceCache,
+    /** The cache and Storage SCP it retrieves into, shared with the tenant's other PACS. */
+    private readonly hub: RetrievalHub,
+    /** Whether it opened the hub (one PACS) and closes it, or shares the tenant's. */
+    private readonly ownsHub: boolean,
     readonly mediator: MoveMediator,
-    /** Absent when `dimse.listen` is off (C-GET needs none). */
-    readonly storageScp: StorageScp | undefined,
     private readonly finder: DimseSearch,
-    private readonly store: InstanceStore,
     private readonly forwarder: StoreForwarder,
     private readonly echoTimeoutMs: number,
     /** The longest a whole search may take (pacs.searchTimeoutMs). */
@@ -126,9 +126,27 @@ export class DimseArchive implements Archive {
     this.name = pacsName(pacs);
   }
 
-  static async start(settings: DimseArchiveSettings, hooks: DimseArchiveHooks): Promise<DimseArchive> {
+  get cache(): InstanceCache {
+    return this.hub.cache;
+  }
+
+  /** Absent when `dimse.listen` is off (C-GET needs none). */
+  get storageScp(): StorageScp | undefined {
+    return this.hub.storageScp;
+  }
+
+  /**
+   * One PACS, retrieved into `hub` when the tenant shares one between several (its Storage SCP listens once every
+   * PACS is routed), else into a cache and Storage SCP of its own, listening when this returns.
+   */
+  static async start(
+    settings: DimseArchiveSettings,
+    hooks: DimseArchiveHooks,
+    shared?: RetrievalHub,
+  ): Promise<DimseArchive> {
     const { pacs, dimse } = settings;
     const log = hooks.logger;
+    const hub = shared ?? (await RetrievalHub.open(settings.cache, dimse, log));
     const pool = pacsAssociationPool(settings, log);
     const { observer } = settings;
     const peer = new PooledPacsPeer(pool, {
@@ -137,44 +155,36 @@ export class DimseArchive implements Archive {
       cancelGraceMs: Math.min(pacs.retrieveTimeoutMs, 5000),
       ...(observer ? { observer } : {}),
     });
-    // The PACS keeps the data: the cache syncs a scope's files once, when it records the scope complete.
-    const store = new InstanceStore(settings.cache.dir, { minFreeBytes: dimse.minFreeBytes, syncEach: false });
-    const cache = new InstanceCache(store, settings.cache.maxBytes, log);
-    await cache.open();
-    let storageScp: StorageScp | undefined;
-    const scpAddress = {
-      aeTitle: dimse.aeTitle,
-      host: dimse.host,
-      get port(): number {
-        return storageScp?.port ?? dimse.port;
-      },
-    };
-    const mediator = new MoveMediator(peer, cache, store, {
+    const mediator = new MoveMediator(peer, hub.cache, hub.store, {
       idleTimeoutMs: pacs.retrieveTimeoutMs,
-      storageScp: scpAddress,
+      storageScp: hub.scpAddress,
       logger: log,
       ...(observer ? { observer } : {}),
     });
-    if (dimse.listen) {
+    // Only instances of retrievals this tenant started are stored, and reach the requests waiting.
+    hub.route(pacs.aeTitle, mediator);
+    if (!shared) {
       try {
-        // Only instances of retrievals this tenant started are stored, and reach the requests waiting.
-        storageScp = await listenStorageScp(dimse, store, mediator, hooks);
+        await hub.listen(hooks);
       } catch (err) {
         await pool.close();
-        await store.close();
-        cache.close();
+        await hub.close();
         throw err;
       }
     }
     const echoTimeoutMs = Math.min(pacs.connectTimeoutMs + pacs.artimTimeoutMs, 10_000);
     const forwarder = new StoreForwarder(
       pool,
-      path.join(settings.cache.dir, 'stow-spool'),
+      // Several PACS share the cache directory: each spools apart.
+      path.join(
+        settings.cache.dir,
+        shared ? `stow-spool-${pacs.aeTitle.trim().replace(/[^\w.-]/g, '_')}` : 'stow-spool',
+      ),
       settings.codecs,
       log.child({ component: 'store-forwarder' }),
     );
     // The probe's C-MOVE goes to our Storage SCP, which admits the one instance it asks for (and caches it).
-    const receiver = storageScp
+    const receiver = dimse.listen
       ? mediator.probeReceiver()
       : { unavailable: 'dimse.listen is off: no Storage SCP to receive it' };
     const capabilities = new PacsCapabilityWatch(
@@ -186,11 +196,10 @@ export class DimseArchive implements Archive {
     return new DimseArchive(
       pacs,
       peer,
-      cache,
+      hub,
+      !shared,
       mediator,
-      storageScp,
       new DimseSearch(peer, settings.qido),
-      store,
       forwarder,
       echoTimeoutMs,
       pacs.searchTimeoutMs,
@@ -282,11 +291,10 @@ export class DimseArchive implements Archive {
 
   async close(): Promise<void> {
     await this.capabilities.settled();
-    await this.storageScp?.close();
+    await this.hub.stopListening();
     await this.mediator.settled();
     await this.peer.close();
-    await this.store.close();
-    this.cache.close();
+    if (this.ownsHub) await this.hub.close();
   }
 }
 

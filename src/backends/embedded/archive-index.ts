@@ -187,6 +187,15 @@ export class ArchiveIndex {
   }
 
   /** Instances in scope, by series (Series Number) then Instance Number. */
+  /** Whether any instance of the scope is indexed. */
+  holds(scope: { study: string; series?: string | undefined; instance?: string | undefined }): boolean {
+    return (
+      this.statement(
+        'SELECT 1 FROM instances WHERE study_uid = @study AND (@series IS NULL OR series_uid = @series) AND (@instance IS NULL OR sop_uid = @instance) LIMIT 1',
+      ).get({ study: scope.study, series: scope.series ?? null, instance: scope.instance ?? null }) !== undefined
+    );
+  }
+
   instancesIn(scope: { study: string; series?: string; instance?: string }): ArchivedInstance[] {
     const rows = this.statement(
       `

@@ -305,8 +305,14 @@ export class EmbeddedArchive implements Archive, StoreDestination {
     return catalogOf(this.index.instancesIn(scope));
   }
 
+  /** Nothing it serves is remote: a scope it does not hold is a 404 at no one's cost. */
   holdsLocally(): boolean {
     return true;
+  }
+
+  /** Whether it holds any instance of the scope (beside other archives, which it answers for). */
+  holds(scope: RetrieveScope): boolean {
+    return this.index.holds(scope);
   }
 
   async readiness(): Promise<Record<string, unknown>> {

@@ -10,7 +10,7 @@ export interface RetrievalMember {
 }
 
 /** Members in the order a retrieval tries them: the one known to hold the scope first, then by priority. */
-function inTryOrder(members: readonly RetrievalMember[], holder: string | undefined): RetrievalMember[] {
+export function inTryOrder<M extends RetrievalMember>(members: readonly M[], holder: string | undefined): M[] {
   return members
     .map((member, index) => ({ member, index }))
     .sort(
@@ -63,6 +63,9 @@ export async function federatedOpen(
 const describe = (scope: RetrieveScope): string =>
   scope.instance ? `instance ${scope.instance}` : scope.series ? `series ${scope.series}` : `study ${scope.study}`;
 
+/** How long `/readyz` waits for each member (below the usual 5 s of a load balancer's or kubelet's probe). */
+const READINESS_TIMEOUT_MS = 2000;
+
 /**
  * Readiness of a federation: every member asked at once; ready when at least one answers (`any`, the default:
  * a search still has somewhere to go) or only when all do (`all`). What each member said is reported by name.
@@ -70,8 +73,21 @@ const describe = (scope: RetrieveScope): string =>
 export async function federatedReadiness(
   members: readonly RetrievalMember[],
   mode: 'any' | 'all' = 'any',
+  timeoutMs = READINESS_TIMEOUT_MS,
 ): Promise<Record<string, unknown>> {
-  const answers = await Promise.allSettled(members.map((m) => m.archive.readiness()));
+  // A member that does not answer in time is not ready: a silent one must not hold up the probe of the others.
+  const inTime = async (m: RetrievalMember): Promise<Record<string, unknown>> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([m.archive.readiness(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  const answers = await Promise.allSettled(members.map(inTime));
   const report = Object.fromEntries(
     members.map((m, i) => {
       const a = answers[i] as PromiseSettledResult<Record<string, unknown>>;

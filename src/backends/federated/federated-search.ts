@@ -40,7 +40,10 @@ interface Part {
 export function federatedSearch(
   members: readonly SearchMember[],
   request: SearchRequest,
-  options: CallOptions = {},
+  options: CallOptions & {
+    /** Told of each match given, and the member it came from (which member holds what, for retrieval). */
+    onMatch?: (match: SearchMatch, member: string) => void;
+  } = {},
 ): SearchResults {
   const ranked = members
     .map((member, index) => ({ member, index }))
@@ -55,6 +58,7 @@ export function federatedSearch(
   // Leaving early (the client stopped reading) stops every member still searching.
   const stop = new AbortController();
   const parts: Part[] = ranked.map((member) => ({ member, items: [], done: false, error: undefined, wake: undefined }));
+  const asked: Promise<void>[] = [];
 
   for (const part of parts) {
     const { member } = part;
@@ -74,7 +78,7 @@ export function federatedSearch(
       eitherSignal(options.signal, stop.signal),
       deadline(member.searchTimeoutMs, member.name, 'search'),
     );
-    void (async () => {
+    const searching = (async () => {
       let results: SearchResults | undefined;
       try {
         results = member.archive.search({ ...request, offset: 0, limit: wanted }, { signal });
@@ -96,6 +100,7 @@ export function federatedSearch(
         finish();
       }
     })();
+    asked.push(searching);
   }
 
   async function* matches(): AsyncGenerator<SearchMatch, void, undefined> {
@@ -120,6 +125,7 @@ export function federatedSearch(
               return;
             }
             given++;
+            options.onMatch?.(match, part.member.name);
             yield match;
             continue;
           }
@@ -142,6 +148,8 @@ export function federatedSearch(
   return {
     matches: matches(),
     warnings,
+    // Every member answered, failed or was left at its deadline: no Warning comes after this.
+    settled: Promise.all(asked).then(() => undefined),
     get truncated() {
       return state.truncated;
     },
