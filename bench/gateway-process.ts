@@ -27,6 +27,8 @@ export interface GatewayOptions {
   tls?: { cert: string; key: string; http2?: boolean };
   /** More `pacs:` settings, YAML flow style (e.g. `maxAssociations: 8`). */
   pacsSettings?: string;
+  /** Several archives: the `pacs:` list, YAML flow style (instead of `pacs` and the embedded archive). */
+  members?: string;
   /** The Storage SCP's port (a C-MOVE destination the PACS knows); a free one if not given. */
   dimsePort?: number;
   aeTitle?: string;
@@ -53,7 +55,7 @@ export async function startGateway(work: string, name: string, options: GatewayO
     configFile,
     `http: { host: 127.0.0.1, port: ${httpPort}, basePath: /dicomweb${tls} }
 dimse: { aeTitle: ${options.aeTitle ?? 'DICOMWEB'}, host: 127.0.0.1, port: ${dimsePort}${pacs ? '' : ', minFreeBytes: 0'} }
-${pacs ? `pacs: { aeTitle: ${pacs.aeTitle}, host: 127.0.0.1, port: ${pacs.port}, retrieve: move${options.pacsSettings ? `, ${options.pacsSettings}` : ''} }` : `archive: { dir: ${path.join(work, name)} }`}
+${options.members ? `pacs: ${options.members}` : pacs ? `pacs: { aeTitle: ${pacs.aeTitle}, host: 127.0.0.1, port: ${pacs.port}, retrieve: move${options.pacsSettings ? `, ${options.pacsSettings}` : ''} }` : `archive: { dir: ${path.join(work, name)} }`}
 cache: { dir: ${path.join(work, `${name}-cache`)}, maxBytes: ${options.cacheMaxBytes ?? '4GiB'} }
 auth: { mode: none }
 limits: { clientRequests: 0, tenantRequests: 0 }   # measuring throughput, not admission control

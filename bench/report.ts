@@ -64,7 +64,17 @@ const CHARTS_DIR = path.join(BENCH_DIR, 'report');
 const REPORT = path.join(BENCH_DIR, 'report.md');
 
 /** Which suites the report lists, in this order (a result of a suite no longer run is dropped). */
-export const SUITE_ORDER = ['qido', 'wado', 'studies', 'viewer', 'render', 'archive', 'ingest', 'scale'] as const;
+export const SUITE_ORDER = [
+  'qido',
+  'federation',
+  'wado',
+  'studies',
+  'viewer',
+  'render',
+  'archive',
+  'ingest',
+  'scale',
+] as const;
 
 // ---------------------------------------------------------------------------------------------- formatting
 

@@ -15,6 +15,7 @@ const benches: Record<(typeof SUITE_ORDER)[number], () => Promise<SuiteResult>> 
   archive: async () => (await import('./archive.js')).runArchiveBench(),
   scale: async () => (await import('./scale.js')).runScaleBench(),
   ingest: async () => (await import('./ingest.js')).runIngestBench(),
+  federation: async () => (await import('./federation.js')).runFederationBench(),
 };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const names = wanted.length ? wanted : Object.keys(benches);

@@ -16,6 +16,7 @@ import { startGateway, startProblems } from './gateway.js';
 import { mint, mintTarget, MintError, parseTtl } from './auth/mint.js';
 import { scopeOf, tenantSettings, type TenantSettings } from './tenant-settings.js';
 import { backendOf } from './backends/registry.js';
+import { BACKEND_KINDS } from './backends/kinds.js';
 import { importCommand } from './commands/import-command.js';
 import { prefetchCommand } from './commands/prefetch-command.js';
 import { DimseNetworkError } from './dimse-bridge/errors.js';
@@ -89,7 +90,8 @@ async function serve(config: GatewayConfig, allowInsecure: boolean, quickStart =
 function reindex(config: GatewayConfig): void {
   const archives = tenantSettings(config).flatMap((t) => {
     const rebuild = backendOf(t).reindex;
-    return rebuild ? [{ t, rebuild }] : [];
+    // A federation keeps an index only with an embedded member.
+    return rebuild && BACKEND_KINDS[t.backend].keepsArchive(t) ? [{ t, rebuild }] : [];
   });
   if (archives.length === 0) fail(2, 'no tenant keeps an index of its own (every tenant is in front of a PACS)');
   for (const { t, rebuild } of archives) {

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from
 import { FormatError } from '../../sqlite-format.js';
 import { unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import {
   describeScope,
   withMatches,
@@ -260,9 +261,13 @@ export class EmbeddedArchive implements Archive, StoreDestination {
     }
   }
 
+  /**
+   * The index is read on the turn after the first `next()`: its query is synchronous, and a caller that starts
+   * several searches at once (several archives) gets the others' requests on the wire before it runs.
+   */
   search(request: SearchRequest, options: CallOptions = {}): SearchResults {
     const { signal } = options;
-    return withMatches(searchArchive(this.index, request), (matches) => abortable(matches, signal));
+    return withMatches(searchArchive(this.index, request), (matches) => abortable(afterThisTurn(matches), signal));
   }
 
   async open(scope: RetrieveScope, options: CallOptions = {}): Promise<InstanceStream> {
@@ -388,4 +393,10 @@ function indexedInstanceOf(file: string, bytes: number, inlineBinaryMaxBytes: nu
     metadata,
     modality: typeof modality === 'string' ? modality : '',
   };
+}
+
+/** The same matches, the first read on the event loop's next turn. */
+async function* afterThisTurn<T>(matches: AsyncGenerator<T, void, undefined>): AsyncGenerator<T, void, undefined> {
+  await nextTurn();
+  yield* matches;
 }

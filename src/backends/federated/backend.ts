@@ -156,11 +156,11 @@ export const federatedBackend: BackendModule = {
       ? dimseBackend.openImportTarget(asPacsTenant(t, target), config)
       : embeddedBackend.openImportTarget(asArchiveTenant(t, target), config);
   },
+  /** The embedded member's index (the command asks only a tenant that keeps one). */
   reindex(t, config) {
     const own = archiveMember(t);
-    return own
-      ? EmbeddedArchive.reindex(embeddedSettings(asArchiveTenant(t, own), config))
-      : { instances: 0, skipped: 0 };
+    if (!own) throw new Error(`tenant ${t.id} keeps no archive of its own`);
+    return EmbeddedArchive.reindex(embeddedSettings(asArchiveTenant(t, own), config));
   },
   async probe(t, log) {
     const reports: Record<string, unknown> = {};
