@@ -2,6 +2,8 @@
  * Several archives behind one tenant, through real peers: Orthanc and dcmqrscp with overlapping studies, the
  * embedded archive, a PACS that is down and one that accepts TCP and never answers.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
@@ -151,6 +153,27 @@ describe('several archives behind one tenant', () => {
     const metrics = await (await fetch(`${fed.gw.metricsUrl}/metrics`)).text();
     for (const name of ['orthanc', 'dcmqrscp', 'dead', 'silent'])
       expect(metrics).toMatch(new RegExp(`pacs_associations\\{[^}]*pacs="${name}"`));
+  });
+
+  it('echo: a C-ECHO to each PACS, a line each, exit 1 when one failed', async () => {
+    const members = [
+      { name: 'orthanc', aeTitle: fed.orthanc.aeTitle, port: fed.orthanc.port },
+      { name: 'dead', aeTitle: 'QRSCP', port: deadPort.value, connectTimeoutMs: 1000 },
+    ];
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'echo'], {
+      env: { ...process.env, DICOMWEB_PACS: JSON.stringify(members), DICOMWEB_LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const [code] = (await once(child, 'exit')) as [number];
+    expect(code).toBe(1);
+    expect(stdout).toMatch(
+      new RegExp(`C-ECHO ORTHANC@127\\.0\\.0\\.1:${fed.orthanc.port}: status 0x0000 \\(Success\\)`),
+    );
+    expect(stderr).toContain(`C-ECHO QRSCP@127.0.0.1:${deadPort.value} failed`);
   });
 
   it('skips a member that keeps failing, and asks it again once it is back (the breaker opens and closes)', async () => {

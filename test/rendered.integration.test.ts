@@ -14,6 +14,7 @@ import { encodeFileMetaHeader, encodePart10File } from '../src/dicom/part10.js';
 import { tag, Tags } from '../src/dicom/tag.js';
 import { IMPLEMENTATION, uidFromLabel } from '../src/dicom/uid.js';
 import { startOrthanc, type TestPacs } from '../devkit/pacs.js';
+import { startFederation, type Federation } from './harness/federation.js';
 import { startTestGateway, gatewayOnEmbeddedArchive } from './harness/gateway.js';
 import { freePort } from '../devkit/ports.js';
 import { fetchMultipart } from './harness/multipart.js';
@@ -27,9 +28,16 @@ type Gateway = Pick<Awaited<ReturnType<typeof startTestGateway>>, 'base' | 'rend
 /** Lossless output (PNG) against DCMTK: the pipelines may differ by rounding, never by more. */
 const LOSSLESS_PSNR = 45;
 
-for (const backend of ['orthanc', 'embedded'] as const) {
-  describe(`rendered resources (${backend === 'orthanc' ? 'through Orthanc' : 'from the embedded archive'})`, () => {
+const SOURCES = {
+  orthanc: 'through Orthanc',
+  embedded: 'from the embedded archive',
+  federation: 'through Orthanc and dcmqrscp, both holding the study, behind one tenant',
+} as const;
+
+for (const backend of Object.keys(SOURCES) as (keyof typeof SOURCES)[]) {
+  describe(`rendered resources (${SOURCES[backend]})`, () => {
     let pacs: TestPacs | undefined;
+    let federation: Federation | undefined;
     let gw: Gateway;
     const files = imagingFixtureFiles();
     const url = (f: ImagingFixture, suffix = ''): string =>
@@ -53,6 +61,15 @@ for (const backend of ['orthanc', 'embedded'] as const) {
         gw = await gatewayOnEmbeddedArchive([...files.values()]);
         return;
       }
+      if (backend === 'federation') {
+        // Both PACS hold the phantoms: found once, catalogued and retrieved from the better one (Orthanc, which
+        // keeps the SOP classes that decide what renders; dcmqrscp's C-FIND does not return them).
+        federation = await startFederation({
+          files: { orthanc: [...files.values()], dcmqrscp: [...files.values()], local: [] },
+        });
+        gw = { ...federation.gw, close: async () => {} };
+        return;
+      }
       const dimsePort = await freePort();
       pacs = await startOrthanc({
         loadFixtures: false,
@@ -70,6 +87,7 @@ for (const backend of ['orthanc', 'embedded'] as const) {
     afterAll(async () => {
       await gw?.close();
       await pacs?.stop();
+      await federation?.stop();
     });
 
     const images = IMAGING_FIXTURES.filter((f) => f.kind === 'image');

@@ -1,4 +1,5 @@
-import type { Archive, IncomingDataset, StoreStatus } from '../archive/archive.js';
+import type { Archive, IncomingDataset, RetrieveScope, StoreStatus } from '../archive/archive.js';
+import type { RetrievalHub } from './retrieval-hub.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { CodecPool } from '../codecs/codec-pool.js';
 import type { StorageScp } from '../dimse-bridge/storage-scp.js';
@@ -16,6 +17,11 @@ export interface BackendContext {
   codecs: CodecPool;
   metrics?: GatewayMetrics | undefined;
   hooks: StorageScpHooks;
+  /**
+   * As a member of several archives: the tenant's one cache and Storage SCP, which it receives through instead
+   * of its own, and the member's name (metrics labels, logs).
+   */
+  member?: { name: string; hub: RetrievalHub } | undefined;
 }
 
 /** What the operators' `/admin/pacs` says of one PACS. */
@@ -43,6 +49,11 @@ export interface RunningBackend {
   adminReport?(): AdminReport;
   /** Work started once the gateway listens (probing a PACS); it settles, never rejects. */
   afterListen?(): Promise<void>;
+  /**
+   * Whether it holds the scope itself, for the archives beside it (default: `archive.holdsLocally`). The
+   * embedded archive answers every scope locally, a 404 included, but holds only what its index has.
+   */
+  holds?(scope: RetrieveScope): boolean;
 }
 
 /** Where `dicomweb-gateway import` stores, and how it names it. */

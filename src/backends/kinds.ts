@@ -3,29 +3,41 @@
  * that loading a configuration starts none of them. A new kind adds an entry here and a module there.
  */
 
-/** What these facts read of a tenant's resolved configuration. */
-interface KindInput {
-  pacs: { retrieve: 'move' | 'get' | 'auto' };
-  members: readonly ({ kind: 'dimse'; pacs: { retrieve: 'move' | 'get' | 'auto' } } | { kind: 'embedded' })[];
+export type BackendKind = 'dimse' | 'embedded' | 'federated';
+
+/** A member of several archives, as these facts read it: a tenant of its own kind would configure the same. */
+interface MemberInput {
+  kind: Exclude<BackendKind, 'federated'>;
+  pacs?: { retrieve: 'move' | 'get' | 'auto' };
 }
 
-/** A PACS needs our Storage SCP unless it is retrieved by C-GET alone. */
-const retrievesByMove = (retrieve: 'move' | 'get' | 'auto'): boolean => retrieve !== 'get';
+/** What these facts read of a tenant's resolved configuration. */
+interface KindInput {
+  pacs?: { retrieve: 'move' | 'get' | 'auto' } | undefined;
+  members: readonly MemberInput[];
+}
 
-export const BACKEND_KINDS = {
+interface KindFacts {
+  /** Whether the tenant's Storage SCP listens when `dimse.listen` is not set. */
+  storageScpByDefault(t: KindInput): boolean;
+  /** Whether it keeps an archive of its own (`archive.dir`), which no other tenant's directory may overlap. */
+  keepsArchive(t: KindInput): boolean;
+}
+
+/** A member read as a tenant of its own kind. */
+const asTenant = (m: MemberInput): KindInput => ({ pacs: m.pacs, members: [] });
+
+export const BACKEND_KINDS: Readonly<Record<BackendKind, KindFacts>> = {
   /** A PACS over DIMSE: a Storage SCP only where retrievals arrive by C-MOVE (C-GET needs none). */
   dimse: {
-    storageScpByDefault: (t: KindInput): boolean => retrievesByMove(t.pacs.retrieve),
-    keepsArchive: (): boolean => false,
+    storageScpByDefault: (t) => t.pacs?.retrieve !== 'get',
+    keepsArchive: () => false,
   },
   /** The embedded archive: its Storage SCP is how modalities store into it; `archive.dir` is its own. */
-  embedded: { storageScpByDefault: (): boolean => true, keepsArchive: (): boolean => true },
+  embedded: { storageScpByDefault: () => true, keepsArchive: () => true },
   /** Several archives behind one tenant: one Storage SCP for every member that needs one. */
   federated: {
-    storageScpByDefault: (t: KindInput): boolean =>
-      t.members.some((m) => m.kind === 'embedded' || retrievesByMove(m.pacs.retrieve)),
-    keepsArchive: (t: Pick<KindInput, 'members'>): boolean => t.members.some((m) => m.kind === 'embedded'),
+    storageScpByDefault: (t) => t.members.some((m) => BACKEND_KINDS[m.kind].storageScpByDefault(asTenant(m))),
+    keepsArchive: (t) => t.members.some((m) => BACKEND_KINDS[m.kind].keepsArchive(asTenant(m))),
   },
-} as const;
-
-export type BackendKind = keyof typeof BACKEND_KINDS;
+};

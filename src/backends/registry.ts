@@ -13,7 +13,7 @@ import { federatedBackend } from './federated/backend.js';
 export const BACKENDS: Readonly<Record<BackendKind, BackendModule>> = {
   dimse: dimseBackend,
   embedded: embeddedBackend,
-  federated: federatedBackend,
+  federated: federatedBackend({ dimse: dimseBackend, embedded: embeddedBackend }),
 };
 
 /** The module of a tenant's back end. */

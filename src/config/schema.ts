@@ -613,16 +613,16 @@ export const configSchema = z
       const members: FederationMember[] = (listed ?? []).map((m, index) => {
         const { name, priority = index } = m;
         if ('archive' in m)
-          return { kind: 'embedded', name, priority, archive: m.archive, searchTimeoutMs: m.searchTimeoutMs };
+          return { kind: 'embedded', name, priority, searchTimeoutMs: m.searchTimeoutMs, archive: m.archive };
         const { name: _name, priority: _priority, ...pacs } = m;
-        return { kind: 'dimse', name, priority, pacs };
+        return { kind: 'dimse', name, priority, searchTimeoutMs: pacs.searchTimeoutMs, pacs };
       });
       const single = listed ? undefined : (t.pacs as PacsSettings | undefined);
       const backend: BackendKind = listed ? 'federated' : single && !t.archive ? 'dimse' : 'embedded';
-      const firstPacs = members.find((m) => m.kind === 'dimse');
-      const ownArchive = members.find((m) => m.kind === 'embedded');
-      const pacs = single ?? (firstPacs?.kind === 'dimse' ? firstPacs.pacs : pacsSchema.parse({}));
-      const archive = ownArchive?.kind === 'embedded' ? ownArchive.archive : (t.archive ?? archiveSchema.parse({}));
+      // A federation's PACS are its members'; its own archive, if it keeps one, is its embedded member's.
+      const pacs = single ?? pacsSchema.parse({});
+      const archive =
+        members.flatMap((m) => ('archive' in m ? [m.archive] : []))[0] ?? t.archive ?? archiveSchema.parse({});
       return {
         ...t,
         backend,
@@ -660,9 +660,8 @@ export type GatewayConfig = z.infer<typeof configSchema>;
 export type PacsSettings = z.infer<typeof pacsSchema>;
 
 /** One archive of a federation (`pacs` as a list), its defaults resolved. */
-export type FederationMember = { name: string; priority: number } & (
-  | { kind: 'dimse'; pacs: PacsSettings }
-  | { kind: 'embedded'; archive: z.infer<typeof archiveSchema>; searchTimeoutMs: number }
+export type FederationMember = { name: string; priority: number; searchTimeoutMs: number } & (
+  { kind: 'dimse'; pacs: PacsSettings } | { kind: 'embedded'; archive: z.infer<typeof archiveSchema> }
 );
 
 /** What the back-end resolution reads of a tenant as written. */

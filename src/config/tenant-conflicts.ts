@@ -8,6 +8,7 @@ interface TenantParts {
   backend: BackendKind;
   archive: { dir: string };
   members: Parameters<(typeof BACKEND_KINDS)['federated']['keepsArchive']>[0]['members'];
+  pacs?: { retrieve: 'move' | 'get' | 'auto' };
   auth: {
     signingKeys: readonly { kid: string; secret: string }[];
     oauth?: { issuer: string; audience: string } | undefined;

@@ -12,7 +12,7 @@ import type { BackendModule, EchoResult } from '../backend.js';
 import type { TenantSettings } from '../../tenant-settings.js';
 import { DimseArchive, openPacsStore } from './dimse-archive.js';
 
-export const address = (pacs: { aeTitle: string; host: string; port: number }): string =>
+const address = (pacs: { aeTitle: string; host: string; port: number }): string =>
   `${pacs.aeTitle}@${pacs.host}:${pacs.port}`;
 
 /** A PACS in front of which the gateway stands: searched by C-FIND, retrieved by C-MOVE or C-GET into a cache. */
@@ -20,22 +20,25 @@ export const dimseBackend: BackendModule = {
   describe: (t) => `the PACS ${address(t.pacs)}`,
   identity: (t) => ({ pacs: address(t.pacs) }),
   startWarnings: () => [],
-  async start(t, { config, codecs, metrics, hooks }) {
+  async start(t, { config, codecs, metrics, hooks, member }) {
+    // Labelled by its name among several archives, else by its AE title.
+    const label = member?.name ?? t.pacs.aeTitle;
     const archive = await DimseArchive.start(
       {
         ...t,
         qido: config.qido,
         codecs,
-        ...(metrics ? { observer: metrics.pacsObserver(t.id, t.pacs.aeTitle) } : {}),
+        ...(metrics ? { observer: metrics.pacsObserver(t.id, label) } : {}),
       },
-      hooks,
+      member ? { ...hooks, logger: hooks.logger.child({ member: member.name }) } : hooks,
+      member?.hub,
     );
     const { cache } = archive;
     return {
       archive,
       spoolDir: path.join(t.cache.dir, 'stow-json-spool'),
       readings: () => ({
-        pacs: [{ label: t.pacs.aeTitle, pool: () => archive.peer.poolStats() }],
+        pacs: [{ label, pool: () => archive.peer.poolStats() }],
         cache: {
           bytes: () => cache.totalBytes,
           instances: () => cache.size,
@@ -78,7 +81,7 @@ export const dimseBackend: BackendModule = {
 };
 
 /** The C-ECHO of `echo`, its failure said as a result. */
-export async function echoEach(t: Pick<TenantSettings, 'pacs' | 'dimse'>): Promise<EchoResult[]> {
+async function echoEach(t: Pick<TenantSettings, 'pacs' | 'dimse'>): Promise<EchoResult[]> {
   try {
     return [await echoPacs(t)];
   } catch (err) {
@@ -87,7 +90,7 @@ export async function echoEach(t: Pick<TenantSettings, 'pacs' | 'dimse'>): Promi
 }
 
 /** One C-ECHO to the tenant's PACS, on an association of its own. */
-export async function echoPacs(
+async function echoPacs(
   t: Pick<TenantSettings, 'pacs' | 'dimse'>,
 ): Promise<{ target: string; status: number; roundTripMs: number; associationMs: number }> {
   const { pacs, dimse } = t;

@@ -16,7 +16,7 @@ import type { PacsObserver } from './pacs-peer.js';
 import { AssociationPool } from '../../dimse-bridge/association-pool.js';
 import type { StorageScp } from '../../dimse-bridge/storage-scp.js';
 import type { StorageScpHooks } from '../storage-scp-from-config.js';
-import { RetrievalHub } from './retrieval-hub.js';
+import { RetrievalHub } from '../retrieval-hub.js';
 import { statusHex } from '../../dicom/status.js';
 import type { InstanceCache } from '../../cache/instance-cache.js';
 import { pacsTlsOptions } from '../../config/tls.js';

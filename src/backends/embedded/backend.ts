@@ -23,12 +23,19 @@ export const embeddedBackend: BackendModule = {
           },
         ]
       : [],
-  async start(t, { config, hooks }) {
-    const archive = await EmbeddedArchive.start(embeddedSettings(t, config), t.dimse, hooks);
+  async start(t, { config, hooks, member }) {
+    const settings = embeddedSettings(t, config);
+    let archive: EmbeddedArchive;
+    if (member) {
+      // Beside other archives: what arrives at the tenant's Storage SCP and no retrieval claims is kept here.
+      archive = await EmbeddedArchive.open(settings, hooks.logger.child({ member: member.name }));
+      member.hub.keepArrivalsIn(archive);
+    } else archive = await EmbeddedArchive.start(settings, t.dimse, hooks);
     return {
       archive,
       spoolDir: path.join(t.archive.dir, 'stow-json-spool'),
       readings: () => ({ archive: { instances: () => archive.instanceCount } }),
+      holds: (scope) => archive.holds(scope),
     };
   },
   async openImportTarget(t, config) {

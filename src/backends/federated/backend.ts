@@ -1,180 +1,147 @@
-import path from 'node:path';
-import { formatCapabilities, probeCommand } from '../../commands/probe-command.js';
 import type { FederationMember } from '../../config/schema.js';
-import { embeddedSettings, type TenantSettings } from '../../tenant-settings.js';
-import type { BackendModule, EchoResult, PacsReport } from '../backend.js';
-import { address, dimseBackend, echoEach } from '../dimse/backend.js';
-import { DimseArchive } from '../dimse/dimse-archive.js';
-import { RetrievalHub } from '../dimse/retrieval-hub.js';
-import { embeddedBackend } from '../embedded/backend.js';
-import { EmbeddedArchive } from '../embedded/embedded-archive.js';
+import type { TenantReadings } from '../../metrics/gateway-metrics.js';
+import type { TenantSettings } from '../../tenant-settings.js';
+import type { BackendModule, EchoResult, PacsReport, RunningBackend } from '../backend.js';
+import { RetrievalHub } from '../retrieval-hub.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { FederatedArchive, type MemberArchive } from './federated-archive.js';
 
-type PacsMember = Extract<FederationMember, { kind: 'dimse' }>;
-type ArchiveMember = Extract<FederationMember, { kind: 'embedded' }>;
+/** The modules of the kinds a member may be, by kind (the registry's). */
+export type MemberModules = Readonly<Record<FederationMember['kind'], BackendModule>>;
 
-const pacsMembers = (t: TenantSettings): PacsMember[] => t.members.filter((m): m is PacsMember => m.kind === 'dimse');
-const archiveMember = (t: TenantSettings): ArchiveMember | undefined =>
-  t.members.find((m): m is ArchiveMember => m.kind === 'embedded');
-/** The tenant as one PACS member alone would configure it. */
-const asPacsTenant = (t: TenantSettings, m: PacsMember): TenantSettings => ({ ...t, backend: 'dimse', pacs: m.pacs });
-/** The tenant as its embedded member alone would configure it. */
-const asArchiveTenant = (t: TenantSettings, m: ArchiveMember): TenantSettings => ({
+/** A member as a tenant of its own kind would configure it: the tenant's settings, its own archive or PACS. */
+const asTenant = (t: TenantSettings, m: FederationMember): TenantSettings => ({
   ...t,
-  backend: 'embedded',
-  archive: m.archive,
+  backend: m.kind,
+  ...('pacs' in m ? { pacs: m.pacs } : { archive: m.archive }),
+  members: [],
 });
 
-/** The member STOW-RS and import store into: `stow.target`, else the embedded archive, else the first PACS. */
+/** The member STOW-RS and import store into: `stow.target`, else one that keeps an archive, else the first. */
 function storeTargetOf(t: TenantSettings): FederationMember {
   const byPriority = [...t.members].sort((a, b) => a.priority - b.priority);
-  const named = t.members.find((m) => m.name === t.stowTarget);
-  return named ?? archiveMember(t) ?? (byPriority[0] as FederationMember);
+  return (
+    t.members.find((m) => m.name === t.stowTarget) ??
+    byPriority.find((m) => 'archive' in m) ??
+    (byPriority[0] as FederationMember)
+  );
 }
 
-const describeMember = (m: FederationMember): string =>
-  m.kind === 'dimse' ? `${m.name} (PACS ${address(m.pacs)})` : `${m.name} (embedded archive in ${m.archive.dir})`;
-
-/**
- * Several archives behind one tenant (`pacs` as a list): PACS members retrieved into one cache through one
- * Storage SCP (retrieval-hub.ts), and at most one embedded archive, which keeps what arrives.
- */
-export const federatedBackend: BackendModule = {
-  describe: (t) => `the archives ${t.members.map(describeMember).join(', ')}`,
-  identity: (t) => ({ archives: t.members.map(describeMember).join(', ') }),
-  startWarnings: (t) => {
-    const own = archiveMember(t);
-    return own ? embeddedBackend.startWarnings(asArchiveTenant(t, own)) : [];
-  },
-  async start(t, { config, codecs, metrics, hooks }) {
-    const log = hooks.logger;
-    const hub = await RetrievalHub.open(t.cache, t.dimse, log);
-    const members: MemberArchive[] = [];
-    const pacs: { member: PacsMember; archive: DimseArchive }[] = [];
-    let kept: EmbeddedArchive | undefined;
-    const breaker = (): CircuitBreaker => new CircuitBreaker(config.federation.breaker);
-    try {
-      for (const m of t.members) {
-        if (m.kind === 'dimse') {
-          const archive = await DimseArchive.start(
-            {
-              ...asPacsTenant(t, m),
-              qido: config.qido,
-              codecs,
-              ...(metrics ? { observer: metrics.pacsObserver(t.id, m.name) } : {}),
-            },
-            { ...hooks, logger: log.child({ member: m.name }) },
-            hub,
-          );
-          pacs.push({ member: m, archive });
-          members.push({
-            name: m.name,
-            priority: m.priority,
-            searchTimeoutMs: m.pacs.searchTimeoutMs,
-            archive,
-            holds: (scope) => archive.holdsLocally(scope),
-            breaker: breaker(),
-          });
-        } else {
-          const archive = await EmbeddedArchive.open(embeddedSettings(asArchiveTenant(t, m), config), log);
-          kept = archive;
-          hub.keepArrivalsIn(archive);
-          members.push({
-            name: m.name,
-            priority: m.priority,
-            searchTimeoutMs: m.searchTimeoutMs,
-            archive,
-            holds: (scope) => archive.holds(scope),
-            breaker: breaker(),
-          });
-        }
-      }
-      await hub.listen(hooks);
-    } catch (err) {
-      await hub.stopListening();
-      for (const m of members) await m.archive.close();
-      await hub.close();
-      throw err;
-    }
-    const target = storeTargetOf(t);
-    const archive = new FederatedArchive(
-      members,
-      members.find((m) => m.name === target.name),
-      config.federation.readyWhen,
-      hub,
-    );
-    const { cache } = hub;
-    const lookups = {
+/** What each member's readings say, as one tenant's: every PACS; the one cache they share; the archive. */
+function mergedReadings(parts: ReturnType<RunningBackend['readings']>[]): ReturnType<RunningBackend['readings']> {
+  const caches = parts.flatMap((p) => (p.cache ? [p.cache] : []));
+  const sum = (key: 'hits' | 'joined' | 'misses') => (): number => caches.reduce((n, c) => n + c.lookups[key], 0);
+  const [cache] = caches;
+  const archive = parts.find((p) => p.archive)?.archive;
+  const merged: ReturnType<RunningBackend['readings']> = { pacs: parts.flatMap((p) => p.pacs ?? []) };
+  if (cache) {
+    const lookups: NonNullable<TenantReadings['cache']>['lookups'] = {
       get hits() {
-        return pacs.reduce((n, p) => n + p.archive.mediator.lookups.hits, 0);
+        return sum('hits')();
       },
       get joined() {
-        return pacs.reduce((n, p) => n + p.archive.mediator.lookups.joined, 0);
+        return sum('joined')();
       },
       get misses() {
-        return pacs.reduce((n, p) => n + p.archive.mediator.lookups.misses, 0);
+        return sum('misses')();
       },
     };
-    return {
-      archive,
-      spoolDir: path.join(target.kind === 'embedded' ? target.archive.dir : t.cache.dir, 'stow-json-spool'),
-      readings: () => ({
-        pacs: pacs.map((p) => ({ label: p.member.name, pool: () => p.archive.peer.poolStats() })),
-        cache: {
-          bytes: () => cache.totalBytes,
-          instances: () => cache.size,
-          budgetBytes: cache.maxBytes,
-          lookups,
-          evictions: cache.evictions,
+    merged.cache = { ...cache, lookups };
+  }
+  if (archive) merged.archive = archive;
+  return merged;
+}
+
+/**
+ * Several archives behind one tenant (`pacs` as a list): each member started by the module of its kind, all
+ * receiving through one cache and one Storage SCP (retrieval-hub.ts), searched and retrieved as one
+ * (federated-archive.ts).
+ */
+export function federatedBackend(modules: MemberModules): BackendModule {
+  const moduleOf = (m: FederationMember): BackendModule => modules[m.kind];
+  const describeMember = (t: TenantSettings, m: FederationMember): string =>
+    `${m.name} (${moduleOf(m).describe(asTenant(t, m))})`;
+  return {
+    describe: (t) => `the archives ${t.members.map((m) => describeMember(t, m)).join(', ')}`,
+    identity: (t) => ({ archives: t.members.map((m) => describeMember(t, m)).join(', ') }),
+    startWarnings: (t) => t.members.flatMap((m) => moduleOf(m).startWarnings(asTenant(t, m))),
+    async start(t, context) {
+      const { config, hooks } = context;
+      const hub = await RetrievalHub.open(t.cache, t.dimse, hooks.logger);
+      const running: { member: FederationMember; backend: RunningBackend }[] = [];
+      try {
+        for (const m of t.members)
+          running.push({
+            member: m,
+            backend: await moduleOf(m).start(asTenant(t, m), { ...context, member: { name: m.name, hub } }),
+          });
+        await hub.listen(hooks);
+      } catch (err) {
+        await hub.stopListening();
+        for (const r of running) await r.backend.archive.close();
+        await hub.close();
+        throw err;
+      }
+      const members: MemberArchive[] = running.map(({ member, backend }) => ({
+        name: member.name,
+        priority: member.priority,
+        searchTimeoutMs: member.searchTimeoutMs,
+        archive: backend.archive,
+        holds: backend.holds ?? ((scope) => backend.archive.holdsLocally(scope)),
+        breaker: new CircuitBreaker(config.federation.breaker),
+      }));
+      const target = storeTargetOf(t);
+      const targetRunning = running.find((r) => r.member === target) as (typeof running)[number];
+      const archive = new FederatedArchive(
+        members,
+        members.find((m) => m.name === target.name),
+        config.federation.readyWhen,
+        hub,
+      );
+      return {
+        archive,
+        spoolDir: targetRunning.backend.spoolDir,
+        readings: () => mergedReadings(running.map((r) => r.backend.readings())),
+        adminReport: () => ({
+          members: Object.fromEntries(
+            running.flatMap(({ member, backend }): [string, PacsReport][] => {
+              const report = backend.adminReport?.();
+              return report && !('members' in report) ? [[member.name, report]] : [];
+            }),
+          ),
+        }),
+        afterListen: async () => {
+          await Promise.allSettled(running.map((r) => r.backend.afterListen?.()));
         },
-        ...(kept ? { archive: { instances: () => (kept as EmbeddedArchive).instanceCount } } : {}),
-      }),
-      adminReport: () => ({
-        members: Object.fromEntries(
-          pacs.map(({ member, archive: a }): [string, PacsReport] => [
-            member.name,
-            {
-              retrieval: {
-                method: a.peer.retrieval,
-                chosenBy: member.pacs.retrieve === 'auto' ? 'probe' : 'configuration',
-              },
-              probe: a.capabilities.latest ?? null,
-            },
-          ]),
-        ),
-      }),
-      // Each PACS probed once, in the background, once the gateway listens.
-      afterListen: async () => {
-        await Promise.allSettled(pacs.filter((p) => p.member.pacs.probeAtStart).map((p) => p.archive.probe()));
-      },
-    };
-  },
-  async openImportTarget(t, config) {
-    const target = storeTargetOf(t);
-    return target.kind === 'dimse'
-      ? dimseBackend.openImportTarget(asPacsTenant(t, target), config)
-      : embeddedBackend.openImportTarget(asArchiveTenant(t, target), config);
-  },
-  /** The embedded member's index (the command asks only a tenant that keeps one). */
-  reindex(t, config) {
-    const own = archiveMember(t);
-    if (!own) throw new Error(`tenant ${t.id} keeps no archive of its own`);
-    return EmbeddedArchive.reindex(embeddedSettings(asArchiveTenant(t, own), config));
-  },
-  async probe(t, log) {
-    const reports: Record<string, unknown> = {};
-    const texts: string[] = [];
-    for (const m of pacsMembers(t)) {
-      const report = await probeCommand(asPacsTenant(t, m), log);
-      reports[m.name] = report;
-      texts.push(`# ${describeMember(m)}\n${formatCapabilities(report)}`);
-    }
-    return { report: { members: reports }, text: texts.join('\n') };
-  },
-  async echo(t) {
-    const results: EchoResult[] = [];
-    for (const m of pacsMembers(t)) results.push(...(await echoEach(asPacsTenant(t, m))));
-    return results;
-  },
-};
+      };
+    },
+    openImportTarget(t, config) {
+      const target = storeTargetOf(t);
+      return moduleOf(target).openImportTarget(asTenant(t, target), config);
+    },
+    /** The index of the member that keeps one (the command asks only a tenant that keeps an archive). */
+    reindex(t, config) {
+      const keeper = t.members.find((m) => moduleOf(m).reindex);
+      const rebuilt = keeper && moduleOf(keeper).reindex?.(asTenant(t, keeper), config);
+      if (!rebuilt) throw new Error(`tenant ${t.id} keeps no archive of its own`);
+      return rebuilt;
+    },
+    async probe(t, log) {
+      const reports: Record<string, unknown> = {};
+      const texts: string[] = [];
+      for (const m of t.members) {
+        const probed = await moduleOf(m).probe?.(asTenant(t, m), log);
+        if (!probed) continue;
+        const { report, text } = probed;
+        reports[m.name] = report;
+        texts.push(`# ${describeMember(t, m)}\n${text}`);
+      }
+      return { report: { members: reports }, text: texts.join('\n') };
+    },
+    async echo(t) {
+      const results: EchoResult[] = [];
+      for (const m of t.members) results.push(...((await moduleOf(m).echo?.(asTenant(t, m))) ?? []));
+      return results;
+    },
+  };
+}

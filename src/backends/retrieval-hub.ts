@@ -1,10 +1,10 @@
-import { InstanceCache } from '../../cache/instance-cache.js';
-import { InstanceStore } from '../../cache/instance-store.js';
-import type { GatewayConfig } from '../../config/schema.js';
-import { Status } from '../../dicom/status.js';
-import type { StorageScp, StoreAdmission, StoreDestination, StoreRequest } from '../../dimse-bridge/storage-scp.js';
-import type { Logger } from '../../logger.js';
-import { listenStorageScp, type StorageScpHooks } from '../storage-scp-from-config.js';
+import { InstanceCache } from '../cache/instance-cache.js';
+import { InstanceStore } from '../cache/instance-store.js';
+import type { GatewayConfig } from '../config/schema.js';
+import { Status } from '../dicom/status.js';
+import type { StorageScp, StoreAdmission, StoreDestination, StoreRequest } from '../dimse-bridge/storage-scp.js';
+import type { Logger } from '../logger.js';
+import { listenStorageScp, type StorageScpHooks } from './storage-scp-from-config.js';
 
 /** A PACS's retrievals as the hub routes arrivals to them: by the AE title the PACS sends from. */
 interface Route {
