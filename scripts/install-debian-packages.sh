@@ -31,6 +31,8 @@ if [ "$set_name" = test ]; then
   want systemd has systemd-analyze
   # promtool checks the metrics exposition (docs/operations.md).
   want prometheus has promtool
+  # What several replicas share: Redis (rate limits across the cluster), started on loopback by the tests.
+  want redis-server has redis-server
 fi
 
 [ ${#need[@]} -eq 0 ] && exit 0

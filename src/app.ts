@@ -15,6 +15,8 @@ import { registerWadoRoutes } from './routes/wado.js';
 import { publicUrlResolver } from './routes/public-url.js';
 import { authHook } from './auth/policy.js';
 import { rateLimitHook } from './auth/rate-limit.js';
+import { MemoryCounters } from './shared-state/memory-counters.js';
+import type { WindowCounters } from './shared-state/window-counters.js';
 import { registerAuditHooks } from './audit/audit-hook.js';
 import type { Audit } from './audit/audit.js';
 import { registerSignedUrlRoutes } from './routes/signed-urls.js';
@@ -84,6 +86,8 @@ export interface AppDependencies {
   loggerInstance?: FastifyServerOptions['loggerInstance'];
   /** Told of every route as it is registered (test/conformance.test.ts holds them against the documents). */
   onRoute?: (route: RouteOptions) => void;
+  /** Where rate limits count (Redis with `redis.url`: for the cluster); absent: in this process. */
+  counters?: WindowCounters;
 }
 
 /**
@@ -92,6 +96,7 @@ export interface AppDependencies {
  */
 export function buildApp(deps: AppDependencies): FastifyInstance {
   const { settings } = deps;
+  const counters = deps.counters ?? new MemoryCounters();
   const config = settings;
   const app = Fastify({
     ...(deps.loggerInstance
@@ -243,9 +248,12 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     });
 
   for (const tenant of deps.tenants) {
-    void app.register(async (scoped) => registerTenantRoutes(scoped, tenant, { settings, audit: deps.audit }), {
-      prefix: tenant.basePath,
-    });
+    void app.register(
+      async (scoped) => registerTenantRoutes(scoped, tenant, { settings, audit: deps.audit, counters }),
+      {
+        prefix: tenant.basePath,
+      },
+    );
   }
   return app;
 }
@@ -298,7 +306,7 @@ function holdsRequestedScope(archive: AppTenant['archive'], params: UidParams): 
 function registerTenantRoutes(
   scoped: FastifyInstance,
   tenant: AppTenant,
-  shared: { settings: HttpSettings; audit: Audit },
+  shared: { settings: HttpSettings; audit: Audit; counters: WindowCounters },
 ): void {
   const config = shared.settings;
   const { id, basePath } = tenant;
@@ -311,6 +319,7 @@ function registerTenantRoutes(
   scoped.addHook(
     'preHandler',
     rateLimitHook(
+      shared.counters,
       { requests: config.limits.clientRequests, windowSeconds: config.limits.windowSeconds },
       { requests: config.limits.tenantRequests, windowSeconds: config.limits.windowSeconds },
       id,

@@ -16,6 +16,10 @@ import type { AdminReport } from './backends/backend.js';
 import type { RenderService } from './services/render-service.js';
 import { GatewayMetrics, type TenantReadings } from './metrics/gateway-metrics.js';
 import { listenMetrics, type MetricsServer } from './metrics/metrics-server.js';
+import type { Logger } from './logger.js';
+import { MemoryCounters } from './shared-state/memory-counters.js';
+import { RedisCounters } from './shared-state/redis-counters.js';
+import type { WindowCounters } from './shared-state/window-counters.js';
 
 /** The whole gateway: per tenant a PACS connection pool, a Storage SCP and a cache; one DICOMweb HTTP server. */
 export interface Gateway {
@@ -76,6 +80,7 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
   const tracing = startTracing(config.tracing, log, gatewayVersion());
   const codecs = new CodecPool({ threads: config.codecs.threads, maxQueue: config.codecs.maxQueue });
   const audit = auditFromConfig(config.audit);
+  const counters = sharedCounters(config, log);
   const tenants: Tenant[] = [];
   const metrics = config.metrics.enabled ? new GatewayMetrics() : undefined;
   let metricsServer: MetricsServer | undefined;
@@ -93,6 +98,7 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
     await metricsServer?.close();
     for (const t of tenants) await t.close();
     await codecs.close();
+    await counters.close();
     await audit.close();
     await tracing?.shutdown();
   };
@@ -108,6 +114,7 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
       settings: httpSettings(config),
       tenants,
       audit,
+      counters,
       loggerInstance: log,
       ...(metrics ? { metrics } : {}),
     });
@@ -148,6 +155,14 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
       await closeAll();
     },
   };
+}
+
+/** Where rate limits count: in Redis for every replica that names it (`redis.url`), else in this process. */
+function sharedCounters(config: GatewayConfig, log: Logger): WindowCounters {
+  const { url, keyPrefix, commandTimeoutMs } = config.redis;
+  return url
+    ? new RedisCounters(url, log.child({ component: 'redis' }), { keyPrefix, commandTimeoutMs })
+    : new MemoryCounters();
 }
 
 /** What the metrics read of a tenant at each scrape: its own counters, and what its back end reports. */

@@ -2,10 +2,12 @@
  * What the application log holds (docs/security.md): the gateway runs as the command does (a process, its JSON
  * log read), in front of dcmqrscp, with every kind of credential configured from the environment — signing keys
  * from a *_FILE, OAuth keys and API keys as JSON — and used: a signed URL, a capability, an OAuth token, an API
- * key, an access_token query parameter and a PatientName search. No credential and no search value may appear in
+ * key, an access_token query parameter and a PatientName search (and a Redis URL with a password). No credential and no search value may appear in
  * any line; each request's line still says what it was.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { freePort } from '../devkit/ports.js';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { allInstances, PATIENTS } from '../src/samples/catalog.js';
@@ -17,6 +19,8 @@ import { gatewayProcessInFrontOfDcmqrscp, type GatewayProcess } from './harness/
 import { tempDir } from '../devkit/temp.js';
 
 const SECRET = Buffer.alloc(32, 23);
+
+const REDIS_PASSWORD = `redis-${randomBytes(16).toString('hex')}`;
 
 describe('credentials and patient data in the log', () => {
   let gw: GatewayProcess;
@@ -43,6 +47,8 @@ describe('credentials and patient data in the log', () => {
       DICOMWEB_AUTH_OAUTH_KEYS: JSON.stringify([{ kid: 'rsa-1', key: JSON.stringify(idp.publicJwk('rsa-1')) }]),
       DICOMWEB_AUTH_API_KEYS: JSON.stringify([{ id: 'uploader', sha256: apiKey.sha256, scopes: ['read'] }]),
       DICOMWEB_PACS_RETRIEVE: 'get',
+      // A Redis URL with a password, at a port where nothing listens: the gateway says Redis is unreachable.
+      DICOMWEB_REDIS_URL: `redis://:${REDIS_PASSWORD}@127.0.0.1:${await freePort()}`,
     });
   });
   afterAll(async () => {
@@ -85,10 +91,12 @@ describe('credentials and patient data in the log', () => {
       apiKey.key,
       apiKey.key.split('.').pop() ?? '',
       SECRET.toString('base64'),
+      REDIS_PASSWORD,
     ]) {
       expect(secret.length).toBeGreaterThan(20);
       expect(all).not.toContain(secret);
     }
+    expect(all).toContain('Redis cannot be reached');
     expect(all.toLowerCase()).not.toContain(`${name}*`);
     expect(all).not.toContain(patient?.id ?? 'no id');
     // The request lines still say what each request was.

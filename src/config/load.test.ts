@@ -216,6 +216,12 @@ describe('configuration', () => {
     const masked = JSON.stringify(maskedConfig(loadConfig({ env: { DICOMWEB_AUTH_SIGNING_KEYS: KEYS } })));
     expect(masked).not.toContain(SECRET);
     expect(masked).toContain('"kid":"k1","secret":"***"');
+    // A Redis URL may carry a password: masked, and never echoed in an error either.
+    const redis = loadConfig({ env: { DICOMWEB_REDIS_URL: 'redis://:hunter2@cache:6379' } });
+    expect(redis.redis.url).toBe('redis://:hunter2@cache:6379');
+    expect(JSON.stringify(maskedConfig(redis))).toContain('"url":"***"');
+    expect(() => loadConfig({ env: { DICOMWEB_REDIS_URL: 'hunter2' } })).toThrow(/redis\.url/);
+    expect(() => loadConfig({ env: { DICOMWEB_REDIS_URL: 'hunter2' } })).not.toThrow(/hunter2/);
   });
 
   it('takes a renamed key under its old name for a while, with a warning (the deprecation rule)', () => {

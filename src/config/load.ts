@@ -115,12 +115,14 @@ export function configLeaves(schema: z.ZodType = configSchema, path: string[] = 
  * public key or a file path is no secret; a signing secret and an API key's hash are.
  */
 const SECRET_KEYS: ReadonlySet<string> = new Set(['secret', 'sha256']);
+/** Keys whose values may hold a credential, by their whole path (a URL with a password). */
+const SECRET_PATHS: ReadonlySet<string> = new Set(['redis.url']);
 /** Keys whose values hold credentials among other things (a list of signing keys). */
 const HOLDING_SECRETS: ReadonlySet<string> = new Set(['signingKeys', 'apiKeys']);
 
 /** Whether the key at `path` holds a credential, or a structure with one in it. */
 const holdsSecret = (path: readonly string[]): boolean =>
-  path.some((k) => SECRET_KEYS.has(k) || HOLDING_SECRETS.has(k));
+  path.some((k) => SECRET_KEYS.has(k) || HOLDING_SECRETS.has(k)) || SECRET_PATHS.has(path.join('.'));
 
 /** A JSON value given for a structured key (a list of objects, or a list as `["a","b"]`). */
 function parseJson(leaf: Leaf, raw: string, shown: string): unknown {
@@ -355,5 +357,6 @@ export function maskedConfig(value: unknown, path: (string | number)[] = []): un
   if (value && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskedConfig(v, [...path, k])]));
   }
-  return SECRET_KEYS.has(String(path[path.length - 1])) && value !== undefined ? '***' : value;
+  const secret = SECRET_KEYS.has(String(path[path.length - 1])) || SECRET_PATHS.has(path.join('.'));
+  return secret && value !== undefined ? '***' : value;
 }

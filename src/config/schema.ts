@@ -487,6 +487,25 @@ export const configSchema = z
       .strict()
       .prefault({}),
 
+    /**
+     * What several replicas share (rate-limit counters today): with `url`, kept in that Redis for every replica
+     * naming it; without, in each process. The URL may carry a password (`redis://:secret@host:6379`): it is
+     * never logged or printed.
+     */
+    redis: z
+      .object({
+        url: z
+          .string()
+          .regex(/^rediss?:\/\/./, 'a redis:// or rediss:// URL')
+          .optional(),
+        /** Prefix of every key the gateway writes, so that one Redis can serve several clusters. */
+        keyPrefix: z.string().min(1).default('dicomweb-gateway:'),
+        /** A command not answered in this time counts as Redis unreachable (the replica then counts alone). */
+        commandTimeoutMs: ms.default(500),
+      })
+      .strict()
+      .prefault({}),
+
     auth: authSchema.prefault({}),
 
     /** Further tenants by id; the top-level pacs, dimse, auth and cache are the default tenant at {basePath}. */
