@@ -16,10 +16,7 @@ import type { AdminReport } from './backends/backend.js';
 import type { RenderService } from './services/render-service.js';
 import { GatewayMetrics, type TenantReadings } from './metrics/gateway-metrics.js';
 import { listenMetrics, type MetricsServer } from './metrics/metrics-server.js';
-import type { Logger } from './logger.js';
-import { MemoryCounters } from './shared-state/memory-counters.js';
-import { RedisCounters } from './shared-state/redis-counters.js';
-import type { WindowCounters } from './shared-state/window-counters.js';
+import { sharedStateFrom } from './shared-state/shared-state.js';
 
 /** The whole gateway: per tenant a PACS connection pool, a Storage SCP and a cache; one DICOMweb HTTP server. */
 export interface Gateway {
@@ -80,7 +77,7 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
   const tracing = startTracing(config.tracing, log, gatewayVersion());
   const codecs = new CodecPool({ threads: config.codecs.threads, maxQueue: config.codecs.maxQueue });
   const audit = auditFromConfig(config.audit);
-  const counters = sharedCounters(config, log);
+  const shared = sharedStateFrom(config, log);
   const tenants: Tenant[] = [];
   const metrics = config.metrics.enabled ? new GatewayMetrics() : undefined;
   let metricsServer: MetricsServer | undefined;
@@ -98,7 +95,7 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
     await metricsServer?.close();
     for (const t of tenants) await t.close();
     await codecs.close();
-    await counters.close();
+    await shared.close();
     await audit.close();
     await tracing?.shutdown();
   };
@@ -108,13 +105,21 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
     const readBuffers = new ReadBuffers();
     for (const s of settings)
       tenants.push(
-        await startTenant(s, { config, codecs, readBuffers, audit, logger: log, ...(metrics ? { metrics } : {}) }),
+        await startTenant(s, {
+          config,
+          codecs,
+          readBuffers,
+          audit,
+          logger: log,
+          budgetOf: shared.budgetOf,
+          ...(metrics ? { metrics } : {}),
+        }),
       );
     app = buildApp({
       settings: httpSettings(config),
       tenants,
       audit,
-      counters,
+      counters: shared.counters,
       loggerInstance: log,
       ...(metrics ? { metrics } : {}),
     });
@@ -155,14 +160,6 @@ export async function startGateway(config: GatewayConfig, start: StartOptions = 
       await closeAll();
     },
   };
-}
-
-/** Where rate limits count: in Redis for every replica that names it (`redis.url`), else in this process. */
-function sharedCounters(config: GatewayConfig, log: Logger): WindowCounters {
-  const { url, keyPrefix, commandTimeoutMs } = config.redis;
-  return url
-    ? new RedisCounters(url, log.child({ component: 'redis' }), { keyPrefix, commandTimeoutMs })
-    : new MemoryCounters();
 }
 
 /** What the metrics read of a tenant at each scrape: its own counters, and what its back end reports. */

@@ -1,7 +1,7 @@
 import type { GatewayConfig } from './config/schema.js';
 import { authPolicy } from './auth/from-config.js';
 import type { StorageScpHooks } from './backends/storage-scp-from-config.js';
-import type { RunningBackend, TenantArchive } from './backends/backend.js';
+import type { BackendContext, RunningBackend, TenantArchive } from './backends/backend.js';
 import { backendOf } from './backends/registry.js';
 import { DEFAULT_TENANT, scopeOf, type TenantSettings } from './tenant-settings.js';
 import { QidoService } from './services/qido-service.js';
@@ -39,6 +39,7 @@ export async function startTenant(
     audit: Audit;
     logger: Logger;
     metrics?: GatewayMetrics;
+    budgetOf?: BackendContext['budgetOf'];
   },
 ): Promise<Tenant> {
   const { dimse } = settings;
@@ -73,6 +74,7 @@ export async function startTenant(
     codecs: shared.codecs,
     metrics: shared.metrics,
     hooks,
+    budgetOf: shared.budgetOf,
   });
   const { archive } = backend;
   const { render } = shared.config;

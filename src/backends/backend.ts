@@ -1,5 +1,6 @@
 import type { Archive, IncomingDataset, RetrieveScope, StoreStatus } from '../archive/archive.js';
 import type { RetrievalHub } from './retrieval-hub.js';
+import type { SharedState } from '../shared-state/shared-state.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { CodecPool } from '../codecs/codec-pool.js';
 import type { StorageScp } from '../dimse-bridge/storage-scp.js';
@@ -22,6 +23,8 @@ export interface BackendContext {
    * of its own, and the member's name (metrics labels, logs).
    */
   member?: { name: string; hub: RetrievalHub } | undefined;
+  /** A PACS's association budget shared by every replica (`redis.url`); absent: each pool's own limit. */
+  budgetOf?: SharedState['budgetOf'] | undefined;
 }
 
 /** What the operators' `/admin/pacs` says of one PACS. */

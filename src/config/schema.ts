@@ -221,6 +221,7 @@ const pacsSchema = z
     retrieve: z.enum(['move', 'get', 'auto']).default('move'),
     /** Probe the PACS once at start (negotiation and C-ECHO, no data): logged, and on the metrics listener's /admin/pacs. */
     probeAtStart: z.boolean().default(true),
+    /** Associations to the PACS at once: per process, or for every replica together with `redis.url`. */
     maxAssociations: z.number().int().positive().max(64).default(8),
     /** Callers waiting for a free association beyond this get 503 at once. */
     queueLimit: z.number().int().nonnegative().default(64),
@@ -488,7 +489,8 @@ export const configSchema = z
       .prefault({}),
 
     /**
-     * What several replicas share (rate-limit counters today): with `url`, kept in that Redis for every replica
+     * What several replicas share (rate-limit counters, each PACS's association budget): with `url`, kept in that
+     * Redis for every replica
      * naming it; without, in each process. The URL may carry a password (`redis://:secret@host:6379`): it is
      * never logged or printed.
      */

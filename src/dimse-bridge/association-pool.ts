@@ -9,6 +9,7 @@ import type { ExtendedNegotiation, RoleSelection } from './pdu.js';
 import { UNCOMPRESSED_TRANSFER_SYNTAXES } from '../dicom/transfer-syntax.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
+import type { AssociationBudget } from '../shared-state/association-budget.js';
 
 /**
  * Which extended negotiation an association carries. Fuzzy semantic matching of person names is negotiated
@@ -45,6 +46,11 @@ export interface PoolOptions {
   localAddress?: string;
   tls?: tls.ConnectionOptions;
   logger?: Logger;
+  /**
+   * The PACS's budget shared with other replicas: a permit per open association, taken before it opens and
+   * given back when it closes (absent: `maxAssociations` alone is the budget).
+   */
+  budget?: AssociationBudget;
 }
 
 /** A borrowed association. Call `release()` exactly once; pass false when the association must not be reused. */
@@ -103,6 +109,8 @@ export class AssociationPool {
     this.log = (options.logger ?? silentLogger).child({
       pacs: `${options.peer.aeTitle}@${options.peer.host}:${options.peer.port}`,
     });
+    // Another replica waits for the PACS's budget: idle associations here give their permits up.
+    options.budget?.onOthersWaiting(() => this.closeIdle());
   }
 
   stats(): PoolStats {
@@ -219,6 +227,26 @@ export class AssociationPool {
 
   private async connect(profile: Want): Promise<DimseClient> {
     const o = this.options;
+    const permit = o.budget ? await o.budget.acquire(o.queueTimeoutMs) : undefined;
+    if (o.budget && !permit) {
+      this.refused++;
+      throw new PoolExhaustedError(
+        `the PACS's ${o.maxAssociations} associations are in use across the gateway's replicas (none free within ${o.queueTimeoutMs} ms)`,
+        this.retryAfterSeconds(),
+      );
+    }
+    try {
+      const client = await this.request(profile);
+      void client.association.closed.then(() => permit?.release());
+      return client;
+    } catch (err) {
+      permit?.release();
+      throw err;
+    }
+  }
+
+  private async request(profile: Want): Promise<DimseClient> {
+    const o = this.options;
     const dedicated = typeof profile === 'string' ? undefined : profile;
     // A span of its own (OpenTelemetry), under the operation that needed it: connect and negotiation.
     const span = tracer().startSpan('A-ASSOCIATE', {
@@ -304,6 +332,12 @@ export class AssociationPool {
       this.serveWaiters();
       return;
     }
+    if (this.options.budget?.othersWaiting()) {
+      // Another replica waits for the PACS's budget: this association's permit goes to it.
+      this.open--;
+      void client.association.release().catch(() => {});
+      return;
+    }
     const entry: Idle = {
       client,
       profile,
@@ -317,6 +351,15 @@ export class AssociationPool {
     };
     entry.timer.unref();
     this.idle.push(entry);
+  }
+
+  /** Every idle association released now (their permits free for other replicas). */
+  private closeIdle(): void {
+    for (const entry of this.idle.splice(0)) {
+      clearTimeout(entry.timer);
+      this.open--;
+      void entry.client.association.release().catch(() => {});
+    }
   }
 
   /** An association closed by the peer while idle leaves the pool. */

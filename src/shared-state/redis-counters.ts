@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import { MemoryCounters } from './memory-counters.js';
 import type { Limit, WindowCounters } from './window-counters.js';
@@ -27,28 +27,13 @@ const WARN_EVERY_MS = 30_000;
  * log says so.
  */
 export class RedisCounters implements WindowCounters {
-  private readonly redis: Redis;
   private readonly fallback = new MemoryCounters();
   private warnedAt = 0;
 
   constructor(
-    url: string,
+    private readonly redis: Redis,
     private readonly log: Logger,
-    options: { keyPrefix: string; commandTimeoutMs: number },
-  ) {
-    this.redis = new Redis(url, {
-      keyPrefix: options.keyPrefix,
-      commandTimeout: options.commandTimeoutMs,
-      connectTimeout: 2000,
-      // Fail at once while disconnected (the fallback counts); reconnect in the background.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
-      lazyConnect: false,
-    });
-    // Connection errors are reported through the requests that fall back, not as unhandled events.
-    this.redis.on('error', () => {});
-  }
+  ) {}
 
   async take(key: string, limit: Limit): Promise<number | undefined> {
     if (limit.requests <= 0) return undefined;
@@ -71,7 +56,6 @@ export class RedisCounters implements WindowCounters {
   }
 
   async close(): Promise<void> {
-    this.redis.disconnect();
     await this.fallback.close();
   }
 }

@@ -20,7 +20,7 @@ export const dimseBackend: BackendModule = {
   describe: (t) => `the PACS ${address(t.pacs)}`,
   identity: (t) => ({ pacs: address(t.pacs) }),
   startWarnings: () => [],
-  async start(t, { config, codecs, metrics, hooks, member }) {
+  async start(t, { config, codecs, metrics, hooks, member, budgetOf }) {
     // Labelled by its name among several archives, else by its AE title.
     const label = member?.name ?? t.pacs.aeTitle;
     const archive = await DimseArchive.start(
@@ -28,6 +28,7 @@ export const dimseBackend: BackendModule = {
         ...t,
         qido: config.qido,
         codecs,
+        budget: budgetOf?.(t.pacs),
         ...(metrics ? { observer: metrics.pacsObserver(t.id, label) } : {}),
       },
       member ? { ...hooks, logger: hooks.logger.child({ member: member.name }) } : hooks,

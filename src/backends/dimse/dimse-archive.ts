@@ -13,6 +13,7 @@ import {
 import type { CodecPool } from '../../codecs/codec-pool.js';
 import type { Logger } from '../../logger.js';
 import type { PacsObserver } from './pacs-peer.js';
+import type { AssociationBudget } from '../../shared-state/association-budget.js';
 import { AssociationPool } from '../../dimse-bridge/association-pool.js';
 import type { StorageScp } from '../../dimse-bridge/storage-scp.js';
 import type { StorageScpHooks } from '../storage-scp-from-config.js';
@@ -44,13 +45,15 @@ export interface DimseArchiveSettings {
   codecs: CodecPool;
   /** Told when each C-FIND and retrieval ends (metrics). */
   observer?: PacsObserver;
+  /** The PACS's association budget shared with other replicas (absent: `pacs.maxAssociations` per process). */
+  budget?: AssociationBudget | undefined;
 }
 
 export type DimseArchiveHooks = StorageScpHooks;
 
 /** Associations to the tenant's PACS, as configured (`pacs.*`, calling as `dimse.aeTitle`). */
 export function pacsAssociationPool(
-  settings: Pick<DimseArchiveSettings, 'pacs' | 'dimse'>,
+  settings: Pick<DimseArchiveSettings, 'pacs' | 'dimse' | 'budget'>,
   log: Logger,
 ): AssociationPool {
   const { pacs, dimse } = settings;
@@ -69,6 +72,7 @@ export function pacsAssociationPool(
     implementation: IMPLEMENTATION,
     ...(pacs.localAddress ? { localAddress: pacs.localAddress } : {}),
     ...(pacsTls ? { tls: pacsTls } : {}),
+    ...(settings.budget ? { budget: settings.budget } : {}),
     logger: log,
   });
 }

@@ -1,6 +1,6 @@
 /**
- * Rate limits that hold for several replicas: two gateways counting in one real Redis (started by the harness),
- * and what happens when Redis goes away.
+ * What several replicas share through one real Redis (started by the harness): rate limits, and each PACS's
+ * association budget — and what happens when Redis goes away.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { configSchema } from '../src/config/schema.js';
@@ -8,6 +8,9 @@ import { startGateway, type Gateway } from '../src/gateway.js';
 import { startRedis, type TestRedis } from '../devkit/redis.js';
 import { run } from '../devkit/processes.js';
 import { tempDir } from '../devkit/temp.js';
+import { startDcmqrscp } from '../devkit/pacs.js';
+import { startTestGateway } from './harness/gateway.js';
+import { execFileSync } from 'node:child_process';
 
 const LIMIT = 5;
 
@@ -75,5 +78,59 @@ describe('rate limits across replicas (Redis)', () => {
     expect(statuses[LIMIT]).toBe(429);
     // Never held up for long by the Redis that is gone (its command timeout, 500 ms, at most once each).
     expect(performance.now() - started).toBeLessThan((LIMIT + 1) * 600);
+  });
+});
+
+/** Established TCP connections to `port` on this machine, as the kernel counts them (ss). */
+function connectionsTo(port: number): number {
+  const out = execFileSync('ss', ['-Htn', 'state', 'established', `( dport = :${port} )`], { encoding: 'utf8' });
+  return out.split('\n').filter((l) => l.trim()).length;
+}
+
+describe("a PACS's association budget across replicas (Redis)", () => {
+  it('never lets the PACS see more than pacs.maxAssociations, whichever replicas ask', async () => {
+    const redis = await startRedis();
+    const pacs = await startDcmqrscp();
+    const settings = { maxAssociations: 2, queueLimit: 200, queueTimeoutMs: 30_000 };
+    const replicas = [
+      await startTestGateway(pacs, { pacs: settings, redis: { url: redis.url } }),
+      await startTestGateway(pacs, { pacs: settings, redis: { url: redis.url } }),
+    ];
+    try {
+      let most = 0;
+      let running = true;
+      const watching = (async () => {
+        while (running) {
+          most = Math.max(most, connectionsTo(pacs.port));
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      })();
+      const ids = ['PAT-ASCII-1', 'PAT-LATIN1', 'PAT-JAPANESE', 'NOBODY'];
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          fetch(`${replicas[i % 2]?.base}/studies?PatientID=${ids[i % ids.length]}`).then((r) => r.status),
+        ),
+      );
+      running = false;
+      await watching;
+      expect(answers).toEqual(Array(40).fill(200));
+      // Both replicas searched through at most two associations at once between them (without the shared
+      // budget: four, two each).
+      expect(most).toBeGreaterThan(0);
+      expect(most).toBeLessThanOrEqual(settings.maxAssociations);
+      for (const r of replicas) expect(r.archive.peer.poolStats().refused).toBe(0);
+      // Redis gone: each replica keeps to its own pool's limit, and searches go on.
+      await redis.stop();
+      const after = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          fetch(`${replicas[i % 2]?.base}/studies?PatientID=${ids[i % ids.length]}`).then((r) => r.status),
+        ),
+      );
+      expect(after).toEqual(Array(8).fill(200));
+    } finally {
+      for (const r of replicas) await r.close();
+      await pacs.stop();
+      await redis.stop();
+    }
   });
 });
