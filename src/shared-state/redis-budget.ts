@@ -40,6 +40,9 @@ const POLL_MS = 50;
  * grants at once (each replica's own pool limit still holds), logged: degraded, never closed.
  */
 export class RedisAssociationBudget implements AssociationBudget {
+  /** The permits' sorted set, and the key a waiting replica sets. */
+  private readonly key: string;
+  private readonly wantedKey: string;
   private readonly held = new Set<string>();
   private readonly renewal: NodeJS.Timeout;
   private readonly watch: NodeJS.Timeout;
@@ -62,9 +65,6 @@ export class RedisAssociationBudget implements AssociationBudget {
     this.watch = setInterval(() => void this.lookForWaiters(), POLL_MS * 4);
     this.watch.unref();
   }
-
-  private readonly key: string;
-  private readonly wantedKey: string;
 
   async acquire(waitMs: number): Promise<Permit | undefined> {
     const deadline = Date.now() + waitMs;
