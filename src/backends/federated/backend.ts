@@ -30,20 +30,20 @@ function storeTargetOf(t: TenantSettings): FederationMember {
 /** What each member's readings say, as one tenant's: every PACS; the one cache they share; the archive. */
 function mergedReadings(parts: ReturnType<RunningBackend['readings']>[]): ReturnType<RunningBackend['readings']> {
   const caches = parts.flatMap((p) => (p.cache ? [p.cache] : []));
-  const sum = (key: 'hits' | 'joined' | 'misses') => (): number => caches.reduce((n, c) => n + c.lookups[key], 0);
+  const total = (key: 'hits' | 'joined' | 'misses'): number => caches.reduce((n, c) => n + c.lookups[key], 0);
   const [cache] = caches;
   const archive = parts.find((p) => p.archive)?.archive;
   const merged: ReturnType<RunningBackend['readings']> = { pacs: parts.flatMap((p) => p.pacs ?? []) };
   if (cache) {
     const lookups: NonNullable<TenantReadings['cache']>['lookups'] = {
       get hits() {
-        return sum('hits')();
+        return total('hits');
       },
       get joined() {
-        return sum('joined')();
+        return total('joined');
       },
       get misses() {
-        return sum('misses')();
+        return total('misses');
       },
     };
     merged.cache = { ...cache, lookups };

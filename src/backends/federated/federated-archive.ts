@@ -103,9 +103,10 @@ export class FederatedArchive implements Archive {
 
   /** STOW-RS and import: into the configured target (`stow.target`), else the embedded archive, else the first PACS. */
   async storeInstance(incoming: IncomingDataset): Promise<StoreStatus> {
-    const target = this.storeTarget?.archive.storeInstance?.bind(this.storeTarget.archive);
-    if (!target) throw new ArchiveError('unsupported', 'no archive of this tenant takes instances', {}, this.name);
-    return target(incoming);
+    const target = this.storeTarget?.archive;
+    if (!target?.storeInstance)
+      throw new ArchiveError('unsupported', 'no archive of this tenant takes instances', {}, this.name);
+    return target.storeInstance(incoming);
   }
 
   readiness(): Promise<Record<string, unknown>> {
